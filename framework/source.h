@@ -1,0 +1,43 @@
+/* A table source opened from a section's keys ([source], or [join]'s right
+ * side): picks the reader by `format` or by extension and streams batches.
+ * The one place that knows which readers exist. */
+#ifndef PIPELINE_FRAMEWORK_SOURCE_H
+#define PIPELINE_FRAMEWORK_SOURCE_H
+
+#include <stdint.h>
+
+#include "pipeline/batch.h"
+#include "pipeline/section.h"
+
+typedef struct pl_source pl_source;
+
+/* Keys pl_source_open reads from a section (NULL-terminated): path,
+ * format, the CSV keys, the HDF5 keys; plus `columns` when use_columns. */
+int pl_source_keys(int use_columns, const char ***keys, size_t *n);
+
+/* Opens the source described by s. When use_columns is set, the
+ * section's `columns` key selects and orders the columns (an unknown name
+ * is a PL_ERR_CONF naming job.conf:LINE with a suggestion). Reads only the
+ * header and inference sample. */
+int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
+		   pl_source **out, pl_error *err);
+
+const pl_schema *pl_source_schema(const pl_source *src);
+
+/* Next batch of at most max_rows rows (owned by the source, valid until
+ * the next call), or *out = NULL at the end. */
+int pl_source_next(pl_source *src, size_t max_rows, pl_batch **out,
+		   pl_error *err);
+
+typedef struct pl_source_stats {
+	uint64_t rows, rows_skipped, bytes_read, bytes_total;
+} pl_source_stats;
+
+pl_source_stats pl_source_get_stats(const pl_source *src);
+
+/* A one-line description for --explain ("csv: data.csv (1 file)"). */
+const char *pl_source_describe(const pl_source *src);
+
+void pl_source_close(pl_source *src);
+
+#endif

@@ -1,0 +1,184 @@
+/* Schemas, packed columns and batches.
+ *
+ * A batch is a set of columns of equal length. Fixed-width values sit in one
+ * contiguous array (int64_t, double, or one uint8_t 0/1 per bool); a string
+ * column keeps nrows+1 int64_t offsets into one byte arena (value i is
+ * arena[off[i] .. off[i+1])). NULLs are a validity bitmap, bit i set when
+ * value i is present; a NULL bitmap pointer means "no NULLs". The value slot
+ * of a NULL is zero (empty for strings).
+ *
+ * Every buffer of a column comes from the pool given to the functions here;
+ * the column owns its buffers, the batch owns its columns. */
+#ifndef PIPELINE_BATCH_H
+#define PIPELINE_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipeline/error.h"
+#include "pipeline/pool.h"
+
+typedef enum pl_type {
+	PL_INT64 = 0,
+	PL_FLOAT64 = 1,
+	PL_BOOL = 2,
+	PL_STRING = 3,
+	PL_NULLTYPE = 4 /* only for the literal `null` inside expressions */
+} pl_type;
+
+/* "int64", "float64", "bool", "string", "null". */
+const char *pl_type_name(pl_type t);
+
+/* Parses a type name; returns 0 or -1 when unknown. */
+int pl_type_parse(const char *s, pl_type *out);
+
+typedef struct pl_field {
+	char *name; /* owned by the schema */
+	pl_type type;
+} pl_field;
+
+/* Column names and types. Plain malloc memory: schemas are small and live
+ * for the whole job. */
+typedef struct pl_schema {
+	size_t n;
+	pl_field *fields;
+} pl_schema;
+
+void pl_schema_init(pl_schema *s);
+void pl_schema_free(pl_schema *s);
+/* Appends a field (name copied). Returns 0 or PL_ERR_NOMEM. */
+int pl_schema_add(pl_schema *s, const char *name, pl_type type, pl_error *err);
+/* Deep copy into dst (which is overwritten, not freed). */
+int pl_schema_copy(pl_schema *dst, const pl_schema *src, pl_error *err);
+/* Index of the column called name, or -1. */
+int pl_schema_find(const pl_schema *s, const char *name);
+
+typedef struct pl_column {
+	pl_type type;
+	size_t len;   /* values held */
+	size_t cap;   /* values the buffers have room for */
+	void *data;   /* int64_t[], double[], uint8_t[] or, for strings,
+	                 int64_t offsets[cap + 1] */
+	uint8_t *valid;     /* bitmap or NULL (all present) */
+	char *arena;        /* strings only */
+	size_t arena_len;   /* bytes used in arena */
+	size_t arena_cap;   /* bytes allocated in arena */
+} pl_column;
+
+static inline bool pl_bit_get(const uint8_t *bits, size_t i)
+{
+	return bits == NULL || ((bits[i >> 3] >> (i & 7)) & 1);
+}
+
+static inline void pl_bit_set(uint8_t *bits, size_t i, bool v)
+{
+	if (v)
+		bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+	else
+		bits[i >> 3] &= (uint8_t)~(1u << (i & 7));
+}
+
+static inline bool pl_column_is_null(const pl_column *c, size_t i)
+{
+	return !pl_bit_get(c->valid, i);
+}
+
+static inline int64_t *pl_col_i64(const pl_column *c) { return (int64_t *)c->data; }
+static inline double *pl_col_f64(const pl_column *c) { return (double *)c->data; }
+static inline uint8_t *pl_col_bool(const pl_column *c) { return (uint8_t *)c->data; }
+static inline int64_t *pl_col_off(const pl_column *c) { return (int64_t *)c->data; }
+
+/* Pointer to string value i and its length in *len. */
+static inline const char *pl_col_str(const pl_column *c, size_t i, size_t *len)
+{
+	const int64_t *off = (const int64_t *)c->data;
+	*len = (size_t)(off[i + 1] - off[i]);
+	return c->arena + off[i];
+}
+
+/* An empty column of type t with room for cap values (and, for strings,
+ * arena_cap bytes). Returns 0 or PL_ERR_NOMEM (the column is then empty
+ * and safe to free). */
+int pl_column_init(pl_column *c, pl_type t, size_t cap, size_t arena_cap,
+		   pl_pool *pool, pl_error *err);
+
+/* Returns the column's buffers to the pool and zeroes it. */
+void pl_column_free(pl_column *c, pl_pool *pool);
+
+/* Makes room for at least cap values (growing geometrically). */
+int pl_column_reserve(pl_column *c, size_t cap, pl_pool *pool, pl_error *err);
+
+/* Makes room for at least extra more arena bytes. */
+int pl_column_reserve_arena(pl_column *c, size_t extra, pl_pool *pool,
+			    pl_error *err);
+
+/* Allocates the validity bitmap (all valid so far) if there is none. */
+int pl_column_make_nullable(pl_column *c, pl_pool *pool, pl_error *err);
+
+/* Appending one value; each grows the column when needed. */
+int pl_column_push_i64(pl_column *c, int64_t v, pl_pool *pool, pl_error *err);
+int pl_column_push_f64(pl_column *c, double v, pl_pool *pool, pl_error *err);
+int pl_column_push_bool(pl_column *c, bool v, pl_pool *pool, pl_error *err);
+int pl_column_push_str(pl_column *c, const char *s, size_t len, pl_pool *pool,
+		       pl_error *err);
+int pl_column_push_null(pl_column *c, pl_pool *pool, pl_error *err);
+
+/* Appends src[row] to dst (same type). */
+int pl_column_push_from(pl_column *dst, const pl_column *src, size_t row,
+			pl_pool *pool, pl_error *err);
+
+/* Appends src[idx[0..n)] to dst (same type): the gather used by filter,
+ * sort and join. idx may repeat rows. */
+int pl_column_append_take(pl_column *dst, const pl_column *src,
+			  const uint32_t *idx, size_t n, pl_pool *pool,
+			  pl_error *err);
+
+/* Appends rows [from, from + n) of src to dst (same type). */
+int pl_column_append_range(pl_column *dst, const pl_column *src, size_t from,
+			   size_t n, pl_pool *pool, pl_error *err);
+
+/* Bytes the column's buffers take from the pool. */
+size_t pl_column_bytes(const pl_column *c);
+
+/* Compares value i of a with value j of b (same type; NULL sorts after
+ * every value, two NULLs are equal). Strings compare by bytes. */
+int pl_column_compare(const pl_column *a, size_t i, const pl_column *b,
+		      size_t j);
+
+/* 64-bit hash of value i (NULLs hash alike; equal values hash alike, and an
+ * int64 and a float64 of the same value do not need to). */
+uint64_t pl_column_hash(const pl_column *c, size_t i, uint64_t seed);
+
+/* A batch: ncols columns of nrows values each.
+ *
+ * Optional row provenance, for error messages that name the input line:
+ * when origin is set, line[i] is the physical line (1-based) in file
+ * `origin` where row i started. Operators that keep rows (filter, limit)
+ * carry it along; operators that make new rows (groupby) drop it. */
+typedef struct pl_batch {
+	size_t nrows;
+	size_t ncols;
+	pl_column *cols;    /* ncols columns, malloc'd array */
+	const char *origin; /* borrowed; lives for the whole job */
+	int64_t *line;      /* pool buffer of nrows entries or NULL */
+} pl_batch;
+
+/* A new batch whose columns have the schema's types and room for cap rows.
+ * Returns NULL with err set on failure. */
+pl_batch *pl_batch_new(const pl_schema *schema, size_t cap, pl_pool *pool,
+		       pl_error *err);
+
+/* Frees the batch and every buffer it owns (NULL is fine). */
+void pl_batch_free(pl_batch *b, pl_pool *pool);
+
+/* Sets nrows to the length of column 0 (after filling columns by hand). */
+void pl_batch_sync_rows(pl_batch *b);
+
+/* Bytes the batch holds from the pool. */
+size_t pl_batch_bytes(const pl_batch *b);
+
+/* A string form of value i for messages ("NULL" for NULLs). */
+void pl_column_format(const pl_column *c, size_t i, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,121 @@
+/* The operator API: what every operator, built-in or custom, implements.
+ *
+ * An operator is a table of callbacks (pl_operator_def) and per-instance
+ * state. The runtime calls, for each instance of a section:
+ *
+ *   init     once, with the section's keys and the input schema; it fills
+ *            the output schema and rejects keys it does not know;
+ *   process  for every input batch, in input order; a streaming operator
+ *            emits its output for that batch, a blocking one keeps state;
+ *   finish   once after the last batch; a blocking operator emits its
+ *            result here;
+ *   destroy  always, also after a failure, to release everything.
+ *
+ * Blocking operators are built as partial state + merge so that the runtime
+ * can split their work: several instances each see part of the input, each
+ * exports its partial state as batches (partial), and one instance absorbs
+ * them (merge) before finish. Streaming operators leave both NULL.
+ *
+ * Ownership: a batch passed to process or to an emitter is borrowed for the
+ * call only; keep what you need by copying it into your own state. Batches
+ * an operator emits are its own to free or reuse once the emit returns.
+ * All memory for batches and state comes from env->pool, so that it counts
+ * against the memory budget.
+ *
+ * Errors: return 0, or a negative PL_ERR_* code after filling err with a
+ * message that names the section ("job.conf:12: [myop] ..."); data errors
+ * should name the input line when the batch has provenance (see batch.h).
+ */
+#ifndef PIPELINE_OPERATOR_H
+#define PIPELINE_OPERATOR_H
+
+#include <stddef.h>
+
+#include "pipeline/batch.h"
+#include "pipeline/error.h"
+#include "pipeline/pool.h"
+#include "pipeline/section.h"
+
+#define PL_OPERATOR_API_VERSION 1
+
+/* Returned (positive) by an emitter when downstream needs no more rows:
+ * the operator should stop emitting and return PL_STOP from process. */
+#define PL_STOP 1
+
+/* Where an operator sends its output batches. */
+typedef struct pl_emitter {
+	int (*fn)(void *arg, pl_batch *b, pl_error *err);
+	void *arg;
+} pl_emitter;
+
+/* Sends b downstream; returns 0, PL_STOP or a negative error. */
+static inline int pl_emit(const pl_emitter *e, pl_batch *b, pl_error *err)
+{
+	return e->fn(e->arg, b, err);
+}
+
+/* What the runtime gives every operator instance. */
+typedef struct pl_op_env {
+	pl_pool *pool;
+	int rank;             /* this rank, 0-based */
+	int nranks;           /* ranks in the job */
+	size_t memory_budget; /* bytes this rank may hold in operator state */
+	size_t chunk_rows;    /* preferred rows per emitted batch */
+	const char *spill_dir;
+	const char *job_name;
+} pl_op_env;
+
+typedef struct pl_operator pl_operator;
+
+/* Operator kinds, for the planner and --explain. */
+enum {
+	PL_OP_STREAMING = 0, /* one batch in, output for it at once */
+	PL_OP_BLOCKING = 1   /* sees all input before emitting */
+};
+
+typedef struct pl_operator_def {
+	int api_version;         /* PL_OPERATOR_API_VERSION */
+	const char *name;        /* section name, [a-z_][a-z0-9_]* */
+	const char *description; /* one line for --list-operators */
+	int kind;                /* PL_OP_STREAMING or PL_OP_BLOCKING */
+
+	/* Reads the section (reject unknown keys with pl_section_check_keys;
+	 * `plugin` is the runtime's and already consumed), checks names and
+	 * types against in, fills out (initialised empty). May set op->state. */
+	int (*init)(pl_operator *op, const pl_section *sec, const pl_schema *in,
+		    pl_schema *out, pl_error *err);
+	/* Consumes one input batch. May return PL_STOP (see above). */
+	int (*process)(pl_operator *op, const pl_batch *in,
+		       const pl_emitter *out, pl_error *err);
+	/* After the last input batch. NULL: nothing to do. */
+	int (*finish)(pl_operator *op, const pl_emitter *out, pl_error *err);
+	/* Releases op->state. Must cope with a failed or partial init. */
+	void (*destroy)(pl_operator *op);
+
+	/* Blocking operators: emit this instance's partial state as batches
+	 * of schema op->partial_schema (filled by init), and absorb such a
+	 * batch from another instance of the same section. */
+	int (*partial)(pl_operator *op, const pl_emitter *out, pl_error *err);
+	int (*merge)(pl_operator *op, const pl_batch *partial, pl_error *err);
+
+	/* Optional: one line for --explain beyond the name, e.g. "keys: id1". */
+	void (*describe)(const pl_operator *op, char *buf, size_t cap);
+} pl_operator_def;
+
+struct pl_operator {
+	const pl_operator_def *def;
+	const pl_op_env *env;
+	const pl_section *section; /* lives as long as the operator */
+	void *state;               /* the operator's own */
+	pl_schema partial_schema;  /* blocking operators with partial/merge */
+};
+
+/* A plugin exports this symbol: a function returning its definition.
+ * Write PL_OPERATOR_EXPORT(my_def) once in the plugin's source. */
+typedef const pl_operator_def *(*pl_operator_entry_fn)(void);
+#define PL_OPERATOR_ENTRY "pl_operator_entry"
+#define PL_OPERATOR_EXPORT(def)                                              \
+	const pl_operator_def *pl_operator_entry(void);                      \
+	const pl_operator_def *pl_operator_entry(void) { return &(def); }
+
+#endif

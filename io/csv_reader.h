@@ -1,0 +1,76 @@
+/* Streaming CSV reader: RFC 4180 plus what real files do (BOM, LF/CRLF,
+ * quoted newlines), plain or .zst, one or several files read as one table.
+ * Reads a bounded buffer at a time; never the whole file. */
+#ifndef PIPELINE_IO_CSV_READER_H
+#define PIPELINE_IO_CSV_READER_H
+
+#include <stdint.h>
+
+#include "pipeline/batch.h"
+#include "pipeline/section.h"
+
+typedef struct pl_csv_options {
+	char **paths; /* resolved paths, glob-expanded, in order */
+	size_t npaths;
+	int header;         /* first record names the columns */
+	char delimiter;     /* ',' or '\t' for .tsv */
+	char quote;         /* '"' */
+	char **nulls;       /* extra unquoted strings meaning NULL */
+	size_t nnulls;
+	pl_schema schema;   /* types given for some columns (names) */
+	long long infer_rows;
+	int skip_errors;    /* on_error = skip */
+	char *reject_path;  /* raw text of skipped rows, or NULL */
+	char **columns;     /* columns to produce, in this order; NULL: all */
+	size_t ncolumns;
+	const pl_section *section; /* for messages naming job.conf lines */
+} pl_csv_options;
+
+/* Keys of [source] (and of [join]'s right side) that
+ * pl_csv_options_from_section reads; NULL-terminated. */
+extern const char *const pl_csv_section_keys[];
+
+/* Fills o from the section's keys path, header, delimiter, quote, null,
+ * schema, infer_rows, on_error and reject (not columns, not format: the
+ * caller decides those). Paths are resolved against the job.conf directory
+ * and globs expanded; a glob matching nothing and a missing file are
+ * PL_ERR_IO errors naming the path; bad values are PL_ERR_CONF naming
+ * job.conf:LINE. o is owned by the caller: pl_csv_options_free. */
+int pl_csv_options_from_section(const pl_section *s, pl_csv_options *o,
+				pl_error *err);
+void pl_csv_options_free(pl_csv_options *o);
+
+typedef struct pl_csv_reader pl_csv_reader;
+
+/* Opens the first file, reads the header and the inference sample (the
+ * first infer_rows rows), fixes the schema. Several files must have the
+ * same header. Errors name file and line. o must outlive the reader. */
+int pl_csv_reader_open(const pl_csv_options *o, pl_pool *pool,
+		       pl_csv_reader **out, pl_error *err);
+
+/* The schema of the batches (only the selected columns, in order). */
+const pl_schema *pl_csv_reader_schema(const pl_csv_reader *r);
+
+/* Reads up to max_rows rows into *out. The batch is owned by the reader
+ * and valid until the next call or close; it carries provenance (origin =
+ * the file's path, line[i] = the physical line where row i starts). *out
+ * is NULL at the end of the last file. A bad row (wrong field count, value
+ * not fitting its type, unterminated quote) is PL_ERR_DATA naming
+ * "file:LINE: ..." unless skip_errors, when it is counted and written to
+ * the reject file. */
+int pl_csv_reader_next(pl_csv_reader *r, size_t max_rows, pl_batch **out,
+		       pl_error *err);
+
+typedef struct pl_csv_stats {
+	uint64_t rows;         /* rows produced */
+	uint64_t rows_skipped; /* bad rows skipped */
+	uint64_t bytes_read;   /* input bytes consumed (compressed for .zst) */
+	uint64_t bytes_total;  /* sum of the input files' sizes */
+} pl_csv_stats;
+
+pl_csv_stats pl_csv_reader_stats(const pl_csv_reader *r);
+
+/* Closes files (and the reject file), frees everything. NULL is fine. */
+void pl_csv_reader_close(pl_csv_reader *r);
+
+#endif

@@ -1,0 +1,47 @@
+/* CSV writer in the contract's output format: a header line, ',' between
+ * fields, quotes only where needed, NULL as an empty field, the empty
+ * string as "", doubles in the shortest form that reads back the same
+ * (Python repr), '\n' line ends; plain or zstd-compressed. Output goes to
+ * a temporary file beside the target and is renamed only on commit. */
+#ifndef PIPELINE_IO_CSV_WRITER_H
+#define PIPELINE_IO_CSV_WRITER_H
+
+#include <stdint.h>
+
+#include "pipeline/batch.h"
+
+typedef struct pl_csv_writer pl_csv_writer;
+
+/* Creates the temporary file beside path ("DIR/.NAME.tmp-PID-XXXXXX") and
+ * writes the header. zstd_level 0: plain; > 0: zstd at that level.
+ * Errors (directory missing, not writable) are PL_ERR_IO naming path. */
+int pl_csv_writer_open(const char *path, const pl_schema *schema,
+		       int zstd_level, pl_csv_writer **out, pl_error *err);
+
+/* Appends the rows of b (same column types as the schema). */
+int pl_csv_writer_write(pl_csv_writer *w, const pl_batch *b, pl_error *err);
+
+/* Flushes, closes and renames the file to its final name, then frees w
+ * (also on failure, after removing the temporary file). */
+int pl_csv_writer_commit(pl_csv_writer *w, pl_error *err);
+
+/* Removes the temporary file and frees w. NULL is fine. */
+void pl_csv_writer_abort(pl_csv_writer *w);
+
+/* Bytes written so far (before compression). */
+uint64_t pl_csv_writer_bytes(const pl_csv_writer *w);
+
+/* Writes the shortest repr of v (as Python's repr(float)) into buf (at
+ * least 32 bytes), NUL-terminated; returns its length. */
+size_t pl_format_double(double v, char *buf);
+
+/* Appends the CSV text of rows of b (no header) to a growing malloc'd
+ * buffer *buf of *len bytes used and *cap allocated. */
+int pl_csv_encode_batch(const pl_batch *b, char **buf, size_t *len,
+			size_t *cap, pl_error *err);
+
+/* Appends the header line for schema, as pl_csv_encode_batch does rows. */
+int pl_csv_encode_header(const pl_schema *s, char **buf, size_t *len,
+			 size_t *cap, pl_error *err);
+
+#endif

@@ -1,0 +1,50 @@
+/* A list of named CUnit tests, each runnable alone:
+ *   ./test_batch            runs every test of the file
+ *   ./test_batch NAME ...   runs only the named ones
+ * Each test builds what it needs and frees it; none depends on another. */
+#ifndef PL_TEST_HARNESS_H
+#define PL_TEST_HARNESS_H
+
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct pl_test {
+	const char *name;
+	void (*fn)(void);
+} pl_test;
+
+static inline int pl_test_main(const char *suite, const pl_test *tests,
+			       int argc, char **argv)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	CU_pSuite s = CU_add_suite(suite, NULL, NULL);
+	int added = 0;
+	for (const pl_test *t = tests; t->name; t++) {
+		int pick = argc < 2;
+		for (int i = 1; i < argc; i++)
+			pick |= strcmp(argv[i], t->name) == 0;
+		if (pick && CU_add_test(s, t->name, t->fn))
+			added++;
+	}
+	if (added == 0) {
+		fprintf(stderr, "%s: no test selected\n", suite);
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned failed = CU_get_number_of_failures() +
+			  CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
+
+#define PL_TEST_MAIN(suite, tests)                                           \
+	int main(int argc, char **argv)                                      \
+	{                                                                    \
+		return pl_test_main(suite, tests, argc, argv);               \
+	}
+
+#endif
