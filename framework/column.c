@@ -1,0 +1,275 @@
+/* Packed columns: growth, appends and gathers. Buffers grow geometrically
+ * through the pool, so a column reused across batches stops allocating
+ * once it has reached its working size. */
+#include <stdio.h>
+#include <string.h>
+
+#include "pipeline/batch.h"
+
+static size_t value_width(pl_type t) { return t == PL_BOOL ? 1 : 8; }
+
+static size_t bitmap_bytes(size_t n) { return (n + 7) / 8; }
+
+/* Slots the data buffer needs for cap values (strings keep cap + 1). */
+static size_t data_bytes(pl_type t, size_t cap)
+{
+	return (cap + (t == PL_STRING)) * value_width(t);
+}
+
+int pl_column_init(pl_column *c, pl_type t, size_t cap, size_t arena_cap,
+		   pl_pool *pool, pl_error *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->type = t == PL_NULLTYPE ? PL_STRING : t;
+	if (pl_column_reserve(c, cap < 8 ? 8 : cap, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	if (c->type == PL_STRING && arena_cap > 0)
+		return pl_column_reserve_arena(c, arena_cap, pool, err);
+	return 0;
+}
+
+void pl_column_free(pl_column *c, pl_pool *pool)
+{
+	pl_pool_free(pool, c->data);
+	pl_pool_free(pool, c->valid);
+	pl_pool_free(pool, c->arena);
+	memset(c, 0, sizeof(*c));
+}
+
+int pl_column_reserve(pl_column *c, size_t cap, pl_pool *pool, pl_error *err)
+{
+	if (cap <= c->cap && c->data != NULL)
+		return 0;
+	size_t ncap = c->cap ? c->cap : 8;
+	while (ncap < cap)
+		ncap *= 2;
+	void *d = pl_pool_realloc(pool, c->data, data_bytes(c->type, ncap));
+	if (d == NULL)
+		return pl_error_nomem(err, "a column");
+	if (c->data == NULL && c->type == PL_STRING)
+		((int64_t *)d)[0] = 0;
+	c->data = d;
+	if (c->valid != NULL) {
+		uint8_t *v = pl_pool_realloc(pool, c->valid, bitmap_bytes(ncap));
+		if (v == NULL)
+			return pl_error_nomem(err, "a validity bitmap");
+		memset(v + bitmap_bytes(c->cap), 0,
+		       bitmap_bytes(ncap) - bitmap_bytes(c->cap));
+		c->valid = v;
+	}
+	c->cap = ncap;
+	return 0;
+}
+
+int pl_column_reserve_arena(pl_column *c, size_t extra, pl_pool *pool,
+			    pl_error *err)
+{
+	if (extra > SIZE_MAX / 2 - c->arena_len)
+		return pl_error_nomem(err, "a string arena");
+	size_t need = c->arena_len + extra;
+	if (need <= c->arena_cap && c->arena != NULL)
+		return 0;
+	size_t ncap = c->arena_cap ? c->arena_cap : 256;
+	while (ncap < need)
+		ncap *= 2;
+	char *a = pl_pool_realloc(pool, c->arena, ncap);
+	if (a == NULL)
+		return pl_error_nomem(err, "a string arena");
+	c->arena = a;
+	c->arena_cap = ncap;
+	return 0;
+}
+
+int pl_column_make_nullable(pl_column *c, pl_pool *pool, pl_error *err)
+{
+	if (c->valid != NULL)
+		return 0;
+	size_t nb = bitmap_bytes(c->cap);
+	uint8_t *v = pl_pool_alloc(pool, nb ? nb : 1);
+	if (v == NULL)
+		return pl_error_nomem(err, "a validity bitmap");
+	memset(v, 0, nb ? nb : 1);
+	memset(v, 0xff, c->len / 8);
+	for (size_t i = c->len / 8 * 8; i < c->len; i++)
+		pl_bit_set(v, i, true);
+	c->valid = v;
+	return 0;
+}
+
+static int grow_one(pl_column *c, pl_pool *pool, pl_error *err)
+{
+	if (c->len < c->cap && c->data != NULL)
+		return 0;
+	return pl_column_reserve(c, c->len + 1, pool, err);
+}
+
+static void mark_valid(pl_column *c, size_t i)
+{
+	if (c->valid != NULL)
+		pl_bit_set(c->valid, i, true);
+}
+
+int pl_column_push_i64(pl_column *c, int64_t v, pl_pool *pool, pl_error *err)
+{
+	if (grow_one(c, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	((int64_t *)c->data)[c->len] = v;
+	mark_valid(c, c->len++);
+	return 0;
+}
+
+int pl_column_push_f64(pl_column *c, double v, pl_pool *pool, pl_error *err)
+{
+	if (grow_one(c, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	((double *)c->data)[c->len] = v;
+	mark_valid(c, c->len++);
+	return 0;
+}
+
+int pl_column_push_bool(pl_column *c, bool v, pl_pool *pool, pl_error *err)
+{
+	if (grow_one(c, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	((uint8_t *)c->data)[c->len] = v ? 1 : 0;
+	mark_valid(c, c->len++);
+	return 0;
+}
+
+int pl_column_push_str(pl_column *c, const char *s, size_t len, pl_pool *pool,
+		       pl_error *err)
+{
+	if (grow_one(c, pool, err) != 0 ||
+	    pl_column_reserve_arena(c, len, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	if (len > 0)
+		memcpy(c->arena + c->arena_len, s, len);
+	c->arena_len += len;
+	((int64_t *)c->data)[c->len + 1] = (int64_t)c->arena_len;
+	mark_valid(c, c->len++);
+	return 0;
+}
+
+int pl_column_push_null(pl_column *c, pl_pool *pool, pl_error *err)
+{
+	if (grow_one(c, pool, err) != 0 ||
+	    pl_column_make_nullable(c, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	if (c->type == PL_STRING)
+		((int64_t *)c->data)[c->len + 1] = (int64_t)c->arena_len;
+	else
+		memset((char *)c->data + c->len * value_width(c->type), 0,
+		       value_width(c->type));
+	pl_bit_set(c->valid, c->len++, false);
+	return 0;
+}
+
+int pl_column_push_from(pl_column *dst, const pl_column *src, size_t row,
+			pl_pool *pool, pl_error *err)
+{
+	if (pl_column_is_null(src, row))
+		return pl_column_push_null(dst, pool, err);
+	switch (src->type) {
+	case PL_INT64:
+		return pl_column_push_i64(dst, pl_col_i64(src)[row], pool, err);
+	case PL_FLOAT64:
+		return pl_column_push_f64(dst, pl_col_f64(src)[row], pool, err);
+	case PL_BOOL:
+		return pl_column_push_bool(dst, pl_col_bool(src)[row], pool,
+					   err);
+	default: {
+		size_t len;
+		const char *s = pl_col_str(src, row, &len);
+		return pl_column_push_str(dst, s, len, pool, err);
+	}
+	}
+}
+
+static int copy_validity_take(pl_column *dst, const pl_column *src,
+			      const uint32_t *idx, size_t from, size_t n,
+			      pl_pool *pool, pl_error *err)
+{
+	if (src->valid == NULL && dst->valid == NULL)
+		return 0;
+	if (pl_column_make_nullable(dst, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	for (size_t k = 0; k < n; k++) {
+		size_t r = idx ? idx[k] : from + k;
+		pl_bit_set(dst->valid, dst->len + k, pl_bit_get(src->valid, r));
+	}
+	return 0;
+}
+
+static int take_strings(pl_column *dst, const pl_column *src,
+			const uint32_t *idx, size_t from, size_t n,
+			pl_pool *pool, pl_error *err)
+{
+	const int64_t *so = pl_col_off(src);
+	size_t bytes = 0;
+	if (idx == NULL) {
+		bytes = (size_t)(so[from + n] - so[from]);
+	} else {
+		for (size_t k = 0; k < n; k++)
+			bytes += (size_t)(so[idx[k] + 1] - so[idx[k]]);
+	}
+	if (pl_column_reserve_arena(dst, bytes, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	int64_t *doff = pl_col_off(dst);
+	for (size_t k = 0; k < n; k++) {
+		size_t r = idx ? idx[k] : from + k;
+		size_t len = (size_t)(so[r + 1] - so[r]);
+		memcpy(dst->arena + dst->arena_len, src->arena + so[r], len);
+		dst->arena_len += len;
+		doff[dst->len + k + 1] = (int64_t)dst->arena_len;
+	}
+	return 0;
+}
+
+static int append_rows(pl_column *dst, const pl_column *src,
+		       const uint32_t *idx, size_t from, size_t n,
+		       pl_pool *pool, pl_error *err)
+{
+	if (n == 0)
+		return 0;
+	if (pl_column_reserve(dst, dst->len + n, pool, err) != 0 ||
+	    copy_validity_take(dst, src, idx, from, n, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	if (src->type == PL_STRING) {
+		if (take_strings(dst, src, idx, from, n, pool, err) != 0)
+			return PL_ERR_NOMEM;
+	} else if (src->type == PL_BOOL) {
+		uint8_t *d = pl_col_bool(dst) + dst->len;
+		const uint8_t *s = pl_col_bool(src);
+		for (size_t k = 0; k < n; k++)
+			d[k] = s[idx ? idx[k] : from + k];
+	} else {
+		int64_t *d = pl_col_i64(dst) + dst->len;
+		const int64_t *s = pl_col_i64(src);
+		if (idx == NULL)
+			memcpy(d, s + from, n * sizeof(*d));
+		else
+			for (size_t k = 0; k < n; k++)
+				d[k] = s[idx[k]];
+	}
+	dst->len += n;
+	return 0;
+}
+
+int pl_column_append_take(pl_column *dst, const pl_column *src,
+			  const uint32_t *idx, size_t n, pl_pool *pool,
+			  pl_error *err)
+{
+	return append_rows(dst, src, idx, 0, n, pool, err);
+}
+
+int pl_column_append_range(pl_column *dst, const pl_column *src, size_t from,
+			   size_t n, pl_pool *pool, pl_error *err)
+{
+	return append_rows(dst, src, NULL, from, n, pool, err);
+}
+
+size_t pl_column_bytes(const pl_column *c)
+{
+	return pl_pool_size(c->data) + pl_pool_size(c->valid) +
+	       pl_pool_size(c->arena);
+}

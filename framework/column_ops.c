@@ -1,0 +1,120 @@
+/* Comparing, hashing and printing single column values. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pipeline/batch.h"
+
+static int cmp_f64(double x, double y)
+{
+	if (x < y)
+		return -1;
+	if (x > y)
+		return 1;
+	if (x == y)
+		return 0;
+	/* NaN sorts after every number, like a larger value. */
+	return isnan(x) ? (isnan(y) ? 0 : 1) : -1;
+}
+
+int pl_column_compare(const pl_column *a, size_t i, const pl_column *b,
+		      size_t j)
+{
+	bool an = pl_column_is_null(a, i), bn = pl_column_is_null(b, j);
+	if (an || bn)
+		return an == bn ? 0 : (an ? 1 : -1);
+	switch (a->type) {
+	case PL_INT64: {
+		int64_t x = pl_col_i64(a)[i], y = pl_col_i64(b)[j];
+		return (x > y) - (x < y);
+	}
+	case PL_FLOAT64:
+		return cmp_f64(pl_col_f64(a)[i], pl_col_f64(b)[j]);
+	case PL_BOOL:
+		return (int)pl_col_bool(a)[i] - (int)pl_col_bool(b)[j];
+	default: {
+		size_t la, lb;
+		const char *sa = pl_col_str(a, i, &la);
+		const char *sb = pl_col_str(b, j, &lb);
+		int c = memcmp(sa, sb, la < lb ? la : lb);
+		if (c != 0)
+			return c < 0 ? -1 : 1;
+		return (la > lb) - (la < lb);
+	}
+	}
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t hash_bytes(const char *s, size_t n, uint64_t h)
+{
+	/* FNV-1a over 8-byte words, finished with a strong mix. */
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0x100000001b3ULL;
+		s += 8;
+		n -= 8;
+	}
+	uint64_t w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w ^ ((uint64_t)n << 56)) * 0x100000001b3ULL;
+	return mix64(h);
+}
+
+uint64_t pl_column_hash(const pl_column *c, size_t i, uint64_t seed)
+{
+	if (pl_column_is_null(c, i))
+		return mix64(seed ^ 0x9e3779b97f4a7c15ULL);
+	switch (c->type) {
+	case PL_INT64:
+		return mix64(seed ^ (uint64_t)pl_col_i64(c)[i]);
+	case PL_FLOAT64: {
+		double d = pl_col_f64(c)[i];
+		uint64_t u;
+		if (d == 0)
+			d = 0; /* -0.0 and 0.0 are equal, so hash alike */
+		memcpy(&u, &d, 8);
+		return mix64(seed ^ u);
+	}
+	case PL_BOOL:
+		return mix64(seed ^ (pl_col_bool(c)[i] + 1));
+	default: {
+		size_t len;
+		const char *s = pl_col_str(c, i, &len);
+		return hash_bytes(s, len, seed ^ 0xcbf29ce484222325ULL);
+	}
+	}
+}
+
+void pl_column_format(const pl_column *c, size_t i, char *buf, size_t cap)
+{
+	if (pl_column_is_null(c, i)) {
+		snprintf(buf, cap, "NULL");
+		return;
+	}
+	switch (c->type) {
+	case PL_INT64:
+		snprintf(buf, cap, "%lld", (long long)pl_col_i64(c)[i]);
+		break;
+	case PL_FLOAT64:
+		snprintf(buf, cap, "%.17g", pl_col_f64(c)[i]);
+		break;
+	case PL_BOOL:
+		snprintf(buf, cap, "%s", pl_col_bool(c)[i] ? "true" : "false");
+		break;
+	default: {
+		size_t len;
+		const char *s = pl_col_str(c, i, &len);
+		snprintf(buf, cap, "%.*s", (int)(len > 200 ? 200 : len), s);
+	}
+	}
+}

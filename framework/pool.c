@@ -1,0 +1,174 @@
+/* Size classes are powers of two from 64 bytes. Each buffer carries a
+ * 64-byte header (its class, and the free-list link while cached) so that
+ * free needs no size and user memory stays 64-byte aligned. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/pool.h"
+
+#define POOL_MIN_SHIFT 6
+#define POOL_CLASSES 48
+#define POOL_HEADER 64
+
+typedef struct pool_header {
+	struct pool_header *next; /* free-list link while cached */
+	uint32_t cls;
+	uint32_t magic;
+} pool_header;
+
+#define POOL_MAGIC 0x706c706cu
+
+struct pl_pool {
+	pool_header *free_list[POOL_CLASSES];
+	size_t cache_limit;
+	pl_pool_stats stats;
+	uint64_t alloc_count; /* attempts, for fault injection */
+	uint64_t fail_at;     /* 0: off */
+	int fail_sticky;
+};
+
+pl_pool *pl_pool_create(size_t cache_limit)
+{
+	pl_pool *p = calloc(1, sizeof(*p));
+	if (p != NULL)
+		p->cache_limit = cache_limit;
+	return p;
+}
+
+void pl_pool_destroy(pl_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	for (int c = 0; c < POOL_CLASSES; c++) {
+		pool_header *h = pool->free_list[c];
+		while (h != NULL) {
+			pool_header *next = h->next;
+			free(h);
+			h = next;
+		}
+	}
+	free(pool);
+}
+
+static size_t class_bytes(uint32_t cls) { return (size_t)1 << (cls + POOL_MIN_SHIFT); }
+
+static int class_of(size_t size, uint32_t *cls)
+{
+	uint32_t c = 0;
+	while (class_bytes(c) < size) {
+		if (++c >= POOL_CLASSES)
+			return -1;
+	}
+	*cls = c;
+	return 0;
+}
+
+static int should_fail(pl_pool *pool)
+{
+	pool->alloc_count++;
+	if (pool->fail_at == 0 || pool->alloc_count < pool->fail_at)
+		return 0;
+	if (pool->alloc_count == pool->fail_at || pool->fail_sticky)
+		return 1;
+	return 0;
+}
+
+static void *take(pl_pool *pool, uint32_t cls)
+{
+	pool_header *h = pool->free_list[cls];
+	size_t bytes = class_bytes(cls);
+	if (h != NULL) {
+		pool->free_list[cls] = h->next;
+		pool->stats.bytes_cached -= bytes;
+		pool->stats.reuses++;
+	} else {
+		h = aligned_alloc(POOL_HEADER, POOL_HEADER + bytes);
+		if (h == NULL)
+			return NULL;
+		h->cls = cls;
+		h->magic = POOL_MAGIC;
+	}
+	h->next = NULL;
+	pool->stats.allocs++;
+	pool->stats.bytes_out += bytes;
+	if (pool->stats.bytes_out > pool->stats.bytes_peak)
+		pool->stats.bytes_peak = pool->stats.bytes_out;
+	return (char *)h + POOL_HEADER;
+}
+
+void *pl_pool_alloc(pl_pool *pool, size_t size)
+{
+	uint32_t cls;
+	if (should_fail(pool) || class_of(size, &cls) != 0)
+		return NULL;
+	return take(pool, cls);
+}
+
+void *pl_pool_calloc(pl_pool *pool, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size)
+		return NULL;
+	void *p = pl_pool_alloc(pool, n * size);
+	if (p != NULL)
+		memset(p, 0, n * size);
+	return p;
+}
+
+static pool_header *header_of(const void *p)
+{
+	return (pool_header *)((char *)p - POOL_HEADER);
+}
+
+size_t pl_pool_size(const void *p)
+{
+	return p == NULL ? 0 : class_bytes(header_of(p)->cls);
+}
+
+void pl_pool_free(pl_pool *pool, void *p)
+{
+	if (p == NULL)
+		return;
+	pool_header *h = header_of(p);
+	size_t bytes = class_bytes(h->cls);
+	pool->stats.bytes_out -= bytes;
+	if (pool->stats.bytes_cached + bytes > pool->cache_limit) {
+		free(h);
+		return;
+	}
+	h->next = pool->free_list[h->cls];
+	pool->free_list[h->cls] = h;
+	pool->stats.bytes_cached += bytes;
+}
+
+void *pl_pool_realloc(pl_pool *pool, void *p, size_t size)
+{
+	if (p == NULL)
+		return pl_pool_alloc(pool, size);
+	size_t have = pl_pool_size(p);
+	if (size <= have && size > have / 4)
+		return p;
+	void *q = pl_pool_alloc(pool, size);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, size < have ? size : have);
+	pl_pool_free(pool, p);
+	return q;
+}
+
+pl_pool_stats pl_pool_get_stats(const pl_pool *pool) { return pool->stats; }
+
+void pl_pool_fail_after(pl_pool *pool, uint64_t n, int sticky)
+{
+	pool->alloc_count = 0;
+	pool->fail_at = n;
+	pool->fail_sticky = sticky;
+}
+
+char *pl_pool_strdup(pl_pool *pool, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = pl_pool_alloc(pool, n);
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}

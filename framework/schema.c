@@ -1,0 +1,74 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/batch.h"
+
+static const char *const type_names[] = {"int64", "float64", "bool",
+					 "string", "null"};
+
+const char *pl_type_name(pl_type t)
+{
+	return (unsigned)t <= PL_NULLTYPE ? type_names[t] : "?";
+}
+
+int pl_type_parse(const char *s, pl_type *out)
+{
+	for (int t = PL_INT64; t <= PL_STRING; t++) {
+		if (strcmp(s, type_names[t]) == 0) {
+			*out = (pl_type)t;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void pl_schema_init(pl_schema *s)
+{
+	s->n = 0;
+	s->fields = NULL;
+}
+
+void pl_schema_free(pl_schema *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->fields[i].name);
+	free(s->fields);
+	pl_schema_init(s);
+}
+
+int pl_schema_add(pl_schema *s, const char *name, pl_type type, pl_error *err)
+{
+	pl_field *f = realloc(s->fields, (s->n + 1) * sizeof(*f));
+	if (f == NULL)
+		return pl_error_nomem(err, "a schema");
+	s->fields = f;
+	f[s->n].name = strdup(name);
+	if (f[s->n].name == NULL)
+		return pl_error_nomem(err, "a schema");
+	f[s->n].type = type;
+	s->n++;
+	return 0;
+}
+
+int pl_schema_copy(pl_schema *dst, const pl_schema *src, pl_error *err)
+{
+	pl_schema_init(dst);
+	for (size_t i = 0; i < src->n; i++) {
+		int rc = pl_schema_add(dst, src->fields[i].name,
+				       src->fields[i].type, err);
+		if (rc != 0) {
+			pl_schema_free(dst);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int pl_schema_find(const pl_schema *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (strcmp(s->fields[i].name, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
