@@ -1,0 +1,178 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "framework/plan.h"
+#include "framework/plan_internal.h"
+
+/* Operators see their section without the runtime's `plugin` key, so
+ * that they can reject every key they do not know. The copy shares the
+ * conf's strings. */
+static int op_section(const pl_section *s, pl_section *copy, pl_error *err)
+{
+	*copy = *s;
+	copy->kv = malloc((s->n ? s->n : 1) * sizeof(pl_kv));
+	if (copy->kv == NULL)
+		return pl_error_nomem(err, "the plan");
+	copy->n = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (strcmp(s->kv[i].key, "plugin") != 0)
+			copy->kv[copy->n++] = s->kv[i];
+	}
+	return 0;
+}
+
+static int init_op(pl_plan *p, size_t i, const pl_section *s, pl_error *err)
+{
+	pl_operator *op = &p->ops[i];
+	const pl_operator_def *def = pl_registry_find(&p->registry, s->name);
+	int rc;
+	if (pl_section_find(s, "plugin") != NULL &&
+	    (rc = pl_registry_load_plugin(&p->registry, s, &def, err)) != 0)
+		return rc;
+	pl_section *copy = malloc(sizeof(*copy));
+	if (copy == NULL)
+		return pl_error_nomem(err, "the plan");
+	if ((rc = op_section(s, copy, err)) != 0) {
+		free(copy);
+		return rc;
+	}
+	op->def = def;
+	op->env = &p->env;
+	op->section = copy;
+	pl_schema_init(&op->partial_schema);
+	pl_schema_init(&p->schemas[i + 1]);
+	rc = def->init(op, copy, &p->schemas[i], &p->schemas[i + 1], err);
+	p->nops = i + 1; /* destroy this one too, even after a failed init */
+	if (rc != 0 && err->msg[0] == '\0')
+		pl_section_error(s, NULL, err, "operator failed to start");
+	return rc;
+}
+
+static int open_source(pl_plan *p, pl_pool *pool, pl_error *err)
+{
+	const char **keys;
+	size_t nkeys;
+	if (pl_source_keys(1, &keys, &nkeys) != 0)
+		return pl_error_nomem(err, "the plan");
+	int rc = pl_section_check_keys(p->source_sec, keys, err);
+	free(keys);
+	if (rc == 0)
+		rc = pl_source_open(p->source_sec, 1, pool, &p->source, err);
+	if (rc == 0)
+		rc = pl_schema_copy(&p->schemas[0],
+				    pl_source_schema(p->source), err);
+	return rc;
+}
+
+static int build(pl_plan *p, const pl_plan_options *o,
+		 const pl_operator_def *const *builtins, pl_pool *pool,
+		 pl_error *err)
+{
+	const pl_section *job, **secs;
+	size_t nsecs;
+	int rc = pl_registry_init(&p->registry, builtins, err);
+	if (rc != 0)
+		return rc;
+	secs = malloc((p->conf.n + 1) * sizeof(*secs));
+	if (secs == NULL)
+		return pl_error_nomem(err, "the plan");
+	rc = pl_plan_classify(p, &job, secs, &nsecs, err);
+	if (rc == 0)
+		rc = pl_plan_read_job(p, job, o, err);
+	if (rc == 0)
+		rc = pl_plan_read_sink(p, p->sink_sec, o, err);
+	p->ops = calloc(nsecs + 1, sizeof(*p->ops));
+	p->schemas = calloc(nsecs + 1, sizeof(*p->schemas));
+	if (rc == 0 && (p->ops == NULL || p->schemas == NULL))
+		rc = pl_error_nomem(err, "the plan");
+	p->env.pool = pool;
+	p->env.rank = o->rank;
+	p->env.nranks = o->nranks;
+	p->env.memory_budget = p->memory;
+	p->env.chunk_rows = p->chunk_rows ? p->chunk_rows : 65536;
+	p->env.spill_dir = p->spill_dir;
+	p->env.job_name = p->job_name;
+	if (rc == 0)
+		rc = open_source(p, pool, err);
+	for (size_t i = 0; rc == 0 && i < nsecs; i++)
+		rc = init_op(p, i, secs[i], err);
+	free(secs);
+	return rc;
+}
+
+int pl_plan_build(pl_plan *p, const char *conf_path, const pl_plan_options *o,
+		  const pl_operator_def *const *builtins, pl_pool *pool,
+		  pl_error *err)
+{
+	memset(p, 0, sizeof(*p));
+	int rc = pl_conf_load(conf_path, o->sets, o->nsets, &p->conf, err);
+	if (rc == 0)
+		rc = build(p, o, builtins, pool, err);
+	if (rc != 0)
+		pl_plan_free(p);
+	return rc;
+}
+
+static void print_schema(const pl_schema *s, FILE *out)
+{
+	fputs("    columns:", out);
+	for (size_t i = 0; i < s->n; i++)
+		fprintf(out, "%s %s: %s", i ? "," : "", s->fields[i].name,
+			pl_type_name(s->fields[i].type));
+	fputc('\n', out);
+}
+
+void pl_plan_print(const pl_plan *p, FILE *out)
+{
+	fprintf(out, "job '%s': %d rank%s, memory budget %.1f MiB per node, "
+		     "chunk rows %s\n",
+		p->job_name, p->env.nranks, p->env.nranks == 1 ? "" : "s",
+		(double)p->memory / (1 << 20),
+		p->chunk_rows ? "fixed" : "auto");
+	fprintf(out, "  [source] %s\n", pl_source_describe(p->source));
+	print_schema(&p->schemas[0], out);
+	for (size_t i = 0; i < p->nops; i++) {
+		const pl_operator *op = &p->ops[i];
+		char desc[512] = "";
+		if (op->def->describe)
+			op->def->describe(op, desc, sizeof(desc));
+		fprintf(out, "  [%s] %s%s%s\n", op->def->name,
+			op->def->kind == PL_OP_BLOCKING ? "(blocking) "
+							: "(streaming) ",
+			desc, "");
+		print_schema(&p->schemas[i + 1], out);
+	}
+	fprintf(out, "  [sink] csv: %s%s%s\n", p->sink_path,
+		p->zstd_level ? ", zstd" : "",
+		p->overwrite ? ", overwrite" : "");
+	fprintf(out, "  partitioning: %s\n",
+		p->env.nranks > 1 ? "rank 0 runs the whole job (distributed "
+				    "execution is not built yet)"
+				  : "one rank");
+}
+
+void pl_plan_free(pl_plan *p)
+{
+	for (size_t i = 0; i < p->nops; i++) {
+		pl_operator *op = &p->ops[i];
+		if (op->def && op->def->destroy)
+			op->def->destroy(op);
+		pl_schema_free(&op->partial_schema);
+		if (op->section) {
+			free(op->section->kv);
+			free((void *)op->section);
+		}
+	}
+	if (p->schemas)
+		for (size_t i = 0; i <= p->nops; i++)
+			pl_schema_free(&p->schemas[i]);
+	free(p->schemas);
+	free(p->ops);
+	pl_source_close(p->source);
+	pl_registry_free(&p->registry);
+	pl_conf_free(&p->conf);
+	free(p->job_name);
+	free(p->spill_dir);
+	free(p->metrics_path);
+	memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,66 @@
+/* The planner: turns a job.conf into a checked chain source -> operators
+ * -> sink, with the schema after every stage, before any data is read. */
+#ifndef PIPELINE_FRAMEWORK_PLAN_H
+#define PIPELINE_FRAMEWORK_PLAN_H
+
+#include <stdio.h>
+
+#include "framework/conf.h"
+#include "framework/registry.h"
+#include "framework/source.h"
+#include "pipeline/operator.h"
+
+enum { PL_SINK_CSV, PL_SINK_HDF5 };
+
+typedef struct pl_plan_options {
+	char *const *sets; /* --set values */
+	size_t nsets;
+	const char *memory;  /* --memory, or NULL */
+	const char *metrics; /* --metrics, or NULL */
+	int explain;         /* skip the existing-output check */
+	int rank, nranks;
+} pl_plan_options;
+
+typedef struct pl_plan {
+	pl_conf conf;
+	pl_registry registry;
+	pl_op_env env;
+	char *job_name;
+	uint64_t memory;   /* node budget, bytes */
+	size_t chunk_rows; /* fixed rows per chunk, or 0 for auto */
+	char *spill_dir;
+	char *metrics_path; /* or NULL */
+
+	const pl_section *source_sec;
+	pl_source *source;
+
+	size_t nops;
+	pl_operator *ops;
+	pl_schema *schemas; /* nops + 1: after the source, after each op */
+
+	const pl_section *sink_sec;
+	char sink_path[4096];
+	int sink_format;
+	int zstd_level; /* 0: none */
+	int overwrite;
+} pl_plan;
+
+/* Loads conf_path, checks sections, keys, names and types, opens the
+ * source (reading only its header and inference sample) and initialises
+ * every operator. builtins is the NULL-terminated list of compiled-in
+ * operators. On failure returns the error code; the plan is then freed. */
+int pl_plan_build(pl_plan *p, const char *conf_path, const pl_plan_options *o,
+		  const pl_operator_def *const *builtins, pl_pool *pool,
+		  pl_error *err);
+
+/* Prints stages, their column names and types, to out (--explain). */
+void pl_plan_print(const pl_plan *p, FILE *out);
+
+/* Destroys operators, closes the source, frees everything. */
+void pl_plan_free(pl_plan *p);
+
+/* The node's physical memory in bytes, for "60%" sizes and the default
+ * budget. */
+uint64_t pl_node_memory(void);
+
+#endif
