@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pipeline needs (only those missing) and
+# builds it. Idempotent: a second run does no installs and an incremental
+# build.
+#   scripts/setup.sh            Release build in build/
+#   scripts/setup.sh --sanitize ASan + UBSan build in build-sanitize/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libzstd-dev
+libhwloc-dev libcunit1-dev cmake pkg-config gcc make sqlite3 zstd python3"
+
+missing=()
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+build=build
+args=(-DCMAKE_BUILD_TYPE=Release)
+if [ "${1:-}" = "--sanitize" ]; then
+  build=build-sanitize
+  args=(-DCMAKE_BUILD_TYPE=Debug -DPL_SANITIZE=ON)
+fi
+cmake -S . -B "$build" "${args[@]}" >/dev/null
+log="$build/build.log"
+if ! cmake --build "$build" -j"$(nproc)" >"$log" 2>&1; then
+  cat "$log"
+  echo "setup: build failed" >&2
+  exit 1
+fi
+# The build must be warning-free.
+if grep -q "warning:" "$log"; then
+  grep -B2 -A6 "warning:" "$log"
+  echo "setup: the build has warnings" >&2
+  exit 1
+fi
+echo "setup: built $build/pipeline"

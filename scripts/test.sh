@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sets up, builds, and runs the whole test suite: CUnit unit tests and
+# end-to-end jobs (each under mpirun with 1, 2, 3 and 4 ranks).
+#   scripts/test.sh             Release build
+#   scripts/test.sh --sanitize  AddressSanitizer + UBSan build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh "$@"
+. scripts/env.sh
+build=build
+[ "${1:-}" = "--sanitize" ] && build=build-sanitize
+if [ "${1:-}" = "--sanitize" ]; then
+  # MPI's own allocations are not ours to report.
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+  export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+fi
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)"

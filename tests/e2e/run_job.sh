@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs jobs/NAME.conf alone and under mpirun with 1, 2, 3 and 4 ranks and
+# compares every output with tests/e2e/expected/NAME.csv (written by hand
+# from the data, not by pipeline).
+#   run_job.sh PIPELINE NAME ordered|any
+set -euo pipefail
+bin=$1 name=$2 order=$3
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$top/scripts/env.sh"
+expected="$here/expected/$name.csv"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+normalise() {
+  if [ "$order" = ordered ]; then cat "$1"; else
+    head -n 1 "$1"; tail -n +2 "$1" | LC_ALL=C sort; fi
+}
+
+check() {
+  local label=$1
+  if [ ! -f "$out/$name.csv" ]; then
+    echo "FAIL $name ($label): no output"; exit 1
+  fi
+  if ! diff <(normalise "$expected") <(normalise "$out/$name.csv") >"$out/diff"; then
+    echo "FAIL $name ($label): output differs (< expected, > got)"
+    cat "$out/diff"; exit 1
+  fi
+  rm -f "$out/$name.csv"
+}
+
+PIPELINE_OUT=$out "$bin" -q "$top/jobs/$name.conf"
+check "no mpirun"
+for n in 1 2 3 4; do
+  PIPELINE_OUT=$out mpirun --oversubscribe -n "$n" "$bin" -q "$top/jobs/$name.conf"
+  check "$n ranks"
+done
+echo "ok $name: same answer alone and on 1-4 ranks"

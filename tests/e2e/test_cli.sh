@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# End-to-end checks of the command line, errors and file handling.
+#   test_cli.sh PIPELINE BUILD_DIR [CASE ...]
+# Each case is a function run in its own empty directory; with CASE
+# arguments only those run.
+set -uo pipefail
+bin=$1
+build=$2
+shift 2
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$top/scripts/env.sh"
+people="$top/jobs/data/people.csv"
+
+fail() { echo "  $*"; return 1; }
+
+# run_p EXPECTED_STATUS ARGS...: runs pipeline, keeps its stderr in $msg.
+run_p() {
+  local want=$1
+  shift
+  msg=$("$bin" -q "$@" 2>&1 >/dev/null)
+  local rc=$?
+  [ "$rc" -eq "$want" ] || fail "exit $rc, expected $want: $msg"
+}
+
+has() { grep -qE -- "$1" <<<"$msg" || fail "message lacks /$1/: $msg"; }
+
+case_unknown_section() {
+  printf '[source]\npath = %s\n\n[fliter]\nwhere = age > 3\n[sink]\npath = out.csv\n' "$people" >job.conf
+  run_p 2 job.conf && has 'job\.conf:4: ' && has "did you mean 'filter'" && [ ! -e out.csv ]
+}
+
+case_unknown_key() {
+  printf '[source]\npath = %s\n[sink]\npath = out.csv\noverwrit = true\n' "$people" >job.conf
+  run_p 2 job.conf && has 'job\.conf:5: ' && has "'overwrite'"
+}
+
+case_unknown_column() {
+  printf '[source]\npath = %s\n[filter]\nwhere = agee > 3\n[sink]\npath = out.csv\n' "$people" >job.conf
+  run_p 2 job.conf && has 'job\.conf:4: ' && has 'agee' && has "'age'"
+}
+
+case_bad_row_names_line() {
+  printf 'a,b\n1,x\n2,"multi\nline"\n3,y\nzz,w\n' >data.csv
+  printf '[source]\npath = data.csv\nschema = a:int64\n[sink]\npath = out.csv\n' >job.conf
+  run_p 1 job.conf && has 'data\.csv:6: ' && [ -z "$(ls -A | grep -v -e job.conf -e data.csv)" ] ||
+    fail "files left: $(ls -A)"
+}
+
+case_existing_output_kept() {
+  echo "keep me" >out.csv
+  printf '[source]\npath = %s\n[sink]\npath = out.csv\n' "$people" >job.conf
+  run_p 2 job.conf && has 'overwrite' && [ "$(cat out.csv)" = "keep me" ]
+}
+
+case_overwrite_replaces() {
+  echo "old" >out.csv
+  printf '[source]\npath = %s\n[limit]\nrows = 1\n[sink]\npath = out.csv\noverwrite = true\n' "$people" >job.conf
+  run_p 0 job.conf && [ "$(sed -n 2p out.csv)" = "ann,oslo,31,7.5,2019" ] || fail "$(cat out.csv)"
+}
+
+case_missing_input() {
+  printf '[source]\npath = nope.csv\n[sink]\npath = out.csv\n' >job.conf
+  run_p 1 job.conf && has 'nope\.csv' && [ ! -e out.csv ]
+}
+
+case_missing_output_dir() {
+  printf '[source]\npath = %s\n[sink]\npath = no/such/dir/out.csv\n' "$people" >job.conf
+  run_p 1 job.conf && has 'no/such/dir'
+}
+
+case_skip_and_reject() {
+  printf 'a,b\n1,2\n3,4,5\n6,x\n7,8\n' >dirty.csv
+  printf '[source]\npath = dirty.csv\nschema = a:int64, b:int64\non_error = skip\nreject = rej.txt\n[groupby]\ns = sum(b)\nn = count()\n[sink]\npath = out.csv\n' >job.conf
+  run_p 0 job.conf || return 1
+  [ "$(cat out.csv)" = $'s,n\n10,2' ] || fail "output: $(cat out.csv)"
+  [ "$(cat rej.txt)" = $'3,4,5\n6,x' ] || fail "reject: $(cat rej.txt)"
+}
+
+case_zstd_in_and_out() {
+  zstd -q -c "$people" >people.csv.zst
+  printf '[source]\npath = people.csv.zst\n[sink]\npath = out.csv.zst\n' >job.conf
+  run_p 0 job.conf || return 1
+  zstd -q -dc out.csv.zst >out.csv
+  diff <(python3 -c 'import csv,sys; [print(r) for r in csv.reader(open(sys.argv[1]))]' "$people") \
+       <(python3 -c 'import csv,sys; [print(r) for r in csv.reader(open(sys.argv[1]))]' out.csv) ||
+    fail "zstd round trip differs"
+}
+
+case_explain() {
+  printf '[source]\npath = %s\n[derive]\nx = age * 2\n[sink]\npath = out.csv\n' "$people" >job.conf
+  msg=$("$bin" --explain job.conf 2>&1) || fail "exit $?: $msg"
+  has 'x: int64' && has 'score: float64' && [ ! -e out.csv ]
+}
+
+case_set_overrides() {
+  printf '[source]\npath = %s\n[limit]\nrows = 1\n[sink]\npath = out.csv\n' "$people" >job.conf
+  run_p 0 --set limit.rows=3 --set sink.path=other.csv job.conf || return 1
+  [ "$(wc -l <other.csv)" -eq 4 ] && [ ! -e out.csv ] || fail "$(cat other.csv)"
+  run_p 2 --set groupby.keys=x job.conf && has 'groupby'
+}
+
+case_env_substitution() {
+  printf '[source]\npath = %s\n[filter]\nwhere = city == "${CITY}"\n[sink]\npath = out.csv\n' "$people" >job.conf
+  CITY=lima run_p 0 job.conf && [ "$(wc -l <out.csv)" -eq 4 ] || fail "$(cat out.csv)"
+  rm -f out.csv
+  env -u CITY "$bin" -q job.conf 2>err.txt
+  [ $? -eq 2 ] && grep -q 'job.conf:4: .*CITY' err.txt || fail "unset: $(cat err.txt)"
+}
+
+case_division_by_zero_names_row() {
+  printf 'a,b\n1,1\n2,0\n' >d.csv
+  printf '[source]\npath = d.csv\n[derive]\nc = a %% b\n[sink]\npath = out.csv\n' >job.conf
+  run_p 1 job.conf && has 'job\.conf:4' && has 'd\.csv:3' && [ ! -e out.csv ]
+}
+
+case_metrics_json() {
+  printf '[source]\npath = %s\n[sink]\npath = out.csv\n' "$people" >job.conf
+  run_p 0 --metrics m.json job.conf || return 1
+  python3 -c 'import json,sys; m=json.load(open("m.json")); assert m["rows_in"]==12 and m["rows_out"]==12, m' ||
+    fail "metrics: $(cat m.json)"
+}
+
+case_usage_errors() {
+  run_p 2 --no-such-option x.conf && has 'unknown option'
+  run_p 2 && has 'no job.conf'
+  run_p 2 missing.conf && has 'missing.conf'
+  "$bin" --version | grep -q '^pipeline ' || fail "--version"
+  "$bin" --help | grep -q -- '--explain' || fail "--help"
+}
+
+case_plugin_errors() {
+  printf '[source]\npath = %s\n[myop]\nplugin = ./nothing.so\n[sink]\npath = out.csv\n' "$people" >job.conf
+  run_p 2 job.conf && has 'job\.conf:4' && has 'nothing\.so'
+  : >empty.c
+  cc -shared -fPIC -o noentry.so empty.c
+  printf '[source]\npath = %s\n[myop]\nplugin = ./noentry.so\n[sink]\npath = out.csv\n' "$people" >job.conf
+  run_p 2 job.conf && has 'entry point'
+}
+
+case_example_plugin() {
+  plugin=$(find "$build" -name 'libclamp.so' | head -n 1)
+  [ -n "$plugin" ] || fail "libclamp.so not built"
+  sed "s#^plugin = .*#plugin = $plugin#; s#^path = ../../jobs/data/#path = $top/jobs/data/#" \
+    "$top/operators/examples/clamp.conf" >job.conf
+  PIPELINE_OUT=$PWD run_p 0 job.conf || return 1
+  diff "$top/operators/examples/clamp.expected.csv" clamp.csv || fail "clamp output differs"
+}
+
+case_list_operators() {
+  out=$("$bin" --list-operators) || fail "exit $?"
+  for op in filter derive select groupby sort distinct limit join; do
+    grep -q "^  $op " <<<"$out" || fail "--list-operators lacks $op"
+  done
+}
+
+passed=0 failed=0
+cases=$(declare -F | awk '{print $3}' | grep '^case_' | sed 's/^case_//')
+[ $# -gt 0 ] && cases="$*"
+for c in $cases; do
+  dir=$(mktemp -d)
+  if (cd "$dir" && "case_$c"); then
+    echo "ok $c"; passed=$((passed + 1))
+  else
+    echo "FAIL $c"; failed=$((failed + 1))
+  fi
+  rm -rf "$dir"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,160 @@
+#include <string.h>
+
+#include "harness.h"
+#include "pipeline/batch.h"
+
+static pl_pool *pool;
+
+static void setup(void) { pool = pl_pool_create(1 << 20); }
+
+static void teardown(void)
+{
+	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
+	pl_pool_destroy(pool);
+}
+
+static void push_and_read_every_type(void)
+{
+	setup();
+	pl_error err;
+	pl_error_clear(&err);
+	pl_column i, f, b, s;
+	CU_ASSERT_EQUAL(pl_column_init(&i, PL_INT64, 1, 0, pool, &err), 0);
+	CU_ASSERT_EQUAL(pl_column_init(&f, PL_FLOAT64, 1, 0, pool, &err), 0);
+	CU_ASSERT_EQUAL(pl_column_init(&b, PL_BOOL, 1, 0, pool, &err), 0);
+	CU_ASSERT_EQUAL(pl_column_init(&s, PL_STRING, 1, 0, pool, &err), 0);
+	for (int k = 0; k < 100; k++) {
+		pl_column_push_i64(&i, k * 3, pool, &err);
+		pl_column_push_f64(&f, k / 4.0, pool, &err);
+		pl_column_push_bool(&b, k % 2, pool, &err);
+		if (k % 10 == 0)
+			pl_column_push_null(&s, pool, &err);
+		else
+			pl_column_push_str(&s, "abc", (size_t)(k % 4), pool,
+					   &err);
+	}
+	CU_ASSERT_EQUAL(i.len, 100);
+	CU_ASSERT_EQUAL(pl_col_i64(&i)[99], 297);
+	CU_ASSERT_DOUBLE_EQUAL(pl_col_f64(&f)[10], 2.5, 0);
+	CU_ASSERT_EQUAL(pl_col_bool(&b)[3], 1);
+	CU_ASSERT_PTR_NULL(i.valid);
+	CU_ASSERT(pl_column_is_null(&s, 0));
+	CU_ASSERT(pl_column_is_null(&s, 90));
+	CU_ASSERT(!pl_column_is_null(&s, 7));
+	size_t len;
+	const char *v = pl_col_str(&s, 7, &len);
+	CU_ASSERT_EQUAL(len, 3);
+	CU_ASSERT_EQUAL(memcmp(v, "abc", 3), 0);
+	pl_col_str(&s, 0, &len);
+	CU_ASSERT_EQUAL(len, 0);
+	pl_column_free(&i, pool);
+	pl_column_free(&f, pool);
+	pl_column_free(&b, pool);
+	pl_column_free(&s, pool);
+	teardown();
+}
+
+static void take_and_range_keep_nulls(void)
+{
+	setup();
+	pl_error err;
+	pl_error_clear(&err);
+	pl_column s, d, r;
+	pl_column_init(&s, PL_STRING, 4, 0, pool, &err);
+	pl_column_init(&d, PL_STRING, 1, 0, pool, &err);
+	pl_column_init(&r, PL_STRING, 1, 0, pool, &err);
+	pl_column_push_str(&s, "zero", 4, pool, &err);
+	pl_column_push_null(&s, pool, &err);
+	pl_column_push_str(&s, "two", 3, pool, &err);
+	uint32_t idx[] = {2, 1, 2, 0};
+	CU_ASSERT_EQUAL(pl_column_append_take(&d, &s, idx, 4, pool, &err), 0);
+	CU_ASSERT_EQUAL(d.len, 4);
+	size_t len;
+	CU_ASSERT_EQUAL(memcmp(pl_col_str(&d, 0, &len), "two", 3), 0);
+	CU_ASSERT(pl_column_is_null(&d, 1));
+	CU_ASSERT_EQUAL(memcmp(pl_col_str(&d, 3, &len), "zero", 4), 0);
+	CU_ASSERT_EQUAL(len, 4);
+	CU_ASSERT_EQUAL(pl_column_append_range(&r, &s, 1, 2, pool, &err), 0);
+	CU_ASSERT(pl_column_is_null(&r, 0));
+	CU_ASSERT_EQUAL(memcmp(pl_col_str(&r, 1, &len), "two", 3), 0);
+	pl_column_free(&s, pool);
+	pl_column_free(&d, pool);
+	pl_column_free(&r, pool);
+	teardown();
+}
+
+static void compare_and_hash(void)
+{
+	setup();
+	pl_error err;
+	pl_error_clear(&err);
+	pl_column a;
+	pl_column_init(&a, PL_FLOAT64, 4, 0, pool, &err);
+	pl_column_push_f64(&a, 1.5, pool, &err);
+	pl_column_push_f64(&a, -0.0, pool, &err);
+	pl_column_push_f64(&a, 0.0, pool, &err);
+	pl_column_push_null(&a, pool, &err);
+	CU_ASSERT(pl_column_compare(&a, 0, &a, 1) > 0);
+	CU_ASSERT_EQUAL(pl_column_compare(&a, 1, &a, 2), 0);
+	CU_ASSERT_EQUAL(pl_column_hash(&a, 1, 7), pl_column_hash(&a, 2, 7));
+	CU_ASSERT(pl_column_compare(&a, 3, &a, 0) > 0); /* NULL last */
+	CU_ASSERT(pl_column_compare(&a, 0, &a, 3) < 0);
+	pl_column_free(&a, pool);
+	teardown();
+}
+
+static void batch_from_schema(void)
+{
+	setup();
+	pl_error err;
+	pl_error_clear(&err);
+	pl_schema s;
+	pl_schema_init(&s);
+	pl_schema_add(&s, "k", PL_STRING, &err);
+	pl_schema_add(&s, "v", PL_INT64, &err);
+	CU_ASSERT_EQUAL(pl_schema_find(&s, "v"), 1);
+	CU_ASSERT_EQUAL(pl_schema_find(&s, "w"), -1);
+	pl_batch *b = pl_batch_new(&s, 16, pool, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_EQUAL(b->cols[1].type, PL_INT64);
+	pl_column_push_str(&b->cols[0], "x", 1, pool, &err);
+	pl_column_push_i64(&b->cols[1], 5, pool, &err);
+	pl_batch_sync_rows(b);
+	CU_ASSERT_EQUAL(b->nrows, 1);
+	pl_batch_free(b, pool);
+	pl_schema_free(&s);
+	teardown();
+}
+
+static void allocation_failures_are_clean(void)
+{
+	setup();
+	for (uint64_t n = 1; n < 20; n++) {
+		pl_error err;
+		pl_error_clear(&err);
+		pl_column c;
+		pl_pool_fail_after(pool, n, 0);
+		int rc = pl_column_init(&c, PL_STRING, 1, 0, pool, &err);
+		for (int k = 0; rc == 0 && k < 50; k++)
+			rc = k % 7 ? pl_column_push_str(&c, "hello", 5, pool,
+							&err)
+				   : pl_column_push_null(&c, pool, &err);
+		CU_ASSERT(rc == 0 || rc == PL_ERR_NOMEM);
+		if (rc != 0)
+			CU_ASSERT_EQUAL(err.code, PL_ERR_NOMEM);
+		pl_column_free(&c, pool);
+		pl_pool_fail_after(pool, 0, 0);
+	}
+	teardown();
+}
+
+static const pl_test tests[] = {
+	{"push_and_read_every_type", push_and_read_every_type},
+	{"take_and_range_keep_nulls", take_and_range_keep_nulls},
+	{"compare_and_hash", compare_and_hash},
+	{"batch_from_schema", batch_from_schema},
+	{"allocation_failures_are_clean", allocation_failures_are_clean},
+	{NULL, NULL},
+};
+
+PL_TEST_MAIN("batch", tests)

@@ -1,0 +1,94 @@
+#include <string.h>
+
+#include "harness.h"
+#include "pipeline/pool.h"
+
+static void reuse_same_class(void)
+{
+	pl_pool *p = pl_pool_create(1 << 20);
+	void *a = pl_pool_alloc(p, 100);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(pl_pool_size(a), 128);
+	CU_ASSERT_EQUAL((uintptr_t)a % 64, 0);
+	pl_pool_free(p, a);
+	void *b = pl_pool_alloc(p, 120);
+	CU_ASSERT_PTR_EQUAL(a, b);
+	pl_pool_stats s = pl_pool_get_stats(p);
+	CU_ASSERT_EQUAL(s.allocs, 2);
+	CU_ASSERT_EQUAL(s.reuses, 1);
+	pl_pool_free(p, b);
+	pl_pool_destroy(p);
+}
+
+static void accounting_and_peak(void)
+{
+	pl_pool *p = pl_pool_create(0);
+	void *a = pl_pool_alloc(p, 1000);  /* 1024 */
+	void *b = pl_pool_alloc(p, 5000);  /* 8192 */
+	pl_pool_stats s = pl_pool_get_stats(p);
+	CU_ASSERT_EQUAL(s.bytes_out, 1024 + 8192);
+	pl_pool_free(p, b);
+	s = pl_pool_get_stats(p);
+	CU_ASSERT_EQUAL(s.bytes_out, 1024);
+	CU_ASSERT_EQUAL(s.bytes_peak, 1024 + 8192);
+	CU_ASSERT_EQUAL(s.bytes_cached, 0); /* cache limit 0: freed */
+	pl_pool_free(p, a);
+	pl_pool_destroy(p);
+}
+
+static void realloc_keeps_bytes(void)
+{
+	pl_pool *p = pl_pool_create(1 << 20);
+	char *a = pl_pool_alloc(p, 10);
+	memcpy(a, "abcdefghij", 10);
+	char *b = pl_pool_realloc(p, a, 100000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_EQUAL(memcmp(b, "abcdefghij", 10), 0);
+	CU_ASSERT(pl_pool_size(b) >= 100000);
+	pl_pool_free(p, b);
+	pl_pool_destroy(p);
+}
+
+static void fault_injection_nth(void)
+{
+	pl_pool *p = pl_pool_create(1 << 20);
+	pl_pool_fail_after(p, 3, 0);
+	void *a = pl_pool_alloc(p, 8), *b = pl_pool_alloc(p, 8);
+	void *c = pl_pool_alloc(p, 8), *d = pl_pool_alloc(p, 8);
+	CU_ASSERT_PTR_NOT_NULL(a);
+	CU_ASSERT_PTR_NOT_NULL(b);
+	CU_ASSERT_PTR_NULL(c);
+	CU_ASSERT_PTR_NOT_NULL(d); /* not sticky */
+	pl_pool_fail_after(p, 1, 1);
+	CU_ASSERT_PTR_NULL(pl_pool_alloc(p, 8));
+	CU_ASSERT_PTR_NULL(pl_pool_alloc(p, 8));
+	/* a failed realloc leaves the old buffer owned and intact */
+	CU_ASSERT_PTR_NULL(pl_pool_realloc(p, a, 4096));
+	pl_pool_fail_after(p, 0, 0);
+	pl_pool_free(p, a);
+	pl_pool_free(p, b);
+	pl_pool_free(p, d);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(p).bytes_out, 0);
+	pl_pool_destroy(p);
+}
+
+static void cache_limit_bounds_free_lists(void)
+{
+	pl_pool *p = pl_pool_create(4096);
+	void *a = pl_pool_alloc(p, 4096), *b = pl_pool_alloc(p, 4096);
+	pl_pool_free(p, a);
+	pl_pool_free(p, b);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(p).bytes_cached, 4096);
+	pl_pool_destroy(p);
+}
+
+static const pl_test tests[] = {
+	{"reuse_same_class", reuse_same_class},
+	{"accounting_and_peak", accounting_and_peak},
+	{"realloc_keeps_bytes", realloc_keeps_bytes},
+	{"fault_injection_nth", fault_injection_nth},
+	{"cache_limit_bounds_free_lists", cache_limit_bounds_free_lists},
+	{NULL, NULL},
+};
+
+PL_TEST_MAIN("pool", tests)
