@@ -1,0 +1,254 @@
+/* The CSV output file: text is encoded into a 1 MiB buffer that is written
+ * (or zstd-compressed and written) whenever it fills. The file is built
+ * under a temporary name in the target's directory, so that the rename on
+ * commit is atomic and a failed job leaves nothing under the final name.
+ *
+ * There is no fsync before the rename: it would cost the whole write time
+ * again on a large output, and the contract promises no partial file after
+ * a failed job, not durability across a power cut. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "io/csv_encode.h"
+#include "io/csv_writer.h"
+
+#define WRITE_BUFFER (1u << 20)
+
+struct pl_csv_writer {
+	pl_csv_out out; /* first, so that the room callback finds w */
+	int fd;		/* -1 once closed */
+	char *path;
+	char *tmp; /* NULL once renamed or removed */
+	uint64_t flushed;
+	ZSTD_CCtx *zc;
+	char *zbuf;
+	size_t zcap;
+};
+
+static int io_error(pl_csv_writer *w, const char *what, pl_error *err)
+{
+	return pl_error_set(err, PL_ERR_IO, "%s: cannot %s: %s", w->path, what,
+			    strerror(errno));
+}
+
+/* Closes and removes the temporary file; safe to call twice. */
+static void discard(pl_csv_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	if (w->tmp != NULL)
+		unlink(w->tmp);
+	free(w->tmp);
+	w->tmp = NULL;
+}
+
+static void destroy(pl_csv_writer *w)
+{
+	discard(w);
+	ZSTD_freeCCtx(w->zc);
+	free(w->zbuf);
+	free(w->out.buf);
+	free(w->path);
+	free(w);
+}
+
+static int write_all(pl_csv_writer *w, const char *p, size_t n, pl_error *err)
+{
+	if (w->fd < 0)
+		return pl_error_set(err, PL_ERR_IO, "%s: output already failed",
+				    w->path);
+	while (n > 0) {
+		ssize_t k = write(w->fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			int rc = io_error(w, "write", err);
+			discard(w);
+			return rc;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Feeds n bytes to zstd; ZSTD_e_end also finishes the frame. */
+static int compress_out(pl_csv_writer *w, const char *p, size_t n,
+			ZSTD_EndDirective mode, pl_error *err)
+{
+	ZSTD_inBuffer in = {p, n, 0};
+	size_t left;
+	do {
+		ZSTD_outBuffer ob = {w->zbuf, w->zcap, 0};
+		left = ZSTD_compressStream2(w->zc, &ob, &in, mode);
+		if (ZSTD_isError(left))
+			return pl_error_set(err, PL_ERR_INTERNAL,
+					    "%s: zstd: %s", w->path,
+					    ZSTD_getErrorName(left));
+		int rc = write_all(w, w->zbuf, ob.pos, err);
+		if (rc != 0)
+			return rc;
+	} while (mode == ZSTD_e_end ? left != 0 : in.pos < in.size);
+	return 0;
+}
+
+static int flush(pl_csv_writer *w, pl_error *err)
+{
+	size_t n = w->out.len;
+	int rc = w->zc ? compress_out(w, w->out.buf, n, ZSTD_e_continue, err)
+		       : write_all(w, w->out.buf, n, err);
+	if (rc != 0)
+		return rc;
+	w->flushed += n;
+	w->out.len = 0;
+	return 0;
+}
+
+/* Flushes; a single field larger than the buffer grows it. */
+static int make_room(pl_csv_out *o, size_t need, pl_error *err)
+{
+	pl_csv_writer *w = (pl_csv_writer *)o;
+	int rc = flush(w, err);
+	if (rc != 0 || need <= o->cap)
+		return rc;
+	char *p = realloc(o->buf, need);
+	if (p == NULL)
+		return pl_error_nomem(err, "the CSV write buffer");
+	o->buf = p;
+	o->cap = need;
+	return 0;
+}
+
+/* "DIR/.NAME.tmp-PID-XXXXXX" beside path. */
+static char *temp_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path + 1) : 0;
+	const char *name = path + dirlen;
+	size_t cap = strlen(path) + 48;
+	char *t = malloc(cap);
+	if (t != NULL)
+		snprintf(t, cap, "%.*s.%s.tmp-%ld-XXXXXX", dirlen, path, name,
+			 (long)getpid());
+	return t;
+}
+
+/* mkstemp makes the file 0600; the output gets the usual 0666 & ~umask.
+ * umask can only be read by setting it, which is fine in this
+ * single-threaded process. */
+static int create_temp(pl_csv_writer *w, pl_error *err)
+{
+	w->tmp = temp_name(w->path);
+	if (w->tmp == NULL)
+		return pl_error_nomem(err, "the output file name");
+	w->fd = mkstemp(w->tmp);
+	if (w->fd < 0) {
+		int rc = io_error(w, "create the output file", err);
+		free(w->tmp);
+		w->tmp = NULL;
+		return rc;
+	}
+	mode_t mask = umask(0);
+	umask(mask);
+	if (fchmod(w->fd, 0666 & ~mask) != 0)
+		return io_error(w, "set the output file's mode", err);
+	return 0;
+}
+
+static int start_zstd(pl_csv_writer *w, int level, pl_error *err)
+{
+	w->zc = ZSTD_createCCtx();
+	w->zcap = ZSTD_CStreamOutSize();
+	w->zbuf = malloc(w->zcap);
+	if (w->zc == NULL || w->zbuf == NULL)
+		return pl_error_nomem(err, "a zstd stream");
+	size_t r =
+	    ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, level);
+	if (ZSTD_isError(r))
+		return pl_error_set(err, PL_ERR_CONF, "%s: zstd level %d: %s",
+				    w->path, level, ZSTD_getErrorName(r));
+	return 0;
+}
+
+static int open_writer(pl_csv_writer *w, const char *path,
+		       const pl_schema *schema, int zstd_level, pl_error *err)
+{
+	w->fd = -1;
+	w->path = strdup(path);
+	w->out.buf = malloc(WRITE_BUFFER);
+	w->out.cap = WRITE_BUFFER;
+	w->out.room = make_room;
+	if (w->path == NULL || w->out.buf == NULL)
+		return pl_error_nomem(err, "the CSV writer");
+	int rc = zstd_level > 0 ? start_zstd(w, zstd_level, err) : 0;
+	if (rc == 0)
+		rc = create_temp(w, err);
+	if (rc == 0)
+		rc = pl_csv_out_header(&w->out, schema, err);
+	return rc;
+}
+
+int pl_csv_writer_open(const char *path, const pl_schema *schema,
+		       int zstd_level, pl_csv_writer **out, pl_error *err)
+{
+	*out = NULL;
+	pl_csv_writer *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return pl_error_nomem(err, "the CSV writer");
+	int rc = open_writer(w, path, schema, zstd_level, err);
+	if (rc != 0) {
+		destroy(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+int pl_csv_writer_write(pl_csv_writer *w, const pl_batch *b, pl_error *err)
+{
+	return pl_csv_out_rows(&w->out, b, err);
+}
+
+static int finish_file(pl_csv_writer *w, pl_error *err)
+{
+	int rc = flush(w, err);
+	if (rc == 0 && w->zc)
+		rc = compress_out(w, NULL, 0, ZSTD_e_end, err);
+	if (rc != 0)
+		return rc;
+	int fd = w->fd;
+	w->fd = -1;
+	if (close(fd) != 0)
+		return io_error(w, "write", err);
+	if (rename(w->tmp, w->path) != 0)
+		return io_error(w, "rename the finished output into place",
+				err);
+	free(w->tmp);
+	w->tmp = NULL;
+	return 0;
+}
+
+int pl_csv_writer_commit(pl_csv_writer *w, pl_error *err)
+{
+	int rc = finish_file(w, err);
+	destroy(w);
+	return rc;
+}
+
+void pl_csv_writer_abort(pl_csv_writer *w)
+{
+	if (w != NULL)
+		destroy(w);
+}
+
+uint64_t pl_csv_writer_bytes(const pl_csv_writer *w)
+{
+	return w->flushed + w->out.len;
+}

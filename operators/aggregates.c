@@ -1,0 +1,1049 @@
+#include "operators/aggregates.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	N = PL_AGG_A_N,
+	I64 = PL_AGG_A_I64,
+	F0 = PL_AGG_A_F0,
+	FLAG = PL_AGG_A_FLAG,
+	STR = PL_AGG_A_STR,
+	SLEN = PL_AGG_A_SLEN
+};
+
+/* first/last/min/max: whether the group has seen a row, and whether the
+ * value it keeps is present (not NULL). */
+enum { SEEN = 1, VALID = 2 };
+
+const char *const pl_agg_names[] = {
+    "count",  "sum",	  "mean",	    "min",   "max",  "var",  "sd",
+    "median", "quantile", "count_distinct", "first", "last", "corr", NULL};
+
+static const struct {
+	const char *name;
+	pl_agg_kind kind;
+	size_t nargs;
+} agg_table[] = {
+    {"count", PL_AGG_COUNT_STAR, 0},
+    {"count", PL_AGG_COUNT, 1},
+    {"sum", PL_AGG_SUM, 1},
+    {"mean", PL_AGG_MEAN, 1},
+    {"min", PL_AGG_MIN, 1},
+    {"max", PL_AGG_MAX, 1},
+    {"var", PL_AGG_VAR, 1},
+    {"sd", PL_AGG_SD, 1},
+    {"median", PL_AGG_MEDIAN, 1},
+    {"quantile", PL_AGG_QUANTILE, 2},
+    {"count_distinct", PL_AGG_COUNT_DISTINCT, 1},
+    {"first", PL_AGG_FIRST, 1},
+    {"last", PL_AGG_LAST, 1},
+    {"corr", PL_AGG_CORR, 2},
+};
+
+int pl_agg_lookup(const char *name, size_t nargs, pl_agg_kind *kind,
+		  size_t *want)
+{
+	int found = 0;
+	for (size_t i = 0; i < sizeof(agg_table) / sizeof(agg_table[0]); i++) {
+		if (strcmp(agg_table[i].name, name) != 0)
+			continue;
+		if (agg_table[i].nargs == nargs) {
+			*kind = agg_table[i].kind;
+			return 0;
+		}
+		if (!found)
+			*want = agg_table[i].nargs;
+		found = 1;
+	}
+	return -1;
+}
+
+static int is_num(pl_type t)
+{
+	return t == PL_INT64 || t == PL_FLOAT64;
+}
+
+static int is_value_list(pl_agg_kind k)
+{
+	return k == PL_AGG_MEDIAN || k == PL_AGG_QUANTILE ||
+	       k == PL_AGG_COUNT_DISTINCT;
+}
+
+static int keeps_value(pl_agg_kind k)
+{
+	return k == PL_AGG_MIN || k == PL_AGG_MAX || k == PL_AGG_FIRST ||
+	       k == PL_AGG_LAST;
+}
+
+int pl_agg_result_type(pl_agg_kind kind, pl_type x, pl_type *out)
+{
+	if (kind == PL_AGG_COUNT_STAR || kind == PL_AGG_COUNT) {
+		*out = PL_INT64;
+		return 0;
+	}
+	if (x == PL_NULLTYPE)
+		return -1;
+	if (kind == PL_AGG_COUNT_DISTINCT)
+		*out = PL_INT64;
+	else if (keeps_value(kind))
+		*out = x;
+	else if (!is_num(x))
+		return -1;
+	else if (kind == PL_AGG_SUM)
+		*out = x;
+	else
+		*out = PL_FLOAT64;
+	return 0;
+}
+
+static void layout(pl_agg *a)
+{
+	size_t *e = a->esize;
+	switch (a->kind) {
+	case PL_AGG_CORR:
+		e[PL_AGG_A_F2] = e[PL_AGG_A_F3] = e[PL_AGG_A_F4] = 8;
+		/* fall through */
+	case PL_AGG_VAR:
+	case PL_AGG_SD:
+		e[PL_AGG_A_F1] = 8;
+		/* fall through */
+	case PL_AGG_MEAN:
+		e[F0] = 8;
+		/* fall through */
+	case PL_AGG_COUNT_STAR:
+	case PL_AGG_COUNT:
+		e[N] = 8;
+		break;
+	case PL_AGG_SUM:
+		e[N] = 8;
+		e[a->type == PL_INT64 ? I64 : F0] = 8;
+		break;
+	case PL_AGG_MIN:
+	case PL_AGG_MAX:
+	case PL_AGG_FIRST:
+	case PL_AGG_LAST:
+		e[FLAG] = 1;
+		if (a->type == PL_STRING) {
+			e[STR] = sizeof(char *);
+			e[SLEN] = sizeof(size_t);
+		} else {
+			e[a->type == PL_FLOAT64 ? F0 : I64] = 8;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void pl_agg_init(pl_agg *a, pl_agg_kind kind, pl_type x, double p,
+		 pl_pool *pool)
+{
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	a->type = x;
+	a->p = kind == PL_AGG_MEDIAN ? 0.5 : p;
+	a->pool = pool;
+	if (pl_agg_result_type(kind, x, &a->out_type) != 0)
+		a->out_type = PL_INT64;
+	layout(a);
+}
+
+void pl_agg_free(pl_agg *a)
+{
+	char **s = a->a[STR];
+	for (size_t g = 0; s != NULL && g < a->cap; g++)
+		pl_pool_free(a->pool, s[g]);
+	for (int i = 0; i < PL_AGG_NARRAYS; i++)
+		pl_pool_free(a->pool, a->a[i]);
+	pl_agg_values *v = &a->vl;
+	pl_pool_free(a->pool, v->gid);
+	pl_pool_free(a->pool, v->i64);
+	pl_pool_free(a->pool, v->f64);
+	pl_pool_free(a->pool, v->off);
+	pl_pool_free(a->pool, v->arena);
+	pl_pool_free(a->pool, v->seg);
+	pl_pool_free(a->pool, v->sorted);
+	memset(a, 0, sizeof(*a));
+}
+
+int pl_agg_reserve(pl_agg *a, size_t ngroups, pl_error *err)
+{
+	if (ngroups <= a->cap)
+		return 0;
+	size_t ncap = a->cap ? a->cap : 16;
+	while (ncap < ngroups)
+		ncap *= 2;
+	for (int i = 0; i < PL_AGG_NARRAYS; i++) {
+		size_t es = a->esize[i];
+		if (es == 0)
+			continue;
+		char *p = pl_pool_realloc(a->pool, a->a[i], ncap * es);
+		if (p == NULL)
+			return pl_error_nomem(err, "group-by state");
+		memset(p + a->cap * es, 0, (ncap - a->cap) * es);
+		a->a[i] = p;
+	}
+	a->cap = ncap;
+	return 0;
+}
+
+static int64_t *st_n(const pl_agg *a)
+{
+	return a->a[N];
+}
+static int64_t *st_i(const pl_agg *a)
+{
+	return a->a[I64];
+}
+static double *st_f(const pl_agg *a, int k)
+{
+	return a->a[F0 + k];
+}
+static uint8_t *st_flag(const pl_agg *a)
+{
+	return a->a[FLAG];
+}
+
+static double num_at(const pl_column *c, size_t i)
+{
+	return c->type == PL_INT64 ? (double)pl_col_i64(c)[i]
+				   : pl_col_f64(c)[i];
+}
+
+static void count_rows(pl_agg *a, const uint32_t *gid, size_t n,
+		       const pl_column *x)
+{
+	int64_t *cnt = st_n(a);
+	if (x == NULL || x->valid == NULL) {
+		for (size_t i = 0; i < n; i++)
+			cnt[gid[i]]++;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		cnt[gid[i]] += pl_bit_get(x->valid, i);
+}
+
+static int sum_i64(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x)
+{
+	int64_t *cnt = st_n(a), *s = st_i(a);
+	const int64_t *v = pl_col_i64(x);
+	for (size_t i = 0; i < n; i++) {
+		if (!pl_bit_get(x->valid, i))
+			continue;
+		uint32_t g = gid[i];
+		cnt[g]++;
+		if (__builtin_add_overflow(s[g], v[i], &s[g])) {
+			a->bad_group = g;
+			return PL_ERR_DATA;
+		}
+	}
+	return 0;
+}
+
+static void sum_f64(pl_agg *a, const uint32_t *gid, size_t n,
+		    const pl_column *x)
+{
+	int64_t *cnt = st_n(a);
+	double *s = st_f(a, 0);
+	if (x->type == PL_FLOAT64 && x->valid == NULL) {
+		const double *v = pl_col_f64(x);
+		for (size_t i = 0; i < n; i++) {
+			cnt[gid[i]]++;
+			s[gid[i]] += v[i];
+		}
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!pl_bit_get(x->valid, i))
+			continue;
+		cnt[gid[i]]++;
+		s[gid[i]] += num_at(x, i);
+	}
+}
+
+/* Welford's update keeps var stable for large means. */
+static void var_rows(pl_agg *a, const uint32_t *gid, size_t n,
+		     const pl_column *x)
+{
+	int64_t *cnt = st_n(a);
+	double *mean = st_f(a, 0), *m2 = st_f(a, 1);
+	for (size_t i = 0; i < n; i++) {
+		if (!pl_bit_get(x->valid, i))
+			continue;
+		uint32_t g = gid[i];
+		double v = num_at(x, i), d = v - mean[g];
+		cnt[g]++;
+		mean[g] += d / (double)cnt[g];
+		m2[g] += d * (v - mean[g]);
+	}
+}
+
+static void corr_rows(pl_agg *a, const uint32_t *gid, size_t n,
+		      const pl_column *x, const pl_column *y)
+{
+	int64_t *cnt = st_n(a);
+	double *mx = st_f(a, 0), *my = st_f(a, 1), *sxx = st_f(a, 2),
+	       *syy = st_f(a, 3), *sxy = st_f(a, 4);
+	for (size_t i = 0; i < n; i++) {
+		if (!pl_bit_get(x->valid, i) || !pl_bit_get(y->valid, i))
+			continue;
+		uint32_t g = gid[i];
+		double vx = num_at(x, i), vy = num_at(y, i);
+		double dx = vx - mx[g], dy = vy - my[g];
+		cnt[g]++;
+		mx[g] += dx / (double)cnt[g];
+		my[g] += dy / (double)cnt[g];
+		sxx[g] += dx * (vx - mx[g]);
+		syy[g] += dy * (vy - my[g]);
+		sxy[g] += dx * (vy - my[g]);
+	}
+}
+
+/* A total order on doubles with NaN above everything, so that min, max
+ * and count_distinct agree with sorting. */
+static int cmp_f64(double x, double y)
+{
+	if (isnan(x) || isnan(y))
+		return isnan(x) - isnan(y);
+	return (x > y) - (x < y);
+}
+
+static int cmp_bytes(const char *p, size_t lp, const char *q, size_t lq)
+{
+	int c = memcmp(p, q, lp < lq ? lp : lq);
+	return c ? c : (lp > lq) - (lp < lq);
+}
+
+/* Compares x[i] with the value group g keeps. */
+static int cmp_kept(const pl_agg *a, uint32_t g, const pl_column *x, size_t i)
+{
+	if (a->type == PL_FLOAT64)
+		return cmp_f64(pl_col_f64(x)[i], st_f(a, 0)[g]);
+	if (a->type == PL_STRING) {
+		size_t len;
+		const char *s = pl_col_str(x, i, &len);
+		return cmp_bytes(s, len, ((char **)a->a[STR])[g],
+				 ((size_t *)a->a[SLEN])[g]);
+	}
+	int64_t v = a->type == PL_BOOL ? pl_col_bool(x)[i] : pl_col_i64(x)[i];
+	return (v > st_i(a)[g]) - (v < st_i(a)[g]);
+}
+
+static int keep_str(pl_agg *a, uint32_t g, const char *s, size_t len,
+		    pl_error *err)
+{
+	char **sp = a->a[STR];
+	if (sp[g] == NULL || pl_pool_size(sp[g]) < len) {
+		char *p = pl_pool_realloc(a->pool, sp[g], len);
+		if (p == NULL)
+			return pl_error_nomem(err, "a group-by string");
+		sp[g] = p;
+	}
+	memcpy(sp[g], s, len);
+	((size_t *)a->a[SLEN])[g] = len;
+	return 0;
+}
+
+/* Makes group g keep x[i], NULL or not. */
+static int keep(pl_agg *a, uint32_t g, const pl_column *x, size_t i,
+		pl_error *err)
+{
+	int ok = pl_bit_get(x->valid, i);
+	st_flag(a)[g] = (uint8_t)(SEEN | (ok ? VALID : 0));
+	if (a->type == PL_STRING) {
+		size_t len;
+		const char *s = pl_col_str(x, i, &len);
+		return keep_str(a, g, s, ok ? len : 0, err);
+	}
+	if (a->type == PL_FLOAT64)
+		st_f(a, 0)[g] = pl_col_f64(x)[i];
+	else if (a->type == PL_BOOL)
+		st_i(a)[g] = pl_col_bool(x)[i];
+	else
+		st_i(a)[g] = pl_col_i64(x)[i];
+	return 0;
+}
+
+static int extreme_rows(pl_agg *a, const uint32_t *gid, size_t n,
+			const pl_column *x, pl_error *err)
+{
+	int sign = a->kind == PL_AGG_MIN ? -1 : 1;
+	uint8_t *flag = st_flag(a);
+	for (size_t i = 0; i < n; i++) {
+		if (!pl_bit_get(x->valid, i))
+			continue;
+		uint32_t g = gid[i];
+		if ((flag[g] & VALID) && cmp_kept(a, g, x, i) * sign <= 0)
+			continue;
+		int rc = keep(a, g, x, i, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int first_last_rows(pl_agg *a, const uint32_t *gid, size_t n,
+			   const pl_column *x, pl_error *err)
+{
+	int first = a->kind == PL_AGG_FIRST;
+	uint8_t *flag = st_flag(a);
+	for (size_t i = 0; i < n; i++) {
+		if (first && (flag[gid[i]] & SEEN))
+			continue;
+		int rc = keep(a, gid[i], x, i, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int vl_reserve(pl_agg *a, size_t extra, size_t bytes, pl_error *err)
+{
+	pl_agg_values *v = &a->vl;
+	if (v->len + extra > v->cap) {
+		size_t ncap = v->cap ? v->cap : 64;
+		while (ncap < v->len + extra)
+			ncap *= 2;
+		void *g = pl_pool_realloc(a->pool, v->gid, ncap * 4);
+		if (g == NULL)
+			return pl_error_nomem(err, "a group-by value list");
+		v->gid = g;
+		void **vals = a->type == PL_FLOAT64  ? (void **)&v->f64
+			      : a->type == PL_STRING ? (void **)&v->off
+						     : (void **)&v->i64;
+		void *p = pl_pool_realloc(a->pool, *vals, (ncap + 1) * 8);
+		if (p == NULL)
+			return pl_error_nomem(err, "a group-by value list");
+		if (*vals == NULL && a->type == PL_STRING)
+			((int64_t *)p)[0] = 0;
+		*vals = p;
+		v->cap = ncap;
+	}
+	if (v->arena_len + bytes > v->arena_cap) {
+		size_t ncap = v->arena_cap ? v->arena_cap : 1024;
+		while (ncap < v->arena_len + bytes)
+			ncap *= 2;
+		char *p = pl_pool_realloc(a->pool, v->arena, ncap);
+		if (p == NULL)
+			return pl_error_nomem(err, "a group-by value list");
+		v->arena = p;
+		v->arena_cap = ncap;
+	}
+	return 0;
+}
+
+/* Appends x[i] (present) to group g's list; room is reserved. */
+static void vl_push(pl_agg *a, uint32_t g, const pl_column *x, size_t i)
+{
+	pl_agg_values *v = &a->vl;
+	v->gid[v->len] = g;
+	if (a->type == PL_FLOAT64) {
+		v->f64[v->len] = pl_col_f64(x)[i];
+	} else if (a->type == PL_INT64) {
+		v->i64[v->len] = pl_col_i64(x)[i];
+	} else if (a->type == PL_BOOL) {
+		v->i64[v->len] = pl_col_bool(x)[i];
+	} else {
+		size_t len;
+		const char *s = pl_col_str(x, i, &len);
+		memcpy(v->arena + v->arena_len, s, len);
+		v->arena_len += len;
+		v->off[v->len + 1] = (int64_t)v->arena_len;
+	}
+	v->len++;
+}
+
+static size_t str_bytes(const pl_column *x, size_t from, size_t n)
+{
+	if (x->type != PL_STRING || n == 0)
+		return 0;
+	return (size_t)(pl_col_off(x)[from + n] - pl_col_off(x)[from]);
+}
+
+static int values_rows(pl_agg *a, const uint32_t *gid, size_t n,
+		       const pl_column *x, pl_error *err)
+{
+	int rc = vl_reserve(a, n, str_bytes(x, 0, n), err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (pl_bit_get(x->valid, i))
+			vl_push(a, gid[i], x, i);
+	return 0;
+}
+
+int pl_agg_update(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x,
+		  const pl_column *y, pl_error *err)
+{
+	switch (a->kind) {
+	case PL_AGG_COUNT_STAR:
+		count_rows(a, gid, n, NULL);
+		return 0;
+	case PL_AGG_COUNT:
+		count_rows(a, gid, n, x);
+		return 0;
+	case PL_AGG_SUM:
+		if (a->type == PL_INT64)
+			return sum_i64(a, gid, n, x);
+		sum_f64(a, gid, n, x);
+		return 0;
+	case PL_AGG_MEAN:
+		sum_f64(a, gid, n, x);
+		return 0;
+	case PL_AGG_VAR:
+	case PL_AGG_SD:
+		var_rows(a, gid, n, x);
+		return 0;
+	case PL_AGG_CORR:
+		corr_rows(a, gid, n, x, y);
+		return 0;
+	case PL_AGG_MIN:
+	case PL_AGG_MAX:
+		return extreme_rows(a, gid, n, x, err);
+	case PL_AGG_FIRST:
+	case PL_AGG_LAST:
+		return first_last_rows(a, gid, n, x, err);
+	default:
+		return values_rows(a, gid, n, x, err);
+	}
+}
+
+static const char *const sfx_count[] = {"n", NULL};
+static const char *const sfx_n[] = {"n", "s", NULL};
+static const char *const sfx_var[] = {"n", "mean", "m2", NULL};
+static const char *const sfx_corr[] = {"n",    "mean_x", "mean_y", "m2_x",
+				       "m2_y", "c_xy",	 NULL};
+static const char *const sfx_kept[] = {"seen", "v", NULL};
+
+/* Partial columns: counts and sums for count/sum/mean; Welford's
+ * (n, mean, M2) for var/sd and the co-moments for corr, merged with Chan's
+ * formulas; the kept value for min/max, plus whether the group saw a row
+ * for first/last; and for the value-list kinds one value column used only
+ * by value rows. */
+static const char *const *state_suffixes(const pl_agg *a)
+{
+	switch (a->kind) {
+	case PL_AGG_COUNT_STAR:
+	case PL_AGG_COUNT:
+		return sfx_count;
+	case PL_AGG_SUM:
+	case PL_AGG_MEAN:
+		return sfx_n;
+	case PL_AGG_VAR:
+	case PL_AGG_SD:
+		return sfx_var;
+	case PL_AGG_CORR:
+		return sfx_corr;
+	case PL_AGG_FIRST:
+	case PL_AGG_LAST:
+		return sfx_kept;
+	default:
+		return sfx_kept + 1;
+	}
+}
+
+size_t pl_agg_partial_ncols(const pl_agg *a)
+{
+	size_t n = 0;
+	for (const char *const *s = state_suffixes(a); *s; s++)
+		n++;
+	return n;
+}
+
+int pl_agg_has_values(const pl_agg *a)
+{
+	return is_value_list(a->kind);
+}
+
+static pl_type state_type(const pl_agg *a, size_t k)
+{
+	if (keeps_value(a->kind) || is_value_list(a->kind)) {
+		int seen_col =
+		    a->kind == PL_AGG_FIRST || a->kind == PL_AGG_LAST;
+		return seen_col && k == 0 ? PL_BOOL : a->type;
+	}
+	if (k == 0)
+		return PL_INT64;
+	return a->kind == PL_AGG_SUM && a->type == PL_INT64 ? PL_INT64
+							    : PL_FLOAT64;
+}
+
+int pl_agg_partial_schema(const pl_agg *a, const char *prefix, pl_schema *s,
+			  pl_error *err)
+{
+	const char *const *sfx = state_suffixes(a);
+	for (size_t k = 0; sfx[k]; k++) {
+		char name[128];
+		snprintf(name, sizeof(name), "%s_%s", prefix, sfx[k]);
+		int rc = pl_schema_add(s, name, state_type(a, k), err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int pl_agg_append_nulls(pl_column *c, size_t n, pl_pool *pool, pl_error *err)
+{
+	int rc = pl_column_reserve(c, c->len + n, pool, err);
+	if (rc == 0)
+		rc = pl_column_make_nullable(c, pool, err);
+	if (rc)
+		return rc;
+	size_t w = c->type == PL_BOOL ? 1 : 8;
+	if (c->type == PL_STRING) {
+		int64_t *off = pl_col_off(c);
+		for (size_t i = 1; i <= n; i++)
+			off[c->len + i] = off[c->len];
+	} else {
+		memset((char *)c->data + c->len * w, 0, n * w);
+	}
+	for (size_t i = 0; i < n; i++)
+		pl_bit_set(c->valid, c->len + i, false);
+	c->len += n;
+	return 0;
+}
+
+/* Grows out by n values, all present for now; *base is the first. */
+static int out_grow(pl_column *out, size_t n, size_t *base, pl_pool *pool,
+		    pl_error *err)
+{
+	int rc = pl_column_reserve(out, out->len + n, pool, err);
+	if (rc)
+		return rc;
+	*base = out->len;
+	out->len += n;
+	for (size_t i = 0; out->valid != NULL && i < n; i++)
+		pl_bit_set(out->valid, *base + i, true);
+	return 0;
+}
+
+static int out_null(pl_column *out, size_t at, pl_pool *pool, pl_error *err)
+{
+	int rc = pl_column_make_nullable(out, pool, err);
+	if (rc == 0)
+		pl_bit_set(out->valid, at, false);
+	return rc;
+}
+
+static const void *state_array(const pl_agg *a, size_t k)
+{
+	if (k == 0)
+		return a->a[N];
+	if (a->kind == PL_AGG_SUM && a->type == PL_INT64)
+		return a->a[I64];
+	return a->a[F0 + k - 1];
+}
+
+static int push_kept(const pl_agg *a, uint32_t g, pl_column *c, pl_error *err)
+{
+	if (!(st_flag(a)[g] & VALID))
+		return pl_column_push_null(c, a->pool, err);
+	switch (a->type) {
+	case PL_FLOAT64:
+		return pl_column_push_f64(c, st_f(a, 0)[g], a->pool, err);
+	case PL_BOOL:
+		return pl_column_push_bool(c, st_i(a)[g] != 0, a->pool, err);
+	case PL_STRING:
+		return pl_column_push_str(c, ((char **)a->a[STR])[g],
+					  ((size_t *)a->a[SLEN])[g], a->pool,
+					  err);
+	default:
+		return pl_column_push_i64(c, st_i(a)[g], a->pool, err);
+	}
+}
+
+static int export_kept(pl_agg *a, size_t g0, size_t n, pl_column *cols,
+		       pl_error *err)
+{
+	int seen_col = a->kind == PL_AGG_FIRST || a->kind == PL_AGG_LAST;
+	for (size_t g = g0; g < g0 + n; g++) {
+		int rc = seen_col ? pl_column_push_bool(&cols[0],
+							st_flag(a)[g] & SEEN,
+							a->pool, err)
+				  : 0;
+		if (rc == 0)
+			rc = push_kept(a, (uint32_t)g, &cols[seen_col], err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int pl_agg_export(pl_agg *a, size_t g0, size_t n, pl_column *cols,
+		  pl_error *err)
+{
+	if (is_value_list(a->kind))
+		return pl_agg_append_nulls(&cols[0], n, a->pool, err);
+	if (keeps_value(a->kind))
+		return export_kept(a, g0, n, cols, err);
+	size_t nc = pl_agg_partial_ncols(a);
+	for (size_t k = 0; k < nc; k++) {
+		size_t base;
+		int rc = out_grow(&cols[k], n, &base, a->pool, err);
+		if (rc)
+			return rc;
+		memcpy((char *)cols[k].data + base * 8,
+		       (const char *)state_array(a, k) + g0 * 8, n * 8);
+	}
+	return 0;
+}
+
+int pl_agg_export_values(pl_agg *a, size_t from, size_t n, pl_column *cols,
+			 pl_error *err)
+{
+	const pl_agg_values *v = &a->vl;
+	for (size_t i = from; i < from + n; i++) {
+		int rc;
+		if (a->type == PL_FLOAT64)
+			rc = pl_column_push_f64(&cols[0], v->f64[i], a->pool,
+						err);
+		else if (a->type == PL_BOOL)
+			rc = pl_column_push_bool(&cols[0], v->i64[i] != 0,
+						 a->pool, err);
+		else if (a->type == PL_INT64)
+			rc = pl_column_push_i64(&cols[0], v->i64[i], a->pool,
+						err);
+		else
+			rc = pl_column_push_str(
+			    &cols[0], v->arena + v->off[i],
+			    (size_t)(v->off[i + 1] - v->off[i]), a->pool, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int merge_sums(pl_agg *a, const uint32_t *gid, const int64_t *tag,
+		      size_t n, const pl_column *cols)
+{
+	int64_t *cnt = st_n(a);
+	const int64_t *pn = pl_col_i64(&cols[0]);
+	int ints = a->kind == PL_AGG_SUM && a->type == PL_INT64;
+	int has_sum = a->kind == PL_AGG_SUM || a->kind == PL_AGG_MEAN;
+	for (size_t i = 0; i < n; i++) {
+		if (tag[i] != 0)
+			continue;
+		uint32_t g = gid[i];
+		cnt[g] += pn[i];
+		if (!has_sum)
+			continue;
+		if (!ints) {
+			st_f(a, 0)[g] += pl_col_f64(&cols[1])[i];
+		} else if (__builtin_add_overflow(st_i(a)[g],
+						  pl_col_i64(&cols[1])[i],
+						  &st_i(a)[g])) {
+			a->bad_group = g;
+			return PL_ERR_DATA;
+		}
+	}
+	return 0;
+}
+
+/* Chan et al.'s pairwise combination of (n, mean, M2) states. */
+static void merge_var(pl_agg *a, const uint32_t *gid, const int64_t *tag,
+		      size_t n, const pl_column *cols)
+{
+	int64_t *cnt = st_n(a);
+	double *mean = st_f(a, 0), *m2 = st_f(a, 1);
+	for (size_t i = 0; i < n; i++) {
+		int64_t nb = pl_col_i64(&cols[0])[i];
+		if (tag[i] != 0 || nb == 0)
+			continue;
+		uint32_t g = gid[i];
+		double na = (double)cnt[g], nn = na + (double)nb;
+		double d = pl_col_f64(&cols[1])[i] - mean[g];
+		mean[g] += d * (double)nb / nn;
+		m2[g] += pl_col_f64(&cols[2])[i] + d * d * na * (double)nb / nn;
+		cnt[g] += nb;
+	}
+}
+
+static void merge_corr(pl_agg *a, const uint32_t *gid, const int64_t *tag,
+		       size_t n, const pl_column *cols)
+{
+	int64_t *cnt = st_n(a);
+	double *s[5];
+	for (int k = 0; k < 5; k++)
+		s[k] = st_f(a, k);
+	for (size_t i = 0; i < n; i++) {
+		int64_t nb = pl_col_i64(&cols[0])[i];
+		if (tag[i] != 0 || nb == 0)
+			continue;
+		uint32_t g = gid[i];
+		double na = (double)cnt[g], nn = na + (double)nb;
+		double f = na * (double)nb / nn;
+		double dx = pl_col_f64(&cols[1])[i] - s[0][g];
+		double dy = pl_col_f64(&cols[2])[i] - s[1][g];
+		s[0][g] += dx * (double)nb / nn;
+		s[1][g] += dy * (double)nb / nn;
+		s[2][g] += pl_col_f64(&cols[3])[i] + dx * dx * f;
+		s[3][g] += pl_col_f64(&cols[4])[i] + dy * dy * f;
+		s[4][g] += pl_col_f64(&cols[5])[i] + dx * dy * f;
+		cnt[g] += nb;
+	}
+}
+
+/* first keeps the earlier instance's value, last takes the later one's:
+ * the runtime merges instances in input order. */
+static int merge_kept(pl_agg *a, const uint32_t *gid, const int64_t *tag,
+		      size_t n, const pl_column *cols, pl_error *err)
+{
+	int seen_col = a->kind == PL_AGG_FIRST || a->kind == PL_AGG_LAST;
+	int sign = a->kind == PL_AGG_MIN ? -1 : 1;
+	const pl_column *v = &cols[seen_col];
+	uint8_t *flag = st_flag(a);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t g = gid[i];
+		if (tag[i] != 0)
+			continue;
+		if (seen_col) {
+			if (!pl_col_bool(&cols[0])[i] ||
+			    (a->kind == PL_AGG_FIRST && (flag[g] & SEEN)))
+				continue;
+		} else if (!pl_bit_get(v->valid, i) ||
+			   ((flag[g] & VALID) &&
+			    cmp_kept(a, g, v, i) * sign <= 0)) {
+			continue;
+		}
+		int rc = keep(a, g, v, i, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int merge_values(pl_agg *a, const uint32_t *gid, const int64_t *tag,
+			int64_t value_tag, size_t n, const pl_column *v,
+			pl_error *err)
+{
+	int rc = vl_reserve(a, n, str_bytes(v, 0, n), err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (tag[i] == value_tag && pl_bit_get(v->valid, i))
+			vl_push(a, gid[i], v, i);
+	return 0;
+}
+
+int pl_agg_merge(pl_agg *a, const uint32_t *gid, const int64_t *tag,
+		 int64_t value_tag, size_t n, const pl_column *cols,
+		 pl_error *err)
+{
+	switch (a->kind) {
+	case PL_AGG_VAR:
+	case PL_AGG_SD:
+		merge_var(a, gid, tag, n, cols);
+		return 0;
+	case PL_AGG_CORR:
+		merge_corr(a, gid, tag, n, cols);
+		return 0;
+	case PL_AGG_COUNT_STAR:
+	case PL_AGG_COUNT:
+	case PL_AGG_SUM:
+	case PL_AGG_MEAN:
+		return merge_sums(a, gid, tag, n, cols);
+	default:
+		if (keeps_value(a->kind))
+			return merge_kept(a, gid, tag, n, cols, err);
+		return merge_values(a, gid, tag, value_tag, n, cols, err);
+	}
+}
+
+static int qcmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+	return (a > b) - (a < b);
+}
+
+static int qcmp_f64(const void *x, const void *y)
+{
+	return cmp_f64(*(const double *)x, *(const double *)y);
+}
+
+static int qcmp_str(const void *x, const void *y)
+{
+	const pl_agg_str *a = x, *b = y;
+	return cmp_bytes(a->p, a->len, b->p, b->len);
+}
+
+static void scatter(pl_agg *a, size_t *cur)
+{
+	pl_agg_values *v = &a->vl;
+	for (size_t i = 0; i < v->len; i++) {
+		size_t at = cur[v->gid[i]]++;
+		if (a->type == PL_FLOAT64) {
+			((double *)v->sorted)[at] = v->f64[i];
+		} else if (a->type == PL_STRING) {
+			pl_agg_str *s = (pl_agg_str *)v->sorted + at;
+			s->p = v->arena + v->off[i];
+			s->len = (size_t)(v->off[i + 1] - v->off[i]);
+		} else {
+			((int64_t *)v->sorted)[at] = v->i64[i];
+		}
+	}
+}
+
+/* A counting sort by group, then a sort of each group's values. */
+int pl_agg_prepare(pl_agg *a, size_t ngroups, pl_error *err)
+{
+	if (!is_value_list(a->kind))
+		return 0;
+	pl_agg_values *v = &a->vl;
+	size_t es = a->type == PL_STRING ? sizeof(pl_agg_str) : 8;
+	pl_pool_free(a->pool, v->seg);
+	pl_pool_free(a->pool, v->sorted);
+	v->seg = pl_pool_calloc(a->pool, ngroups + 1, sizeof(size_t));
+	v->sorted = pl_pool_alloc(a->pool, v->len * es);
+	size_t *cur = pl_pool_alloc(a->pool, (ngroups + 1) * sizeof(size_t));
+	if (v->seg == NULL || v->sorted == NULL || cur == NULL) {
+		pl_pool_free(a->pool, cur);
+		return pl_error_nomem(err, "sorting group-by values");
+	}
+	for (size_t i = 0; i < v->len; i++)
+		v->seg[v->gid[i] + 1]++;
+	for (size_t g = 0; g < ngroups; g++)
+		v->seg[g + 1] += v->seg[g];
+	memcpy(cur, v->seg, (ngroups + 1) * sizeof(size_t));
+	scatter(a, cur);
+	pl_pool_free(a->pool, cur);
+	int (*cmp)(const void *, const void *) =
+	    a->type == PL_FLOAT64  ? qcmp_f64
+	    : a->type == PL_STRING ? qcmp_str
+				   : qcmp_i64;
+	for (size_t g = 0; g < ngroups; g++)
+		if (v->seg[g + 1] - v->seg[g] > 1)
+			qsort((char *)v->sorted + v->seg[g] * es,
+			      v->seg[g + 1] - v->seg[g], es, cmp);
+	return 0;
+}
+
+static int64_t count_distinct(const pl_agg *a, size_t g)
+{
+	const pl_agg_values *v = &a->vl;
+	size_t from = v->seg[g], to = v->seg[g + 1];
+	int64_t n = to > from;
+	size_t es = a->type == PL_STRING ? sizeof(pl_agg_str) : 8;
+	int (*cmp)(const void *, const void *) =
+	    a->type == PL_FLOAT64  ? qcmp_f64
+	    : a->type == PL_STRING ? qcmp_str
+				   : qcmp_i64;
+	const char *base = v->sorted;
+	for (size_t i = from + 1; i < to; i++)
+		n += cmp(base + (i - 1) * es, base + i * es) != 0;
+	return n;
+}
+
+/* numpy's default "linear" method: k = (n - 1) p between ranks. */
+static int quantile(const pl_agg *a, size_t g, double *out)
+{
+	const pl_agg_values *v = &a->vl;
+	size_t from = v->seg[g], n = v->seg[g + 1] - from;
+	if (n == 0)
+		return 0;
+	double k = (double)(n - 1) * a->p;
+	size_t lo = (size_t)floor(k), hi = (size_t)ceil(k);
+	double x, y;
+	if (a->type == PL_FLOAT64) {
+		x = ((const double *)v->sorted)[from + lo];
+		y = ((const double *)v->sorted)[from + hi];
+	} else {
+		x = (double)((const int64_t *)v->sorted)[from + lo];
+		y = (double)((const int64_t *)v->sorted)[from + hi];
+	}
+	*out = lo == hi ? x : x + (y - x) * (k - (double)lo);
+	return 1;
+}
+
+static int corr_value(const pl_agg *a, size_t g, double *out)
+{
+	double sxx = st_f(a, 2)[g], syy = st_f(a, 3)[g];
+	if (st_n(a)[g] < 2 || !(sxx > 0) || !(syy > 0))
+		return 0;
+	double r = st_f(a, 4)[g] / sqrt(sxx * syy);
+	*out = r > 1 ? 1 : r < -1 ? -1 : r;
+	return 1;
+}
+
+/* The float64 result of group g; 0 when it is NULL. */
+static int f64_value(const pl_agg *a, size_t g, double *out)
+{
+	int64_t n = st_n(a) ? st_n(a)[g] : 0;
+	switch (a->kind) {
+	case PL_AGG_SUM:
+		*out = st_f(a, 0)[g];
+		return n > 0;
+	case PL_AGG_MEAN:
+		*out = st_f(a, 0)[g] / (double)n;
+		return n > 0;
+	case PL_AGG_VAR:
+	case PL_AGG_SD:
+		*out = st_f(a, 1)[g] / (double)(n - 1);
+		if (a->kind == PL_AGG_SD)
+			*out = sqrt(*out);
+		return n > 1;
+	case PL_AGG_CORR:
+		return corr_value(a, g, out);
+	default:
+		return quantile(a, g, out);
+	}
+}
+
+static int64_t i64_value(const pl_agg *a, size_t g, int *ok)
+{
+	*ok = 1;
+	if (a->kind == PL_AGG_COUNT_DISTINCT)
+		return count_distinct(a, g);
+	if (a->kind == PL_AGG_SUM) {
+		*ok = st_n(a)[g] > 0;
+		return *ok ? st_i(a)[g] : 0;
+	}
+	return st_n(a)[g];
+}
+
+static int final_numbers(pl_agg *a, size_t g0, size_t n, pl_column *out,
+			 pl_error *err)
+{
+	size_t base;
+	int rc = out_grow(out, n, &base, a->pool, err);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		int ok;
+		if (out->type == PL_INT64) {
+			pl_col_i64(out)[base + i] = i64_value(a, g0 + i, &ok);
+		} else {
+			double d = 0;
+			ok = f64_value(a, g0 + i, &d);
+			pl_col_f64(out)[base + i] = ok ? d : 0;
+		}
+		if (!ok)
+			rc = out_null(out, base + i, a->pool, err);
+	}
+	return rc;
+}
+
+int pl_agg_final(pl_agg *a, size_t g0, size_t n, pl_column *out, pl_error *err)
+{
+	if (!keeps_value(a->kind))
+		return final_numbers(a, g0, n, out, err);
+	for (size_t g = g0; g < g0 + n; g++) {
+		int rc = push_kept(a, (uint32_t)g, out, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+size_t pl_agg_bytes(const pl_agg *a)
+{
+	size_t b = 0;
+	for (int i = 0; i < PL_AGG_NARRAYS; i++)
+		b += a->a[i] ? pl_pool_size(a->a[i]) : 0;
+	const pl_agg_values *v = &a->vl;
+	const void *vl[] = {v->gid,   v->i64, v->f64,	v->off,
+			    v->arena, v->seg, v->sorted};
+	for (size_t i = 0; i < sizeof(vl) / sizeof(vl[0]); i++)
+		b += vl[i] ? pl_pool_size(vl[i]) : 0;
+	return b;
+}

@@ -1,0 +1,140 @@
+/* The aggregate functions of [groupby]: per-group state in pool arrays,
+ * vectorised updates from (group ids, argument column), exact merges of
+ * partial states, and final values.
+ *
+ * Every state starts as zero bytes, so growing the group count only has to
+ * zero the new tail. median, quantile and count_distinct keep the values
+ * themselves as a list of (group, value) pairs; pl_agg_prepare groups and
+ * sorts them once before the final values are read. */
+#ifndef PL_OPERATORS_AGGREGATES_H
+#define PL_OPERATORS_AGGREGATES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipeline/batch.h"
+#include "pipeline/error.h"
+#include "pipeline/pool.h"
+
+typedef enum pl_agg_kind {
+	PL_AGG_COUNT_STAR,
+	PL_AGG_COUNT,
+	PL_AGG_SUM,
+	PL_AGG_MEAN,
+	PL_AGG_MIN,
+	PL_AGG_MAX,
+	PL_AGG_VAR,
+	PL_AGG_SD,
+	PL_AGG_MEDIAN,
+	PL_AGG_QUANTILE,
+	PL_AGG_COUNT_DISTINCT,
+	PL_AGG_FIRST,
+	PL_AGG_LAST,
+	PL_AGG_CORR
+} pl_agg_kind;
+
+/* The function names, NULL-terminated, for pl_expr_extract_aggs. */
+extern const char *const pl_agg_names[];
+
+/* The kind called name with nargs arguments; -1 when unknown or when the
+ * argument count is wrong (*want then holds the expected count). */
+int pl_agg_lookup(const char *name, size_t nargs, pl_agg_kind *kind,
+		  size_t *want);
+
+/* The result type for argument type x; -1 when x does not fit the kind. */
+int pl_agg_result_type(pl_agg_kind kind, pl_type x, pl_type *out);
+
+enum {
+	PL_AGG_A_N,
+	PL_AGG_A_I64,
+	PL_AGG_A_F0,
+	PL_AGG_A_F1,
+	PL_AGG_A_F2,
+	PL_AGG_A_F3,
+	PL_AGG_A_F4,
+	PL_AGG_A_FLAG,
+	PL_AGG_A_STR,
+	PL_AGG_A_SLEN,
+	PL_AGG_NARRAYS
+};
+
+/* The (group, value) pairs of median, quantile and count_distinct. */
+typedef struct pl_agg_values {
+	size_t len, cap;
+	uint32_t *gid;
+	int64_t *i64; /* int64 and bool values */
+	double *f64;  /* float64 values */
+	int64_t *off; /* strings: start of value i in arena, off[len] end */
+	char *arena;
+	size_t arena_len, arena_cap;
+	size_t *seg;  /* after prepare: group g's values are seg[g]..seg[g+1] */
+	void *sorted; /* after prepare: int64_t[], double[] or pl_agg_str[] */
+} pl_agg_values;
+
+typedef struct pl_agg_str {
+	const char *p;
+	size_t len;
+} pl_agg_str;
+
+typedef struct pl_agg {
+	pl_agg_kind kind;
+	pl_type type; /* of the (first) argument */
+	pl_type out_type;
+	double p; /* quantile */
+	pl_pool *pool;
+	size_t cap; /* groups with state */
+	size_t esize[PL_AGG_NARRAYS];
+	void *a[PL_AGG_NARRAYS];
+	pl_agg_values vl;
+	uint32_t bad_group; /* the group whose sum overflowed */
+} pl_agg;
+
+/* Sets a up (no allocation); x is the argument type (any for count()). */
+void pl_agg_init(pl_agg *a, pl_agg_kind kind, pl_type x, double p,
+		 pl_pool *pool);
+void pl_agg_free(pl_agg *a);
+
+/* Makes room for state of ngroups groups. */
+int pl_agg_reserve(pl_agg *a, size_t ngroups, pl_error *err);
+
+/* Folds rows 0..n of x (and y for corr) into groups gid[0..n). On an int64
+ * sum overflow returns PL_ERR_DATA with a->bad_group set and err untouched. */
+int pl_agg_update(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x,
+		  const pl_column *y, pl_error *err);
+
+/* Appends this aggregate's partial-state columns (named prefix_...) to s. */
+int pl_agg_partial_schema(const pl_agg *a, const char *prefix, pl_schema *s,
+			  pl_error *err);
+size_t pl_agg_partial_ncols(const pl_agg *a);
+int pl_agg_has_values(const pl_agg *a);
+
+/* Appends state rows for groups g0..g0+n to cols (the aggregate's partial
+ * columns); the value column, if any, gets NULLs. */
+int pl_agg_export(pl_agg *a, size_t g0, size_t n, pl_column *cols,
+		  pl_error *err);
+
+/* Appends value-list entries from..from+n to cols, the other state
+ * columns getting NULLs. */
+int pl_agg_export_values(pl_agg *a, size_t from, size_t n, pl_column *cols,
+			 pl_error *err);
+
+/* Absorbs partial rows: rows whose tag is 0 are group states, rows whose
+ * tag is value_tag are value-list entries of this aggregate. Groups must
+ * be reserved. May fail like pl_agg_update. */
+int pl_agg_merge(pl_agg *a, const uint32_t *gid, const int64_t *tag,
+		 int64_t value_tag, size_t n, const pl_column *cols,
+		 pl_error *err);
+
+/* Orders the value list by group; call once before pl_agg_final. */
+int pl_agg_prepare(pl_agg *a, size_t ngroups, pl_error *err);
+
+/* Appends the final values of groups g0..g0+n to out (type out_type). */
+int pl_agg_final(pl_agg *a, size_t g0, size_t n, pl_column *out, pl_error *err);
+
+/* Appends n NULLs to c. */
+int pl_agg_append_nulls(pl_column *c, size_t n, pl_pool *pool, pl_error *err);
+
+/* Bytes of state held. */
+size_t pl_agg_bytes(const pl_agg *a);
+
+#endif

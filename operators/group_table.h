@@ -1,0 +1,43 @@
+/* A hash table from multi-column keys to dense group ids 0, 1, 2, ...
+ *
+ * Open addressing with linear probing. A slot holds the group id + 1 and
+ * the upper half of the key's hash, so that most mismatches are rejected
+ * without touching the keys; full hashes are kept per group for growing.
+ * Group g's key values are row g of the packed key columns. */
+#ifndef PL_OPERATORS_GROUP_TABLE_H
+#define PL_OPERATORS_GROUP_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipeline/batch.h"
+#include "pipeline/error.h"
+#include "pipeline/pool.h"
+
+typedef struct pl_group_table {
+	pl_pool *pool;
+	size_t nkeys;
+	pl_column *keys; /* nkeys columns (malloc'd array), one row a group */
+	size_t ngroups;
+	uint64_t *hashes; /* per group */
+	size_t hashes_cap;
+	uint64_t *slots; /* (hash >> 32) << 32 | (gid + 1); 0 is empty */
+	size_t nslots;	 /* a power of two */
+	uint64_t *hbuf;	 /* per-row hashes of the current batch */
+	size_t hbuf_cap;
+} pl_group_table;
+
+/* With nkeys == 0 every row belongs to group 0, which exists from the
+ * start so that an empty input still has its one group. */
+int pl_group_table_init(pl_group_table *t, const pl_type *types, size_t nkeys,
+			pl_pool *pool, pl_error *err);
+void pl_group_table_free(pl_group_table *t);
+
+/* Fills gid[0..nrows) with the group of each row of the key columns,
+ * adding groups for keys not seen before. */
+int pl_group_table_map(pl_group_table *t, const pl_column *const *keys,
+		       size_t nrows, uint32_t *gid, pl_error *err);
+
+size_t pl_group_table_bytes(const pl_group_table *t);
+
+#endif

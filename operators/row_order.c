@@ -1,0 +1,217 @@
+/* Stable multi-key ordering of row indices: insertion-sorted runs merged
+ * bottom-up, so equal rows never swap and no comparator context has to
+ * pass through a libc qsort. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "operators/row_order.h"
+
+enum { RUN = 16 };
+
+int pl_row_order_compare(const pl_column *cols, const pl_order_key *keys,
+			 size_t nkeys, size_t a, size_t b)
+{
+	for (size_t k = 0; k < nkeys; k++) {
+		const pl_column *c = &cols[keys[k].col];
+		int r = pl_column_compare(c, a, c, b);
+		if (r == 0)
+			continue;
+		/* NULLs stay last when descending, so flip only values. */
+		if (keys[k].desc && !pl_column_is_null(c, a) &&
+		    !pl_column_is_null(c, b))
+			r = -r;
+		return r;
+	}
+	return 0;
+}
+
+typedef struct order_ctx {
+	const pl_column *cols;
+	const pl_order_key *keys;
+	size_t nkeys;
+} order_ctx;
+
+static int cmp(const order_ctx *c, uint32_t a, uint32_t b)
+{
+	return pl_row_order_compare(c->cols, c->keys, c->nkeys, a, b);
+}
+
+static void insertion_sort(uint32_t *a, size_t n, const order_ctx *c)
+{
+	for (size_t i = 1; i < n; i++) {
+		uint32_t v = a[i];
+		size_t j = i;
+		while (j > 0 && cmp(c, a[j - 1], v) > 0) {
+			a[j] = a[j - 1];
+			j--;
+		}
+		a[j] = v;
+	}
+}
+
+/* Merges the sorted runs src[lo..mid) and src[mid..hi) into dst. */
+static void merge(const uint32_t *src, uint32_t *dst, size_t lo, size_t mid,
+		  size_t hi, const order_ctx *c)
+{
+	size_t i = lo, j = mid, k = lo;
+	if (mid == hi || cmp(c, src[mid - 1], src[mid]) <= 0) {
+		memcpy(dst + lo, src + lo, (hi - lo) * sizeof(*dst));
+		return;
+	}
+	while (i < mid && j < hi)
+		dst[k++] = cmp(c, src[j], src[i]) < 0 ? src[j++] : src[i++];
+	while (i < mid)
+		dst[k++] = src[i++];
+	while (j < hi)
+		dst[k++] = src[j++];
+}
+
+int pl_row_order_sort(uint32_t *idx, size_t n, const pl_column *cols,
+		      const pl_order_key *keys, size_t nkeys, pl_pool *pool,
+		      pl_error *err)
+{
+	order_ctx c = {cols, keys, nkeys};
+	if (n < 2 || nkeys == 0)
+		return 0;
+	for (size_t i = 0; i < n; i += RUN)
+		insertion_sort(idx + i, n - i < RUN ? n - i : RUN, &c);
+	if (n <= RUN)
+		return 0;
+	uint32_t *tmp = pl_pool_alloc(pool, n * sizeof(*tmp));
+	if (tmp == NULL)
+		return pl_error_nomem(err, "a sort permutation");
+	uint32_t *src = idx, *dst = tmp;
+	for (size_t w = RUN; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n;
+			size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+			merge(src, dst, lo, mid, hi, &c);
+		}
+		uint32_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != idx)
+		memcpy(idx, src, n * sizeof(*idx));
+	pl_pool_free(pool, tmp);
+	return 0;
+}
+
+int pl_order_read_name(const char **p, char **name)
+{
+	const char *s = *p, *end;
+	s += strspn(s, " \t");
+	if (*s == '`') {
+		end = strchr(s + 1, '`');
+		if (end == NULL || end == s + 1)
+			return -1;
+		*name = strndup(s + 1, (size_t)(end - s - 1));
+		end++;
+	} else {
+		end = s + strcspn(s, " \t,:");
+		if (end == s)
+			return -1;
+		*name = strndup(s, (size_t)(end - s));
+	}
+	if (*name == NULL)
+		return -1;
+	*p = end + strspn(end, " \t");
+	return 0;
+}
+
+int pl_order_find_column(const pl_section *sec, const char *key,
+			 const pl_schema *schema, const char *name, int *col,
+			 pl_error *err)
+{
+	*col = pl_schema_find(schema, name);
+	if (*col >= 0)
+		return 0;
+	const char **names = malloc((schema->n + 1) * sizeof(*names));
+	if (names == NULL)
+		return pl_error_nomem(err, "a list of names");
+	for (size_t i = 0; i < schema->n; i++)
+		names[i] = schema->fields[i].name;
+	names[schema->n] = NULL;
+	const char *hint = pl_suggest(name, names);
+	if (hint != NULL)
+		pl_section_error(sec, key, err,
+				 "unknown column '%s' in %s (did you mean "
+				 "'%s'?)",
+				 name, key, hint);
+	else
+		pl_section_error(sec, key, err, "unknown column '%s' in %s",
+				 name, key);
+	free(names);
+	return PL_ERR_CONF;
+}
+
+/* Reads the optional asc/desc after a name; *p is left at ',' or end. */
+static int read_direction(const pl_section *sec, const char *key,
+			  const char **p, bool allow_dir, bool *desc,
+			  pl_error *err)
+{
+	size_t n = strcspn(*p, " \t,");
+	*desc = false;
+	if (n == 0)
+		return 0;
+	if (allow_dir && n == 4 && strncasecmp(*p, "desc", 4) == 0)
+		*desc = true;
+	else if (!allow_dir || n != 3 || strncasecmp(*p, "asc", 3) != 0)
+		return pl_section_error(sec, key, err,
+					"expected %s after a column in %s, "
+					"found '%.*s'",
+					allow_dir ? "asc, desc or ','" : "','",
+					key, (int)n, *p);
+	*p += n;
+	*p += strspn(*p, " \t");
+	if (**p != ',' && **p != '\0')
+		return pl_section_error(
+		    sec, key, err, "expected ',' in %s before '%s'", key, *p);
+	return 0;
+}
+
+static int parse_one(const pl_section *sec, const char *key,
+		     const pl_schema *schema, bool allow_dir, const char **p,
+		     pl_order_key *out, pl_error *err)
+{
+	char *name;
+	if (pl_order_read_name(p, &name) != 0)
+		return pl_section_error(sec, key, err,
+					"expected a column name in %s at '%s'",
+					key, *p);
+	int col;
+	int rc = pl_order_find_column(sec, key, schema, name, &col, err);
+	free(name);
+	if (rc != 0)
+		return rc;
+	out->col = (size_t)col;
+	return read_direction(sec, key, p, allow_dir, &out->desc, err);
+}
+
+int pl_order_parse(const pl_section *sec, const char *key,
+		   const pl_schema *schema, bool allow_dir, pl_pool *pool,
+		   pl_order_key **keys, size_t *n, pl_error *err)
+{
+	const char *p = pl_section_get(sec, key, "");
+	size_t cap = 1;
+	for (const char *q = p; *q; q++)
+		cap += *q == ',';
+	*n = 0;
+	*keys = pl_pool_alloc(pool, cap * sizeof(**keys));
+	if (*keys == NULL)
+		return pl_error_nomem(err, "sort keys");
+	for (;;) {
+		int rc = parse_one(sec, key, schema, allow_dir, &p,
+				   &(*keys)[*n], err);
+		if (rc != 0) {
+			pl_pool_free(pool, *keys);
+			*keys = NULL;
+			return rc;
+		}
+		(*n)++;
+		if (*p == '\0')
+			return 0;
+		p++; /* the ',' */
+	}
+}

@@ -1,0 +1,786 @@
+/* [groupby]: every aggregate over several batches with NULLs, keys of each
+ * type, no keys, aggregate expressions, errors with their lines, partial
+ * state and merge, growth to many groups, fault injection. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "pipeline/operator.h"
+
+extern const pl_operator_def pl_op_groupby;
+
+#define MAX_KV 24
+
+typedef struct run {
+	pl_pool *pool;
+	pl_op_env env;
+	pl_operator op;
+	pl_schema out;
+	pl_error err;
+	pl_section sec;
+	pl_kv kv[MAX_KV];
+} run;
+
+/* Emitted rows as "v1|v2|..." strings. */
+typedef struct collector {
+	char **rows;
+	size_t n, cap;
+	size_t batches, max_rows;
+} collector;
+
+static void fmt_value(const pl_column *c, size_t i, char *buf, size_t cap)
+{
+	if (pl_column_is_null(c, i))
+		snprintf(buf, cap, "NULL");
+	else if (c->type == PL_FLOAT64)
+		snprintf(buf, cap, "%.10g", pl_col_f64(c)[i]);
+	else
+		pl_column_format(c, i, buf, cap);
+}
+
+static int collect(void *arg, pl_batch *b, pl_error *err)
+{
+	collector *c = arg;
+	(void)err;
+	c->batches++;
+	if (b->nrows > c->max_rows)
+		c->max_rows = b->nrows;
+	for (size_t i = 0; i < b->nrows; i++) {
+		char row[1024] = "", v[256];
+		for (size_t k = 0; k < b->ncols; k++) {
+			CU_ASSERT_EQUAL(b->cols[k].len, b->nrows);
+			fmt_value(&b->cols[k], i, v, sizeof(v));
+			strcat(row, k ? "|" : "");
+			strcat(row, v);
+		}
+		if (c->n == c->cap) {
+			c->cap = c->cap ? c->cap * 2 : 16;
+			c->rows = realloc(c->rows, c->cap * sizeof(char *));
+		}
+		c->rows[c->n++] = strdup(row);
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Checks the rows, in any order, against want (NULL-terminated). */
+static void expect_rows(collector *c, const char *const *want)
+{
+	size_t n = 0;
+	while (want[n])
+		n++;
+	CU_ASSERT_EQUAL_FATAL(c->n, n);
+	if (n == 0)
+		return;
+	const char **w = malloc(n * sizeof(char *));
+	memcpy(w, want, n * sizeof(char *));
+	qsort(w, n, sizeof(char *), cmp_str);
+	qsort(c->rows, c->n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(c->rows[i], w[i]) != 0)
+			fprintf(stderr, "\n  got  %s\n  want %s\n", c->rows[i],
+				w[i]);
+		CU_ASSERT_STRING_EQUAL(c->rows[i], w[i]);
+	}
+	free(w);
+}
+
+static void collector_free(collector *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->rows[i]);
+	free(c->rows);
+	memset(c, 0, sizeof(*c));
+}
+
+/* kv holds "key", "value" pairs (NULL-terminated), one a line from 2. */
+static int start_failing(run *r, const char *const *kv, const pl_schema *in,
+			 size_t chunk, uint64_t fail)
+{
+	memset(r, 0, sizeof(*r));
+	r->pool = pl_pool_create(1 << 20);
+	pl_pool_fail_after(r->pool, fail, 1);
+	r->env = (pl_op_env){r->pool, 0, 1, SIZE_MAX, chunk, NULL, "t"};
+	size_t n = 0;
+	for (; kv[2 * n] && n < MAX_KV; n++)
+		r->kv[n] = (pl_kv){(char *)kv[2 * n], (char *)kv[2 * n + 1],
+				   (int)n + 2};
+	r->sec = (pl_section){"groupby", 1, 1, "job.conf", "/", n, r->kv};
+	r->op.def = &pl_op_groupby;
+	r->op.env = &r->env;
+	r->op.section = &r->sec;
+	pl_schema_init(&r->out);
+	pl_schema_init(&r->op.partial_schema);
+	pl_error_clear(&r->err);
+	return pl_op_groupby.init(&r->op, &r->sec, in, &r->out, &r->err);
+}
+
+static int start(run *r, const char *const *kv, const pl_schema *in,
+		 size_t chunk)
+{
+	return start_failing(r, kv, in, chunk, 0);
+}
+
+static void end(run *r)
+{
+	pl_op_groupby.destroy(&r->op);
+	pl_schema_free(&r->op.partial_schema);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(r->pool).bytes_out, 0);
+	pl_schema_free(&r->out);
+	pl_pool_destroy(r->pool);
+}
+
+/* "name:type,name:type" */
+static void mk_schema(pl_schema *s, const char *spec)
+{
+	char buf[256], *save = NULL;
+	pl_error err;
+	pl_schema_init(s);
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *f = strtok_r(buf, ",", &save); f;
+	     f = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(f, ':');
+		pl_type t;
+		*colon = 0;
+		CU_ASSERT_FATAL(pl_type_parse(colon + 1, &t) == 0);
+		CU_ASSERT_FATAL(pl_schema_add(s, f, t, &err) == 0);
+	}
+}
+
+static void push_field(pl_column *c, const char *f, size_t len, pl_pool *p)
+{
+	pl_error err;
+	char v[128];
+	snprintf(v, sizeof(v), "%.*s", (int)len, f);
+	if (len == 0) {
+		pl_column_push_null(c, p, &err);
+		return;
+	}
+	switch (c->type) {
+	case PL_INT64:
+		pl_column_push_i64(c, strtoll(v, NULL, 10), p, &err);
+		break;
+	case PL_FLOAT64:
+		pl_column_push_f64(c, strtod(v, NULL), p, &err);
+		break;
+	case PL_BOOL:
+		pl_column_push_bool(c, strcmp(v, "true") == 0, p, &err);
+		break;
+	default:
+		pl_column_push_str(c, f, len, p, &err);
+	}
+}
+
+/* Rows as "f1,f2,..." with an empty field for NULL (NULL-terminated). */
+static pl_batch *mk_batch(const pl_schema *s, const char *const *rows,
+			  pl_pool *pool)
+{
+	pl_error err;
+	pl_batch *b = pl_batch_new(s, 4, pool, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	for (size_t r = 0; rows[r]; r++) {
+		const char *p = rows[r];
+		for (size_t k = 0; k < s->n; k++) {
+			size_t len = strcspn(p, ",");
+			push_field(&b->cols[k], p, len, pool);
+			p += len + (p[len] == ',');
+		}
+	}
+	pl_batch_sync_rows(b);
+	return b;
+}
+
+/* Feeds each NULL-terminated group of rows as one batch; the list of
+ * batches ends with NULL too. */
+static int feed(run *r, const pl_schema *s, const char *const *const *batches)
+{
+	pl_emitter none = {collect, NULL};
+	pl_pool *pool = pl_pool_create(1 << 20);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && batches[i]; i++) {
+		pl_batch *b = mk_batch(s, batches[i], pool);
+		rc = pl_op_groupby.process(&r->op, b, &none, &r->err);
+		pl_batch_free(b, pool);
+	}
+	pl_pool_destroy(pool);
+	return rc;
+}
+
+static int finish(run *r, collector *c)
+{
+	pl_emitter e = {collect, c};
+	return pl_op_groupby.finish(&r->op, &e, &r->err);
+}
+
+/* Runs a whole job: init, the batches, finish; checks rows and frees. */
+static void check_job(const char *const *kv, const char *spec,
+		      const char *const *const *batches,
+		      const char *const *want)
+{
+	pl_schema in;
+	run r;
+	collector c = {0};
+	mk_schema(&in, spec);
+	int rc = start(&r, kv, &in, 1000);
+	if (rc)
+		fprintf(stderr, "\n  %s\n", r.err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL(feed(&r, &in, batches), 0);
+	CU_ASSERT_EQUAL(finish(&r, &c), 0);
+	expect_rows(&c, want);
+	collector_free(&c);
+	end(&r);
+	pl_schema_free(&in);
+}
+
+/* Runs init alone and expects a failure whose message holds each of
+ * the NULL-terminated strings in want. */
+static void check_init_error(const char *const *kv, const char *spec, int code,
+			     const char *const *want)
+{
+	pl_schema in;
+	run r;
+	mk_schema(&in, spec);
+	CU_ASSERT_EQUAL(start(&r, kv, &in, 1000), code);
+	for (size_t i = 0; want[i]; i++) {
+		if (strstr(r.err.msg, want[i]) == NULL)
+			fprintf(stderr, "\n  '%s' lacks '%s'\n", r.err.msg,
+				want[i]);
+		CU_ASSERT_PTR_NOT_NULL(strstr(r.err.msg, want[i]));
+	}
+	end(&r);
+	pl_schema_free(&in);
+}
+
+static const char *const b_gv1[] = {"a,1", "b,", "a,3", "c,", NULL};
+static const char *const b_gv2[] = {"b,5", "a,", "a,4", NULL};
+static const char *const *const gv_batches[] = {b_gv1, b_gv2, NULL};
+
+static void test_count_sum_mean(void)
+{
+	const char *kv[] = {"keys", "g",      "n", "count()", "c", "count(v)",
+			    "s",    "sum(v)", "m", "mean(v)", NULL};
+	const char *want[] = {"a|4|3|8|2.666666667", "b|2|1|5|5",
+			      "c|1|0|NULL|NULL", NULL};
+	check_job(kv, "g:string,v:int64", gv_batches, want);
+}
+
+static void test_sum_float(void)
+{
+	const char *kv[] = {"keys", "g", "s", "sum(v)", NULL};
+	const char *b1[] = {"a,1.5", "b,", "a,2.25", NULL};
+	const char *const *bs[] = {b1, NULL};
+	const char *want[] = {"a|3.75", "b|NULL", NULL};
+	check_job(kv, "g:string,v:float64", bs, want);
+}
+
+static void test_min_max_types(void)
+{
+	const char *kv[] = {"keys",   "g",	"lo",	  "min(i)", "hi",
+			    "max(i)", "flo",	"min(f)", "fhi",    "max(f)",
+			    "slo",    "min(s)", "shi",	  "max(s)", "blo",
+			    "min(b)", "bhi",	"max(b)", NULL};
+	const char *b1[] = {"a,3,1.5,pear,true", "a,,,,", "b,,,,", NULL};
+	const char *b2[] = {"a,-2,-0.5,apple,false", "a,7,9.5,zoo,true", NULL};
+	const char *const *bs[] = {b1, b2, NULL};
+	const char *want[] = {"a|-2|7|-0.5|9.5|apple|zoo|false|true",
+			      "b|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL",
+			      NULL};
+	check_job(kv, "g:string,i:int64,f:float64,s:string,b:bool", bs, want);
+}
+
+/* a: 1, 2, 3, 4 -> mean 2.5, M2 5, var 5/3; b: one value; c: none. */
+static void test_var_sd(void)
+{
+	const char *kv[] = {"keys", "g", "v", "var(x)", "s", "sd(x)", NULL};
+	const char *b1[] = {"a,1", "b,7", "a,2", "c,", NULL};
+	const char *b2[] = {"a,3", "a,", "a,4", NULL};
+	const char *const *bs[] = {b1, b2, NULL};
+	const char *want[] = {"a|1.666666667|1.290994449", "b|NULL|NULL",
+			      "c|NULL|NULL", NULL};
+	check_job(kv, "g:string,x:int64", bs, want);
+}
+
+static void test_median_quantile(void)
+{
+	const char *kv[] = {"keys", "g",
+			    "med",  "median(x)",
+			    "q25",  "quantile(x, 0.25)",
+			    "q0",   "quantile(x, 0)",
+			    "q1",   "quantile(x, 1)",
+			    NULL};
+	const char *b1[] = {"a,4", "b,10", "a,2", "c,", NULL};
+	const char *b2[] = {"a,3", "a,", "a,1", "b,20", "b,0", NULL};
+	const char *const *bs[] = {b1, b2, NULL};
+	const char *want[] = {"a|2.5|1.75|1|4", "b|10|5|0|20",
+			      "c|NULL|NULL|NULL|NULL", NULL};
+	check_job(kv, "g:string,x:int64", bs, want);
+}
+
+static void test_median_float(void)
+{
+	const char *kv[] = {"m", "median(x)", "q", "quantile(x, 0.9)", NULL};
+	const char *b1[] = {"0.5", "", "2.5", "1.5", NULL};
+	const char *const *bs[] = {b1, NULL};
+	/* k = 2 * 0.9 = 1.8: 1.5 + 0.8 * (2.5 - 1.5) */
+	const char *want[] = {"1.5|2.3", NULL};
+	check_job(kv, "x:float64", bs, want);
+}
+
+static void test_count_distinct(void)
+{
+	const char *kv[] = {"keys", "g",
+			    "ni",   "count_distinct(i)",
+			    "ns",   "count_distinct(s)",
+			    "nb",   "count_distinct(b)",
+			    NULL};
+	const char *b1[] = {"a,1,x,true", "a,1,y,true", "a,,,", "b,,,", NULL};
+	const char *b2[] = {"a,2,x,true", "a,1,,", "b,5,z,false", NULL};
+	const char *const *bs[] = {b1, b2, NULL};
+	const char *want[] = {"a|2|2|1", "b|1|1|1", NULL};
+	check_job(kv, "g:string,i:int64,s:string,b:bool", bs, want);
+}
+
+static void test_first_last(void)
+{
+	const char *kv[] = {"keys", "g",       "f",  "first(v)",
+			    "l",    "last(v)", "fs", "first(s)",
+			    "ls",   "last(s)", NULL};
+	const char *b1[] = {"a,,x", "b,2,", "a,5,y", NULL};
+	const char *b2[] = {"a,6,", "b,3,q", NULL};
+	const char *const *bs[] = {b1, b2, NULL};
+	const char *want[] = {"a|NULL|6|x|NULL", "b|2|3|NULL|q", NULL};
+	check_job(kv, "g:string,v:int64,s:string", bs, want);
+}
+
+static void test_corr(void)
+{
+	const char *kv[] = {"keys", "g", "r", "corr(x, y)", NULL};
+	/* a: y = 2x (r 1) with a NULL pair skipped; b: y = -x; c: y is
+	 * constant; d: one pair. */
+	const char *b1[] = {"a,1,2", "a,2,", "b,1,-1", "c,1,5", "d,1,1", NULL};
+	const char *b2[] = {"a,2,4", "a,3,6",  "b,2,-2",
+			    "c,2,5", "b,4,-4", NULL};
+	const char *const *bs[] = {b1, b2, NULL};
+	const char *want[] = {"a|1", "b|-1", "c|NULL", "d|NULL", NULL};
+	check_job(kv, "g:string,x:int64,y:float64", bs, want);
+}
+
+static void test_corr_values(void)
+{
+	/* x 1 2 3 4, y 1 3 2 4: sxy 4, sxx = syy = 5 -> r 0.8. */
+	const char *kv[] = {"r", "corr(x, y)", "r2", "corr(x, y)^2", NULL};
+	const char *b1[] = {"1,1", "2,3", NULL};
+	const char *b2[] = {"3,2", "4,4", NULL};
+	const char *const *bs[] = {b1, b2, NULL};
+	const char *want[] = {"0.8|0.64", NULL};
+	check_job(kv, "x:int64,y:int64", bs, want);
+}
+
+static void test_no_keys(void)
+{
+	const char *kv[] = {"n", "count()", "s", "sum(v)", NULL};
+	const char *want[] = {"7|13", NULL};
+	check_job(kv, "g:string,v:int64", gv_batches, want);
+}
+
+static void test_no_keys_empty(void)
+{
+	const char *kv[] = {"n", "count()",	      "s", "sum(v)",
+			    "m", "median(v)",	      "f", "first(v)",
+			    "d", "count_distinct(v)", NULL};
+	const char *const *bs[] = {NULL};
+	const char *want[] = {"0|NULL|NULL|NULL|0", NULL};
+	check_job(kv, "v:int64", bs, want);
+}
+
+static void test_keys_empty_input(void)
+{
+	const char *kv[] = {"keys", "g", "n", "count()", NULL};
+	const char *empty[] = {NULL};
+	const char *const *bs[] = {empty, NULL};
+	const char *want[] = {NULL};
+	check_job(kv, "g:string,v:int64", bs, want);
+}
+
+static void test_key_types(void)
+{
+	const char *kv[] = {"keys", "b, f, i", "n", "count()", NULL};
+	const char *b1[] = {"true,1.5,1", ",,", "false,1.5,1", "true,1.5,1",
+			    NULL};
+	const char *b2[] = {",,", "true,-0.0,1", "true,0,1", "true,1.5,", NULL};
+	const char *const *bs[] = {b1, b2, NULL};
+	const char *want[] = {"true|1.5|1|2",	 "NULL|NULL|NULL|2",
+			      "false|1.5|1|1",	 "true|-0|1|2",
+			      "true|1.5|NULL|1", NULL};
+	check_job(kv, "b:bool,f:float64,i:int64", bs, want);
+}
+
+static void test_string_keys(void)
+{
+	const char *kv[] = {"keys", "s, t", "n", "count()", NULL};
+	const char *b1[] = {"ab,c", "a,bc",	      "ab,c",
+			    ",",    "a longer key,x", NULL};
+	const char *b2[] = {",", "a longer key,x", ",c", NULL};
+	const char *const *bs[] = {b1, b2, NULL};
+	const char *want[] = {"ab|c|2",		  "a|bc|1",   "NULL|NULL|2",
+			      "a longer key|x|2", "NULL|c|1", NULL};
+	check_job(kv, "s:string,t:string", bs, want);
+}
+
+static void test_expressions(void)
+{
+	const char *kv[] = {"keys", "g",
+			    "r",    "max(v) - min(w)",
+			    "avg",  "sum(v) / count()",
+			    "s2",   "sum(v * 2)",
+			    "mix",  "count() + 1",
+			    NULL};
+	const char *b1[] = {"a,1,10", "a,5,", "b,2,1", NULL};
+	const char *b2[] = {"a,3,-1", NULL};
+	const char *const *bs[] = {b1, b2, NULL};
+	const char *want[] = {"a|6|3|18|4", "b|1|2|4|2", NULL};
+	check_job(kv, "g:string,v:int64,w:int64", bs, want);
+}
+
+static void test_output_order(void)
+{
+	pl_schema in;
+	run r;
+	mk_schema(&in, "g:string,v:float64");
+	const char *kv[] = {"keys", "g", "z", "sum(v)", "a", "count()", NULL};
+	CU_ASSERT_EQUAL_FATAL(start(&r, kv, &in, 10), 0);
+	CU_ASSERT_EQUAL(r.out.n, 3);
+	CU_ASSERT_STRING_EQUAL(r.out.fields[0].name, "g");
+	CU_ASSERT_STRING_EQUAL(r.out.fields[1].name, "z");
+	CU_ASSERT_EQUAL(r.out.fields[1].type, PL_FLOAT64);
+	CU_ASSERT_STRING_EQUAL(r.out.fields[2].name, "a");
+	CU_ASSERT_EQUAL(r.out.fields[2].type, PL_INT64);
+	char buf[200];
+	pl_op_groupby.describe(&r.op, buf, sizeof(buf));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "keys: g"));
+	end(&r);
+	pl_schema_free(&in);
+}
+
+static void test_error_duplicate_output(void)
+{
+	const char *kv[] = {"keys", "g", "n", "count()", "n", "sum(v)", NULL};
+	const char *want[] = {"job.conf:4:", "[groupby]", "'n'", NULL};
+	check_init_error(kv, "g:string,v:int64", PL_ERR_CONF, want);
+	const char *kv2[] = {"keys", "g", "n", "count()", "g", "sum(v)", NULL};
+	const char *want2[] = {"job.conf:4:", "key", NULL};
+	check_init_error(kv2, "g:string,v:int64", PL_ERR_CONF, want2);
+}
+
+static void test_error_unknown_column(void)
+{
+	const char *kv[] = {"keys", "g", "n", "count()", "s", "sum(vv1)", NULL};
+	const char *want[] = {"job.conf:4", "vv1", "v1", NULL};
+	check_init_error(kv, "g:string,v1:int64", PL_ERR_CONF, want);
+	const char *kv2[] = {"keys", "g, gg", "n", "count()", NULL};
+	const char *want2[] = {"job.conf:2", "gg", "'g'", NULL};
+	check_init_error(kv2, "g:string,v1:int64", PL_ERR_CONF, want2);
+}
+
+static void test_error_types(void)
+{
+	const char *kv[] = {"keys", "g", "n", "count()", "s", "mean(g)", NULL};
+	const char *want[] = {"job.conf:4", "mean", "string", NULL};
+	check_init_error(kv, "g:string,v:int64", PL_ERR_CONF, want);
+	const char *kv2[] = {"c", "corr(v, g)", NULL};
+	const char *want2[] = {"job.conf:2", "corr", "string", NULL};
+	check_init_error(kv2, "g:string,v:int64", PL_ERR_CONF, want2);
+}
+
+static void test_error_quantile_p(void)
+{
+	const char *kv[] = {"keys", "g", "q", "quantile(v, 1.5)", NULL};
+	const char *want[] = {"job.conf:3", "quantile", NULL};
+	check_init_error(kv, "g:string,v:int64", PL_ERR_CONF, want);
+	const char *kv2[] = {"n", "count()", "q", "quantile(v, v)", NULL};
+	const char *want2[] = {"job.conf:3", "quantile", NULL};
+	check_init_error(kv2, "g:string,v:int64", PL_ERR_CONF, want2);
+}
+
+static void test_error_arity_and_plain(void)
+{
+	const char *kv[] = {"s", "sum(v, v)", NULL};
+	const char *want[] = {"job.conf:2", "sum", NULL};
+	check_init_error(kv, "v:int64", PL_ERR_CONF, want);
+	const char *kv2[] = {"s", "v + 1", NULL};
+	const char *want2[] = {"job.conf:2", "aggregate", NULL};
+	check_init_error(kv2, "v:int64", PL_ERR_CONF, want2);
+	const char *kv3[] = {"keys", "v", NULL};
+	const char *want3[] = {"job.conf:1", NULL};
+	check_init_error(kv3, "v:int64", PL_ERR_CONF, want3);
+}
+
+static void test_sum_overflow(void)
+{
+	pl_schema in;
+	run r;
+	mk_schema(&in, "g:string,v:int64");
+	const char *kv[] = {"keys", "g", "n", "count()", "s", "sum(v)", NULL};
+	const char *b1[] = {"ok,1", "big,9223372036854775000", NULL};
+	const char *b2[] = {"big,1000", NULL};
+	const char *const *bs[] = {b1, b2, NULL};
+	CU_ASSERT_EQUAL_FATAL(start(&r, kv, &in, 10), 0);
+	CU_ASSERT_EQUAL(feed(&r, &in, bs), PL_ERR_DATA);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err.msg, "job.conf:4"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err.msg, "[groupby]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err.msg, "g=big"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err.msg, "overflow"));
+	end(&r);
+	pl_schema_free(&in);
+}
+
+static void test_chunked_output(void)
+{
+	pl_schema in;
+	run r;
+	collector c = {0};
+	mk_schema(&in, "g:int64");
+	const char *kv[] = {"keys", "g", "n", "count()", NULL};
+	const char *b1[] = {"1", "2", "3", "4", "5", "1", "2", NULL};
+	const char *const *bs[] = {b1, NULL};
+	CU_ASSERT_EQUAL_FATAL(start(&r, kv, &in, 2), 0);
+	CU_ASSERT_EQUAL(feed(&r, &in, bs), 0);
+	CU_ASSERT_EQUAL(finish(&r, &c), 0);
+	CU_ASSERT_EQUAL(c.batches, 3);
+	CU_ASSERT_EQUAL(c.max_rows, 2);
+	const char *want[] = {"1|2", "2|2", "3|1", "4|1", "5|1", NULL};
+	expect_rows(&c, want);
+	collector_free(&c);
+	end(&r);
+	pl_schema_free(&in);
+}
+
+/* 100000 distinct keys, each seen three times across batches. */
+static void test_many_groups(void)
+{
+	pl_schema in;
+	pl_error err;
+	run r;
+	collector c = {0};
+	mk_schema(&in, "k:int64,s:string");
+	const char *kv[] = {"keys", "k, s",   "n", "count()",
+			    "t",    "sum(k)", NULL};
+	CU_ASSERT_EQUAL_FATAL(start(&r, kv, &in, 65536), 0);
+	pl_emitter none = {collect, NULL};
+	for (int rep = 0; rep < 3; rep++) {
+		for (int64_t base = 0; base < 100000; base += 25000) {
+			pl_batch *b = pl_batch_new(&in, 25000, r.pool, &err);
+			for (int64_t k = base; k < base + 25000; k++) {
+				char s[32];
+				int len = snprintf(s, sizeof(s), "s%lld",
+						   (long long)(k % 7));
+				pl_column_push_i64(&b->cols[0], k, r.pool,
+						   &err);
+				pl_column_push_str(&b->cols[1], s, (size_t)len,
+						   r.pool, &err);
+			}
+			pl_batch_sync_rows(b);
+			CU_ASSERT_EQUAL(
+			    pl_op_groupby.process(&r.op, b, &none, &r.err), 0);
+			pl_batch_free(b, r.pool);
+		}
+	}
+	CU_ASSERT_EQUAL(finish(&r, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(c.n, 100000);
+	size_t bad = 0;
+	for (size_t i = 0; i < c.n; i++) {
+		long long k, t, n;
+		char s[16];
+		if (sscanf(c.rows[i], "%lld|%15[^|]|%lld|%lld", &k, s, &n,
+			   &t) != 4 ||
+		    n != 3 || t != 3 * k || atoll(s + 1) != k % 7)
+			bad++;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	collector_free(&c);
+	end(&r);
+	pl_schema_free(&in);
+}
+
+/* Every aggregate, for the partial/merge and fault-injection tests. */
+static const char *const all_kv[] = {"keys", "g",
+				     "n",    "count()",
+				     "c",    "count(v)",
+				     "s",    "sum(v)",
+				     "fs",   "sum(f)",
+				     "m",    "mean(f)",
+				     "lo",   "min(s)",
+				     "hi",   "max(v)",
+				     "va",   "var(v)",
+				     "sd",   "sd(f)",
+				     "med",  "median(v)",
+				     "q",    "quantile(f, 0.3)",
+				     "cd",   "count_distinct(s)",
+				     "fst",  "first(s)",
+				     "lst",  "last(v)",
+				     "r",    "corr(v, f)",
+				     "e",    "max(v) - min(f) + sum(v * 2)",
+				     NULL};
+static const char *const all_spec = "g:string,v:int64,f:float64,s:string";
+static const char *const all_p1[] = {"a,1,0.5,x", "b,,2.5,", "a,4,1.5,y", NULL};
+static const char *const all_p2[] = {"c,,,", "a,2,,x", "b,7,-1,zz",
+				     "b,3,0.25,zz", NULL};
+static const char *const all_p3[] = {"a,,3.5,", "b,5,4,a", "d,9,1,q", "a,8,2,w",
+				     NULL};
+
+static int merge_into(void *arg, pl_batch *b, pl_error *err)
+{
+	run *target = arg;
+	return pl_op_groupby.merge(&target->op, b, err);
+}
+
+static void run_all(run *r, const pl_schema *in,
+		    const char *const *const *parts, size_t chunk)
+{
+	int rc = start(r, all_kv, in, chunk);
+	if (rc)
+		fprintf(stderr, "\n  %s\n", r->err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL_FATAL(feed(r, in, parts), 0);
+}
+
+static void test_partial_merge(void)
+{
+	pl_schema in;
+	run whole, r[3];
+	collector c1 = {0}, c2 = {0};
+	mk_schema(&in, all_spec);
+	const char *const *all[] = {all_p1, all_p2, all_p3, NULL};
+	const char *const *p1[] = {all_p1, NULL},
+			  *const * p2[] = {all_p2, NULL},
+			  *const * p3[] = {all_p3, NULL};
+	run_all(&whole, &in, all, 1000);
+	CU_ASSERT_EQUAL(finish(&whole, &c1), 0);
+	/* Small chunks split the partial state across batches. */
+	run_all(&r[0], &in, p1, 2);
+	run_all(&r[1], &in, p2, 2);
+	run_all(&r[2], &in, p3, 2);
+	pl_emitter to0 = {merge_into, &r[0]};
+	for (int i = 1; i < 3; i++) {
+		CU_ASSERT_EQUAL(
+		    pl_op_groupby.partial(&r[i].op, &to0, &r[0].err), 0);
+	}
+	CU_ASSERT_EQUAL(finish(&r[0], &c2), 0);
+	c1.rows[c1.n] = NULL;
+	expect_rows(&c2, (const char *const *)c1.rows);
+	/* Hand-checked group a: v 1 4 2 8, f .5 1.5 3.5 2, s x y x w. */
+	int found = 0;
+	for (size_t i = 0; i < c1.n; i++)
+		found |= strcmp(c1.rows[i],
+				"a|5|4|15|7.5|1.875|w|8|9.583333333|"
+				"1.25|3|1.4|3|x|8|0.9631231373|37.5") == 0;
+	CU_ASSERT(found);
+	collector_free(&c1);
+	collector_free(&c2);
+	end(&whole);
+	for (int i = 0; i < 3; i++)
+		end(&r[i]);
+	pl_schema_free(&in);
+}
+
+static void test_partial_no_keys_empty(void)
+{
+	pl_schema in;
+	run a, b;
+	collector c = {0};
+	mk_schema(&in, "v:int64");
+	const char *kv[] = {"n",	"count()", "s",	      "sum(v)", "f",
+			    "first(v)", "l",	   "last(v)", NULL};
+	const char *b1[] = {"4", "", NULL};
+	const char *const *bs[] = {b1, NULL};
+	const char *const *none[] = {NULL};
+	CU_ASSERT_EQUAL_FATAL(start(&a, kv, &in, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(start(&b, kv, &in, 10), 0);
+	CU_ASSERT_EQUAL(feed(&a, &in, none), 0);
+	CU_ASSERT_EQUAL(feed(&b, &in, bs), 0);
+	pl_emitter to_a = {merge_into, &a};
+	CU_ASSERT_EQUAL(pl_op_groupby.partial(&b.op, &to_a, &a.err), 0);
+	CU_ASSERT_EQUAL(finish(&a, &c), 0);
+	const char *want[] = {"2|4|4|NULL", NULL};
+	expect_rows(&c, want);
+	collector_free(&c);
+	end(&a);
+	end(&b);
+	pl_schema_free(&in);
+}
+
+/* Makes the Nth allocation fail, for every N, in a job that also merges
+ * another instance's partial state: each run must fail cleanly with
+ * PL_ERR_NOMEM, or succeed, and give back all its memory. */
+static void test_fault_injection(void)
+{
+	pl_schema in;
+	run good;
+	mk_schema(&in, all_spec);
+	const char *const *p1[] = {all_p1, all_p2, NULL};
+	const char *const *p3[] = {all_p3, NULL};
+	run_all(&good, &in, p3, 2);
+	int done = 0;
+	for (uint64_t fail = 1; !done && fail < 5000; fail++) {
+		run r;
+		collector c = {0};
+		int rc = start_failing(&r, all_kv, &in, 2, fail);
+		if (rc == 0)
+			rc = feed(&r, &in, p1);
+		pl_emitter to_r = {merge_into, &r};
+		if (rc == 0)
+			rc = pl_op_groupby.partial(&good.op, &to_r, &r.err);
+		if (rc == 0)
+			rc = finish(&r, &c);
+		CU_ASSERT(rc == 0 || rc == PL_ERR_NOMEM);
+		if (rc == 0) {
+			done = 1;
+			CU_ASSERT_EQUAL(c.n, 4);
+		}
+		collector_free(&c);
+		end(&r);
+	}
+	CU_ASSERT(done);
+	end(&good);
+	pl_schema_free(&in);
+}
+
+static const pl_test tests[] = {
+    {"count_sum_mean", test_count_sum_mean},
+    {"sum_float", test_sum_float},
+    {"min_max_types", test_min_max_types},
+    {"var_sd", test_var_sd},
+    {"median_quantile", test_median_quantile},
+    {"median_float", test_median_float},
+    {"count_distinct", test_count_distinct},
+    {"first_last", test_first_last},
+    {"corr", test_corr},
+    {"corr_values", test_corr_values},
+    {"no_keys", test_no_keys},
+    {"no_keys_empty", test_no_keys_empty},
+    {"keys_empty_input", test_keys_empty_input},
+    {"key_types", test_key_types},
+    {"string_keys", test_string_keys},
+    {"expressions", test_expressions},
+    {"output_order", test_output_order},
+    {"error_duplicate_output", test_error_duplicate_output},
+    {"error_unknown_column", test_error_unknown_column},
+    {"error_types", test_error_types},
+    {"error_quantile_p", test_error_quantile_p},
+    {"error_arity_and_plain", test_error_arity_and_plain},
+    {"sum_overflow", test_sum_overflow},
+    {"chunked_output", test_chunked_output},
+    {"many_groups", test_many_groups},
+    {"partial_merge", test_partial_merge},
+    {"partial_no_keys_empty", test_partial_no_keys_empty},
+    {"fault_injection", test_fault_injection},
+    {NULL, NULL}};
+
+PL_TEST_MAIN("groupby", tests)

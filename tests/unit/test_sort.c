@@ -1,0 +1,514 @@
+/* [sort]: directions, multi-key, NULLs last, stability, strings, limit and
+ * its pruning, top-N per group, partial/merge, errors, fault injection. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "operators/row_store.h"
+#include "pipeline/operator.h"
+
+extern const pl_operator_def pl_op_sort;
+
+#define NA INT64_MIN
+
+/* The operator under test, on its own pool so that what it leaks shows. */
+typedef struct run {
+	pl_pool *pool;
+	pl_op_env env;
+	pl_operator op;
+	pl_schema out;
+	pl_error err;
+	pl_section sec;
+	pl_kv kv[4];
+} run;
+
+/* Collects emitted rows on the test's pool. */
+typedef struct collector {
+	pl_pool *pool;
+	pl_row_store rows;
+	size_t batches, max_rows;
+} collector;
+
+static pl_pool *tpool;
+
+static int collect(void *arg, pl_batch *b, pl_error *err)
+{
+	collector *c = arg;
+	c->batches++;
+	if (b->nrows > c->max_rows)
+		c->max_rows = b->nrows;
+	return pl_row_store_take(&c->rows, b->cols, NULL, NULL, b->nrows,
+				 c->pool, err);
+}
+
+/* by, limit, per: NULL when absent; each on its own line 2, 3, 4. */
+static int start_failing(run *r, const char *by, const char *limit,
+			 const char *per, const pl_schema *in, size_t chunk,
+			 uint64_t fail)
+{
+	memset(r, 0, sizeof(*r));
+	r->pool = pl_pool_create(1 << 20);
+	pl_pool_fail_after(r->pool, fail, 1);
+	r->env = (pl_op_env){r->pool, 0, 1, SIZE_MAX, chunk, NULL, "t"};
+	const char *keys[] = {"by", "limit", "per"};
+	const char *vals[] = {by, limit, per};
+	for (int i = 0; i < 3; i++)
+		if (vals[i] != NULL)
+			r->kv[r->sec.n++] =
+			    (pl_kv){(char *)keys[i], (char *)vals[i], i + 2};
+	r->sec = (pl_section){"sort", 1, 1, "job.conf", "/", r->sec.n, r->kv};
+	r->op.def = &pl_op_sort;
+	r->op.env = &r->env;
+	r->op.section = &r->sec;
+	pl_schema_init(&r->out);
+	pl_schema_init(&r->op.partial_schema);
+	pl_error_clear(&r->err);
+	return pl_op_sort.init(&r->op, &r->sec, in, &r->out, &r->err);
+}
+
+static int start(run *r, const char *by, const char *limit, const char *per,
+		 const pl_schema *in, size_t chunk)
+{
+	return start_failing(r, by, limit, per, in, chunk, 0);
+}
+
+/* Destroys the operator and checks it gave back all its memory. */
+static void end(run *r)
+{
+	pl_op_sort.destroy(&r->op);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(r->pool).bytes_out, 0);
+	pl_schema_free(&r->out);
+	pl_schema_free(&r->op.partial_schema);
+	pl_pool_destroy(r->pool);
+}
+
+static void schema2(pl_schema *s, pl_type t0, pl_type t1)
+{
+	pl_error err;
+	pl_schema_init(s);
+	pl_schema_add(s, "k", t0, &err);
+	pl_schema_add(s, "p", t1, &err);
+}
+
+/* A batch of int64 columns k and p (NA for NULL). */
+static pl_batch *ints(const int64_t *k, const int64_t *p, size_t n)
+{
+	pl_schema s;
+	pl_error err;
+	schema2(&s, PL_INT64, PL_INT64);
+	pl_batch *b = pl_batch_new(&s, n, tpool, &err);
+	for (size_t i = 0; i < n; i++) {
+		if (k[i] == NA)
+			pl_column_push_null(&b->cols[0], tpool, &err);
+		else
+			pl_column_push_i64(&b->cols[0], k[i], tpool, &err);
+		pl_column_push_i64(&b->cols[1], p[i], tpool, &err);
+	}
+	pl_batch_sync_rows(b);
+	pl_schema_free(&s);
+	return b;
+}
+
+static int64_t at(const collector *c, size_t col, size_t row)
+{
+	const pl_column *x = &c->rows.cols[col];
+	return pl_column_is_null(x, row) ? NA : pl_col_i64(x)[row];
+}
+
+static void collector_init(collector *c, const pl_schema *s)
+{
+	pl_error err;
+	memset(c, 0, sizeof(*c));
+	c->pool = tpool;
+	pl_row_store_init(&c->rows, s, NULL, 0, tpool, &err);
+}
+
+/* Runs a sort over the batches; returns the status and fills c. */
+static int sort_batches(const char *by, const char *limit, const char *per,
+			pl_batch **in, size_t nin, size_t chunk, collector *c)
+{
+	run r;
+	pl_schema s;
+	schema2(&s, PL_INT64, PL_INT64);
+	collector_init(c, &s);
+	pl_emitter e = {collect, c};
+	int rc = start(&r, by, limit, per, &s, chunk);
+	for (size_t i = 0; i < nin && rc == 0; i++)
+		rc = pl_op_sort.process(&r.op, in[i], &e, &r.err);
+	if (rc == 0)
+		rc = pl_op_sort.finish(&r.op, &e, &r.err);
+	end(&r);
+	pl_schema_free(&s);
+	return rc;
+}
+
+static void collector_free(collector *c)
+{
+	pl_row_store_free(&c->rows, tpool);
+}
+
+static void expect(const collector *c, size_t col, const int64_t *want,
+		   size_t n)
+{
+	CU_ASSERT_EQUAL_FATAL(c->rows.nrows, n);
+	for (size_t i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(at(c, col, i), want[i]);
+}
+
+static void test_asc_desc(void)
+{
+	int64_t k[] = {3, 1, 2, 5, 4}, p[] = {0, 1, 2, 3, 4};
+	pl_batch *b = ints(k, p, 5);
+	collector c;
+	CU_ASSERT_EQUAL(sort_batches("k", NULL, NULL, &b, 1, 100, &c), 0);
+	expect(&c, 0, (int64_t[]){1, 2, 3, 4, 5}, 5);
+	expect(&c, 1, (int64_t[]){1, 2, 0, 4, 3}, 5);
+	collector_free(&c);
+	CU_ASSERT_EQUAL(sort_batches("k DESC", NULL, NULL, &b, 1, 100, &c), 0);
+	expect(&c, 0, (int64_t[]){5, 4, 3, 2, 1}, 5);
+	collector_free(&c);
+	pl_batch_free(b, tpool);
+}
+
+static void test_multi_key(void)
+{
+	int64_t k[] = {1, 2, 1, 2, 1}, p[] = {5, 6, 7, 8, 9};
+	pl_batch *b = ints(k, p, 5);
+	collector c;
+	CU_ASSERT_EQUAL(
+	    sort_batches("k desc, `p` desc", NULL, NULL, &b, 1, 100, &c), 0);
+	expect(&c, 0, (int64_t[]){2, 2, 1, 1, 1}, 5);
+	expect(&c, 1, (int64_t[]){8, 6, 9, 7, 5}, 5);
+	collector_free(&c);
+	CU_ASSERT_EQUAL(
+	    sort_batches("k asc,p desc", NULL, NULL, &b, 1, 100, &c), 0);
+	expect(&c, 1, (int64_t[]){9, 7, 5, 8, 6}, 5);
+	collector_free(&c);
+	pl_batch_free(b, tpool);
+}
+
+static void test_nulls_last(void)
+{
+	int64_t k[] = {2, NA, 1, NA, 3}, p[] = {0, 1, 2, 3, 4};
+	pl_batch *b = ints(k, p, 5);
+	collector c;
+	CU_ASSERT_EQUAL(sort_batches("k", NULL, NULL, &b, 1, 100, &c), 0);
+	expect(&c, 0, (int64_t[]){1, 2, 3, NA, NA}, 5);
+	expect(&c, 1, (int64_t[]){2, 0, 4, 1, 3}, 5);
+	collector_free(&c);
+	CU_ASSERT_EQUAL(sort_batches("k desc", NULL, NULL, &b, 1, 100, &c), 0);
+	expect(&c, 0, (int64_t[]){3, 2, 1, NA, NA}, 5);
+	expect(&c, 1, (int64_t[]){4, 0, 2, 1, 3}, 5);
+	collector_free(&c);
+	pl_batch_free(b, tpool);
+}
+
+/* Equal keys keep input order, across batches and in both directions,
+ * including in runs longer than the insertion-sorted ones. */
+static void test_stable(void)
+{
+	enum { N = 100 };
+	int64_t k[N], p[N];
+	for (int i = 0; i < N; i++) {
+		k[i] = i % 3;
+		p[i] = i;
+	}
+	pl_batch *b[2] = {ints(k, p, 60), ints(k + 60, p + 60, 40)};
+	collector c;
+	CU_ASSERT_EQUAL(sort_batches("k desc", NULL, NULL, b, 2, 1000, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(c.rows.nrows, N);
+	for (size_t i = 1; i < N; i++) {
+		CU_ASSERT(at(&c, 0, i - 1) >= at(&c, 0, i));
+		if (at(&c, 0, i - 1) == at(&c, 0, i))
+			CU_ASSERT(at(&c, 1, i - 1) < at(&c, 1, i));
+	}
+	CU_ASSERT_EQUAL(at(&c, 1, 0), 2);
+	CU_ASSERT_EQUAL(at(&c, 1, N - 1), 99);
+	collector_free(&c);
+	pl_batch_free(b[0], tpool);
+	pl_batch_free(b[1], tpool);
+}
+
+static void test_strings(void)
+{
+	const char *v[] = {"b", "a", "ab", "", "B", "a"};
+	pl_schema s;
+	pl_error err;
+	schema2(&s, PL_STRING, PL_INT64);
+	pl_batch *b = pl_batch_new(&s, 6, tpool, &err);
+	for (int i = 0; i < 6; i++) {
+		pl_column_push_str(&b->cols[0], v[i], strlen(v[i]), tpool,
+				   &err);
+		pl_column_push_i64(&b->cols[1], i, tpool, &err);
+	}
+	pl_column_push_null(&b->cols[0], tpool, &err);
+	pl_column_push_i64(&b->cols[1], 6, tpool, &err);
+	pl_batch_sync_rows(b);
+	run r;
+	collector c;
+	collector_init(&c, &s);
+	pl_emitter e = {collect, &c};
+	CU_ASSERT_EQUAL_FATAL(start(&r, "k", NULL, NULL, &s, 4), 0);
+	CU_ASSERT_EQUAL(pl_op_sort.process(&r.op, b, &e, &r.err), 0);
+	CU_ASSERT_EQUAL(pl_op_sort.finish(&r.op, &e, &r.err), 0);
+	/* "" < "B" < "a" (1) < "a" (5) < "ab" < "b" < NULL */
+	expect(&c, 1, (int64_t[]){3, 4, 1, 5, 2, 0, 6}, 7);
+	CU_ASSERT_EQUAL(c.batches, 2);
+	CU_ASSERT_EQUAL(c.max_rows, 4);
+	end(&r);
+	collector_free(&c);
+	pl_batch_free(b, tpool);
+	pl_schema_free(&s);
+}
+
+static void test_limit_across_batches(void)
+{
+	int64_t k[] = {9, 3, 7, 1, 8, 2, 6, 0, 5},
+		p[] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+	pl_batch *b[3] = {ints(k, p, 3), ints(k + 3, p + 3, 3),
+			  ints(k + 6, p + 6, 3)};
+	collector c;
+	CU_ASSERT_EQUAL(sort_batches("k", "4", NULL, b, 3, 3, &c), 0);
+	expect(&c, 0, (int64_t[]){0, 1, 2, 3}, 4);
+	expect(&c, 1, (int64_t[]){7, 3, 5, 1}, 4);
+	CU_ASSERT_EQUAL(c.batches, 2);
+	collector_free(&c);
+	CU_ASSERT_EQUAL(sort_batches("k", "0", NULL, b, 3, 3, &c), 0);
+	CU_ASSERT_EQUAL(c.rows.nrows, 0);
+	collector_free(&c);
+	for (int i = 0; i < 3; i++)
+		pl_batch_free(b[i], tpool);
+}
+
+typedef struct pair {
+	int64_t k, p;
+} pair;
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const pair *x = a, *y = b;
+	if (x->k != y->k)
+		return x->k > y->k ? -1 : 1;
+	return (x->p > y->p) - (x->p < y->p);
+}
+
+/* 100000 rows, top 10 descending with many ties, against qsort over
+ * (key desc, position) of the same data; the operator's peak memory
+ * stays far below what holding every row would take. */
+static void test_limit_pruning(void)
+{
+	enum { N = 100000, B = 1000, L = 10 };
+	pair *all = malloc(N * sizeof(*all));
+	int64_t *k = malloc(N * sizeof(*k)), *p = malloc(N * sizeof(*p));
+	uint64_t x = 12345;
+	for (int i = 0; i < N; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		k[i] = (int64_t)(x >> 33) % 5000;
+		p[i] = i;
+		all[i] = (pair){k[i], i};
+	}
+	qsort(all, N, sizeof(*all), cmp_pair);
+	run r;
+	pl_schema s;
+	collector c;
+	schema2(&s, PL_INT64, PL_INT64);
+	collector_init(&c, &s);
+	pl_emitter e = {collect, &c};
+	CU_ASSERT_EQUAL_FATAL(start(&r, "k desc", "10", NULL, &s, B), 0);
+	for (int i = 0; i < N; i += B) {
+		pl_batch *b = ints(k + i, p + i, B);
+		CU_ASSERT_EQUAL(pl_op_sort.process(&r.op, b, &e, &r.err), 0);
+		pl_batch_free(b, tpool);
+	}
+	CU_ASSERT_EQUAL(pl_op_sort.finish(&r.op, &e, &r.err), 0);
+	CU_ASSERT(pl_pool_get_stats(r.pool).bytes_peak < 200000);
+	end(&r);
+	CU_ASSERT_EQUAL_FATAL(c.rows.nrows, L);
+	for (int i = 0; i < L; i++) {
+		CU_ASSERT_EQUAL(at(&c, 0, i), all[i].k);
+		CU_ASSERT_EQUAL(at(&c, 1, i), all[i].p);
+	}
+	collector_free(&c);
+	pl_schema_free(&s);
+	free(all);
+	free(k);
+	free(p);
+}
+
+/* db-benchmark q8: the two largest v per id, as (id, v) rows. */
+static void test_per_top_n(void)
+{
+	int64_t id[] = {1, 2, 1, 2, 1, 3, 2, 1, NA, NA, NA};
+	int64_t v[] = {5, 7, 9, 1, 5, 4, 8, 2, 1, 3, 2};
+	pl_batch *b[2] = {ints(id, v, 6), ints(id + 6, v + 6, 5)};
+	collector c;
+	CU_ASSERT_EQUAL(sort_batches("p desc", "2", "k", b, 2, 1, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(c.rows.nrows, 7);
+	CU_ASSERT_EQUAL(c.max_rows, 1);
+	/* groups come out in key order here; within each, v descending */
+	expect(&c, 0, (int64_t[]){1, 1, 2, 2, 3, NA, NA}, 7);
+	expect(&c, 1, (int64_t[]){9, 5, 8, 7, 4, 3, 2}, 7);
+	collector_free(&c);
+	pl_batch_free(b[0], tpool);
+	pl_batch_free(b[1], tpool);
+}
+
+typedef struct fwd {
+	run *to;
+} fwd;
+
+static int forward(void *arg, pl_batch *b, pl_error *err)
+{
+	fwd *f = arg;
+	return pl_op_sort.merge(&f->to->op, b, err);
+}
+
+/* Two instances each see half the input; a third merges their partial
+ * results in input order: the same rows as one instance, ties included. */
+static void check_partial(const char *by, const char *limit, const char *per)
+{
+	enum { N = 40 };
+	int64_t k[N], p[N];
+	for (int i = 0; i < N; i++) {
+		k[i] = (i * 7) % 5;
+		p[i] = i;
+	}
+	pl_batch *b[2] = {ints(k, p, 25), ints(k + 25, p + 25, 15)};
+	collector one, many;
+	CU_ASSERT_EQUAL(sort_batches(by, limit, per, b, 2, 8, &one), 0);
+	pl_schema s;
+	schema2(&s, PL_INT64, PL_INT64);
+	run r[3];
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL_FATAL(start(&r[i], by, limit, per, &s, 8), 0);
+	collector_init(&many, &s);
+	pl_emitter e = {collect, &many};
+	fwd f = {&r[2]};
+	pl_emitter m = {forward, &f};
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(
+		    pl_op_sort.process(&r[i].op, b[i], &e, &r[i].err), 0);
+		CU_ASSERT_EQUAL(pl_op_sort.partial(&r[i].op, &m, &r[i].err), 0);
+	}
+	CU_ASSERT_EQUAL(pl_op_sort.finish(&r[2].op, &e, &r[2].err), 0);
+	CU_ASSERT_EQUAL_FATAL(many.rows.nrows, one.rows.nrows);
+	for (size_t i = 0; i < one.rows.nrows; i++) {
+		CU_ASSERT_EQUAL(at(&many, 0, i), at(&one, 0, i));
+		CU_ASSERT_EQUAL(at(&many, 1, i), at(&one, 1, i));
+	}
+	for (int i = 0; i < 3; i++)
+		end(&r[i]);
+	collector_free(&one);
+	collector_free(&many);
+	pl_schema_free(&s);
+	pl_batch_free(b[0], tpool);
+	pl_batch_free(b[1], tpool);
+}
+
+static void test_partial_merge(void)
+{
+	check_partial("k", NULL, NULL);
+	check_partial("k desc", "7", NULL);
+	check_partial("p desc", "3", "k");
+}
+
+static void check_error(const char *by, const char *limit, const char *per,
+			const char *msg)
+{
+	run r;
+	pl_schema s;
+	schema2(&s, PL_INT64, PL_STRING);
+	CU_ASSERT_EQUAL(start(&r, by, limit, per, &s, 8), PL_ERR_CONF);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err.msg, msg));
+	if (strstr(r.err.msg, msg) == NULL)
+		fprintf(stderr, "\n  got: %s\n  want: %s\n", r.err.msg, msg);
+	end(&r);
+	pl_schema_free(&s);
+}
+
+static void test_errors(void)
+{
+	check_error("q", NULL, NULL, "job.conf:2: [sort] unknown column 'q'");
+	check_error("k, pp", NULL, NULL, "job.conf:2:");
+	check_error("k", NULL, "x", "job.conf:4: [sort] unknown column 'x'");
+	check_error("k up", NULL, NULL, "job.conf:2:");
+	check_error("k up", NULL, NULL, "'up'");
+	check_error("k,", NULL, NULL, "job.conf:2:");
+	check_error("k desc p", NULL, NULL, "job.conf:2:");
+	check_error("k", NULL, "p desc", "job.conf:4:");
+	check_error("k", NULL, "p", "per needs a limit");
+	check_error("k", "-1", NULL, "job.conf:3:");
+	check_error("`k", NULL, NULL, "job.conf:2:");
+	check_error(NULL, "3", NULL, "needs by");
+}
+
+/* Every allocation of the operator fails in turn: each run fails cleanly
+ * with PL_ERR_NOMEM and gives back all it took (end() checks), until one
+ * succeeds with the right answer. */
+static void test_fault_injection(void)
+{
+	enum { N = 50 };
+	int64_t k[N], p[N];
+	for (int i = 0; i < N; i++) {
+		k[i] = (i * 13) % 17;
+		p[i] = i;
+	}
+	pl_schema s;
+	schema2(&s, PL_INT64, PL_INT64);
+	const char *per[] = {NULL, "k"};
+	for (int mode = 0; mode < 3; mode++) {
+		int rc = -1;
+		uint64_t n = 1;
+		for (; rc != 0 && n < 1000; n++) {
+			run r;
+			collector c;
+			collector_init(&c, &s);
+			pl_emitter e = {collect, &c};
+			const char *limit[] = {NULL, "3", "2"};
+			rc = start_failing(&r, mode ? "p desc" : "k",
+					   limit[mode], per[mode == 2], &s, 7,
+					   n);
+			for (int i = 0; i < N && rc == 0; i += 10) {
+				pl_batch *b = ints(k + i, p + i, 10);
+				rc = pl_op_sort.process(&r.op, b, &e, &r.err);
+				pl_batch_free(b, tpool);
+			}
+			if (rc == 0)
+				rc = pl_op_sort.finish(&r.op, &e, &r.err);
+			CU_ASSERT(rc == 0 || rc == PL_ERR_NOMEM);
+			/* 17 groups of 2 or 3 rows each, top 2 of each */
+			size_t want[] = {N, 3, 34};
+			if (rc == 0)
+				CU_ASSERT_EQUAL(c.rows.nrows, want[mode]);
+			end(&r);
+			collector_free(&c);
+		}
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT(n > 5);
+	}
+	pl_schema_free(&s);
+}
+
+static const pl_test tests[] = {
+    {"asc_desc", test_asc_desc},
+    {"multi_key", test_multi_key},
+    {"nulls_last", test_nulls_last},
+    {"stable", test_stable},
+    {"strings", test_strings},
+    {"limit_across_batches", test_limit_across_batches},
+    {"limit_pruning", test_limit_pruning},
+    {"per_top_n", test_per_top_n},
+    {"partial_merge", test_partial_merge},
+    {"errors", test_errors},
+    {"fault_injection", test_fault_injection},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	tpool = pl_pool_create(1 << 20);
+	int rc = pl_test_main("sort", tests, argc, argv);
+	pl_pool_destroy(tpool);
+	return rc;
+}
