@@ -91,9 +91,12 @@ static int open_csv(pl_source *src, const pl_section *s, int use_columns,
 	if (cols != NULL) {
 		rc = pl_split_names(cols, &src->csv_opts.columns,
 				    &src->csv_opts.ncolumns, err);
-		if (rc != 0)
-			return pl_section_error(s, "columns", err, "%s",
-						err->msg);
+		if (rc != 0) {
+			char msg[PL_ERROR_MSG_MAX];
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			pl_error_clear(err);
+			return pl_section_error(s, "columns", err, "%s", msg);
+		}
 	}
 	rc = pl_csv_reader_open(&src->csv_opts, pool, &src->csv, err);
 	if (rc != 0)

@@ -1,0 +1,190 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "io/csv_infer.h"
+
+bool pl_csv_parse_i64(const char *s, size_t len, int64_t *out)
+{
+	size_t i = 0;
+	bool neg = false;
+	if (len > 0 && (s[0] == '-' || s[0] == '+')) {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	if (i == len || (s[i] == '0' && len - i > 1))
+		return false;
+	uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	uint64_t v = 0;
+	for (; i < len; i++) {
+		unsigned d = (unsigned)(uint8_t)s[i] - '0';
+		if (d > 9 || v > (limit - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return true;
+}
+
+static bool parse_special(const char *s, size_t len, double *out)
+{
+	double sign = 1;
+	if (len > 0 && (s[0] == '-' || s[0] == '+')) {
+		sign = s[0] == '-' ? -1 : 1;
+		s++;
+		len--;
+	}
+	if (len == 3 && strncasecmp(s, "nan", 3) == 0)
+		*out = NAN;
+	else if ((len == 3 && strncasecmp(s, "inf", 3) == 0) ||
+		 (len == 8 && strncasecmp(s, "infinity", 8) == 0))
+		*out = sign * INFINITY;
+	else
+		return false;
+	return true;
+}
+
+static const double pow10_tab[] = {
+    1e0,  1e1,	1e2,  1e3,  1e4,  1e5,	1e6,  1e7,  1e8,  1e9,	1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Significant digits of a number: up to 19 are kept in m; more only mark
+ * the value as not exactly representable by the fast path. */
+typedef struct digits {
+	uint64_t m;
+	int sig;
+	int scale; /* fraction digits taken into m (or skipped as zeros) */
+	size_t count;
+	bool lost;
+} digits;
+
+static size_t take_digits(const char *s, size_t i, size_t len, digits *d,
+			  bool frac)
+{
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+		d->count++;
+		if (d->m == 0 && s[i] == '0') {
+			d->scale += frac;
+		} else if (d->sig < 19) {
+			d->m = d->m * 10 + (uint64_t)(s[i] - '0');
+			d->sig++;
+			d->scale += frac;
+		} else {
+			d->lost = true;
+		}
+	}
+	return i;
+}
+
+/* Checks the grammar; gives the mantissa and decimal exponent, with
+ * *exact set when one IEEE operation computes the value exactly rounded
+ * (mantissa below 2^53, power of ten exact in a double). */
+static bool scan_number(const char *s, size_t len, uint64_t *mant, int *exp10,
+			bool *exact)
+{
+	size_t i = s[0] == '-' || s[0] == '+';
+	digits d = {0, 0, 0, 0, false};
+	if (i + 1 < len && s[i] == '0' && s[i + 1] >= '0' && s[i + 1] <= '9')
+		return false;
+	i = take_digits(s, i, len, &d, false);
+	if (i < len && s[i] == '.')
+		i = take_digits(s, i + 1, len, &d, true);
+	if (d.count == 0)
+		return false;
+	long e = 0;
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		bool eneg = i + 1 < len && s[i + 1] == '-';
+		i += 1 + (i + 1 < len && (s[i + 1] == '-' || s[i + 1] == '+'));
+		if (i == len)
+			return false;
+		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			if (e < 100000)
+				e = e * 10 + (s[i] - '0');
+		e = eneg ? -e : e;
+	}
+	if (i != len)
+		return false;
+	*mant = d.m;
+	*exp10 = (int)(e - d.scale);
+	*exact = !d.lost && d.sig <= 15 && *exp10 >= -22 && *exp10 <= 22;
+	return true;
+}
+
+bool pl_csv_parse_f64(const char *s, size_t len, double *out)
+{
+	uint64_t m;
+	int e;
+	bool exact;
+	if (len == 0)
+		return false;
+	if (!scan_number(s, len, &m, &e, &exact))
+		return parse_special(s, len, out);
+	if (exact) {
+		double v = (double)m;
+		v = e < 0 ? v / pow10_tab[-e] : v * pow10_tab[e];
+		*out = s[0] == '-' ? -v : v;
+		return true;
+	}
+	char tmp[128];
+	char *t = len < sizeof(tmp) ? tmp : malloc(len + 1);
+	if (t == NULL)
+		return false;
+	memcpy(t, s, len);
+	t[len] = '\0';
+	*out = strtod(t, NULL);
+	if (t != tmp)
+		free(t);
+	return true;
+}
+
+bool pl_csv_parse_bool(const char *s, size_t len, uint8_t *out)
+{
+	if (len == 4 && strncasecmp(s, "true", 4) == 0)
+		*out = 1;
+	else if (len == 5 && strncasecmp(s, "false", 5) == 0)
+		*out = 0;
+	else
+		return false;
+	return true;
+}
+
+void pl_csv_infer_init(pl_csv_infer *t)
+{
+	t->all_int = t->all_num = t->all_bool = true;
+	t->any_value = t->any_num = false;
+}
+
+void pl_csv_infer_add(pl_csv_infer *t, const char *s, size_t len)
+{
+	int64_t i;
+	double d;
+	uint8_t b;
+	uint64_t m;
+	int e;
+	bool exact;
+	t->any_value = true;
+	if (t->all_int && !pl_csv_parse_i64(s, len, &i))
+		t->all_int = false;
+	if (t->all_num) {
+		bool num = len > 0 && scan_number(s, len, &m, &e, &exact);
+		t->any_num |= num;
+		if (!num && !parse_special(s, len, &d))
+			t->all_num = false;
+	}
+	if (t->all_bool && !pl_csv_parse_bool(s, len, &b))
+		t->all_bool = false;
+}
+
+pl_type pl_csv_infer_type(const pl_csv_infer *t)
+{
+	if (!t->any_value)
+		return PL_STRING;
+	if (t->all_int)
+		return PL_INT64;
+	if (t->all_num && t->any_num)
+		return PL_FLOAT64;
+	if (t->all_bool)
+		return PL_BOOL;
+	return PL_STRING;
+}

@@ -1,0 +1,248 @@
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "io/csv_reader.h"
+
+const char *const pl_csv_section_keys[] = {
+    "path",   "header",	    "delimiter", "quote",  "null",
+    "schema", "infer_rows", "on_error",	 "reject", NULL};
+
+/* Re-issues a list-splitting error as one naming the key's line. */
+static int key_error(const pl_section *s, const char *key, int rc,
+		     pl_error *err)
+{
+	if (rc == PL_ERR_NOMEM)
+		return rc;
+	char msg[PL_ERROR_MSG_MAX];
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	pl_error_clear(err);
+	return pl_section_error(s, key, err, "%s: %s", key, msg);
+}
+
+static int add_path(pl_csv_options *o, const char *p, pl_error *err)
+{
+	char **np = realloc(o->paths, (o->npaths + 1) * sizeof(*np));
+	if (np == NULL)
+		return pl_error_nomem(err, "csv paths");
+	o->paths = np;
+	if ((np[o->npaths] = strdup(p)) == NULL)
+		return pl_error_nomem(err, "csv paths");
+	o->npaths++;
+	return 0;
+}
+
+static int check_file(const char *p, pl_error *err)
+{
+	struct stat st;
+	if (strcmp(p, "-") == 0)
+		return 0;
+	if (stat(p, &st) != 0)
+		return pl_error_set(err, PL_ERR_IO, "%s: %s", p,
+				    strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return pl_error_set(err, PL_ERR_IO, "%s: is a directory", p);
+	return 0;
+}
+
+static int add_glob(pl_csv_options *o, const char *pattern, pl_error *err)
+{
+	glob_t g;
+	int rc = glob(pattern, 0, NULL, &g);
+	if (rc == GLOB_NOSPACE)
+		return pl_error_nomem(err, "a glob");
+	if (rc != 0)
+		return pl_error_set(err, PL_ERR_IO,
+				    "%s: No such file or directory (no file "
+				    "matches)",
+				    pattern);
+	for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
+		rc = check_file(g.gl_pathv[i], err);
+		if (rc == 0)
+			rc = add_path(o, g.gl_pathv[i], err);
+	}
+	globfree(&g);
+	return rc;
+}
+
+static int read_paths(const pl_section *s, pl_csv_options *o, pl_error *err)
+{
+	const char *v = pl_section_get(s, "path", NULL);
+	if (v == NULL || *v == '\0')
+		return pl_section_error(s, "path", err, "needs a path");
+	char **parts;
+	size_t n;
+	int rc = pl_split_names(v, &parts, &n, err);
+	if (rc != 0)
+		return key_error(s, "path", rc, err);
+	char full[PATH_MAX];
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = pl_section_path(s, parts[i], full, sizeof(full), err);
+		if (rc == 0 && strpbrk(full, "*?[") != NULL)
+			rc = add_glob(o, full, err);
+		else if (rc == 0 && (rc = check_file(full, err)) == 0)
+			rc = add_path(o, full, err);
+	}
+	pl_names_free(parts, n);
+	return rc;
+}
+
+/* One byte, or the escape \t (or the word tab). */
+static int read_char(const pl_section *s, const char *key, char def, char *out,
+		     pl_error *err)
+{
+	const char *v = pl_section_get(s, key, NULL);
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (strcmp(v, "\\t") == 0 || strcasecmp(v, "tab") == 0)
+		*out = '\t';
+	else if (strlen(v) == 1 && v[0] != '\n' && v[0] != '\r')
+		*out = v[0];
+	else
+		return pl_section_error(s, key, err,
+					"%s must be one byte (or \\t), not "
+					"'%s'",
+					key, v);
+	return 0;
+}
+
+static int tsv_name(const char *p)
+{
+	size_t n = strlen(p);
+	if (n >= 4 && strcmp(p + n - 4, ".zst") == 0)
+		n -= 4;
+	return n >= 4 && strncasecmp(p + n - 4, ".tsv", 4) == 0;
+}
+
+static int read_chars(const pl_section *s, pl_csv_options *o, pl_error *err)
+{
+	char def = o->npaths > 0 && tsv_name(o->paths[0]) ? '\t' : ',';
+	int rc = read_char(s, "delimiter", def, &o->delimiter, err);
+	if (rc == 0)
+		rc = read_char(s, "quote", '"', &o->quote, err);
+	if (rc == 0 && o->quote == o->delimiter)
+		rc = pl_section_error(s, "quote", err,
+				      "quote and delimiter must differ");
+	return rc;
+}
+
+static int add_schema_item(const pl_section *s, pl_schema *sc, const char *item,
+			   pl_error *err)
+{
+	const char *colon = strrchr(item, ':');
+	pl_type t;
+	if (colon == NULL || colon == item)
+		return pl_section_error(s, "schema", err,
+					"'%s' is not name:type", item);
+	if (pl_type_parse(colon + 1, &t) != 0 || t == PL_NULLTYPE)
+		return pl_section_error(s, "schema", err,
+					"unknown type '%s' for '%.*s' (int64, "
+					"float64, bool or string)",
+					colon + 1, (int)(colon - item), item);
+	char name[512];
+	snprintf(name, sizeof(name), "%.*s", (int)(colon - item), item);
+	while (strlen(name) > 0 && name[strlen(name) - 1] == ' ')
+		name[strlen(name) - 1] = '\0';
+	if (pl_schema_find(sc, name) >= 0)
+		return pl_section_error(s, "schema", err,
+					"column '%s' given twice", name);
+	return pl_schema_add(sc, name, t, err);
+}
+
+static int read_schema(const pl_section *s, pl_csv_options *o, pl_error *err)
+{
+	const char *v = pl_section_get(s, "schema", NULL);
+	if (v == NULL)
+		return 0;
+	char **items;
+	size_t n;
+	int rc = pl_split_names(v, &items, &n, err);
+	if (rc != 0)
+		return key_error(s, "schema", rc, err);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		char *c = strrchr(items[i], ':');
+		while (c != NULL && c[1] == ' ')
+			memmove(c + 1, c + 2, strlen(c + 1));
+		rc = add_schema_item(s, &o->schema, items[i], err);
+	}
+	pl_names_free(items, n);
+	return rc;
+}
+
+static int read_nulls(const pl_section *s, pl_csv_options *o, pl_error *err)
+{
+	const char *v = pl_section_get(s, "null", NULL);
+	if (v == NULL)
+		return 0;
+	int rc = pl_split_names(v, &o->nulls, &o->nnulls, err);
+	return rc == 0 ? 0 : key_error(s, "null", rc, err);
+}
+
+static int read_errors(const pl_section *s, pl_csv_options *o, pl_error *err)
+{
+	const char *v = pl_section_get(s, "on_error", "fail");
+	if (strcmp(v, "skip") == 0)
+		o->skip_errors = 1;
+	else if (strcmp(v, "fail") != 0)
+		return pl_section_error(s, "on_error", err,
+					"on_error must be fail or skip, not "
+					"'%s'",
+					v);
+	const char *r = pl_section_get(s, "reject", NULL);
+	if (r == NULL)
+		return 0;
+	if (!o->skip_errors)
+		return pl_section_error(s, "reject", err,
+					"reject needs on_error = skip");
+	char full[PATH_MAX];
+	int rc = pl_section_path(s, r, full, sizeof(full), err);
+	if (rc == 0 && (o->reject_path = strdup(full)) == NULL)
+		rc = pl_error_nomem(err, "a reject path");
+	return rc;
+}
+
+int pl_csv_options_from_section(const pl_section *s, pl_csv_options *o,
+				pl_error *err)
+{
+	memset(o, 0, sizeof(*o));
+	pl_schema_init(&o->schema);
+	o->section = s;
+	int rc = read_paths(s, o, err);
+	if (rc == 0)
+		rc = pl_section_get_bool(s, "header", 1, &o->header, err);
+	if (rc == 0)
+		rc = read_chars(s, o, err);
+	if (rc == 0)
+		rc = read_nulls(s, o, err);
+	if (rc == 0)
+		rc = read_schema(s, o, err);
+	if (rc == 0)
+		rc = pl_section_get_count(s, "infer_rows", 10000,
+					  &o->infer_rows, err);
+	if (rc == 0)
+		rc = read_errors(s, o, err);
+	return rc;
+}
+
+void pl_csv_options_free(pl_csv_options *o)
+{
+	if (o == NULL)
+		return;
+	for (size_t i = 0; i < o->npaths; i++)
+		free(o->paths[i]);
+	free(o->paths);
+	if (o->nulls != NULL)
+		pl_names_free(o->nulls, o->nnulls);
+	if (o->columns != NULL)
+		pl_names_free(o->columns, o->ncolumns);
+	pl_schema_free(&o->schema);
+	free(o->reject_path);
+	memset(o, 0, sizeof(*o));
+}

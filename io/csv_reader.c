@@ -1,0 +1,709 @@
+/* The CSV reader: a growable window over the input (refilled in large
+ * blocks, never the whole file), the scanner finding records in it, and a
+ * row loop converting the selected fields straight into the reused batch.
+ *
+ * The inference sample stays in the window: while sampling, the window
+ * keeps everything from the first data record, growing as needed, so the
+ * sampled rows are then read again from memory (this works for pipes). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/csv_infer.h"
+#include "io/csv_reader.h"
+#include "io/csv_scan.h"
+#include "io/zstd_input.h"
+
+#define BLOCK_SIZE ((size_t)1 << 20)
+#define VALUE_SHOWN 60
+
+/* A bad value found while converting: positive, not an error code. */
+#define BAD_VALUE 1
+
+struct pl_csv_reader {
+	const pl_csv_options *o;
+	pl_pool *pool;
+	pl_csv_scanner scan;
+	size_t file; /* index of the open file in o->paths */
+	pl_zin *zin; /* NULL once the file is done */
+	char *buf;   /* cap + 1 bytes; buf[len] is a '\n' sentinel */
+	size_t cap, len, pos;
+	int eof;
+	int64_t line; /* physical line of buf[pos] */
+	uint64_t bytes_done;
+	pl_csv_field *fields;
+	size_t room;	/* fields the array holds */
+	size_t nin;	/* fields per record */
+	pl_schema in;	/* every column, types fixed */
+	pl_schema out;	/* the selected columns */
+	size_t *sel;	/* out column k is field sel[k] */
+	uint8_t *given; /* column i typed by o->schema */
+	size_t *null_len;
+	pl_batch *batch;
+	size_t batch_room; /* rows every buffer of the batch holds */
+	FILE *reject;
+	pl_csv_stats stats;
+};
+
+static const char *cur_path(const pl_csv_reader *r)
+{
+	return r->o->paths[r->file];
+}
+
+/* Moves the bytes from pos to the front, grows the window when it is
+ * full of them, and reads the next block after them. */
+static int refill(pl_csv_reader *r, pl_error *err)
+{
+	memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+	r->len -= r->pos;
+	r->pos = 0;
+	if (r->len == r->cap) {
+		char *nb = pl_pool_realloc(r->pool, r->buf, 2 * (r->cap + 1));
+		if (nb == NULL)
+			return pl_error_nomem(err, "a csv read buffer");
+		r->buf = nb;
+		r->cap = pl_pool_size(nb) - 1;
+	}
+	ssize_t n = pl_zin_read(r->zin, r->buf + r->len, r->cap - r->len, err);
+	if (n < 0)
+		return (int)n;
+	r->eof = n == 0;
+	r->len += (size_t)n;
+	r->buf[r->len] = '\n';
+	return 0;
+}
+
+/* Scans the record at pos + rel, reading more input as needed. Returns a
+ * PL_SCAN_* code or a negative error. */
+static int next_record(pl_csv_reader *r, size_t rel, pl_csv_record *rec,
+		       pl_error *err)
+{
+	for (;;) {
+		int rc = pl_csv_scan_record(&r->scan, r->buf + r->pos + rel,
+					    r->buf + r->len, r->eof, r->fields,
+					    r->room, rec);
+		if (rc != PL_SCAN_MORE)
+			return rc;
+		if ((rc = refill(r, err)) != 0)
+			return rc;
+	}
+}
+
+static int grow_fields(pl_csv_reader *r, size_t n, pl_error *err)
+{
+	if (n <= r->room)
+		return 0;
+	pl_csv_field *f = pl_pool_realloc(r->pool, r->fields, n * sizeof(*f));
+	if (f == NULL)
+		return pl_error_nomem(err, "csv fields");
+	r->fields = f;
+	r->room = n;
+	return 0;
+}
+
+static void close_file(pl_csv_reader *r)
+{
+	if (r->zin != NULL)
+		r->bytes_done += pl_zin_bytes_read(r->zin);
+	pl_zin_close(r->zin);
+	r->zin = NULL;
+}
+
+/* Opens file i and drops its byte-order mark. */
+static int open_file(pl_csv_reader *r, size_t i, pl_error *err)
+{
+	close_file(r);
+	r->file = i;
+	r->len = r->pos = 0;
+	r->eof = 0;
+	r->line = 1;
+	int rc = pl_zin_open(r->o->paths[i], r->pool, &r->zin, err);
+	while (rc == 0 && r->len < 3 && !r->eof)
+		rc = refill(r, err);
+	if (rc == 0 && r->len >= 3 && memcmp(r->buf, "\xef\xbb\xbf", 3) == 0)
+		r->pos = 3;
+	return rc;
+}
+
+/* The first record, past empty lines; PL_SCAN_END for an empty file. */
+static int first_record(pl_csv_reader *r, pl_csv_record *rec, pl_error *err)
+{
+	for (;;) {
+		int rc = next_record(r, 0, rec, err);
+		if (rc != PL_SCAN_EMPTY)
+			return rc;
+		r->pos = (size_t)(rec->end - r->buf);
+		r->line++;
+	}
+}
+
+/* Reads the header record (or, without a header, looks at the first
+ * record) with room for all of its fields. */
+static int header_record(pl_csv_reader *r, pl_csv_record *rec, pl_error *err)
+{
+	int rc;
+	while ((rc = first_record(r, rec, err)) == PL_SCAN_RECORD &&
+	       rec->nfields > r->room)
+		if ((rc = grow_fields(r, rec->nfields + 1, err)) != 0)
+			return rc;
+	if (rc == PL_SCAN_END && r->o->header)
+		return pl_error_set(err, PL_ERR_DATA,
+				    "%s: empty file (no header)", cur_path(r));
+	if (rc == PL_SCAN_RECORD && rec->bad && r->o->header)
+		return pl_error_set(err, PL_ERR_DATA, "%s:%lld: bad header: %s",
+				    cur_path(r), (long long)r->line,
+				    rec->bad == PL_BAD_UNTERMINATED
+					? "unterminated quoted field"
+					: "text after a closing quote");
+	return rc;
+}
+
+/* The header's name i, unescaped into buf. */
+static int header_name(pl_csv_reader *r, size_t i, char *buf, size_t cap,
+		       pl_error *err)
+{
+	const pl_csv_field *f = &r->fields[i];
+	if (f->len >= cap || memchr(f->p, '\0', f->len) != NULL)
+		return pl_error_set(err, PL_ERR_DATA,
+				    "%s:%lld: column %zu: name too long or "
+				    "holding a NUL byte",
+				    cur_path(r), (long long)r->line, i + 1);
+	buf[pl_csv_unescape(f, r->o->quote, buf)] = '\0';
+	if (buf[0] == '\0')
+		return pl_error_set(err, PL_ERR_DATA,
+				    "%s:%lld: column %zu has an empty name",
+				    cur_path(r), (long long)r->line, i + 1);
+	return 0;
+}
+
+static int first_header(pl_csv_reader *r, const pl_csv_record *rec,
+			pl_error *err)
+{
+	char name[4096];
+	r->nin = rec->nfields;
+	for (size_t i = 0; i < r->nin; i++) {
+		int rc = 0;
+		if (r->o->header)
+			rc = header_name(r, i, name, sizeof(name), err);
+		else
+			snprintf(name, sizeof(name), "c%zu", i + 1);
+		if (rc == 0 && pl_schema_find(&r->in, name) >= 0)
+			rc =
+			    pl_error_set(err, PL_ERR_DATA,
+					 "%s:%lld: duplicate column name "
+					 "'%s'",
+					 cur_path(r), (long long)r->line, name);
+		if (rc == 0)
+			rc = pl_schema_add(&r->in, name, PL_STRING, err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int same_header(pl_csv_reader *r, const pl_csv_record *rec,
+		       pl_error *err)
+{
+	char name[4096];
+	if (rec->nfields != r->nin)
+		return pl_error_set(err, PL_ERR_DATA,
+				    "%s:%lld: header has %zu columns, %s has "
+				    "%zu",
+				    cur_path(r), (long long)r->line,
+				    rec->nfields, r->o->paths[0], r->nin);
+	for (size_t i = 0; i < r->nin; i++) {
+		int rc = header_name(r, i, name, sizeof(name), err);
+		if (rc != 0)
+			return rc;
+		if (strcmp(name, r->in.fields[i].name) != 0)
+			return pl_error_set(err, PL_ERR_DATA,
+					    "%s:%lld: header differs from %s: "
+					    "column %zu is '%s', not '%s'",
+					    cur_path(r), (long long)r->line,
+					    r->o->paths[0], i + 1, name,
+					    r->in.fields[i].name);
+	}
+	return 0;
+}
+
+/* Reads file i's header; the first file's fixes the columns. */
+static int start_file(pl_csv_reader *r, size_t i, pl_error *err)
+{
+	pl_csv_record rec;
+	int rc = open_file(r, i, err);
+	if (rc == 0)
+		rc = header_record(r, &rec, err);
+	if (rc < 0 || rc == PL_SCAN_END)
+		return rc < 0 ? rc : 0;
+	if (i == 0)
+		rc = first_header(r, &rec, err);
+	else if (r->o->header)
+		rc = same_header(r, &rec, err);
+	if (rc == 0 && r->o->header) {
+		r->pos = (size_t)(rec.end - r->buf);
+		r->line += (int64_t)rec.lines;
+	}
+	return rc;
+}
+
+static bool is_null(const pl_csv_reader *r, const pl_csv_field *f)
+{
+	if (f->quoted)
+		return false;
+	if (f->len == 0)
+		return true;
+	for (size_t i = 0; i < r->o->nnulls; i++)
+		if (f->len == r->null_len[i] &&
+		    memcmp(f->p, r->o->nulls[i], f->len) == 0)
+			return true;
+	return false;
+}
+
+/* Makes every buffer of the batch hold at least n rows. */
+static int grow_rows(pl_csv_reader *r, size_t n, pl_error *err)
+{
+	pl_batch *b = r->batch;
+	for (size_t k = 0; k < b->ncols; k++)
+		if (pl_column_reserve(&b->cols[k], n, r->pool, err) != 0)
+			return PL_ERR_NOMEM;
+	int64_t *line = pl_pool_realloc(r->pool, b->line, n * sizeof(*line));
+	if (line == NULL)
+		return pl_error_nomem(err, "row line numbers");
+	b->line = line;
+	r->batch_room = n;
+	return 0;
+}
+
+static int reset_batch(pl_csv_reader *r, pl_error *err)
+{
+	if (r->batch == NULL) {
+		r->batch = pl_batch_new(&r->out, 0, r->pool, err);
+		if (r->batch == NULL)
+			return PL_ERR_NOMEM;
+	}
+	pl_batch *b = r->batch;
+	b->nrows = 0;
+	b->origin = cur_path(r);
+	for (size_t k = 0; k < b->ncols; k++) {
+		b->cols[k].len = 0;
+		b->cols[k].arena_len = 0;
+	}
+	return r->batch_room == 0 ? grow_rows(r, 64, err) : 0;
+}
+
+static int put_null(pl_csv_reader *r, pl_column *c, size_t row, pl_error *err)
+{
+	if (c->valid == NULL) {
+		c->len = row;
+		if (pl_column_make_nullable(c, r->pool, err) != 0)
+			return PL_ERR_NOMEM;
+	}
+	pl_bit_set(c->valid, row, false);
+	if (c->type == PL_STRING)
+		pl_col_off(c)[row + 1] = pl_col_off(c)[row];
+	else if (c->type == PL_BOOL)
+		pl_col_bool(c)[row] = 0;
+	else
+		pl_col_i64(c)[row] = 0;
+	return 0;
+}
+
+static int put_string(pl_csv_reader *r, pl_column *c, size_t row,
+		      const pl_csv_field *f, pl_error *err)
+{
+	int64_t *off = pl_col_off(c);
+	size_t at = (size_t)off[row];
+	if (f->len == 0) {
+		off[row + 1] = (int64_t)at;
+		return 0;
+	}
+	if (at + f->len > c->arena_cap) {
+		c->arena_len = at;
+		if (pl_column_reserve_arena(c, f->len, r->pool, err) != 0)
+			return PL_ERR_NOMEM;
+	}
+	off[row + 1] =
+	    (int64_t)(at + pl_csv_unescape(f, r->o->quote, c->arena + at));
+	return 0;
+}
+
+/* Converts field f into row of column c: 0, BAD_VALUE or an error. */
+static int put_value(pl_csv_reader *r, pl_column *c, size_t row,
+		     const pl_csv_field *f, pl_error *err)
+{
+	if (is_null(r, f))
+		return put_null(r, c, row, err);
+	bool ok = true;
+	switch (c->type) {
+	case PL_INT64:
+		ok = pl_csv_parse_i64(f->p, f->len, &pl_col_i64(c)[row]);
+		break;
+	case PL_FLOAT64:
+		ok = pl_csv_parse_f64(f->p, f->len, &pl_col_f64(c)[row]);
+		break;
+	case PL_BOOL:
+		ok = pl_csv_parse_bool(f->p, f->len, &pl_col_bool(c)[row]);
+		break;
+	default:
+		if (put_string(r, c, row, f, err) != 0)
+			return PL_ERR_NOMEM;
+	}
+	if (!ok)
+		return BAD_VALUE;
+	if (c->valid != NULL)
+		pl_bit_set(c->valid, row, true);
+	return 0;
+}
+
+typedef struct bad_row {
+	int64_t line;
+	size_t start, end; /* raw text in the window */
+	const pl_csv_record *rec;
+	size_t col; /* output column of a bad value */
+} bad_row;
+
+static int bad_value_error(pl_csv_reader *r, const bad_row *b, pl_error *err)
+{
+	const pl_csv_field *f = &r->fields[r->sel[b->col]];
+	const pl_field *col = &r->out.fields[b->col];
+	int shown = f->len > VALUE_SHOWN ? VALUE_SHOWN : (int)f->len;
+	if (r->given[r->sel[b->col]])
+		return pl_error_set(
+		    err, PL_ERR_DATA,
+		    "%s:%lld: column '%s': '%.*s%s' is not "
+		    "%s (as schema says)",
+		    cur_path(r), (long long)b->line, col->name, shown, f->p,
+		    shown < (int)f->len ? "..." : "", pl_type_name(col->type));
+	return pl_error_set(err, PL_ERR_DATA,
+			    "%s:%lld: column '%s': '%.*s%s' is not %s as "
+			    "inferred from the first rows (set `schema = "
+			    "%s:string` or a larger `infer_rows`)",
+			    cur_path(r), (long long)b->line, col->name, shown,
+			    f->p, shown < (int)f->len ? "..." : "",
+			    pl_type_name(col->type), col->name);
+}
+
+static int bad_row_error(pl_csv_reader *r, const bad_row *b, pl_error *err)
+{
+	const char *path = cur_path(r);
+	long long line = (long long)b->line;
+	if (b->rec->bad == PL_BAD_UNTERMINATED)
+		return pl_error_set(err, PL_ERR_DATA,
+				    "%s:%lld: field %zu: quoted field not "
+				    "closed before the end of the file",
+				    path, line, b->rec->bad_field + 1);
+	if (b->rec->bad == PL_BAD_AFTER_QUOTE)
+		return pl_error_set(err, PL_ERR_DATA,
+				    "%s:%lld: field %zu: text after the "
+				    "closing quote",
+				    path, line, b->rec->bad_field + 1);
+	if (b->rec->nfields != r->nin)
+		return pl_error_set(err, PL_ERR_DATA,
+				    "%s:%lld: expected %zu fields, found %zu",
+				    path, line, r->nin, b->rec->nfields);
+	return bad_value_error(r, b, err);
+}
+
+/* Fails, or with on_error = skip counts the row and keeps its text. */
+static int bad_row_seen(pl_csv_reader *r, const bad_row *b, pl_error *err)
+{
+	if (!r->o->skip_errors)
+		return bad_row_error(r, b, err);
+	r->stats.rows_skipped++;
+	if (r->reject == NULL)
+		return 0;
+	size_t n = b->end - b->start;
+	int nl = n > 0 && r->buf[b->end - 1] == '\n';
+	if (fwrite(r->buf + b->start, 1, n, r->reject) != n ||
+	    (!nl && fputc('\n', r->reject) == EOF))
+		return pl_error_set(err, PL_ERR_IO, "%s: %s", r->o->reject_path,
+				    strerror(errno));
+	return 0;
+}
+
+/* Converts the record into the next row of the batch, or rejects it. */
+static int take_record(pl_csv_reader *r, bad_row *b, pl_error *err)
+{
+	pl_batch *bt = r->batch;
+	size_t row = bt->nrows;
+	if (b->rec->bad || b->rec->nfields != r->nin)
+		return bad_row_seen(r, b, err);
+	if (row == r->batch_room && grow_rows(r, 2 * row, err) != 0)
+		return PL_ERR_NOMEM;
+	for (size_t k = 0; k < bt->ncols; k++) {
+		int rc =
+		    put_value(r, &bt->cols[k], row, &r->fields[r->sel[k]], err);
+		if (rc == BAD_VALUE) {
+			b->col = k;
+			return bad_row_seen(r, b, err);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	bt->line[row] = b->line;
+	bt->nrows++;
+	return 0;
+}
+
+static void finish_batch(pl_csv_reader *r)
+{
+	pl_batch *b = r->batch;
+	for (size_t k = 0; k < b->ncols; k++) {
+		pl_column *c = &b->cols[k];
+		c->len = b->nrows;
+		if (c->type == PL_STRING)
+			c->arena_len = (size_t)pl_col_off(c)[b->nrows];
+	}
+	r->stats.rows += b->nrows;
+}
+
+/* Reads rows of the open file into the batch until it holds max_rows or
+ * the file ends (which closes it). */
+static int fill(pl_csv_reader *r, size_t max_rows, pl_error *err)
+{
+	while (r->batch->nrows < max_rows) {
+		pl_csv_record rec;
+		int rc = next_record(r, 0, &rec, err);
+		if (rc < 0)
+			return rc;
+		if (rc == PL_SCAN_END) {
+			close_file(r);
+			break;
+		}
+		bad_row b = {r->line, r->pos, (size_t)(rec.end - r->buf), &rec,
+			     0};
+		r->pos = b.end;
+		r->line += (int64_t)rec.lines;
+		if (rc == PL_SCAN_RECORD && (rc = take_record(r, &b, err)) != 0)
+			return rc;
+	}
+	finish_batch(r);
+	return 0;
+}
+
+int pl_csv_reader_next(pl_csv_reader *r, size_t max_rows, pl_batch **out,
+		       pl_error *err)
+{
+	*out = NULL;
+	if (max_rows == 0)
+		max_rows = 1;
+	while (r->nin > 0) {
+		if (r->zin == NULL && r->file + 1 >= r->o->npaths)
+			return 0;
+		int rc = r->zin == NULL ? start_file(r, r->file + 1, err) : 0;
+		if (rc == 0)
+			rc = reset_batch(r, err);
+		if (rc == 0)
+			rc = fill(r, max_rows, err);
+		if (rc != 0)
+			return rc;
+		if (r->batch->nrows > 0) {
+			*out = r->batch;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* A PL_ERR_CONF for a name in key (schema, columns) that is no column. */
+static int unknown_column(pl_csv_reader *r, const char *key, const char *name,
+			  pl_error *err)
+{
+	const char **cand = malloc((r->in.n + 1) * sizeof(*cand));
+	if (cand == NULL)
+		return pl_error_nomem(err, "a name list");
+	for (size_t i = 0; i < r->in.n; i++)
+		cand[i] = r->in.fields[i].name;
+	cand[r->in.n] = NULL;
+	const char *near = pl_suggest(name, cand);
+	char hint[600] = "";
+	if (near != NULL)
+		snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
+	free(cand);
+	if (r->o->section != NULL)
+		return pl_section_error(r->o->section, key, err,
+					"%s: no column '%s' in %s%s", key, name,
+					r->o->paths[0], hint);
+	return pl_error_set(err, PL_ERR_CONF, "%s: no column '%s' in %s%s", key,
+			    name, r->o->paths[0], hint);
+}
+
+static int apply_schema(pl_csv_reader *r, pl_error *err)
+{
+	const pl_schema *s = &r->o->schema;
+	r->given = calloc(r->in.n + 1, 1);
+	if (r->given == NULL)
+		return pl_error_nomem(err, "a schema");
+	for (size_t i = 0; i < s->n; i++) {
+		int k = pl_schema_find(&r->in, s->fields[i].name);
+		if (k < 0)
+			return unknown_column(r, "schema", s->fields[i].name,
+					      err);
+		r->in.fields[k].type = s->fields[i].type;
+		r->given[k] = 1;
+	}
+	return 0;
+}
+
+static int select_columns(pl_csv_reader *r, pl_error *err)
+{
+	size_t n = r->o->columns != NULL ? r->o->ncolumns : r->in.n;
+	r->sel = malloc((n + 1) * sizeof(*r->sel));
+	if (r->sel == NULL)
+		return pl_error_nomem(err, "a column selection");
+	for (size_t k = 0; k < n; k++) {
+		int i = (int)k;
+		if (r->o->columns != NULL) {
+			const char *name = r->o->columns[k];
+			i = pl_schema_find(&r->in, name);
+			if (i < 0)
+				return unknown_column(r, "columns", name, err);
+			if (pl_schema_find(&r->out, name) >= 0)
+				return pl_error_set(err, PL_ERR_CONF,
+						    "columns: '%s' selected "
+						    "twice",
+						    name);
+		}
+		r->sel[k] = (size_t)i;
+		int rc = pl_schema_add(&r->out, r->in.fields[i].name, PL_STRING,
+				       err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void sample_record(pl_csv_reader *r, pl_csv_infer *t)
+{
+	for (size_t k = 0; k < r->out.n; k++) {
+		size_t i = r->sel[k];
+		const pl_csv_field *f = &r->fields[i];
+		if (!r->given[i] && !is_null(r, f))
+			pl_csv_infer_add(&t[k], f->p, f->len);
+	}
+}
+
+/* Samples the first infer_rows records from pos without consuming them. */
+static int sample(pl_csv_reader *r, pl_csv_infer *t, pl_error *err)
+{
+	size_t rel = 0;
+	for (long long n = 0; n < r->o->infer_rows;) {
+		pl_csv_record rec;
+		int rc = next_record(r, rel, &rec, err);
+		if (rc < 0 || rc == PL_SCAN_END)
+			return rc < 0 ? rc : 0;
+		rel = (size_t)(rec.end - r->buf) - r->pos;
+		if (rc == PL_SCAN_EMPTY || rec.bad || rec.nfields != r->nin)
+			continue;
+		sample_record(r, t);
+		n++;
+	}
+	return 0;
+}
+
+static int infer_types(pl_csv_reader *r, pl_error *err)
+{
+	pl_csv_infer *t = malloc((r->out.n + 1) * sizeof(*t));
+	if (t == NULL)
+		return pl_error_nomem(err, "type inference");
+	for (size_t k = 0; k < r->out.n; k++)
+		pl_csv_infer_init(&t[k]);
+	int rc = sample(r, t, err);
+	for (size_t k = 0; rc == 0 && k < r->out.n; k++) {
+		size_t i = r->sel[k];
+		if (!r->given[i])
+			r->in.fields[i].type = pl_csv_infer_type(&t[k]);
+		r->out.fields[k].type = r->in.fields[i].type;
+	}
+	free(t);
+	return rc;
+}
+
+static int setup(pl_csv_reader *r, pl_error *err)
+{
+	const pl_csv_options *o = r->o;
+	r->null_len = malloc((o->nnulls + 1) * sizeof(*r->null_len));
+	if (r->null_len == NULL)
+		return pl_error_nomem(err, "null strings");
+	for (size_t i = 0; i < o->nnulls; i++)
+		r->null_len[i] = strlen(o->nulls[i]);
+	for (size_t i = 0; i < o->npaths; i++) {
+		struct stat st;
+		if (stat(o->paths[i], &st) == 0 && S_ISREG(st.st_mode))
+			r->stats.bytes_total += (uint64_t)st.st_size;
+	}
+	if (o->skip_errors && o->reject_path != NULL &&
+	    (r->reject = fopen(o->reject_path, "wb")) == NULL)
+		return pl_error_set(err, PL_ERR_IO, "%s: %s", o->reject_path,
+				    strerror(errno));
+	r->buf = pl_pool_alloc(r->pool, BLOCK_SIZE);
+	if (r->buf == NULL)
+		return pl_error_nomem(err, "a csv read buffer");
+	r->cap = pl_pool_size(r->buf) - 1;
+	return grow_fields(r, 64, err);
+}
+
+int pl_csv_reader_open(const pl_csv_options *o, pl_pool *pool,
+		       pl_csv_reader **out, pl_error *err)
+{
+	*out = NULL;
+	if (o->npaths == 0)
+		return pl_error_set(err, PL_ERR_CONF, "csv: no input file");
+	pl_csv_reader *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return pl_error_nomem(err, "a csv reader");
+	r->o = o;
+	r->pool = pool;
+	pl_schema_init(&r->in);
+	pl_schema_init(&r->out);
+	pl_csv_scanner_init(&r->scan, o->delimiter, o->quote);
+	int rc = setup(r, err);
+	if (rc == 0)
+		rc = start_file(r, 0, err);
+	if (rc == 0)
+		rc = apply_schema(r, err);
+	if (rc == 0)
+		rc = select_columns(r, err);
+	if (rc == 0)
+		rc = grow_fields(r, r->nin + 1, err);
+	if (rc == 0)
+		rc = infer_types(r, err);
+	if (rc != 0) {
+		pl_csv_reader_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+const pl_schema *pl_csv_reader_schema(const pl_csv_reader *r)
+{
+	return &r->out;
+}
+
+pl_csv_stats pl_csv_reader_stats(const pl_csv_reader *r)
+{
+	pl_csv_stats s = r->stats;
+	s.bytes_read = r->bytes_done + (r->zin ? pl_zin_bytes_read(r->zin) : 0);
+	return s;
+}
+
+void pl_csv_reader_close(pl_csv_reader *r)
+{
+	if (r == NULL)
+		return;
+	close_file(r);
+	if (r->reject != NULL)
+		fclose(r->reject);
+	pl_batch_free(r->batch, r->pool);
+	pl_pool_free(r->pool, r->buf);
+	pl_pool_free(r->pool, r->fields);
+	pl_schema_free(&r->in);
+	pl_schema_free(&r->out);
+	free(r->sel);
+	free(r->given);
+	free(r->null_len);
+	free(r);
+}

@@ -1,0 +1,746 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "harness.h"
+#include "io/csv_reader.h"
+
+static pl_pool *pool;
+static char dir[64];
+static pl_error err;
+
+static void setup(void)
+{
+	pool = pl_pool_create(1 << 20);
+	snprintf(dir, sizeof(dir), "/tmp/pl_csv_XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	pl_error_clear(&err);
+}
+
+static void teardown(void)
+{
+	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
+	pl_pool_destroy(pool);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+/* Writes bytes to dir/name; returns the path (static per call slot). */
+static char *put(const char *name, const char *data, size_t len)
+{
+	static char paths[4][256];
+	static int slot;
+	char *p = paths[slot++ % 4];
+	snprintf(p, 256, "%s/%s", dir, name);
+	FILE *f = fopen(p, "wb");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(fwrite(data, 1, len, f), len);
+	fclose(f);
+	return p;
+}
+
+static char *puts_file(const char *name, const char *text)
+{
+	return put(name, text, strlen(text));
+}
+
+static void opts_init(pl_csv_options *o, char *path)
+{
+	memset(o, 0, sizeof(*o));
+	pl_schema_init(&o->schema);
+	o->paths = malloc(4 * sizeof(char *));
+	o->paths[0] = strdup(path);
+	o->npaths = 1;
+	o->header = 1;
+	o->delimiter = ',';
+	o->quote = '"';
+	o->infer_rows = 10000;
+}
+
+static void add_path(pl_csv_options *o, char *path)
+{
+	o->paths[o->npaths++] = strdup(path);
+}
+
+static char **names(size_t n, ...)
+{
+	va_list ap;
+	char **v = malloc(n * sizeof(*v));
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++)
+		v[i] = strdup(va_arg(ap, const char *));
+	va_end(ap);
+	return v;
+}
+
+static pl_csv_reader *open_ok(pl_csv_options *o)
+{
+	pl_csv_reader *r = NULL;
+	int rc = pl_csv_reader_open(o, pool, &r, &err);
+	if (rc != 0)
+		fprintf(stderr, "open: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	return r;
+}
+
+static pl_batch *next_ok(pl_csv_reader *r, size_t max)
+{
+	pl_batch *b = NULL;
+	int rc = pl_csv_reader_next(r, max, &b, &err);
+	if (rc != 0)
+		fprintf(stderr, "next: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	return b;
+}
+
+static int str_is(const pl_column *c, size_t i, const char *want, size_t n)
+{
+	size_t len;
+	const char *s = pl_col_str(c, i, &len);
+	return !pl_column_is_null(c, i) && len == n && memcmp(s, want, n) == 0;
+}
+
+#define STR_IS(c, i, lit) CU_ASSERT(str_is(c, i, lit, sizeof(lit) - 1))
+
+/* Opens path with default options, reads one batch, checks then closes. */
+#define READ_ONE(o, r, b)                                                      \
+	pl_csv_reader *r = open_ok(&o);                                        \
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);                                       \
+	pl_batch *b = next_ok(r, 1000);                                        \
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b)
+
+static void done(pl_csv_reader *r, pl_csv_options *o)
+{
+	pl_csv_reader_close(r);
+	pl_csv_options_free(o);
+	teardown();
+}
+
+static void quoted_fields_kept_byte_for_byte(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o,
+		  puts_file("q.csv", "a,b\n\"x,y\",\"he said \"\"hi\"\"\"\n"
+				     "\"l1\r\nl2\",plain\n\"\",\"a\nb\"\n"));
+	READ_ONE(o, r, b);
+	CU_ASSERT_EQUAL(b->nrows, 3);
+	STR_IS(&b->cols[0], 0, "x,y");
+	STR_IS(&b->cols[1], 0, "he said \"hi\"");
+	STR_IS(&b->cols[0], 1, "l1\r\nl2");
+	STR_IS(&b->cols[1], 1, "plain");
+	STR_IS(&b->cols[0], 2, "");
+	STR_IS(&b->cols[1], 2, "a\nb");
+	CU_ASSERT_EQUAL(b->line[0], 2);
+	CU_ASSERT_EQUAL(b->line[1], 3);
+	CU_ASSERT_EQUAL(b->line[2], 5);
+	CU_ASSERT_STRING_EQUAL(b->origin, o.paths[0]);
+	CU_ASSERT_PTR_NULL(next_ok(r, 1000));
+	done(r, &o);
+}
+
+static void mixed_line_ends_and_bom(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o,
+		  puts_file("m.csv", "\xef\xbb\xbfid,v\r\n1,x\n3,y\r\n5,z"));
+	READ_ONE(o, r, b);
+	CU_ASSERT_STRING_EQUAL(pl_csv_reader_schema(r)->fields[0].name, "id");
+	CU_ASSERT_EQUAL(pl_csv_reader_schema(r)->fields[0].type, PL_INT64);
+	CU_ASSERT_EQUAL(b->nrows, 3);
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[0])[2], 5);
+	STR_IS(&b->cols[1], 0, "x");
+	STR_IS(&b->cols[1], 1, "y");
+	STR_IS(&b->cols[1], 2, "z");
+	CU_ASSERT_EQUAL(b->line[2], 4);
+	done(r, &o);
+}
+
+static void no_header_names_columns(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("h.csv", "1\t2\n3\tx\n"));
+	o.header = 0;
+	o.delimiter = '\t';
+	READ_ONE(o, r, b);
+	const pl_schema *s = pl_csv_reader_schema(r);
+	CU_ASSERT_EQUAL(s->n, 2);
+	CU_ASSERT_STRING_EQUAL(s->fields[0].name, "c1");
+	CU_ASSERT_STRING_EQUAL(s->fields[1].name, "c2");
+	CU_ASSERT_EQUAL(s->fields[1].type, PL_STRING);
+	CU_ASSERT_EQUAL(b->nrows, 2);
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[0])[1], 3);
+	CU_ASSERT_EQUAL(b->line[0], 1);
+	done(r, &o);
+}
+
+static void null_strings_and_empty_fields(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o,
+		  puts_file("n.csv", "a,b,c\nNA,\"\",1\n,x,null\n\"NA\",,2\n"));
+	o.nulls = names(2, "NA", "null");
+	o.nnulls = 2;
+	READ_ONE(o, r, b);
+	CU_ASSERT_EQUAL(b->nrows, 3);
+	CU_ASSERT(pl_column_is_null(&b->cols[0], 0));
+	CU_ASSERT(pl_column_is_null(&b->cols[0], 1));
+	STR_IS(&b->cols[0], 2, "NA");
+	STR_IS(&b->cols[1], 0, "");
+	STR_IS(&b->cols[1], 1, "x");
+	CU_ASSERT(pl_column_is_null(&b->cols[1], 2));
+	CU_ASSERT_EQUAL(b->cols[2].type, PL_INT64);
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[2])[0], 1);
+	CU_ASSERT(pl_column_is_null(&b->cols[2], 1));
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[2])[1], 0);
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[2])[2], 2);
+	done(r, &o);
+}
+
+static void empty_lines_are_skipped(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("e.csv", "\na\n\n1\n\r\n2\n\n"));
+	READ_ONE(o, r, b);
+	CU_ASSERT_EQUAL(b->nrows, 2);
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[0])[0], 1);
+	CU_ASSERT_EQUAL(b->line[0], 4);
+	CU_ASSERT_EQUAL(b->line[1], 6);
+	done(r, &o);
+}
+
+static void inference_rules(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o,
+		  puts_file("i.csv",
+			    "z,i,f,n,b,e,big,nn,mix\n"
+			    "08123,-7,1e3,1.5,TRUE,,9223372036854775808,nan,1\n"
+			    "00001,0,2,nan,false,,1,inf,x\n"
+			    "1,+12,-0.25,-inf,True,,2,nan,true\n"));
+	READ_ONE(o, r, b);
+	const pl_schema *s = pl_csv_reader_schema(r);
+	pl_type want[] = {PL_STRING,  PL_INT64,	 PL_FLOAT64,
+			  PL_FLOAT64, PL_BOOL,	 PL_STRING,
+			  PL_FLOAT64, PL_STRING, PL_STRING};
+	for (size_t k = 0; k < 9; k++)
+		CU_ASSERT_EQUAL(s->fields[k].type, want[k]);
+	STR_IS(&b->cols[0], 0, "08123");
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[1])[0], -7);
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[1])[2], 12);
+	CU_ASSERT_DOUBLE_EQUAL(pl_col_f64(&b->cols[2])[0], 1000.0, 0);
+	CU_ASSERT_DOUBLE_EQUAL(pl_col_f64(&b->cols[2])[2], -0.25, 0);
+	CU_ASSERT(pl_col_f64(&b->cols[3])[1] != pl_col_f64(&b->cols[3])[1]);
+	CU_ASSERT(pl_col_f64(&b->cols[3])[2] < -1e308);
+	CU_ASSERT_EQUAL(pl_col_bool(&b->cols[4])[0], 1);
+	CU_ASSERT_EQUAL(pl_col_bool(&b->cols[4])[1], 0);
+	CU_ASSERT(pl_column_is_null(&b->cols[5], 2));
+	CU_ASSERT_DOUBLE_EQUAL(pl_col_f64(&b->cols[6])[0],
+			       9223372036854775808.0, 0);
+	done(r, &o);
+}
+
+static void float_parsing_is_exact(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("f.csv", "v\n0.1\n45.123456\n1e-5\n"
+					 "123456789012345678901234567890\n"
+					 "2.2250738585072014e-308\n.5\n-0\n"));
+	READ_ONE(o, r, b);
+	const double *v = pl_col_f64(&b->cols[0]);
+	CU_ASSERT_EQUAL(b->nrows, 7);
+	CU_ASSERT(v[0] == 0.1);
+	CU_ASSERT(v[1] == 45.123456);
+	CU_ASSERT(v[2] == 1e-5);
+	CU_ASSERT(v[3] == 123456789012345678901234567890.0);
+	CU_ASSERT(v[4] == 2.2250738585072014e-308);
+	CU_ASSERT(v[5] == 0.5);
+	CU_ASSERT(v[6] == 0.0);
+	done(r, &o);
+}
+
+static void given_schema_types_columns(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("s.csv", "id,v\n1,2\n2,3.5\n"));
+	pl_schema_add(&o.schema, "id", PL_STRING, &err);
+	pl_schema_add(&o.schema, "v", PL_INT64, &err);
+	pl_csv_reader *r = open_ok(&o);
+	CU_ASSERT_EQUAL(pl_csv_reader_schema(r)->fields[0].type, PL_STRING);
+	pl_batch *b = NULL;
+	CU_ASSERT_EQUAL(pl_csv_reader_next(r, 100, &b, &err), PL_ERR_DATA);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "s.csv:3: column 'v': '3.5' "
+					       "is not int64"));
+	done(r, &o);
+}
+
+static void unknown_schema_column_suggests(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("s.csv", "price,qty\n1,2\n"));
+	pl_schema_add(&o.schema, "prise", PL_STRING, &err);
+	pl_csv_reader *r = NULL;
+	CU_ASSERT_EQUAL(pl_csv_reader_open(&o, pool, &r, &err), PL_ERR_CONF);
+	CU_ASSERT_PTR_NULL(r);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no column 'prise'"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "did you mean 'price'?"));
+	done(NULL, &o);
+}
+
+static void files_form_one_table(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("a.csv", "x,y\n1,a\n2,b\n"));
+	add_path(&o, puts_file("b.csv", "x,y\n\n3,c\n"));
+	add_path(&o, puts_file("c.csv", "x,z\n4,d\n"));
+	READ_ONE(o, r, b);
+	CU_ASSERT_EQUAL(b->nrows, 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b->origin, "a.csv"));
+	b = next_ok(r, 1000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_EQUAL(b->nrows, 1);
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[0])[0], 3);
+	CU_ASSERT_EQUAL(b->line[0], 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b->origin, "b.csv"));
+	CU_ASSERT_EQUAL(pl_csv_reader_next(r, 1000, &b, &err), PL_ERR_DATA);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "c.csv:1: header differs"));
+	done(r, &o);
+}
+
+static void expect_error(const char *text, long long infer, const char *msg)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("t.csv", text));
+	o.infer_rows = infer;
+	pl_csv_reader *r = open_ok(&o);
+	pl_batch *b = NULL;
+	int rc = 0;
+	while (rc == 0 && (rc = pl_csv_reader_next(r, 2, &b, &err)) == 0 && b)
+		;
+	CU_ASSERT_EQUAL(rc, PL_ERR_DATA);
+	if (strstr(err.msg, msg) == NULL)
+		fprintf(stderr, "got '%s', want '%s'\n", err.msg, msg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, msg));
+	done(r, &o);
+}
+
+static void bad_rows_name_their_line(void)
+{
+	expect_error("a,b\n\"multi\nline\",1\n\n\"x\",2,3\n", 10,
+		     "t.csv:5: expected 2 fields, found 3");
+	expect_error("a,b\n1,\"p\r\nq\"\n2,r\n\nx,s\n", 2,
+		     "t.csv:6: column 'a': 'x' is not int64 as inferred from "
+		     "the first rows (set `schema = a:string` or a larger "
+		     "`infer_rows`)");
+	expect_error("a,b\n1,2\n\"abc,3\n4,5\n", 10,
+		     "t.csv:3: field 1: quoted field not closed");
+	expect_error("a,b\n1,2\n\"ab\"c,3\n", 10,
+		     "t.csv:3: field 1: text after the closing quote");
+}
+
+static void skip_writes_reject_file(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("r.csv", "a,b\n1,2\n3\n\"q\"x,5\r\n4,5\n7,y\n"
+					 "\"z\n"));
+	o.skip_errors = 1;
+	o.infer_rows = 2;
+	char rej[256];
+	snprintf(rej, sizeof(rej), "%s/rej.txt", dir);
+	o.reject_path = strdup(rej);
+	READ_ONE(o, r, b);
+	CU_ASSERT_EQUAL(b->nrows, 2);
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[0])[1], 4);
+	CU_ASSERT_EQUAL(b->line[1], 5);
+	CU_ASSERT_PTR_NULL(next_ok(r, 1000));
+	pl_csv_stats st = pl_csv_reader_stats(r);
+	CU_ASSERT_EQUAL(st.rows, 2);
+	CU_ASSERT_EQUAL(st.rows_skipped, 4);
+	CU_ASSERT_EQUAL(st.bytes_total, 29);
+	CU_ASSERT_EQUAL(st.bytes_read, 29);
+	pl_csv_reader_close(r);
+	FILE *f = fopen(rej, "rb");
+	char got[128] = {0};
+	CU_ASSERT_EQUAL(fread(got, 1, sizeof(got) - 1, f), 17);
+	fclose(f);
+	CU_ASSERT_STRING_EQUAL(got, "3\n\"q\"x,5\r\n7,y\n\"z\n");
+	pl_csv_options_free(&o);
+	teardown();
+}
+
+static void reads_zstd_input(void)
+{
+	setup();
+	const char *text = "k,v\n1,\"a\nb\"\n2,c\n";
+	char z[256];
+	size_t n = ZSTD_compress(z, sizeof(z), text, strlen(text), 3);
+	CU_ASSERT_FALSE_FATAL(ZSTD_isError(n));
+	pl_csv_options o;
+	opts_init(&o, put("t.csv.zst", z, n));
+	READ_ONE(o, r, b);
+	CU_ASSERT_EQUAL(b->nrows, 2);
+	STR_IS(&b->cols[1], 0, "a\nb");
+	CU_ASSERT_EQUAL(b->line[1], 4);
+	CU_ASSERT_EQUAL(pl_csv_reader_stats(r).bytes_read, n);
+	done(r, &o);
+}
+
+static void truncated_zstd_is_an_error(void)
+{
+	setup();
+	char text[4000];
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = i % 7 == 6 ? '\n' : (char)('a' + i % 13);
+	char z[5000];
+	size_t n = ZSTD_compress(z, sizeof(z), text, sizeof(text), 3);
+	pl_csv_options o;
+	opts_init(&o, put("t.csv.zst", z, n - 5));
+	o.header = 0;
+	pl_csv_reader *r = NULL;
+	pl_batch *b = NULL;
+	int rc = pl_csv_reader_open(&o, pool, &r, &err);
+	while (rc == 0 && (rc = pl_csv_reader_next(r, 100, &b, &err)) == 0 && b)
+		;
+	CU_ASSERT_EQUAL(rc, PL_ERR_DATA);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "t.csv.zst: "));
+	done(r, &o);
+}
+
+static void small_batches_span_the_file(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("s.csv", "v,s\n0,a\n1,a\n2,a\n3,a\n4,\"x\ny\"\n"
+					 "5,a\n6,a\n7,a\n8,a\n9,a\n"));
+	o.infer_rows = 3;
+	pl_csv_reader *r = open_ok(&o);
+	size_t sizes[5], nb = 0;
+	int64_t seen[10], lines[10];
+	size_t total = 0;
+	pl_batch *b;
+	while ((b = next_ok(r, 3)) != NULL && nb < 5) {
+		sizes[nb++] = b->nrows;
+		for (size_t i = 0; i < b->nrows && total < 10; i++) {
+			seen[total] = pl_col_i64(&b->cols[0])[i];
+			lines[total++] = b->line[i];
+		}
+	}
+	CU_ASSERT_EQUAL(nb, 4);
+	CU_ASSERT_EQUAL(sizes[0], 3);
+	CU_ASSERT_EQUAL(sizes[3], 1);
+	CU_ASSERT_EQUAL(total, 10);
+	CU_ASSERT_EQUAL(seen[9], 9);
+	CU_ASSERT_EQUAL(lines[4], 6);
+	CU_ASSERT_EQUAL(lines[5], 8);
+	CU_ASSERT_EQUAL(lines[9], 12);
+	done(r, &o);
+}
+
+static void field_larger_than_buffer(void)
+{
+	setup();
+	size_t big = 3u << 20;
+	char *text = malloc(big + 64);
+	size_t n = (size_t)sprintf(text, "a,b\n1,\"");
+	memset(text + n, 'x', big);
+	text[n + 10] = ',';
+	text[n + 20] = '\n';
+	n += big;
+	n += (size_t)sprintf(text + n, "\"\n2,y\n");
+	pl_csv_options o;
+	opts_init(&o, put("big.csv", text, n));
+	READ_ONE(o, r, b);
+	CU_ASSERT_EQUAL(b->nrows, 2);
+	size_t len;
+	const char *s = pl_col_str(&b->cols[1], 0, &len);
+	CU_ASSERT_EQUAL(len, big);
+	CU_ASSERT(s[10] == ',' && s[20] == '\n' && s[big - 1] == 'x');
+	CU_ASSERT_EQUAL(b->line[1], 4);
+	free(text);
+	done(r, &o);
+}
+
+static void columns_selection(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("c.csv", "a,b,c\n1,x,2.5\n2,y,zzz\n"));
+	o.columns = names(2, "b", "a");
+	o.ncolumns = 2;
+	READ_ONE(o, r, b);
+	const pl_schema *s = pl_csv_reader_schema(r);
+	CU_ASSERT_EQUAL(s->n, 2);
+	CU_ASSERT_STRING_EQUAL(s->fields[0].name, "b");
+	CU_ASSERT_EQUAL(s->fields[1].type, PL_INT64);
+	CU_ASSERT_EQUAL(b->ncols, 2);
+	STR_IS(&b->cols[0], 1, "y");
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[1])[1], 2);
+	pl_csv_reader_close(r);
+	pl_names_free(o.columns, o.ncolumns);
+	o.columns = names(1, "bb");
+	o.ncolumns = 1;
+	r = NULL;
+	CU_ASSERT_EQUAL(pl_csv_reader_open(&o, pool, &r, &err), PL_ERR_CONF);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no column 'bb'"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "did you mean 'b'?"));
+	done(r, &o);
+}
+
+static void empty_and_header_only_files(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("e.csv", "\xef\xbb\xbf"));
+	pl_csv_reader *r = NULL;
+	CU_ASSERT_EQUAL(pl_csv_reader_open(&o, pool, &r, &err), PL_ERR_DATA);
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(err.msg, "e.csv: empty file (no header)"));
+	o.header = 0;
+	r = open_ok(&o);
+	CU_ASSERT_EQUAL(pl_csv_reader_schema(r)->n, 0);
+	CU_ASSERT_PTR_NULL(next_ok(r, 10));
+	pl_csv_reader_close(r);
+	pl_csv_options_free(&o);
+	opts_init(&o, puts_file("h.csv", "a,b\r\n"));
+	r = open_ok(&o);
+	CU_ASSERT_EQUAL(pl_csv_reader_schema(r)->n, 2);
+	CU_ASSERT_EQUAL(pl_csv_reader_schema(r)->fields[1].type, PL_STRING);
+	CU_ASSERT_PTR_NULL(next_ok(r, 10));
+	done(r, &o);
+}
+
+static void bad_header_names(void)
+{
+	const char *bad[] = {"a,b,a\n1,2,3\n", "a,,c\n", "\n\"a\",\"\"\n"};
+	const char *want[] = {"d.csv:1: duplicate column name 'a'",
+			      "d.csv:1: column 2 has an empty name",
+			      "d.csv:2: column 2 has an empty name"};
+	for (int i = 0; i < 3; i++) {
+		setup();
+		pl_csv_options o;
+		opts_init(&o, puts_file("d.csv", bad[i]));
+		pl_csv_reader *r = NULL;
+		CU_ASSERT_EQUAL(pl_csv_reader_open(&o, pool, &r, &err),
+				PL_ERR_DATA);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want[i]));
+		done(r, &o);
+	}
+}
+
+static void nul_bytes_are_data(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, put("z.csv", "s\na\0b\n\"\0\"\n", 10));
+	READ_ONE(o, r, b);
+	CU_ASSERT_EQUAL(b->nrows, 2);
+	CU_ASSERT(str_is(&b->cols[0], 0, "a\0b", 3));
+	CU_ASSERT(str_is(&b->cols[0], 1, "\0", 1));
+	done(r, &o);
+}
+
+static void missing_file_is_io_error(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, "/nonexistent/x.csv");
+	pl_csv_reader *r = NULL;
+	CU_ASSERT_EQUAL(pl_csv_reader_open(&o, pool, &r, &err), PL_ERR_IO);
+	CU_ASSERT_STRING_EQUAL(err.msg, "/nonexistent/x.csv: No such file or "
+					"directory");
+	done(r, &o);
+}
+
+/* Reads everything; returns the first error. */
+static int read_all(pl_csv_options *o, size_t max, uint64_t *rows)
+{
+	pl_csv_reader *r = NULL;
+	pl_batch *b = NULL;
+	int rc = pl_csv_reader_open(o, pool, &r, &err);
+	*rows = 0;
+	while (rc == 0 && (rc = pl_csv_reader_next(r, max, &b, &err)) == 0 && b)
+		*rows += b->nrows;
+	pl_csv_reader_close(r);
+	return rc;
+}
+
+/* A [source] section of job.conf in dir with keys on lines 2, 3, ... */
+static pl_section *section(pl_kv *kv, size_t n)
+{
+	static pl_section s;
+	s.name = "source";
+	s.line = 1;
+	s.occurrence = 1;
+	s.file = "job.conf";
+	s.dir = dir;
+	s.n = n;
+	s.kv = kv;
+	for (size_t i = 0; i < n; i++)
+		kv[i].line = (int)i + 2;
+	return &s;
+}
+
+static int from_section(pl_kv *kv, size_t n, pl_csv_options *o)
+{
+	pl_error_clear(&err);
+	int rc = pl_csv_options_from_section(section(kv, n), o, &err);
+	return rc;
+}
+
+static void options_from_section(void)
+{
+	setup();
+	puts_file("p1.tsv", "a\tb\n1\t2\n");
+	puts_file("p2.tsv", "a\tb\n3\t4\n");
+	pl_kv kv[] = {{"path", "p*.tsv", 0},
+		      {"null", "NA, -", 0},
+		      {"schema", "b:string, a : float64", 0},
+		      {"infer_rows", "5", 0},
+		      {"on_error", "skip", 0},
+		      {"reject", "rej.txt", 0}};
+	pl_csv_options o;
+	CU_ASSERT_EQUAL_FATAL(from_section(kv, 6, &o), 0);
+	CU_ASSERT_EQUAL(o.npaths, 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.paths[1], "/p2.tsv"));
+	CU_ASSERT_EQUAL(o.delimiter, '\t');
+	CU_ASSERT_EQUAL(o.header, 1);
+	CU_ASSERT_EQUAL(o.nnulls, 2);
+	CU_ASSERT_STRING_EQUAL(o.nulls[1], "-");
+	CU_ASSERT_EQUAL(o.schema.n, 2);
+	CU_ASSERT_STRING_EQUAL(o.schema.fields[1].name, "a");
+	CU_ASSERT_EQUAL(o.schema.fields[1].type, PL_FLOAT64);
+	CU_ASSERT_EQUAL(o.infer_rows, 5);
+	CU_ASSERT_EQUAL(o.skip_errors, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(o.reject_path, "/rej.txt"));
+	uint64_t rows;
+	CU_ASSERT_EQUAL(read_all(&o, 10, &rows), 0);
+	CU_ASSERT_EQUAL(rows, 2);
+	pl_csv_options_free(&o);
+	teardown();
+}
+
+static void expect_conf(pl_kv *kv, size_t n, int code, const char *msg)
+{
+	pl_csv_options o;
+	CU_ASSERT_EQUAL(from_section(kv, n, &o), code);
+	if (strstr(err.msg, msg) == NULL)
+		fprintf(stderr, "got '%s', want '%s'\n", err.msg, msg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, msg));
+	pl_csv_options_free(&o);
+}
+
+static void bad_options_name_their_line(void)
+{
+	setup();
+	puts_file("d.csv", "a\n1\n");
+	char nodir[300];
+	snprintf(nodir, sizeof(nodir), "%s/none.csv: No such file or directory",
+		 dir);
+	pl_kv missing[] = {{"path", "none.csv", 0}};
+	expect_conf(missing, 1, PL_ERR_IO, nodir);
+	pl_kv isdir[] = {{"path", "/tmp", 0}};
+	expect_conf(isdir, 1, PL_ERR_IO, "/tmp: is a directory");
+	pl_kv noglob[] = {{"path", "zz*.csv", 0}};
+	expect_conf(noglob, 1, PL_ERR_IO, "No such file or directory");
+	pl_kv delim[] = {{"path", "d.csv", 0}, {"delimiter", ";;", 0}};
+	expect_conf(delim, 2, PL_ERR_CONF, "job.conf:3: [source] delimiter");
+	pl_kv same[] = {{"path", "d.csv", 0}, {"quote", ",", 0}};
+	expect_conf(same, 2, PL_ERR_CONF, "job.conf:3: [source] quote and");
+	pl_kv type[] = {{"path", "d.csv", 0}, {"schema", "a:int32", 0}};
+	expect_conf(type, 2, PL_ERR_CONF,
+		    "job.conf:3: [source] unknown type "
+		    "'int32' for 'a'");
+	pl_kv onerr[] = {{"path", "d.csv", 0}, {"on_error", "ignore", 0}};
+	expect_conf(onerr, 2, PL_ERR_CONF, "job.conf:3: [source] on_error");
+	pl_kv rej[] = {{"path", "d.csv", 0}, {"reject", "r.txt", 0}};
+	expect_conf(rej, 2, PL_ERR_CONF, "job.conf:3: [source] reject needs");
+	teardown();
+}
+
+static void unknown_columns_name_the_section_line(void)
+{
+	setup();
+	puts_file("d.csv", "price,qty\n1,2\n");
+	pl_kv kv[] = {{"path", "d.csv", 0}, {"columns", "qty, prise", 0}};
+	pl_csv_options o;
+	CU_ASSERT_EQUAL_FATAL(from_section(kv, 2, &o), 0);
+	o.columns = names(2, "qty", "prise");
+	o.ncolumns = 2;
+	pl_csv_reader *r = NULL;
+	CU_ASSERT_EQUAL(pl_csv_reader_open(&o, pool, &r, &err), PL_ERR_CONF);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "job.conf:3: [source] "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "did you mean 'price'?"));
+	done(r, &o);
+}
+
+static void fault_injection_walk(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("f.csv", "a,b,c,d\n1,x,,true\n2,\"y\"\"\",1.5,"
+					 "false\n,z,2,\n4,w,3,TRUE\n"));
+	int ok = 0;
+	for (uint64_t n = 1; n < 200 && !ok; n++) {
+		pl_pool_fail_after(pool, n, 1);
+		pl_error_clear(&err);
+		uint64_t rows;
+		int rc = read_all(&o, 2, &rows);
+		pl_pool_fail_after(pool, 0, 0);
+		CU_ASSERT(rc == 0 || rc == PL_ERR_NOMEM);
+		CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
+		if (rc == 0) {
+			CU_ASSERT_EQUAL(rows, 4);
+			CU_ASSERT(n > 3);
+			ok = 1;
+		}
+	}
+	CU_ASSERT(ok);
+	pl_csv_options_free(&o);
+	teardown();
+}
+
+static const pl_test tests[] = {
+    {"quoted_fields_kept_byte_for_byte", quoted_fields_kept_byte_for_byte},
+    {"mixed_line_ends_and_bom", mixed_line_ends_and_bom},
+    {"no_header_names_columns", no_header_names_columns},
+    {"null_strings_and_empty_fields", null_strings_and_empty_fields},
+    {"empty_lines_are_skipped", empty_lines_are_skipped},
+    {"inference_rules", inference_rules},
+    {"float_parsing_is_exact", float_parsing_is_exact},
+    {"given_schema_types_columns", given_schema_types_columns},
+    {"unknown_schema_column_suggests", unknown_schema_column_suggests},
+    {"files_form_one_table", files_form_one_table},
+    {"bad_rows_name_their_line", bad_rows_name_their_line},
+    {"skip_writes_reject_file", skip_writes_reject_file},
+    {"reads_zstd_input", reads_zstd_input},
+    {"truncated_zstd_is_an_error", truncated_zstd_is_an_error},
+    {"small_batches_span_the_file", small_batches_span_the_file},
+    {"field_larger_than_buffer", field_larger_than_buffer},
+    {"columns_selection", columns_selection},
+    {"empty_and_header_only_files", empty_and_header_only_files},
+    {"bad_header_names", bad_header_names},
+    {"nul_bytes_are_data", nul_bytes_are_data},
+    {"missing_file_is_io_error", missing_file_is_io_error},
+    {"options_from_section", options_from_section},
+    {"bad_options_name_their_line", bad_options_name_their_line},
+    {"unknown_columns_name_the_section_line",
+     unknown_columns_name_the_section_line},
+    {"fault_injection_walk", fault_injection_walk},
+    {NULL, NULL}};
+
+PL_TEST_MAIN("csv_reader", tests)
