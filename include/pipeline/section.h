@@ -30,14 +30,17 @@ const pl_kv *pl_section_find(const pl_section *s, const char *key);
 const char *pl_section_get(const pl_section *s, const char *key,
 			   const char *def);
 
-/* Fails with PL_ERR_CONF naming "file:line: unknown key 'k' in [name]"
- * (and "did you mean 'x'?" when a known key is close) for the first key
- * not in the NULL-terminated list known. */
+/* Fails with PL_ERR_CONF "FILE:LINE: [name] unknown key 'k' (did you mean
+ * 'x'?)" for the first key not in the NULL-terminated list known, or
+ * "FILE:LINE: [name] key 'k' given twice (first at line N)" for a repeated
+ * known key, whichever comes first in the file. A NULL list accepts every
+ * key and checks only repeats. */
 int pl_section_check_keys(const pl_section *s, const char *const *known,
 			  pl_error *err);
 
-/* Sets a PL_ERR_CONF error "file:LINE: [name] message", LINE being the
- * key's line when key names one, else the section's. Returns PL_ERR_CONF. */
+/* Sets a PL_ERR_CONF error "FILE:LINE: [name] message", LINE being the
+ * key's line when key names one, else the section's. A key set by --set
+ * (line 0) gives "--set NAME[#K].KEY: message". Returns PL_ERR_CONF. */
 int pl_section_error(const pl_section *s, const char *key, pl_error *err,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
