@@ -258,7 +258,7 @@ int pl_split_names(const char *list, char ***out, size_t *n, pl_error *err)
 	if (buf == NULL)
 		return pl_error_nomem(err, "a name list");
 	for (;;) {
-		size_t len;
+		size_t len = 0;
 		rc = scan_name(&p, buf, &len, list, err);
 		if (rc == 0)
 			rc = push_name(out, n, buf, len, err);

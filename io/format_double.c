@@ -117,7 +117,7 @@ static void shortest_subnormal(double v, decimal *out)
 static void shortest_normal(double v, decimal *out)
 {
 	char s[40];
-	decimal d17;
+	decimal d17 = {0};
 	snprintf(s, sizeof(s), "%.16e", v);
 	parse_e(s, &d17);
 	nearest(v, &d17, 15, out);

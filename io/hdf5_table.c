@@ -1,0 +1,344 @@
+/* Opening one file's table: the file, the datasets, their shapes and types,
+ * and the NULLs datasets pipeline writes beside columns that have NULLs. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/hdf5_table.h"
+
+/* The chunk cache per dataset: enough for a couple of chunks, so that a
+ * batch ending inside a chunk does not decompress it again next time. */
+#define CACHE_BYTES_MIN ((size_t)4 << 20)
+#define CACHE_BYTES_MAX ((size_t)256 << 20)
+#define CACHE_SLOTS 1031
+
+static int h5_fail(pl_error *err, int code, const char *path, const char *where,
+		   const char *what)
+{
+	char why[256];
+	pl_h5_last_error(why, sizeof(why));
+	return pl_error_set(err, code, "%s:%s: %s: %s", path, where, what, why);
+}
+
+/* The open checks whether the file exists and is HDF5 before HDF5 tries,
+ * so that the common mistakes get plain messages. */
+static int open_file(const char *path, hid_t *out, pl_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return pl_error_set(err, PL_ERR_IO, "%s: %s", path,
+				    strerror(errno));
+	fclose(f);
+	if (H5Fis_hdf5(path) <= 0)
+		return pl_error_set(err, PL_ERR_DATA,
+				    "%s: not an HDF5 file (no HDF5 signature)",
+				    path);
+	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+	if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
+		H5Pclose(fapl);
+		return pl_error_set(err, PL_ERR_INTERNAL,
+				    "%s: cannot set up HDF5 file access", path);
+	}
+	*out = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+	hid_t es = pl_h5_error_keep();
+	H5Pclose(fapl);
+	pl_h5_error_restore(es);
+	if (*out < 0) {
+		char why[256];
+		pl_h5_last_error(why, sizeof(why));
+		return pl_error_set(err, PL_ERR_DATA,
+				    "%s: cannot open as HDF5 (truncated or "
+				    "damaged file?): %s",
+				    path, why);
+	}
+	return 0;
+}
+
+/* Whether every link along path exists (H5Lexists needs the parents). */
+static int link_exists(hid_t file, const char *path)
+{
+	char buf[1024];
+	size_t n = strlen(path);
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		char c = buf[i];
+		buf[i] = '\0';
+		int ok = H5Lexists(file, buf, H5P_DEFAULT) > 0;
+		buf[i] = c;
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+static uint64_t chunk_rows(hid_t dset)
+{
+	hid_t dcpl = H5Dget_create_plist(dset);
+	hsize_t dim = 0;
+	if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
+	    H5Pget_chunk(dcpl, 1, &dim) != 1)
+		dim = 0;
+	H5Pclose(dcpl);
+	return dim;
+}
+
+static hid_t open_cached(hid_t file, const char *path, size_t bytes)
+{
+	hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+	if (dapl < 0)
+		return dapl;
+	hid_t d = H5I_INVALID_HID;
+	if (H5Pset_chunk_cache(dapl, CACHE_SLOTS, bytes, 1.0) >= 0)
+		d = H5Dopen2(file, path, dapl);
+	hid_t es = pl_h5_error_keep();
+	H5Pclose(dapl);
+	pl_h5_error_restore(es);
+	return d;
+}
+
+/* Opens with a cache of a few MB, or of two chunks when they are larger. */
+static hid_t open_dataset(hid_t file, const char *path)
+{
+	hid_t d = open_cached(file, path, CACHE_BYTES_MIN);
+	if (d < 0)
+		return d;
+	hid_t type = H5Dget_type(d);
+	size_t bytes = 2 * chunk_rows(d) * (type >= 0 ? H5Tget_size(type) : 0);
+	H5Tclose(type);
+	if (bytes <= CACHE_BYTES_MIN)
+		return d;
+	H5Dclose(d);
+	return open_cached(file, path,
+			   bytes < CACHE_BYTES_MAX ? bytes : CACHE_BYTES_MAX);
+}
+
+/* Opens a 1-D dataset and gives its length. */
+static int open_1d(pl_h5_table *t, const char *path, hid_t *out, uint64_t *len,
+		   pl_error *err)
+{
+	if (!link_exists(t->file, path))
+		return pl_error_set(err, PL_ERR_DATA, "%s:%s: no such dataset",
+				    t->path, path);
+	*out = open_dataset(t->file, path);
+	if (*out < 0)
+		return h5_fail(err, PL_ERR_DATA, t->path, path,
+			       "cannot open as a dataset");
+	hid_t space = H5Dget_space(*out);
+	int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+	hsize_t dim = 0;
+	if (rank == 1)
+		H5Sget_simple_extent_dims(space, &dim, NULL);
+	H5Sclose(space);
+	if (rank != 1)
+		return pl_error_set(err, PL_ERR_DATA,
+				    "%s:%s: unsupported shape: %d-D (only 1-D "
+				    "datasets are read)",
+				    t->path, path, rank < 0 ? 0 : rank);
+	*len = dim;
+	return 0;
+}
+
+static int check_length(const pl_h5_table *t, const char *path, uint64_t len,
+			pl_error *err)
+{
+	if (len == t->nrows)
+		return 0;
+	return pl_error_set(err, PL_ERR_DATA,
+			    "%s:%s: %llu rows, but %s has %llu (datasets must "
+			    "have equal lengths)",
+			    t->path, path, (unsigned long long)len,
+			    t->src[0].where, (unsigned long long)t->nrows);
+}
+
+/* The NULLs dataset pipeline's writer puts beside a column with NULLs. */
+static int open_valid(pl_h5_table *t, pl_h5_src *s, const char *vpath,
+		      pl_error *err)
+{
+	if (!link_exists(t->file, vpath))
+		return 0;
+	uint64_t len;
+	int rc = open_1d(t, vpath, &s->valid, &len, err);
+	if (rc == 0)
+		rc = check_length(t, vpath, len, err);
+	hid_t type = rc == 0 ? H5Dget_type(s->valid) : H5I_INVALID_HID;
+	if (rc == 0 && H5Tget_class(type) != H5T_INTEGER)
+		rc = pl_error_set(err, PL_ERR_DATA,
+				  "%s:%s: a NULLs dataset must hold integers",
+				  t->path, vpath);
+	H5Tclose(type);
+	return rc;
+}
+
+static int valid_path(const char *dir, size_t dirlen, const char *name,
+		      char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "%.*s/%s" PL_H5_VALID_SUFFIX, (int)dirlen,
+			 dir, name);
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static const char *last_part(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+static int unsupported(const pl_h5_table *t, size_t i, const char *why,
+		       pl_error *err)
+{
+	char where[1200];
+	pl_h5_table_where(t, i, where, sizeof(where));
+	return pl_error_set(err, PL_ERR_DATA,
+			    "%s: unsupported type %s (integers, floats, "
+			    "strings and h5py bools are read)",
+			    where, why);
+}
+
+static int open_column(pl_h5_table *t, const char *path, pl_error *err)
+{
+	pl_h5_src *s = &t->src[t->n];
+	s->where = path;
+	s->valid = H5I_INVALID_HID;
+	if ((s->name = strdup(last_part(path))) == NULL)
+		return pl_error_nomem(err, "a column name");
+	t->n++;
+	uint64_t len;
+	int rc = open_1d(t, path, &s->dset, &len, err);
+	if (rc != 0)
+		return rc;
+	if (t->n == 1) {
+		t->nrows = len;
+		t->chunk = chunk_rows(s->dset);
+	}
+	if ((rc = check_length(t, path, len, err)) != 0)
+		return rc;
+	char why[256];
+	hid_t type = H5Dget_type(s->dset);
+	if (pl_h5_classify(type, &s->t, why, sizeof(why)) != 0)
+		rc = unsupported(t, t->n - 1, why, err);
+	H5Tclose(type);
+	char vpath[1200];
+	if (rc == 0 && valid_path(path, (size_t)(last_part(path) - 1 - path),
+				  s->name, vpath, sizeof(vpath)) == 0)
+		rc = open_valid(t, s, vpath, err);
+	return rc;
+}
+
+static int open_columns(pl_h5_table *t, const pl_hdf5_options *o, pl_error *err)
+{
+	t->src = calloc(o->ndatasets ? o->ndatasets : 1, sizeof(*t->src));
+	if (t->src == NULL)
+		return pl_error_nomem(err, "hdf5 columns");
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < o->ndatasets; i++)
+		rc = open_column(t, o->datasets[i], err);
+	return rc;
+}
+
+static int open_field(pl_h5_table *t, hid_t type, unsigned k, const char *table,
+		      pl_error *err)
+{
+	pl_h5_src *s = &t->src[t->n];
+	s->where = table;
+	s->dset = t->table;
+	s->valid = H5I_INVALID_HID;
+	char *name = H5Tget_member_name(type, k);
+	if (name == NULL)
+		return h5_fail(err, PL_ERR_DATA, t->path, table,
+			       "cannot read a field name");
+	s->name = strdup(name);
+	H5free_memory(name);
+	if (s->name == NULL)
+		return pl_error_nomem(err, "a column name");
+	t->n++;
+	char why[256];
+	hid_t ft = H5Tget_member_type(type, k);
+	int rc = pl_h5_classify(ft, &s->t, why, sizeof(why));
+	H5Tclose(ft);
+	if (rc != 0)
+		return unsupported(t, t->n - 1, why, err);
+	char vpath[1200];
+	if (valid_path(table, (size_t)(last_part(table) - 1 - table), s->name,
+		       vpath, sizeof(vpath)) == 0)
+		rc = open_valid(t, s, vpath, err);
+	return rc;
+}
+
+static int open_fields(pl_h5_table *t, const char *table, pl_error *err)
+{
+	hid_t type = H5Dget_type(t->table);
+	int rc = 0;
+	if (H5Tget_class(type) != H5T_COMPOUND) {
+		char what[256];
+		pl_h5_describe(type, what, sizeof(what));
+		rc = pl_error_set(err, PL_ERR_DATA,
+				  "%s:%s: not a compound dataset (type %s); "
+				  "use datasets = for one dataset per column",
+				  t->path, table, what);
+	}
+	int n = rc == 0 ? H5Tget_nmembers(type) : 0;
+	if (rc == 0 &&
+	    (t->src = calloc(n > 0 ? (size_t)n : 1, sizeof(*t->src))) == NULL)
+		rc = pl_error_nomem(err, "hdf5 columns");
+	for (int k = 0; rc == 0 && k < n; k++)
+		rc = open_field(t, type, (unsigned)k, table, err);
+	H5Tclose(type);
+	return rc;
+}
+
+static int open_compound(pl_h5_table *t, const char *table, pl_error *err)
+{
+	int rc = open_1d(t, table, &t->table, &t->nrows, err);
+	if (rc != 0)
+		return rc;
+	t->chunk = chunk_rows(t->table);
+	return open_fields(t, table, err);
+}
+
+int pl_h5_table_open(const pl_hdf5_options *o, size_t file, pl_h5_table *t,
+		     pl_error *err)
+{
+	memset(t, 0, sizeof(*t));
+	t->path = o->paths[file];
+	t->file = t->table = H5I_INVALID_HID;
+	pl_h5_quiet();
+	int rc = open_file(t->path, &t->file, err);
+	if (rc == 0)
+		rc = o->dataset ? open_compound(t, o->dataset, err)
+				: open_columns(t, o, err);
+	if (rc != 0)
+		pl_h5_table_close(t);
+	return rc;
+}
+
+void pl_h5_table_close(pl_h5_table *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->src[i].dset != t->table && t->src[i].dset > 0)
+			H5Dclose(t->src[i].dset);
+		if (t->src[i].valid > 0)
+			H5Dclose(t->src[i].valid);
+		free(t->src[i].name);
+	}
+	free(t->src);
+	if (t->table > 0)
+		H5Dclose(t->table);
+	if (t->file > 0)
+		H5Fclose(t->file);
+	memset(t, 0, sizeof(*t));
+	t->file = t->table = H5I_INVALID_HID;
+}
+
+void pl_h5_table_where(const pl_h5_table *t, size_t i, char *buf, size_t cap)
+{
+	if (t->table >= 0)
+		snprintf(buf, cap, "%s:%s, field '%s'", t->path,
+			 t->src[i].where, t->src[i].name);
+	else
+		snprintf(buf, cap, "%s:%s", t->path, t->src[i].where);
+}

@@ -1,0 +1,48 @@
+/* One HDF5 file opened as a table: its column datasets (or its compound
+ * dataset's fields) checked, typed and ready for hyperslab reads. The
+ * reader keeps one open at a time. */
+#ifndef PIPELINE_IO_HDF5_TABLE_H
+#define PIPELINE_IO_HDF5_TABLE_H
+
+#include <stdint.h>
+
+#include "io/hdf5_reader.h"
+#include "io/hdf5_types.h"
+
+typedef struct pl_h5_src {
+	char *name;	   /* the column's name */
+	const char *where; /* its dataset's path, for messages */
+	hid_t dset;	   /* its dataset, or the shared compound table */
+	hid_t valid;	   /* its NULLs dataset, or H5I_INVALID_HID */
+	pl_h5_type t;
+} pl_h5_src;
+
+typedef struct pl_h5_table {
+	const char *path; /* the file, for messages */
+	hid_t file;
+	hid_t table; /* the compound dataset, or H5I_INVALID_HID */
+	size_t n;
+	pl_h5_src *src;
+	uint64_t nrows;
+	uint64_t chunk; /* rows per chunk of the first dataset; 0: none */
+} pl_h5_table;
+
+/* Opens file o->paths[file] and every dataset o names. Errors name the
+ * file and the dataset: PL_ERR_IO when the file cannot be opened at all,
+ * PL_ERR_DATA for a file that is not HDF5 or is damaged, a missing
+ * dataset, a dataset that is not 1-D, unequal lengths, an unsupported
+ * type. On failure t is closed. */
+int pl_h5_table_open(const pl_hdf5_options *o, size_t file, pl_h5_table *t,
+		     pl_error *err);
+
+void pl_h5_table_close(pl_h5_table *t);
+
+/* "file.h5:/a" or "file.h5:/table, field 'a'" for column i. */
+void pl_h5_table_where(const pl_h5_table *t, size_t i, char *buf, size_t cap);
+
+/* Reads rows [first, first + n) of column i into c, replacing what c
+ * held. Pool memory only for c and small scratch buffers. */
+int pl_h5_read_column(const pl_h5_table *t, size_t i, uint64_t first, size_t n,
+		      pl_column *c, pl_pool *pool, pl_error *err);
+
+#endif
