@@ -3,7 +3,7 @@
 #include <time.h>
 
 #include "framework/exec.h"
-#include "io/csv_writer.h"
+#include "framework/sink.h"
 
 typedef struct pl_exec pl_exec;
 
@@ -17,7 +17,7 @@ struct pl_exec {
 	pl_plan *p;
 	stage *stages;
 	pl_emitter *emitters; /* emitters[i] feeds stage i */
-	pl_csv_writer *writer;
+	pl_sink *writer;
 	pl_run_stats *st;
 };
 
@@ -31,7 +31,7 @@ static int feed_stage(void *arg, pl_batch *b, pl_error *err)
 		return 0;
 	if (s->index == x->p->nops) {
 		x->st->rows_out += b->nrows;
-		return pl_csv_writer_write(x->writer, b, err);
+		return pl_sink_write(x->writer, b, err);
 	}
 	pl_operator *op = &x->p->ops[s->index];
 	int rc = op->def->process(op, b, &x->emitters[s->index + 1], err);
@@ -94,8 +94,7 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_error *err)
 		x->stages[i] = (stage){x, i, 0};
 		x->emitters[i] = (pl_emitter){feed_stage, &x->stages[i]};
 	}
-	int rc = pl_csv_writer_open(p->sink_path, &p->schemas[p->nops],
-				    p->zstd_level, &x->writer, err);
+	int rc = pl_sink_open(p, &x->writer, err);
 	if (rc == 0)
 		rc = stream_source(x, stop, err);
 	if (rc == 0)
@@ -113,10 +112,10 @@ int pl_exec_run(pl_plan *p, volatile sig_atomic_t *stop, pl_run_stats *st,
 	double t0 = now_seconds();
 	int rc = run(&x, stop, err);
 	if (rc == 0 && x.writer) {
-		st->bytes_out = pl_csv_writer_bytes(x.writer);
-		rc = pl_csv_writer_commit(x.writer, err);
+		st->bytes_out = pl_sink_bytes(x.writer);
+		rc = pl_sink_commit(x.writer, err);
 	} else {
-		pl_csv_writer_abort(x.writer);
+		pl_sink_abort(x.writer);
 	}
 	pl_source_stats ss = pl_source_get_stats(p->source);
 	st->rows_in = ss.rows;

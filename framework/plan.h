@@ -42,6 +42,8 @@ typedef struct pl_plan {
 	char sink_path[4096];
 	int sink_format;
 	int zstd_level; /* 0: none */
+	int hdf5_layout;  /* PL_HDF5_COLUMNS or PL_HDF5_COMPOUND */
+	char hdf5_group[1024];
 	int overwrite;
 } pl_plan;
 

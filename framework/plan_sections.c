@@ -7,6 +7,7 @@
 
 #include "framework/plan.h"
 #include "framework/plan_internal.h"
+#include "io/hdf5_writer.h"
 
 uint64_t pl_node_memory(void)
 {
@@ -124,6 +125,27 @@ static int read_compression(pl_plan *p, const pl_section *s, pl_error *err)
 	return 0;
 }
 
+static int read_hdf5_keys(pl_plan *p, const pl_section *s, pl_error *err)
+{
+	const char *layout = pl_section_get(s, "layout", "columns");
+	if (strcmp(layout, "columns") == 0)
+		p->hdf5_layout = PL_HDF5_COLUMNS;
+	else if (strcmp(layout, "compound") == 0)
+		p->hdf5_layout = PL_HDF5_COMPOUND;
+	else
+		return pl_section_error(s, "layout", err,
+					"layout must be columns or compound, "
+					"not '%s'",
+					layout);
+	const char *group = pl_section_get(s, "group", "/");
+	if (group[0] != '/' || strlen(group) >= sizeof(p->hdf5_group))
+		return pl_section_error(s, "group", err,
+					"group must be an absolute HDF5 path "
+					"such as /results");
+	strcpy(p->hdf5_group, group);
+	return 0;
+}
+
 static int read_sink_format(pl_plan *p, const pl_section *s, pl_error *err)
 {
 	const char *f = pl_section_get(s, "format", NULL);
@@ -140,9 +162,10 @@ static int read_sink_format(pl_plan *p, const pl_section *s, pl_error *err)
 		p->sink_format = PL_SINK_CSV;
 		return 0;
 	}
-	if (strcmp(f, "hdf5") == 0)
-		return pl_section_error(s, "format", err,
-					"HDF5 output is not supported yet");
+	if (strcmp(f, "hdf5") == 0) {
+		p->sink_format = PL_SINK_HDF5;
+		return read_hdf5_keys(p, s, err);
+	}
 	return pl_section_error(s, "format", err,
 				"format must be csv or hdf5, not '%s'", f);
 }

@@ -5,6 +5,7 @@
 
 #include "framework/source.h"
 #include "io/csv_reader.h"
+#include "io/hdf5_reader.h"
 
 enum { FORMAT_CSV, FORMAT_HDF5 };
 
@@ -12,18 +13,22 @@ struct pl_source {
 	int format;
 	pl_csv_options csv_opts;
 	pl_csv_reader *csv;
+	pl_hdf5_options h5_opts;
+	pl_hdf5_reader *h5;
 	char desc[512];
 };
 
-static const char *const generic_keys[] = {"path", "format", "datasets",
-					   "dataset", NULL};
+static const char *const generic_keys[] = {"path", "format", NULL};
 
 int pl_source_keys(int use_columns, const char ***keys, size_t *n)
 {
-	size_t ng = sizeof(generic_keys) / sizeof(*generic_keys) - 1, nc = 0;
+	size_t ng = sizeof(generic_keys) / sizeof(*generic_keys) - 1;
+	size_t nc = 0, nh = 0;
 	while (pl_csv_section_keys[nc] != NULL)
 		nc++;
-	const char **k = malloc((ng + nc + 2) * sizeof(*k));
+	while (pl_hdf5_section_keys[nh] != NULL)
+		nh++;
+	const char **k = malloc((ng + nc + nh + 2) * sizeof(*k));
 	if (k == NULL)
 		return PL_ERR_NOMEM;
 	size_t m = 0;
@@ -32,6 +37,9 @@ int pl_source_keys(int use_columns, const char ***keys, size_t *n)
 	for (size_t i = 0; i < nc; i++)
 		if (strcmp(pl_csv_section_keys[i], "path") != 0)
 			k[m++] = pl_csv_section_keys[i];
+	for (size_t i = 0; i < nh; i++)
+		if (strcmp(pl_hdf5_section_keys[i], "path") != 0)
+			k[m++] = pl_hdf5_section_keys[i];
 	if (use_columns)
 		k[m++] = "columns";
 	k[m] = NULL;
@@ -80,24 +88,50 @@ static int pick_format(const pl_section *s, int *format, pl_error *err)
 				(int)n, path);
 }
 
+/* The `columns` selection, when the section has one and it counts. */
+static int read_columns(const pl_section *s, int use_columns, char ***names,
+			size_t *n, pl_error *err)
+{
+	const char *cols = use_columns ? pl_section_get(s, "columns", NULL)
+				       : NULL;
+	if (cols == NULL)
+		return 0;
+	int rc = pl_split_names(cols, names, n, err);
+	if (rc != 0) {
+		char msg[PL_ERROR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		pl_error_clear(err);
+		return pl_section_error(s, "columns", err, "%s", msg);
+	}
+	return 0;
+}
+
+static int open_hdf5(pl_source *src, const pl_section *s, int use_columns,
+		     pl_pool *pool, pl_error *err)
+{
+	int rc = pl_hdf5_options_from_section(s, &src->h5_opts, err);
+	if (rc == 0)
+		rc = read_columns(s, use_columns, &src->h5_opts.columns,
+				  &src->h5_opts.ncolumns, err);
+	if (rc == 0)
+		rc = pl_hdf5_reader_open(&src->h5_opts, pool, &src->h5, err);
+	if (rc != 0)
+		return rc;
+	snprintf(src->desc, sizeof(src->desc), "hdf5: %s%s",
+		 src->h5_opts.paths[0],
+		 src->h5_opts.npaths > 1 ? " and more" : "");
+	return 0;
+}
+
 static int open_csv(pl_source *src, const pl_section *s, int use_columns,
 		    pl_pool *pool, pl_error *err)
 {
 	int rc = pl_csv_options_from_section(s, &src->csv_opts, err);
+	if (rc == 0)
+		rc = read_columns(s, use_columns, &src->csv_opts.columns,
+				  &src->csv_opts.ncolumns, err);
 	if (rc != 0)
 		return rc;
-	const char *cols = use_columns ? pl_section_get(s, "columns", NULL)
-				       : NULL;
-	if (cols != NULL) {
-		rc = pl_split_names(cols, &src->csv_opts.columns,
-				    &src->csv_opts.ncolumns, err);
-		if (rc != 0) {
-			char msg[PL_ERROR_MSG_MAX];
-			snprintf(msg, sizeof(msg), "%s", err->msg);
-			pl_error_clear(err);
-			return pl_section_error(s, "columns", err, "%s", msg);
-		}
-	}
 	rc = pl_csv_reader_open(&src->csv_opts, pool, &src->csv, err);
 	if (rc != 0)
 		return rc;
@@ -117,11 +151,10 @@ int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 	if (src == NULL)
 		return pl_error_nomem(err, "a source");
 	int rc = pick_format(s, &src->format, err);
-	if (rc == 0 && src->format == FORMAT_HDF5)
-		rc = pl_section_error(s, "path", err,
-				      "HDF5 input is not supported yet");
 	if (rc == 0)
-		rc = open_csv(src, s, use_columns, pool, err);
+		rc = src->format == FORMAT_HDF5
+			     ? open_hdf5(src, s, use_columns, pool, err)
+			     : open_csv(src, s, use_columns, pool, err);
 	if (rc != 0) {
 		pl_source_close(src);
 		return rc;
@@ -132,17 +165,25 @@ int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 
 const pl_schema *pl_source_schema(const pl_source *src)
 {
-	return pl_csv_reader_schema(src->csv);
+	return src->h5 ? pl_hdf5_reader_schema(src->h5)
+		       : pl_csv_reader_schema(src->csv);
 }
 
 int pl_source_next(pl_source *src, size_t max_rows, pl_batch **out,
 		   pl_error *err)
 {
+	if (src->h5)
+		return pl_hdf5_reader_next(src->h5, max_rows, out, err);
 	return pl_csv_reader_next(src->csv, max_rows, out, err);
 }
 
 pl_source_stats pl_source_get_stats(const pl_source *src)
 {
+	if (src->h5) {
+		pl_hdf5_stats h = pl_hdf5_reader_stats(src->h5);
+		pl_source_stats s = {h.rows, 0, h.bytes_read, h.bytes_total};
+		return s;
+	}
 	pl_csv_stats c = pl_csv_reader_stats(src->csv);
 	pl_source_stats s = {c.rows, c.rows_skipped, c.bytes_read,
 			     c.bytes_total};
@@ -157,5 +198,7 @@ void pl_source_close(pl_source *src)
 		return;
 	pl_csv_reader_close(src->csv);
 	pl_csv_options_free(&src->csv_opts);
+	pl_hdf5_reader_close(src->h5);
+	pl_hdf5_options_free(&src->h5_opts);
 	free(src);
 }

@@ -12,6 +12,6 @@ build=build
 if [ "${1:-}" = "--sanitize" ]; then
   # MPI's own allocations are not ours to report.
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
-  export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+  export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0
 fi
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)"

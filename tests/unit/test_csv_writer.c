@@ -220,7 +220,7 @@ static void test_commit_plain(void)
 	make_dir(dir);
 	snprintf(path, sizeof(path), "%s/out.csv", dir);
 	CU_ASSERT_EQUAL(write_file(path, 0, 1), 0);
-	size_t len;
+	size_t len = 0;
 	char *got = slurp(path, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
 	CU_ASSERT_EQUAL(len, 8 + strlen(mixed_text));
@@ -277,7 +277,7 @@ static void test_huge_field(void)
 	CU_ASSERT_EQUAL_FATAL(pl_csv_writer_open(path, &sc, 0, &w, &err), 0);
 	CU_ASSERT_EQUAL(pl_csv_writer_write(w, b, &err), 0);
 	CU_ASSERT_EQUAL(pl_csv_writer_commit(w, &err), 0);
-	size_t len;
+	size_t len = 0;
 	char *got = slurp(path, &len);
 	CU_ASSERT_EQUAL(len, 2 + 1 + n + 1 + 1);
 	CU_ASSERT(got && memcmp(got, "s\n\"", 3) == 0 &&
@@ -347,7 +347,7 @@ static void test_replaces_existing(void)
 	fputs("old content that is longer than the new one\n", f);
 	fclose(f);
 	CU_ASSERT_EQUAL(write_file(path, 0, 1), 0);
-	size_t len;
+	size_t len = 0;
 	char *got = slurp(path, &len);
 	CU_ASSERT_EQUAL(len, 8 + strlen(mixed_text));
 	CU_ASSERT_EQUAL(count_entries(dir), 1);

@@ -1,0 +1,622 @@
+/* Shuffle rounds over MPI_Alltoallv, plus gather and broadcast.
+ *
+ * A shuffle round, the same sequence of collectives on every rank:
+ *   1. MPI_Allreduce of {status, finished, failing rank}: stop when a rank
+ *      failed, or when every rank is finishing with nothing left to send;
+ *   2. MPI_Alltoall of the byte counts each rank sends each other rank;
+ *   3. MPI_Allreduce of the status after sizing the buffers, so that a
+ *      rank out of memory stops everyone before data moves;
+ *   4. MPI_Alltoallv of the messages, which are then decoded.
+ * Each destination gets at most round_bytes a round (whole messages, so
+ * a receiver holds at most nranks * round_bytes), and what does not fit
+ * waits for the next round. round_bytes is kept under INT_MAX / nranks, as
+ * counts and displacements are ints. */
+#include <limits.h>
+#include <string.h>
+
+#include "framework/exchange.h"
+
+#define TAG_GATHER 7301
+
+struct pl_exchange {
+	MPI_Comm comm;
+	int rank;
+	int nranks;
+	pl_pool *pool;
+	pl_codec *codec;
+	size_t *keys;
+	size_t nkeys;
+	size_t round_bytes; /* soft bound per destination */
+	size_t chunk_cap;   /* hard bound per destination and round */
+	pl_bytes *dest;	    /* nranks buffers of messages */
+	pl_bytes stage;	    /* this round's send data, by destination */
+	pl_bytes recv;
+	uint32_t *rows; /* partition scratch: 2 * rows_cap entries */
+	size_t rows_cap;
+	int *counts; /* send counts, send displs, recv counts, recv
+			displs: nranks each */
+	pl_batch *out;
+	int failed; /* the agreed failure, or 0 */
+	int finished;
+	pl_exchange_stats stats;
+};
+
+uint64_t pl_row_hash(const pl_batch *b, const size_t *keys, size_t nkeys,
+		     size_t row)
+{
+	uint64_t h = 0x2545f4914f6cdd1dULL;
+	for (size_t k = 0; k < nkeys; k++)
+		h = pl_column_hash(&b->cols[keys[k]], row, h);
+	return h;
+}
+
+static int mpi_failed(pl_error *err, const char *call)
+{
+	return pl_error_set(err, PL_ERR_INTERNAL, "%s failed", call);
+}
+
+/* Turns an agreed status into this rank's result: its own error when it
+ * failed, else the agreed one with the failing rank named. */
+static int settle(int local_rc, int agreed, int who, pl_error *err)
+{
+	if (agreed >= 0)
+		return 0;
+	if (local_rc < 0)
+		return local_rc;
+	return pl_error_set(err, agreed, "stopped: rank %d failed", who);
+}
+
+int pl_mpi_agree(MPI_Comm comm, int local_rc, pl_error *err)
+{
+	int rank;
+	MPI_Comm_rank(comm, &rank);
+	int in[2] = {local_rc, local_rc < 0 ? rank : INT_MAX}, out[2];
+	if (MPI_Allreduce(in, out, 2, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+		return mpi_failed(err, "MPI_Allreduce");
+	return settle(local_rc, out[0], out[1], err);
+}
+
+/* Step 1 of a round; also how a failure is reported between rounds. */
+static int agree_round(pl_exchange *x, int local_rc, int done, int *all_done,
+		       pl_error *err)
+{
+	int in[3] = {local_rc, done, local_rc < 0 ? x->rank : INT_MAX}, out[3];
+	if (MPI_Allreduce(in, out, 3, MPI_INT, MPI_MIN, x->comm) != MPI_SUCCESS)
+		return x->failed = mpi_failed(err, "MPI_Allreduce");
+	*all_done = out[1];
+	int rc = settle(local_rc, out[0], out[2], err);
+	if (rc != 0)
+		x->failed = rc;
+	return rc;
+}
+
+static int agree(pl_exchange *x, int local_rc, pl_error *err)
+{
+	int rc = pl_mpi_agree(x->comm, local_rc, err);
+	if (rc != 0)
+		x->failed = rc;
+	return rc;
+}
+
+/* Reports a failure of this rank to the others at their next round. */
+static int fail_now(pl_exchange *x, int rc, pl_error *err)
+{
+	int all_done;
+	return agree_round(x, rc, 0, &all_done, err);
+}
+
+static int already_failed(const pl_exchange *x, pl_error *err)
+{
+	return pl_error_set(err, x->failed, "exchange stopped by a failure");
+}
+
+static int alloc_state(pl_exchange *x, const pl_schema *schema,
+		       const pl_exchange_opts *o, pl_error *err)
+{
+	size_t n = (size_t)x->nranks;
+	x->codec = pl_codec_create(x->pool, o->zstd_level, err);
+	x->keys = pl_pool_alloc(x->pool, (o->nkeys + 1) * sizeof(size_t));
+	x->dest = pl_pool_calloc(x->pool, n, sizeof(pl_bytes));
+	x->counts = pl_pool_calloc(x->pool, 4 * n, sizeof(int));
+	x->out = pl_batch_new(schema, 0, x->pool, err);
+	if (!x->codec || !x->keys || !x->dest || !x->counts || !x->out)
+		return pl_error_nomem(err, "an exchange");
+	for (size_t k = 0; k < o->nkeys; k++) {
+		if (o->keys[k] >= schema->n)
+			return pl_error_set(err, PL_ERR_INTERNAL,
+					    "exchange key %zu out of range",
+					    o->keys[k]);
+		x->keys[k] = o->keys[k];
+	}
+	x->nkeys = o->nkeys;
+	x->chunk_cap = (size_t)INT_MAX / n;
+	x->round_bytes =
+	    o->round_bytes < x->chunk_cap ? o->round_bytes : x->chunk_cap;
+	if (x->round_bytes < 1)
+		x->round_bytes = 1;
+	return 0;
+}
+
+static void free_state(pl_exchange *x)
+{
+	for (int r = 0; x->dest && r < x->nranks; r++)
+		pl_bytes_free(&x->dest[r], x->pool);
+	pl_pool_free(x->pool, x->dest);
+	pl_bytes_free(&x->stage, x->pool);
+	pl_bytes_free(&x->recv, x->pool);
+	pl_pool_free(x->pool, x->rows);
+	pl_pool_free(x->pool, x->counts);
+	pl_pool_free(x->pool, x->keys);
+	pl_batch_free(x->out, x->pool);
+	pl_codec_destroy(x->codec);
+}
+
+pl_exchange *pl_exchange_create(MPI_Comm comm, const pl_schema *schema,
+				const pl_exchange_opts *opts, pl_pool *pool,
+				pl_error *err)
+{
+	MPI_Comm dup;
+	if (MPI_Comm_dup(comm, &dup) != MPI_SUCCESS) {
+		mpi_failed(err, "MPI_Comm_dup");
+		return NULL;
+	}
+	pl_exchange *x = pl_pool_calloc(pool, 1, sizeof(*x));
+	int rc = x ? 0 : pl_error_nomem(err, "an exchange");
+	if (x != NULL) {
+		x->comm = dup;
+		x->pool = pool;
+		MPI_Comm_rank(dup, &x->rank);
+		MPI_Comm_size(dup, &x->nranks);
+		rc = alloc_state(x, schema, opts, err);
+	}
+	if (pl_mpi_agree(dup, rc, err) == 0)
+		return x;
+	if (x != NULL)
+		free_state(x);
+	pl_pool_free(pool, x);
+	MPI_Comm_free(&dup);
+	return NULL;
+}
+
+void pl_exchange_destroy(pl_exchange *x)
+{
+	if (x == NULL)
+		return;
+	MPI_Comm_free(&x->comm);
+	free_state(x);
+	pl_pool_free(x->pool, x);
+}
+
+int pl_exchange_rank(const pl_exchange *x)
+{
+	return x->rank;
+}
+
+int pl_exchange_size(const pl_exchange *x)
+{
+	return x->nranks;
+}
+
+pl_exchange_stats pl_exchange_get_stats(const pl_exchange *x)
+{
+	pl_exchange_stats s = x->stats;
+	s.bytes_raw = pl_codec_get_stats(x->codec).bytes_raw;
+	return s;
+}
+
+/* Encodes rows idx[from .. from + n) (or that range of rows) as messages
+ * of at most round_bytes each, halving the rows until they fit; a single
+ * row may go up to chunk_cap. */
+static int encode_split(pl_exchange *x, const pl_batch *b, const uint32_t *idx,
+			size_t from, size_t n, pl_bytes *out, pl_error *err)
+{
+	size_t size = pl_codec_raw_size(b, idx, from, n);
+	if (size > x->round_bytes && n > 1) {
+		size_t half = n / 2;
+		int rc = encode_split(x, b, idx, from, half, out, err);
+		if (rc != 0)
+			return rc;
+		return encode_split(x, b, idx, from + half, n - half, out, err);
+	}
+	if (size > x->chunk_cap)
+		return pl_error_set(err, PL_ERR_DATA,
+				    "a row of %zu bytes is too large to send "
+				    "between ranks",
+				    size);
+	x->stats.rows_sent += n;
+	return pl_codec_encode(x->codec, b, idx, from, n, out, err);
+}
+
+static int reserve_rows(pl_exchange *x, size_t n, pl_error *err)
+{
+	if (n <= x->rows_cap && x->rows != NULL)
+		return 0;
+	uint32_t *r = pl_pool_realloc(x->pool, x->rows,
+				      2 * (n ? n : 1) * sizeof(uint32_t));
+	if (r == NULL)
+		return pl_error_nomem(err, "exchange row lists");
+	x->rows = r;
+	x->rows_cap = n;
+	return 0;
+}
+
+/* Sorts the row numbers of b by destination (stably) into x->rows and
+ * encodes each destination's rows into its buffer. */
+static int partition(pl_exchange *x, const pl_batch *b, pl_error *err)
+{
+	size_t n = b->nrows;
+	if (n > INT_MAX)
+		return pl_error_set(err, PL_ERR_INTERNAL,
+				    "exchange: batch of %zu rows", n);
+	if (reserve_rows(x, n, err) != 0)
+		return PL_ERR_NOMEM;
+	uint32_t *part = x->rows + x->rows_cap, *idx = x->rows;
+	int *start = x->counts;
+	memset(start, 0, (size_t)x->nranks * sizeof(int));
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = pl_row_hash(b, x->keys, x->nkeys, i);
+		part[i] = (uint32_t)pl_hash_partition(h, x->nranks);
+		start[part[i]]++;
+	}
+	size_t pos = 0;
+	for (int r = 0; r < x->nranks; r++) {
+		size_t c = (size_t)start[r];
+		start[r] = (int)pos;
+		pos += c;
+	}
+	for (size_t i = 0; i < n; i++)
+		idx[start[part[i]]++] = (uint32_t)i;
+	int rc = 0;
+	for (int r = 0; rc == 0 && r < x->nranks; r++) {
+		size_t end = (size_t)start[r];
+		size_t from = r == 0 ? 0 : (size_t)start[r - 1];
+		if (end > from)
+			rc = encode_split(x, b, idx, from, end - from,
+					  &x->dest[r], err);
+	}
+	return rc;
+}
+
+static size_t buffered(const pl_exchange *x)
+{
+	size_t n = 0;
+	for (int r = 0; r < x->nranks; r++)
+		n += x->dest[r].len;
+	return n;
+}
+
+static int over_bound(const pl_exchange *x)
+{
+	for (int r = 0; r < x->nranks; r++)
+		if (x->dest[r].len >= x->round_bytes)
+			return 1;
+	return 0;
+}
+
+/* Bytes of whole messages at the front of buf that fit in cap, but at
+ * least one message (only a single huge row makes one larger than
+ * round_bytes, and encode_split kept it under chunk_cap). */
+static size_t prefix_bytes(const pl_bytes *buf, size_t cap)
+{
+	size_t pos = 0;
+	while (pos < buf->len) {
+		size_t size;
+		if (pl_codec_message_size(buf->data + pos, buf->len - pos,
+					  &size, NULL) != 0 ||
+		    (pos > 0 && pos + size > cap))
+			break;
+		pos += size;
+	}
+	return pos;
+}
+
+/* Sets this round's send counts and copies the data into the staging
+ * buffer, each destination's part at its displacement. */
+static int stage_sends(pl_exchange *x, pl_error *err)
+{
+	int *cnt = x->counts, *dsp = x->counts + x->nranks;
+	size_t total = 0;
+	for (int r = 0; r < x->nranks; r++) {
+		size_t n = prefix_bytes(&x->dest[r], x->round_bytes);
+		cnt[r] = (int)n;
+		dsp[r] = (int)total;
+		total += n;
+	}
+	x->stage.len = 0;
+	if (pl_bytes_reserve(&x->stage, total, x->pool, err) != 0) {
+		memset(cnt, 0, (size_t)x->nranks * sizeof(int));
+		return PL_ERR_NOMEM;
+	}
+	for (int r = 0; r < x->nranks; r++)
+		if (cnt[r] > 0)
+			memcpy(x->stage.data + dsp[r], x->dest[r].data,
+			       (size_t)cnt[r]);
+	return 0;
+}
+
+/* Drops what this round sent from the front of each destination buffer. */
+static void consume_sends(pl_exchange *x)
+{
+	const int *cnt = x->counts;
+	for (int r = 0; r < x->nranks; r++) {
+		pl_bytes *d = &x->dest[r];
+		size_t n = (size_t)cnt[r];
+		if (n == 0)
+			continue;
+		memmove(d->data, d->data + n, d->len - n);
+		d->len -= n;
+		if (r != x->rank)
+			x->stats.bytes_sent += n;
+	}
+}
+
+static int size_recv(pl_exchange *x, size_t *total, pl_error *err)
+{
+	const int *rcnt = x->counts + 2 * x->nranks;
+	int *rdsp = x->counts + 3 * x->nranks;
+	*total = 0;
+	for (int r = 0; r < x->nranks; r++) {
+		rdsp[r] = (int)*total;
+		*total += (size_t)rcnt[r];
+	}
+	x->recv.len = 0;
+	return pl_bytes_reserve(&x->recv, *total, x->pool, err);
+}
+
+static void reset_out(pl_exchange *x)
+{
+	for (size_t j = 0; j < x->out->ncols; j++) {
+		pl_column *c = &x->out->cols[j];
+		c->len = 0;
+		c->arena_len = 0;
+		pl_pool_free(x->pool, c->valid);
+		c->valid = NULL;
+	}
+	x->out->nrows = 0;
+}
+
+static int deliver(pl_exchange *x, size_t total, pl_exchange_fn fn, void *arg,
+		   pl_error *err)
+{
+	reset_out(x);
+	int rc =
+	    pl_codec_decode_all(x->codec, x->recv.data, total, x->out, err);
+	if (rc != 0)
+		return rc;
+	x->stats.rows_recv += x->out->nrows;
+	if (x->out->nrows == 0)
+		return 0;
+	return fn(arg, x->out, err);
+}
+
+static int move_data(pl_exchange *x, size_t *total, pl_error *err)
+{
+	int *c = x->counts, n = x->nranks;
+	int rc = stage_sends(x, err);
+	if (MPI_Alltoall(c, 1, MPI_INT, c + 2 * n, 1, MPI_INT, x->comm) !=
+	    MPI_SUCCESS)
+		return x->failed = mpi_failed(err, "MPI_Alltoall");
+	if (rc == 0)
+		rc = size_recv(x, total, err);
+	if ((rc = agree(x, rc, err)) != 0)
+		return rc;
+	if (MPI_Alltoallv(x->stage.data, c, c + n, MPI_BYTE, x->recv.data,
+			  c + 2 * n, c + 3 * n, MPI_BYTE,
+			  x->comm) != MPI_SUCCESS)
+		return x->failed = mpi_failed(err, "MPI_Alltoallv");
+	consume_sends(x);
+	return 0;
+}
+
+/* One round; *all_done tells when the shuffle is over on every rank. */
+static int run_round(pl_exchange *x, int finishing, pl_exchange_fn fn,
+		     void *arg, int *all_done, pl_error *err)
+{
+	int done = finishing && buffered(x) == 0;
+	int rc = agree_round(x, 0, done, all_done, err);
+	if (rc != 0 || *all_done)
+		return rc;
+	x->stats.rounds++;
+	size_t total = 0;
+	if ((rc = move_data(x, &total, err)) != 0)
+		return rc;
+	rc = deliver(x, total, fn, arg, err);
+	return rc != 0 ? fail_now(x, rc, err) : 0;
+}
+
+int pl_exchange_push(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
+		     void *arg, pl_error *err)
+{
+	if (x->failed)
+		return already_failed(x, err);
+	int rc = partition(x, b, err);
+	if (rc != 0)
+		return fail_now(x, rc, err);
+	int all_done = 0;
+	while (rc == 0 && over_bound(x))
+		rc = run_round(x, 0, fn, arg, &all_done, err);
+	return rc;
+}
+
+int pl_exchange_finish(pl_exchange *x, pl_exchange_fn fn, void *arg,
+		       pl_error *err)
+{
+	if (x->failed)
+		return already_failed(x, err);
+	int all_done = 0, rc = 0;
+	while (rc == 0 && !all_done)
+		rc = run_round(x, 1, fn, arg, &all_done, err);
+	x->finished = rc == 0;
+	return rc;
+}
+
+int pl_exchange_abort(pl_exchange *x, int rc, pl_error *err)
+{
+	if (x->failed)
+		return x->failed;
+	if (x->finished)
+		return rc;
+	return fail_now(x, rc < 0 ? rc : PL_ERR_INTERNAL, err);
+}
+
+/* The next piece of enc from pos: whole messages, at most chunk_cap bytes
+ * (0 at the end). */
+static size_t next_piece(const pl_exchange *x, const pl_bytes *enc, size_t pos)
+{
+	if (pos >= enc->len)
+		return 0;
+	pl_bytes rest = {enc->data + pos, enc->len - pos, 0};
+	return prefix_bytes(&rest, x->chunk_cap);
+}
+
+/* The largest run of whole messages that pieces of enc will need. */
+static uint64_t largest_piece(const pl_exchange *x, const pl_bytes *enc)
+{
+	uint64_t most = 0;
+	for (size_t pos = 0, n; (n = next_piece(x, enc, pos)) > 0; pos += n)
+		if (n > most)
+			most = n;
+	return most;
+}
+
+/* Agrees on the receive buffer size every rank must hold (the largest
+ * piece anyone sends) and sizes it. */
+static int size_pieces(pl_exchange *x, const pl_bytes *enc, int rc,
+		       pl_error *err)
+{
+	uint64_t mine = largest_piece(x, enc), most;
+	if (MPI_Allreduce(&mine, &most, 1, MPI_UINT64_T, MPI_MAX, x->comm) !=
+	    MPI_SUCCESS)
+		return x->failed = mpi_failed(err, "MPI_Allreduce");
+	x->recv.len = 0;
+	if (rc == 0)
+		rc = pl_bytes_reserve(&x->recv, (size_t)most, x->pool, err);
+	return agree(x, rc, err);
+}
+
+static int encode_all(pl_exchange *x, const pl_batch *b, pl_bytes *enc,
+		      pl_error *err)
+{
+	if (b->nrows == 0)
+		return 0;
+	return encode_split(x, b, NULL, 0, b->nrows, enc, err);
+}
+
+/* Takes the columns [0, upto) of out back to len rows. */
+static void truncate_columns(pl_batch *out, size_t upto, size_t len)
+{
+	for (size_t k = 0; k < upto; k++) {
+		pl_column *c = &out->cols[k];
+		c->len = len;
+		if (c->type == PL_STRING)
+			c->arena_len = (size_t)pl_col_off(c)[len];
+	}
+}
+
+/* Rank 0's own rows go straight into out: they need no message. */
+static int append_own(pl_exchange *x, const pl_batch *b, pl_batch *out,
+		      pl_error *err)
+{
+	for (size_t j = 0; j < out->ncols; j++) {
+		if (pl_column_append_range(&out->cols[j], &b->cols[j], 0,
+					   b->nrows, x->pool, err) != 0) {
+			truncate_columns(out, j + 1, out->nrows);
+			return PL_ERR_NOMEM;
+		}
+	}
+	out->nrows += b->nrows;
+	return 0;
+}
+
+/* Sends enc to rank 0 in pieces, then an empty piece to end. */
+static void send_pieces(pl_exchange *x, const pl_bytes *enc)
+{
+	size_t pos = 0, n;
+	do {
+		n = next_piece(x, enc, pos);
+		MPI_Send(n ? enc->data + pos : x->recv.data, (int)n, MPI_BYTE,
+			 0, TAG_GATHER, x->comm);
+		x->stats.bytes_sent += n;
+		pos += n;
+	} while (n > 0);
+}
+
+/* Receives rank src's pieces until its empty one; decodes them unless this
+ * rank already failed (it still drains them, so the sender can finish). */
+static int recv_pieces(pl_exchange *x, int src, pl_batch *out, int rc,
+		       pl_error *err)
+{
+	for (;;) {
+		MPI_Status st;
+		int n;
+		MPI_Probe(src, TAG_GATHER, x->comm, &st);
+		MPI_Get_count(&st, MPI_BYTE, &n);
+		MPI_Recv(x->recv.data, n, MPI_BYTE, src, TAG_GATHER, x->comm,
+			 MPI_STATUS_IGNORE);
+		if (n == 0)
+			return rc;
+		if (rc == 0)
+			rc = pl_codec_decode_all(x->codec, x->recv.data,
+						 (size_t)n, out, err);
+	}
+}
+
+int pl_exchange_gather_to_root(pl_exchange *x, const pl_batch *b, pl_batch *out,
+			       pl_error *err)
+{
+	if (x->failed)
+		return already_failed(x, err);
+	pl_bytes enc = {0};
+	size_t before = out && x->rank == 0 ? out->nrows : 0;
+	int rc = x->rank == 0 ? append_own(x, b, out, err)
+			      : encode_all(x, b, &enc, err);
+	if ((rc = size_pieces(x, &enc, rc, err)) == 0) {
+		if (x->rank != 0)
+			send_pieces(x, &enc);
+		for (int r = 1; x->rank == 0 && r < x->nranks; r++)
+			rc = recv_pieces(x, r, out, rc, err);
+		if (x->rank == 0)
+			x->stats.rows_recv += out->nrows - before;
+		rc = agree(x, rc, err);
+	}
+	pl_bytes_free(&enc, x->pool);
+	return rc;
+}
+
+static int bcast_pieces(pl_exchange *x, int root, const pl_bytes *enc,
+			pl_batch *b, pl_error *err)
+{
+	int rc = 0;
+	for (size_t pos = 0;;) {
+		uint64_t n = x->rank == root ? next_piece(x, enc, pos) : 0;
+		uint8_t *buf =
+		    x->rank == root && n ? enc->data + pos : x->recv.data;
+		MPI_Bcast(&n, 1, MPI_UINT64_T, root, x->comm);
+		if (n == 0)
+			return rc;
+		MPI_Bcast(buf, (int)n, MPI_BYTE, root, x->comm);
+		pos += n;
+		if (x->rank == root)
+			x->stats.bytes_sent += n * (uint64_t)(x->nranks - 1);
+		else if (rc == 0)
+			rc = pl_codec_decode_all(x->codec, buf, (size_t)n, b,
+						 err);
+	}
+}
+
+int pl_exchange_bcast(pl_exchange *x, int root, pl_batch *b, pl_error *err)
+{
+	if (x->failed)
+		return already_failed(x, err);
+	pl_bytes enc = {0};
+	int rc = x->rank == root ? encode_all(x, b, &enc, err) : 0;
+	size_t before = b->nrows;
+	if ((rc = size_pieces(x, &enc, rc, err)) == 0) {
+		rc = bcast_pieces(x, root, &enc, b, err);
+		if (x->rank != root)
+			x->stats.rows_recv += b->nrows - before;
+		rc = agree(x, rc, err);
+	}
+	pl_bytes_free(&enc, x->pool);
+	return rc;
+}

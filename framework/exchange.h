@@ -1,0 +1,108 @@
+/* Moving rows between ranks: hash-partitioned shuffles in bounded rounds,
+ * gathering to rank 0 in rank order, and broadcasting from one rank.
+ *
+ * Rows travel as batch_codec messages. Every operation here is collective
+ * over the exchange's communicator (a private duplicate of the one given),
+ * so all ranks must make the matching calls; the shuffle is the exception
+ * that makes this workable: pl_exchange_push may be called a different
+ * number of times on each rank, because every round it runs is matched by
+ * a round on every other rank, either in its own push or in
+ * pl_exchange_finish, which keeps running rounds until all ranks are done.
+ *
+ * Failure: when a call fails on one rank, it tells the others at the next
+ * agreement before returning, and every rank's call then fails too, with
+ * "rank N failed" on the ranks that did not fail themselves. No rank is left
+ * waiting. After a failure the exchange only reports the same error. */
+#ifndef PIPELINE_FRAMEWORK_EXCHANGE_H
+#define PIPELINE_FRAMEWORK_EXCHANGE_H
+
+#include <mpi.h>
+
+#include "framework/batch_codec.h"
+
+/* The combined hash of the key columns keys[0 .. nkeys) of row `row`. Rows
+ * with equal keys hash alike on every rank. */
+uint64_t pl_row_hash(const pl_batch *b, const size_t *keys, size_t nkeys,
+		     size_t row);
+
+/* The partition in [0, nparts) a row hash belongs to. It reads the hash's
+ * high bits, so a hash table on the receiving rank that indexes by the low
+ * bits still sees them spread evenly. */
+static inline int pl_hash_partition(uint64_t hash, int nparts)
+{
+	return (int)(((hash >> 32) * (uint64_t)nparts) >> 32);
+}
+
+/* Every rank passes its local status (0 or a negative PL_ERR_*) and gets
+ * back the lowest status of all ranks, so that all stop together. When
+ * this rank was fine but another failed, err says which. Collective. */
+int pl_mpi_agree(MPI_Comm comm, int local_rc, pl_error *err);
+
+/* Called with the rows a round delivered to this rank (in the order of the
+ * ranks that sent them); the batch is lent for the call only. A nonzero
+ * return (a PL_ERR_* with err set) fails the exchange on every rank. */
+typedef int (*pl_exchange_fn)(void *arg, pl_batch *rows, pl_error *err);
+
+typedef struct pl_exchange_opts {
+	const size_t *keys; /* key column indexes for shuffles */
+	size_t nkeys;	    /* 0 when only gathering or broadcasting */
+	size_t round_bytes; /* buffered bytes per destination that start a
+			       round; also the largest message size */
+	int zstd_level;	    /* 0: never compress */
+} pl_exchange_opts;
+
+typedef struct pl_exchange_stats {
+	uint64_t rounds;     /* shuffle rounds run */
+	uint64_t rows_sent;  /* rows this rank sent (itself included) */
+	uint64_t rows_recv;  /* rows delivered to this rank */
+	uint64_t bytes_raw;  /* message bytes before compression */
+	uint64_t bytes_sent; /* message bytes handed to MPI for other ranks */
+} pl_exchange_stats;
+
+typedef struct pl_exchange pl_exchange;
+
+/* Creates an exchange of batches of the given schema over a duplicate of
+ * comm, with its buffers from pool. Collective. Returns NULL with err set
+ * on failure, on every rank alike. */
+pl_exchange *pl_exchange_create(MPI_Comm comm, const pl_schema *schema,
+				const pl_exchange_opts *opts, pl_pool *pool,
+				pl_error *err);
+
+/* Frees the exchange and its communicator. Collective; NULL is fine (on
+ * every rank alike). */
+void pl_exchange_destroy(pl_exchange *x);
+
+/* This rank's index and the number of ranks. */
+int pl_exchange_rank(const pl_exchange *x);
+int pl_exchange_size(const pl_exchange *x);
+
+/* Buffers the rows of b for the ranks their keys hash to (b is only read).
+ * When a destination's buffer passes round_bytes, runs rounds until none
+ * does; rows received are handed to fn. */
+int pl_exchange_push(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
+		     void *arg, pl_error *err);
+
+/* Sends everything still buffered and keeps running rounds, handing rows
+ * to fn, until every rank has finished. Call once, after the last push. */
+int pl_exchange_finish(pl_exchange *x, pl_exchange_fn fn, void *arg,
+		       pl_error *err);
+
+/* For a rank that failed outside the exchange while a shuffle is open:
+ * reports rc (negative) at the next round so the others stop, and returns
+ * the agreed status. Does nothing when a failure was already agreed. */
+int pl_exchange_abort(pl_exchange *x, int rc, pl_error *err);
+
+/* Appends the rows of every rank's b to out on rank 0, rank 0's first,
+ * then rank 1's, and so on; out is unused elsewhere (may be NULL). Not to
+ * be called while a shuffle is open. */
+int pl_exchange_gather_to_root(pl_exchange *x, const pl_batch *b, pl_batch *out,
+			       pl_error *err);
+
+/* Appends the rows of b on rank root to b on every other rank. Not to be
+ * called while a shuffle is open. */
+int pl_exchange_bcast(pl_exchange *x, int root, pl_batch *b, pl_error *err);
+
+/* Current counters of this rank. */
+pl_exchange_stats pl_exchange_get_stats(const pl_exchange *x);
+
+#endif

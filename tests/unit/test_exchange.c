@@ -1,0 +1,366 @@
+/* Runs as one rank on its own, and as N ranks under mpirun (see
+ * tests/e2e/test_exchange.sh). Every test is collective: all ranks run the
+ * same tests in the same order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "framework/exchange.h"
+#include "harness.h"
+
+typedef struct fixture {
+	pl_pool *pool;
+	pl_schema schema;
+	pl_error err;
+	int rank;
+	int nranks;
+} fixture;
+
+static void setup(fixture *f)
+{
+	f->pool = pl_pool_create(1 << 20);
+	pl_error_clear(&f->err);
+	pl_schema_init(&f->schema);
+	pl_schema_add(&f->schema, "key", PL_INT64, &f->err);
+	pl_schema_add(&f->schema, "val", PL_INT64, &f->err);
+	pl_schema_add(&f->schema, "name", PL_STRING, &f->err);
+	MPI_Comm_rank(MPI_COMM_WORLD, &f->rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &f->nranks);
+}
+
+static void teardown(fixture *f)
+{
+	CU_ASSERT_EQUAL(pl_pool_get_stats(f->pool).bytes_out, 0);
+	pl_schema_free(&f->schema);
+	pl_pool_destroy(f->pool);
+}
+
+static pl_exchange *open_exchange(fixture *f, size_t round_bytes, int level)
+{
+	static const size_t keys[] = {0};
+	pl_exchange_opts o = {keys, 1, round_bytes, level};
+	return pl_exchange_create(MPI_COMM_WORLD, &f->schema, &o, f->pool,
+				  &f->err);
+}
+
+/* Row (key, val, name): name is "v<val>", or NULL when val % 7 == 0. */
+static int push_row(pl_batch *b, int64_t key, int64_t val, pl_pool *pool,
+		    pl_error *err)
+{
+	char s[32];
+	int len = snprintf(s, sizeof(s), "v%lld", (long long)val);
+	if (pl_column_push_i64(&b->cols[0], key, pool, err) ||
+	    pl_column_push_i64(&b->cols[1], val, pool, err))
+		return PL_ERR_NOMEM;
+	if (val % 7 == 0)
+		return pl_column_push_null(&b->cols[2], pool, err);
+	return pl_column_push_str(&b->cols[2], s, (size_t)len, pool, err);
+}
+
+static int row_ok(const pl_batch *b, size_t i)
+{
+	int64_t val = pl_col_i64(&b->cols[1])[i];
+	if (val % 7 == 0)
+		return pl_column_is_null(&b->cols[2], i);
+	char s[32];
+	size_t len;
+	int n = snprintf(s, sizeof(s), "v%lld", (long long)val);
+	const char *got = pl_col_str(&b->cols[2], i, &len);
+	return len == (size_t)n && memcmp(got, s, len) == 0;
+}
+
+/* What the shuffle callback saw on this rank. */
+typedef struct tally {
+	int rank;
+	int nranks;
+	int fail_on_call; /* 0: never */
+	int calls;
+	int bad;
+	int64_t rows;
+	int64_t sum;
+} tally;
+
+static int count_rows(void *arg, pl_batch *b, pl_error *err)
+{
+	tally *t = arg;
+	static const size_t key[] = {0};
+	if (++t->calls == t->fail_on_call)
+		return pl_error_set(err, PL_ERR_DATA, "callback refused");
+	for (size_t i = 0; i < b->nrows; i++) {
+		uint64_t h = pl_row_hash(b, key, 1, i);
+		t->bad += pl_hash_partition(h, t->nranks) != t->rank;
+		t->bad += !row_ok(b, i);
+		t->rows++;
+		t->sum += pl_col_i64(&b->cols[1])[i];
+	}
+	return 0;
+}
+
+static int rows_of(int rank)
+{
+	return 10000 + rank;
+}
+
+/* Rank r's rows, rows [from, from + n) of (key = i, val = r * 1000 + i). */
+static pl_batch *make_rows(fixture *f, int r, int from, int n)
+{
+	pl_batch *b = pl_batch_new(&f->schema, (size_t)n, f->pool, &f->err);
+	for (int i = from; b && i < from + n; i++) {
+		if (push_row(b, i, (int64_t)r * 1000 + i, f->pool, &f->err)) {
+			pl_batch_free(b, f->pool);
+			return NULL;
+		}
+	}
+	if (b)
+		pl_batch_sync_rows(b);
+	return b;
+}
+
+/* The rows and sum of val this rank must receive, from the formula. */
+static void expected(fixture *f, int64_t *rows, int64_t *sum)
+{
+	static const size_t key[] = {0};
+	int most = rows_of(f->nranks - 1);
+	pl_batch *keys = make_rows(f, 0, 0, most);
+	*rows = *sum = 0;
+	for (int i = 0; i < most; i++) {
+		uint64_t h = pl_row_hash(keys, key, 1, (size_t)i);
+		if (pl_hash_partition(h, f->nranks) != f->rank)
+			continue;
+		for (int r = 0; r < f->nranks; r++) {
+			if (i < rows_of(r)) {
+				++*rows;
+				*sum += (int64_t)r * 1000 + i;
+			}
+		}
+	}
+	pl_batch_free(keys, f->pool);
+}
+
+/* Pushes this rank's rows in chunks of `chunk`, then finishes. */
+static int shuffle(fixture *f, pl_exchange *x, tally *t, int chunk)
+{
+	int n = rows_of(f->rank), rc = 0;
+	for (int from = 0; rc == 0 && from < n; from += chunk) {
+		int k = n - from < chunk ? n - from : chunk;
+		pl_batch *b = make_rows(f, f->rank, from, k);
+		rc = b ? pl_exchange_push(x, b, count_rows, t, &f->err)
+		       : pl_exchange_abort(x, PL_ERR_NOMEM, &f->err);
+		pl_batch_free(b, f->pool);
+	}
+	return rc ? rc : pl_exchange_finish(x, count_rows, t, &f->err);
+}
+
+static void shuffle_by_key(size_t round_bytes, int level)
+{
+	fixture f;
+	setup(&f);
+	pl_exchange *x = open_exchange(&f, round_bytes, level);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	tally t = {f.rank, f.nranks, 0, 0, 0, 0, 0};
+	CU_ASSERT_EQUAL(shuffle(&f, x, &t, 1000), 0);
+	int64_t rows, sum;
+	expected(&f, &rows, &sum);
+	CU_ASSERT_EQUAL(t.bad, 0);
+	CU_ASSERT_EQUAL(t.rows, rows);
+	CU_ASSERT_EQUAL(t.sum, sum);
+	int64_t mine[2] = {t.rows, t.sum}, all[2];
+	MPI_Allreduce(mine, all, 2, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+	int64_t want_rows = 0, want_sum = 0;
+	for (int r = 0; r < f.nranks; r++) {
+		int64_t n = rows_of(r);
+		want_rows += n;
+		want_sum += (int64_t)r * 1000 * n + n * (n - 1) / 2;
+	}
+	CU_ASSERT_EQUAL(all[0], want_rows);
+	CU_ASSERT_EQUAL(all[1], want_sum);
+	pl_exchange_stats st = pl_exchange_get_stats(x);
+	CU_ASSERT(st.rounds >= 10);
+	CU_ASSERT_EQUAL(st.rows_sent, (uint64_t)rows_of(f.rank));
+	CU_ASSERT_EQUAL(st.rows_recv, (uint64_t)rows);
+	if (level != 0 && f.nranks > 1)
+		CU_ASSERT(st.bytes_sent < st.bytes_raw);
+	pl_exchange_destroy(x);
+	teardown(&f);
+}
+
+static void shuffle_raw(void)
+{
+	shuffle_by_key(4096, 0);
+}
+
+static void shuffle_compressed(void)
+{
+	shuffle_by_key(1024, 1);
+}
+
+/* Rank r holds 100 * r + 5 rows, except rank 1 which holds none. */
+static int gathered_rows(int r)
+{
+	return r == 1 ? 0 : 100 * r + 5;
+}
+
+static void gather_in_rank_order(void)
+{
+	fixture f;
+	setup(&f);
+	pl_exchange *x = open_exchange(&f, 512, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	pl_batch *mine = make_rows(&f, f.rank, 0, gathered_rows(f.rank));
+	pl_batch *out = pl_batch_new(&f.schema, 0, f.pool, &f.err);
+	CU_ASSERT_EQUAL(pl_exchange_gather_to_root(x, mine, out, &f.err), 0);
+	if (f.rank == 0) {
+		size_t row = 0;
+		int bad = 0;
+		for (int r = 0; r < f.nranks; r++) {
+			for (int i = 0; i < gathered_rows(r); i++, row++) {
+				bad += row >= out->nrows ||
+				       pl_col_i64(&out->cols[1])[row] !=
+					   (int64_t)r * 1000 + i ||
+				       !row_ok(out, row);
+			}
+		}
+		CU_ASSERT_EQUAL(bad, 0);
+		CU_ASSERT_EQUAL(out->nrows, row);
+	} else {
+		CU_ASSERT_EQUAL(out->nrows, 0);
+	}
+	pl_batch_free(mine, f.pool);
+	pl_batch_free(out, f.pool);
+	pl_exchange_destroy(x);
+	teardown(&f);
+}
+
+static void broadcast_from_last(void)
+{
+	fixture f;
+	setup(&f);
+	pl_exchange *x = open_exchange(&f, 1024, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	int root = f.nranks - 1;
+	pl_batch *b =
+	    f.rank == root ? make_rows(&f, 9, 0, 700) : make_rows(&f, 0, 0, 3);
+	CU_ASSERT_EQUAL(pl_exchange_bcast(x, root, b, &f.err), 0);
+	size_t skip = f.rank == root ? 0 : 3;
+	CU_ASSERT_EQUAL_FATAL(b->nrows, skip + 700);
+	int bad = 0;
+	for (size_t i = 0; i < 700; i++)
+		bad += pl_col_i64(&b->cols[1])[skip + i] != 9000 + (int64_t)i ||
+		       !row_ok(b, skip + i);
+	CU_ASSERT_EQUAL(bad, 0);
+	pl_batch_free(b, f.pool);
+	pl_exchange_destroy(x);
+	teardown(&f);
+}
+
+static void agree_spreads_failure(void)
+{
+	fixture f;
+	setup(&f);
+	int last = f.nranks - 1;
+	int rc = pl_mpi_agree(MPI_COMM_WORLD, f.rank == last ? PL_ERR_DATA : 0,
+			      &f.err);
+	CU_ASSERT_EQUAL(rc, PL_ERR_DATA);
+	char want[32];
+	snprintf(want, sizeof(want), "rank %d failed", last);
+	if (f.rank != last)
+		CU_ASSERT_PTR_NOT_NULL(strstr(f.err.msg, want));
+	pl_error_clear(&f.err);
+	CU_ASSERT_EQUAL(pl_mpi_agree(MPI_COMM_WORLD, 0, &f.err), 0);
+	teardown(&f);
+}
+
+/* The last rank's callback refuses its second batch: every rank's shuffle
+ * fails, and none is left waiting. */
+static void callback_failure_stops_all(void)
+{
+	fixture f;
+	setup(&f);
+	pl_exchange *x = open_exchange(&f, 2048, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	tally t = {f.rank, f.nranks, 0, 0, 0, 0, 0};
+	if (f.rank == f.nranks - 1)
+		t.fail_on_call = 2;
+	int rc = shuffle(&f, x, &t, 500);
+	CU_ASSERT_EQUAL(rc, PL_ERR_DATA);
+	if (f.rank == f.nranks - 1)
+		CU_ASSERT_PTR_NOT_NULL(strstr(f.err.msg, "callback refused"));
+	pl_error_clear(&f.err);
+	CU_ASSERT_EQUAL(pl_exchange_finish(x, count_rows, &t, &f.err),
+			PL_ERR_DATA);
+	pl_exchange_destroy(x);
+	teardown(&f);
+}
+
+/* Rank 0 fails outside the exchange half-way; the others, pushing and
+ * finishing, learn it. */
+static void abort_stops_all(void)
+{
+	fixture f;
+	setup(&f);
+	pl_exchange *x = open_exchange(&f, 1 << 20, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	tally t = {f.rank, f.nranks, 0, 0, 0, 0, 0};
+	int rc;
+	if (f.rank == 0) {
+		pl_batch *b = make_rows(&f, 0, 0, 100);
+		pl_exchange_push(x, b, count_rows, &t, &f.err);
+		pl_batch_free(b, f.pool);
+		rc = pl_exchange_abort(x, PL_ERR_IO, &f.err);
+	} else {
+		rc = shuffle(&f, x, &t, 1000);
+	}
+	CU_ASSERT_EQUAL(rc, PL_ERR_IO);
+	pl_exchange_destroy(x);
+	teardown(&f);
+}
+
+/* Rank 0's pool fails at its nth allocation: every rank gets the same
+ * outcome, success or failure, and nothing leaks. */
+static void fault_walk_on_rank0(void)
+{
+	fixture f;
+	setup(&f);
+	int agreed_ok = 0;
+	for (uint64_t at = 1; at < 400 && !agreed_ok; at += 3) {
+		pl_error_clear(&f.err);
+		if (f.rank == 0)
+			pl_pool_fail_after(f.pool, at, 1);
+		pl_exchange *x = open_exchange(&f, 8192, 1);
+		tally t = {f.rank, f.nranks, 0, 0, 0, 0, 0};
+		int rc = x ? shuffle(&f, x, &t, 2500) : f.err.code;
+		pl_pool_fail_after(f.pool, 0, 0);
+		pl_exchange_destroy(x);
+		int ok[2] = {rc == 0, rc == 0}, all[2];
+		MPI_Allreduce(ok, all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+		MPI_Allreduce(ok + 1, all + 1, 1, MPI_INT, MPI_MAX,
+			      MPI_COMM_WORLD);
+		CU_ASSERT_EQUAL(all[0], all[1]);
+		CU_ASSERT(rc == 0 || rc == PL_ERR_NOMEM);
+		CU_ASSERT_EQUAL(pl_pool_get_stats(f.pool).bytes_out, 0);
+		agreed_ok = all[0];
+	}
+	CU_ASSERT(agreed_ok);
+	teardown(&f);
+}
+
+static const pl_test tests[] = {
+    {"shuffle_raw", shuffle_raw},
+    {"shuffle_compressed", shuffle_compressed},
+    {"gather_in_rank_order", gather_in_rank_order},
+    {"broadcast_from_last", broadcast_from_last},
+    {"agree_spreads_failure", agree_spreads_failure},
+    {"callback_failure_stops_all", callback_failure_stops_all},
+    {"abort_stops_all", abort_stops_all},
+    {"fault_walk_on_rank0", fault_walk_on_rank0},
+    {NULL, NULL}};
+
+int main(int argc, char **argv)
+{
+	MPI_Init(&argc, &argv);
+	int rc = pl_test_main("exchange", tests, argc, argv);
+	int worst;
+	MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+	MPI_Finalize();
+	return worst;
+}
