@@ -4,14 +4,22 @@
  *
  * The inference sample stays in the window: while sampling, the window
  * keeps everything from the first data record, growing as needed, so the
- * sampled rows are then read again from memory (this works for pipes). */
+ * sampled rows are then read again from memory (this works for pipes).
+ *
+ * With a share set (one rank's part of the input), the reader goes through
+ * the share's pieces instead of the files: a whole piece is a file read as
+ * usual, a cut piece a byte range read with pread, after its file's header
+ * is read from the file's start and checked. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/csv_infer.h"
+#include "io/csv_partition.h"
 #include "io/csv_reader.h"
 #include "io/csv_scan.h"
 #include "io/zstd_input.h"
@@ -45,11 +53,42 @@ struct pl_csv_reader {
 	size_t batch_room; /* rows every buffer of the batch holds */
 	FILE *reject;
 	pl_csv_stats stats;
+	pl_csv_piece *pieces; /* the share, when set (a copy) */
+	size_t npieces;
+	size_t piece;	/* the next piece to open */
+	int fd;		/* the file of a cut piece, or -1 */
+	uint64_t off;	/* file offset of the next byte to read */
+	uint64_t stop;	/* end of the bytes to read */
+	uint64_t fsize; /* size of the file of a cut piece */
 };
 
 static const char *cur_path(const pl_csv_reader *r)
 {
 	return r->o->paths[r->file];
+}
+
+/* Reads the next bytes of a cut piece after the window's bytes. */
+static ssize_t read_range(pl_csv_reader *r, pl_error *err)
+{
+	size_t want = r->cap - r->len;
+	if (r->stop - r->off < want)
+		want = (size_t)(r->stop - r->off);
+	size_t got = 0;
+	while (got < want) {
+		ssize_t n = pread(r->fd, r->buf + r->len + got, want - got,
+				  (off_t)(r->off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return pl_error_set(err, PL_ERR_IO, "%s: %s",
+					    cur_path(r), strerror(errno));
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	r->off += got;
+	r->bytes_done += got;
+	return (ssize_t)got;
 }
 
 /* Moves the bytes from pos to the front, grows the window when it is
@@ -66,7 +105,9 @@ static int refill(pl_csv_reader *r, pl_error *err)
 		r->buf = nb;
 		r->cap = pl_pool_size(nb) - 1;
 	}
-	ssize_t n = pl_zin_read(r->zin, r->buf + r->len, r->cap - r->len, err);
+	ssize_t n = r->fd >= 0 ? read_range(r, err)
+			       : pl_zin_read(r->zin, r->buf + r->len,
+					     r->cap - r->len, err);
 	if (n < 0)
 		return (int)n;
 	r->eof = n == 0;
@@ -109,17 +150,41 @@ static void close_file(pl_csv_reader *r)
 		r->bytes_done += pl_zin_bytes_read(r->zin);
 	pl_zin_close(r->zin);
 	r->zin = NULL;
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
 }
 
-/* Opens file i and drops its byte-order mark. */
-static int open_file(pl_csv_reader *r, size_t i, pl_error *err)
+static bool file_open(const pl_csv_reader *r)
+{
+	return r->zin != NULL || r->fd >= 0;
+}
+
+/* Opens file i to be read by offset, from its start for now. */
+static int open_range(pl_csv_reader *r, size_t i, pl_error *err)
+{
+	struct stat st;
+	r->fd = open(r->o->paths[i], O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0 || fstat(r->fd, &st) != 0)
+		return pl_error_set(err, PL_ERR_IO, "%s: %s", r->o->paths[i],
+				    strerror(errno));
+	r->fsize = (uint64_t)st.st_size;
+	r->off = 0;
+	r->stop = r->fsize;
+	return 0;
+}
+
+/* Opens file i, as a stream or by offset (ranged), and drops its
+ * byte-order mark. */
+static int open_file(pl_csv_reader *r, size_t i, bool ranged, pl_error *err)
 {
 	close_file(r);
 	r->file = i;
 	r->len = r->pos = 0;
 	r->eof = 0;
 	r->line = 1;
-	int rc = pl_zin_open(r->o->paths[i], r->pool, &r->zin, err);
+	int rc = ranged ? open_range(r, i, err)
+			: pl_zin_open(r->o->paths[i], r->pool, &r->zin, err);
 	while (rc == 0 && r->len < 3 && !r->eof)
 		rc = refill(r, err);
 	if (rc == 0 && r->len >= 3 && memcmp(r->buf, "\xef\xbb\xbf", 3) == 0)
@@ -229,15 +294,15 @@ static int same_header(pl_csv_reader *r, const pl_csv_record *rec,
 }
 
 /* Reads file i's header; the first file's fixes the columns. */
-static int start_file(pl_csv_reader *r, size_t i, pl_error *err)
+static int start_file(pl_csv_reader *r, size_t i, bool ranged, pl_error *err)
 {
 	pl_csv_record rec;
-	int rc = open_file(r, i, err);
+	int rc = open_file(r, i, ranged, err);
 	if (rc == 0)
 		rc = header_record(r, &rec, err);
 	if (rc < 0 || rc == PL_SCAN_END)
 		return rc < 0 ? rc : 0;
-	if (i == 0)
+	if (r->nin == 0)
 		rc = first_header(r, &rec, err);
 	else if (r->o->header)
 		rc = same_header(r, &rec, err);
@@ -246,6 +311,40 @@ static int start_file(pl_csv_reader *r, size_t i, pl_error *err)
 		r->line += (int64_t)rec.lines;
 	}
 	return rc;
+}
+
+/* Opens the next piece of the share: a cut piece has its file's header
+ * checked, then the window starts over at the piece's first byte. */
+static int start_piece(pl_csv_reader *r, pl_error *err)
+{
+	const pl_csv_piece *p = &r->pieces[r->piece++];
+	int rc = 0;
+	if (p->whole || r->o->header)
+		rc = start_file(r, p->file, !p->whole, err);
+	else
+		rc = open_file(r, p->file, true, err);
+	if (rc != 0 || p->whole)
+		return rc;
+	r->len = r->pos = 0;
+	r->eof = 0;
+	r->off = p->start;
+	r->stop = p->end;
+	r->line = p->line;
+	return 0;
+}
+
+static bool more_input(const pl_csv_reader *r)
+{
+	if (r->pieces != NULL)
+		return r->piece < r->npieces;
+	return r->file + 1 < r->o->npaths;
+}
+
+static int next_input(pl_csv_reader *r, pl_error *err)
+{
+	if (r->pieces != NULL)
+		return start_piece(r, err);
+	return start_file(r, r->file + 1, false, err);
 }
 
 static bool is_null(const pl_csv_reader *r, const pl_csv_field *f)
@@ -447,6 +546,20 @@ static int take_record(pl_csv_reader *r, bad_row *b, pl_error *err)
 	return 0;
 }
 
+/* A quoted field running past the end of a cut piece means the split
+ * took a stray quote (inside an unquoted field) for a field's start or
+ * end: fail rather than read wrong rows, even with on_error = skip. */
+static int split_error(pl_csv_reader *r, const bad_row *b, pl_error *err)
+{
+	return pl_error_set(err, PL_ERR_DATA,
+			    "%s:%lld: field %zu: quoted field runs past this "
+			    "rank's share of the file (byte %llu); a quote "
+			    "inside an unquoted field misleads the split "
+			    "among ranks: quote such fields",
+			    cur_path(r), (long long)b->line,
+			    b->rec->bad_field + 1, (unsigned long long)r->stop);
+}
+
 static void finish_batch(pl_csv_reader *r)
 {
 	pl_batch *b = r->batch;
@@ -474,6 +587,9 @@ static int fill(pl_csv_reader *r, size_t max_rows, pl_error *err)
 		}
 		bad_row b = {r->line, r->pos, (size_t)(rec.end - r->buf), &rec,
 			     0};
+		if (rec.bad == PL_BAD_UNTERMINATED && r->fd >= 0 &&
+		    r->stop < r->fsize)
+			return split_error(r, &b, err);
 		r->pos = b.end;
 		r->line += (int64_t)rec.lines;
 		if (rc == PL_SCAN_RECORD && (rc = take_record(r, &b, err)) != 0)
@@ -490,9 +606,9 @@ int pl_csv_reader_next(pl_csv_reader *r, size_t max_rows, pl_batch **out,
 	if (max_rows == 0)
 		max_rows = 1;
 	while (r->nin > 0) {
-		if (r->zin == NULL && r->file + 1 >= r->o->npaths)
+		if (!file_open(r) && !more_input(r))
 			return 0;
-		int rc = r->zin == NULL ? start_file(r, r->file + 1, err) : 0;
+		int rc = file_open(r) ? 0 : next_input(r, err);
 		if (rc == 0)
 			rc = reset_batch(r, err);
 		if (rc == 0)
@@ -656,12 +772,13 @@ int pl_csv_reader_open(const pl_csv_options *o, pl_pool *pool,
 		return pl_error_nomem(err, "a csv reader");
 	r->o = o;
 	r->pool = pool;
+	r->fd = -1;
 	pl_schema_init(&r->in);
 	pl_schema_init(&r->out);
 	pl_csv_scanner_init(&r->scan, o->delimiter, o->quote);
 	int rc = setup(r, err);
 	if (rc == 0)
-		rc = start_file(r, 0, err);
+		rc = start_file(r, 0, false, err);
 	if (rc == 0)
 		rc = apply_schema(r, err);
 	if (rc == 0)
@@ -683,6 +800,52 @@ const pl_schema *pl_csv_reader_schema(const pl_csv_reader *r)
 	return &r->out;
 }
 
+/* Bytes of the input a share covers. */
+static uint64_t share_bytes(const pl_csv_reader *r)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < r->npieces; i++) {
+		const pl_csv_piece *p = &r->pieces[i];
+		struct stat st;
+		if (!p->whole)
+			n += p->end - p->start;
+		else if (stat(r->o->paths[p->file], &st) == 0 &&
+			 S_ISREG(st.st_mode))
+			n += (uint64_t)st.st_size;
+	}
+	return n;
+}
+
+int pl_csv_reader_set_share(pl_csv_reader *r, const pl_csv_share *share,
+			    pl_error *err)
+{
+	if (r->batch != NULL || r->pieces != NULL)
+		return pl_error_set(err, PL_ERR_INTERNAL,
+				    "%s:%d: csv share set after reading",
+				    __FILE__, __LINE__);
+	for (size_t i = 0; i < share->npieces; i++)
+		if (share->pieces[i].file >= r->o->npaths)
+			return pl_error_set(err, PL_ERR_INTERNAL,
+					    "%s:%d: csv share names file %zu",
+					    __FILE__, __LINE__,
+					    share->pieces[i].file);
+	r->pieces = malloc((share->npieces + 1) * sizeof(*r->pieces));
+	if (r->pieces == NULL)
+		return pl_error_nomem(err, "a csv share");
+	memcpy(r->pieces, share->pieces, share->npieces * sizeof(*r->pieces));
+	r->npieces = share->npieces;
+	r->stats.bytes_total = share_bytes(r);
+	/* The open stream of the first file stands at its first record, the
+	 * sample still in the window: a share starting with that whole file
+	 * goes on from there, any other share starts over. */
+	if (r->npieces > 0 && r->pieces[0].whole && r->pieces[0].file == 0 &&
+	    r->file == 0 && r->zin != NULL)
+		r->piece = 1;
+	else
+		close_file(r);
+	return 0;
+}
+
 pl_csv_stats pl_csv_reader_stats(const pl_csv_reader *r)
 {
 	pl_csv_stats s = r->stats;
@@ -702,6 +865,7 @@ void pl_csv_reader_close(pl_csv_reader *r)
 	pl_pool_free(r->pool, r->fields);
 	pl_schema_free(&r->in);
 	pl_schema_free(&r->out);
+	free(r->pieces);
 	free(r->sel);
 	free(r->given);
 	free(r->null_len);

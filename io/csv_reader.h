@@ -70,6 +70,21 @@ typedef struct pl_csv_stats {
 
 pl_csv_stats pl_csv_reader_stats(const pl_csv_reader *r);
 
+/* One rank's part of the input (io/csv_partition.h). */
+typedef struct pl_csv_share pl_csv_share;
+
+/* Restricts the reader to a share: call after open, before the first
+ * pl_csv_reader_next. Open read the header and the sample from the start
+ * of the first file (alike on every rank, so all agree on the schema);
+ * from here the reader reads the share's pieces in order, and only them,
+ * with true file line numbers. Each cut piece's file header is checked
+ * against the first file's. A quoted field running past a cut piece's end
+ * is PL_ERR_DATA naming its line (a stray quote misled the split), even
+ * with skip_errors. The share is copied; bytes_total becomes the share's
+ * bytes. */
+int pl_csv_reader_set_share(pl_csv_reader *r, const pl_csv_share *share,
+			    pl_error *err);
+
 /* Closes files (and the reject file), frees everything. NULL is fine. */
 void pl_csv_reader_close(pl_csv_reader *r);
 

@@ -92,6 +92,7 @@ static int distinct_init(pl_operator *op, const pl_section *sec,
 				       op->env->pool, err);
 	if (rc == 0)
 		rc = pl_schema_copy(&op->partial_schema, out, err);
+	op->partition_keys = out->n;
 	return rc;
 }
 

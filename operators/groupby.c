@@ -308,6 +308,7 @@ static int gb_init(pl_operator *op, const pl_section *sec, const pl_schema *in,
 		rc = read_outputs(st, in, out, err);
 	if (rc == 0)
 		rc = make_partial_schema(st, out, &op->partial_schema, err);
+	op->partition_keys = st->nkeys;
 	if (rc == 0)
 		rc = pl_schema_copy(&st->out, out, err);
 	pl_type types[256];

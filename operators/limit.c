@@ -1,6 +1,11 @@
 /* [limit]: rows = N passes on the first N rows in input order, then
- * returns PL_STOP so that the runtime stops reading. The rows go on as a
- * view of the input batch cut short; nothing is copied. */
+ * returns PL_STOP so that the runtime stops reading. On one rank the rows
+ * go on as a view of the input batch cut short; nothing is copied.
+ *
+ * Across ranks the first N rows of the whole input are not known locally,
+ * so each rank keeps its own first N (partial state = those rows), and one
+ * instance merges the ranks' rows in rank order, which is input order,
+ * keeping the first N, and emits them in finish. */
 #include <stdio.h>
 
 #include "pipeline/operator.h"
@@ -9,6 +14,7 @@ typedef struct limit_state {
 	size_t limit;
 	size_t done;
 	pl_column *cols; /* the view's columns */
+	pl_batch *kept;  /* across ranks: the rows kept so far */
 } limit_state;
 
 static const char *const limit_keys[] = {"rows", NULL};
@@ -34,7 +40,32 @@ static int limit_init(pl_operator *op, const pl_section *sec,
 	st->cols = pl_pool_calloc(pool, in->n + 1, sizeof(*st->cols));
 	if (st->cols == NULL)
 		return pl_error_nomem(err, "limit state");
-	return pl_schema_copy(out, in, err);
+	rc = pl_schema_copy(out, in, err);
+	if (rc == 0 && op->env->nranks > 1) {
+		rc = pl_schema_copy(&op->partial_schema, in, err);
+		st->kept = rc ? NULL : pl_batch_new(in, 1, pool, err);
+		if (rc == 0 && st->kept == NULL)
+			rc = PL_ERR_NOMEM;
+	}
+	return rc;
+}
+
+/* Appends rows of in to the kept rows, up to the limit. */
+static int keep(limit_state *st, const pl_batch *in, pl_pool *pool,
+		pl_error *err)
+{
+	size_t n = st->limit - st->done;
+	if (n > in->nrows)
+		n = in->nrows;
+	for (size_t i = 0; i < in->ncols; i++) {
+		int rc = pl_column_append_range(&st->kept->cols[i],
+						&in->cols[i], 0, n, pool, err);
+		if (rc != 0)
+			return rc;
+	}
+	st->kept->nrows += n;
+	st->done += n;
+	return st->done >= st->limit ? PL_STOP : 0;
 }
 
 /* Column c cut to its first n values. */
@@ -55,6 +86,8 @@ static int limit_process(pl_operator *op, const pl_batch *in,
 		return PL_STOP;
 	if (in->nrows == 0)
 		return 0;
+	if (st->kept != NULL)
+		return keep(st, in, op->env->pool, err);
 	size_t n = st->limit - st->done;
 	if (n > in->nrows)
 		n = in->nrows;
@@ -70,11 +103,32 @@ static int limit_process(pl_operator *op, const pl_batch *in,
 	return st->done >= st->limit ? PL_STOP : 0;
 }
 
+static int limit_emit_kept(pl_operator *op, const pl_emitter *out,
+			   pl_error *err)
+{
+	limit_state *st = op->state;
+	if (st->kept == NULL || st->kept->nrows == 0)
+		return 0;
+	int rc = pl_emit(out, st->kept, err);
+	return rc == PL_STOP ? 0 : rc;
+}
+
+static int limit_merge(pl_operator *op, const pl_batch *partial,
+		       pl_error *err)
+{
+	limit_state *st = op->state;
+	if (st->kept == NULL || st->done >= st->limit)
+		return 0;
+	int rc = keep(st, partial, op->env->pool, err);
+	return rc == PL_STOP ? 0 : rc;
+}
+
 static void limit_destroy(pl_operator *op)
 {
 	limit_state *st = op->state;
 	if (st == NULL)
 		return;
+	pl_batch_free(st->kept, op->env->pool);
 	pl_pool_free(op->env->pool, st->cols);
 	pl_pool_free(op->env->pool, st);
 	op->state = NULL;
@@ -96,6 +150,9 @@ const pl_operator_def pl_op_limit = {
 	.kind = PL_OP_STREAMING,
 	.init = limit_init,
 	.process = limit_process,
+	.finish = limit_emit_kept,
 	.destroy = limit_destroy,
+	.partial = limit_emit_kept,
+	.merge = limit_merge,
 	.describe = limit_describe,
 };

@@ -108,6 +108,11 @@ struct pl_operator {
 	const pl_section *section; /* lives as long as the operator */
 	void *state;               /* the operator's own */
 	pl_schema partial_schema;  /* blocking operators with partial/merge */
+	/* With partial/merge: the first partition_keys columns of
+	 * partial_schema are keys, and partial rows with equal keys must meet
+	 * in one instance; the runtime may then spread the state over ranks
+	 * by key. 0: all partial state goes to one instance, in input order. */
+	size_t partition_keys;
 };
 
 /* A plugin exports this symbol: a function returning its definition.

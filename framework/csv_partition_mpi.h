@@ -1,0 +1,22 @@
+/* The collective half of the CSV split: every rank counts the quotes and
+ * LFs of its own nominal range only, an exclusive scan over the ranks
+ * gives each rank the counts of the bytes before its range, and each rank
+ * moves both edges of its range to record starts on its own (its end is
+ * the next rank's start, computed alike, so no more is exchanged). */
+#ifndef PIPELINE_FRAMEWORK_CSV_PARTITION_MPI_H
+#define PIPELINE_FRAMEWORK_CSV_PARTITION_MPI_H
+
+#include <mpi.h>
+
+#include "io/csv_partition.h"
+
+/* Computes this rank's share of o's files among the ranks of comm; every
+ * rank of comm must call it. The shares of ranks 0, 1, ... in order hold
+ * every record once, in input order. When any rank fails, all return an
+ * error: the failing rank its own (PL_ERR_IO naming the file, ...), the
+ * others "stopped: rank N failed". out is the caller's (pl_csv_share_free)
+ * and empty on error. */
+int pl_csv_partition_mpi(MPI_Comm comm, const pl_csv_options *o,
+			 pl_csv_share *out, pl_error *err);
+
+#endif
