@@ -7,6 +7,7 @@
 
 #include "framework/cli.h"
 #include "framework/cli_args.h"
+#include "framework/exchange.h"
 #include "framework/exec.h"
 #include "framework/metrics.h"
 #include "framework/plan.h"
@@ -63,41 +64,57 @@ static int list_operators(const pl_cli_args *a,
 	return rc;
 }
 
-static void summary(const pl_plan *p, const pl_run_stats *st)
+/* Totals over the ranks, printed by rank 0. */
+static void summary(const pl_plan *p, const pl_run_stats *st, MPI_Comm comm)
 {
-	double mb = (double)st->bytes_in / 1e6;
+	unsigned long long mine[4] = {st->rows_in, st->rows_out,
+				      st->rows_skipped, st->bytes_in};
+	unsigned long long all[4];
+	double secs;
+	MPI_Reduce(mine, all, 4, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, comm);
+	MPI_Reduce(&st->seconds, &secs, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
+	if (p->env.rank != 0)
+		return;
 	fprintf(stderr,
-		"pipeline: %s: %llu rows in, %llu rows out%s, %.3f s, "
-		"%.1f MB/s\n",
-		p->job_name, (unsigned long long)st->rows_in,
-		(unsigned long long)st->rows_out,
-		st->rows_skipped ? " (bad rows skipped)" : "", st->seconds,
-		st->seconds > 0 ? mb / st->seconds : 0.0);
-	if (st->rows_skipped)
-		fprintf(stderr, "pipeline: %llu bad rows skipped\n",
-			(unsigned long long)st->rows_skipped);
+		"pipeline: %s: %llu rows in, %llu rows out, %.3f s, %.1f "
+		"MB/s\n",
+		p->job_name, all[0], all[1], secs,
+		secs > 0 ? (double)all[3] / 1e6 / secs : 0.0);
+	if (all[2])
+		fprintf(stderr, "pipeline: %llu bad rows skipped\n", all[2]);
 }
 
+static int run_plan(pl_plan *plan, const pl_cli_args *a, pl_error *err)
+{
+	pl_run_stats st;
+	int rc = pl_exec_run(plan, MPI_COMM_WORLD, &stop_signal, &st, err);
+	if (rc == 0 && plan->metrics_path)
+		rc = pl_metrics_write(plan->metrics_path, plan, &st,
+				      MPI_COMM_WORLD, err);
+	if (rc == 0 && a->verbosity > 0)
+		summary(plan, &st, MPI_COMM_WORLD);
+	return rc;
+}
+
+/* Every rank builds the same plan (a job.conf error is found alike on all)
+ * and runs its share. */
 static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 		   int rank, int nranks, pl_error *err)
 {
 	pl_pool *pool = pl_pool_create((size_t)256 << 20);
-	if (pool == NULL)
-		return pl_error_nomem(err, "the buffer pool");
+	int rc = pool ? 0 : pl_error_nomem(err, "the buffer pool");
 	pl_plan_options o = {a->sets,	 a->nsets, a->memory, a->metrics,
 			     a->explain, rank,	   nranks};
 	pl_plan plan;
-	int rc = pl_plan_build(&plan, a->conf, &o, builtins, pool, err);
+	memset(&plan, 0, sizeof(plan));
+	if (rc == 0)
+		rc = pl_plan_build(&plan, a->conf, &o, builtins, pool, err);
+	rc = pl_mpi_agree(MPI_COMM_WORLD, rc, err);
 	if (rc == 0 && a->explain) {
-		pl_plan_print(&plan, stdout);
+		if (rank == 0)
+			pl_plan_print(&plan, stdout);
 	} else if (rc == 0) {
-		pl_run_stats st;
-		rc = pl_exec_run(&plan, &stop_signal, &st, err);
-		if (rc == 0 && plan.metrics_path)
-			rc = pl_metrics_write(plan.metrics_path, &plan, &st,
-					      err);
-		if (rc == 0 && a->verbosity > 0)
-			summary(&plan, &st);
+		rc = run_plan(&plan, a, err);
 	}
 	pl_plan_free(&plan);
 	pl_pool_destroy(pool);
@@ -111,25 +128,35 @@ static int exit_status(int rc)
 	return pl_error_exit_status(rc);
 }
 
+/* Whether this rank should print err: the rank that failed says why; the
+ * others only learnt that it did. A job.conf error is the same on every
+ * rank, so rank 0 alone reports it. */
+static int should_report(const pl_error *err, int rank)
+{
+	if (strncmp(err->msg, PL_MPI_STOPPED_PREFIX,
+		    strlen(PL_MPI_STOPPED_PREFIX)) == 0)
+		return 0;
+	return rank == 0 || err->code != PL_ERR_CONF;
+}
+
 static int run_ranks(const pl_cli_args *a,
 		     const pl_operator_def *const *builtins)
 {
-	int rank = 0, nranks = 1, status = 0;
+	int rank = 0, nranks = 1;
 	MPI_Init(NULL, NULL);
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-	/* Until the distributed executor lands, rank 0 runs the whole job
-	 * and the other ranks wait for its verdict, so every rank count
-	 * writes the same answer. */
-	if (rank == 0) {
-		pl_error err;
-		pl_error_clear(&err);
-		int rc = run_job(a, builtins, rank, nranks, &err);
-		if (rc != 0)
+	pl_error err;
+	pl_error_clear(&err);
+	int rc = run_job(a, builtins, rank, nranks, &err);
+	if (rc != 0 && should_report(&err, rank)) {
+		if (nranks > 1 && err.code != PL_ERR_CONF)
+			fprintf(stderr, "pipeline: rank %d: %s\n", rank,
+				err.msg);
+		else
 			fprintf(stderr, "pipeline: %s\n", err.msg);
-		status = exit_status(rc);
 	}
-	MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+	int status = exit_status(rc);
 	MPI_Finalize();
 	return status;
 }

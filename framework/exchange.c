@@ -63,7 +63,7 @@ static int settle(int local_rc, int agreed, int who, pl_error *err)
 		return 0;
 	if (local_rc < 0)
 		return local_rc;
-	return pl_error_set(err, agreed, "stopped: rank %d failed", who);
+	return pl_error_set(err, agreed, PL_MPI_STOPPED_PREFIX "%d failed", who);
 }
 
 int pl_mpi_agree(MPI_Comm comm, int local_rc, pl_error *err)

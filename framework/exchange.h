@@ -38,6 +38,9 @@ static inline int pl_hash_partition(uint64_t hash, int nparts)
  * this rank was fine but another failed, err says which. Collective. */
 int pl_mpi_agree(MPI_Comm comm, int local_rc, pl_error *err);
 
+/* How the message of a rank that learnt of another's failure starts. */
+#define PL_MPI_STOPPED_PREFIX "stopped: rank "
+
 /* Called with the rows a round delivered to this rank (in the order of the
  * ranks that sent them); the batch is lent for the call only. A nonzero
  * return (a PL_ERR_* with err set) fails the exchange on every rank. */

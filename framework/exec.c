@@ -1,29 +1,25 @@
+/* The executor, one code path for one rank or many.
+ *
+ * Each rank streams its share of the input through the chain. An operator
+ * with partial/merge is a "merge point" when there are several ranks: its
+ * local instance only gathers state; after the input ends its partial
+ * state goes to the ranks that own it (by key hash, or all to rank 0 in
+ * rank order, which is input order), a second instance merges it there,
+ * and that instance's finish feeds the rest of the chain. On one rank the
+ * local instance simply finishes. Every rank goes through the same
+ * collectives in the same order whatever fails, passing its status to
+ * pl_mpi_agree, so one rank's error stops all without a hang. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "framework/exchange.h"
 #include "framework/exec.h"
-#include "framework/sink.h"
-
-typedef struct pl_exec pl_exec;
-
-typedef struct stage {
-	pl_exec *x;
-	size_t index; /* operator index, or nops for the sink */
-	int stopped;  /* accepts no more input */
-} stage;
-
-struct pl_exec {
-	pl_plan *p;
-	stage *stages;
-	pl_emitter *emitters; /* emitters[i] feeds stage i */
-	pl_sink *writer;
-	pl_run_stats *st;
-};
+#include "framework/exec_internal.h"
 
 static int feed_stage(void *arg, pl_batch *b, pl_error *err)
 {
-	stage *s = arg;
+	pl_stage *s = arg;
 	pl_exec *x = s->x;
 	if (s->stopped)
 		return PL_STOP;
@@ -31,13 +27,32 @@ static int feed_stage(void *arg, pl_batch *b, pl_error *err)
 		return 0;
 	if (s->index == x->p->nops) {
 		x->st->rows_out += b->nrows;
-		return pl_sink_write(x->writer, b, err);
+		return pl_output_write(&x->out, b, err);
 	}
-	pl_operator *op = &x->p->ops[s->index];
-	int rc = op->def->process(op, b, &x->emitters[s->index + 1], err);
+	pl_operator *op = x->merged[s->index] ? x->merged[s->index]
+					      : &x->p->ops[s->index];
+	const pl_emitter *next = pl_exec_is_merge_point(x, s->index) &&
+					 !x->merged[s->index]
+				 ? &x->discard
+				 : &x->emitters[s->index + 1];
+	int rc = op->def->process(op, b, next, err);
 	if (rc == PL_STOP)
 		s->stopped = 1;
 	return rc;
+}
+
+static int discard_rows(void *arg, pl_batch *b, pl_error *err)
+{
+	(void)arg;
+	(void)b;
+	(void)err;
+	return 0;
+}
+
+int pl_exec_is_merge_point(const pl_exec *x, size_t i)
+{
+	const pl_operator_def *d = x->p->ops[i].def;
+	return x->nranks > 1 && d->partial != NULL && d->merge != NULL;
 }
 
 static int stream_source(pl_exec *x, volatile sig_atomic_t *stop,
@@ -49,10 +64,8 @@ static int stream_source(pl_exec *x, volatile sig_atomic_t *stop,
 		if (stop && *stop)
 			return pl_error_set(err, PL_ERR_IO, "interrupted");
 		int rc = pl_source_next(x->p->source, chunk, &b, err);
-		if (rc != 0)
+		if (rc != 0 || b == NULL)
 			return rc;
-		if (b == NULL)
-			return 0;
 		x->st->chunks++;
 		rc = pl_emit(&x->emitters[0], b, err);
 		if (rc == PL_STOP)
@@ -62,9 +75,12 @@ static int stream_source(pl_exec *x, volatile sig_atomic_t *stop,
 	}
 }
 
-static int finish_ops(pl_exec *x, pl_error *err)
+/* Finishes the operators from index `from` up to the next merge point
+ * (exclusive); returns that point's index, or nops. */
+static int finish_run(pl_exec *x, size_t from, size_t *until, pl_error *err)
 {
-	for (size_t i = 0; i < x->p->nops; i++) {
+	size_t i = from;
+	for (; i < x->p->nops && !pl_exec_is_merge_point(x, i); i++) {
 		pl_operator *op = &x->p->ops[i];
 		if (op->def->finish == NULL)
 			continue;
@@ -72,6 +88,7 @@ static int finish_ops(pl_exec *x, pl_error *err)
 		if (rc < 0)
 			return rc;
 	}
+	*until = i;
 	return 0;
 }
 
@@ -82,48 +99,90 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_error *err)
+static int setup(pl_exec *x, pl_error *err)
 {
-	pl_plan *p = x->p;
-	size_t n = p->nops + 1;
+	size_t n = x->p->nops + 1;
 	x->stages = calloc(n, sizeof(*x->stages));
 	x->emitters = calloc(n, sizeof(*x->emitters));
-	if (x->stages == NULL || x->emitters == NULL)
+	x->merged = calloc(n, sizeof(*x->merged));
+	if (!x->stages || !x->emitters || !x->merged)
 		return pl_error_nomem(err, "the executor");
 	for (size_t i = 0; i < n; i++) {
-		x->stages[i] = (stage){x, i, 0};
+		x->stages[i] = (pl_stage){x, i, 0};
 		x->emitters[i] = (pl_emitter){feed_stage, &x->stages[i]};
 	}
-	int rc = pl_sink_open(p, &x->writer, err);
+	x->discard = (pl_emitter){discard_rows, NULL};
+	return 0;
+}
+
+/* The streaming phase, then each merge point in turn. Local failures are
+ * carried in rc through every collective so that all ranks agree. */
+static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_error *err)
+{
+	int rc = setup(x, err);
+	if (x->nranks > 1)
+		rc = pl_mpi_agree(x->comm, rc, err);
+	if (rc == 0 && x->nranks > 1)
+		rc = pl_source_partition(x->p->source, x->comm, err);
+	if (rc == 0)
+		rc = pl_output_open(&x->out, x->p, x->comm, err);
 	if (rc == 0)
 		rc = stream_source(x, stop, err);
+	size_t at = 0;
 	if (rc == 0)
-		rc = finish_ops(x, err);
+		rc = finish_run(x, 0, &at, err);
+	while (at < x->p->nops) {
+		rc = pl_mpi_agree(x->comm, rc, err);
+		if (rc != 0)
+			break;
+		rc = pl_exec_merge(x, at, err);
+		if (rc == 0)
+			rc = finish_run(x, at + 1, &at, err);
+		else
+			at++;
+	}
 	if (rc == 0 && stop && *stop)
 		rc = pl_error_set(err, PL_ERR_IO, "interrupted");
 	return rc;
 }
 
-int pl_exec_run(pl_plan *p, volatile sig_atomic_t *stop, pl_run_stats *st,
-		pl_error *err)
+static void teardown(pl_exec *x)
 {
-	pl_exec x = {p, NULL, NULL, NULL, st};
-	memset(st, 0, sizeof(*st));
-	double t0 = now_seconds();
-	int rc = run(&x, stop, err);
-	if (rc == 0 && x.writer) {
-		st->bytes_out = pl_sink_bytes(x.writer);
-		rc = pl_sink_commit(x.writer, err);
-	} else {
-		pl_sink_abort(x.writer);
-	}
-	pl_source_stats ss = pl_source_get_stats(p->source);
+	for (size_t i = 0; x->merged && i < x->p->nops; i++)
+		pl_exec_free_merged(x, i);
+	free(x->stages);
+	free(x->emitters);
+	free(x->merged);
+}
+
+static void collect_stats(pl_exec *x, double t0)
+{
+	pl_run_stats *st = x->st;
+	pl_source_stats ss = pl_source_get_stats(x->p->source);
 	st->rows_in = ss.rows;
 	st->rows_skipped = ss.rows_skipped;
 	st->bytes_in = ss.bytes_read;
-	st->peak_pool = pl_pool_get_stats(p->env.pool).bytes_peak;
+	st->peak_pool = pl_pool_get_stats(x->p->env.pool).bytes_peak;
 	st->seconds = now_seconds() - t0;
-	free(x.stages);
-	free(x.emitters);
+}
+
+int pl_exec_run(pl_plan *p, MPI_Comm comm, volatile sig_atomic_t *stop,
+		pl_run_stats *st, pl_error *err)
+{
+	pl_exec x;
+	memset(&x, 0, sizeof(x));
+	x.p = p;
+	x.comm = comm;
+	x.st = st;
+	MPI_Comm_rank(comm, &x.rank);
+	MPI_Comm_size(comm, &x.nranks);
+	memset(st, 0, sizeof(*st));
+	double t0 = now_seconds();
+	int rc = run(&x, stop, err);
+	rc = pl_output_close(&x.out, rc, x.comm, &st->bytes_out, err);
+	collect_stats(&x, t0);
+	st->bytes_sent_raw = x.bytes_raw;
+	st->bytes_sent = x.bytes_sent;
+	teardown(&x);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #define PIPELINE_FRAMEWORK_EXEC_H
 
 #include <signal.h>
+#include <mpi.h>
 #include <stdint.h>
 
 #include "framework/plan.h"
@@ -14,13 +15,17 @@ typedef struct pl_run_stats {
 	uint64_t chunks;
 	double seconds;
 	size_t peak_pool;
+	uint64_t bytes_sent_raw, bytes_sent; /* partial state shuffled */
 } pl_run_stats;
 
-/* Runs the plan. The output file appears under its final name only when
- * every stage succeeded; on any failure nothing is left behind. When
- * *stop becomes non-zero (a signal), the run ends between two batches with
- * PL_ERR_IO "interrupted". */
-int pl_exec_run(pl_plan *p, volatile sig_atomic_t *stop, pl_run_stats *st,
-		pl_error *err);
+/* Runs the plan on every rank of comm (collective; one rank is fine). The
+ * output file appears under its final name only when every stage on every
+ * rank succeeded; on any failure nothing is left behind, and every rank
+ * returns an error (the failing rank its own, the others "stopped: rank N
+ * failed"). When *stop becomes non-zero (a signal), the run ends between
+ * two batches with PL_ERR_IO "interrupted". st holds this rank's
+ * figures. */
+int pl_exec_run(pl_plan *p, MPI_Comm comm, volatile sig_atomic_t *stop,
+		pl_run_stats *st, pl_error *err);
 
 #endif

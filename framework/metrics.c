@@ -1,9 +1,28 @@
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "framework/exchange.h"
 #include "framework/metrics.h"
+
+/* One rank's figures, as gathered to rank 0. */
+enum {
+	M_ROWS_IN,
+	M_ROWS_OUT,
+	M_ROWS_SKIPPED,
+	M_BYTES_IN,
+	M_BYTES_OUT,
+	M_CHUNKS,
+	M_CHUNK_ROWS,
+	M_PEAK_RSS,
+	M_PEAK_POOL,
+	M_SENT_RAW,
+	M_SENT,
+	M_SECONDS_US,
+	M_COUNT
+};
 
 uint64_t pl_peak_rss(void)
 {
@@ -28,23 +47,53 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void write_rank(FILE *f, const pl_plan *p, const pl_run_stats *st)
+static void figures(const pl_plan *p, const pl_run_stats *st, uint64_t *m)
 {
-	fprintf(f,
-		"{\"rank\": %d, \"rows_read\": %llu, \"rows_skipped\": %llu, "
-		"\"chunks\": %llu, \"chunk_rows\": [%zu], "
-		"\"peak_rss_bytes\": %llu, \"peak_pool_bytes\": %zu, "
-		"\"bytes_spilled\": 0, \"shuffle_bytes_raw\": 0, "
-		"\"shuffle_bytes_sent\": 0, \"seconds\": %.6f}",
-		p->env.rank, (unsigned long long)st->rows_in,
-		(unsigned long long)st->rows_skipped,
-		(unsigned long long)st->chunks, p->env.chunk_rows,
-		(unsigned long long)pl_peak_rss(), st->peak_pool, st->seconds);
+	m[M_ROWS_IN] = st->rows_in;
+	m[M_ROWS_OUT] = st->rows_out;
+	m[M_ROWS_SKIPPED] = st->rows_skipped;
+	m[M_BYTES_IN] = st->bytes_in;
+	m[M_BYTES_OUT] = st->bytes_out;
+	m[M_CHUNKS] = st->chunks;
+	m[M_CHUNK_ROWS] = p->env.chunk_rows;
+	m[M_PEAK_RSS] = pl_peak_rss();
+	m[M_PEAK_POOL] = st->peak_pool;
+	m[M_SENT_RAW] = st->bytes_sent_raw;
+	m[M_SENT] = st->bytes_sent;
+	m[M_SECONDS_US] = (uint64_t)(st->seconds * 1e6);
 }
 
-int pl_metrics_write(const char *path, const pl_plan *p,
-		     const pl_run_stats *st, pl_error *err)
+static void write_rank(FILE *f, int rank, const uint64_t *m)
 {
+	fprintf(f,
+		"{\"rank\": %d, \"rows_read\": %llu, \"rows_written\": %llu, "
+		"\"rows_skipped\": %llu, \"chunks\": %llu, \"chunk_rows\": "
+		"[%llu], \"peak_rss_bytes\": %llu, \"peak_pool_bytes\": %llu, "
+		"\"bytes_spilled\": 0, \"shuffle_bytes_raw\": %llu, "
+		"\"shuffle_bytes_sent\": %llu, \"seconds\": %.6f}",
+		rank, (unsigned long long)m[M_ROWS_IN],
+		(unsigned long long)m[M_ROWS_OUT],
+		(unsigned long long)m[M_ROWS_SKIPPED],
+		(unsigned long long)m[M_CHUNKS],
+		(unsigned long long)m[M_CHUNK_ROWS],
+		(unsigned long long)m[M_PEAK_RSS],
+		(unsigned long long)m[M_PEAK_POOL],
+		(unsigned long long)m[M_SENT_RAW],
+		(unsigned long long)m[M_SENT], (double)m[M_SECONDS_US] / 1e6);
+}
+
+static int write_json(const char *path, const pl_plan *p, const uint64_t *all,
+		      int n, pl_error *err)
+{
+	uint64_t sum[M_COUNT] = {0}, slowest = 0;
+	for (int r = 0; r < n; r++) {
+		const uint64_t *m = all + r * M_COUNT;
+		for (int k = 0; k < M_COUNT; k++)
+			sum[k] += m[k];
+		if (m[M_SECONDS_US] > slowest)
+			slowest = m[M_SECONDS_US];
+	}
+	sum[M_SECONDS_US] = slowest; /* the job lasts as its slowest rank */
 	FILE *f = fopen(path, "w");
 	if (f == NULL)
 		return pl_error_set(err, PL_ERR_IO, "%s: %s", path,
@@ -56,15 +105,41 @@ int pl_metrics_write(const char *path, const pl_plan *p,
 		"\"rows_in\": %llu, \"rows_out\": %llu, \"bytes_in\": %llu, "
 		"\"bytes_out\": %llu, \"memory_budget_bytes\": %llu, "
 		"\"per_rank\": [",
-		p->env.nranks, st->seconds, (unsigned long long)st->rows_in,
-		(unsigned long long)st->rows_out,
-		(unsigned long long)st->bytes_in,
-		(unsigned long long)st->bytes_out,
+		n, (double)sum[M_SECONDS_US] / 1e6,
+		(unsigned long long)sum[M_ROWS_IN],
+		(unsigned long long)sum[M_ROWS_OUT],
+		(unsigned long long)sum[M_BYTES_IN],
+		(unsigned long long)sum[M_BYTES_OUT],
 		(unsigned long long)p->memory);
-	write_rank(f, p, st);
+	for (int r = 0; r < n; r++) {
+		fputs(r ? ", " : "", f);
+		write_rank(f, r, all + r * M_COUNT);
+	}
 	fputs("]}\n", f);
 	if (fclose(f) != 0)
 		return pl_error_set(err, PL_ERR_IO, "%s: %s", path,
 				    strerror(errno));
 	return 0;
+}
+
+int pl_metrics_write(const char *path, const pl_plan *p,
+		     const pl_run_stats *st, MPI_Comm comm, pl_error *err)
+{
+	int rank, n, rc = 0;
+	MPI_Comm_rank(comm, &rank);
+	MPI_Comm_size(comm, &n);
+	uint64_t mine[M_COUNT];
+	figures(p, st, mine);
+	uint64_t *all = rank == 0 ? malloc((size_t)n * sizeof(mine)) : NULL;
+	if (rank == 0 && all == NULL)
+		rc = pl_error_nomem(err, "the metrics");
+	rc = pl_mpi_agree(comm, rc, err);
+	if (rc != 0)
+		return rc;
+	MPI_Gather(mine, M_COUNT, MPI_UINT64_T, all, M_COUNT, MPI_UINT64_T, 0,
+		   comm);
+	if (rank == 0)
+		rc = write_json(path, p, all, n, err);
+	free(all);
+	return pl_mpi_agree(comm, rc, err);
 }

@@ -3,6 +3,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "framework/csv_partition_mpi.h"
+#include "framework/exchange.h"
 #include "framework/source.h"
 #include "io/csv_reader.h"
 #include "io/hdf5_reader.h"
@@ -167,6 +169,32 @@ const pl_schema *pl_source_schema(const pl_source *src)
 {
 	return src->h5 ? pl_hdf5_reader_schema(src->h5)
 		       : pl_csv_reader_schema(src->csv);
+}
+
+static int partition_hdf5(pl_source *src, MPI_Comm comm, pl_error *err)
+{
+	int rank, n;
+	MPI_Comm_rank(comm, &rank);
+	MPI_Comm_size(comm, &n);
+	uint64_t total = pl_hdf5_reader_total_rows(src->h5);
+	uint64_t first = total / (uint64_t)n * (uint64_t)rank +
+			 ((uint64_t)rank < total % (uint64_t)n ? (uint64_t)rank
+							       : total % (uint64_t)n);
+	uint64_t count = total / (uint64_t)n + ((uint64_t)rank < total % (uint64_t)n);
+	int rc = pl_hdf5_reader_set_range(src->h5, first, count, err);
+	return pl_mpi_agree(comm, rc, err);
+}
+
+int pl_source_partition(pl_source *src, MPI_Comm comm, pl_error *err)
+{
+	if (src->h5)
+		return partition_hdf5(src, comm, err);
+	pl_csv_share share = {0};
+	int rc = pl_csv_partition_mpi(comm, &src->csv_opts, &share, err);
+	if (rc == 0)
+		rc = pl_csv_reader_set_share(src->csv, &share, err);
+	pl_csv_share_free(&share);
+	return pl_mpi_agree(comm, rc, err);
 }
 
 int pl_source_next(pl_source *src, size_t max_rows, pl_batch **out,

@@ -4,6 +4,7 @@
 #ifndef PIPELINE_FRAMEWORK_SOURCE_H
 #define PIPELINE_FRAMEWORK_SOURCE_H
 
+#include <mpi.h>
 #include <stdint.h>
 
 #include "pipeline/batch.h"
@@ -23,6 +24,12 @@ int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 		   pl_source **out, pl_error *err);
 
 const pl_schema *pl_source_schema(const pl_source *src);
+
+/* Restricts this rank to its share of the input among the ranks of comm
+ * (CSV: byte ranges moved to true record starts; HDF5: an even split of
+ * the rows), so that the shares of ranks 0, 1, ... are the input in order.
+ * Collective: every rank of comm calls it; when one fails, all fail. */
+int pl_source_partition(pl_source *src, MPI_Comm comm, pl_error *err);
 
 /* Next batch of at most max_rows rows (owned by the source, valid until
  * the next call), or *out = NULL at the end. */

@@ -178,7 +178,8 @@ static int start_zstd(pl_csv_writer *w, int level, pl_error *err)
 }
 
 static int open_writer(pl_csv_writer *w, const char *path,
-		       const pl_schema *schema, int zstd_level, pl_error *err)
+		       const pl_schema *schema, int zstd_level, int header,
+		       pl_error *err)
 {
 	w->fd = -1;
 	w->path = strdup(path);
@@ -190,19 +191,20 @@ static int open_writer(pl_csv_writer *w, const char *path,
 	int rc = zstd_level > 0 ? start_zstd(w, zstd_level, err) : 0;
 	if (rc == 0)
 		rc = create_temp(w, err);
-	if (rc == 0)
+	if (rc == 0 && header)
 		rc = pl_csv_out_header(&w->out, schema, err);
 	return rc;
 }
 
-int pl_csv_writer_open(const char *path, const pl_schema *schema,
-		       int zstd_level, pl_csv_writer **out, pl_error *err)
+static int open_any(const char *path, const pl_schema *schema,
+		    int zstd_level, int header, pl_csv_writer **out,
+		    pl_error *err)
 {
 	*out = NULL;
 	pl_csv_writer *w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return pl_error_nomem(err, "the CSV writer");
-	int rc = open_writer(w, path, schema, zstd_level, err);
+	int rc = open_writer(w, path, schema, zstd_level, header, err);
 	if (rc != 0) {
 		destroy(w);
 		return rc;
@@ -211,16 +213,49 @@ int pl_csv_writer_open(const char *path, const pl_schema *schema,
 	return 0;
 }
 
+int pl_csv_writer_open(const char *path, const pl_schema *schema,
+		       int zstd_level, pl_csv_writer **out, pl_error *err)
+{
+	return open_any(path, schema, zstd_level, 1, out, err);
+}
+
+int pl_csv_writer_open_part(const char *path, const pl_schema *schema,
+			    int zstd_level, int header, pl_csv_writer **out,
+			    pl_error *err)
+{
+	return open_any(path, schema, zstd_level, header, out, err);
+}
+
 int pl_csv_writer_write(pl_csv_writer *w, const pl_batch *b, pl_error *err)
 {
 	return pl_csv_out_rows(&w->out, b, err);
 }
 
-static int finish_file(pl_csv_writer *w, pl_error *err)
+static int end_stream(pl_csv_writer *w, pl_error *err)
 {
 	int rc = flush(w, err);
 	if (rc == 0 && w->zc)
 		rc = compress_out(w, NULL, 0, ZSTD_e_end, err);
+	return rc;
+}
+
+int pl_csv_writer_finish_part(pl_csv_writer *w, int *fd, uint64_t *size,
+			      pl_error *err)
+{
+	int rc = end_stream(w, err);
+	if (rc != 0)
+		return rc;
+	off_t end = lseek(w->fd, 0, SEEK_END);
+	if (end < 0)
+		return io_error(w, "write", err);
+	*fd = w->fd;
+	*size = (uint64_t)end;
+	return 0;
+}
+
+static int finish_file(pl_csv_writer *w, pl_error *err)
+{
+	int rc = end_stream(w, err);
 	if (rc != 0)
 		return rc;
 	int fd = w->fd;

@@ -18,6 +18,19 @@ typedef struct pl_csv_writer pl_csv_writer;
 int pl_csv_writer_open(const char *path, const pl_schema *schema,
 		       int zstd_level, pl_csv_writer **out, pl_error *err);
 
+/* For one rank's part of an output written by several ranks: like
+ * pl_csv_writer_open, with the header only when header is set. */
+int pl_csv_writer_open_part(const char *path, const pl_schema *schema,
+			    int zstd_level, int header, pl_csv_writer **out,
+			    pl_error *err);
+
+/* Ends a part (flushes; a zstd part ends its frame, so that parts
+ * concatenate into one valid stream) and lends its temporary file: *fd
+ * (readable with pread) and *size bytes. The file stays the writer's:
+ * pl_csv_writer_abort removes it. */
+int pl_csv_writer_finish_part(pl_csv_writer *w, int *fd, uint64_t *size,
+			      pl_error *err);
+
 /* Appends the rows of b (same column types as the schema). */
 int pl_csv_writer_write(pl_csv_writer *w, const pl_batch *b, pl_error *err);
 

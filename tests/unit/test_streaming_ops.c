@@ -444,12 +444,66 @@ static void test_definitions(void)
 		CU_ASSERT_EQUAL(defs[i]->kind, PL_OP_STREAMING);
 		CU_ASSERT_PTR_NOT_NULL(defs[i]->description);
 		CU_ASSERT_PTR_NOT_NULL(defs[i]->describe);
-		CU_ASSERT_PTR_NULL(defs[i]->finish);
-		CU_ASSERT_PTR_NULL(defs[i]->partial);
+		/* only limit merges across ranks */
+		CU_ASSERT_EQUAL(defs[i]->partial == NULL, i != 3);
+		CU_ASSERT_EQUAL(defs[i]->merge == NULL, i != 3);
 	}
 }
 
+/* An instance as one of two ranks would make it. */
+static void init_rank_instance(kit_op *k, const pl_section *sec)
+{
+	memset(k, 0, sizeof(*k));
+	k->env.pool = pool;
+	k->env.nranks = 2;
+	k->env.chunk_rows = 1024;
+	k->op.def = &pl_op_limit;
+	k->op.env = &k->env;
+	k->op.section = sec;
+	pl_schema_init(&k->out);
+	pl_schema_init(&k->op.partial_schema);
+	CU_ASSERT_EQUAL_FATAL(pl_op_limit.init(&k->op, sec, &in, &k->out,
+					       &err),
+			      0);
+}
+
+/* Two ranks' instances keep their own first rows and pass nothing on; a
+ * third merges their partial state in rank order and emits the first 6
+ * rows of the whole input. */
+static void test_limit_across_ranks(void)
+{
+	setup();
+	pl_section *sec =
+	    kit_section("limit", 10, (const char *[]){"rows", "6", NULL});
+	kit_op part[2], m;
+	kit_recorder passed = {0}, kept = {0}, out = {0};
+	pl_emitter pe = kit_emitter(&passed), ke = kit_emitter(&kept);
+	pl_emitter oe = kit_emitter(&out);
+	for (int r = 0; r < 2; r++) {
+		init_rank_instance(&part[r], sec);
+		CU_ASSERT_EQUAL(
+		    pl_op_limit.process(&part[r].op, people, &pe, &err), 0);
+		CU_ASSERT_EQUAL(pl_op_limit.partial(&part[r].op, &ke, &err),
+				0);
+	}
+	CU_ASSERT_EQUAL(passed.rows, 0);
+	CU_ASSERT_EQUAL(kept.rows, 8);
+	init_rank_instance(&m, sec);
+	CU_ASSERT_EQUAL(pl_op_limit.merge(&m.op, people, &err), 0);
+	CU_ASSERT_EQUAL(pl_op_limit.merge(&m.op, people, &err), 0);
+	CU_ASSERT_EQUAL(pl_op_limit.finish(&m.op, &oe, &err), 0);
+	CU_ASSERT_STRING_EQUAL(out.text, "1|ann|2.5|true\n2|NULL|NULL|false\n"
+					 "3|cy|7|NULL\n4||-1|true\n"
+					 "1|ann|2.5|true\n2|NULL|NULL|false\n");
+	kit_op_free(&part[0]);
+	kit_op_free(&part[1]);
+	kit_op_free(&m);
+	kit_section_free(sec);
+	teardown();
+}
+
 static const pl_test tests[] = {
+	{"limit_across_ranks", test_limit_across_ranks},
 	{"filter_keeps", test_filter_keeps},
 	{"filter_null_is_false", test_filter_null_is_false},
 	{"filter_all_and_none", test_filter_all_and_none},

@@ -1,0 +1,275 @@
+/* Merge points across ranks (see exec.c): the partial state of an
+ * operator's local instances goes to the ranks that own it and is merged
+ * into a second instance there.
+ *
+ * By key (partition_keys > 0): rows are shuffled by the hash of their
+ * keys. Each row carries its sender's rank in an extra column, and the
+ * receiver merges what came from rank 0 first, then rank 1, ..., so that
+ * an operator that cares about input order (first/last) sees it.
+ * Without keys: all state goes to rank 0 in rank order, and only rank 0's
+ * instance finishes. */
+#include <stdlib.h>
+
+#include "framework/exchange.h"
+#include "framework/exec_internal.h"
+
+#define ROUND_BYTES ((size_t)4 << 20)
+#define ZSTD_LEVEL 1
+
+typedef struct shuffle {
+	pl_exec *x;
+	pl_exchange *ex;
+	pl_batch **from;    /* rows received, per sending rank */
+	pl_column src;      /* this rank's number, repeated */
+	pl_column *cols;    /* a partial batch plus the src column */
+	uint32_t *idx;      /* scratch for splitting by sender */
+	size_t idx_cap;
+} shuffle;
+
+static int new_instance(pl_exec *x, size_t i, pl_error *err)
+{
+	const pl_operator *local = &x->p->ops[i];
+	pl_operator *m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return pl_error_nomem(err, "an operator");
+	m->def = local->def;
+	m->env = local->env;
+	m->section = local->section;
+	pl_schema_init(&m->partial_schema);
+	x->merged[i] = m;
+	pl_schema out;
+	pl_schema_init(&out);
+	int rc = m->def->init(m, m->section, &x->p->schemas[i], &out, err);
+	pl_schema_free(&out);
+	return rc;
+}
+
+void pl_exec_free_merged(pl_exec *x, size_t i)
+{
+	pl_operator *m = x->merged[i];
+	if (m == NULL)
+		return;
+	m->def->destroy(m);
+	pl_schema_free(&m->partial_schema);
+	free(m);
+	x->merged[i] = NULL;
+}
+
+static int append_rows(pl_batch *dst, const pl_batch *b, const uint32_t *idx,
+		       size_t n, size_t ncols, pl_pool *pool, pl_error *err)
+{
+	for (size_t c = 0; c < ncols; c++) {
+		int rc = idx ? pl_column_append_take(&dst->cols[c], &b->cols[c],
+						     idx, n, pool, err)
+			     : pl_column_append_range(&dst->cols[c],
+						      &b->cols[c], 0, n, pool,
+						      err);
+		if (rc != 0)
+			return rc;
+	}
+	dst->nrows += n;
+	return 0;
+}
+
+typedef struct collector {
+	pl_batch *acc;
+	pl_pool *pool;
+} collector;
+
+static int collect_rows(void *arg, pl_batch *b, pl_error *err)
+{
+	collector *c = arg;
+	return append_rows(c->acc, b, NULL, b->nrows, b->ncols, c->pool, err);
+}
+
+static void count_stats(pl_exec *x, const pl_exchange *ex)
+{
+	pl_exchange_stats s = pl_exchange_get_stats(ex);
+	x->bytes_raw += s.bytes_raw;
+	x->bytes_sent += s.bytes_sent;
+}
+
+/* All partial state to rank 0, in rank order. */
+static int merge_at_root(pl_exec *x, size_t i, pl_error *err)
+{
+	pl_operator *local = &x->p->ops[i];
+	pl_pool *pool = x->p->env.pool;
+	pl_batch *mine = pl_batch_new(&local->partial_schema, 1, pool, err);
+	pl_batch *all = NULL;
+	int rc = mine ? 0 : PL_ERR_NOMEM;
+	if (rc == 0) {
+		collector c = {mine, pool};
+		pl_emitter e = {collect_rows, &c};
+		rc = local->def->partial(local, &e, err);
+	}
+	if (rc == 0 && x->rank == 0) {
+		all = pl_batch_new(&local->partial_schema, 1, pool, err);
+		rc = all ? 0 : PL_ERR_NOMEM;
+	}
+	rc = pl_mpi_agree(x->comm, rc, err);
+	pl_exchange_opts opts = {NULL, 0, ROUND_BYTES, ZSTD_LEVEL};
+	pl_exchange *ex = rc ? NULL
+			     : pl_exchange_create(x->comm, &local->partial_schema,
+						  &opts, pool, err);
+	if (ex != NULL) {
+		rc = pl_exchange_gather_to_root(ex, mine, all, err);
+		count_stats(x, ex);
+		pl_exchange_destroy(ex);
+	} else if (rc == 0) {
+		rc = PL_ERR_NOMEM;
+	}
+	if (rc == 0 && x->rank == 0) {
+		pl_batch_sync_rows(all);
+		rc = new_instance(x, i, err);
+		pl_operator *m = x->merged[i];
+		if (rc == 0 && all->nrows > 0)
+			rc = m->def->merge(m, all, err);
+		if (rc == 0 && m->def->finish)
+			rc = m->def->finish(m, &x->emitters[i + 1], err);
+	}
+	pl_batch_free(mine, pool);
+	pl_batch_free(all, pool);
+	return rc < 0 ? rc : 0;
+}
+
+/* Receives a round's rows and files them by sending rank. */
+static int receive_rows(void *arg, pl_batch *rows, pl_error *err)
+{
+	shuffle *sh = arg;
+	pl_pool *pool = sh->x->p->env.pool;
+	size_t ncols = rows->ncols - 1;
+	const int64_t *src = pl_col_i64(&rows->cols[ncols]);
+	if (rows->nrows > sh->idx_cap) {
+		uint32_t *idx = realloc(sh->idx, rows->nrows * sizeof(*idx));
+		if (idx == NULL)
+			return pl_error_nomem(err, "a shuffle");
+		sh->idx = idx;
+		sh->idx_cap = rows->nrows;
+	}
+	/* Rows arrive grouped by sender, so this finds runs. */
+	for (size_t r = 0; r < rows->nrows;) {
+		size_t n = 0;
+		int64_t s = src[r];
+		while (r < rows->nrows && src[r] == s)
+			sh->idx[n++] = (uint32_t)r++;
+		if (s < 0 || s >= sh->x->nranks)
+			return pl_error_set(err, PL_ERR_INTERNAL,
+					    "shuffle: bad sender %lld",
+					    (long long)s);
+		int rc = append_rows(sh->from[s], rows, sh->idx, n, ncols, pool,
+				     err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Sends one partial batch, with this rank's number as an extra column. */
+static int send_rows(void *arg, pl_batch *b, pl_error *err)
+{
+	shuffle *sh = arg;
+	pl_pool *pool = sh->x->p->env.pool;
+	if (b->nrows == 0)
+		return 0;
+	if (sh->src.len < b->nrows) {
+		size_t have = sh->src.len;
+		int rc = pl_column_reserve(&sh->src, b->nrows, pool, err);
+		if (rc != 0)
+			return rc;
+		for (size_t r = have; r < b->nrows; r++)
+			pl_col_i64(&sh->src)[r] = sh->x->rank;
+		sh->src.len = b->nrows;
+	}
+	for (size_t c = 0; c < b->ncols; c++)
+		sh->cols[c] = b->cols[c];
+	sh->cols[b->ncols] = sh->src;
+	sh->cols[b->ncols].len = b->nrows;
+	pl_batch view = {b->nrows, b->ncols + 1, sh->cols, NULL, NULL};
+	return pl_exchange_push(sh->ex, &view, receive_rows, sh, err);
+}
+
+static int shuffle_init(shuffle *sh, const pl_operator *local,
+			pl_schema *wire, pl_error *err)
+{
+	pl_pool *pool = sh->x->p->env.pool;
+	int rc = pl_schema_copy(wire, &local->partial_schema, err);
+	if (rc == 0)
+		rc = pl_schema_add(wire, "__src", PL_INT64, err);
+	if (rc == 0)
+		rc = pl_column_init(&sh->src, PL_INT64, 1, 0, pool, err);
+	sh->cols = calloc(wire->n + 1, sizeof(*sh->cols));
+	sh->from = calloc((size_t)sh->x->nranks, sizeof(*sh->from));
+	if (rc == 0 && (sh->cols == NULL || sh->from == NULL))
+		rc = pl_error_nomem(err, "a shuffle");
+	for (int r = 0; rc == 0 && r < sh->x->nranks; r++) {
+		sh->from[r] = pl_batch_new(&local->partial_schema, 1, pool, err);
+		if (sh->from[r] == NULL)
+			rc = PL_ERR_NOMEM;
+	}
+	return rc;
+}
+
+static void shuffle_free(shuffle *sh)
+{
+	pl_pool *pool = sh->x->p->env.pool;
+	for (int r = 0; sh->from && r < sh->x->nranks; r++)
+		pl_batch_free(sh->from[r], pool);
+	free(sh->from);
+	free(sh->cols);
+	free(sh->idx);
+	pl_column_free(&sh->src, pool);
+}
+
+/* Partial state shuffled by key; every rank merges and finishes its
+ * share. */
+static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
+{
+	pl_operator *local = &x->p->ops[i];
+	shuffle sh = {0};
+	sh.x = x;
+	pl_schema wire;
+	pl_schema_init(&wire);
+	int rc = shuffle_init(&sh, local, &wire, err);
+	size_t *keys = malloc(local->partition_keys * sizeof(*keys));
+	if (rc == 0 && keys == NULL)
+		rc = pl_error_nomem(err, "a shuffle");
+	for (size_t k = 0; rc == 0 && k < local->partition_keys; k++)
+		keys[k] = k;
+	rc = pl_mpi_agree(x->comm, rc, err);
+	pl_exchange_opts opts = {keys, local->partition_keys, ROUND_BYTES,
+				 ZSTD_LEVEL};
+	sh.ex = rc ? NULL
+		   : pl_exchange_create(x->comm, &wire, &opts,
+					x->p->env.pool, err);
+	if (rc == 0 && sh.ex == NULL)
+		rc = PL_ERR_NOMEM;
+	if (sh.ex != NULL) {
+		pl_emitter e = {send_rows, &sh};
+		rc = local->def->partial(local, &e, err);
+		rc = rc ? pl_exchange_abort(sh.ex, rc, err)
+			: pl_exchange_finish(sh.ex, receive_rows, &sh, err);
+		count_stats(x, sh.ex);
+		pl_exchange_destroy(sh.ex);
+	}
+	if (rc == 0)
+		rc = new_instance(x, i, err);
+	pl_operator *m = x->merged[i];
+	for (int r = 0; rc == 0 && r < x->nranks; r++) {
+		pl_batch_sync_rows(sh.from[r]);
+		if (sh.from[r]->nrows > 0)
+			rc = m->def->merge(m, sh.from[r], err);
+	}
+	shuffle_free(&sh);
+	if (rc == 0 && m->def->finish)
+		rc = m->def->finish(m, &x->emitters[i + 1], err);
+	free(keys);
+	pl_schema_free(&wire);
+	return rc < 0 ? rc : 0;
+}
+
+int pl_exec_merge(pl_exec *x, size_t i, pl_error *err)
+{
+	if (x->p->ops[i].partition_keys > 0)
+		return merge_by_key(x, i, err);
+	return merge_at_root(x, i, err);
+}
