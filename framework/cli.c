@@ -11,6 +11,7 @@
 #include "framework/exec.h"
 #include "framework/metrics.h"
 #include "framework/plan.h"
+#include "framework/topology.h"
 
 /* The one piece of process-wide state: a signal handler can reach
  * nothing else. The executor polls it between batches. */
@@ -104,7 +105,15 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 	pl_pool *pool = pl_pool_create((size_t)256 << 20);
 	int rc = pool ? 0 : pl_error_nomem(err, "the buffer pool");
 	pl_plan_options o = {a->sets,	 a->nsets, a->memory, a->metrics,
-			     a->explain, rank,	   nranks};
+			     a->explain, rank,	   nranks,    1,
+			     1};
+	pl_topology topo;
+	if (rc == 0)
+		rc = pl_topology_detect(MPI_COMM_WORLD, &topo, err);
+	if (rc == 0) {
+		o.nodes = topo.nodes;
+		o.node_size = topo.node_size;
+	}
 	pl_plan plan;
 	memset(&plan, 0, sizeof(plan));
 	if (rc == 0)

@@ -101,16 +101,17 @@ static int write_json(const char *path, const pl_plan *p, const uint64_t *all,
 	fputs("{\"job\": ", f);
 	json_string(f, p->job_name);
 	fprintf(f,
-		", \"ranks\": %d, \"nodes\": 1, \"wall_seconds\": %.6f, "
+		", \"ranks\": %d, \"nodes\": %d, \"wall_seconds\": %.6f, "
 		"\"rows_in\": %llu, \"rows_out\": %llu, \"bytes_in\": %llu, "
-		"\"bytes_out\": %llu, \"memory_budget_bytes\": %llu, "
+		"\"bytes_out\": %llu, \"memory_budget_bytes\": %llu, \"rank_budget_bytes\": %llu, "
 		"\"per_rank\": [",
-		n, (double)sum[M_SECONDS_US] / 1e6,
+		n, p->nodes, (double)sum[M_SECONDS_US] / 1e6,
 		(unsigned long long)sum[M_ROWS_IN],
 		(unsigned long long)sum[M_ROWS_OUT],
 		(unsigned long long)sum[M_BYTES_IN],
 		(unsigned long long)sum[M_BYTES_OUT],
-		(unsigned long long)p->memory);
+		(unsigned long long)p->memory,
+		(unsigned long long)p->env.memory_budget);
 	for (int r = 0; r < n; r++) {
 		fputs(r ? ", " : "", f);
 		write_rank(f, r, all + r * M_COUNT);

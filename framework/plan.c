@@ -88,7 +88,9 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	p->env.pool = pool;
 	p->env.rank = o->rank;
 	p->env.nranks = o->nranks;
-	p->env.memory_budget = p->memory;
+	p->nodes = o->nodes > 0 ? o->nodes : 1;
+	p->env.memory_budget =
+		p->memory / (size_t)(o->node_size > 0 ? o->node_size : 1);
 	p->env.chunk_rows = p->chunk_rows ? p->chunk_rows : 65536;
 	p->env.spill_dir = p->spill_dir;
 	p->env.job_name = p->job_name;
@@ -122,13 +124,34 @@ static void print_schema(const pl_schema *s, FILE *out)
 	fputc('\n', out);
 }
 
+static void print_partitioning(const pl_plan *p, FILE *out)
+{
+	fprintf(out, "  partitioning: %s\n",
+		p->env.nranks == 1
+			? "one rank reads everything"
+			: "each rank reads its share of the input (CSV: "
+			  "byte ranges moved to record starts; HDF5: rows)");
+	for (size_t i = 0; p->env.nranks > 1 && i < p->nops; i++) {
+		const pl_operator *op = &p->ops[i];
+		if (op->def->partial == NULL || op->def->merge == NULL)
+			continue;
+		fprintf(out, "    [%s]: partial state %s\n", op->def->name,
+			op->partition_keys
+				? "shuffled among the ranks by key"
+				: "gathered to rank 0 in input order");
+	}
+}
+
 void pl_plan_print(const pl_plan *p, FILE *out)
 {
-	fprintf(out, "job '%s': %d rank%s, memory budget %.1f MiB per node, "
-		     "chunk rows %s\n",
+	fprintf(out,
+		"job '%s': %d rank%s on %d node%s, memory budget %.1f MiB per "
+		"node (%.1f MiB per rank), chunk rows %zu%s\n",
 		p->job_name, p->env.nranks, p->env.nranks == 1 ? "" : "s",
+		p->nodes, p->nodes == 1 ? "" : "s",
 		(double)p->memory / (1 << 20),
-		p->chunk_rows ? "fixed" : "auto");
+		(double)p->env.memory_budget / (1 << 20), p->env.chunk_rows,
+		p->chunk_rows ? " (fixed)" : "");
 	fprintf(out, "  [source] %s\n", pl_source_describe(p->source));
 	print_schema(&p->schemas[0], out);
 	for (size_t i = 0; i < p->nops; i++) {
@@ -145,10 +168,7 @@ void pl_plan_print(const pl_plan *p, FILE *out)
 	fprintf(out, "  [sink] csv: %s%s%s\n", p->sink_path,
 		p->zstd_level ? ", zstd" : "",
 		p->overwrite ? ", overwrite" : "");
-	fprintf(out, "  partitioning: %s\n",
-		p->env.nranks > 1 ? "rank 0 runs the whole job (distributed "
-				    "execution is not built yet)"
-				  : "one rank");
+	print_partitioning(p, out);
 }
 
 void pl_plan_free(pl_plan *p)

@@ -19,6 +19,7 @@ typedef struct pl_plan_options {
 	const char *metrics; /* --metrics, or NULL */
 	int explain;         /* skip the existing-output check */
 	int rank, nranks;
+	int nodes, node_size; /* the budget is split among a node's ranks */
 } pl_plan_options;
 
 typedef struct pl_plan {
@@ -30,6 +31,7 @@ typedef struct pl_plan {
 	size_t chunk_rows; /* fixed rows per chunk, or 0 for auto */
 	char *spill_dir;
 	char *metrics_path; /* or NULL */
+	int nodes;
 
 	const pl_section *source_sec;
 	pl_source *source;
