@@ -71,9 +71,14 @@ static void summary(const pl_plan *p, const pl_run_stats *st, MPI_Comm comm)
 	unsigned long long mine[4] = {st->rows_in, st->rows_out,
 				      st->rows_skipped, st->bytes_in};
 	unsigned long long all[4];
-	double secs;
-	MPI_Reduce(mine, all, 4, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, comm);
-	MPI_Reduce(&st->seconds, &secs, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
+	double secs = st->seconds;
+	memcpy(all, mine, sizeof(all));
+	if (pl_comm_size(comm) > 1) {
+		MPI_Reduce(mine, all, 4, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0,
+			   comm);
+		MPI_Reduce(&st->seconds, &secs, 1, MPI_DOUBLE, MPI_MAX, 0,
+			   comm);
+	}
 	if (p->env.rank != 0)
 		return;
 	fprintf(stderr,
@@ -85,23 +90,24 @@ static void summary(const pl_plan *p, const pl_run_stats *st, MPI_Comm comm)
 		fprintf(stderr, "pipeline: %llu bad rows skipped\n", all[2]);
 }
 
-static int run_plan(pl_plan *plan, const pl_cli_args *a, pl_error *err)
+static int run_plan(pl_plan *plan, const pl_cli_args *a, MPI_Comm comm,
+		    pl_error *err)
 {
 	pl_run_stats st;
-	int rc = pl_exec_run(plan, MPI_COMM_WORLD, &stop_signal, &st, err);
+	int rc = pl_exec_run(plan, comm, &stop_signal, &st, err);
 	if (rc == 0 && plan->metrics_path)
-		rc = pl_metrics_write(plan->metrics_path, plan, &st,
-				      MPI_COMM_WORLD, err);
+		rc = pl_metrics_write(plan->metrics_path, plan, &st, comm, err);
 	if (rc == 0 && a->verbosity > 0)
-		summary(plan, &st, MPI_COMM_WORLD);
+		summary(plan, &st, comm);
 	return rc;
 }
 
 /* Every rank builds the same plan (a job.conf error is found alike on all)
  * and runs its share. */
 static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
-		   int rank, int nranks, pl_error *err)
+		   MPI_Comm comm, pl_error *err)
 {
+	int rank = pl_comm_rank(comm), nranks = pl_comm_size(comm);
 	pl_pool *pool = pl_pool_create((size_t)256 << 20);
 	int rc = pool ? 0 : pl_error_nomem(err, "the buffer pool");
 	pl_plan_options o = {a->sets,	 a->nsets, a->memory, a->metrics,
@@ -109,7 +115,7 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 			     1};
 	pl_topology topo;
 	if (rc == 0)
-		rc = pl_topology_detect(MPI_COMM_WORLD, &topo, err);
+		rc = pl_topology_detect(comm, &topo, err);
 	if (rc == 0) {
 		o.nodes = topo.nodes;
 		o.node_size = topo.node_size;
@@ -118,12 +124,12 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 	memset(&plan, 0, sizeof(plan));
 	if (rc == 0)
 		rc = pl_plan_build(&plan, a->conf, &o, builtins, pool, err);
-	rc = pl_mpi_agree(MPI_COMM_WORLD, rc, err);
+	rc = pl_mpi_agree(comm, rc, err);
 	if (rc == 0 && a->explain) {
 		if (rank == 0)
 			pl_plan_print(&plan, stdout);
 	} else if (rc == 0) {
-		rc = run_plan(&plan, a, err);
+		rc = run_plan(&plan, a, comm, err);
 	}
 	pl_plan_free(&plan);
 	pl_pool_destroy(pool);
@@ -148,16 +154,31 @@ static int should_report(const pl_error *err, int rank)
 	return rank == 0 || err->code != PL_ERR_CONF;
 }
 
+/* Whether a launcher (mpirun, srun) started this process. Without one the
+ * job is one process and MPI is never started: a singleton MPI_Init costs
+ * a third of a second (it forks Open MPI's daemon). */
+static int launched_by_mpi(void)
+{
+	static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK",
+					   "PMI_SIZE", "PMI_RANK"};
+	for (size_t i = 0; i < sizeof(vars) / sizeof(*vars); i++)
+		if (getenv(vars[i]) != NULL)
+			return 1;
+	return 0;
+}
+
 static int run_ranks(const pl_cli_args *a,
 		     const pl_operator_def *const *builtins)
 {
-	int rank = 0, nranks = 1;
-	MPI_Init(NULL, NULL);
-	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+	MPI_Comm comm = MPI_COMM_NULL;
+	if (launched_by_mpi()) {
+		MPI_Init(NULL, NULL);
+		comm = MPI_COMM_WORLD;
+	}
+	int rank = pl_comm_rank(comm), nranks = pl_comm_size(comm);
 	pl_error err;
 	pl_error_clear(&err);
-	int rc = run_job(a, builtins, rank, nranks, &err);
+	int rc = run_job(a, builtins, comm, &err);
 	if (rc != 0 && should_report(&err, rank)) {
 		if (nranks > 1 && err.code != PL_ERR_CONF)
 			fprintf(stderr, "pipeline: rank %d: %s\n", rank,
@@ -166,7 +187,8 @@ static int run_ranks(const pl_cli_args *a,
 			fprintf(stderr, "pipeline: %s\n", err.msg);
 	}
 	int status = exit_status(rc);
-	MPI_Finalize();
+	if (comm != MPI_COMM_NULL)
+		MPI_Finalize();
 	return status;
 }
 

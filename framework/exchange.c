@@ -66,8 +66,26 @@ static int settle(int local_rc, int agreed, int who, pl_error *err)
 	return pl_error_set(err, agreed, PL_MPI_STOPPED_PREFIX "%d failed", who);
 }
 
+int pl_comm_rank(MPI_Comm comm)
+{
+	int rank = 0;
+	if (comm != MPI_COMM_NULL)
+		MPI_Comm_rank(comm, &rank);
+	return rank;
+}
+
+int pl_comm_size(MPI_Comm comm)
+{
+	int size = 1;
+	if (comm != MPI_COMM_NULL)
+		MPI_Comm_size(comm, &size);
+	return size;
+}
+
 int pl_mpi_agree(MPI_Comm comm, int local_rc, pl_error *err)
 {
+	if (comm == MPI_COMM_NULL)
+		return local_rc;
 	int rank;
 	MPI_Comm_rank(comm, &rank);
 	int in[2] = {local_rc, local_rc < 0 ? rank : INT_MAX}, out[2];

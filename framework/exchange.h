@@ -33,6 +33,12 @@ static inline int pl_hash_partition(uint64_t hash, int nparts)
 	return (int)(((hash >> 32) * (uint64_t)nparts) >> 32);
 }
 
+/* Rank and size of comm; MPI_COMM_NULL stands for a job of one process
+ * that never started MPI (rank 0 of 1), so that the one-rank path needs
+ * no MPI at all. */
+int pl_comm_rank(MPI_Comm comm);
+int pl_comm_size(MPI_Comm comm);
+
 /* Every rank passes its local status (0 or a negative PL_ERR_*) and gets
  * back the lowest status of all ranks, so that all stop together. When
  * this rank was fine but another failed, err says which. Collective. */

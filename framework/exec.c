@@ -174,8 +174,8 @@ int pl_exec_run(pl_plan *p, MPI_Comm comm, volatile sig_atomic_t *stop,
 	x.p = p;
 	x.comm = comm;
 	x.st = st;
-	MPI_Comm_rank(comm, &x.rank);
-	MPI_Comm_size(comm, &x.nranks);
+	x.rank = pl_comm_rank(comm);
+	x.nranks = pl_comm_size(comm);
 	memset(st, 0, sizeof(*st));
 	double t0 = now_seconds();
 	int rc = run(&x, stop, err);

@@ -126,9 +126,7 @@ static int write_json(const char *path, const pl_plan *p, const uint64_t *all,
 int pl_metrics_write(const char *path, const pl_plan *p,
 		     const pl_run_stats *st, MPI_Comm comm, pl_error *err)
 {
-	int rank, n, rc = 0;
-	MPI_Comm_rank(comm, &rank);
-	MPI_Comm_size(comm, &n);
+	int rank = pl_comm_rank(comm), n = pl_comm_size(comm), rc = 0;
 	uint64_t mine[M_COUNT];
 	figures(p, st, mine);
 	uint64_t *all = rank == 0 ? malloc((size_t)n * sizeof(mine)) : NULL;
@@ -137,8 +135,11 @@ int pl_metrics_write(const char *path, const pl_plan *p,
 	rc = pl_mpi_agree(comm, rc, err);
 	if (rc != 0)
 		return rc;
-	MPI_Gather(mine, M_COUNT, MPI_UINT64_T, all, M_COUNT, MPI_UINT64_T, 0,
-		   comm);
+	if (n == 1)
+		memcpy(all, mine, sizeof(mine));
+	else
+		MPI_Gather(mine, M_COUNT, MPI_UINT64_T, all, M_COUNT,
+			   MPI_UINT64_T, 0, comm);
 	if (rank == 0)
 		rc = write_json(path, p, all, n, err);
 	free(all);

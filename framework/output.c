@@ -17,8 +17,8 @@ int pl_output_open(pl_output *o, const pl_plan *p, MPI_Comm comm,
 {
 	memset(o, 0, sizeof(*o));
 	o->p = p;
-	MPI_Comm_rank(comm, &o->rank);
-	MPI_Comm_size(comm, &o->nranks);
+	o->rank = pl_comm_rank(comm);
+	o->nranks = pl_comm_size(comm);
 	const pl_schema *s = &p->schemas[p->nops];
 	if (o->nranks == 1)
 		return pl_sink_open(p, &o->sink, err);

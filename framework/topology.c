@@ -1,5 +1,6 @@
 #include <stdlib.h>
 
+#include "framework/exchange.h"
 #include "framework/topology.h"
 
 /* The fake node of rank r among n ranks on k nodes, or -1 when unset. */
@@ -21,9 +22,11 @@ static int fake_node(int r, int n, int *k, pl_error *err)
 
 int pl_topology_detect(MPI_Comm comm, pl_topology *t, pl_error *err)
 {
-	int rank, n, k = 0;
-	MPI_Comm_rank(comm, &rank);
-	MPI_Comm_size(comm, &n);
+	int rank = pl_comm_rank(comm), n = pl_comm_size(comm), k = 0;
+	t->nodes = t->node_size = 1;
+	t->node = 0;
+	if (n == 1)
+		return 0;
 	int fake = fake_node(rank, n, &k, err);
 	if (fake < -1)
 		return fake;

@@ -15,7 +15,8 @@ typedef struct pl_topology {
 } pl_topology;
 
 /* Finds the nodes with MPI_Comm_split_type(MPI_COMM_TYPE_SHARED), or
- * fakes them. Collective. A malformed PIPELINE_FAKE_NODES is PL_ERR_CONF. */
+ * fakes them. Collective. A malformed PIPELINE_FAKE_NODES is PL_ERR_CONF.
+ * One rank (or comm MPI_COMM_NULL) is one node. */
 int pl_topology_detect(MPI_Comm comm, pl_topology *t, pl_error *err);
 
 #endif
