@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,7 +102,7 @@ static int read_compression(pl_plan *p, const pl_section *s, pl_error *err)
 	size_t n = strlen(p->sink_path);
 	const char *v = pl_section_get(s, "compression", NULL);
 	if (v == NULL) {
-		p->zstd_level = n > 4 && strcmp(p->sink_path + n - 4, ".zst") == 0
+		p->zstd_level = n > 4 && strcasecmp(p->sink_path + n - 4, ".zst") == 0
 					? 3
 					: 0;
 		return 0;
@@ -151,11 +152,11 @@ static int read_sink_format(pl_plan *p, const pl_section *s, pl_error *err)
 	const char *f = pl_section_get(s, "format", NULL);
 	const char *path = p->sink_path;
 	size_t n = strlen(path);
-	if (n > 4 && strcmp(path + n - 4, ".zst") == 0)
+	if (n > 4 && strcasecmp(path + n - 4, ".zst") == 0)
 		n -= 4;
 	if (f == NULL)
-		f = (n > 3 && strncmp(path + n - 3, ".h5", 3) == 0) ||
-				    (n > 5 && strncmp(path + n - 5, ".hdf5", 5) == 0)
+		f = (n > 3 && strncasecmp(path + n - 3, ".h5", 3) == 0) ||
+				    (n > 5 && strncasecmp(path + n - 5, ".hdf5", 5) == 0)
 			    ? "hdf5"
 			    : "csv";
 	if (strcmp(f, "csv") == 0) {

@@ -106,6 +106,16 @@ static int unknown_column(const pl_hdf5_reader *r, const char *name,
 			    r->o->paths[0], have);
 }
 
+/* The error names the `columns` line when there is a job.conf. */
+static int twice(const pl_hdf5_reader *r, const char *name, pl_error *err)
+{
+	if (r->o->section != NULL)
+		return pl_section_error(r->o->section, "columns", err,
+					"column '%s' selected twice", name);
+	return pl_error_set(err, PL_ERR_CONF, "column '%s' selected twice",
+			    name);
+}
+
 static int select_columns(pl_hdf5_reader *r, pl_error *err)
 {
 	size_t n = r->o->columns ? r->o->ncolumns : r->all.n;
@@ -119,9 +129,7 @@ static int select_columns(pl_hdf5_reader *r, pl_error *err)
 		if (i < 0)
 			return unknown_column(r, r->o->columns[k], err);
 		if (pl_schema_find(&r->schema, r->all.fields[i].name) >= 0)
-			return pl_error_set(err, PL_ERR_CONF,
-					    "column '%s' selected twice",
-					    r->all.fields[i].name);
+			return twice(r, r->all.fields[i].name, err);
 		r->sel[k] = (size_t)i;
 		int rc = pl_schema_add(&r->schema, r->all.fields[i].name,
 				       r->all.fields[i].type, err);
