@@ -190,6 +190,34 @@ case_fake_nodes() {
   [ $? -eq 2 ] && grep -q PIPELINE_FAKE_NODES err.txt || fail "bad PIPELINE_FAKE_NODES: $(cat err.txt)"
 }
 
+# SIGINT and SIGTERM end a run between two chunks: status 130 / 143, no
+# output and no temporary file left. The input is a pipe that stalls after
+# 400000 rows, so the run is caught mid-way with its output file open.
+case_signals_leave_nothing() {
+  printf '[source]\npath = f.csv\nschema = k:string, v:int64\n[sink]\npath = out.csv\n' >job.conf
+  for sig in INT TERM; do
+    mkfifo f.csv
+    { printf 'k,v\n'; awk 'BEGIN { for (i = 0; i < 400000; i++) print "a," i }'; sleep 5; } >f.csv &
+    feeder=$!
+    "$bin" -q job.conf 2>/dev/null &
+    pid=$!
+    for _ in $(seq 50); do
+      ls -A | grep -q '^\.out\.csv\.tmp' && break
+      sleep 0.1
+    done
+    ls -A | grep -q '^\.out\.csv\.tmp' || fail "SIG$sig: no temporary output seen"
+    kill -s "$sig" "$pid"
+    wait "$pid"
+    rc=$?
+    kill "$feeder" 2>/dev/null
+    wait "$feeder" 2>/dev/null
+    rm -f f.csv
+    want=$([ "$sig" = INT ] && echo 130 || echo 143)
+    [ "$rc" -eq "$want" ] || fail "SIG$sig: exit $rc, expected $want" || return 1
+    [ -z "$(ls -A | grep -v -e job.conf)" ] || fail "SIG$sig left: $(ls -A)" || return 1
+  done
+}
+
 case_list_operators() {
   out=$("$bin" --list-operators) || fail "exit $?"
   for op in filter derive select groupby sort distinct limit join; do
