@@ -332,3 +332,14 @@ const char *pl_suggest(const char *word, const char *const *candidates)
 	}
 	return best;
 }
+
+int pl_section_rewrap(const pl_section *s, const char *key, int rc,
+		      pl_error *err)
+{
+	if (rc == PL_ERR_NOMEM)
+		return rc;
+	char msg[PL_ERROR_MSG_MAX];
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	pl_error_clear(err);
+	return pl_section_error(s, key, err, "%s: %s", key, msg);
+}

@@ -99,13 +99,7 @@ static int read_columns(const pl_section *s, int use_columns, char ***names,
 	if (cols == NULL)
 		return 0;
 	int rc = pl_split_names(cols, names, n, err);
-	if (rc != 0) {
-		char msg[PL_ERROR_MSG_MAX];
-		snprintf(msg, sizeof(msg), "%s", err->msg);
-		pl_error_clear(err);
-		return pl_section_error(s, "columns", err, "%s", msg);
-	}
-	return 0;
+	return rc ? pl_section_rewrap(s, "columns", rc, err) : 0;
 }
 
 static int open_hdf5(pl_source *src, const pl_section *s, int use_columns,

@@ -8,89 +8,11 @@
 #include <sys/stat.h>
 
 #include "io/csv_reader.h"
+#include "io/input_paths.h"
 
 const char *const pl_csv_section_keys[] = {
     "path",   "header",	    "delimiter", "quote",  "null",
     "schema", "infer_rows", "on_error",	 "reject", NULL};
-
-/* Re-issues a list-splitting error as one naming the key's line. */
-static int key_error(const pl_section *s, const char *key, int rc,
-		     pl_error *err)
-{
-	if (rc == PL_ERR_NOMEM)
-		return rc;
-	char msg[PL_ERROR_MSG_MAX];
-	snprintf(msg, sizeof(msg), "%s", err->msg);
-	pl_error_clear(err);
-	return pl_section_error(s, key, err, "%s: %s", key, msg);
-}
-
-static int add_path(pl_csv_options *o, const char *p, pl_error *err)
-{
-	char **np = realloc(o->paths, (o->npaths + 1) * sizeof(*np));
-	if (np == NULL)
-		return pl_error_nomem(err, "csv paths");
-	o->paths = np;
-	if ((np[o->npaths] = strdup(p)) == NULL)
-		return pl_error_nomem(err, "csv paths");
-	o->npaths++;
-	return 0;
-}
-
-static int check_file(const char *p, pl_error *err)
-{
-	struct stat st;
-	if (strcmp(p, "-") == 0)
-		return 0;
-	if (stat(p, &st) != 0)
-		return pl_error_set(err, PL_ERR_IO, "%s: %s", p,
-				    strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return pl_error_set(err, PL_ERR_IO, "%s: is a directory", p);
-	return 0;
-}
-
-static int add_glob(pl_csv_options *o, const char *pattern, pl_error *err)
-{
-	glob_t g;
-	int rc = glob(pattern, 0, NULL, &g);
-	if (rc == GLOB_NOSPACE)
-		return pl_error_nomem(err, "a glob");
-	if (rc != 0)
-		return pl_error_set(err, PL_ERR_IO,
-				    "%s: No such file or directory (no file "
-				    "matches)",
-				    pattern);
-	for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
-		rc = check_file(g.gl_pathv[i], err);
-		if (rc == 0)
-			rc = add_path(o, g.gl_pathv[i], err);
-	}
-	globfree(&g);
-	return rc;
-}
-
-static int read_paths(const pl_section *s, pl_csv_options *o, pl_error *err)
-{
-	const char *v = pl_section_get(s, "path", NULL);
-	if (v == NULL || *v == '\0')
-		return pl_section_error(s, "path", err, "needs a path");
-	char **parts;
-	size_t n;
-	int rc = pl_split_names(v, &parts, &n, err);
-	if (rc != 0)
-		return key_error(s, "path", rc, err);
-	char full[PATH_MAX];
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		rc = pl_section_path(s, parts[i], full, sizeof(full), err);
-		if (rc == 0 && strpbrk(full, "*?[") != NULL)
-			rc = add_glob(o, full, err);
-		else if (rc == 0 && (rc = check_file(full, err)) == 0)
-			rc = add_path(o, full, err);
-	}
-	pl_names_free(parts, n);
-	return rc;
-}
 
 /* One byte, or the escape \t (or the word tab). */
 static int read_char(const pl_section *s, const char *key, char def, char *out,
@@ -165,7 +87,7 @@ static int read_schema(const pl_section *s, pl_csv_options *o, pl_error *err)
 	size_t n;
 	int rc = pl_split_names(v, &items, &n, err);
 	if (rc != 0)
-		return key_error(s, "schema", rc, err);
+		return pl_section_rewrap(s, "schema", rc, err);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		char *c = strrchr(items[i], ':');
 		while (c != NULL && c[1] == ' ')
@@ -182,7 +104,7 @@ static int read_nulls(const pl_section *s, pl_csv_options *o, pl_error *err)
 	if (v == NULL)
 		return 0;
 	int rc = pl_split_names(v, &o->nulls, &o->nnulls, err);
-	return rc == 0 ? 0 : key_error(s, "null", rc, err);
+	return rc == 0 ? 0 : pl_section_rewrap(s, "null", rc, err);
 }
 
 static int read_errors(const pl_section *s, pl_csv_options *o, pl_error *err)
@@ -214,7 +136,7 @@ int pl_csv_options_from_section(const pl_section *s, pl_csv_options *o,
 	memset(o, 0, sizeof(*o));
 	pl_schema_init(&o->schema);
 	o->section = s;
-	int rc = read_paths(s, o, err);
+	int rc = pl_input_paths(s, 1, &o->paths, &o->npaths, err);
 	if (rc == 0)
 		rc = pl_section_get_bool(s, "header", 1, &o->header, err);
 	if (rc == 0)

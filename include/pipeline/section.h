@@ -44,6 +44,12 @@ int pl_section_check_keys(const pl_section *s, const char *const *known,
 int pl_section_error(const pl_section *s, const char *key, pl_error *err,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Re-issues the error in err (say, from pl_split_names) as one naming
+ * key's line: "FILE:LINE: [name] key: message". PL_ERR_NOMEM is passed on
+ * unchanged. Returns the resulting code. */
+int pl_section_rewrap(const pl_section *s, const char *key, int rc,
+		      pl_error *err);
+
 /* Parses key as a non-negative integer (def when absent). */
 int pl_section_get_count(const pl_section *s, const char *key, long long def,
 			 long long *out, pl_error *err);
