@@ -104,8 +104,10 @@ static int run_plan(pl_plan *plan, const pl_cli_args *a, MPI_Comm comm,
 
 /* Every rank builds the same plan (a job.conf error is found alike on all)
  * and runs its share. */
+/* Every rank builds the same plan, so an error there (a job.conf mistake,
+ * a missing input) is found alike on all of them: *alike tells. */
 static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
-		   MPI_Comm comm, pl_error *err)
+		   MPI_Comm comm, int *alike, pl_error *err)
 {
 	int rank = pl_comm_rank(comm), nranks = pl_comm_size(comm);
 	pl_pool *pool = pl_pool_create((size_t)256 << 20);
@@ -125,6 +127,7 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 	if (rc == 0)
 		rc = pl_plan_build(&plan, a->conf, &o, builtins, pool, err);
 	rc = pl_mpi_agree(comm, rc, err);
+	*alike = rc != 0;
 	if (rc == 0 && a->explain) {
 		if (rank == 0)
 			pl_plan_print(&plan, stdout);
@@ -143,15 +146,19 @@ static int exit_status(int rc)
 	return pl_error_exit_status(rc);
 }
 
-/* Whether this rank should print err: the rank that failed says why; the
- * others only learnt that it did. A job.conf error is the same on every
- * rank, so rank 0 alone reports it. */
-static int should_report(const pl_error *err, int rank)
+/* The rank that failed says why; the others only learnt that it did. An
+ * error every rank found alike is told once, by rank 0. */
+static void report(const pl_error *err, int rank, int nranks, int alike)
 {
 	if (strncmp(err->msg, PL_MPI_STOPPED_PREFIX,
 		    strlen(PL_MPI_STOPPED_PREFIX)) == 0)
-		return 0;
-	return rank == 0 || err->code != PL_ERR_CONF;
+		return;
+	if (alike || nranks == 1) {
+		if (rank == 0)
+			fprintf(stderr, "pipeline: %s\n", err->msg);
+		return;
+	}
+	fprintf(stderr, "pipeline: rank %d: %s\n", rank, err->msg);
 }
 
 /* Whether a launcher (mpirun, srun) started this process. Without one the
@@ -178,14 +185,10 @@ static int run_ranks(const pl_cli_args *a,
 	int rank = pl_comm_rank(comm), nranks = pl_comm_size(comm);
 	pl_error err;
 	pl_error_clear(&err);
-	int rc = run_job(a, builtins, comm, &err);
-	if (rc != 0 && should_report(&err, rank)) {
-		if (nranks > 1 && err.code != PL_ERR_CONF)
-			fprintf(stderr, "pipeline: rank %d: %s\n", rank,
-				err.msg);
-		else
-			fprintf(stderr, "pipeline: %s\n", err.msg);
-	}
+	int alike = 0;
+	int rc = run_job(a, builtins, comm, &alike, &err);
+	if (rc != 0)
+		report(&err, rank, nranks, alike);
 	int status = exit_status(rc);
 	if (comm != MPI_COMM_NULL)
 		MPI_Finalize();

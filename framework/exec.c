@@ -75,12 +75,19 @@ static int stream_source(pl_exec *x, volatile sig_atomic_t *stop,
 	}
 }
 
-/* Finishes the operators from index `from` up to the next merge point
- * (exclusive); returns that point's index, or nops. */
-static int finish_run(pl_exec *x, size_t from, size_t *until, pl_error *err)
+/* The first merge point at or after i, or nops. The same on every rank,
+ * whatever failed, so that all ranks take the same collectives. */
+static size_t next_merge_point(const pl_exec *x, size_t i)
 {
-	size_t i = from;
-	for (; i < x->p->nops && !pl_exec_is_merge_point(x, i); i++) {
+	while (i < x->p->nops && !pl_exec_is_merge_point(x, i))
+		i++;
+	return i;
+}
+
+/* Finishes operators [from, until), none of them a merge point. */
+static int finish_run(pl_exec *x, size_t from, size_t until, pl_error *err)
+{
+	for (size_t i = from; i < until; i++) {
 		pl_operator *op = &x->p->ops[i];
 		if (op->def->finish == NULL)
 			continue;
@@ -88,7 +95,6 @@ static int finish_run(pl_exec *x, size_t from, size_t *until, pl_error *err)
 		if (rc < 0)
 			return rc;
 	}
-	*until = i;
 	return 0;
 }
 
@@ -128,18 +134,18 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_error *err)
 		rc = pl_output_open(&x->out, x->p, x->comm, err);
 	if (rc == 0)
 		rc = stream_source(x, stop, err);
-	size_t at = 0;
+	size_t at = next_merge_point(x, 0);
 	if (rc == 0)
-		rc = finish_run(x, 0, &at, err);
+		rc = finish_run(x, 0, at, err);
 	while (at < x->p->nops) {
 		rc = pl_mpi_agree(x->comm, rc, err);
 		if (rc != 0)
 			break;
 		rc = pl_exec_merge(x, at, err);
+		size_t next = next_merge_point(x, at + 1);
 		if (rc == 0)
-			rc = finish_run(x, at + 1, &at, err);
-		else
-			at++;
+			rc = finish_run(x, at + 1, next, err);
+		at = next;
 	}
 	if (rc == 0 && stop && *stop)
 		rc = pl_error_set(err, PL_ERR_IO, "interrupted");

@@ -181,6 +181,8 @@ int pl_output_close(pl_output *o, int rc, MPI_Comm comm, uint64_t *bytes,
 		    pl_error *err)
 {
 	*bytes = 0;
+	if (o->p == NULL) /* never opened: alike on every rank */
+		return rc;
 	if (o->nranks == 1) {
 		if (rc == 0 && o->sink) {
 			*bytes = pl_sink_bytes(o->sink);
