@@ -148,15 +148,21 @@ case_example_plugin() {
 }
 
 # Only rank 2 of 4 holds the bad row (line 7502 of 10001): every rank stops,
-# rank 2 names the line, nothing is left behind, and nothing hangs.
+# rank 2 names the line, nothing is left behind, and nothing hangs; with a
+# merge point (groupby) and with streaming operators only.
 case_bad_row_on_one_rank() {
   awk 'BEGIN { print "k,v"; for (i = 1; i <= 10000; i++) print "k" i % 7 "," (i == 7501 ? "oops" : i) }' >d.csv
-  printf '[source]\npath = d.csv\nschema = k:string, v:int64\n[groupby]\nkeys = k\ns = sum(v)\n[sink]\npath = out.csv\n' >job.conf
-  msg=$(timeout 60 mpirun --oversubscribe -n 4 "$bin" -q job.conf 2>&1 >/dev/null)
-  rc=$?
-  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg"
-  has 'rank 2: .*d\.csv:7502' && [ "$(grep -c 'd\.csv:7502' <<<"$msg")" -eq 1 ] || return 1
-  [ -z "$(ls -A | grep -v -e job.conf -e d.csv)" ] || fail "files left: $(ls -A)"
+  for ops in '[groupby]\nkeys = k\ns = sum(v)' '[derive]\nw = v * 2'; do
+    printf "[source]\npath = d.csv\nschema = k:string, v:int64\n$ops\n[sink]\npath = out.csv\n" >job.conf
+    msg=$(timeout 60 mpirun --oversubscribe -n 4 "$bin" -q job.conf 2>&1 >/dev/null)
+    rc=$?
+    [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg" || return 1
+    has 'rank 2: .*d\.csv:7502' && [ "$(grep -c 'd\.csv:7502' <<<"$msg")" -eq 1 ] || return 1
+    [ -z "$(ls -A | grep -v -e job.conf -e d.csv)" ] || fail "files left: $(ls -A)" || return 1
+  done
+  printf '[source]\npath = nope.csv\n[sink]\npath = out.csv\n' >job.conf
+  msg=$(timeout 60 mpirun --oversubscribe -n 3 "$bin" -q job.conf 2>&1 >/dev/null)
+  [ "$(grep -c 'nope\.csv' <<<"$msg")" -eq 1 ] || fail "a missing input told $(grep -c 'nope\.csv' <<<"$msg") times: $msg"
 }
 
 # The same answer from 1 to 4 ranks when quoted fields hold newlines and
