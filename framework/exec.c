@@ -38,7 +38,20 @@ static int feed_stage(void *arg, pl_batch *b, pl_error *err)
 	int rc = op->def->process(op, b, next, err);
 	if (rc == PL_STOP)
 		s->stopped = 1;
+	if (rc >= 0 && op == &x->p->ops[s->index] && x->spills[s->index]) {
+		int src = pl_spill_check(x->spills[s->index], err);
+		rc = src ? src : rc;
+	}
 	return rc;
+}
+
+int pl_exec_partial(pl_exec *x, size_t i, const pl_emitter *out,
+		    pl_error *err)
+{
+	pl_operator *op = &x->p->ops[i];
+	if (pl_spill_active(x->spills[i]))
+		return pl_spill_partial(x->spills[i], out, err);
+	return op->def->partial(op, out, err);
 }
 
 static int discard_rows(void *arg, pl_batch *b, pl_error *err)
@@ -89,9 +102,12 @@ static int finish_run(pl_exec *x, size_t from, size_t until, pl_error *err)
 {
 	for (size_t i = from; i < until; i++) {
 		pl_operator *op = &x->p->ops[i];
-		if (op->def->finish == NULL)
-			continue;
-		int rc = op->def->finish(op, &x->emitters[i + 1], err);
+		int rc = 0;
+		if (pl_spill_active(x->spills[i]))
+			rc = pl_spill_finish(x->spills[i], &x->emitters[i + 1],
+					     err);
+		else if (op->def->finish)
+			rc = op->def->finish(op, &x->emitters[i + 1], err);
 		if (rc < 0)
 			return rc;
 	}
@@ -111,8 +127,19 @@ static int setup(pl_exec *x, pl_error *err)
 	x->stages = calloc(n, sizeof(*x->stages));
 	x->emitters = calloc(n, sizeof(*x->emitters));
 	x->merged = calloc(n, sizeof(*x->merged));
-	if (!x->stages || !x->emitters || !x->merged)
+	x->spills = calloc(n, sizeof(*x->spills));
+	if (!x->stages || !x->emitters || !x->merged || !x->spills)
 		return pl_error_nomem(err, "the executor");
+	for (size_t i = 0; i < x->p->nops; i++) {
+		pl_operator *op = &x->p->ops[i];
+		int rc = pl_spill_possible(op)
+				 ? pl_spill_create(op, &x->p->schemas[i],
+						   x->p->spill_dir,
+						   &x->spills[i], err)
+				 : 0;
+		if (rc != 0)
+			return rc;
+	}
 	for (size_t i = 0; i < n; i++) {
 		x->stages[i] = (pl_stage){x, i, 0};
 		x->emitters[i] = (pl_emitter){feed_stage, &x->stages[i]};
@@ -156,6 +183,11 @@ static void teardown(pl_exec *x)
 {
 	for (size_t i = 0; x->merged && i < x->p->nops; i++)
 		pl_exec_free_merged(x, i);
+	for (size_t i = 0; x->spills && i < x->p->nops; i++) {
+		x->bytes_spilled += pl_spill_bytes(x->spills[i]);
+		pl_spill_destroy(x->spills[i]);
+	}
+	free(x->spills);
 	free(x->stages);
 	free(x->emitters);
 	free(x->merged);
@@ -190,5 +222,6 @@ int pl_exec_run(pl_plan *p, MPI_Comm comm, volatile sig_atomic_t *stop,
 	st->bytes_sent_raw = x.bytes_raw;
 	st->bytes_sent = x.bytes_sent;
 	teardown(&x);
+	st->bytes_spilled = x.bytes_spilled;
 	return rc;
 }

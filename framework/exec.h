@@ -16,6 +16,7 @@ typedef struct pl_run_stats {
 	double seconds;
 	size_t peak_pool;
 	uint64_t bytes_sent_raw, bytes_sent; /* partial state shuffled */
+	uint64_t bytes_spilled;
 } pl_run_stats;
 
 /* Runs the plan on every rank of comm (collective; one rank is fine). The

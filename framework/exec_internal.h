@@ -7,6 +7,7 @@
 
 #include "framework/exec.h"
 #include "framework/sink.h"
+#include "framework/spill.h"
 #include "io/csv_writer.h"
 
 typedef struct pl_exec pl_exec;
@@ -38,9 +39,11 @@ struct pl_exec {
 	pl_emitter *emitters; /* emitters[i] feeds stage i */
 	pl_emitter discard;   /* drops rows: for local merge-point instances */
 	pl_operator **merged; /* merging instance of each merge point */
+	pl_spill **spills;    /* of operators that can spill, else NULL */
 	pl_output out;
 	pl_run_stats *st;
 	uint64_t bytes_raw, bytes_sent; /* shuffled partial state */
+	uint64_t bytes_spilled;
 };
 
 /* Whether operator i is split across ranks through partial/merge. */
@@ -49,6 +52,10 @@ int pl_exec_is_merge_point(const pl_exec *x, size_t i);
 /* Runs merge point i: partial state of every rank to its owners, merged
  * into a second instance whose finish feeds stage i + 1. Collective. */
 int pl_exec_merge(pl_exec *x, size_t i, pl_error *err);
+
+/* Emits the partial state of local instance i, spilled parts first. */
+int pl_exec_partial(pl_exec *x, size_t i, const pl_emitter *out,
+		    pl_error *err);
 
 /* Destroys the merging instance of operator i, if any. */
 void pl_exec_free_merged(pl_exec *x, size_t i);

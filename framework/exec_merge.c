@@ -100,7 +100,7 @@ static int merge_at_root(pl_exec *x, size_t i, pl_error *err)
 	if (rc == 0) {
 		collector c = {mine, pool};
 		pl_emitter e = {collect_rows, &c};
-		rc = local->def->partial(local, &e, err);
+		rc = pl_exec_partial(x, i, &e, err);
 	}
 	if (rc == 0 && x->rank == 0) {
 		all = pl_batch_new(&local->partial_schema, 1, pool, err);
@@ -245,7 +245,7 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 		rc = PL_ERR_NOMEM;
 	if (sh.ex != NULL) {
 		pl_emitter e = {send_rows, &sh};
-		rc = local->def->partial(local, &e, err);
+		rc = pl_exec_partial(x, i, &e, err);
 		rc = rc ? pl_exchange_abort(sh.ex, rc, err)
 			: pl_exchange_finish(sh.ex, receive_rows, &sh, err);
 		count_stats(x, sh.ex);

@@ -20,6 +20,7 @@ enum {
 	M_PEAK_POOL,
 	M_SENT_RAW,
 	M_SENT,
+	M_SPILLED,
 	M_SECONDS_US,
 	M_COUNT
 };
@@ -60,6 +61,7 @@ static void figures(const pl_plan *p, const pl_run_stats *st, uint64_t *m)
 	m[M_PEAK_POOL] = st->peak_pool;
 	m[M_SENT_RAW] = st->bytes_sent_raw;
 	m[M_SENT] = st->bytes_sent;
+	m[M_SPILLED] = st->bytes_spilled;
 	m[M_SECONDS_US] = (uint64_t)(st->seconds * 1e6);
 }
 
@@ -69,7 +71,7 @@ static void write_rank(FILE *f, int rank, const uint64_t *m)
 		"{\"rank\": %d, \"rows_read\": %llu, \"rows_written\": %llu, "
 		"\"rows_skipped\": %llu, \"chunks\": %llu, \"chunk_rows\": "
 		"[%llu], \"peak_rss_bytes\": %llu, \"peak_pool_bytes\": %llu, "
-		"\"bytes_spilled\": 0, \"shuffle_bytes_raw\": %llu, "
+		"\"bytes_spilled\": %llu, \"shuffle_bytes_raw\": %llu, "
 		"\"shuffle_bytes_sent\": %llu, \"seconds\": %.6f}",
 		rank, (unsigned long long)m[M_ROWS_IN],
 		(unsigned long long)m[M_ROWS_OUT],
@@ -78,6 +80,7 @@ static void write_rank(FILE *f, int rank, const uint64_t *m)
 		(unsigned long long)m[M_CHUNK_ROWS],
 		(unsigned long long)m[M_PEAK_RSS],
 		(unsigned long long)m[M_PEAK_POOL],
+		(unsigned long long)m[M_SPILLED],
 		(unsigned long long)m[M_SENT_RAW],
 		(unsigned long long)m[M_SENT], (double)m[M_SECONDS_US] / 1e6);
 }
