@@ -852,6 +852,187 @@ int pl_agg_merge(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 	}
 }
 
+/* Typed ordering of a group's values, without a comparator callback:
+ * introsort for count_distinct, quickselect for the quantile ranks. Both
+ * work on int64_t; doubles go through order-preserving int64 keys with
+ * their NaNs set aside at the end first. */
+enum { SMALL_RUN = 16 };
+
+static void insertion_i64(int64_t *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		int64_t x = v[i];
+		size_t j = i;
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+static void swap_i64(int64_t *v, size_t i, size_t j)
+{
+	int64_t t = v[i];
+	v[i] = v[j];
+	v[j] = t;
+}
+
+static void sift_i64(int64_t *v, size_t n, size_t i)
+{
+	for (size_t c; (c = 2 * i + 1) < n; i = c) {
+		if (c + 1 < n && v[c + 1] > v[c])
+			c++;
+		if (v[i] >= v[c])
+			return;
+		swap_i64(v, i, c);
+	}
+}
+
+static void heapsort_i64(int64_t *v, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift_i64(v, n, i);
+	for (size_t m = n; m-- > 1;) {
+		swap_i64(v, 0, m);
+		sift_i64(v, m, 0);
+	}
+}
+
+/* Hoare partition around the median of the first, middle and last values
+ * (n >= 3): returns p, 0 < p < n, with v[0..p) <= v[p..n). */
+static size_t partition_i64(int64_t *v, size_t n)
+{
+	size_t m = n / 2;
+	if (v[m] < v[0])
+		swap_i64(v, m, 0);
+	if (v[n - 1] < v[m]) {
+		swap_i64(v, n - 1, m);
+		if (v[m] < v[0])
+			swap_i64(v, m, 0);
+	}
+	int64_t pivot = v[m];
+	size_t i = 0, j = n - 1;
+	for (;;) {
+		while (v[i] < pivot)
+			i++;
+		while (v[j] > pivot)
+			j--;
+		if (i >= j)
+			return j + 1;
+		swap_i64(v, i++, j--);
+	}
+}
+
+/* The recursion depth after which quicksort has gone bad (2 log2 n). */
+static int depth_limit(size_t n)
+{
+	int d = 0;
+	for (; n > 1; n >>= 1)
+		d += 2;
+	return d;
+}
+
+static void introsort_i64(int64_t *v, size_t n, int depth)
+{
+	while (n > SMALL_RUN) {
+		if (depth-- == 0) {
+			heapsort_i64(v, n);
+			return;
+		}
+		size_t p = partition_i64(v, n);
+		/* recurse into the smaller side, loop on the larger */
+		if (p < n - p) {
+			introsort_i64(v, p, depth);
+			v += p;
+			n -= p;
+		} else {
+			introsort_i64(v + p, n - p, depth);
+			n = p;
+		}
+	}
+	insertion_i64(v, n);
+}
+
+/* Moves the k-th smallest value to v[k], smaller ones before it and
+ * larger ones after. */
+static void select_i64(int64_t *v, size_t n, size_t k)
+{
+	int depth = depth_limit(n);
+	while (n > SMALL_RUN) {
+		if (depth-- == 0) {
+			heapsort_i64(v, n);
+			return;
+		}
+		size_t p = partition_i64(v, n);
+		if (k < p) {
+			n = p;
+		} else {
+			v += p;
+			n -= p;
+			k -= p;
+		}
+	}
+	insertion_i64(v, n);
+}
+
+/* Selects ranks lo and hi (hi is lo or lo + 1) into place. */
+static void select_ranks_i64(int64_t *v, size_t n, size_t lo, size_t hi)
+{
+	select_i64(v, n, lo);
+	if (hi == lo || hi >= n)
+		return;
+	size_t m = hi;
+	for (size_t i = hi + 1; i < n; i++)
+		if (v[i] < v[m])
+			m = i;
+	swap_i64(v, hi, m);
+}
+
+/* Moves the NaNs to the end; returns the count of the other values. */
+static size_t nan_last(double *v, size_t n)
+{
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(v[i])) {
+			double t = v[m];
+			v[m++] = v[i];
+			v[i] = t;
+		}
+	return m;
+}
+
+/* Maps doubles (no NaN) to int64 keys of the same order and back: a
+ * negative value's magnitude bits are flipped, so -0.0 becomes -1, just
+ * below 0. The mapping is its own inverse. The keys are written with
+ * memcpy and the doubles as doubles, so that each is read back as the
+ * type it was stored as. */
+static uint64_t flip_key(uint64_t u)
+{
+	return u ^ (0 - (u >> 63)) >> 1;
+}
+
+static int64_t *f64_to_keys(double *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t u;
+		memcpy(&u, &v[i], 8);
+		u = flip_key(u);
+		memcpy(&v[i], &u, 8);
+	}
+	return (int64_t *)(void *)v;
+}
+
+static void keys_to_f64(double *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t u;
+		double d;
+		memcpy(&u, &v[i], 8);
+		u = flip_key(u);
+		memcpy(&d, &u, 8);
+		v[i] = d;
+	}
+}
+
 static int qcmp_i64(const void *x, const void *y)
 {
 	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
@@ -886,7 +1067,57 @@ static void scatter(pl_agg *a, size_t *cur)
 	}
 }
 
-/* A counting sort by group, then a sort of each group's values. */
+/* Where (n - 1) p falls between ranks: returns it, with the ranks on
+ * either side in lo and hi (numpy's default "linear" method). */
+static double rank_of(const pl_agg *a, size_t n, size_t *lo, size_t *hi)
+{
+	double k = (double)(n - 1) * a->p;
+	*lo = (size_t)floor(k);
+	*hi = (size_t)ceil(k);
+	return k;
+}
+
+/* Puts ranks lo and hi of n doubles in place; NaNs rank last. */
+static void select_ranks_f64(double *v, size_t n, size_t lo, size_t hi)
+{
+	size_t m = nan_last(v, n);
+	if (lo >= m)
+		return;
+	select_ranks_i64(f64_to_keys(v, m), m, lo, hi);
+	keys_to_f64(v, m);
+}
+
+static void sort_f64(double *v, size_t n)
+{
+	size_t m = nan_last(v, n);
+	introsort_i64(f64_to_keys(v, m), m, depth_limit(m));
+	keys_to_f64(v, m);
+}
+
+/* Orders a group's n values as its final value needs: every value for
+ * count_distinct, only the two ranks it reads for a quantile (a linear
+ * selection instead of a sort). */
+static void order_group(const pl_agg *a, void *v, size_t n)
+{
+	if (n < 2)
+		return;
+	if (a->kind != PL_AGG_COUNT_DISTINCT) {
+		size_t lo, hi;
+		rank_of(a, n, &lo, &hi);
+		if (a->type == PL_FLOAT64)
+			select_ranks_f64(v, n, lo, hi);
+		else
+			select_ranks_i64(v, n, lo, hi);
+	} else if (a->type == PL_FLOAT64) {
+		sort_f64(v, n);
+	} else if (a->type == PL_STRING) {
+		qsort(v, n, sizeof(pl_agg_str), qcmp_str);
+	} else {
+		introsort_i64(v, n, depth_limit(n));
+	}
+}
+
+/* A counting sort by group, then each group's values ordered. */
 int pl_agg_prepare(pl_agg *a, size_t ngroups, pl_error *err)
 {
 	if (!is_value_list(a->kind))
@@ -909,14 +1140,9 @@ int pl_agg_prepare(pl_agg *a, size_t ngroups, pl_error *err)
 	memcpy(cur, v->seg, (ngroups + 1) * sizeof(size_t));
 	scatter(a, cur);
 	pl_pool_free(a->pool, cur);
-	int (*cmp)(const void *, const void *) =
-	    a->type == PL_FLOAT64  ? qcmp_f64
-	    : a->type == PL_STRING ? qcmp_str
-				   : qcmp_i64;
 	for (size_t g = 0; g < ngroups; g++)
-		if (v->seg[g + 1] - v->seg[g] > 1)
-			qsort((char *)v->sorted + v->seg[g] * es,
-			      v->seg[g + 1] - v->seg[g], es, cmp);
+		order_group(a, (char *)v->sorted + v->seg[g] * es,
+			    v->seg[g + 1] - v->seg[g]);
 	return 0;
 }
 
@@ -936,15 +1162,14 @@ static int64_t count_distinct(const pl_agg *a, size_t g)
 	return n;
 }
 
-/* numpy's default "linear" method: k = (n - 1) p between ranks. */
+/* Interpolates between the ranks order_group put in place. */
 static int quantile(const pl_agg *a, size_t g, double *out)
 {
 	const pl_agg_values *v = &a->vl;
-	size_t from = v->seg[g], n = v->seg[g + 1] - from;
+	size_t from = v->seg[g], n = v->seg[g + 1] - from, lo, hi;
 	if (n == 0)
 		return 0;
-	double k = (double)(n - 1) * a->p;
-	size_t lo = (size_t)floor(k), hi = (size_t)ceil(k);
+	double k = rank_of(a, n, &lo, &hi);
 	double x, y;
 	if (a->type == PL_FLOAT64) {
 		x = ((const double *)v->sorted)[from + lo];

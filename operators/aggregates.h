@@ -4,8 +4,9 @@
  *
  * Every state starts as zero bytes, so growing the group count only has to
  * zero the new tail. median, quantile and count_distinct keep the values
- * themselves as a list of (group, value) pairs; pl_agg_prepare groups and
- * sorts them once before the final values are read. */
+ * themselves as a list of (group, value) pairs; pl_agg_prepare groups them
+ * once before the final values are read, sorting a group's values for
+ * count_distinct and only selecting the ranks a quantile reads. */
 #ifndef PL_OPERATORS_AGGREGATES_H
 #define PL_OPERATORS_AGGREGATES_H
 
@@ -125,7 +126,8 @@ int pl_agg_merge(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 		 int64_t value_tag, size_t n, const pl_column *cols,
 		 pl_error *err);
 
-/* Orders the value list by group; call once before pl_agg_final. */
+/* Groups the value list and orders each group's values as its final value
+ * needs; call once before pl_agg_final. */
 int pl_agg_prepare(pl_agg *a, size_t ngroups, pl_error *err);
 
 /* Appends the final values of groups g0..g0+n to out (type out_type). */

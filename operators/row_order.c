@@ -1,6 +1,7 @@
 /* Stable multi-key ordering of row indices: insertion-sorted runs merged
  * bottom-up, so equal rows never swap and no comparator context has to
  * pass through a libc qsort. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,21 +10,71 @@
 
 enum { RUN = 16 };
 
+/* The order of column_ops' pl_column_compare: NaN after every number. */
+static inline int cmp_f64(double x, double y)
+{
+	if (x < y)
+		return -1;
+	if (x > y)
+		return 1;
+	if (x == y)
+		return 0;
+	return isnan(x) ? (isnan(y) ? 0 : 1) : -1;
+}
+
+/* pl_column_compare with the key's direction, the numeric types compared
+ * here: sorting calls this n log n times, and most keys are numbers. */
+static inline int key_compare(const pl_column *ca, size_t a,
+			      const pl_column *cb, size_t b, bool desc)
+{
+	bool an = pl_column_is_null(ca, a), bn = pl_column_is_null(cb, b);
+	int r;
+	/* NULLs stay last when descending, so flip only values. */
+	if (an || bn)
+		return an == bn ? 0 : (an ? 1 : -1);
+	switch (ca->type) {
+	case PL_INT64: {
+		int64_t x = pl_col_i64(ca)[a], y = pl_col_i64(cb)[b];
+		r = (x > y) - (x < y);
+		break;
+	}
+	case PL_FLOAT64:
+		r = cmp_f64(pl_col_f64(ca)[a], pl_col_f64(cb)[b]);
+		break;
+	case PL_BOOL:
+		r = (int)pl_col_bool(ca)[a] - (int)pl_col_bool(cb)[b];
+		break;
+	default:
+		r = pl_column_compare(ca, a, cb, b);
+		break;
+	}
+	return desc ? -r : r;
+}
+
+static inline int compare_across(const pl_column *ca, size_t a,
+				 const pl_column *cb, size_t b,
+				 const pl_order_key *keys, size_t nkeys)
+{
+	for (size_t k = 0; k < nkeys; k++) {
+		size_t c = keys[k].col;
+		int r = key_compare(&ca[c], a, &cb[c], b, keys[k].desc);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 int pl_row_order_compare(const pl_column *cols, const pl_order_key *keys,
 			 size_t nkeys, size_t a, size_t b)
 {
-	for (size_t k = 0; k < nkeys; k++) {
-		const pl_column *c = &cols[keys[k].col];
-		int r = pl_column_compare(c, a, c, b);
-		if (r == 0)
-			continue;
-		/* NULLs stay last when descending, so flip only values. */
-		if (keys[k].desc && !pl_column_is_null(c, a) &&
-		    !pl_column_is_null(c, b))
-			r = -r;
-		return r;
-	}
-	return 0;
+	return compare_across(cols, a, cols, b, keys, nkeys);
+}
+
+int pl_row_order_compare_across(const pl_column *ca, size_t a,
+				const pl_column *cb, size_t b,
+				const pl_order_key *keys, size_t nkeys)
+{
+	return compare_across(ca, a, cb, b, keys, nkeys);
 }
 
 typedef struct order_ctx {
@@ -32,9 +83,9 @@ typedef struct order_ctx {
 	size_t nkeys;
 } order_ctx;
 
-static int cmp(const order_ctx *c, uint32_t a, uint32_t b)
+static inline int cmp(const order_ctx *c, uint32_t a, uint32_t b)
 {
-	return pl_row_order_compare(c->cols, c->keys, c->nkeys, a, b);
+	return compare_across(c->cols, a, c->cols, b, c->keys, c->nkeys);
 }
 
 static void insertion_sort(uint32_t *a, size_t n, const order_ctx *c)

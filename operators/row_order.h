@@ -19,6 +19,12 @@ typedef struct pl_order_key {
 int pl_row_order_compare(const pl_column *cols, const pl_order_key *keys,
 			 size_t nkeys, size_t a, size_t b);
 
+/* pl_row_order_compare of row a of columns ca with row b of columns cb
+ * (columns of the same types, in the same places). */
+int pl_row_order_compare_across(const pl_column *ca, size_t a,
+				const pl_column *cb, size_t b,
+				const pl_order_key *keys, size_t nkeys);
+
 /* Sorts idx[0..n) by the keys, stably (equal rows keep their order in
  * idx). Needs n scratch indices from the pool. */
 int pl_row_order_sort(uint32_t *idx, size_t n, const pl_column *cols,

@@ -4,14 +4,46 @@
  * sorted at the end. With a limit the store is pruned (sorted, then cut to
  * the first N, or the first N of each `per` group) whenever it holds twice
  * what the last pruning kept, so top-N holds O(N) rows whatever the input
- * size. Per groups are made contiguous by sorting on the `per` keys first. */
+ * size. Per groups are made contiguous by sorting on the `per` keys first.
+ *
+ * A small limit per group takes one pass instead (see top_groups): with
+ * many groups the pruning above would re-sort every kept row each time the
+ * input adds as many again. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "operators/group_table.h"
 #include "operators/row_order.h"
 #include "operators/row_store.h"
 #include "pipeline/operator.h"
+
+/* Per-group limits up to this keep sorted slot arrays; a row enters one
+ * by a binary search and a move of at most this many slots. */
+enum { TOP_MAX_LIMIT = 64, TOP_MIN_DEAD = 4096 };
+
+/* The top `limit` rows of each per group, in one pass. A group keeps the
+ * references of its best rows in slots sorted by the by keys, ties in
+ * input order (a newcomer goes after its equals and loses a tie with the
+ * last). A reference below base is a stored row, from base on a row of
+ * the batch being absorbed; the batch's rows still kept at its end are
+ * stored then, and rows pushed out leave dead rows in the store that a
+ * compaction drops once they outnumber the live ones. */
+typedef struct top_groups {
+	pl_group_table table;	/* the per keys, one row a group */
+	const pl_column **keys; /* the batch's per columns, for the table */
+	pl_order_key *gorder;	/* the table's columns, ascending */
+	uint32_t *slots;	/* group g's references at g * limit */
+	uint32_t *count;	/* references held by each group */
+	size_t cap;		/* groups slots and count have room for */
+	size_t dead;		/* stored rows no group refers to */
+	uint32_t *gid;		/* per batch row: its group */
+	uint32_t *taken;	/* batch rows that entered a group, in order */
+	uint8_t *gone;		/* per batch row: pushed out again */
+	size_t ntaken, batch_cap;
+	const pl_column *bcols; /* the batch being absorbed */
+	size_t base;		/* references from here on are its rows */
+} top_groups;
 
 typedef struct sort_state {
 	pl_order_key *order; /* the per keys, then the by keys */
@@ -21,6 +53,8 @@ typedef struct sort_state {
 	size_t limit;
 	size_t prune_at; /* store size that triggers pruning */
 	pl_row_store rows;
+	bool per_top; /* top holds the rows */
+	top_groups top;
 } sort_state;
 
 static const char *const sort_keys[] = {"by", "limit", "per", NULL};
@@ -77,6 +111,269 @@ static int parse_limit(sort_state *st, const pl_section *sec, pl_error *err)
 	return 0;
 }
 
+/* Sets up the group table and buffers of the one-pass top-N per group. */
+static int top_init(sort_state *st, const pl_schema *in, pl_pool *pool,
+		    pl_error *err)
+{
+	top_groups *t = &st->top;
+	pl_type *types = pl_pool_alloc(pool, st->nper * sizeof(*types));
+	if (types == NULL)
+		return pl_error_nomem(err, "sort groups");
+	for (size_t k = 0; k < st->nper; k++)
+		types[k] = in->fields[st->order[k].col].type;
+	int rc = pl_group_table_init(&t->table, types, st->nper, pool, err);
+	pl_pool_free(pool, types);
+	if (rc != 0)
+		return rc;
+	t->keys = pl_pool_alloc(pool, st->nper * sizeof(*t->keys));
+	t->gorder = pl_pool_alloc(pool, st->nper * sizeof(*t->gorder));
+	if (t->keys == NULL || t->gorder == NULL)
+		return pl_error_nomem(err, "sort groups");
+	for (size_t k = 0; k < st->nper; k++)
+		t->gorder[k] = (pl_order_key){k, false};
+	return 0;
+}
+
+static void top_free(top_groups *t, pl_pool *pool)
+{
+	if (t->table.pool != NULL)
+		pl_group_table_free(&t->table);
+	pl_pool_free(pool, t->keys);
+	pl_pool_free(pool, t->gorder);
+	pl_pool_free(pool, t->slots);
+	pl_pool_free(pool, t->count);
+	pl_pool_free(pool, t->gid);
+	pl_pool_free(pool, t->taken);
+	pl_pool_free(pool, t->gone);
+}
+
+/* Makes room for the slots of ngroups groups, new groups empty. */
+static int top_reserve(sort_state *st, size_t ngroups, pl_pool *pool,
+		       pl_error *err)
+{
+	top_groups *t = &st->top;
+	if (ngroups <= t->cap)
+		return 0;
+	size_t cap = t->cap ? t->cap : 256;
+	while (cap < ngroups)
+		cap *= 2;
+	uint32_t *slots =
+	    pl_pool_realloc(pool, t->slots, cap * st->limit * sizeof(*slots));
+	if (slots == NULL)
+		return pl_error_nomem(err, "sort groups");
+	t->slots = slots;
+	uint32_t *count = pl_pool_realloc(pool, t->count, cap * sizeof(*count));
+	if (count == NULL)
+		return pl_error_nomem(err, "sort groups");
+	memset(count + t->cap, 0, (cap - t->cap) * sizeof(*count));
+	t->count = count;
+	t->cap = cap;
+	return 0;
+}
+
+/* Per-row buffers for a batch of n rows, grown only for a larger batch. */
+static int top_scratch(top_groups *t, size_t n, pl_pool *pool, pl_error *err)
+{
+	if (n <= t->batch_cap)
+		return 0;
+	uint32_t *gid = pl_pool_realloc(pool, t->gid, n * sizeof(*gid));
+	if (gid != NULL)
+		t->gid = gid;
+	uint32_t *taken = pl_pool_realloc(pool, t->taken, n * sizeof(*taken));
+	if (taken != NULL)
+		t->taken = taken;
+	uint8_t *gone = pl_pool_realloc(pool, t->gone, n);
+	if (gone != NULL)
+		t->gone = gone;
+	if (gid == NULL || taken == NULL || gone == NULL)
+		return pl_error_nomem(err, "sort groups");
+	t->batch_cap = n;
+	return 0;
+}
+
+/* Compares the rows behind two references on the by keys. */
+static int top_cmp(const sort_state *st, uint32_t a, uint32_t b)
+{
+	const top_groups *t = &st->top;
+	const pl_column *ca = st->rows.cols, *cb = st->rows.cols;
+	size_t ra = a, rb = b;
+	if (a >= t->base) {
+		ca = t->bcols;
+		ra -= t->base;
+	}
+	if (b >= t->base) {
+		cb = t->bcols;
+		rb -= t->base;
+	}
+	return pl_row_order_compare_across(ca, ra, cb, rb, st->order + st->nper,
+					   st->norder - st->nper);
+}
+
+/* Forgets the row behind a reference pushed out of its group. */
+static void top_drop(top_groups *t, uint32_t ref)
+{
+	if (ref >= t->base)
+		t->gone[ref - t->base] = 1;
+	else
+		t->dead++;
+}
+
+/* Offers the row behind ref (later in the input than every row held) to
+ * group g. */
+static void top_offer(sort_state *st, uint32_t g, uint32_t ref)
+{
+	top_groups *t = &st->top;
+	uint32_t *s = t->slots + (size_t)g * st->limit;
+	size_t n = t->count[g], lo = 0, hi;
+	if (n == st->limit) {
+		if (top_cmp(st, ref, s[n - 1]) >= 0)
+			return;
+		top_drop(t, s[--n]);
+	}
+	/* after every slot that does not sort after ref */
+	for (hi = n; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (top_cmp(st, s[mid], ref) > 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	memmove(s + lo + 1, s + lo, (n - lo) * sizeof(*s));
+	s[lo] = ref;
+	t->count[g] = (uint32_t)(n + 1);
+	t->taken[t->ntaken++] = (uint32_t)(ref - t->base);
+}
+
+/* Points group g's slot holding from at to instead. */
+static void top_retarget(sort_state *st, uint32_t g, uint32_t from, uint32_t to)
+{
+	uint32_t *s = st->top.slots + (size_t)g * st->limit;
+	for (size_t i = 0; i < st->top.count[g]; i++)
+		if (s[i] == from) {
+			s[i] = to;
+			return;
+		}
+}
+
+/* Stores the batch rows still held and points their slots at them. The
+ * taken rows are ascending, so a new reference (base + j, j <= i) never
+ * meets one still to be moved (base + a later i). When storing fails the
+ * slots still point into the batch: the error ends the job, and destroy
+ * reads no slot. */
+static int top_flush(sort_state *st, pl_pool *pool, pl_error *err)
+{
+	top_groups *t = &st->top;
+	size_t k = 0;
+	for (size_t j = 0; j < t->ntaken; j++)
+		if (!t->gone[t->taken[j]])
+			t->taken[k++] = t->taken[j];
+	int rc = pl_row_store_take(&st->rows, t->bcols, NULL, t->taken, k, pool,
+				   err);
+	for (size_t j = 0; rc == 0 && j < k; j++)
+		top_retarget(st, t->gid[t->taken[j]],
+			     (uint32_t)(t->base + t->taken[j]),
+			     (uint32_t)(t->base + j));
+	return rc;
+}
+
+/* The stored rows the groups hold, group by group (pool buffer). */
+static uint32_t *top_held(const sort_state *st, size_t *n, pl_pool *pool,
+			  pl_error *err)
+{
+	const top_groups *t = &st->top;
+	size_t live = st->rows.nrows - t->dead;
+	uint32_t *idx = pl_pool_alloc(pool, (live ? live : 1) * sizeof(*idx));
+	if (idx == NULL) {
+		pl_error_nomem(err, "a sort permutation");
+		return NULL;
+	}
+	*n = 0;
+	for (size_t g = 0; g < t->table.ngroups; g++)
+		for (size_t i = 0; i < t->count[g]; i++)
+			idx[(*n)++] = t->slots[g * st->limit + i];
+	return idx;
+}
+
+/* Drops the dead rows from the store. */
+static int top_compact(sort_state *st, pl_pool *pool, pl_error *err)
+{
+	top_groups *t = &st->top;
+	size_t n;
+	uint32_t *idx = top_held(st, &n, pool, err);
+	if (idx == NULL)
+		return PL_ERR_NOMEM;
+	int rc = pl_row_store_keep(&st->rows, idx, n, pool, err);
+	pl_pool_free(pool, idx);
+	if (rc != 0)
+		return rc;
+	n = 0;
+	for (size_t g = 0; g < t->table.ngroups; g++)
+		for (size_t i = 0; i < t->count[g]; i++)
+			t->slots[g * st->limit + i] = (uint32_t)n++;
+	t->dead = 0;
+	return 0;
+}
+
+static int top_absorb(sort_state *st, const pl_batch *b, pl_pool *pool,
+		      pl_error *err)
+{
+	top_groups *t = &st->top;
+	if (b->nrows > PL_ROW_STORE_MAX_ROWS - st->rows.nrows)
+		return pl_error_set(err, PL_ERR_NOMEM,
+				    "more than %zu rows held by one operator",
+				    PL_ROW_STORE_MAX_ROWS);
+	for (size_t k = 0; k < st->nper; k++)
+		t->keys[k] = &b->cols[st->order[k].col];
+	int rc = top_scratch(t, b->nrows, pool, err);
+	if (rc == 0)
+		rc = pl_group_table_map(&t->table, t->keys, b->nrows, t->gid,
+					err);
+	if (rc == 0)
+		rc = top_reserve(st, t->table.ngroups, pool, err);
+	if (rc != 0)
+		return rc;
+	t->bcols = b->cols;
+	t->base = st->rows.nrows;
+	t->ntaken = 0;
+	memset(t->gone, 0, b->nrows);
+	for (size_t i = 0; i < b->nrows; i++)
+		top_offer(st, t->gid[i], (uint32_t)(t->base + i));
+	rc = top_flush(st, pool, err);
+	t->base = st->rows.nrows;
+	if (rc == 0 && t->dead >= TOP_MIN_DEAD && 2 * t->dead > st->rows.nrows)
+		rc = top_compact(st, pool, err);
+	return rc;
+}
+
+/* The held rows in output order: groups by their per keys, each group's
+ * rows as its slots hold them. */
+static int top_sorted_rows(sort_state *st, pl_pool *pool, uint32_t **idx,
+			   size_t *n, pl_error *err)
+{
+	top_groups *t = &st->top;
+	size_t ng = t->table.ngroups, live = st->rows.nrows - t->dead;
+	uint32_t *order = pl_pool_alloc(pool, (ng ? ng : 1) * sizeof(*order));
+	*idx = pl_pool_alloc(pool, (live ? live : 1) * sizeof(**idx));
+	int rc = order && *idx ? 0 : pl_error_nomem(err, "a sort permutation");
+	for (size_t g = 0; rc == 0 && g < ng; g++)
+		order[g] = (uint32_t)g;
+	if (rc == 0)
+		rc = pl_row_order_sort(order, ng, t->table.keys, t->gorder,
+				       st->nper, pool, err);
+	*n = 0;
+	for (size_t j = 0; rc == 0 && j < ng; j++) {
+		const uint32_t *s = t->slots + (size_t)order[j] * st->limit;
+		for (size_t i = 0; i < t->count[order[j]]; i++)
+			(*idx)[(*n)++] = s[i];
+	}
+	pl_pool_free(pool, order);
+	if (rc != 0) {
+		pl_pool_free(pool, *idx);
+		*idx = NULL;
+	}
+	return rc;
+}
+
 static int sort_init(pl_operator *op, const pl_section *sec,
 		     const pl_schema *in, pl_schema *out, pl_error *err)
 {
@@ -89,6 +386,10 @@ static int sort_init(pl_operator *op, const pl_section *sec,
 		rc = parse_order(op, st, sec, in, err);
 	if (rc == 0)
 		rc = parse_limit(st, sec, err);
+	st->per_top =
+	    st->nper > 0 && st->limit > 0 && st->limit <= TOP_MAX_LIMIT;
+	if (rc == 0 && st->per_top)
+		rc = top_init(st, in, op->env->pool, err);
 	if (rc == 0)
 		rc = pl_row_store_init(&st->rows, in, NULL, 0, op->env->pool,
 				       err);
@@ -166,6 +467,8 @@ static int absorb(pl_operator *op, const pl_batch *b, pl_error *err)
 	sort_state *st = op->state;
 	if (st->has_limit && st->limit == 0)
 		return 0;
+	if (st->per_top)
+		return top_absorb(st, b, op->env->pool, err);
 	int rc = pl_row_store_take(&st->rows, b->cols, NULL, NULL, b->nrows,
 				   op->env->pool, err);
 	if (rc == 0 && st->has_limit && st->rows.nrows > st->prune_at)
@@ -191,7 +494,8 @@ static int sort_finish(pl_operator *op, const pl_emitter *out, pl_error *err)
 	pl_pool *pool = op->env->pool;
 	uint32_t *idx;
 	size_t n;
-	int rc = sorted_rows(st, pool, &idx, &n, err);
+	int rc = st->per_top ? top_sorted_rows(st, pool, &idx, &n, err)
+			     : sorted_rows(st, pool, &idx, &n, err);
 	if (rc != 0)
 		return rc;
 	rc = pl_row_store_emit(&st->rows, idx, n, pl_row_store_chunk(op->env),
@@ -207,6 +511,7 @@ static void sort_destroy(pl_operator *op)
 		return;
 	pl_pool *pool = op->env->pool;
 	pl_row_store_free(&st->rows, pool);
+	top_free(&st->top, pool);
 	pl_pool_free(pool, st->order);
 	pl_pool_free(pool, st);
 	op->state = NULL;

@@ -1,12 +1,14 @@
 /* [groupby]: every aggregate over several batches with NULLs, keys of each
  * type, no keys, aggregate expressions, errors with their lines, partial
  * state and merge, growth to many groups, fault injection. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
+#include "operators/aggregates.h"
 #include "pipeline/operator.h"
 
 extern const pl_operator_def pl_op_groupby;
@@ -752,6 +754,146 @@ static void test_fault_injection(void)
 	pl_schema_free(&in);
 }
 
+/* NaN after every number, -0.0 equal to 0.0: the aggregates' order. */
+static int ref_cmp_f64(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	if (isnan(a) || isnan(b))
+		return isnan(a) - isnan(b);
+	return (a > b) - (a < b);
+}
+
+/* Group g's values in one of several shapes that trouble quicksorts:
+ * random with many repeats, sorted, reversed, constant, organ pipe, and
+ * with NaNs, infinities and zeros of both signs. */
+static double shaped_value(int shape, size_t i, size_t n, uint64_t *x)
+{
+	*x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+	double r = (double)(*x >> 40) / 16.0;
+	switch (shape) {
+	case 0:
+		return (double)((*x >> 33) % 7);
+	case 1:
+		return (double)i;
+	case 2:
+		return (double)(n - i);
+	case 3:
+		return 5;
+	case 4:
+		return (double)(i < n / 2 ? i : n - i);
+	case 5: {
+		const double odd[] = {NAN, -0.0, 0.0, INFINITY, -INFINITY, -1};
+		return (*x >> 33) % 3 ? r - 1e5 : odd[(*x >> 35) % 6];
+	}
+	default:
+		return r;
+	}
+}
+
+/* The value at (n - 1) p of the sorted v, interpolated like numpy. */
+static double ref_quantile(double *v, size_t n, double p)
+{
+	qsort(v, n, sizeof(*v), ref_cmp_f64);
+	double k = (double)(n - 1) * p;
+	size_t lo = (size_t)floor(k), hi = (size_t)ceil(k);
+	return lo == hi ? v[lo] : v[lo] + (v[hi] - v[lo]) * (k - (double)lo);
+}
+
+static size_t ref_distinct(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), ref_cmp_f64);
+	size_t d = n > 0;
+	for (size_t i = 1; i < n; i++)
+		d += ref_cmp_f64(&v[i - 1], &v[i]) != 0;
+	return d;
+}
+
+static int same_f64(double a, double b)
+{
+	return (isnan(a) && isnan(b)) || a == b;
+}
+
+/* Runs one aggregate over groups of the sizes given, their rows
+ * interleaved, and checks each group's result against sorting. */
+static void check_order_stats(pl_agg_kind kind, pl_type type, double p)
+{
+	static const size_t sizes[] = {0, 1, 2, 3, 16, 17, 100, 1000, 4099};
+	enum { NG = sizeof(sizes) / sizeof(sizes[0]), SHAPES = 7 };
+	size_t total = 0, at[NG * SHAPES] = {0};
+	for (size_t g = 0; g < NG * SHAPES; g++)
+		total += sizes[g % NG];
+	pl_error err;
+	pl_column x, out;
+	pl_pool *tpool = pl_pool_create(1 << 20);
+	uint32_t *gid = malloc(total * sizeof(*gid));
+	double **vals = calloc(NG * SHAPES, sizeof(*vals));
+	uint64_t seed = 99;
+	pl_column_init(&x, type, total, 0, tpool, &err);
+	pl_column_init(&out,
+		       kind == PL_AGG_COUNT_DISTINCT ? PL_INT64 : PL_FLOAT64, 0,
+		       0, tpool, &err);
+	for (size_t g = 0; g < NG * SHAPES; g++)
+		vals[g] = malloc((sizes[g % NG] + 1) * sizeof(double));
+	/* round robin over the groups until each has its size */
+	for (size_t i = 0; i < total;) {
+		for (size_t g = 0; g < NG * SHAPES; g++) {
+			size_t n = sizes[g % NG];
+			if (at[g] == n)
+				continue;
+			double v = shaped_value((int)(g / NG), at[g], n, &seed);
+			if (type == PL_INT64) {
+				v = isfinite(v) ? floor(v) : 7;
+				pl_column_push_i64(&x, (int64_t)v, tpool, &err);
+			} else {
+				pl_column_push_f64(&x, v, tpool, &err);
+			}
+			vals[g][at[g]++] = v;
+			gid[i++] = (uint32_t)g;
+		}
+	}
+	pl_agg a;
+	pl_agg_init(&a, kind, type, p, tpool);
+	CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(&a, NG * SHAPES, &err), 0);
+	CU_ASSERT_EQUAL(pl_agg_update(&a, gid, total, &x, NULL, &err), 0);
+	CU_ASSERT_EQUAL(pl_agg_prepare(&a, NG * SHAPES, &err), 0);
+	CU_ASSERT_EQUAL(pl_agg_final(&a, 0, NG * SHAPES, &out, &err), 0);
+	for (size_t g = 0; g < NG * SHAPES; g++) {
+		size_t n = sizes[g % NG];
+		if (kind == PL_AGG_COUNT_DISTINCT) {
+			CU_ASSERT_EQUAL(pl_col_i64(&out)[g],
+					(int64_t)ref_distinct(vals[g], n));
+		} else if (n == 0) {
+			CU_ASSERT(pl_column_is_null(&out, g));
+		} else {
+			double want = ref_quantile(vals[g], n, p);
+			CU_ASSERT(same_f64(pl_col_f64(&out)[g], want));
+		}
+		free(vals[g]);
+	}
+	pl_agg_free(&a);
+	pl_column_free(&x, tpool);
+	pl_column_free(&out, tpool);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(tpool).bytes_out, 0);
+	pl_pool_destroy(tpool);
+	free(vals);
+	free(gid);
+}
+
+/* median and quantile select their ranks instead of sorting, and
+ * count_distinct sorts without qsort: the same results as sorting, on
+ * inputs shaped to hit the selection's worst cases. */
+static void test_order_statistics(void)
+{
+	const double ps[] = {0, 0.1, 0.25, 0.5, 0.75, 0.999, 1};
+	for (int t = 0; t < 2; t++) {
+		pl_type type = t ? PL_INT64 : PL_FLOAT64;
+		check_order_stats(PL_AGG_MEDIAN, type, 0.5);
+		for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+			check_order_stats(PL_AGG_QUANTILE, type, ps[i]);
+		check_order_stats(PL_AGG_COUNT_DISTINCT, type, 0);
+	}
+}
+
 static const pl_test tests[] = {
     {"count_sum_mean", test_count_sum_mean},
     {"sum_float", test_sum_float},
@@ -781,6 +923,7 @@ static const pl_test tests[] = {
     {"partial_merge", test_partial_merge},
     {"partial_no_keys_empty", test_partial_no_keys_empty},
     {"fault_injection", test_fault_injection},
+    {"order_statistics", test_order_statistics},
     {NULL, NULL}};
 
 PL_TEST_MAIN("groupby", tests)

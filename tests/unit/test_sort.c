@@ -1,6 +1,8 @@
 /* [sort]: directions, multi-key, NULLs last, stability, strings, limit and
  * its pruning, top-N per group, partial/merge, errors, fault injection. */
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -354,6 +356,205 @@ static void test_per_top_n(void)
 	pl_batch_free(b[1], tpool);
 }
 
+/* A row for the top-N checks: its group, its sort key (NULL when the
+ * flag says so), its position in the input going in column q. */
+typedef struct trow {
+	int64_t k;
+	double v;
+	bool k_null, v_null;
+} trow;
+
+/* Batches of n rows, chunk rows each, of schema (k, p, q): k int64 or a
+ * string made from it, p int64 or float64, q the row's position. */
+static size_t trow_batches(const pl_schema *s, const trow *r, size_t n,
+			   size_t chunk, pl_batch **out)
+{
+	pl_error err;
+	size_t nb = 0;
+	for (size_t from = 0; from < n; from += chunk, nb++) {
+		size_t m = n - from < chunk ? n - from : chunk;
+		pl_batch *b = pl_batch_new(s, m, tpool, &err);
+		for (size_t i = from; i < from + m; i++) {
+			char key[32];
+			int len = snprintf(key, sizeof(key), "g%lld",
+					   (long long)r[i].k);
+			if (r[i].k_null)
+				pl_column_push_null(&b->cols[0], tpool, &err);
+			else if (s->fields[0].type == PL_STRING)
+				pl_column_push_str(&b->cols[0], key,
+						   (size_t)len, tpool, &err);
+			else
+				pl_column_push_i64(&b->cols[0], r[i].k, tpool,
+						   &err);
+			if (r[i].v_null)
+				pl_column_push_null(&b->cols[1], tpool, &err);
+			else if (s->fields[1].type == PL_FLOAT64)
+				pl_column_push_f64(&b->cols[1], r[i].v, tpool,
+						   &err);
+			else
+				pl_column_push_i64(&b->cols[1], (int64_t)r[i].v,
+						   tpool, &err);
+			pl_column_push_i64(&b->cols[2], (int64_t)i, tpool,
+					   &err);
+		}
+		pl_batch_sync_rows(b);
+		out[nb] = b;
+	}
+	return nb;
+}
+
+/* Runs a sort over batches of schema s; *peak gets its pool's peak. */
+static int sort_schema(const char *by, const char *limit, const char *per,
+		       const pl_schema *s, pl_batch **in, size_t nin,
+		       collector *c, size_t *peak)
+{
+	run r;
+	collector_init(c, s);
+	pl_emitter e = {collect, c};
+	int rc = start(&r, by, limit, per, s, 4096);
+	for (size_t i = 0; i < nin && rc == 0; i++)
+		rc = pl_op_sort.process(&r.op, in[i], &e, &r.err);
+	if (rc == 0)
+		rc = pl_op_sort.finish(&r.op, &e, &r.err);
+	*peak = pl_pool_get_stats(r.pool).bytes_peak;
+	end(&r);
+	return rc;
+}
+
+static bool same_row(const collector *a, size_t i, const collector *b, size_t j)
+{
+	for (size_t k = 0; k < 3; k++)
+		if (pl_column_compare(&a->rows.cols[k], i, &b->rows.cols[k],
+				      j) != 0)
+			return false;
+	return true;
+}
+
+/* [sort] by, limit, per = k against the whole input sorted by k, then by,
+ * cut to the first limit rows of each k: the same rows, the same order.
+ * Returns the top-N run's peak pool bytes. */
+static size_t check_top(const pl_schema *s, const trow *r, size_t n,
+			size_t chunk, const char *by, size_t limit)
+{
+	pl_batch **b = malloc((n / chunk + 2) * sizeof(*b));
+	size_t nb = trow_batches(s, r, n, chunk, b), peak, unused;
+	char all[64], lim[16];
+	snprintf(all, sizeof(all), "k, %s", by);
+	snprintf(lim, sizeof(lim), "%zu", limit);
+	collector full, top;
+	CU_ASSERT_EQUAL(sort_schema(all, NULL, NULL, s, b, nb, &full, &unused),
+			0);
+	CU_ASSERT_EQUAL(sort_schema(by, lim, "k", s, b, nb, &top, &peak), 0);
+	size_t j = 0, run_len = 0, bad = 0;
+	const pl_column *k = &full.rows.cols[0];
+	for (size_t i = 0; i < full.rows.nrows; i++) {
+		if (i > 0 && pl_column_compare(k, i - 1, k, i) != 0)
+			run_len = 0;
+		if (run_len++ >= limit)
+			continue;
+		if (j >= top.rows.nrows || !same_row(&full, i, &top, j))
+			bad++;
+		j++;
+	}
+	CU_ASSERT_EQUAL(j, top.rows.nrows);
+	CU_ASSERT_EQUAL(bad, 0);
+	collector_free(&full);
+	collector_free(&top);
+	for (size_t i = 0; i < nb; i++)
+		pl_batch_free(b[i], tpool);
+	free(b);
+	return peak;
+}
+
+static uint64_t next_rand(uint64_t *x)
+{
+	*x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *x >> 33;
+}
+
+/* Top-N per group over many batches: few and many groups, ties, NULL
+ * groups and values, limits on either side of the one-pass top-N's, the
+ * batch boundaries anywhere. */
+static void test_per_top_n_random(void)
+{
+	enum { N = 30000 };
+	trow *r = malloc(N * sizeof(*r));
+	uint64_t x = 7;
+	pl_schema s;
+	pl_error err;
+	pl_schema_init(&s);
+	pl_schema_add(&s, "k", PL_INT64, &err);
+	pl_schema_add(&s, "p", PL_INT64, &err);
+	pl_schema_add(&s, "q", PL_INT64, &err);
+	const size_t groups[] = {1, 7, 500, 20000},
+		     limits[] = {1, 2, 3, 64, 65};
+	for (size_t gi = 0; gi < 4; gi++) {
+		for (size_t i = 0; i < N; i++)
+			r[i] = (trow){(int64_t)(next_rand(&x) % groups[gi]),
+				      (double)(next_rand(&x) % 20),
+				      next_rand(&x) % 50 == 0,
+				      next_rand(&x) % 30 == 0};
+		for (size_t li = 0; li < 5; li++) {
+			check_top(&s, r, N, 997, "p desc", limits[li]);
+			check_top(&s, r, N, 4096, "p", limits[li]);
+		}
+	}
+	pl_schema_free(&s);
+	free(r);
+}
+
+/* Values that rise through the input enter their group's top every time
+ * and push a row out: the store is compacted, so memory stays that of the
+ * rows kept, not of the rows seen. */
+static void test_per_top_n_compacts(void)
+{
+	enum { N = 100000, G = 50 };
+	trow *r = malloc(N * sizeof(*r));
+	pl_schema s;
+	pl_error err;
+	pl_schema_init(&s);
+	pl_schema_add(&s, "k", PL_INT64, &err);
+	pl_schema_add(&s, "p", PL_INT64, &err);
+	pl_schema_add(&s, "q", PL_INT64, &err);
+	for (size_t i = 0; i < N; i++)
+		r[i] = (trow){(int64_t)(i % G), (double)(i / 3), false, false};
+	size_t peak = check_top(&s, r, N, 100, "p desc", 2);
+	/* the 100000 rows alone would take 2.4 MB */
+	CU_ASSERT(peak < 600000);
+	pl_schema_free(&s);
+	free(r);
+}
+
+/* String groups and float values with NaN (above every number), both
+ * zeros, infinities and NULLs (last either way). */
+static void test_per_top_n_floats(void)
+{
+	enum { N = 20000 };
+	const double odd[] = {NAN, -0.0, 0.0, INFINITY, -INFINITY, 1.5};
+	trow *r = malloc(N * sizeof(*r));
+	uint64_t x = 3;
+	pl_schema s;
+	pl_error err;
+	pl_schema_init(&s);
+	pl_schema_add(&s, "k", PL_STRING, &err);
+	pl_schema_add(&s, "p", PL_FLOAT64, &err);
+	pl_schema_add(&s, "q", PL_INT64, &err);
+	for (size_t i = 0; i < N; i++) {
+		uint64_t u = next_rand(&x);
+		r[i] = (trow){(int64_t)(u % 300),
+			      u % 4 ? (double)(next_rand(&x) % 1000) / 8
+				    : odd[next_rand(&x) % 6],
+			      u % 97 == 0, u % 13 == 0};
+	}
+	for (size_t limit = 1; limit <= 4; limit++) {
+		check_top(&s, r, N, 1500, "p desc", limit);
+		check_top(&s, r, N, 1500, "p", limit);
+		check_top(&s, r, N, 1500, "p desc, q desc", limit);
+	}
+	pl_schema_free(&s);
+	free(r);
+}
+
 typedef struct fwd {
 	run *to;
 } fwd;
@@ -499,6 +700,9 @@ static const pl_test tests[] = {
     {"limit_across_batches", test_limit_across_batches},
     {"limit_pruning", test_limit_pruning},
     {"per_top_n", test_per_top_n},
+    {"per_top_n_random", test_per_top_n_random},
+    {"per_top_n_compacts", test_per_top_n_compacts},
+    {"per_top_n_floats", test_per_top_n_floats},
     {"partial_merge", test_partial_merge},
     {"errors", test_errors},
     {"fault_injection", test_fault_injection},
