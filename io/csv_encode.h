@@ -24,4 +24,9 @@ int pl_csv_out_grow(pl_csv_out *o, size_t need, pl_error *err);
 int pl_csv_out_header(pl_csv_out *o, const pl_schema *s, pl_error *err);
 int pl_csv_out_rows(pl_csv_out *o, const pl_batch *b, pl_error *err);
 
+/* pl_format_double (csv_writer.h) without its fast path for values of at
+ * most 15 digits: the printf and strtod search that the tests hold the
+ * fast path to. */
+size_t pl_format_double_reference(double v, char *buf);
+
 #endif

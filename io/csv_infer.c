@@ -5,6 +5,10 @@
 
 #include "io/csv_infer.h"
 
+/* Up to 18 digits cannot overflow a uint64 nor, with a sign, an int64:
+ * the common case takes no overflow check per digit. */
+#define SAFE_DIGITS 18
+
 bool pl_csv_parse_i64(const char *s, size_t len, int64_t *out)
 {
 	size_t i = 0;
@@ -15,13 +19,23 @@ bool pl_csv_parse_i64(const char *s, size_t len, int64_t *out)
 	}
 	if (i == len || (s[i] == '0' && len - i > 1))
 		return false;
-	uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
 	uint64_t v = 0;
-	for (; i < len; i++) {
-		unsigned d = (unsigned)(uint8_t)s[i] - '0';
-		if (d > 9 || v > (limit - d) / 10)
-			return false;
-		v = v * 10 + d;
+	if (len - i <= SAFE_DIGITS) {
+		for (; i < len; i++) {
+			unsigned d = (unsigned)(uint8_t)s[i] - '0';
+			if (d > 9)
+				return false;
+			v = v * 10 + d;
+		}
+	} else {
+		uint64_t limit =
+		    neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+		for (; i < len; i++) {
+			unsigned d = (unsigned)(uint8_t)s[i] - '0';
+			if (d > 9 || v > (limit - d) / 10)
+				return false;
+			v = v * 10 + d;
+		}
 	}
 	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
 	return true;
@@ -111,8 +125,42 @@ static bool scan_number(const char *s, size_t len, uint64_t *mant, int *exp10,
 	return true;
 }
 
+/* Plain decimals, [+-]?(0|[1-9][0-9]*)(\.[0-9]*)? with at most 19
+ * digits, are most of the data: their digits go straight into an integer
+ * m; when m < 2^53 and at most 22 of them follow the point, m / 10^k is
+ * one correctly rounded IEEE division of exact operands, the same value
+ * strtod gives. Returns false for anything else, left to the full path. */
+static bool parse_plain(const char *s, size_t len, double *out)
+{
+	size_t i = s[0] == '-' || s[0] == '+';
+	size_t head = i, point = len;
+	uint64_t m = 0;
+	if (len - i > 19) /* 19 digits at most, or m may overflow */
+		return false;
+	for (; i < len; i++) {
+		unsigned d = (unsigned)(uint8_t)s[i] - '0';
+		if (d <= 9)
+			m = m * 10 + d;
+		else if (s[i] == '.' && point == len)
+			point = i;
+		else
+			return false;
+	}
+	size_t whole = (point < len ? point : len) - head;
+	if (whole == 0 || (s[head] == '0' && whole > 1))
+		return false;
+	size_t frac = point < len ? len - point - 1 : 0;
+	if (m > (uint64_t)1 << 53 || frac > 22)
+		return false;
+	double v = (double)m / pow10_tab[frac];
+	*out = s[0] == '-' ? -v : v;
+	return true;
+}
+
 bool pl_csv_parse_f64(const char *s, size_t len, double *out)
 {
+	if (len > 0 && parse_plain(s, len, out))
+		return true;
 	uint64_t m;
 	int e;
 	bool exact;

@@ -1,6 +1,19 @@
+/* Records are split by a fast path first: 16 bytes at a time, bit masks
+ * of the delimiters, quotes and LFs in them (SSE2, always there on x86-64;
+ * a plain loop builds the same masks elsewhere). It takes only a record
+ * with no quote byte before its LF whose blocks all lie within the buffer
+ * (end[0], the sentinel, is readable); anything else, a quoted field, a
+ * record cut by the end of the window, the last bytes of the buffer, goes
+ * to the byte loop, which starts the record over. */
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "io/csv_scan.h"
+
+#define BLOCK 16
 
 void pl_csv_scanner_init(pl_csv_scanner *s, char delim, char quote)
 {
@@ -97,6 +110,78 @@ static int empty_line(const char *p, const char *end, int eof,
 	return -1;
 }
 
+typedef struct masks {
+	unsigned delim, quote, lf; /* bit i: byte i of the block is one */
+} masks;
+
+#if defined(__SSE2__)
+static inline masks block_masks(const pl_csv_scanner *s, const char *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	masks m;
+	m.delim = (unsigned)_mm_movemask_epi8(
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8(s->delim)));
+	m.quote = (unsigned)_mm_movemask_epi8(
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8(s->quote)));
+	m.lf =
+	    (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+	return m;
+}
+#else
+static inline masks block_masks(const pl_csv_scanner *s, const char *p)
+{
+	masks m = {0, 0, 0};
+	for (unsigned i = 0; i < BLOCK; i++) {
+		m.delim |= (unsigned)(p[i] == s->delim) << i;
+		m.quote |= (unsigned)(p[i] == s->quote) << i;
+		m.lf |= (unsigned)(p[i] == '\n') << i;
+	}
+	return m;
+}
+#endif
+
+static inline void put_field(pl_csv_field *f, size_t nf, size_t room,
+			     const char *p, size_t len)
+{
+	if (nf < room) {
+		f[nf].p = p;
+		f[nf].len = len;
+		f[nf].quoted = 0;
+		f[nf].escaped = 0;
+	}
+}
+
+/* The fast path: a record of unquoted fields (see the top). Returns
+ * PL_SCAN_RECORD, or -1 to leave the record to the byte loop. */
+static int scan_plain(const pl_csv_scanner *s, const char *p, const char *end,
+		      pl_csv_field *f, size_t room, pl_csv_record *rec)
+{
+	const char *field = p;
+	size_t nf = 0;
+	for (const char *b = p; b + BLOCK <= end + 1; b += BLOCK) {
+		masks m = block_masks(s, b);
+		unsigned before = m.lf ? (m.lf & (0u - m.lf)) - 1 : ~0u;
+		if (m.quote & before)
+			return -1;
+		for (unsigned d = m.delim & before; d != 0; d &= d - 1) {
+			const char *q = b + __builtin_ctz(d);
+			put_field(f, nf++, room, field, (size_t)(q - field));
+			field = q + 1;
+		}
+		if (m.lf == 0)
+			continue;
+		const char *nl = b + __builtin_ctz(m.lf);
+		if (nl == end)
+			return -1; /* the sentinel, not a line end */
+		size_t len = (size_t)(nl - field);
+		if (len > 0 && nl[-1] == '\r')
+			len--; /* CRLF */
+		put_field(f, nf++, room, field, len);
+		return finish(nl, end, nf, rec);
+	}
+	return -1;
+}
+
 int pl_csv_scan_record(const pl_csv_scanner *s, const char *p, const char *end,
 		       int eof, pl_csv_field *f, size_t room,
 		       pl_csv_record *rec)
@@ -105,6 +190,8 @@ int pl_csv_scan_record(const pl_csv_scanner *s, const char *p, const char *end,
 	int e = empty_line(p, end, eof, rec);
 	if (e >= 0)
 		return e;
+	if (scan_plain(s, p, end, f, room, rec) == PL_SCAN_RECORD)
+		return PL_SCAN_RECORD;
 	const uint8_t *stop = s->stop;
 	size_t nf = 0;
 	for (;;) {

@@ -6,7 +6,9 @@
 #include <zstd.h>
 
 #include "harness.h"
+#include "io/csv_infer.h"
 #include "io/csv_reader.h"
+#include "io/csv_scan.h"
 
 static pl_pool *pool;
 static char dir[64];
@@ -714,6 +716,205 @@ static void fault_injection_walk(void)
 	teardown();
 }
 
+/* A small xorshift generator: the random tests repeat exactly. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Random text over bytes that matter to the scanner, '\n' now and then. */
+static void random_csv_text(char *t, size_t n)
+{
+	static const char alphabet[] = "aaaaaaaabbbb,,,,,\"\r\n \0";
+	for (size_t i = 0; i < n; i++) {
+		t[i] = alphabet[rng() % (sizeof(alphabet) - 1)];
+		if (rng() % 40 == 0)
+			t[i] = '\n';
+	}
+}
+
+static int same_field(const pl_csv_field *a, const char *abase,
+		      const pl_csv_field *b, const char *bbase)
+{
+	return a->p - abase == b->p - bbase && a->len == b->len &&
+	       a->quoted == b->quoted && a->escaped == b->escaped;
+}
+
+/* Scans the record at p again alone in a buffer of exactly its bytes,
+ * where the 16-byte fast path cannot reach its line end, and checks that
+ * the byte loop finds the same. */
+static int rescan_alone(const pl_csv_scanner *sc, const char *p, int code,
+			const pl_csv_record *rec, const pl_csv_field *f)
+{
+	size_t n = (size_t)(rec->end - p);
+	char *t = malloc(n + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	memcpy(t, p, n);
+	t[n] = '\n';
+	pl_csv_field g[64];
+	pl_csv_record again;
+	int ok = pl_csv_scan_record(sc, t, t + n, 1, g, 64, &again) == code &&
+		 again.nfields == rec->nfields && again.end == t + n &&
+		 again.lines == rec->lines && again.bad == rec->bad &&
+		 again.bad_field == rec->bad_field;
+	/* A bad record's fields past the bad one are left unset. */
+	size_t nf = code == PL_SCAN_RECORD && !rec->bad ? rec->nfields : 0;
+	for (size_t i = 0; ok && i < nf && i < 64; i++)
+		ok = same_field(&f[i], p, &g[i], t);
+	free(t);
+	return ok;
+}
+
+static void scan_fast_path_matches_byte_loop(void)
+{
+	pl_csv_scanner sc;
+	pl_csv_scanner_init(&sc, ',', '"');
+	size_t n = 1 << 16;
+	char *t = malloc(n + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	int bad = 0;
+	for (int round = 0; round < 20; round++) {
+		random_csv_text(t, n);
+		t[n] = '\n';
+		const char *p = t;
+		pl_csv_field f[64];
+		pl_csv_record rec;
+		int code;
+		while ((code = pl_csv_scan_record(&sc, p, t + n, 1, f, 64,
+						  &rec)) != PL_SCAN_END &&
+		       code != PL_SCAN_MORE) {
+			bad += !rescan_alone(&sc, p, code, &rec, f);
+			p = rec.end;
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	free(t);
+}
+
+/* Wide records with CRLF, more fields than room, a NUL byte, a quote
+ * inside a field, a record cut by the end of the window. */
+static void scan_fast_path_fields(void)
+{
+	pl_csv_scanner sc;
+	pl_csv_scanner_init(&sc, ';', '\'');
+	const char text[] = "alpha;;beta;gamma\0x;delta;epsilon;zeta;eta;"
+			    "theta\r\nnext;line's;here\n";
+	char buf[sizeof(text)];
+	size_t n = sizeof(text) - 1;
+	memcpy(buf, text, n);
+	buf[n] = '\n'; /* the sentinel */
+	pl_csv_field f[16];
+	pl_csv_record rec;
+	CU_ASSERT_EQUAL(pl_csv_scan_record(&sc, buf, buf + n, 0, f, 4, &rec),
+			PL_SCAN_RECORD);
+	CU_ASSERT_EQUAL(rec.nfields, 9);
+	CU_ASSERT_EQUAL(rec.lines, 1);
+	const char *second = (const char *)memchr(buf, '\n', n) + 1;
+	CU_ASSERT(rec.end == second);
+	CU_ASSERT(f[1].len == 0 && f[1].p == buf + 6);
+	CU_ASSERT(f[3].len == 7 && memcmp(f[3].p, "gamma\0x", 7) == 0);
+	CU_ASSERT_EQUAL(pl_csv_scan_record(&sc, buf, buf + n, 0, f, 16, &rec),
+			PL_SCAN_RECORD);
+	CU_ASSERT(f[8].len == 5 && memcmp(f[8].p, "theta", 5) == 0);
+	CU_ASSERT_EQUAL(
+	    pl_csv_scan_record(&sc, second, buf + n - 1, 0, f, 16, &rec),
+	    PL_SCAN_MORE);
+	CU_ASSERT_EQUAL(
+	    pl_csv_scan_record(&sc, second, buf + n - 1, 1, f, 16, &rec),
+	    PL_SCAN_RECORD);
+	CU_ASSERT(rec.nfields == 3 && rec.lines == 0);
+	CU_ASSERT(f[1].len == 6 && memcmp(f[1].p, "line's", 6) == 0);
+	CU_ASSERT_EQUAL(
+	    pl_csv_scan_record(&sc, second, buf + n, 0, f, 16, &rec),
+	    PL_SCAN_RECORD);
+	CU_ASSERT(rec.nfields == 3 && rec.lines == 1 && rec.end == buf + n);
+}
+
+static void check_i64(const char *s, bool ok, int64_t want)
+{
+	int64_t v = 0;
+	bool got = pl_csv_parse_i64(s, strlen(s), &v);
+	CU_ASSERT_EQUAL(got, ok);
+	if (ok)
+		CU_ASSERT_EQUAL(v, want);
+	if (got != ok || (ok && v != want))
+		fprintf(stderr, "\n  '%s' parsed wrong\n", s);
+}
+
+static void integer_parsing_limits(void)
+{
+	check_i64("0", true, 0);
+	check_i64("-0", true, 0);
+	check_i64("+7", true, 7);
+	check_i64("999999999999999999", true, 999999999999999999);
+	check_i64("-999999999999999999", true, -999999999999999999);
+	check_i64("9223372036854775807", true, INT64_MAX);
+	check_i64("-9223372036854775808", true, INT64_MIN);
+	check_i64("9223372036854775808", false, 0);
+	check_i64("-9223372036854775809", false, 0);
+	check_i64("18446744073709551616", false, 0);
+	check_i64("99999999999999999999", false, 0);
+	check_i64("1000000000000000000", true, 1000000000000000000);
+	check_i64("", false, 0);
+	check_i64("-", false, 0);
+	check_i64("00", false, 0);
+	check_i64("012", false, 0);
+	check_i64("12a", false, 0);
+	check_i64("1 ", false, 0);
+	check_i64("1.0", false, 0);
+}
+
+static void check_f64(const char *s, bool ok)
+{
+	double v = 0;
+	bool got = pl_csv_parse_f64(s, strlen(s), &v);
+	CU_ASSERT_EQUAL(got, ok);
+	if (ok && got && memcmp(&v, &(double){strtod(s, NULL)}, 8) != 0) {
+		CU_FAIL("not strtod's value");
+		fprintf(stderr, "\n  '%s' parsed as %.17g\n", s, v);
+	}
+}
+
+/* Random plain decimals, short and long, read as strtod reads them. */
+static void random_decimals_match_strtod(void)
+{
+	char s[64];
+	for (int i = 0; i < 200000; i++) {
+		int whole = (int)(rng() % 12), frac = (int)(rng() % 26);
+		size_t n = 0;
+		if (rng() % 4 == 0)
+			s[n++] = rng() % 2 ? '-' : '+';
+		if (rng() % 8 == 0)
+			whole = -1; /* a lone 0 */
+		s[n++] = whole < 0 ? '0' : (char)('1' + rng() % 9);
+		for (int k = 0; k < whole; k++)
+			s[n++] = (char)('0' + rng() % 10);
+		if (frac > 0 || rng() % 8 == 0)
+			s[n++] = '.';
+		for (int k = 0; k < frac; k++)
+			s[n++] = (char)('0' + rng() % 10);
+		s[n] = '\0';
+		check_f64(s, true);
+	}
+	check_f64("9007199254740993.5", true);
+	check_f64("9007199254740992", true);
+	check_f64("0.1000000000000000000000001", true);
+	check_f64("12345678901234567890", true);
+	check_f64("-0.0", true);
+	check_f64("5.", true);
+	check_f64(".5", true);
+	check_f64("01.5", false);
+	check_f64("1.2.3", false);
+	check_f64(".", false);
+	check_f64("-", false);
+	check_f64("1e", false);
+}
+
 static const pl_test tests[] = {
     {"quoted_fields_kept_byte_for_byte", quoted_fields_kept_byte_for_byte},
     {"mixed_line_ends_and_bom", mixed_line_ends_and_bom},
@@ -741,6 +942,10 @@ static const pl_test tests[] = {
     {"unknown_columns_name_the_section_line",
      unknown_columns_name_the_section_line},
     {"fault_injection_walk", fault_injection_walk},
+    {"scan_fast_path_matches_byte_loop", scan_fast_path_matches_byte_loop},
+    {"scan_fast_path_fields", scan_fast_path_fields},
+    {"integer_parsing_limits", integer_parsing_limits},
+    {"random_decimals_match_strtod", random_decimals_match_strtod},
     {NULL, NULL}};
 
 PL_TEST_MAIN("csv_reader", tests)

@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include "harness.h"
+#include "io/csv_encode.h"
 #include "io/csv_writer.h"
 
 static pl_pool *pool;
@@ -71,6 +72,81 @@ static void test_doubles(void)
 	/* 2^-1017: the nearest 16-digit decimal falls short below a power of
 	 * two, the next one up reads back. */
 	check_double(ldexp(1, -1017), "7.120236347223045e-307");
+	/* The fast path for at most 15 digits, at its edges. */
+	check_double(45.123456, "45.123456");
+	check_double(0.001, "0.001");
+	check_double(123456789.01234, "123456789.01234");
+	check_double(99999999999999.9, "99999999999999.9");
+	check_double(999999999999999.9, "999999999999999.9");
+	check_double(0.1234567890123456, "0.1234567890123456");
+	check_double(1.5e-7, "1.5e-07");
+	check_double(-1.2345e-5, "-1.2345e-05");
+	check_double(1.0 / 1024, "0.0009765625");
+}
+
+static uint64_t rng_state = 0x2545f4914f6cdd1du;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static double short_decimal(void)
+{
+	double m = (double)(rng() % 1000000000000000u >> (rng() % 50));
+	return m / pow(10, (double)(rng() % 23));
+}
+
+/* A double of kind k: random bits, short decimals and their neighbours,
+ * integers, tiny, huge, near powers of ten and of two. */
+static double random_double(int k)
+{
+	uint64_t bits = rng();
+	double v;
+	switch (k) {
+	case 0:
+		memcpy(&v, &bits, sizeof(v));
+		return v;
+	case 1:
+		return short_decimal();
+	case 2:
+		return nextafter(short_decimal(), rng() % 2 ? INFINITY : 0);
+	case 3:
+		return (double)(int64_t)(bits >> (rng() % 64));
+	case 4:
+		return ldexp((double)(bits >> 11), -(int)(rng() % 1130));
+	case 5:
+		return ldexp((double)(bits >> 11), (int)(rng() % 970));
+	case 6:
+		v = pow(10, (double)(rng() % 60) - 30);
+		return rng() % 3 ? nextafter(v, rng() % 2 ? INFINITY : 0) : v;
+	default:
+		v = ldexp(1, (int)(rng() % 2000) - 1000);
+		return rng() % 2 ? nextafter(v, rng() % 2 ? INFINITY : 0) : v;
+	}
+}
+
+/* The fast path for short values against the printf and strtod search. */
+static void test_doubles_match_reference(void)
+{
+	char got[40], want[40];
+	int bad = 0;
+	for (int i = 0; i < 1000000; i++) {
+		double v = random_double(i % 8);
+		if (rng() % 2)
+			v = -v;
+		size_t n = pl_format_double(v, got);
+		size_t m = pl_format_double_reference(v, want);
+		if (n != m || strcmp(got, want) != 0) {
+			if (bad++ < 5)
+				fprintf(stderr, "\n  %a: got '%s', want '%s'\n",
+					v, got, want);
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
 }
 
 static pl_batch *mixed_batch(void)
@@ -418,6 +494,7 @@ static void test_write_error(void)
 
 static const pl_test tests[] = {
 	{"doubles", test_doubles},
+	{"doubles_match_reference", test_doubles_match_reference},
 	{"encode_batch", test_encode_batch},
 	{"encode_header", test_encode_header},
 	{"commit_plain", test_commit_plain},
