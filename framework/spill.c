@@ -6,10 +6,10 @@
 
 #include "framework/batch_codec.h"
 #include "framework/exchange.h"
+#include "framework/run_file.h"
 #include "framework/spill.h"
 
 #define SPILL_PARTS 16
-#define SPILL_FLUSH ((size_t)1 << 20)
 #define SPILL_ZSTD_LEVEL 1
 
 struct pl_spill {
@@ -17,15 +17,13 @@ struct pl_spill {
 	const pl_schema *in;
 	pl_pool *pool;
 	char dir[4096];
-	int fds[SPILL_PARTS]; /* -1 until the partition's first spill */
-	pl_bytes buf[SPILL_PARTS];
+	pl_run_file *parts[SPILL_PARTS]; /* NULL until the first spill */
 	pl_codec *codec;
 	size_t *keys;
 	uint32_t *idx; /* rows of a batch, grouped by partition */
 	uint8_t *part; /* each row's partition */
 	size_t idx_cap;
 	size_t after_last; /* pool bytes out after the last spill */
-	uint64_t bytes;
 	int spilled;
 };
 
@@ -44,8 +42,6 @@ int pl_spill_create(pl_operator *op, const pl_schema *in, const char *dir,
 	s->in = in;
 	s->pool = op->env->pool;
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
-	for (int p = 0; p < SPILL_PARTS; p++)
-		s->fds[p] = -1;
 	s->keys = malloc(op->partition_keys * sizeof(*s->keys));
 	if (s->keys == NULL) {
 		free(s);
@@ -61,11 +57,8 @@ void pl_spill_destroy(pl_spill *s)
 {
 	if (s == NULL)
 		return;
-	for (int p = 0; p < SPILL_PARTS; p++) {
-		if (s->fds[p] >= 0)
-			close(s->fds[p]);
-		pl_bytes_free(&s->buf[p], s->pool);
-	}
+	for (int p = 0; p < SPILL_PARTS; p++)
+		pl_run_file_destroy(s->parts[p]);
 	pl_codec_destroy(s->codec);
 	free(s->keys);
 	free(s->idx);
@@ -75,44 +68,12 @@ void pl_spill_destroy(pl_spill *s)
 
 int pl_spill_active(const pl_spill *s) { return s != NULL && s->spilled; }
 
-uint64_t pl_spill_bytes(const pl_spill *s) { return s ? s->bytes : 0; }
-
-/* A partition file, created and at once unlinked, so that it vanishes
- * with its descriptor however the process ends. */
-static int open_part(pl_spill *s, int p, pl_error *err)
+uint64_t pl_spill_bytes(const pl_spill *s)
 {
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/.pipeline-spill-XXXXXX", s->dir);
-	s->fds[p] = mkstemp(path);
-	if (s->fds[p] < 0)
-		return pl_error_set(err, PL_ERR_IO,
-				    "%s: cannot create a spill file: %s",
-				    s->dir, strerror(errno));
-	unlink(path);
-	return 0;
-}
-
-static int flush_part(pl_spill *s, int p, pl_error *err)
-{
-	pl_bytes *b = &s->buf[p];
-	if (b->len == 0)
-		return 0;
-	if (s->fds[p] < 0 && open_part(s, p, err) != 0)
-		return PL_ERR_IO;
-	for (size_t done = 0; done < b->len;) {
-		ssize_t n = write(s->fds[p], b->data + done, b->len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return pl_error_set(err, PL_ERR_IO,
-					    "%s: cannot write a spill file: "
-					    "%s",
-					    s->dir, strerror(errno));
-		done += (size_t)n;
-	}
-	s->bytes += b->len;
-	b->len = 0;
-	return 0;
+	uint64_t n = 0;
+	for (int p = 0; s != NULL && p < SPILL_PARTS; p++)
+		n += s->parts[p] ? pl_run_file_bytes(s->parts[p]) : 0;
+	return n;
 }
 
 static int group_rows(pl_spill *s, const pl_batch *b, size_t *start,
@@ -154,10 +115,12 @@ static int spill_rows(void *arg, pl_batch *b, pl_error *err)
 		size_t n = start[p + 1] - start[p];
 		if (n == 0)
 			continue;
-		rc = pl_codec_encode(s->codec, b, s->idx, start[p], n,
-				     &s->buf[p], err);
-		if (rc == 0 && s->buf[p].len >= SPILL_FLUSH)
-			rc = flush_part(s, p, err);
+		if (s->parts[p] == NULL)
+			rc = pl_run_file_create(s->dir, s->codec, s->pool,
+						&s->parts[p], err);
+		if (rc == 0)
+			rc = pl_run_file_append(s->parts[p], b, s->idx,
+						start[p], n, err);
 	}
 	return rc;
 }
@@ -183,7 +146,7 @@ static int spill_state(pl_spill *s, pl_error *err)
 	pl_emitter e = {spill_rows, s};
 	int rc = s->op->def->partial(s->op, &e, err);
 	for (int p = 0; rc == 0 && p < SPILL_PARTS; p++)
-		rc = flush_part(s, p, err);
+		rc = s->parts[p] ? pl_run_file_flush(s->parts[p], err) : 0;
 	if (rc == 0)
 		rc = reset_op(s->op, s->in, err);
 	s->spilled = 1;
@@ -202,85 +165,14 @@ int pl_spill_check(pl_spill *s, pl_error *err)
 	return spill_state(s, err);
 }
 
-static int read_full(int fd, uint8_t *buf, size_t n, size_t *got)
-{
-	*got = 0;
-	while (*got < n) {
-		ssize_t r = read(fd, buf + *got, n - *got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		*got += (size_t)r;
-	}
-	return 0;
-}
-
-/* Reads the next message of partition p into msg; *end at the file's end. */
-static int next_message(pl_spill *s, int p, pl_bytes *msg, int *end,
-			pl_error *err)
-{
-	size_t got, size;
-	msg->len = 0;
-	int rc = pl_bytes_reserve(msg, PL_CODEC_HEADER_SIZE, s->pool, err);
-	if (rc != 0)
-		return rc;
-	if (read_full(s->fds[p], msg->data, PL_CODEC_HEADER_SIZE, &got) != 0)
-		return pl_error_set(err, PL_ERR_IO, "%s: cannot read a spill "
-						    "file: %s",
-				    s->dir, strerror(errno));
-	*end = got == 0;
-	if (*end)
-		return 0;
-	if (got < PL_CODEC_HEADER_SIZE)
-		return pl_error_set(err, PL_ERR_DATA, "%s: truncated spill file",
-				    s->dir);
-	msg->len = got;
-	rc = pl_codec_message_size(msg->data, SIZE_MAX, &size, err);
-	if (rc == 0)
-		rc = pl_bytes_reserve(msg, size - got, s->pool, err);
-	if (rc != 0)
-		return rc;
-	size_t rest;
-	if (read_full(s->fds[p], msg->data + got, size - got, &rest) != 0 ||
-	    rest != size - got)
-		return pl_error_set(err, PL_ERR_DATA, "%s: truncated spill file",
-				    s->dir);
-	msg->len = size;
-	return 0;
-}
-
 /* Hands every batch spilled to partition p, in the order written, to fn. */
 static int replay(pl_spill *s, int p, int (*fn)(void *, pl_batch *, pl_error *),
 		  void *arg, pl_error *err)
 {
-	if (s->fds[p] < 0)
+	if (s->parts[p] == NULL)
 		return 0;
-	if (lseek(s->fds[p], 0, SEEK_SET) != 0)
-		return pl_error_set(err, PL_ERR_IO, "%s: spill file: %s", s->dir,
-				    strerror(errno));
-	pl_bytes msg = {0};
-	int rc = 0, end = 0;
-	while (rc == 0) {
-		rc = next_message(s, p, &msg, &end, err);
-		if (rc != 0 || end)
-			break;
-		pl_batch *b = pl_batch_new(&s->op->partial_schema, 1, s->pool,
-					   err);
-		size_t used;
-		rc = b ? pl_codec_decode(s->codec, msg.data, msg.len, b, &used,
-					 err)
-		       : PL_ERR_NOMEM;
-		if (rc == 0) {
-			pl_batch_sync_rows(b);
-			rc = fn(arg, b, err);
-		}
-		pl_batch_free(b, s->pool);
-	}
-	pl_bytes_free(&msg, s->pool);
-	return rc;
+	return pl_run_file_replay(s->parts[p], &s->op->partial_schema, fn, arg,
+				  err);
 }
 
 static int merge_into(void *arg, pl_batch *b, pl_error *err)

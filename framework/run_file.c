@@ -1,0 +1,177 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "framework/run_file.h"
+
+#define RUN_FLUSH ((size_t)1 << 20)
+
+struct pl_run_file {
+	char dir[4096];
+	pl_codec *codec;
+	pl_pool *pool;
+	int fd; /* -1 until the first flush */
+	pl_bytes buf;
+	uint64_t bytes;
+};
+
+int pl_run_file_create(const char *dir, pl_codec *codec, pl_pool *pool,
+		       pl_run_file **out, pl_error *err)
+{
+	pl_run_file *f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return pl_error_nomem(err, "a run file");
+	snprintf(f->dir, sizeof(f->dir), "%s", dir);
+	f->codec = codec;
+	f->pool = pool;
+	f->fd = -1;
+	*out = f;
+	return 0;
+}
+
+void pl_run_file_destroy(pl_run_file *f)
+{
+	if (f == NULL)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	pl_bytes_free(&f->buf, f->pool);
+	free(f);
+}
+
+uint64_t pl_run_file_bytes(const pl_run_file *f) { return f->bytes; }
+
+static int open_file(pl_run_file *f, pl_error *err)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/.pipeline-spill-XXXXXX", f->dir);
+	f->fd = mkstemp(path);
+	if (f->fd < 0)
+		return pl_error_set(err, PL_ERR_IO,
+				    "%s: cannot create a spill file: %s",
+				    f->dir, strerror(errno));
+	unlink(path);
+	return 0;
+}
+
+int pl_run_file_flush(pl_run_file *f, pl_error *err)
+{
+	if (f->buf.len == 0)
+		return 0;
+	if (f->fd < 0 && open_file(f, err) != 0)
+		return PL_ERR_IO;
+	for (size_t done = 0; done < f->buf.len;) {
+		ssize_t n = write(f->fd, f->buf.data + done, f->buf.len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return pl_error_set(err, PL_ERR_IO,
+					    "%s: cannot write a spill file: "
+					    "%s",
+					    f->dir, n < 0 ? strerror(errno)
+							  : "disk full");
+		done += (size_t)n;
+	}
+	f->bytes += f->buf.len;
+	f->buf.len = 0;
+	return 0;
+}
+
+int pl_run_file_append(pl_run_file *f, const pl_batch *b, const uint32_t *idx,
+		       size_t from, size_t n, pl_error *err)
+{
+	int rc = pl_codec_encode(f->codec, b, idx, from, n, &f->buf, err);
+	if (rc == 0 && f->buf.len >= RUN_FLUSH)
+		rc = pl_run_file_flush(f, err);
+	return rc;
+}
+
+static int read_full(int fd, uint8_t *buf, size_t n, size_t *got)
+{
+	*got = 0;
+	while (*got < n) {
+		ssize_t r = read(fd, buf + *got, n - *got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		*got += (size_t)r;
+	}
+	return 0;
+}
+
+static int truncated(const pl_run_file *f, pl_error *err)
+{
+	return pl_error_set(err, PL_ERR_DATA, "%s: a spill file is truncated",
+			    f->dir);
+}
+
+/* Reads the next message into msg; *end at the end of the file. */
+static int next_message(pl_run_file *f, pl_bytes *msg, int *end,
+			pl_error *err)
+{
+	size_t got, size, rest;
+	msg->len = 0;
+	int rc = pl_bytes_reserve(msg, PL_CODEC_HEADER_SIZE, f->pool, err);
+	if (rc != 0)
+		return rc;
+	if (read_full(f->fd, msg->data, PL_CODEC_HEADER_SIZE, &got) != 0)
+		return pl_error_set(err, PL_ERR_IO,
+				    "%s: cannot read a spill file: %s", f->dir,
+				    strerror(errno));
+	*end = got == 0;
+	if (*end)
+		return 0;
+	if (got < PL_CODEC_HEADER_SIZE)
+		return truncated(f, err);
+	msg->len = got;
+	rc = pl_codec_message_size(msg->data, SIZE_MAX, &size, err);
+	if (rc == 0)
+		rc = pl_bytes_reserve(msg, size - got, f->pool, err);
+	if (rc != 0)
+		return rc;
+	if (read_full(f->fd, msg->data + got, size - got, &rest) != 0 ||
+	    rest != size - got)
+		return truncated(f, err);
+	msg->len = size;
+	return 0;
+}
+
+int pl_run_file_replay(pl_run_file *f, const pl_schema *schema,
+		       int (*fn)(void *arg, pl_batch *b, pl_error *err),
+		       void *arg, pl_error *err)
+{
+	int rc = pl_run_file_flush(f, err);
+	if (rc != 0 || f->fd < 0)
+		return rc;
+	if (lseek(f->fd, 0, SEEK_SET) != 0)
+		return pl_error_set(err, PL_ERR_IO, "%s: spill file: %s", f->dir,
+				    strerror(errno));
+	pl_bytes msg = {0};
+	int end = 0;
+	while (rc == 0) {
+		rc = next_message(f, &msg, &end, err);
+		if (rc != 0 || end)
+			break;
+		pl_batch *b = pl_batch_new(schema, 1, f->pool, err);
+		size_t used;
+		rc = b ? pl_codec_decode(f->codec, msg.data, msg.len, b, &used,
+					 err)
+		       : PL_ERR_NOMEM;
+		if (rc == 0) {
+			pl_batch_sync_rows(b);
+			rc = fn(arg, b, err);
+		}
+		pl_batch_free(b, f->pool);
+	}
+	pl_bytes_free(&msg, f->pool);
+	/* Appending after a replay goes on at the end. */
+	if (lseek(f->fd, 0, SEEK_END) < 0 && rc == 0)
+		rc = pl_error_set(err, PL_ERR_IO, "%s: spill file: %s", f->dir,
+				  strerror(errno));
+	return rc;
+}

@@ -1,0 +1,41 @@
+/* A run file: batches written to disk as batch-codec messages (zstd when
+ * it pays) and read back in the order written. The file is created in a
+ * directory on the first flush and unlinked at once, so that it vanishes
+ * with its descriptor however the process ends. Spilled operator state
+ * and spooled shuffle input use it. */
+#ifndef PIPELINE_FRAMEWORK_RUN_FILE_H
+#define PIPELINE_FRAMEWORK_RUN_FILE_H
+
+#include <stdint.h>
+
+#include "framework/batch_codec.h"
+
+typedef struct pl_run_file pl_run_file;
+
+/* A run file in dir, encoding with codec (borrowed; it must outlive the
+ * file). Nothing is created on disk until data is flushed. */
+int pl_run_file_create(const char *dir, pl_codec *codec, pl_pool *pool,
+		       pl_run_file **out, pl_error *err);
+
+/* Closes and frees (NULL is fine). */
+void pl_run_file_destroy(pl_run_file *f);
+
+/* Appends rows idx[from .. from + n) of b (rows [from, from + n) when idx
+ * is NULL); writes to disk whenever 1 MiB has gathered. PL_ERR_IO names
+ * the directory when it cannot be written (a full disk). */
+int pl_run_file_append(pl_run_file *f, const pl_batch *b, const uint32_t *idx,
+		       size_t from, size_t n, pl_error *err);
+
+/* Writes what is gathered. */
+int pl_run_file_flush(pl_run_file *f, pl_error *err);
+
+/* Hands every batch written, in order, to fn as a batch of schema (lent
+ * for the call). Flushes first. */
+int pl_run_file_replay(pl_run_file *f, const pl_schema *schema,
+		       int (*fn)(void *arg, pl_batch *b, pl_error *err),
+		       void *arg, pl_error *err);
+
+/* Bytes written to disk so far. */
+uint64_t pl_run_file_bytes(const pl_run_file *f);
+
+#endif
