@@ -12,6 +12,7 @@
 
 #include "framework/exchange.h"
 #include "framework/exec_internal.h"
+#include "framework/run_file.h"
 
 #define ROUND_BYTES ((size_t)4 << 20)
 #define ZSTD_LEVEL 1
@@ -19,7 +20,8 @@
 typedef struct shuffle {
 	pl_exec *x;
 	pl_exchange *ex;
-	pl_batch **from;    /* rows received, per sending rank */
+	pl_run_file **from; /* rows received, per sending rank */
+	pl_codec *codec;
 	pl_column src;      /* this rank's number, repeated */
 	pl_column *cols;    /* a partial batch plus the src column */
 	uint32_t *idx;      /* scratch for splitting by sender */
@@ -136,9 +138,7 @@ static int merge_at_root(pl_exec *x, size_t i, pl_error *err)
 static int receive_rows(void *arg, pl_batch *rows, pl_error *err)
 {
 	shuffle *sh = arg;
-	pl_pool *pool = sh->x->p->env.pool;
-	size_t ncols = rows->ncols - 1;
-	const int64_t *src = pl_col_i64(&rows->cols[ncols]);
+	const int64_t *src = pl_col_i64(&rows->cols[rows->ncols - 1]);
 	if (rows->nrows > sh->idx_cap) {
 		uint32_t *idx = realloc(sh->idx, rows->nrows * sizeof(*idx));
 		if (idx == NULL)
@@ -156,8 +156,8 @@ static int receive_rows(void *arg, pl_batch *rows, pl_error *err)
 			return pl_error_set(err, PL_ERR_INTERNAL,
 					    "shuffle: bad sender %lld",
 					    (long long)s);
-		int rc = append_rows(sh->from[s], rows, sh->idx, n, ncols, pool,
-				     err);
+		int rc = pl_run_file_append(sh->from[s], rows, sh->idx, 0, n,
+					    err);
 		if (rc != 0)
 			return rc;
 	}
@@ -201,23 +201,65 @@ static int shuffle_init(shuffle *sh, const pl_operator *local,
 	sh->from = calloc((size_t)sh->x->nranks, sizeof(*sh->from));
 	if (rc == 0 && (sh->cols == NULL || sh->from == NULL))
 		rc = pl_error_nomem(err, "a shuffle");
-	for (int r = 0; rc == 0 && r < sh->x->nranks; r++) {
-		sh->from[r] = pl_batch_new(&local->partial_schema, 1, pool, err);
-		if (sh->from[r] == NULL)
-			rc = PL_ERR_NOMEM;
-	}
+	if (rc == 0 &&
+	    (sh->codec = pl_codec_create(pool, ZSTD_LEVEL, err)) == NULL)
+		rc = PL_ERR_NOMEM;
+	for (int r = 0; rc == 0 && r < sh->x->nranks; r++)
+		rc = pl_run_file_create(sh->x->p->spill_dir, sh->codec, pool,
+					&sh->from[r], err);
 	return rc;
 }
 
 static void shuffle_free(shuffle *sh)
 {
 	pl_pool *pool = sh->x->p->env.pool;
-	for (int r = 0; sh->from && r < sh->x->nranks; r++)
-		pl_batch_free(sh->from[r], pool);
+	for (int r = 0; sh->from && r < sh->x->nranks; r++) {
+		if (sh->from[r])
+			sh->x->bytes_spilled += pl_run_file_bytes(sh->from[r]);
+		pl_run_file_destroy(sh->from[r]);
+	}
 	free(sh->from);
+	pl_codec_destroy(sh->codec);
 	free(sh->cols);
 	free(sh->idx);
 	pl_column_free(&sh->src, pool);
+}
+
+typedef struct receiver {
+	pl_operator *m;
+	pl_spill *spill;
+} receiver;
+
+static int merge_one(void *arg, pl_batch *b, pl_error *err)
+{
+	receiver *rv = arg;
+	pl_batch view = *b;
+	view.ncols = b->ncols - 1;
+	int rc = rv->m->def->merge(rv->m, &view, err);
+	if (rc == 0 && rv->spill)
+		rc = pl_spill_check(rv->spill, err);
+	return rc;
+}
+
+/* Merges what each rank sent, rank 0's first, into a new instance (which
+ * spills when over budget, like a local one) and finishes it. */
+static int merge_received(pl_exec *x, size_t i, shuffle *sh,
+			  const pl_schema *wire, pl_error *err)
+{
+	int rc = new_instance(x, i, err);
+	receiver rv = {x->merged[i], NULL};
+	if (rc == 0 && pl_spill_possible(rv.m))
+		rc = pl_spill_create(rv.m, &x->p->schemas[i], x->p->spill_dir,
+				     &rv.spill, err);
+	for (int r = 0; rc == 0 && r < x->nranks; r++)
+		rc = pl_run_file_replay(sh->from[r], wire, merge_one, &rv, err);
+	if (rc == 0 && pl_spill_active(rv.spill))
+		rc = pl_spill_finish(rv.spill, &x->emitters[i + 1], err);
+	else if (rc == 0 && rv.m->def->finish)
+		rc = rv.m->def->finish(rv.m, &x->emitters[i + 1], err);
+	x->bytes_spilled += pl_spill_bytes(rv.spill);
+	pl_spill_destroy(rv.spill);
+	return rc;
 }
 
 /* Partial state shuffled by key; every rank merges and finishes its
@@ -252,16 +294,8 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 		pl_exchange_destroy(sh.ex);
 	}
 	if (rc == 0)
-		rc = new_instance(x, i, err);
-	pl_operator *m = x->merged[i];
-	for (int r = 0; rc == 0 && r < x->nranks; r++) {
-		pl_batch_sync_rows(sh.from[r]);
-		if (sh.from[r]->nrows > 0)
-			rc = m->def->merge(m, sh.from[r], err);
-	}
+		rc = merge_received(x, i, &sh, &wire, err);
 	shuffle_free(&sh);
-	if (rc == 0 && m->def->finish)
-		rc = m->def->finish(m, &x->emitters[i + 1], err);
 	free(keys);
 	pl_schema_free(&wire);
 	return rc < 0 ? rc : 0;

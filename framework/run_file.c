@@ -141,12 +141,42 @@ static int next_message(pl_run_file *f, pl_bytes *msg, int *end,
 	return 0;
 }
 
+static int hand_on(pl_run_file *f, const uint8_t *msg, size_t len,
+		   const pl_schema *schema,
+		   int (*fn)(void *arg, pl_batch *b, pl_error *err), void *arg,
+		   size_t *used, pl_error *err)
+{
+	pl_batch *b = pl_batch_new(schema, 1, f->pool, err);
+	int rc = b ? pl_codec_decode(f->codec, msg, len, b, used, err)
+		   : PL_ERR_NOMEM;
+	if (rc == 0) {
+		pl_batch_sync_rows(b);
+		rc = fn(arg, b, err);
+	}
+	pl_batch_free(b, f->pool);
+	return rc;
+}
+
+/* A run that never reached the disk is read from memory. */
+static int replay_memory(pl_run_file *f, const pl_schema *schema,
+			 int (*fn)(void *arg, pl_batch *b, pl_error *err),
+			 void *arg, pl_error *err)
+{
+	int rc = 0;
+	for (size_t at = 0, used = 0; rc == 0 && at < f->buf.len; at += used)
+		rc = hand_on(f, f->buf.data + at, f->buf.len - at, schema, fn,
+			     arg, &used, err);
+	return rc;
+}
+
 int pl_run_file_replay(pl_run_file *f, const pl_schema *schema,
 		       int (*fn)(void *arg, pl_batch *b, pl_error *err),
 		       void *arg, pl_error *err)
 {
+	if (f->fd < 0)
+		return replay_memory(f, schema, fn, arg, err);
 	int rc = pl_run_file_flush(f, err);
-	if (rc != 0 || f->fd < 0)
+	if (rc != 0)
 		return rc;
 	if (lseek(f->fd, 0, SEEK_SET) != 0)
 		return pl_error_set(err, PL_ERR_IO, "%s: spill file: %s", f->dir,
@@ -157,16 +187,8 @@ int pl_run_file_replay(pl_run_file *f, const pl_schema *schema,
 		rc = next_message(f, &msg, &end, err);
 		if (rc != 0 || end)
 			break;
-		pl_batch *b = pl_batch_new(schema, 1, f->pool, err);
 		size_t used;
-		rc = b ? pl_codec_decode(f->codec, msg.data, msg.len, b, &used,
-					 err)
-		       : PL_ERR_NOMEM;
-		if (rc == 0) {
-			pl_batch_sync_rows(b);
-			rc = fn(arg, b, err);
-		}
-		pl_batch_free(b, f->pool);
+		rc = hand_on(f, msg.data, msg.len, schema, fn, arg, &used, err);
 	}
 	pl_bytes_free(&msg, f->pool);
 	/* Appending after a replay goes on at the end. */

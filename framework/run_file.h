@@ -29,8 +29,8 @@ int pl_run_file_append(pl_run_file *f, const pl_batch *b, const uint32_t *idx,
 /* Writes what is gathered. */
 int pl_run_file_flush(pl_run_file *f, pl_error *err);
 
-/* Hands every batch written, in order, to fn as a batch of schema (lent
- * for the call). Flushes first. */
+/* Hands every batch appended, in order, to fn as a batch of schema (lent
+ * for the call). A run still under 1 MiB never touches the disk. */
 int pl_run_file_replay(pl_run_file *f, const pl_schema *schema,
 		       int (*fn)(void *arg, pl_batch *b, pl_error *err),
 		       void *arg, pl_error *err);
