@@ -27,12 +27,28 @@ struct pl_pool {
 	int fail_sticky;
 };
 
+static size_t class_bytes(uint32_t cls) { return (size_t)1 << (cls + POOL_MIN_SHIFT); }
+
 pl_pool *pl_pool_create(size_t cache_limit)
 {
 	pl_pool *p = calloc(1, sizeof(*p));
 	if (p != NULL)
 		p->cache_limit = cache_limit;
 	return p;
+}
+
+void pl_pool_set_cache_limit(pl_pool *pool, size_t cache_limit)
+{
+	pool->cache_limit = cache_limit;
+	for (int c = POOL_CLASSES - 1; c >= 0; c--) {
+		while (pool->stats.bytes_cached > cache_limit &&
+		       pool->free_list[c] != NULL) {
+			pool_header *h = pool->free_list[c];
+			pool->free_list[c] = h->next;
+			pool->stats.bytes_cached -= class_bytes((uint32_t)c);
+			free(h);
+		}
+	}
 }
 
 void pl_pool_destroy(pl_pool *pool)
@@ -49,8 +65,6 @@ void pl_pool_destroy(pl_pool *pool)
 	}
 	free(pool);
 }
-
-static size_t class_bytes(uint32_t cls) { return (size_t)1 << (cls + POOL_MIN_SHIFT); }
 
 static int class_of(size_t size, uint32_t *cls)
 {

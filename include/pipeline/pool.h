@@ -23,6 +23,10 @@ typedef struct pl_pool_stats {
  * reuse. Returns NULL when out of memory. */
 pl_pool *pl_pool_create(size_t cache_limit);
 
+/* Lowers or raises the bytes of freed buffers kept for reuse; buffers
+ * cached beyond the new limit are freed now. */
+void pl_pool_set_cache_limit(pl_pool *pool, size_t cache_limit);
+
 /* Frees every cached buffer and the pool. Buffers still out are the
  * caller's leak; pl_pool_stats tells. */
 void pl_pool_destroy(pl_pool *pool);
