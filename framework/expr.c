@@ -141,6 +141,11 @@ void pl_expr_prefix(const pl_expr_src *s, char *buf, size_t cap)
 		snprintf(buf, cap, "%s:%d: ", s->file, s->line);
 }
 
+const char *pl_expr_cut(const char *text)
+{
+	return strlen(text) > PL_EXPR_QUOTE_MAX ? "..." : "";
+}
+
 int pl_expr_conf_error(const pl_expr *e, pl_error *err, const char *fmt, ...)
 {
 	char where[512], msg[512];
@@ -149,8 +154,9 @@ int pl_expr_conf_error(const pl_expr *e, pl_error *err, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	pl_expr_prefix(e->src, where, sizeof(where));
-	return pl_error_set(err, PL_ERR_CONF, "%sin '%s': %s", where,
-			    e->src->text, msg);
+	return pl_error_set(err, PL_ERR_CONF, "%sin '%.*s%s': %s", where,
+			    PL_EXPR_QUOTE_MAX, e->src->text,
+			    pl_expr_cut(e->src->text), msg);
 }
 
 int pl_expr_data_error(const pl_expr *e, const pl_eval_ctx *cx, size_t row,
@@ -160,11 +166,14 @@ int pl_expr_data_error(const pl_expr *e, const pl_eval_ctx *cx, size_t row,
 	pl_expr_prefix(e->src, where, sizeof(where));
 	const pl_batch *in = cx->in;
 	if (in->origin != NULL && in->line != NULL)
-		return pl_error_set(
-		    cx->err, PL_ERR_DATA, "%s'%s': %s at %s:%lld", where,
-		    e->src->text, what, in->origin, (long long)in->line[row]);
-	return pl_error_set(cx->err, PL_ERR_DATA, "%s'%s': %s at row %zu",
-			    where, e->src->text, what, row + 1);
+		return pl_error_set(cx->err, PL_ERR_DATA,
+				    "%s'%.*s%s': %s at %s:%lld", where,
+				    PL_EXPR_QUOTE_MAX, e->src->text,
+				    pl_expr_cut(e->src->text), what,
+				    in->origin, (long long)in->line[row]);
+	return pl_error_set(cx->err, PL_ERR_DATA, "%s'%.*s%s': %s at row %zu",
+			    where, PL_EXPR_QUOTE_MAX, e->src->text,
+			    pl_expr_cut(e->src->text), what, row + 1);
 }
 
 static pl_expr *clone_node(const pl_expr *e, pl_expr_src *src, size_t shift)

@@ -143,6 +143,11 @@ pl_expr_src *pl_expr_src_new(const char *text, size_t len,
 			     const pl_expr_where *w);
 /* Writes "FILE:LINE: [section] " (or nothing) for messages. */
 void pl_expr_prefix(const pl_expr_src *s, char *buf, size_t cap);
+
+/* Messages quote at most this much of an expression, so that the reason
+ * after it is never cut off; pl_expr_cut gives "..." when text is longer. */
+#define PL_EXPR_QUOTE_MAX 200
+const char *pl_expr_cut(const char *text);
 int pl_expr_conf_error(const pl_expr *e, pl_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int pl_expr_data_error(const pl_expr *e, const pl_eval_ctx *cx, size_t row,

@@ -43,8 +43,9 @@ static int syntax_error(parser *p, size_t at, const char *fmt, const char *a)
 	if (p->code == 0)
 		p->code = PL_ERR_CONF;
 	return pl_error_set(p->err, PL_ERR_CONF,
-			    "%ssyntax error in '%s': %s at column %zu", where,
-			    p->text, msg, at + 1);
+			    "%ssyntax error in '%.*s%s': %s at column %zu",
+			    where, PL_EXPR_QUOTE_MAX, p->text,
+			    pl_expr_cut(p->text), msg, at + 1);
 }
 
 static int unexpected(parser *p)

@@ -214,6 +214,12 @@ pl_source_stats pl_source_get_stats(const pl_source *src)
 
 const char *pl_source_describe(const pl_source *src) { return src->desc; }
 
+void pl_source_discard(pl_source *src)
+{
+	if (src != NULL)
+		pl_csv_reader_discard_reject(src->csv);
+}
+
 void pl_source_close(pl_source *src)
 {
 	if (src == NULL)

@@ -45,6 +45,9 @@ pl_source_stats pl_source_get_stats(const pl_source *src);
 /* A one-line description for --explain ("csv: data.csv (1 file)"). */
 const char *pl_source_describe(const pl_source *src);
 
+/* After a failed job: removes what the source wrote (a reject file). */
+void pl_source_discard(pl_source *src);
+
 void pl_source_close(pl_source *src);
 
 #endif

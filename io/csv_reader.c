@@ -860,6 +860,15 @@ pl_csv_stats pl_csv_reader_stats(const pl_csv_reader *r)
 	return s;
 }
 
+void pl_csv_reader_discard_reject(pl_csv_reader *r)
+{
+	if (r == NULL || r->reject == NULL)
+		return;
+	fclose(r->reject);
+	r->reject = NULL;
+	unlink(r->o->reject_path);
+}
+
 void pl_csv_reader_close(pl_csv_reader *r)
 {
 	if (r == NULL)

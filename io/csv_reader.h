@@ -85,6 +85,10 @@ typedef struct pl_csv_share pl_csv_share;
 int pl_csv_reader_set_share(pl_csv_reader *r, const pl_csv_share *share,
 			    pl_error *err);
 
+/* After a failed job: closes and removes the reject file, which is part
+ * of the job's output. NULL is fine. */
+void pl_csv_reader_discard_reject(pl_csv_reader *r);
+
 /* Closes files (and the reject file), frees everything. NULL is fine. */
 void pl_csv_reader_close(pl_csv_reader *r);
 

@@ -223,7 +223,15 @@ int pl_csv_writer_open_part(const char *path, const pl_schema *schema,
 			    int zstd_level, int header, pl_csv_writer **out,
 			    pl_error *err)
 {
-	return open_any(path, schema, zstd_level, header, out, err);
+	int rc = open_any(path, schema, zstd_level, header, out, err);
+	/* A part is read back through its descriptor only: unlinked now, it
+	 * cannot outlive the process, even one killed with SIGKILL. */
+	if (rc == 0) {
+		unlink((*out)->tmp);
+		free((*out)->tmp);
+		(*out)->tmp = NULL;
+	}
+	return rc;
 }
 
 int pl_csv_writer_write(pl_csv_writer *w, const pl_batch *b, pl_error *err)

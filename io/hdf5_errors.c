@@ -6,6 +6,10 @@
 
 void pl_h5_quiet(void)
 {
+	/* Before the library starts: its exit handler would close a file
+	 * whose close already failed (a full disk) and crash; pipeline closes
+	 * or abandons every file itself. */
+	H5dont_atexit();
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 

@@ -122,16 +122,16 @@ case_metrics_json() {
 }
 
 case_usage_errors() {
-  run_p 2 --no-such-option x.conf && has 'unknown option'
-  run_p 2 && has 'no job.conf'
-  run_p 2 missing.conf && has 'missing.conf'
+  run_p 2 --no-such-option x.conf && has 'unknown option' || return 1
+  run_p 2 && has 'no job.conf' || return 1
+  run_p 2 missing.conf && has 'missing.conf' || return 1
   "$bin" --version | grep -q '^pipeline ' || fail "--version"
   "$bin" --help | grep -q -- '--explain' || fail "--help"
 }
 
 case_plugin_errors() {
   printf '[source]\npath = %s\n[myop]\nplugin = ./nothing.so\n[sink]\npath = out.csv\n' "$people" >job.conf
-  run_p 2 job.conf && has 'job\.conf:4' && has 'nothing\.so'
+  run_p 2 job.conf && has 'job\.conf:4' && has 'nothing\.so' || return 1
   : >empty.c
   cc -shared -fPIC -o noentry.so empty.c
   printf '[source]\npath = %s\n[myop]\nplugin = ./noentry.so\n[sink]\npath = out.csv\n' "$people" >job.conf

@@ -1,0 +1,732 @@
+#!/usr/bin/env bash
+# Hostile input: one case per row of the table in docs/hostile-input.md.
+# Each case gives pipeline a bad input, job.conf, file or environment and
+# checks what the contract wants: the exit status (0 / 1 / 2), a message
+# that names where (file:line, job.conf:line or file:/dataset), no output
+# and no temporary file left when the job fails, no sanitizer report, and
+# no hang (every run is under `timeout 60`).
+#   test_hostile.sh PIPELINE BUILD_DIR [CASE ...]
+# Each case is a function run in its own empty directory; with CASE
+# arguments only those run. A case that cannot run here prints "skip" with
+# the reason and is counted apart.
+set -uo pipefail
+bin=$1
+# shellcheck disable=SC2034 # BUILD_DIR: taken for the interface every e2e test shares
+build=$2
+shift 2
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$top/scripts/env.sh"
+py=/usr/bin/python3 # Debian's, with h5py; a pyenv python3 may lack it
+
+fail() { echo "  $*"; return 1; }
+
+# skip REASON: the case cannot run here; visible, and counted apart.
+skip() {
+  echo "  skip: $*"
+  return 77
+}
+
+# clean TEXT: no sanitizer report in a run's stderr (an expected exit 1
+# must not hide one).
+clean() {
+  ! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' <<<"$1" || fail "sanitizer report: $1"
+}
+
+# run_p EXPECTED_STATUS ARGS...: runs pipeline under timeout 60, keeps its
+# stderr in $msg; the status must be EXPECTED_STATUS and stderr clean.
+run_p() {
+  local want=$1
+  shift
+  msg=$(timeout 60 "$bin" -q "$@" 2>&1 >/dev/null)
+  local rc=$?
+  [ "$rc" -ne 124 ] || fail "timed out (60 s): $msg" || return 1
+  [ "$rc" -eq "$want" ] || fail "exit $rc, expected $want: $msg" || return 1
+  clean "$msg"
+}
+
+# run_mpi N EXPECTED_STATUS ARGS...: the same under mpirun with N ranks.
+run_mpi() {
+  local n=$1 want=$2
+  shift 2
+  msg=$(timeout 60 mpirun --oversubscribe -n "$n" "$bin" -q "$@" 2>&1 >/dev/null)
+  local rc=$?
+  [ "$rc" -ne 124 ] || fail "mpirun -n $n timed out (60 s): $msg" || return 1
+  [ "$rc" -eq "$want" ] || fail "mpirun -n $n: exit $rc, expected $want: $msg" || return 1
+  clean "$msg"
+}
+
+has() { grep -qE -- "$1" <<<"$msg" || fail "message lacks /$1/: ${msg:0:600}"; }
+
+# only FILE...: the directory holds exactly these (no output, no temp file).
+only() {
+  local got want
+  got=$(ls -A | LC_ALL=C sort | tr '\n' ' ')
+  want=$(printf '%s\n' "$@" | LC_ALL=C sort | tr '\n' ' ')
+  [ "$got" = "$want" ] || fail "files: $got (expected $want)"
+}
+
+# job SOURCE_KEYS [OPERATORS]: job.conf reading SOURCE_KEYS (printf %b
+# escapes) and writing out.csv. Its [sink] is always the last two lines.
+job() {
+  printf '[source]\n%b\n%b[sink]\npath = out.csv\n' "$1" "${2:-}" >job.conf
+}
+
+# ---------------------------------------------------------------- CSV
+
+case_csv_unterminated_quote() {
+  printf 'a,b\n1,2\n3,"x\n4,5\n' >d.csv
+  job 'path = d.csv'
+  run_p 1 job.conf && has '^pipeline: d\.csv:3: ' && has 'not closed' && only d.csv job.conf
+}
+
+# A quote inside an unquoted field is data (what real files do); the output
+# quotes the field; the split among ranks is not misled by it.
+case_csv_quote_in_unquoted_field() {
+  awk 'BEGIN { print "a,b"; for (i = 1; i <= 20000; i++) print i "," (i % 5000 == 7 ? "5\"x" : "y" i) }' >d.csv
+  job 'path = d.csv'
+  run_p 0 job.conf || return 1
+  [ "$(sed -n 8p out.csv)" = '7,"5""x"' ] || fail "row 7: $(sed -n 8p out.csv)" || return 1
+  mv out.csv one.csv
+  run_mpi 3 0 job.conf && cmp -s one.csv out.csv || fail "3 ranks give another answer"
+}
+
+# After a closing quote only a delimiter or a line end may follow.
+case_csv_text_after_closing_quote() {
+  printf 'a,b\n1,2\n3,"q"x\n' >d.csv
+  job 'path = d.csv'
+  run_p 1 job.conf && has '^pipeline: d\.csv:3: ' && only d.csv job.conf
+}
+
+case_csv_too_few_fields() {
+  printf 'a,b,c\n1,2,3\n4,5\n' >d.csv
+  job 'path = d.csv'
+  run_p 1 job.conf && has '^pipeline: d\.csv:3: expected 3 fields, found 2' && only d.csv job.conf
+}
+
+case_csv_too_many_fields() {
+  printf 'a,b\n1,2\n3,4\n5,6,7\n' >d.csv
+  job 'path = d.csv'
+  run_p 1 job.conf && has '^pipeline: d\.csv:4: expected 2 fields, found 3' && only d.csv job.conf
+}
+
+# A 5 MB field, unquoted and quoted with newlines, far larger than a chunk
+# of one row and than the reader's buffer; one rank and three.
+case_csv_field_larger_than_chunk() {
+  "$py" -c 'import sys; sys.stdout.write("a,b\n1," + "x" * 5000000 + "\n2,\"" + ("y" * 999 + "\n") * 5000 + "\"\n3,z\n")' >d.csv
+  printf '[job]\nchunk_rows = 1\n' >job.conf
+  printf '[source]\npath = d.csv\n[derive]\nn = length(b)\n[select]\ncolumns = a, n\n[sink]\npath = out.csv\n' >>job.conf
+  run_p 0 job.conf && [ "$(cat out.csv)" = $'a,n\n1,5000000\n2,5000000\n3,1' ] || fail "$(cat out.csv)" || return 1
+  rm out.csv
+  run_mpi 3 0 job.conf && [ "$(cat out.csv)" = $'a,n\n1,5000000\n2,5000000\n3,1' ] || fail "3 ranks: $(cat out.csv)"
+}
+
+# NUL bytes in a field are data, kept byte for byte (length counts each as
+# a character); in a header name they are an error.
+case_csv_nul_bytes() {
+  printf 'a,b\n1,x\0y\n2,"q\0r"\n' >d.csv
+  job 'path = d.csv' '[derive]\nn = length(b)\n'
+  run_p 0 job.conf || return 1
+  printf 'a,b,n\n1,x\0y,3\n2,q\0r,3\n' >want.csv
+  cmp -s want.csv out.csv || fail "output: $(od -c out.csv)" || return 1
+  printf 'a,b\0c\n1,2\n' >h.csv
+  printf '[source]\npath = h.csv\n[sink]\npath = h.out.csv\n' >h.conf
+  run_p 1 h.conf && has '^pipeline: h\.csv:1: column 2: ' && has 'NUL' && [ ! -e h.out.csv ]
+}
+
+# Strings are bytes: invalid UTF-8 passes through unchanged; length and
+# substr count each byte of a broken sequence as one character.
+case_csv_invalid_utf8() {
+  printf 'a,s\n1,\xff\xfeab\n2,\xc3\xa9\n3,\xc3\n' >d.csv
+  job 'path = d.csv' '[derive]\nn = length(s)\nu = upper(s)\nt = substr(s, 2, 1)\n'
+  run_p 0 job.conf || return 1
+  printf 'a,s,n,u,t\n1,\xff\xfeab,4,\xff\xfeAB,\xfe\n2,\xc3\xa9,1,\xc3\xa9,""\n3,\xc3,1,\xc3,""\n' >want.csv
+  cmp -s want.csv out.csv || fail "output: $(od -c out.csv)"
+}
+
+case_csv_empty_file() {
+  : >d.csv
+  job 'path = d.csv'
+  run_p 1 job.conf && has '^pipeline: d\.csv: empty file' && only d.csv job.conf
+}
+
+# A header and no rows: an output with the header and no rows.
+case_csv_header_only() {
+  printf 'a,b\n' >d.csv
+  job 'path = d.csv'
+  run_p 0 job.conf && [ "$(cat out.csv)" = "a,b" ] || fail "output: $(cat out.csv)" || return 1
+  printf 'a,b' >e.csv # no line end
+  job 'path = e.csv'
+  rm out.csv
+  run_p 0 job.conf && [ "$(cat out.csv)" = "a,b" ] || fail "no line end: $(cat out.csv)"
+}
+
+case_csv_bom_only() {
+  printf '\xef\xbb\xbf' >d.csv
+  job 'path = d.csv'
+  run_p 1 job.conf && has '^pipeline: d\.csv: empty file' && only d.csv job.conf
+}
+
+case_csv_blank_lines_only() {
+  printf '\n\n\r\n\n' >d.csv
+  job 'path = d.csv'
+  run_p 1 job.conf && has '^pipeline: d\.csv: empty file' && only d.csv job.conf
+}
+
+# CR alone (old Mac) is not a line end: the contract accepts LF and CRLF,
+# so the whole file is one record, here the header, and there are no rows.
+case_csv_cr_only_line_ends() {
+  printf 'a,b\r1,2\r3,4\r' >d.csv
+  job 'path = d.csv'
+  run_p 0 job.conf || return 1
+  printf 'a,"b\r1","2\r3",4\n' >want.csv
+  cmp -s want.csv out.csv || fail "output: $(od -c out.csv)"
+}
+
+# ---------------------------------------------------------------- types
+
+case_type_schema_mismatch() {
+  printf 'a,b\n1,2\n3,x\n' >d.csv
+  job 'path = d.csv\nschema = b:int64'
+  run_p 1 job.conf && has "^pipeline: d\.csv:3: column 'b': 'x' is not int64" && only d.csv job.conf
+}
+
+case_type_past_infer_rows() {
+  awk 'BEGIN { print "a,b"; for (i = 1; i <= 30; i++) print i "," i; print "31,x" }' >d.csv
+  job 'path = d.csv\ninfer_rows = 10'
+  run_p 1 job.conf && has "^pipeline: d\.csv:32: column 'b'" && has 'infer_rows' && has 'schema' &&
+    only d.csv job.conf
+}
+
+# Each rank's partial sum fits in int64, the merged one does not.
+case_overflow_sum_groupby() {
+  printf 'k,v\na,9223372036854775807\na,1\n' >d.csv
+  job 'path = d.csv' '[groupby]\nkeys = k\ns = sum(v)\n'
+  run_p 1 job.conf && has '^pipeline: job\.conf:5: \[groupby\] s = sum\(v\): ' && has 'overflow' &&
+    only d.csv job.conf || return 1
+  awk 'BEGIN { print "k,v"; for (i = 1; i <= 30000; i++) print "a," (i % 10000 == 1 ? "4000000000000000000" : 1) }' >m.csv
+  job 'path = m.csv' '[groupby]\nkeys = k\ns = sum(v)\n'
+  run_mpi 3 1 job.conf && has 'job\.conf:5: \[groupby\] s = sum\(v\): ' && has 'overflow' || return 1
+  [ "$(grep -c overflow <<<"$msg")" -eq 1 ] || fail "told $(grep -c overflow <<<"$msg") times: $msg" || return 1
+  only d.csv m.csv job.conf
+}
+
+case_overflow_derive() {
+  printf 'a,b\n1,2\n4294967296,4294967296\n' >d.csv
+  job 'path = d.csv' '[derive]\nc = a * b\n'
+  run_p 1 job.conf && has "^pipeline: job\.conf:4: \[derive\] 'a \* b': integer overflow" && has 'd\.csv:3' &&
+    only d.csv job.conf || return 1
+  printf 'a,b\n1,2\n-9223372036854775808,1\n' >e.csv
+  job 'path = e.csv' '[derive]\nc = -a\n'
+  run_p 1 job.conf && has "job\.conf:4: \[derive\] '-a': integer overflow" && has 'e\.csv:3' &&
+    only d.csv e.csv job.conf
+}
+
+case_division_by_zero() {
+  printf 'a,b\n1,2\n3,0\n' >d.csv
+  job 'path = d.csv' '[derive]\nc = a / b\n'
+  run_p 1 job.conf && has "^pipeline: job\.conf:4: \[derive\] 'a / b': division by zero" && has 'd\.csv:3' &&
+    only d.csv job.conf
+}
+
+case_modulo_by_zero() {
+  printf 'a,b\n1,2\n3,0\n' >d.csv
+  job 'path = d.csv' '[derive]\nc = a % b\n'
+  run_p 1 job.conf && has "^pipeline: job\.conf:4: \[derive\] 'a % b': division by zero" && has 'd\.csv:3' &&
+    only d.csv job.conf || return 1
+  printf 'a,b\n1.5,2\n3.5,0.0\n' >f.csv
+  job 'path = f.csv' '[derive]\nc = a % b\n'
+  run_p 1 job.conf && has "'a % b': division by zero" && has 'f\.csv:3' && only d.csv f.csv job.conf
+}
+
+# INT64_MIN % -1 is 0 (in C it is undefined, and traps on x86).
+case_modulo_int_min_by_minus_one() {
+  printf 'a,b\n-9223372036854775808,-1\n7,-2\n' >d.csv
+  job 'path = d.csv' '[derive]\nc = a % b\n'
+  run_p 0 job.conf && [ "$(cat out.csv)" = $'a,b,c\n-9223372036854775808,-1,0\n7,-2,1' ] || fail "$(cat out.csv)"
+}
+
+case_int_of_bad_string() {
+  printf 'a,s\n1,2\n3,x\n' >d.csv
+  job 'path = d.csv\nschema = s:string' '[derive]\nc = int(s)\n'
+  run_p 1 job.conf && has "^pipeline: job\.conf:5: \[derive\] 'int\(s\)': cannot convert 'x' to int64" &&
+    has 'd\.csv:3' && only d.csv job.conf || return 1
+  job 'path = d.csv' '[derive]\nc = int("x")\n'
+  run_p 1 job.conf && has "job\.conf:4: \[derive\] 'int\(\"x\"\)': cannot convert 'x'" && only d.csv job.conf
+}
+
+# ---------------------------------------------------------------- job.conf
+
+conf_data() { printf 'a,b\n1,2\n' >d.csv; }
+
+case_conf_unknown_section() {
+  conf_data
+  printf '[source]\npath = d.csv\n[gropby]\nkeys = a\nn = count()\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 job.conf && has "^pipeline: job\.conf:3: unknown section \[gropby\]" && has "did you mean 'groupby'" &&
+    only d.csv job.conf
+}
+
+case_conf_unknown_key() {
+  conf_data
+  printf '[source]\npath = d.csv\n[filter]\nwher = a > 1\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 job.conf && has "^pipeline: job\.conf:4: \[filter\] unknown key 'wher'" && has "did you mean 'where'" &&
+    only d.csv job.conf
+}
+
+case_conf_missing_source() {
+  conf_data
+  printf '[job]\nname = x\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 job.conf && has '^pipeline: job\.conf: .*no \[source\]' && only d.csv job.conf
+}
+
+case_conf_missing_sink() {
+  conf_data
+  printf '[source]\npath = d.csv\n[filter]\nwhere = a > 1\n' >job.conf
+  run_p 2 job.conf && has '^pipeline: job\.conf: .*no \[sink\]' && only d.csv job.conf
+}
+
+case_conf_sections_out_of_order() {
+  conf_data
+  printf '[sink]\npath = out.csv\n[source]\npath = d.csv\n' >job.conf
+  run_p 2 job.conf && has '^pipeline: job\.conf:3: ' && only d.csv job.conf || return 1
+  printf '[source]\npath = d.csv\n[sink]\npath = out.csv\n[filter]\nwhere = a > 1\n' >job.conf
+  run_p 2 job.conf && has '^pipeline: job\.conf:5: \[filter\] ' && only d.csv job.conf || return 1
+  printf '[filter]\nwhere = a > 1\n[source]\npath = d.csv\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 job.conf && has '^pipeline: job\.conf:1: \[filter\] ' && only d.csv job.conf
+}
+
+case_conf_two_sources() {
+  conf_data
+  printf '[source]\npath = d.csv\n[source]\npath = d.csv\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 job.conf && has '^pipeline: job\.conf:3: \[source\] only one' && only d.csv job.conf
+}
+
+case_conf_duplicate_key() {
+  conf_data
+  printf '[source]\npath = d.csv\npath = d.csv\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 job.conf && has "^pipeline: job\.conf:3: \[source\] key 'path' given twice" && only d.csv job.conf
+}
+
+case_conf_bad_size() {
+  conf_data
+  for s in 12XB -5 0 500% 99999999999999999999GiB; do
+    printf '[job]\nmemory = %s\n[source]\npath = d.csv\n[sink]\npath = out.csv\n' "$s" >job.conf
+    run_p 2 job.conf && has "^pipeline: job\.conf:2: \[job\] bad size '$s'" && only d.csv job.conf || return 1
+  done
+  run_p 2 --memory lots job.conf && has "^pipeline: --memory: bad size 'lots'"
+}
+
+case_conf_bad_chunk_rows() {
+  conf_data
+  for s in 0 -1 lots 1.5 99999999999999999999999; do
+    printf '[job]\nchunk_rows = %s\n[source]\npath = d.csv\n[sink]\npath = out.csv\n' "$s" >job.conf
+    run_p 2 job.conf && has '^pipeline: job\.conf:2: \[job\] chunk_rows' && only d.csv job.conf || return 1
+  done
+}
+
+case_conf_unset_var() {
+  conf_data
+  printf '[source]\npath = ${HOSTILE_UNSET_VAR}\n[sink]\npath = out.csv\n' >job.conf
+  msg=$(env -u HOSTILE_UNSET_VAR timeout 60 "$bin" -q job.conf 2>&1 >/dev/null)
+  [ $? -eq 2 ] || fail "exit not 2: $msg" || return 1
+  clean "$msg" && has "^pipeline: job\.conf:2: .*'HOSTILE_UNSET_VAR' is not set" && only d.csv job.conf
+}
+
+case_conf_malformed_var() {
+  conf_data
+  for v in '${NAME' '${}' '${1X}'; do
+    printf '[source]\npath = %s\n[sink]\npath = out.csv\n' "$v" >job.conf
+    run_p 2 job.conf && has '^pipeline: job\.conf:2: malformed \$\{' && only d.csv job.conf || return 1
+  done
+}
+
+case_conf_bad_expression_syntax() {
+  conf_data
+  local e
+  for e in 'a >' '(a > 1' 'a < b < 3' '"x' 'a > > 1'; do
+    printf '[source]\npath = d.csv\n[filter]\nwhere = %s\n[sink]\npath = out.csv\n' "$e" >job.conf
+    run_p 2 job.conf && has '^pipeline: job\.conf:4: \[filter\] syntax error' && only d.csv job.conf || return 1
+  done
+}
+
+# Nesting beyond the parser's limit is refused; the message must still say
+# why, however long the expression.
+case_conf_expression_too_deep() {
+  conf_data
+  "$py" -c 'print("[source]\npath = d.csv\n[filter]\nwhere = " + "(" * 100000 + "a > 1" + ")" * 100000 + "\n[sink]\npath = out.csv")' >job.conf
+  run_p 2 job.conf && has '^pipeline: job\.conf:4: \[filter\] ' && has 'nested too deeply' && only d.csv job.conf
+}
+
+case_conf_expression_type_mismatch() {
+  conf_data
+  printf '[source]\npath = d.csv\n[filter]\nwhere = a + "x" > 1\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 job.conf && has "^pipeline: job\.conf:4: \[filter\] in 'a \+ \"x\" > 1': '\+' does not apply to int64 and string" &&
+    only d.csv job.conf || return 1
+  printf '[source]\npath = d.csv\n[filter]\nwhere = a\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 job.conf && has '^pipeline: job\.conf:4: \[filter\] ' && has 'int64' && only d.csv job.conf
+}
+
+case_conf_unknown_column() {
+  conf_data
+  printf '[source]\npath = d.csv\n[derive]\nc = aa * 2\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 job.conf && has "^pipeline: job\.conf:4: \[derive\] .*unknown column 'aa'" && only d.csv job.conf
+}
+
+case_conf_aggregate_outside_groupby() {
+  conf_data
+  printf '[source]\npath = d.csv\n[filter]\nwhere = sum(a) > 1\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 job.conf && has "^pipeline: job\.conf:4: \[filter\] .*'sum' is only allowed in \[groupby\]" &&
+    only d.csv job.conf
+}
+
+case_conf_bad_set() {
+  conf_data
+  printf '[source]\npath = d.csv\n[limit]\nrows = 1\n[sink]\npath = out.csv\n' >job.conf
+  local s
+  for s in 'limit.rows' '.rows=3' 'limit.=3' 'limit.rows=x' 'groupby.keys=a' 'limit#2.rows=3' \
+    'limit#0.rows=3' 'limit.bogus=3' 'source.path=${A'; do
+    run_p 2 --set "$s" job.conf && has "^pipeline: --set ${s%%=*}" && only d.csv job.conf || return 1
+  done
+}
+
+case_conf_unknown_option() {
+  conf_data
+  printf '[source]\npath = d.csv\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 --bogus job.conf && has "^pipeline: unknown option '--bogus'" && only d.csv job.conf || return 1
+  run_p 2 job.conf job.conf && has 'one job\.conf at a time' && only d.csv job.conf || return 1
+  run_p 2 && has 'no job\.conf'
+}
+
+case_conf_missing_or_not_text() {
+  conf_data
+  run_p 2 missing.conf && has 'missing\.conf' || return 1
+  mkdir adir
+  run_p 2 adir && has "adir.*[Ii]s a directory" || return 1
+  printf '[source]\npath = d.csv\n[sink]\npath = out.csv\n\0x\n' >job.conf
+  run_p 2 job.conf && has '^pipeline: job\.conf:5: NUL byte' && only d.csv job.conf adir
+}
+
+# ---------------------------------------------------------------- files
+
+case_missing_input() {
+  job 'path = nope.csv'
+  run_p 1 job.conf && has '^pipeline: nope\.csv: No such file' && only job.conf || return 1
+  job 'path = nothing-*.csv'
+  run_p 1 job.conf && has '^pipeline: nothing-\*\.csv: ' && only job.conf
+}
+
+# As root a mode of 000 does not stop reading: the run drops to nobody
+# (setpriv), or the case is skipped.
+case_unreadable_input() {
+  printf 'a,b\n1,2\n' >d.csv
+  chmod 000 d.csv
+  job 'path = d.csv'
+  if [ "$(id -u)" -ne 0 ]; then
+    run_p 1 job.conf && has '^pipeline: d\.csv: Permission denied' && only d.csv job.conf
+    return
+  fi
+  command -v setpriv >/dev/null || skip "running as root without setpriv: chmod 000 does not stop root reading" ||
+    return
+  chmod 777 .
+  msg=$(timeout 60 setpriv --reuid=65534 --regid=65534 --clear-groups "$bin" -q job.conf 2>&1 >/dev/null)
+  local rc=$?
+  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg" || return 1
+  clean "$msg" && has '^pipeline: d\.csv: Permission denied' && only d.csv job.conf
+}
+
+# A path through a file (x.csv/y.csv): unreadable for root too.
+case_input_path_through_file() {
+  printf 'a,b\n1,2\n' >x.csv
+  job 'path = x.csv/y.csv'
+  run_p 1 job.conf && has '^pipeline: x\.csv/y\.csv: Not a directory' && only x.csv job.conf
+}
+
+case_input_is_directory() {
+  mkdir d.csv
+  job 'path = d.csv'
+  run_p 1 job.conf && has '^pipeline: d\.csv: is a directory' && only d.csv job.conf
+}
+
+case_output_dir_missing() {
+  printf 'a,b\n1,2\n' >d.csv
+  printf '[source]\npath = d.csv\n[sink]\npath = no/such/out.csv\n' >job.conf
+  run_p 1 job.conf && has '^pipeline: no/such/out\.csv: cannot create' && only d.csv job.conf
+}
+
+# Found before any data is read: the missing input is not reached.
+case_existing_output_kept() {
+  echo "keep me" >out.csv
+  job 'path = nope.csv'
+  run_p 2 job.conf && has "^pipeline: job\.conf:4: \[sink\] output 'out\.csv' exists" && has 'overwrite' &&
+    [ "$(cat out.csv)" = "keep me" ] && only out.csv job.conf
+}
+
+# Rejected rows are an output too: a job that fails later leaves no reject
+# file behind.
+case_reject_file_on_failure() {
+  printf 'a,b\n1,2\n3,4,5\n6,0\n' >d.csv
+  job 'path = d.csv\nschema = a:int64, b:int64\non_error = skip\nreject = rej.txt' '[derive]\nc = a / b\n'
+  run_p 1 job.conf && has 'd\.csv:4' && only d.csv job.conf
+}
+
+# A metrics file that cannot be written is found before the job runs, or
+# the job's output goes with it: exit 1 and an output file is no answer.
+case_metrics_unwritable() {
+  printf 'a,b\n1,2\n' >d.csv
+  job 'path = d.csv'
+  run_p 1 --metrics no/dir/m.json job.conf && has 'no/dir/m\.json' && only d.csv job.conf
+}
+
+# ---------------------------------------------------------------- disk full
+
+big_csv() { awk 'BEGIN { print "k,v"; for (i = 1; i <= 300000; i++) print "key" i "," i }' >big.csv; }
+
+# ulimit -f with SIGXFSZ ignored (as batch systems do): write() fails with
+# EFBIG.
+case_disk_full_ulimit_csv() {
+  big_csv
+  printf '[source]\npath = big.csv\n[sink]\npath = out.csv\n' >job.conf
+  msg=$( (trap '' XFSZ; ulimit -f 1024; timeout 60 "$bin" -q job.conf) 2>&1 >/dev/null)
+  local rc=$?
+  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg" || return 1
+  clean "$msg" && has '^pipeline: out\.csv: cannot write: File too large' && only big.csv job.conf
+}
+
+# ulimit -f with SIGXFSZ at its default: the signal would kill the
+# process with its temporary file in place unless pipeline ignores it.
+case_disk_full_ulimit_sigxfsz() {
+  big_csv
+  printf '[source]\npath = big.csv\n[sink]\npath = out.csv\n' >job.conf
+  msg=$( (ulimit -f 1024; exec env --default-signal=XFSZ timeout 60 "$bin" -q job.conf) 2>&1 >/dev/null)
+  local rc=$?
+  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1 (153 = killed by SIGXFSZ): $msg" || return 1
+  clean "$msg" && has 'out\.csv' && only big.csv job.conf
+}
+
+case_disk_full_ulimit_hdf5() {
+  printf 'a,b\n1,2\n' >d.csv
+  printf '[source]\npath = d.csv\n[sink]\npath = out.h5\n' >job.conf
+  msg=$( (trap '' XFSZ; ulimit -f 2; timeout 60 "$bin" -q job.conf) 2>&1 >/dev/null)
+  local rc=$?
+  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1 (139 = SIGSEGV): $msg" || return 1
+  clean "$msg" && has '^pipeline: out\.h5: ' && only d.csv job.conf
+}
+
+# in_tmpfs CMD: runs CMD (sh) in a private mount namespace where ./out is
+# a 1 MiB tmpfs; CMD's stderr in $msg, its status in $rc, what it leaves in
+# out/ in $left. Returns 77 when the mount is not allowed here.
+in_tmpfs() {
+  mkdir -p out
+  unshare -m sh -c 'mount -t tmpfs -o size=1m tmpfs out' 2>/dev/null ||
+    skip "cannot mount a tmpfs here (needs root and unshare -m)" || return
+  msg=$(unshare -m sh -c 'mount -t tmpfs -o size=1m tmpfs out || exit 99
+    '"$1"'
+    echo $? >rc.txt
+    ls -A out >left.txt' 2>&1 >/dev/null)
+  rc=$(cat rc.txt) left=$(cat left.txt)
+  rm -f rc.txt left.txt
+}
+
+case_disk_full_tmpfs_csv() {
+  big_csv
+  printf '[source]\npath = big.csv\n[sink]\npath = out/out.csv\n' >job.conf
+  in_tmpfs "timeout 60 '$bin' -q job.conf" || return
+  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg" || return 1
+  clean "$msg" && has '^pipeline: out/out\.csv: cannot write: No space left' || return 1
+  [ -z "$left" ] || fail "left in out/: $left"
+}
+
+case_disk_full_tmpfs_hdf5() {
+  big_csv
+  printf '[source]\npath = big.csv\n[sink]\npath = out/out.h5\n' >job.conf
+  in_tmpfs "timeout 60 '$bin' -q job.conf" || return
+  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1 (139 = SIGSEGV): $msg" || return 1
+  clean "$msg" && has '^pipeline: out/out\.h5: ' || return 1
+  [ -z "$left" ] || fail "left in out/: $left"
+}
+
+# Four ranks writing their parts into a full file system.
+case_disk_full_tmpfs_mpirun() {
+  big_csv
+  printf '[source]\npath = big.csv\n[sink]\npath = out/out.csv\n' >job.conf
+  in_tmpfs "timeout 60 mpirun --oversubscribe -n 4 '$bin' -q job.conf" || return
+  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg" || return 1
+  clean "$msg" && has 'out/out\.csv: cannot write: No space left' || return 1
+  [ -z "$left" ] || fail "left in out/: $left"
+}
+
+case_disk_full_spill() {
+  skip "spilling is not built yet (issue 6)"
+}
+
+# ---------------------------------------------------------------- HDF5
+
+h5_input() {
+  "$py" -c 'import h5py' 2>/dev/null || skip "no h5py for $py" || return
+  "$py" - <<'EOF' || fail "h5py could not write the input" || return 1
+import h5py, numpy as np
+with h5py.File("in.h5", "w") as f:
+    f.create_dataset("a", data=np.arange(100000, dtype="i8"), chunks=(10000,), fletcher32=True)
+    f["b"] = np.arange(100000, dtype="i8")
+with h5py.File("in.h5", "r") as f:
+    print(f["b"].id.get_offset(), f["a"].id.get_chunk_info(5).byte_offset, file=open("offsets.txt", "w"))
+EOF
+}
+
+case_h5_truncated() {
+  h5_input || return
+  head -c 30000 in.h5 >cut.h5
+  printf '[source]\npath = cut.h5\ndatasets = a, b\n[sink]\npath = out.csv\n' >job.conf
+  run_p 1 job.conf && has '^pipeline: cut\.h5' && only in.h5 offsets.txt cut.h5 job.conf
+}
+
+# Random bytes over the metadata (between the superblock and the first
+# data): the file cannot be opened.
+case_h5_corrupt_metadata() {
+  h5_input || return
+  cp in.h5 c.h5
+  "$py" -c 'import random; random.seed(1); f = open("c.h5", "r+b"); f.seek(96); f.write(bytes(random.getrandbits(8) for _ in range(1900)))'
+  printf '[source]\npath = c.h5\ndatasets = a, b\n[sink]\npath = out.csv\n' >job.conf
+  run_p 1 job.conf && has '^pipeline: c\.h5(:/[ab])?: ' && only in.h5 offsets.txt c.h5 job.conf
+}
+
+# Bytes changed in a chunk of a dataset with a checksum (fletcher32): the
+# read fails naming file and dataset. (Raw data without a checksum cannot
+# be checked: changed bytes read as other values.)
+case_h5_corrupt_data() {
+  h5_input || return
+  local off
+  off=$(cut -d' ' -f2 offsets.txt)
+  cp in.h5 c.h5
+  printf '\xde\xad\xbe\xef\xde\xad\xbe\xef' | dd of=c.h5 bs=1 seek=$((off + 100)) conv=notrunc status=none
+  printf '[source]\npath = c.h5\ndatasets = a\n[groupby]\nn = count()\n[sink]\npath = out.csv\n' >job.conf
+  run_p 1 job.conf && has '^pipeline: c\.h5:/a: ' && has 'checksum' && only in.h5 offsets.txt c.h5 job.conf
+}
+
+case_h5_not_hdf5() {
+  printf 'a,b\n1,2\n' >fake.h5
+  printf '[source]\npath = fake.h5\ndatasets = a\n[sink]\npath = out.csv\n' >job.conf
+  run_p 1 job.conf && has '^pipeline: fake\.h5: ' && has 'not an HDF5 file' && only fake.h5 job.conf
+}
+
+# ---------------------------------------------------------------- plugins
+
+plugin_job() {
+  printf 'a,b\n1,2\n' >d.csv
+  printf '[source]\npath = d.csv\n[myop]\nplugin = %s\n[sink]\npath = out.csv\n' "$1" >job.conf
+}
+
+# plugin NAME API_VERSION_EXPR OPERATOR_NAME: builds NAME.so.
+plugin() {
+  command -v cc >/dev/null || skip "no C compiler" || return
+  cat >"$1.c" <<EOF
+#include "pipeline/operator.h"
+static const pl_operator_def def = {.api_version = $2, .name = "$3",
+				    .description = "test", .kind = PL_OP_STREAMING};
+PL_OPERATOR_EXPORT(def)
+EOF
+  cc -shared -fPIC -I"$top/include" -o "$1.so" "$1.c" || fail "cannot build $1.so"
+}
+
+case_plugin_missing() {
+  plugin_job ./nothing.so
+  run_p 2 job.conf && has '^pipeline: job\.conf:4: \[myop\] ' && has 'nothing\.so' && only d.csv job.conf
+}
+
+case_plugin_no_entry_point() {
+  command -v cc >/dev/null || skip "no C compiler" || return
+  echo 'int pl_not_the_entry;' >empty.c
+  cc -shared -fPIC -o empty.so empty.c || fail "cannot build empty.so" || return 1
+  plugin_job ./empty.so
+  run_p 2 job.conf && has '^pipeline: job\.conf:4: \[myop\] ' && has "no entry point 'pl_operator_entry'" &&
+    only d.csv job.conf empty.c empty.so
+}
+
+case_plugin_other_api_version() {
+  plugin v2 'PL_OPERATOR_API_VERSION + 1' myop || return
+  plugin_job ./v2.so
+  run_p 2 job.conf && has '^pipeline: job\.conf:4: \[myop\] ' && has 'API version 2' &&
+    only d.csv job.conf v2.c v2.so
+}
+
+case_plugin_other_operator() {
+  plugin other PL_OPERATOR_API_VERSION otherop || return
+  plugin_job ./other.so
+  run_p 2 job.conf && has "^pipeline: job\.conf:4: \[myop\] .*'otherop'" && only d.csv job.conf other.c other.so
+}
+
+case_plugin_not_a_library() {
+  echo 'not an ELF file' >text.so
+  plugin_job ./text.so
+  run_p 2 job.conf && has '^pipeline: job\.conf:4: \[myop\] ' && has 'text\.so' && only d.csv job.conf text.so
+}
+
+# ---------------------------------------------------------------- MPI
+
+# One rank of four is killed with SIGKILL mid-run: mpirun ends with an
+# error well within 30 s and nothing is left under the output's name. The
+# part files of the ranks (.out.csv.tmp-*) are reported, not failed on:
+# the contract asks only that no output appears.
+case_rank_killed() {
+  command -v pgrep >/dev/null || skip "no pgrep to find the rank" || return
+  printf 'k,v\n' >d.csv
+  yes 'k1,12345' | head -n 4000000 >>d.csv
+  {
+    printf '[job]\nchunk_rows = 1000\n[source]\npath = d.csv\n[derive]\n'
+    for i in $(seq 1 100); do echo "x$i = sqrt(v + $i) * log(v + $i) + length(upper(k))"; done
+    printf '[filter]\nwhere = x100 < 0\n[sink]\npath = out.csv\n'
+  } >job.conf
+  local conf=$PWD/job.conf start victim p r rc elapsed
+  start=$(date +%s)
+  timeout 60 mpirun --oversubscribe -n 4 "$bin" -q "$conf" >/dev/null 2>err.txt &
+  local launcher=$!
+  victim=
+  for _ in $(seq 300); do
+    sleep 0.1
+    for p in $(pgrep -f -- "-q $conf"); do
+      r=$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+      [ "$r" = 2 ] && victim=$p
+    done
+    [ -n "$victim" ] && break
+  done
+  sleep 0.5 # into the run, past start-up
+  [ -n "$victim" ] || { wait "$launcher"; fail "rank 2 not found running"; return 1; }
+  kill -KILL "$victim"
+  wait "$launcher"
+  rc=$?
+  elapsed=$(($(date +%s) - start))
+  for p in $(pgrep -f -- "-q $conf"); do kill -KILL "$p"; done # a rank that outlived mpirun
+  msg=$(cat err.txt)
+  [ "$rc" -ne 124 ] || fail "mpirun hung: killed by timeout after 60 s" || return 1
+  [ "$rc" -ne 0 ] || fail "mpirun exited 0 with a rank killed" || return 1
+  [ "$elapsed" -le 30 ] || fail "mpirun took $elapsed s to end" || return 1
+  [ ! -e out.csv ] || fail "out.csv left behind" || return 1
+  local left
+  left=$(ls -A | grep -v -e job.conf -e d.csv -e err.txt | tr '\n' ' ')
+  [ -z "$left" ] || fail "left behind: $left" || return 1
+  clean "$msg"
+}
+
+passed=0 failed=0 skipped=0
+cases=$(declare -F | awk '{print $3}' | grep '^case_' | sed 's/^case_//')
+[ $# -gt 0 ] && cases="$*"
+for c in $cases; do
+  dir=$(mktemp -d)
+  (cd "$dir" && "case_$c")
+  rc=$?
+  if [ "$rc" -eq 0 ]; then
+    echo "ok $c"; passed=$((passed + 1))
+  elif [ "$rc" -eq 77 ]; then
+    echo "skip $c"; skipped=$((skipped + 1))
+  else
+    echo "FAIL $c"; failed=$((failed + 1))
+  fi
+  chmod -R u+rwX "$dir" 2>/dev/null
+  rm -rf "$dir"
+done
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
