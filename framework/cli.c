@@ -11,6 +11,7 @@
 #include "framework/exec.h"
 #include "framework/metrics.h"
 #include "framework/plan.h"
+#include "framework/progress.h"
 #include "framework/topology.h"
 
 /* The one piece of process-wide state: a signal handler can reach
@@ -27,6 +28,9 @@ static void catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* Past a file-size limit, write() then fails with EFBIG and the
+	 * job ends cleanly instead of being killed with its files left. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 static void print_def(const pl_operator_def *d, const char *origin)
@@ -94,7 +98,17 @@ static int run_plan(pl_plan *plan, const pl_cli_args *a, MPI_Comm comm,
 		    pl_error *err)
 {
 	pl_run_stats st;
-	int rc = pl_exec_run(plan, comm, &stop_signal, &st, err);
+	pl_progress progress;
+	/* -q hides the line a terminal would show, not an asked-for one. */
+	pl_progress_init(&progress,
+			 a->verbosity == 0 && a->progress < 0 ? 0 : a->progress,
+			 plan->env.rank, plan->env.nranks);
+	int rc = plan->metrics_path
+			 ? pl_metrics_check(plan->metrics_path, comm, err)
+			 : 0;
+	if (rc == 0)
+		rc = pl_exec_run(plan, comm, &stop_signal, &progress, &st, err);
+	pl_progress_end(&progress);
 	if (rc == 0 && plan->metrics_path)
 		rc = pl_metrics_write(plan->metrics_path, plan, &st, comm, err);
 	if (rc == 0 && a->verbosity > 0)
@@ -102,8 +116,6 @@ static int run_plan(pl_plan *plan, const pl_cli_args *a, MPI_Comm comm,
 	return rc;
 }
 
-/* Every rank builds the same plan (a job.conf error is found alike on all)
- * and runs its share. */
 /* Every rank builds the same plan, so an error there (a job.conf mistake,
  * a missing input) is found alike on all of them: *alike tells. */
 static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
@@ -126,6 +138,8 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 	memset(&plan, 0, sizeof(plan));
 	if (rc == 0)
 		rc = pl_plan_build(&plan, a->conf, &o, builtins, pool, err);
+	if (rc == 0) /* freed buffers kept for reuse count against the budget */
+		pl_pool_set_cache_limit(pool, plan.env.memory_budget / 8);
 	rc = pl_mpi_agree(comm, rc, err);
 	*alike = rc != 0;
 	if (rc == 0 && a->explain) {

@@ -68,24 +68,63 @@ int pl_exec_is_merge_point(const pl_exec *x, size_t i)
 	return x->nranks > 1 && d->partial != NULL && d->merge != NULL;
 }
 
-static int stream_source(pl_exec *x, volatile sig_atomic_t *stop,
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Tells the chunk controller what the chunk cost (reading it included:
+ * parsing scales with the chunk too) and shows progress. */
+static void after_chunk(pl_exec *x, pl_chunk_ctl *cc, pl_progress *progress,
+			size_t rows, size_t bytes, double t0)
+{
+	pl_chunk_report r = {rows, now_seconds() - t0, bytes,
+			     pl_pool_get_stats(x->p->env.pool).bytes_out,
+			     x->p->env.memory_budget};
+	pl_chunk_ctl_report(cc, &r);
+	if (progress) {
+		pl_source_stats ss = pl_source_get_stats(x->p->source);
+		pl_progress_update(progress, ss.rows, ss.bytes_read,
+				   ss.bytes_total);
+	}
+}
+
+static int stream_chunks(pl_exec *x, pl_chunk_ctl *cc,
+			 volatile sig_atomic_t *stop, pl_progress *progress,
 			 pl_error *err)
 {
-	size_t chunk = x->p->env.chunk_rows;
 	for (;;) {
 		pl_batch *b;
 		if (stop && *stop)
 			return pl_error_set(err, PL_ERR_IO, "interrupted");
-		int rc = pl_source_next(x->p->source, chunk, &b, err);
+		double t0 = now_seconds();
+		int rc = pl_source_next(x->p->source, pl_chunk_ctl_rows(cc),
+					&b, err);
 		if (rc != 0 || b == NULL)
 			return rc;
 		x->st->chunks++;
+		size_t rows = b->nrows, bytes = pl_batch_bytes(b);
 		rc = pl_emit(&x->emitters[0], b, err);
 		if (rc == PL_STOP)
 			return 0;
 		if (rc != 0)
 			return rc;
+		after_chunk(x, cc, progress, rows, bytes, t0);
 	}
+}
+
+/* Streams the source through the chain in chunks whose size the
+ * controller adapts (or job.conf fixes), keeping its samples. */
+static int stream_source(pl_exec *x, volatile sig_atomic_t *stop,
+			 pl_progress *progress, pl_error *err)
+{
+	pl_chunk_ctl cc;
+	pl_chunk_ctl_init(&cc, x->p->env.chunk_rows, x->p->chunk_rows != 0);
+	int rc = stream_chunks(x, &cc, stop, progress, err);
+	x->st->nchunk_rows = pl_chunk_ctl_samples(&cc, x->st->chunk_rows);
+	return rc;
 }
 
 /* The first merge point at or after i, or nops. The same on every rank,
@@ -112,13 +151,6 @@ static int finish_run(pl_exec *x, size_t from, size_t until, pl_error *err)
 			return rc;
 	}
 	return 0;
-}
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static int setup(pl_exec *x, pl_error *err)
@@ -150,7 +182,8 @@ static int setup(pl_exec *x, pl_error *err)
 
 /* The streaming phase, then each merge point in turn. Local failures are
  * carried in rc through every collective so that all ranks agree. */
-static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_error *err)
+static int run(pl_exec *x, volatile sig_atomic_t *stop,
+	       pl_progress *progress, pl_error *err)
 {
 	int rc = setup(x, err);
 	if (x->nranks > 1)
@@ -160,7 +193,7 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_error *err)
 	if (rc == 0)
 		rc = pl_output_open(&x->out, x->p, x->comm, err);
 	if (rc == 0)
-		rc = stream_source(x, stop, err);
+		rc = stream_source(x, stop, progress, err);
 	size_t at = next_merge_point(x, 0);
 	if (rc == 0)
 		rc = finish_run(x, 0, at, err);
@@ -205,7 +238,7 @@ static void collect_stats(pl_exec *x, double t0)
 }
 
 int pl_exec_run(pl_plan *p, MPI_Comm comm, volatile sig_atomic_t *stop,
-		pl_run_stats *st, pl_error *err)
+		pl_progress *progress, pl_run_stats *st, pl_error *err)
 {
 	pl_exec x;
 	memset(&x, 0, sizeof(x));
@@ -216,8 +249,10 @@ int pl_exec_run(pl_plan *p, MPI_Comm comm, volatile sig_atomic_t *stop,
 	x.nranks = pl_comm_size(comm);
 	memset(st, 0, sizeof(*st));
 	double t0 = now_seconds();
-	int rc = run(&x, stop, err);
+	int rc = run(&x, stop, progress, err);
 	rc = pl_output_close(&x.out, rc, x.comm, &st->bytes_out, err);
+	if (rc != 0)
+		pl_source_discard(p->source);
 	collect_stats(&x, t0);
 	st->bytes_sent_raw = x.bytes_raw;
 	st->bytes_sent = x.bytes_sent;

@@ -7,7 +7,9 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "framework/chunk_controller.h"
 #include "framework/plan.h"
+#include "framework/progress.h"
 
 typedef struct pl_run_stats {
 	uint64_t rows_in, rows_out, rows_skipped;
@@ -17,6 +19,8 @@ typedef struct pl_run_stats {
 	size_t peak_pool;
 	uint64_t bytes_sent_raw, bytes_sent; /* partial state shuffled */
 	uint64_t bytes_spilled;
+	uint64_t chunk_rows[PL_CHUNK_SAMPLES]; /* chunk size over time */
+	size_t nchunk_rows;
 } pl_run_stats;
 
 /* Runs the plan on every rank of comm (collective; one rank is fine). The
@@ -24,9 +28,9 @@ typedef struct pl_run_stats {
  * rank succeeded; on any failure nothing is left behind, and every rank
  * returns an error (the failing rank its own, the others "stopped: rank N
  * failed"). When *stop becomes non-zero (a signal), the run ends between
- * two batches with PL_ERR_IO "interrupted". st holds this rank's
- * figures. */
+ * two batches with PL_ERR_IO "interrupted". progress (or NULL) is updated
+ * after every chunk read. st holds this rank's figures. */
 int pl_exec_run(pl_plan *p, MPI_Comm comm, volatile sig_atomic_t *stop,
-		pl_run_stats *st, pl_error *err);
+		pl_progress *progress, pl_run_stats *st, pl_error *err);
 
 #endif

@@ -2,7 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "framework/exchange.h"
 #include "framework/metrics.h"
@@ -15,14 +18,16 @@ enum {
 	M_BYTES_IN,
 	M_BYTES_OUT,
 	M_CHUNKS,
-	M_CHUNK_ROWS,
 	M_PEAK_RSS,
 	M_PEAK_POOL,
 	M_SENT_RAW,
 	M_SENT,
 	M_SPILLED,
 	M_SECONDS_US,
-	M_COUNT
+	M_BUDGET,
+	M_NCHUNK_ROWS,
+	M_CHUNK_ROWS, /* PL_CHUNK_SAMPLES sizes, M_NCHUNK_ROWS of them used */
+	M_COUNT = M_CHUNK_ROWS + PL_CHUNK_SAMPLES
 };
 
 uint64_t pl_peak_rss(void)
@@ -56,28 +61,46 @@ static void figures(const pl_plan *p, const pl_run_stats *st, uint64_t *m)
 	m[M_BYTES_IN] = st->bytes_in;
 	m[M_BYTES_OUT] = st->bytes_out;
 	m[M_CHUNKS] = st->chunks;
-	m[M_CHUNK_ROWS] = p->env.chunk_rows;
 	m[M_PEAK_RSS] = pl_peak_rss();
 	m[M_PEAK_POOL] = st->peak_pool;
 	m[M_SENT_RAW] = st->bytes_sent_raw;
 	m[M_SENT] = st->bytes_sent;
 	m[M_SPILLED] = st->bytes_spilled;
 	m[M_SECONDS_US] = (uint64_t)(st->seconds * 1e6);
+	m[M_BUDGET] = p->env.memory_budget;
+	m[M_NCHUNK_ROWS] = st->nchunk_rows;
+	for (size_t i = 0; i < PL_CHUNK_SAMPLES; i++)
+		m[M_CHUNK_ROWS + i] =
+			i < st->nchunk_rows ? st->chunk_rows[i] : 0;
+}
+
+/* "[65536, 81920, ...]": the chunk size over the rank's run. */
+static void write_samples(FILE *f, const uint64_t *m)
+{
+	uint64_t n = m[M_NCHUNK_ROWS];
+	fputc('[', f);
+	for (uint64_t i = 0; i < n && i < PL_CHUNK_SAMPLES; i++)
+		fprintf(f, "%s%llu", i ? ", " : "",
+			(unsigned long long)m[M_CHUNK_ROWS + i]);
+	fputc(']', f);
 }
 
 static void write_rank(FILE *f, int rank, const uint64_t *m)
 {
 	fprintf(f,
 		"{\"rank\": %d, \"rows_read\": %llu, \"rows_written\": %llu, "
-		"\"rows_skipped\": %llu, \"chunks\": %llu, \"chunk_rows\": "
-		"[%llu], \"peak_rss_bytes\": %llu, \"peak_pool_bytes\": %llu, "
-		"\"bytes_spilled\": %llu, \"shuffle_bytes_raw\": %llu, "
-		"\"shuffle_bytes_sent\": %llu, \"seconds\": %.6f}",
+		"\"rows_skipped\": %llu, \"chunks\": %llu, \"chunk_rows\": ",
 		rank, (unsigned long long)m[M_ROWS_IN],
 		(unsigned long long)m[M_ROWS_OUT],
 		(unsigned long long)m[M_ROWS_SKIPPED],
-		(unsigned long long)m[M_CHUNKS],
-		(unsigned long long)m[M_CHUNK_ROWS],
+		(unsigned long long)m[M_CHUNKS]);
+	write_samples(f, m);
+	fprintf(f,
+		", \"budget_bytes\": %llu, \"peak_rss_bytes\": %llu, "
+		"\"peak_pool_bytes\": %llu, \"bytes_spilled\": %llu, "
+		"\"shuffle_bytes_raw\": %llu, \"shuffle_bytes_sent\": %llu, "
+		"\"seconds\": %.6f}",
+		(unsigned long long)m[M_BUDGET],
 		(unsigned long long)m[M_PEAK_RSS],
 		(unsigned long long)m[M_PEAK_POOL],
 		(unsigned long long)m[M_SPILLED],
@@ -124,6 +147,24 @@ static int write_json(const char *path, const pl_plan *p, const uint64_t *all,
 		return pl_error_set(err, PL_ERR_IO, "%s: %s", path,
 				    strerror(errno));
 	return 0;
+}
+
+int pl_metrics_check(const char *path, MPI_Comm comm, pl_error *err)
+{
+	int rc = 0;
+	if (pl_comm_rank(comm) == 0) {
+		struct stat st;
+		int existed = stat(path, &st) == 0;
+		int fd = open(path, O_WRONLY | O_CREAT, 0666);
+		if (fd < 0)
+			rc = pl_error_set(err, PL_ERR_IO, "--metrics %s: %s",
+					  path, strerror(errno));
+		else
+			close(fd);
+		if (fd >= 0 && !existed)
+			unlink(path);
+	}
+	return pl_mpi_agree(comm, rc, err);
 }
 
 int pl_metrics_write(const char *path, const pl_plan *p,

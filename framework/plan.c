@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "framework/chunk_controller.h"
 #include "framework/plan.h"
 #include "framework/plan_internal.h"
 
@@ -64,6 +65,18 @@ static int open_source(pl_plan *p, pl_pool *pool, pl_error *err)
 	return rc;
 }
 
+/* A row's bytes in a batch, by type: strings as an offset and a short
+ * value. Only a first guess; the chunk controller measures. */
+static size_t row_bytes(const pl_schema *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		n += s->fields[i].type == PL_STRING ? 24
+		     : s->fields[i].type == PL_BOOL ? 1
+						    : 8;
+	return n;
+}
+
 static int build(pl_plan *p, const pl_plan_options *o,
 		 const pl_operator_def *const *builtins, pl_pool *pool,
 		 pl_error *err)
@@ -96,6 +109,10 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	p->env.job_name = p->job_name;
 	if (rc == 0)
 		rc = open_source(p, pool, err);
+	/* Operators see the start size: their own output batches match it. */
+	if (rc == 0 && p->chunk_rows == 0)
+		p->env.chunk_rows = pl_chunk_start_rows(
+			p->node.l2_bytes, row_bytes(&p->schemas[0]));
 	for (size_t i = 0; rc == 0 && i < nsecs; i++)
 		rc = init_op(p, i, secs[i], err);
 	free(secs);
@@ -151,7 +168,7 @@ void pl_plan_print(const pl_plan *p, FILE *out)
 		p->nodes, p->nodes == 1 ? "" : "s",
 		(double)p->memory / (1 << 20),
 		(double)p->env.memory_budget / (1 << 20), p->env.chunk_rows,
-		p->chunk_rows ? " (fixed)" : "");
+		p->chunk_rows ? " (fixed)" : " (start; adaptive)");
 	fprintf(out, "  [source] %s\n", pl_source_describe(p->source));
 	print_schema(&p->schemas[0], out);
 	for (size_t i = 0; i < p->nops; i++) {

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "framework/budget.h"
 #include "framework/conf.h"
 #include "framework/registry.h"
 #include "framework/source.h"
@@ -27,6 +28,7 @@ typedef struct pl_plan {
 	pl_registry registry;
 	pl_op_env env;
 	char *job_name;
+	pl_node_info node; /* memory and caches, as probed */
 	uint64_t memory;   /* node budget, bytes */
 	size_t chunk_rows; /* fixed rows per chunk, or 0 for auto */
 	char *spill_dir;
@@ -62,9 +64,5 @@ void pl_plan_print(const pl_plan *p, FILE *out);
 
 /* Destroys operators, closes the source, frees everything. */
 void pl_plan_free(pl_plan *p);
-
-/* The node's physical memory in bytes, for "60%" sizes and the default
- * budget. */
-uint64_t pl_node_memory(void);
 
 #endif

@@ -10,14 +10,6 @@
 #include "framework/plan_internal.h"
 #include "io/hdf5_writer.h"
 
-uint64_t pl_node_memory(void)
-{
-	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-	if (pages <= 0 || page <= 0)
-		return (uint64_t)4 << 30;
-	return (uint64_t)pages * (uint64_t)page;
-}
-
 static const char *const job_keys[] = {"name",	    "memory",  "chunk_rows",
 				       "spill_dir", "metrics", NULL};
 static const char *const sink_keys[] = {"path",	       "format", "overwrite",
@@ -37,16 +29,15 @@ static char *default_job_name(const char *file)
 	return name;
 }
 
+/* The node budget: --memory, else [job] memory, else 75% of the node's
+ * usable memory (hwloc's figure lowered to the cgroup limit). */
 static int read_memory(pl_plan *p, const pl_section *job, const char *cli,
 		       pl_error *err)
 {
-	uint64_t node = pl_node_memory();
 	const char *v = cli ? cli : job ? pl_section_get(job, "memory", NULL)
 				       : NULL;
-	p->memory = node / 4 * 3;
-	if (v == NULL)
-		return 0;
-	if (pl_parse_size(v, node, &p->memory) != 0 || p->memory == 0) {
+	pl_node_probe("/", &p->node);
+	if (pl_budget_resolve(&p->node, v, &p->memory) != 0) {
 		if (cli)
 			return pl_error_set(err, PL_ERR_CONF,
 					    "--memory: bad size '%s'", v);
