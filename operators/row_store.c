@@ -96,6 +96,74 @@ int pl_row_store_keep(pl_row_store *rs, const uint32_t *idx, size_t n,
 	return 0;
 }
 
+int pl_row_store_clear(pl_row_store *rs, pl_pool *pool, pl_error *err)
+{
+	int rc = 0;
+	for (size_t j = 0; j < rs->ncols; j++) {
+		pl_type t = rs->cols[j].type;
+		pl_column_free(&rs->cols[j], pool);
+		if (rc == 0)
+			rc = pl_column_init(&rs->cols[j], t, 0, 0, pool, err);
+		else
+			rs->cols[j].type = t;
+	}
+	rs->nrows = 0;
+	return rc;
+}
+
+size_t pl_row_store_bytes(const pl_row_store *rs)
+{
+	size_t n = 0;
+	for (size_t j = 0; j < rs->ncols; j++)
+		n += pl_column_bytes(&rs->cols[j]);
+	return n;
+}
+
+/* The factor a buffer of cap units grows by to hold need units. */
+static size_t growth(size_t cap, size_t need)
+{
+	size_t k = 1;
+	while (cap * k < need)
+		k *= 2;
+	return k;
+}
+
+/* Column c's pool bytes after n more values holding extra arena bytes,
+ * some of them NULL when nulls is set. */
+static size_t grown_bytes(const pl_column *c, size_t n, size_t extra,
+			  bool nulls)
+{
+	size_t need = c->len + n, cap = c->cap ? c->cap : 8;
+	size_t k = growth(cap, need);
+	size_t bytes = pl_pool_size(c->data) * k;
+	if (c->valid != NULL)
+		bytes += pl_pool_size(c->valid) * k;
+	else if (nulls)
+		bytes += cap * k / 8 + 1;
+	if (c->type == PL_STRING && extra > 0) {
+		size_t acap = c->arena_cap ? c->arena_cap : 256;
+		size_t a = growth(acap, c->arena_len + extra);
+		bytes += (c->arena ? pl_pool_size(c->arena) : acap) * a;
+	} else if (c->arena != NULL) {
+		bytes += pl_pool_size(c->arena);
+	}
+	return bytes;
+}
+
+size_t pl_row_store_bytes_after(const pl_row_store *rs, const pl_column *src,
+				size_t n)
+{
+	size_t bytes = 0;
+	for (size_t j = 0; j < rs->ncols; j++) {
+		const pl_column *s = &src[j];
+		size_t extra = 0;
+		if (s->type == PL_STRING && n > 0)
+			extra = (size_t)(pl_col_off(s)[n] - pl_col_off(s)[0]);
+		bytes += grown_bytes(&rs->cols[j], n, extra, s->valid != NULL);
+	}
+	return bytes;
+}
+
 int pl_row_store_push_nulls(pl_row_store *rs, pl_pool *pool, pl_error *err)
 {
 	if (rs->nrows >= PL_ROW_STORE_MAX_ROWS)

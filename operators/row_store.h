@@ -36,6 +36,20 @@ int pl_row_store_take(pl_row_store *rs, const pl_column *src, const int *map,
 int pl_row_store_keep(pl_row_store *rs, const uint32_t *idx, size_t n,
 		      pl_pool *pool, pl_error *err);
 
+/* Empties the store and gives its buffers back to the pool, keeping the
+ * column types. On failure (the small fresh buffers) the store is still
+ * safe to free. */
+int pl_row_store_clear(pl_row_store *rs, pl_pool *pool, pl_error *err);
+
+/* Bytes the store's columns take from the pool. */
+size_t pl_row_store_bytes(const pl_row_store *rs);
+
+/* What the store would take from the pool after appending rows 0..n of
+ * the columns src (as pl_row_store_take with map and idx NULL would):
+ * columns that must grow double, as pl_column_reserve grows them. */
+size_t pl_row_store_bytes_after(const pl_row_store *rs, const pl_column *src,
+				size_t n);
+
 /* Appends a row of NULLs. */
 int pl_row_store_push_nulls(pl_row_store *rs, pl_pool *pool, pl_error *err);
 

@@ -8,7 +8,13 @@
  *
  * A small limit per group takes one pass instead (see top_groups): with
  * many groups the pruning above would re-sort every kept row each time the
- * input adds as many again. */
+ * input adds as many again.
+ *
+ * Otherwise, when the store and the permutation that sorts it would pass
+ * half the memory budget, the held rows are sorted (and limited) and
+ * spilled as a run, and finish merges the runs (external merge sort, see
+ * sort_spill.h). Runs are cut from the input in order, so the merge keeps
+ * the sort stable. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +22,7 @@
 #include "operators/group_table.h"
 #include "operators/row_order.h"
 #include "operators/row_store.h"
+#include "operators/sort_spill.h"
 #include "pipeline/operator.h"
 
 /* Per-group limits up to this keep sorted slot arrays; a row enters one
@@ -55,6 +62,7 @@ typedef struct sort_state {
 	pl_row_store rows;
 	bool per_top; /* top holds the rows */
 	top_groups top;
+	pl_sort_spill spill; /* runs spilled when over the budget */
 } sort_state;
 
 static const char *const sort_keys[] = {"by", "limit", "per", NULL};
@@ -381,6 +389,8 @@ static int sort_init(pl_operator *op, const pl_section *sec,
 	if (st == NULL)
 		return pl_error_nomem(err, "sort state");
 	op->state = st;
+	pl_sort_spill_init(&st->spill, op->env->pool, op->env->spill_dir,
+			   op->env->memory_budget);
 	int rc = pl_section_check_keys(sec, sort_keys, err);
 	if (rc == 0)
 		rc = parse_order(op, st, sec, in, err);
@@ -462,6 +472,58 @@ static int prune(sort_state *st, pl_pool *pool, pl_error *err)
 	return rc;
 }
 
+/* Bytes held for n stored rows taking store bytes: with the permutation
+ * and the scratch that sorting them takes. */
+static size_t held(size_t store, size_t n)
+{
+	return store + 2 * n * sizeof(uint32_t);
+}
+
+/* Writes the held rows, sorted and limited, as a run, and empties the
+ * store. */
+static int spill_run(pl_operator *op, sort_state *st, pl_error *err)
+{
+	pl_pool *pool = op->env->pool;
+	uint32_t *idx;
+	size_t n;
+	int rc = sorted_rows(st, pool, &idx, &n, err);
+	if (rc != 0)
+		return rc;
+	pl_batch rows = {st->rows.nrows, st->rows.ncols, st->rows.cols, NULL,
+			 NULL};
+	rc = pl_sort_spill_run(&st->spill, &rows, idx, n,
+			       pl_row_store_chunk(op->env), err);
+	pl_pool_free(pool, idx);
+	if (rc == 0)
+		rc = pl_row_store_clear(&st->rows, pool, err);
+	return rc;
+}
+
+/* Stores b's rows, spilling when the budget's half would be passed:
+ * before taking them when the store would grow past it (a column doubling
+ * could otherwise take the whole budget at once), and after when b alone
+ * passes it. */
+static int store_rows(pl_operator *op, sort_state *st, const pl_batch *b,
+		      pl_error *err)
+{
+	pl_pool *pool = op->env->pool;
+	size_t half = op->env->memory_budget / 2, n = st->rows.nrows;
+	int rc = 0;
+	if (n > 0 &&
+	    held(pl_row_store_bytes_after(&st->rows, b->cols, b->nrows),
+		 n + b->nrows) > half)
+		rc = spill_run(op, st, err);
+	if (rc == 0)
+		rc = pl_row_store_take(&st->rows, b->cols, NULL, NULL, b->nrows,
+				       pool, err);
+	if (rc == 0 && st->has_limit && st->rows.nrows > st->prune_at)
+		rc = prune(st, pool, err);
+	if (rc == 0 &&
+	    held(pl_row_store_bytes(&st->rows), st->rows.nrows) > half)
+		rc = spill_run(op, st, err);
+	return rc;
+}
+
 static int absorb(pl_operator *op, const pl_batch *b, pl_error *err)
 {
 	sort_state *st = op->state;
@@ -469,11 +531,7 @@ static int absorb(pl_operator *op, const pl_batch *b, pl_error *err)
 		return 0;
 	if (st->per_top)
 		return top_absorb(st, b, op->env->pool, err);
-	int rc = pl_row_store_take(&st->rows, b->cols, NULL, NULL, b->nrows,
-				   op->env->pool, err);
-	if (rc == 0 && st->has_limit && st->rows.nrows > st->prune_at)
-		rc = prune(st, op->env->pool, err);
-	return rc;
+	return store_rows(op, st, b, err);
 }
 
 static int sort_process(pl_operator *op, const pl_batch *in,
@@ -488,12 +546,27 @@ static int sort_merge(pl_operator *op, const pl_batch *partial, pl_error *err)
 	return absorb(op, partial, err);
 }
 
+/* Spills the rows still held as the last run and merges all runs. */
+static int finish_spilled(pl_operator *op, sort_state *st,
+			  const pl_emitter *out, pl_error *err)
+{
+	pl_sort_merge_spec spec = {st->order, st->norder, st->nper,
+				   st->has_limit ? st->limit : SIZE_MAX};
+	int rc = spill_run(op, st, err);
+	if (rc == 0)
+		rc = pl_sort_spill_merge(&st->spill, &spec, &st->rows,
+					 pl_row_store_chunk(op->env), out, err);
+	return rc == PL_STOP ? 0 : rc;
+}
+
 static int sort_finish(pl_operator *op, const pl_emitter *out, pl_error *err)
 {
 	sort_state *st = op->state;
 	pl_pool *pool = op->env->pool;
 	uint32_t *idx;
 	size_t n;
+	if (st->spill.nruns > 0)
+		return finish_spilled(op, st, out, err);
 	int rc = st->per_top ? top_sorted_rows(st, pool, &idx, &n, err)
 			     : sorted_rows(st, pool, &idx, &n, err);
 	if (rc != 0)
@@ -511,6 +584,7 @@ static void sort_destroy(pl_operator *op)
 		return;
 	pl_pool *pool = op->env->pool;
 	pl_row_store_free(&st->rows, pool);
+	pl_sort_spill_free(&st->spill);
 	top_free(&st->top, pool);
 	pl_pool_free(pool, st->order);
 	pl_pool_free(pool, st);
@@ -531,6 +605,18 @@ static void sort_describe(const pl_operator *op, char *buf, size_t cap)
 			      pl_section_get(sec, "per", ""));
 	if (k >= 0 && (size_t)k < cap && st->has_limit)
 		snprintf(buf + k, cap - (size_t)k, "; limit: %zu", st->limit);
+}
+
+size_t pl_sort_runs(const pl_operator *op)
+{
+	const sort_state *st = op->state;
+	return st ? st->spill.written : 0;
+}
+
+uint64_t pl_sort_spilled_bytes(const pl_operator *op)
+{
+	const sort_state *st = op->state;
+	return st ? st->spill.bytes : 0;
 }
 
 const pl_operator_def pl_op_sort = {

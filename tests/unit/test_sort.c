@@ -1,13 +1,17 @@
 /* [sort]: directions, multi-key, NULLs last, stability, strings, limit and
- * its pruning, top-N per group, partial/merge, errors, fault injection. */
+ * its pruning, top-N per group, partial/merge, errors, fault injection,
+ * and the external merge sort under a small budget. */
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "operators/row_store.h"
+#include "operators/sort_spill.h"
 #include "pipeline/operator.h"
 
 extern const pl_operator_def pl_op_sort;
@@ -34,6 +38,10 @@ typedef struct collector {
 
 static pl_pool *tpool;
 
+/* The budget and spill_dir of the runs started next: ample by default. */
+static size_t run_budget = SIZE_MAX;
+static const char *run_spill_dir;
+
 static int collect(void *arg, pl_batch *b, pl_error *err)
 {
 	collector *c = arg;
@@ -52,7 +60,8 @@ static int start_failing(run *r, const char *by, const char *limit,
 	memset(r, 0, sizeof(*r));
 	r->pool = pl_pool_create(1 << 20);
 	pl_pool_fail_after(r->pool, fail, 1);
-	r->env = (pl_op_env){r->pool, 0, 1, SIZE_MAX, chunk, NULL, "t"};
+	r->env =
+	    (pl_op_env){r->pool, 0, 1, run_budget, chunk, run_spill_dir, "t"};
 	const char *keys[] = {"by", "limit", "per"};
 	const char *vals[] = {by, limit, per};
 	for (int i = 0; i < 3; i++)
@@ -691,6 +700,238 @@ static void test_fault_injection(void)
 	pl_schema_free(&s);
 }
 
+/* A fresh directory for spill files (malloc'd path). */
+static char *spill_dir_new(void)
+{
+	char *dir = strdup("/tmp/pl-test-sort-XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	return dir;
+}
+
+static bool dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	bool empty = d != NULL;
+	for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			empty = false;
+	if (d)
+		closedir(d);
+	return empty;
+}
+
+/* What a run under a small budget did besides its output. */
+typedef struct spill_result {
+	size_t runs;
+	uint64_t bytes;
+} spill_result;
+
+/* Runs a sort over batches of schema s under budget (spilling to dir),
+ * emitting chunk rows at most per batch. */
+static int sort_spilling(const char *by, const char *limit, const char *per,
+			 const pl_schema *s, pl_batch **in, size_t nin,
+			 size_t budget, const char *dir, size_t chunk,
+			 collector *c, spill_result *res)
+{
+	run r;
+	collector_init(c, s);
+	pl_emitter e = {collect, c};
+	run_budget = budget;
+	run_spill_dir = dir;
+	int rc = start(&r, by, limit, per, s, chunk);
+	run_budget = SIZE_MAX;
+	run_spill_dir = NULL;
+	for (size_t i = 0; i < nin && rc == 0; i++)
+		rc = pl_op_sort.process(&r.op, in[i], &e, &r.err);
+	if (rc == 0)
+		rc = pl_op_sort.finish(&r.op, &e, &r.err);
+	res->runs = pl_sort_runs(&r.op);
+	res->bytes = pl_sort_spilled_bytes(&r.op);
+	end(&r);
+	return rc;
+}
+
+static bool same_rows(const collector *a, const collector *b)
+{
+	if (a->rows.nrows != b->rows.nrows)
+		return false;
+	for (size_t i = 0; i < a->rows.nrows; i++)
+		if (!same_row(a, i, b, i))
+			return false;
+	return true;
+}
+
+/* Schema (k string, p int64, q int64 = input position) over n rows of
+ * random groups and values, some NULL, with many duplicates. */
+static size_t spill_input(pl_schema *s, size_t n, size_t chunk, pl_batch **b)
+{
+	pl_error err;
+	trow *r = malloc(n * sizeof(*r));
+	uint64_t x = 11;
+	for (size_t i = 0; i < n; i++)
+		r[i] = (trow){(int64_t)(next_rand(&x) % 3000),
+			      (double)(next_rand(&x) % 40),
+			      next_rand(&x) % 40 == 0, next_rand(&x) % 25 == 0};
+	pl_schema_init(s);
+	pl_schema_add(s, "k", PL_STRING, &err);
+	pl_schema_add(s, "p", PL_INT64, &err);
+	pl_schema_add(s, "q", PL_INT64, &err);
+	size_t nb = trow_batches(s, r, n, chunk, b);
+	free(r);
+	return nb;
+}
+
+/* Equal keys in input order (q ascending) and keys in order. */
+static void check_sorted_stable(const collector *c)
+{
+	const pl_column *k = &c->rows.cols[0], *p = &c->rows.cols[1],
+			*q = &c->rows.cols[2];
+	size_t bad = 0;
+	for (size_t i = 1; i < c->rows.nrows; i++) {
+		int r = pl_column_compare(k, i - 1, k, i);
+		/* p descending, NULLs still last */
+		bool nulls =
+		    pl_column_is_null(p, i - 1) || pl_column_is_null(p, i);
+		if (r == 0)
+			r = (nulls ? 1 : -1) *
+			    pl_column_compare(p, i - 1, p, i);
+		if (r > 0 ||
+		    (r == 0 && pl_col_i64(q)[i - 1] >= pl_col_i64(q)[i]))
+			bad++;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* 50000 rows under budgets of 64 KiB (dozens of runs, merged in two
+ * levels) and 1 MiB (a few runs, one merge): the rows and order the
+ * in-memory sort gives, stable, in batches of at most chunk_rows, with
+ * the spill directory empty afterwards. */
+static void test_spill_full_sort(void)
+{
+	enum { N = 50000, CHUNK = 997 };
+	pl_batch **b = malloc((N / CHUNK + 2) * sizeof(*b));
+	pl_schema s;
+	size_t nb = spill_input(&s, N, CHUNK, b), peak;
+	char *dir = spill_dir_new();
+	collector ref, got;
+	CU_ASSERT_EQUAL(
+	    sort_schema("k, p desc", NULL, NULL, &s, b, nb, &ref, &peak), 0);
+	CU_ASSERT_EQUAL_FATAL(ref.rows.nrows, N);
+	check_sorted_stable(&ref);
+	const size_t budgets[] = {64 << 10, 1 << 20};
+	for (size_t i = 0; i < 2; i++) {
+		spill_result res;
+		CU_ASSERT_EQUAL(sort_spilling("k, p desc", NULL, NULL, &s, b,
+					      nb, budgets[i], dir, 500, &got,
+					      &res),
+				0);
+		CU_ASSERT(same_rows(&ref, &got));
+		CU_ASSERT(got.max_rows <= 500);
+		CU_ASSERT(res.runs >= (i == 0 ? 17u : 3u));
+		CU_ASSERT(i == 1 || res.runs > 16);
+		CU_ASSERT(i == 0 || res.runs <= 16);
+		CU_ASSERT(res.bytes > 0);
+		CU_ASSERT(dir_empty(dir));
+		collector_free(&got);
+	}
+	collector_free(&ref);
+	rmdir(dir);
+	free(dir);
+	for (size_t i = 0; i < nb; i++)
+		pl_batch_free(b[i], tpool);
+	free(b);
+	pl_schema_free(&s);
+}
+
+/* Limits cut while spilling and merging: overall, and per group above
+ * the one-pass top-N; the same rows as in memory. */
+static void test_spill_limits(void)
+{
+	enum { N = 50000, CHUNK = 1000 };
+	pl_batch **b = malloc((N / CHUNK + 2) * sizeof(*b));
+	pl_schema s;
+	size_t nb = spill_input(&s, N, CHUNK, b), peak;
+	char *dir = spill_dir_new();
+	const char *cases[][3] = {{"p desc, k", "30000", NULL},
+				  {"p desc, k", "700", NULL},
+				  {"k", "100", "p"},
+				  {"k desc, q", "65", "p"}};
+	for (size_t i = 0; i < 4; i++) {
+		collector ref, got;
+		spill_result res;
+		CU_ASSERT_EQUAL(sort_schema(cases[i][0], cases[i][1],
+					    cases[i][2], &s, b, nb, &ref,
+					    &peak),
+				0);
+		CU_ASSERT_EQUAL(sort_spilling(cases[i][0], cases[i][1],
+					      cases[i][2], &s, b, nb, 64 << 10,
+					      dir, 4096, &got, &res),
+				0);
+		CU_ASSERT(ref.rows.nrows > 0);
+		CU_ASSERT(same_rows(&ref, &got));
+		CU_ASSERT(res.runs > 1);
+		CU_ASSERT(dir_empty(dir));
+		collector_free(&ref);
+		collector_free(&got);
+	}
+	rmdir(dir);
+	free(dir);
+	for (size_t i = 0; i < nb; i++)
+		pl_batch_free(b[i], tpool);
+	free(b);
+	pl_schema_free(&s);
+}
+
+/* Every allocation of a spilling sort (runs merged in two levels) fails
+ * in turn: each run fails cleanly with PL_ERR_NOMEM, gives back all it
+ * took and leaves no file, until one succeeds with the right answer. */
+static void test_spill_fault_injection(void)
+{
+	enum { N = 2400, CHUNK = 50, BUDGET = 12 << 10 };
+	pl_batch **b = malloc((N / CHUNK + 2) * sizeof(*b));
+	pl_schema s;
+	size_t nb = spill_input(&s, N, CHUNK, b), peak;
+	char *dir = spill_dir_new();
+	collector ref;
+	spill_result res = {0, 0};
+	CU_ASSERT_EQUAL(
+	    sort_schema("k desc, p", NULL, NULL, &s, b, nb, &ref, &peak), 0);
+	int rc = -1;
+	uint64_t n = 1;
+	for (; rc != 0 && n < 100000; n++) {
+		run r;
+		collector c;
+		collector_init(&c, &s);
+		pl_emitter e = {collect, &c};
+		run_budget = BUDGET;
+		run_spill_dir = dir;
+		rc = start_failing(&r, "k desc, p", NULL, NULL, &s, 64, n);
+		run_budget = SIZE_MAX;
+		run_spill_dir = NULL;
+		for (size_t i = 0; i < nb && rc == 0; i++)
+			rc = pl_op_sort.process(&r.op, b[i], &e, &r.err);
+		if (rc == 0)
+			rc = pl_op_sort.finish(&r.op, &e, &r.err);
+		CU_ASSERT(rc == 0 || rc == PL_ERR_NOMEM);
+		if (rc == 0) {
+			CU_ASSERT(same_rows(&ref, &c));
+			res.runs = pl_sort_runs(&r.op);
+		}
+		end(&r);
+		CU_ASSERT(dir_empty(dir));
+		collector_free(&c);
+	}
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(res.runs > 16);
+	collector_free(&ref);
+	rmdir(dir);
+	free(dir);
+	for (size_t i = 0; i < nb; i++)
+		pl_batch_free(b[i], tpool);
+	free(b);
+	pl_schema_free(&s);
+}
+
 static const pl_test tests[] = {
     {"asc_desc", test_asc_desc},
     {"multi_key", test_multi_key},
@@ -706,6 +947,9 @@ static const pl_test tests[] = {
     {"partial_merge", test_partial_merge},
     {"errors", test_errors},
     {"fault_injection", test_fault_injection},
+    {"spill_full_sort", test_spill_full_sort},
+    {"spill_limits", test_spill_limits},
+    {"spill_fault_injection", test_spill_fault_injection},
     {NULL, NULL},
 };
 
