@@ -555,8 +555,28 @@ case_disk_full_tmpfs_mpirun() {
   [ -z "$left" ] || fail "left in out/: $left"
 }
 
+# Spill files on a full file system: a sort and a group-by under a 4 MiB
+# budget spill into a 256 KiB tmpfs. The job fails naming spill_dir, and
+# neither an output nor a spill file is left.
 case_disk_full_spill() {
-  skip "spilling is not built yet (issue 6)"
+  awk 'BEGIN { srand(3); print "k,v"; for (i = 1; i <= 300000; i++) print "key" int(rand() * 1e9) "," rand() }' >big.csv
+  local op
+  for op in '[sort]\nby = v desc' '[groupby]\nkeys = k\nn = count()'; do
+    printf "[job]\nspill_dir = out\n[source]\npath = big.csv\n$op\n[sink]\npath = res.csv\n" >job.conf
+    mkdir -p out
+    unshare -m sh -c 'mount -t tmpfs -o size=256k tmpfs out' 2>/dev/null ||
+      skip "cannot mount a tmpfs here (needs root and unshare -m)" || return
+    msg=$(unshare -m sh -c 'mount -t tmpfs -o size=256k tmpfs out || exit 99
+      timeout 60 '"'$bin'"' -q --memory 4MiB job.conf
+      echo $? >rc.txt
+      ls -A out >left.txt' 2>&1 >/dev/null)
+    rc=$(cat rc.txt) left=$(cat left.txt)
+    rm -f rc.txt left.txt
+    [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg" || return 1
+    clean "$msg" && has '^pipeline: out: cannot write a spill file: No space left' || return 1
+    [ -z "$left" ] || fail "spill files left: $left" || return 1
+    [ ! -e res.csv ] || fail "output left behind" || return 1
+  done
 }
 
 # ---------------------------------------------------------------- HDF5
