@@ -250,6 +250,10 @@ int pl_exec_run(pl_plan *p, MPI_Comm comm, volatile sig_atomic_t *stop,
 	memset(st, 0, sizeof(*st));
 	double t0 = now_seconds();
 	int rc = run(&x, stop, progress, err);
+	if (x.out.p != NULL)
+		rc = pl_mpi_agree(x.comm, rc, err);
+	if (rc == 0)
+		rc = pl_source_commit(p->source, x.comm, err);
 	rc = pl_output_close(&x.out, rc, x.comm, &st->bytes_out, err);
 	if (rc != 0)
 		pl_source_discard(p->source);

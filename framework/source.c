@@ -1,7 +1,9 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "framework/csv_partition_mpi.h"
 #include "framework/exchange.h"
@@ -165,6 +167,71 @@ const pl_schema *pl_source_schema(const pl_source *src)
 		       : pl_csv_reader_schema(src->csv);
 }
 
+/* Where rank r keeps its rejected rows; 0 when nothing is rejected to a
+ * file. */
+static int reject_part(const pl_source *src, int r, char *buf, size_t cap)
+{
+	const char *path = src->csv_opts.reject_path;
+	if (src->csv == NULL || path == NULL || !src->csv_opts.skip_errors)
+		return 0;
+	snprintf(buf, cap, "%s.part-%d", path, r);
+	return 1;
+}
+
+/* Appends the file at part to out, then removes it. */
+static int append_part(FILE *out, const char *part, pl_error *err)
+{
+	FILE *in = fopen(part, "rb");
+	if (in == NULL)
+		return pl_error_set(err, PL_ERR_IO, "%s: %s", part,
+				    strerror(errno));
+	char buf[65536];
+	size_t n;
+	int rc = 0;
+	while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			rc = pl_error_set(err, PL_ERR_IO, "cannot write the "
+							  "reject file: %s",
+					  strerror(errno));
+	fclose(in);
+	unlink(part);
+	return rc;
+}
+
+/* Rank 0 joins the ranks' reject parts, in rank order. */
+static int join_rejects(const pl_source *src, int n, pl_error *err)
+{
+	FILE *out = fopen(src->csv_opts.reject_path, "wb");
+	if (out == NULL)
+		return pl_error_set(err, PL_ERR_IO, "%s: %s",
+				    src->csv_opts.reject_path, strerror(errno));
+	int rc = 0;
+	char part[4200];
+	for (int r = 0; r < n; r++) {
+		reject_part(src, r, part, sizeof(part));
+		if (rc == 0)
+			rc = append_part(out, part, err);
+		else
+			unlink(part);
+	}
+	if (fclose(out) != 0 && rc == 0)
+		rc = pl_error_set(err, PL_ERR_IO, "%s: %s",
+				  src->csv_opts.reject_path, strerror(errno));
+	return rc;
+}
+
+int pl_source_commit(pl_source *src, MPI_Comm comm, pl_error *err)
+{
+	char part[4200];
+	int rc = src->csv ? pl_csv_reader_end_reject(src->csv, err) : 0;
+	if (pl_comm_size(comm) == 1 || !reject_part(src, 0, part, sizeof(part)))
+		return rc;
+	rc = pl_mpi_agree(comm, rc, err);
+	if (rc == 0 && pl_comm_rank(comm) == 0)
+		rc = join_rejects(src, pl_comm_size(comm), err);
+	return pl_mpi_agree(comm, rc, err);
+}
+
 static int partition_hdf5(pl_source *src, MPI_Comm comm, pl_error *err)
 {
 	int rank, n;
@@ -188,6 +255,9 @@ int pl_source_partition(pl_source *src, MPI_Comm comm, pl_error *err)
 	if (rc == 0)
 		rc = pl_csv_reader_set_share(src->csv, &share, err);
 	pl_csv_share_free(&share);
+	char part[4200];
+	if (rc == 0 && reject_part(src, pl_comm_rank(comm), part, sizeof(part)))
+		rc = pl_csv_reader_redirect_reject(src->csv, part, err);
 	return pl_mpi_agree(comm, rc, err);
 }
 

@@ -45,6 +45,11 @@ pl_source_stats pl_source_get_stats(const pl_source *src);
 /* A one-line description for --explain ("csv: data.csv (1 file)"). */
 const char *pl_source_describe(const pl_source *src);
 
+/* After the last row of a job that succeeded: completes what the source
+ * writes (the reject file; across ranks, rank 0 joins the ranks' parts in
+ * rank order). Collective. */
+int pl_source_commit(pl_source *src, MPI_Comm comm, pl_error *err);
+
 /* After a failed job: removes what the source wrote (a reject file). */
 void pl_source_discard(pl_source *src);
 

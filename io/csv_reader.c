@@ -52,6 +52,7 @@ struct pl_csv_reader {
 	pl_batch *batch;
 	size_t batch_room; /* rows every buffer of the batch holds */
 	FILE *reject;
+	char *reject_path; /* where reject writes now, when redirected */
 	pl_csv_stats stats;
 	pl_csv_piece *pieces; /* the share, when set (a copy) */
 	size_t npieces;
@@ -862,11 +863,45 @@ pl_csv_stats pl_csv_reader_stats(const pl_csv_reader *r)
 
 void pl_csv_reader_discard_reject(pl_csv_reader *r)
 {
-	if (r == NULL || r->reject == NULL)
+	if (r == NULL || r->o->reject_path == NULL || !r->o->skip_errors)
 		return;
-	fclose(r->reject);
+	if (r->reject != NULL)
+		fclose(r->reject);
 	r->reject = NULL;
 	unlink(r->o->reject_path);
+	if (r->reject_path != NULL)
+		unlink(r->reject_path);
+}
+
+int pl_csv_reader_redirect_reject(pl_csv_reader *r, const char *path,
+				  pl_error *err)
+{
+	if (r->reject == NULL)
+		return 0;
+	fclose(r->reject);
+	free(r->reject_path);
+	r->reject_path = strdup(path);
+	if (r->reject_path == NULL)
+		return pl_error_nomem(err, "a reject path");
+	r->reject = fopen(path, "wb");
+	if (r->reject == NULL)
+		return pl_error_set(err, PL_ERR_IO, "%s: %s", path,
+				    strerror(errno));
+	return 0;
+}
+
+int pl_csv_reader_end_reject(pl_csv_reader *r, pl_error *err)
+{
+	if (r->reject == NULL)
+		return 0;
+	int bad = fclose(r->reject) != 0;
+	r->reject = NULL;
+	if (bad)
+		return pl_error_set(err, PL_ERR_IO, "%s: %s",
+				    r->reject_path ? r->reject_path
+						   : r->o->reject_path,
+				    strerror(errno));
+	return 0;
 }
 
 void pl_csv_reader_close(pl_csv_reader *r)
@@ -876,6 +911,7 @@ void pl_csv_reader_close(pl_csv_reader *r)
 	close_file(r);
 	if (r->reject != NULL)
 		fclose(r->reject);
+	free(r->reject_path);
 	pl_batch_free(r->batch, r->pool);
 	pl_pool_free(r->pool, r->buf);
 	pl_pool_free(r->pool, r->fields);

@@ -85,9 +85,17 @@ typedef struct pl_csv_share pl_csv_share;
 int pl_csv_reader_set_share(pl_csv_reader *r, const pl_csv_share *share,
 			    pl_error *err);
 
-/* After a failed job: closes and removes the reject file, which is part
- * of the job's output. NULL is fine. */
+/* After a failed job: closes and removes the reject file (and the one it
+ * was redirected to), which are part of the job's output. NULL is fine. */
 void pl_csv_reader_discard_reject(pl_csv_reader *r);
+
+/* Sends rejected rows to path instead (truncated): each rank of a job
+ * keeps its own part, joined in rank order at the end. No reject: no-op. */
+int pl_csv_reader_redirect_reject(pl_csv_reader *r, const char *path,
+				  pl_error *err);
+
+/* Closes the reject file after the last row, reporting a failed write. */
+int pl_csv_reader_end_reject(pl_csv_reader *r, pl_error *err);
 
 /* Closes files (and the reject file), frees everything. NULL is fine. */
 void pl_csv_reader_close(pl_csv_reader *r);

@@ -224,6 +224,22 @@ case_signals_leave_nothing() {
   done
 }
 
+# Rejected rows across ranks: each rank keeps its own part and rank 0 joins
+# them in rank order, so the reject file is the one a single rank writes.
+case_reject_file_across_ranks() {
+  awk 'BEGIN { print "a,b"; for (i = 1; i <= 40000; i++) print i "," (i % 997 == 0 ? "x" : i) }' >d.csv
+  printf '[source]\npath = d.csv\nschema = a:int64, b:int64\non_error = skip\nreject = rej.txt\n[groupby]\nn = count()\n[sink]\npath = out.csv\noverwrite = true\n' >job.conf
+  run_p 0 job.conf || return 1
+  [ "$(wc -l <rej.txt)" -eq 40 ] || fail "$(wc -l <rej.txt) rejected rows, expected 40" || return 1
+  mv rej.txt one.txt
+  for n in 2 3 4; do
+    mpirun --oversubscribe -n "$n" "$bin" -q job.conf || fail "$n ranks: exit $?" || return 1
+    cmp -s one.txt rej.txt || fail "$n ranks: reject file differs" || return 1
+    [ "$(sed -n 2p out.csv)" = 39960 ] || fail "$n ranks: count $(sed -n 2p out.csv)" || return 1
+    [ -z "$(ls -A | grep part)" ] || fail "$n ranks left $(ls -A | grep part)" || return 1
+  done
+}
+
 case_list_operators() {
   out=$("$bin" --list-operators) || fail "exit $?"
   for op in filter derive select groupby sort distinct limit join; do
