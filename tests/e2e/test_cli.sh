@@ -4,6 +4,7 @@
 # Each case is a function run in its own empty directory; with CASE
 # arguments only those run.
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 bin=$1
 build=$2
 shift 2
@@ -247,17 +248,4 @@ case_list_operators() {
   done
 }
 
-passed=0 failed=0
-cases=$(declare -F | awk '{print $3}' | grep '^case_' | sed 's/^case_//')
-[ $# -gt 0 ] && cases="$*"
-for c in $cases; do
-  dir=$(mktemp -d)
-  if (cd "$dir" && "case_$c"); then
-    echo "ok $c"; passed=$((passed + 1))
-  else
-    echo "FAIL $c"; failed=$((failed + 1))
-  fi
-  rm -rf "$dir"
-done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+run_cases "$@"

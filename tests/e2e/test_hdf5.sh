@@ -8,6 +8,7 @@
 # (/usr/bin/python3), h5dump, and cc for a small zstd plugin that lets
 # h5dump and h5py read compressed output without pipeline's help.
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 bin=$1
 # shellcheck disable=SC2034 # BUILD_DIR: taken for the interface every e2e test shares
 build=$2
@@ -593,17 +594,4 @@ EOF
   done
 }
 
-passed=0 failed=0
-cases=$(declare -F | awk '{print $3}' | grep '^case_' | sed 's/^case_//')
-[ $# -gt 0 ] && cases="$*"
-for c in $cases; do
-  dir=$(mktemp -d)
-  if (cd "$dir" && "case_$c"); then
-    echo "ok $c"; passed=$((passed + 1))
-  else
-    echo "FAIL $c"; failed=$((failed + 1))
-  fi
-  rm -rf "$dir"
-done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+run_cases "$@"

@@ -10,6 +10,7 @@
 # arguments only those run. A case that cannot run here prints "skip" with
 # the reason and is counted apart.
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 bin=$1
 # shellcheck disable=SC2034 # BUILD_DIR: taken for the interface every e2e test shares
 build=$2
@@ -727,26 +728,4 @@ case_rank_killed() {
   clean "$msg"
 }
 
-passed=0 failed=0 skipped=0
-cases=$(declare -F | awk '{print $3}' | grep '^case_' | sed 's/^case_//')
-[ $# -gt 0 ] && cases="$*"
-for c in $cases; do
-  dir=$(mktemp -d)
-  (cd "$dir" && "case_$c")
-  rc=$?
-  if [ "$rc" -eq 0 ]; then
-    echo "ok $c"; passed=$((passed + 1))
-  elif [ "$rc" -eq 77 ]; then
-    echo "skip $c"; skipped=$((skipped + 1))
-  else
-    echo "FAIL $c"; failed=$((failed + 1))
-  fi
-  chmod -R u+rwX "$dir" 2>/dev/null
-  rm -rf "$dir"
-done
-if [ "$skipped" -gt 0 ]; then
-  echo "$passed passed, $failed failed, $skipped skipped"
-else
-  echo "$passed passed, $failed failed"
-fi
-[ "$failed" -eq 0 ]
+run_cases "$@"

@@ -5,6 +5,7 @@
 # fixed overhead, and no spill file left in spill_dir.
 #   test_memory.sh PIPELINE BUILD_DIR [CASE ...]
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 bin=$1
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,17 +64,4 @@ case_distinct_many_keys() {
   check_spill ample.csv out.csv
 }
 
-passed=0 failed=0
-cases=$(declare -F | awk '{print $3}' | grep '^case_' | sed 's/^case_//')
-[ $# -gt 0 ] && cases="$*"
-for c in $cases; do
-  dir=$(mktemp -d)
-  if (cd "$dir" && "case_$c"); then
-    echo "ok $c"; passed=$((passed + 1))
-  else
-    echo "FAIL $c"; failed=$((failed + 1))
-  fi
-  rm -rf "$dir"
-done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+run_cases "$@"

@@ -5,6 +5,7 @@
 # arguments only those run. The job compresses its output hard so that it
 # lasts about a second: long enough for a few quarter-second lines.
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 bin=$1
 build=$2
 shift 2
@@ -44,17 +45,4 @@ case_default_not_a_terminal() {
   grep -qa "1000000 rows in" err.txt || fail "no summary: $(cat err.txt)"
 }
 
-passed=0 failed=0
-cases=$(declare -F | awk '{print $3}' | grep '^case_' | sed 's/^case_//')
-[ $# -gt 0 ] && cases="$*"
-for c in $cases; do
-  dir=$(mktemp -d)
-  if (cd "$dir" && "case_$c"); then
-    echo "ok $c"; passed=$((passed + 1))
-  else
-    echo "FAIL $c"; failed=$((failed + 1))
-  fi
-  rm -rf "$dir"
-done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+run_cases "$@"

@@ -6,6 +6,7 @@
 # fails or is interrupted.
 #   test_sort_memory.sh PIPELINE BUILD_DIR [CASE ...]
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 bin=$(realpath "$1")
 build=$2
 shift 2
@@ -112,17 +113,4 @@ case_interrupt_cleans_up() {
   spill_empty
 }
 
-passed=0 failed=0
-cases=$(declare -F | awk '{print $3}' | grep '^case_' | sed 's/^case_//')
-[ $# -gt 0 ] && cases="$*"
-for c in $cases; do
-  dir=$(mktemp -d)
-  if (cd "$dir" && "case_$c"); then
-    echo "ok $c"; passed=$((passed + 1))
-  else
-    echo "FAIL $c"; failed=$((failed + 1))
-  fi
-  rm -rf "$dir"
-done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+run_cases "$@"

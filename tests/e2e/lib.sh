@@ -1,0 +1,59 @@
+# Shared by the end-to-end test scripts; sourced, not run.
+
+# Runs the functions case_NAME of the calling script (or only the names
+# given), each in its own empty directory, and prints "ok", "FAIL" or
+# "skip" (a case returning 77) per case and the closing count line.
+# Returns non-zero when a case failed.
+run_cases() {
+  local passed=0 failed=0 skipped=0 c dir rc cases
+  cases=$(declare -F | awk '{print $3}' | grep '^case_' | sed 's/^case_//')
+  [ $# -gt 0 ] && cases="$*"
+  for c in $cases; do
+    dir=$(mktemp -d)
+    (cd "$dir" && "case_$c")
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+      echo "ok $c"; passed=$((passed + 1))
+    elif [ "$rc" -eq 77 ]; then
+      echo "skip $c"; skipped=$((skipped + 1))
+    else
+      echo "FAIL $c"; failed=$((failed + 1))
+    fi
+    chmod -R u+rwX "$dir" 2>/dev/null
+    rm -rf "$dir"
+  done
+  if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+  else
+    echo "$passed passed, $failed failed"
+  fi
+  [ "$failed" -eq 0 ]
+}
+
+# Runs the unit-test binary BUILD_DIR/NAME under mpirun with 1 to 4 ranks,
+# each run with a time limit so that a rank left waiting fails instead of
+# hanging. Returns non-zero when a run failed.
+run_mpi_unit_test() {
+  local build=$1 name=$2 top n log failed=0
+  top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  . "$top/scripts/env.sh"
+  # Open MPI's libraries have no frame pointers: without the slow unwinder
+  # their leaks have stacks too short for the suppressions to match.
+  export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp}:fast_unwind_on_malloc=0"
+  if [ ! -x "$build/$name" ]; then
+    echo "$build/$name is not built"
+    return 1
+  fi
+  for n in 1 2 3 4; do
+    log=$(mktemp)
+    if timeout 300 mpirun --oversubscribe -n "$n" "$build/$name" >"$log" 2>&1; then
+      echo "ok $n ranks"
+    else
+      echo "FAIL $n ranks"
+      sed 's/^/  /' "$log" | grep -vE '^ +(CUnit|http://cunit)' | tail -40
+      failed=1
+    fi
+    rm -f "$log"
+  done
+  return "$failed"
+}
