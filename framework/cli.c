@@ -18,7 +18,10 @@
  * nothing else. The executor polls it between batches. */
 static volatile sig_atomic_t stop_signal;
 
-static void on_signal(int sig) { stop_signal = sig; }
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
 
 static void catch_signals(void)
 {
@@ -40,8 +43,7 @@ static void print_def(const pl_operator_def *d, const char *origin)
 }
 
 static int list_operators(const pl_cli_args *a,
-			  const pl_operator_def *const *builtins,
-			  pl_error *err)
+			  const pl_operator_def *const *builtins, pl_error *err)
 {
 	printf("operators:\n");
 	for (size_t i = 0; builtins[i]; i++)
@@ -104,8 +106,8 @@ static int run_plan(pl_plan *plan, const pl_cli_args *a, MPI_Comm comm,
 			 a->verbosity == 0 && a->progress < 0 ? 0 : a->progress,
 			 plan->env.rank, plan->env.nranks);
 	int rc = plan->metrics_path
-			 ? pl_metrics_check(plan->metrics_path, comm, err)
-			 : 0;
+		     ? pl_metrics_check(plan->metrics_path, comm, err)
+		     : 0;
 	if (rc == 0)
 		rc = pl_exec_run(plan, comm, &stop_signal, &progress, &st, err);
 	pl_progress_end(&progress);
@@ -124,9 +126,9 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 	int rank = pl_comm_rank(comm), nranks = pl_comm_size(comm);
 	pl_pool *pool = pl_pool_create((size_t)256 << 20);
 	int rc = pool ? 0 : pl_error_nomem(err, "the buffer pool");
-	pl_plan_options o = {a->sets,	 a->nsets, a->memory, a->metrics,
-			     a->explain, rank,	   nranks,    1,
-			     1};
+	pl_plan_options o = {a->sets,	 a->nsets,   a->memory,
+			     a->metrics, a->explain, rank,
+			     nranks,	 1,	     1};
 	pl_topology topo;
 	if (rc == 0)
 		rc = pl_topology_detect(comm, &topo, err);

@@ -4,22 +4,22 @@
 #include "framework/cli_args.h"
 
 const char pl_cli_usage[] =
-	"usage: pipeline [options] JOB.conf\n"
-	"       mpirun -n N pipeline [options] JOB.conf\n"
-	"\n"
-	"  --set SECTION.KEY=VALUE  override or add a key (repeatable);\n"
-	"                           SECTION may be NAME#K for the K-th one\n"
-	"  --explain                check the job, print the plan, exit\n"
-	"  --memory SIZE            per-node memory budget (e.g. 4GiB, 60%)\n"
-	"  --metrics FILE           write the run's metrics as JSON\n"
-	"  --progress, --no-progress  progress line on standard error\n"
-	"  -q, -v                   quieter, more verbose\n"
-	"  --list-operators [JOB.conf]  built-in operators (and the job's\n"
-	"                           plugins), one line each\n"
-	"  --version, --help\n"
-	"\n"
-	"Exit status: 0 success, 1 the job failed on its data or\n"
-	"environment, 2 the command line or job.conf is wrong.\n";
+    "usage: pipeline [options] JOB.conf\n"
+    "       mpirun -n N pipeline [options] JOB.conf\n"
+    "\n"
+    "  --set SECTION.KEY=VALUE  override or add a key (repeatable);\n"
+    "                           SECTION may be NAME#K for the K-th one\n"
+    "  --explain                check the job, print the plan, exit\n"
+    "  --memory SIZE            per-node memory budget (e.g. 4GiB, 60%)\n"
+    "  --metrics FILE           write the run's metrics as JSON\n"
+    "  --progress, --no-progress  progress line on standard error\n"
+    "  -q, -v                   quieter, more verbose\n"
+    "  --list-operators [JOB.conf]  built-in operators (and the job's\n"
+    "                           plugins), one line each\n"
+    "  --version, --help\n"
+    "\n"
+    "Exit status: 0 success, 1 the job failed on its data or\n"
+    "environment, 2 the command line or job.conf is wrong.\n";
 
 /* Options taking a value accept "--opt VALUE" and "--opt=VALUE". */
 static int take_value(int argc, char **argv, int *i, const char *opt,
@@ -55,15 +55,15 @@ static int flag(const char *arg, pl_cli_args *a)
 		size_t off;
 		int value;
 	} flags[] = {
-		{"--explain", offsetof(pl_cli_args, explain), 1},
-		{"--list-operators", offsetof(pl_cli_args, list_operators), 1},
-		{"--version", offsetof(pl_cli_args, version), 1},
-		{"--help", offsetof(pl_cli_args, help), 1},
-		{"-h", offsetof(pl_cli_args, help), 1},
-		{"--progress", offsetof(pl_cli_args, progress), 1},
-		{"--no-progress", offsetof(pl_cli_args, progress), 0},
-		{"-q", offsetof(pl_cli_args, verbosity), 0},
-		{"-v", offsetof(pl_cli_args, verbosity), 2},
+	    {"--explain", offsetof(pl_cli_args, explain), 1},
+	    {"--list-operators", offsetof(pl_cli_args, list_operators), 1},
+	    {"--version", offsetof(pl_cli_args, version), 1},
+	    {"--help", offsetof(pl_cli_args, help), 1},
+	    {"-h", offsetof(pl_cli_args, help), 1},
+	    {"--progress", offsetof(pl_cli_args, progress), 1},
+	    {"--no-progress", offsetof(pl_cli_args, progress), 0},
+	    {"-q", offsetof(pl_cli_args, verbosity), 0},
+	    {"-v", offsetof(pl_cli_args, verbosity), 2},
 	};
 	for (size_t i = 0; i < sizeof(flags) / sizeof(*flags); i++) {
 		if (strcmp(arg, flags[i].name) == 0) {
@@ -88,7 +88,8 @@ static int parse_one(int argc, char **argv, int *i, pl_cli_args *a,
 	    (rc = take_value(argc, argv, i, "--memory", &a->memory, err)) != 0)
 		return rc < 0 ? rc : 0;
 	if (strncmp(arg, "--metrics", 9) == 0 &&
-	    (rc = take_value(argc, argv, i, "--metrics", &a->metrics, err)) != 0)
+	    (rc = take_value(argc, argv, i, "--metrics", &a->metrics, err)) !=
+		0)
 		return rc < 0 ? rc : 0;
 	if (arg[0] == '-' && arg[1] != '\0')
 		return pl_error_set(err, PL_ERR_CONF,

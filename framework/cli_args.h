@@ -8,12 +8,12 @@
 
 typedef struct pl_cli_args {
 	const char *conf; /* job.conf path */
-	char **sets;      /* --set values (pointers into argv) */
+	char **sets;	  /* --set values (pointers into argv) */
 	size_t nsets;
 	const char *memory;
 	const char *metrics;
 	int explain, list_operators, version, help;
-	int progress; /* -1: default (terminal), 0 off, 1 on */
+	int progress;  /* -1: default (terminal), 0 off, 1 on */
 	int verbosity; /* 0 quiet, 1 normal, 2 verbose */
 } pl_cli_args;
 

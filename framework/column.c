@@ -6,9 +6,15 @@
 
 #include "pipeline/batch.h"
 
-static size_t value_width(pl_type t) { return t == PL_BOOL ? 1 : 8; }
+static size_t value_width(pl_type t)
+{
+	return t == PL_BOOL ? 1 : 8;
+}
 
-static size_t bitmap_bytes(size_t n) { return (n + 7) / 8; }
+static size_t bitmap_bytes(size_t n)
+{
+	return (n + 7) / 8;
+}
 
 /* Slots the data buffer needs for cap values (strings keep cap + 1). */
 static size_t data_bytes(pl_type t, size_t cap)
@@ -50,7 +56,8 @@ int pl_column_reserve(pl_column *c, size_t cap, pl_pool *pool, pl_error *err)
 		((int64_t *)d)[0] = 0;
 	c->data = d;
 	if (c->valid != NULL) {
-		uint8_t *v = pl_pool_realloc(pool, c->valid, bitmap_bytes(ncap));
+		uint8_t *v =
+		    pl_pool_realloc(pool, c->valid, bitmap_bytes(ncap));
 		if (v == NULL)
 			return pl_error_nomem(err, "a validity bitmap");
 		memset(v + bitmap_bytes(c->cap), 0,

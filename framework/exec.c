@@ -29,12 +29,12 @@ static int feed_stage(void *arg, pl_batch *b, pl_error *err)
 		x->st->rows_out += b->nrows;
 		return pl_output_write(&x->out, b, err);
 	}
-	pl_operator *op = x->merged[s->index] ? x->merged[s->index]
-					      : &x->p->ops[s->index];
-	const pl_emitter *next = pl_exec_is_merge_point(x, s->index) &&
-					 !x->merged[s->index]
-				 ? &x->discard
-				 : &x->emitters[s->index + 1];
+	pl_operator *op =
+	    x->merged[s->index] ? x->merged[s->index] : &x->p->ops[s->index];
+	const pl_emitter *next =
+	    pl_exec_is_merge_point(x, s->index) && !x->merged[s->index]
+		? &x->discard
+		: &x->emitters[s->index + 1];
 	int rc = op->def->process(op, b, next, err);
 	if (rc == PL_STOP)
 		s->stopped = 1;
@@ -45,8 +45,7 @@ static int feed_stage(void *arg, pl_batch *b, pl_error *err)
 	return rc;
 }
 
-int pl_exec_partial(pl_exec *x, size_t i, const pl_emitter *out,
-		    pl_error *err)
+int pl_exec_partial(pl_exec *x, size_t i, const pl_emitter *out, pl_error *err)
 {
 	pl_operator *op = &x->p->ops[i];
 	if (pl_spill_active(x->spills[i]))
@@ -100,8 +99,8 @@ static int stream_chunks(pl_exec *x, pl_chunk_ctl *cc,
 		if (stop && *stop)
 			return pl_error_set(err, PL_ERR_IO, "interrupted");
 		double t0 = now_seconds();
-		int rc = pl_source_next(x->p->source, pl_chunk_ctl_rows(cc),
-					&b, err);
+		int rc = pl_source_next(x->p->source, pl_chunk_ctl_rows(cc), &b,
+					err);
 		if (rc != 0 || b == NULL)
 			return rc;
 		x->st->chunks++;
@@ -164,11 +163,11 @@ static int setup(pl_exec *x, pl_error *err)
 		return pl_error_nomem(err, "the executor");
 	for (size_t i = 0; i < x->p->nops; i++) {
 		pl_operator *op = &x->p->ops[i];
-		int rc = pl_spill_possible(op)
-				 ? pl_spill_create(op, &x->p->schemas[i],
-						   x->p->spill_dir,
-						   &x->spills[i], err)
-				 : 0;
+		int rc =
+		    pl_spill_possible(op)
+			? pl_spill_create(op, &x->p->schemas[i],
+					  x->p->spill_dir, &x->spills[i], err)
+			: 0;
 		if (rc != 0)
 			return rc;
 	}
@@ -182,8 +181,8 @@ static int setup(pl_exec *x, pl_error *err)
 
 /* The streaming phase, then each merge point in turn. Local failures are
  * carried in rc through every collective so that all ranks agree. */
-static int run(pl_exec *x, volatile sig_atomic_t *stop,
-	       pl_progress *progress, pl_error *err)
+static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_progress *progress,
+	       pl_error *err)
 {
 	int rc = setup(x, err);
 	if (x->nranks > 1)

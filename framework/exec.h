@@ -3,8 +3,8 @@
 #ifndef PIPELINE_FRAMEWORK_EXEC_H
 #define PIPELINE_FRAMEWORK_EXEC_H
 
-#include <signal.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "framework/chunk_controller.h"

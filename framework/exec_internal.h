@@ -26,9 +26,9 @@ typedef struct pl_stage {
 typedef struct pl_output {
 	const pl_plan *p;
 	int rank, nranks;
-	pl_sink *sink;        /* one rank, or rank 0 of a gathered output */
-	pl_csv_writer *part;  /* several ranks, CSV */
-	pl_batch *gathered;   /* several ranks, HDF5: this rank's rows */
+	pl_sink *sink;	     /* one rank, or rank 0 of a gathered output */
+	pl_csv_writer *part; /* several ranks, CSV */
+	pl_batch *gathered;  /* several ranks, HDF5: this rank's rows */
 } pl_output;
 
 struct pl_exec {
@@ -54,8 +54,7 @@ int pl_exec_is_merge_point(const pl_exec *x, size_t i);
 int pl_exec_merge(pl_exec *x, size_t i, pl_error *err);
 
 /* Emits the partial state of local instance i, spilled parts first. */
-int pl_exec_partial(pl_exec *x, size_t i, const pl_emitter *out,
-		    pl_error *err);
+int pl_exec_partial(pl_exec *x, size_t i, const pl_emitter *out, pl_error *err);
 
 /* Destroys the merging instance of operator i, if any. */
 void pl_exec_free_merged(pl_exec *x, size_t i);

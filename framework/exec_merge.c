@@ -22,9 +22,9 @@ typedef struct shuffle {
 	pl_exchange *ex;
 	pl_run_file **from; /* rows received, per sending rank */
 	pl_codec *codec;
-	pl_column src;      /* this rank's number, repeated */
-	pl_column *cols;    /* a partial batch plus the src column */
-	uint32_t *idx;      /* scratch for splitting by sender */
+	pl_column src;	 /* this rank's number, repeated */
+	pl_column *cols; /* a partial batch plus the src column */
+	uint32_t *idx;	 /* scratch for splitting by sender */
 	size_t idx_cap;
 } shuffle;
 
@@ -63,9 +63,8 @@ static int append_rows(pl_batch *dst, const pl_batch *b, const uint32_t *idx,
 	for (size_t c = 0; c < ncols; c++) {
 		int rc = idx ? pl_column_append_take(&dst->cols[c], &b->cols[c],
 						     idx, n, pool, err)
-			     : pl_column_append_range(&dst->cols[c],
-						      &b->cols[c], 0, n, pool,
-						      err);
+			     : pl_column_append_range(
+				   &dst->cols[c], &b->cols[c], 0, n, pool, err);
 		if (rc != 0)
 			return rc;
 	}
@@ -110,9 +109,10 @@ static int merge_at_root(pl_exec *x, size_t i, pl_error *err)
 	}
 	rc = pl_mpi_agree(x->comm, rc, err);
 	pl_exchange_opts opts = {NULL, 0, ROUND_BYTES, ZSTD_LEVEL};
-	pl_exchange *ex = rc ? NULL
-			     : pl_exchange_create(x->comm, &local->partial_schema,
-						  &opts, pool, err);
+	pl_exchange *ex =
+	    rc ? NULL
+	       : pl_exchange_create(x->comm, &local->partial_schema, &opts,
+				    pool, err);
 	if (ex != NULL) {
 		rc = pl_exchange_gather_to_root(ex, mine, all, err);
 		count_stats(x, ex);
@@ -156,8 +156,8 @@ static int receive_rows(void *arg, pl_batch *rows, pl_error *err)
 			return pl_error_set(err, PL_ERR_INTERNAL,
 					    "shuffle: bad sender %lld",
 					    (long long)s);
-		int rc = pl_run_file_append(sh->from[s], rows, sh->idx, 0, n,
-					    err);
+		int rc =
+		    pl_run_file_append(sh->from[s], rows, sh->idx, 0, n, err);
 		if (rc != 0)
 			return rc;
 	}
@@ -188,8 +188,8 @@ static int send_rows(void *arg, pl_batch *b, pl_error *err)
 	return pl_exchange_push(sh->ex, &view, receive_rows, sh, err);
 }
 
-static int shuffle_init(shuffle *sh, const pl_operator *local,
-			pl_schema *wire, pl_error *err)
+static int shuffle_init(shuffle *sh, const pl_operator *local, pl_schema *wire,
+			pl_error *err)
 {
 	pl_pool *pool = sh->x->p->env.pool;
 	int rc = pl_schema_copy(wire, &local->partial_schema, err);
@@ -280,9 +280,9 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 	rc = pl_mpi_agree(x->comm, rc, err);
 	pl_exchange_opts opts = {keys, local->partition_keys, ROUND_BYTES,
 				 ZSTD_LEVEL};
-	sh.ex = rc ? NULL
-		   : pl_exchange_create(x->comm, &wire, &opts,
-					x->p->env.pool, err);
+	sh.ex =
+	    rc ? NULL
+	       : pl_exchange_create(x->comm, &wire, &opts, x->p->env.pool, err);
 	if (rc == 0 && sh.ex == NULL)
 		rc = PL_ERR_NOMEM;
 	if (sh.ex != NULL) {

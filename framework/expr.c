@@ -166,11 +166,10 @@ int pl_expr_data_error(const pl_expr *e, const pl_eval_ctx *cx, size_t row,
 	pl_expr_prefix(e->src, where, sizeof(where));
 	const pl_batch *in = cx->in;
 	if (in->origin != NULL && in->line != NULL)
-		return pl_error_set(cx->err, PL_ERR_DATA,
-				    "%s'%.*s%s': %s at %s:%lld", where,
-				    PL_EXPR_QUOTE_MAX, e->src->text,
-				    pl_expr_cut(e->src->text), what,
-				    in->origin, (long long)in->line[row]);
+		return pl_error_set(
+		    cx->err, PL_ERR_DATA, "%s'%.*s%s': %s at %s:%lld", where,
+		    PL_EXPR_QUOTE_MAX, e->src->text, pl_expr_cut(e->src->text),
+		    what, in->origin, (long long)in->line[row]);
 	return pl_error_set(cx->err, PL_ERR_DATA, "%s'%.*s%s': %s at row %zu",
 			    where, PL_EXPR_QUOTE_MAX, e->src->text,
 			    pl_expr_cut(e->src->text), what, row + 1);

@@ -1,8 +1,8 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -71,7 +71,7 @@ static void figures(const pl_plan *p, const pl_run_stats *st, uint64_t *m)
 	m[M_NCHUNK_ROWS] = st->nchunk_rows;
 	for (size_t i = 0; i < PL_CHUNK_SAMPLES; i++)
 		m[M_CHUNK_ROWS + i] =
-			i < st->nchunk_rows ? st->chunk_rows[i] : 0;
+		    i < st->nchunk_rows ? st->chunk_rows[i] : 0;
 }
 
 /* "[65536, 81920, ...]": the chunk size over the rank's run. */
@@ -95,17 +95,16 @@ static void write_rank(FILE *f, int rank, const uint64_t *m)
 		(unsigned long long)m[M_ROWS_SKIPPED],
 		(unsigned long long)m[M_CHUNKS]);
 	write_samples(f, m);
-	fprintf(f,
-		", \"budget_bytes\": %llu, \"peak_rss_bytes\": %llu, "
-		"\"peak_pool_bytes\": %llu, \"bytes_spilled\": %llu, "
-		"\"shuffle_bytes_raw\": %llu, \"shuffle_bytes_sent\": %llu, "
-		"\"seconds\": %.6f}",
-		(unsigned long long)m[M_BUDGET],
-		(unsigned long long)m[M_PEAK_RSS],
-		(unsigned long long)m[M_PEAK_POOL],
-		(unsigned long long)m[M_SPILLED],
-		(unsigned long long)m[M_SENT_RAW],
-		(unsigned long long)m[M_SENT], (double)m[M_SECONDS_US] / 1e6);
+	fprintf(
+	    f,
+	    ", \"budget_bytes\": %llu, \"peak_rss_bytes\": %llu, "
+	    "\"peak_pool_bytes\": %llu, \"bytes_spilled\": %llu, "
+	    "\"shuffle_bytes_raw\": %llu, \"shuffle_bytes_sent\": %llu, "
+	    "\"seconds\": %.6f}",
+	    (unsigned long long)m[M_BUDGET], (unsigned long long)m[M_PEAK_RSS],
+	    (unsigned long long)m[M_PEAK_POOL],
+	    (unsigned long long)m[M_SPILLED], (unsigned long long)m[M_SENT_RAW],
+	    (unsigned long long)m[M_SENT], (double)m[M_SECONDS_US] / 1e6);
 }
 
 static int write_json(const char *path, const pl_plan *p, const uint64_t *all,
@@ -129,7 +128,8 @@ static int write_json(const char *path, const pl_plan *p, const uint64_t *all,
 	fprintf(f,
 		", \"ranks\": %d, \"nodes\": %d, \"wall_seconds\": %.6f, "
 		"\"rows_in\": %llu, \"rows_out\": %llu, \"bytes_in\": %llu, "
-		"\"bytes_out\": %llu, \"memory_budget_bytes\": %llu, \"rank_budget_bytes\": %llu, "
+		"\"bytes_out\": %llu, \"memory_budget_bytes\": %llu, "
+		"\"rank_budget_bytes\": %llu, "
 		"\"per_rank\": [",
 		n, p->nodes, (double)sum[M_SECONDS_US] / 1e6,
 		(unsigned long long)sum[M_ROWS_IN],
@@ -167,8 +167,8 @@ int pl_metrics_check(const char *path, MPI_Comm comm, pl_error *err)
 	return pl_mpi_agree(comm, rc, err);
 }
 
-int pl_metrics_write(const char *path, const pl_plan *p,
-		     const pl_run_stats *st, MPI_Comm comm, pl_error *err)
+int pl_metrics_write(const char *path, const pl_plan *p, const pl_run_stats *st,
+		     MPI_Comm comm, pl_error *err)
 {
 	int rank = pl_comm_rank(comm), n = pl_comm_size(comm), rc = 0;
 	uint64_t mine[M_COUNT];

@@ -12,8 +12,7 @@
 
 #define COPY_CHUNK ((size_t)4 << 20)
 
-int pl_output_open(pl_output *o, const pl_plan *p, MPI_Comm comm,
-		   pl_error *err)
+int pl_output_open(pl_output *o, const pl_plan *p, MPI_Comm comm, pl_error *err)
 {
 	memset(o, 0, sizeof(*o));
 	o->p = p;
@@ -36,9 +35,9 @@ int pl_output_write(pl_output *o, const pl_batch *b, pl_error *err)
 	if (o->part)
 		return pl_csv_writer_write(o->part, b, err);
 	for (size_t i = 0; i < b->ncols; i++) {
-		int rc = pl_column_append_range(&o->gathered->cols[i],
-						&b->cols[i], 0, b->nrows,
-						o->p->env.pool, err);
+		int rc =
+		    pl_column_append_range(&o->gathered->cols[i], &b->cols[i],
+					   0, b->nrows, o->p->env.pool, err);
 		if (rc != 0)
 			return rc;
 	}

@@ -60,8 +60,8 @@ static int open_source(pl_plan *p, pl_pool *pool, pl_error *err)
 	if (rc == 0)
 		rc = pl_source_open(p->source_sec, 1, pool, &p->source, err);
 	if (rc == 0)
-		rc = pl_schema_copy(&p->schemas[0],
-				    pl_source_schema(p->source), err);
+		rc = pl_schema_copy(&p->schemas[0], pl_source_schema(p->source),
+				    err);
 	return rc;
 }
 
@@ -103,7 +103,7 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	p->env.nranks = o->nranks;
 	p->nodes = o->nodes > 0 ? o->nodes : 1;
 	p->env.memory_budget =
-		p->memory / (size_t)(o->node_size > 0 ? o->node_size : 1);
+	    p->memory / (size_t)(o->node_size > 0 ? o->node_size : 1);
 	p->env.chunk_rows = p->chunk_rows ? p->chunk_rows : 65536;
 	p->env.spill_dir = p->spill_dir;
 	p->env.job_name = p->job_name;
@@ -112,7 +112,7 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	/* Operators see the start size: their own output batches match it. */
 	if (rc == 0 && p->chunk_rows == 0)
 		p->env.chunk_rows = pl_chunk_start_rows(
-			p->node.l2_bytes, row_bytes(&p->schemas[0]));
+		    p->node.l2_bytes, row_bytes(&p->schemas[0]));
 	for (size_t i = 0; rc == 0 && i < nsecs; i++)
 		rc = init_op(p, i, secs[i], err);
 	free(secs);
@@ -145,17 +145,17 @@ static void print_partitioning(const pl_plan *p, FILE *out)
 {
 	fprintf(out, "  partitioning: %s\n",
 		p->env.nranks == 1
-			? "one rank reads everything"
-			: "each rank reads its share of the input (CSV: "
-			  "byte ranges moved to record starts; HDF5: rows)");
+		    ? "one rank reads everything"
+		    : "each rank reads its share of the input (CSV: "
+		      "byte ranges moved to record starts; HDF5: rows)");
 	for (size_t i = 0; p->env.nranks > 1 && i < p->nops; i++) {
 		const pl_operator *op = &p->ops[i];
 		if (op->def->partial == NULL || op->def->merge == NULL)
 			continue;
 		fprintf(out, "    [%s]: partial state %s\n", op->def->name,
 			op->partition_keys
-				? "shuffled among the ranks by key"
-				: "gathered to rank 0 in input order");
+			    ? "shuffled among the ranks by key"
+			    : "gathered to rank 0 in input order");
 	}
 }
 

@@ -18,7 +18,7 @@ typedef struct pl_plan_options {
 	size_t nsets;
 	const char *memory;  /* --memory, or NULL */
 	const char *metrics; /* --metrics, or NULL */
-	int explain;         /* skip the existing-output check */
+	int explain;	     /* skip the existing-output check */
 	int rank, nranks;
 	int nodes, node_size; /* the budget is split among a node's ranks */
 } pl_plan_options;
@@ -45,8 +45,8 @@ typedef struct pl_plan {
 	const pl_section *sink_sec;
 	char sink_path[4096];
 	int sink_format;
-	int zstd_level; /* 0: none */
-	int hdf5_layout;  /* PL_HDF5_COLUMNS or PL_HDF5_COMPOUND */
+	int zstd_level;	 /* 0: none */
+	int hdf5_layout; /* PL_HDF5_COLUMNS or PL_HDF5_COMPOUND */
 	char hdf5_group[1024];
 	int overwrite;
 } pl_plan;

@@ -6,13 +6,13 @@
 
 /* Finds [job], [source], [sink] and the operator sections (into ops, room
  * for conf.n), checking their number and order. */
-int pl_plan_classify(pl_plan *p, const pl_section **job,
-		     const pl_section **ops, size_t *nops, pl_error *err);
+int pl_plan_classify(pl_plan *p, const pl_section **job, const pl_section **ops,
+		     size_t *nops, pl_error *err);
 /* Reads [job] (may be NULL) and the command-line overrides. */
 int pl_plan_read_job(pl_plan *p, const pl_section *job,
 		     const pl_plan_options *o, pl_error *err);
 /* Reads [sink]; checks an existing output unless explaining. */
-int pl_plan_read_sink(pl_plan *p, const pl_section *s,
-		      const pl_plan_options *o, pl_error *err);
+int pl_plan_read_sink(pl_plan *p, const pl_section *s, const pl_plan_options *o,
+		      pl_error *err);
 
 #endif

@@ -12,11 +12,13 @@
 
 static const char *const job_keys[] = {"name",	    "memory",  "chunk_rows",
 				       "spill_dir", "metrics", NULL};
-static const char *const sink_keys[] = {"path",	       "format", "overwrite",
-					"compression", "layout", "group",
-					NULL};
+static const char *const sink_keys[] = {
+    "path", "format", "overwrite", "compression", "layout", "group", NULL};
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
 
 static char *default_job_name(const char *file)
 {
@@ -34,8 +36,9 @@ static char *default_job_name(const char *file)
 static int read_memory(pl_plan *p, const pl_section *job, const char *cli,
 		       pl_error *err)
 {
-	const char *v = cli ? cli : job ? pl_section_get(job, "memory", NULL)
-				       : NULL;
+	const char *v = cli   ? cli
+			: job ? pl_section_get(job, "memory", NULL)
+			      : NULL;
 	pl_node_probe("/", &p->node);
 	if (pl_budget_resolve(&p->node, v, &p->memory) != 0) {
 		if (cli)
@@ -51,8 +54,8 @@ static int read_memory(pl_plan *p, const pl_section *job, const char *cli,
 
 static int read_chunk_rows(pl_plan *p, const pl_section *job, pl_error *err)
 {
-	const char *v = job ? pl_section_get(job, "chunk_rows", "auto")
-			    : "auto";
+	const char *v =
+	    job ? pl_section_get(job, "chunk_rows", "auto") : "auto";
 	if (strcmp(v, "auto") == 0)
 		return 0;
 	long long n;
@@ -78,9 +81,10 @@ int pl_plan_read_job(pl_plan *p, const pl_section *job,
 	const char *tmp = getenv("TMPDIR");
 	const char *spill = job ? pl_section_get(job, "spill_dir", NULL) : NULL;
 	p->spill_dir = strdup(spill ? spill : tmp && *tmp ? tmp : "/tmp");
-	p->metrics_path = dup_or_null(
-		o->metrics ? o->metrics
-			   : job ? pl_section_get(job, "metrics", NULL) : NULL);
+	p->metrics_path =
+	    dup_or_null(o->metrics ? o->metrics
+			: job	   ? pl_section_get(job, "metrics", NULL)
+				   : NULL);
 	if (p->job_name == NULL || p->spill_dir == NULL)
 		return pl_error_nomem(err, "the plan");
 	if ((rc = read_memory(p, job, o->memory, err)) != 0)
@@ -93,9 +97,9 @@ static int read_compression(pl_plan *p, const pl_section *s, pl_error *err)
 	size_t n = strlen(p->sink_path);
 	const char *v = pl_section_get(s, "compression", NULL);
 	if (v == NULL) {
-		p->zstd_level = n > 4 && strcasecmp(p->sink_path + n - 4, ".zst") == 0
-					? 3
-					: 0;
+		p->zstd_level =
+		    n > 4 && strcasecmp(p->sink_path + n - 4, ".zst") == 0 ? 3
+									   : 0;
 		return 0;
 	}
 	if (strcmp(v, "none") == 0) {
@@ -147,9 +151,10 @@ static int read_sink_format(pl_plan *p, const pl_section *s, pl_error *err)
 		n -= 4;
 	if (f == NULL)
 		f = (n > 3 && strncasecmp(path + n - 3, ".h5", 3) == 0) ||
-				    (n > 5 && strncasecmp(path + n - 5, ".hdf5", 5) == 0)
-			    ? "hdf5"
-			    : "csv";
+			    (n > 5 &&
+			     strncasecmp(path + n - 5, ".hdf5", 5) == 0)
+			? "hdf5"
+			: "csv";
 	if (strcmp(f, "csv") == 0) {
 		p->sink_format = PL_SINK_CSV;
 		return 0;
@@ -162,8 +167,8 @@ static int read_sink_format(pl_plan *p, const pl_section *s, pl_error *err)
 				"format must be csv or hdf5, not '%s'", f);
 }
 
-int pl_plan_read_sink(pl_plan *p, const pl_section *s,
-		      const pl_plan_options *o, pl_error *err)
+int pl_plan_read_sink(pl_plan *p, const pl_section *s, const pl_plan_options *o,
+		      pl_error *err)
 {
 	int rc;
 	if ((rc = pl_section_check_keys(s, sink_keys, err)) != 0)
@@ -174,7 +179,7 @@ int pl_plan_read_sink(pl_plan *p, const pl_section *s,
 	if ((rc = pl_section_path(s, path, p->sink_path, sizeof(p->sink_path),
 				  err)) != 0 ||
 	    (rc = pl_section_get_bool(s, "overwrite", 0, &p->overwrite, err)) !=
-		    0 ||
+		0 ||
 	    (rc = read_sink_format(p, s, err)) != 0 ||
 	    (rc = read_compression(p, s, err)) != 0)
 		return rc;
@@ -189,8 +194,7 @@ int pl_plan_read_sink(pl_plan *p, const pl_section *s,
 
 static const char *const fixed_sections[] = {"job", "source", "sink", NULL};
 
-static int unknown_section(const pl_plan *p, const pl_section *s,
-			   pl_error *err)
+static int unknown_section(const pl_plan *p, const pl_section *s, pl_error *err)
 {
 	const char **names = pl_registry_names(&p->registry);
 	if (names == NULL)
@@ -213,8 +217,8 @@ static int order_error(const pl_section *s, const char *why, pl_error *err)
 			    s->line, s->name, why);
 }
 
-int pl_plan_classify(pl_plan *p, const pl_section **job,
-		     const pl_section **ops, size_t *nops, pl_error *err)
+int pl_plan_classify(pl_plan *p, const pl_section **job, const pl_section **ops,
+		     size_t *nops, pl_error *err)
 {
 	*job = NULL;
 	*nops = 0;
@@ -222,30 +226,40 @@ int pl_plan_classify(pl_plan *p, const pl_section **job,
 		const pl_section *s = &p->conf.sections[i];
 		if (strcmp(s->name, "job") == 0) {
 			if (*job)
-				return order_error(s, "only one [job] section "
-						      "is allowed", err);
+				return order_error(s,
+						   "only one [job] section "
+						   "is allowed",
+						   err);
 			*job = s;
 		} else if (strcmp(s->name, "source") == 0) {
 			if (p->source_sec)
-				return order_error(s, "only one [source] "
-						      "section is allowed", err);
+				return order_error(s,
+						   "only one [source] "
+						   "section is allowed",
+						   err);
 			if (*nops || p->sink_sec)
-				return order_error(s, "[source] must come "
-						      "before operators and "
-						      "[sink]", err);
+				return order_error(s,
+						   "[source] must come "
+						   "before operators and "
+						   "[sink]",
+						   err);
 			p->source_sec = s;
 		} else if (strcmp(s->name, "sink") == 0) {
 			if (p->sink_sec)
-				return order_error(s, "only one [sink] section "
-						      "is allowed", err);
+				return order_error(s,
+						   "only one [sink] section "
+						   "is allowed",
+						   err);
 			p->sink_sec = s;
 		} else {
 			if (!pl_registry_find(&p->registry, s->name) &&
 			    !pl_section_find(s, "plugin"))
 				return unknown_section(p, s, err);
 			if (!p->source_sec || p->sink_sec)
-				return order_error(s, "operators go between "
-						      "[source] and [sink]", err);
+				return order_error(s,
+						   "operators go between "
+						   "[source] and [sink]",
+						   err);
 			ops[(*nops)++] = s;
 		}
 	}

@@ -27,7 +27,10 @@ struct pl_pool {
 	int fail_sticky;
 };
 
-static size_t class_bytes(uint32_t cls) { return (size_t)1 << (cls + POOL_MIN_SHIFT); }
+static size_t class_bytes(uint32_t cls)
+{
+	return (size_t)1 << (cls + POOL_MIN_SHIFT);
+}
 
 pl_pool *pl_pool_create(size_t cache_limit)
 {
@@ -169,7 +172,10 @@ void *pl_pool_realloc(pl_pool *pool, void *p, size_t size)
 	return q;
 }
 
-pl_pool_stats pl_pool_get_stats(const pl_pool *pool) { return pool->stats; }
+pl_pool_stats pl_pool_get_stats(const pl_pool *pool)
+{
+	return pool->stats;
+}
 
 void pl_pool_fail_after(pl_pool *pool, uint64_t n, int sticky)
 {

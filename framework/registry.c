@@ -7,7 +7,7 @@
 static int add_def(pl_registry *r, const pl_operator_def *d, pl_error *err)
 {
 	const pl_operator_def **defs =
-		realloc(r->defs, (r->n + 1) * sizeof(*defs));
+	    realloc(r->defs, (r->n + 1) * sizeof(*defs));
 	if (defs == NULL)
 		return pl_error_nomem(err, "the operator registry");
 	r->defs = defs;
@@ -26,8 +26,7 @@ int pl_registry_init(pl_registry *r, const pl_operator_def *const *builtins,
 	return 0;
 }
 
-const pl_operator_def *pl_registry_find(const pl_registry *r,
-					const char *name)
+const pl_operator_def *pl_registry_find(const pl_registry *r, const char *name)
 {
 	for (size_t i = r->n; i-- > 0;) {
 		if (strcmp(r->defs[i]->name, name) == 0)
@@ -76,7 +75,7 @@ int pl_registry_load_plugin(pl_registry *r, const pl_section *s,
 		return pl_section_error(s, "plugin", err,
 					"cannot load plugin: %s", dlerror());
 	void **handles =
-		realloc(r->handles, (r->nhandles + 1) * sizeof(*handles));
+	    realloc(r->handles, (r->nhandles + 1) * sizeof(*handles));
 	if (handles == NULL) {
 		dlclose(h);
 		return pl_error_nomem(err, "the operator registry");

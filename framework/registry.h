@@ -17,8 +17,7 @@ int pl_registry_init(pl_registry *r, const pl_operator_def *const *builtins,
 		     pl_error *err);
 
 /* The operator called name, or NULL. */
-const pl_operator_def *pl_registry_find(const pl_registry *r,
-					const char *name);
+const pl_operator_def *pl_registry_find(const pl_registry *r, const char *name);
 
 /* Loads the plugin at path (exactly that path, resolved against the
  * job.conf directory; no search path) for section s, checks its entry

@@ -41,7 +41,10 @@ void pl_run_file_destroy(pl_run_file *f)
 	free(f);
 }
 
-uint64_t pl_run_file_bytes(const pl_run_file *f) { return f->bytes; }
+uint64_t pl_run_file_bytes(const pl_run_file *f)
+{
+	return f->bytes;
+}
 
 static int open_file(pl_run_file *f, pl_error *err)
 {
@@ -67,11 +70,11 @@ int pl_run_file_flush(pl_run_file *f, pl_error *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return pl_error_set(err, PL_ERR_IO,
-					    "%s: cannot write a spill file: "
-					    "%s",
-					    f->dir, n < 0 ? strerror(errno)
-							  : "disk full");
+			return pl_error_set(
+			    err, PL_ERR_IO,
+			    "%s: cannot write a spill file: "
+			    "%s",
+			    f->dir, n < 0 ? strerror(errno) : "disk full");
 		done += (size_t)n;
 	}
 	f->bytes += f->buf.len;
@@ -111,8 +114,7 @@ static int truncated(const pl_run_file *f, pl_error *err)
 }
 
 /* Reads the next message into msg; *end at the end of the file. */
-static int next_message(pl_run_file *f, pl_bytes *msg, int *end,
-			pl_error *err)
+static int next_message(pl_run_file *f, pl_bytes *msg, int *end, pl_error *err)
 {
 	size_t got, size, rest;
 	msg->len = 0;
@@ -179,8 +181,8 @@ int pl_run_file_replay(pl_run_file *f, const pl_schema *schema,
 	if (rc != 0)
 		return rc;
 	if (lseek(f->fd, 0, SEEK_SET) != 0)
-		return pl_error_set(err, PL_ERR_IO, "%s: spill file: %s", f->dir,
-				    strerror(errno));
+		return pl_error_set(err, PL_ERR_IO, "%s: spill file: %s",
+				    f->dir, strerror(errno));
 	pl_bytes msg = {0};
 	int end = 0;
 	while (rc == 0) {

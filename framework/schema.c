@@ -3,8 +3,8 @@
 
 #include "pipeline/batch.h"
 
-static const char *const type_names[] = {"int64", "float64", "bool",
-					 "string", "null"};
+static const char *const type_names[] = {"int64", "float64", "bool", "string",
+					 "null"};
 
 const char *pl_type_name(pl_type t)
 {

@@ -17,10 +17,10 @@ int pl_sink_open(const pl_plan *p, pl_sink **out, pl_error *err)
 	const pl_schema *schema = &p->schemas[p->nops];
 	int rc;
 	if (p->sink_format == PL_SINK_HDF5) {
-		pl_hdf5_sink_options o = {p->sink_path, p->hdf5_layout,
-					  p->hdf5_group, p->zstd_level,
-					  p->job_name,
-					  pl_source_describe(p->source)};
+		pl_hdf5_sink_options o = {
+		    p->sink_path,  p->hdf5_layout,
+		    p->hdf5_group, p->zstd_level,
+		    p->job_name,   pl_source_describe(p->source)};
 		rc = pl_hdf5_writer_open(&o, schema, &s->h5, err);
 	} else {
 		rc = pl_csv_writer_open(p->sink_path, schema, p->zstd_level,

@@ -96,8 +96,8 @@ static int pick_format(const pl_section *s, int *format, pl_error *err)
 static int read_columns(const pl_section *s, int use_columns, char ***names,
 			size_t *n, pl_error *err)
 {
-	const char *cols = use_columns ? pl_section_get(s, "columns", NULL)
-				       : NULL;
+	const char *cols =
+	    use_columns ? pl_section_get(s, "columns", NULL) : NULL;
 	if (cols == NULL)
 		return 0;
 	int rc = pl_split_names(cols, names, n, err);
@@ -151,8 +151,8 @@ int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 	int rc = pick_format(s, &src->format, err);
 	if (rc == 0)
 		rc = src->format == FORMAT_HDF5
-			     ? open_hdf5(src, s, use_columns, pool, err)
-			     : open_csv(src, s, use_columns, pool, err);
+			 ? open_hdf5(src, s, use_columns, pool, err)
+			 : open_csv(src, s, use_columns, pool, err);
 	if (rc != 0) {
 		pl_source_close(src);
 		return rc;
@@ -190,8 +190,9 @@ static int append_part(FILE *out, const char *part, pl_error *err)
 	int rc = 0;
 	while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
 		if (fwrite(buf, 1, n, out) != n)
-			rc = pl_error_set(err, PL_ERR_IO, "cannot write the "
-							  "reject file: %s",
+			rc = pl_error_set(err, PL_ERR_IO,
+					  "cannot write the "
+					  "reject file: %s",
 					  strerror(errno));
 	fclose(in);
 	unlink(part);
@@ -238,10 +239,12 @@ static int partition_hdf5(pl_source *src, MPI_Comm comm, pl_error *err)
 	MPI_Comm_rank(comm, &rank);
 	MPI_Comm_size(comm, &n);
 	uint64_t total = pl_hdf5_reader_total_rows(src->h5);
-	uint64_t first = total / (uint64_t)n * (uint64_t)rank +
-			 ((uint64_t)rank < total % (uint64_t)n ? (uint64_t)rank
-							       : total % (uint64_t)n);
-	uint64_t count = total / (uint64_t)n + ((uint64_t)rank < total % (uint64_t)n);
+	uint64_t first =
+	    total / (uint64_t)n * (uint64_t)rank +
+	    ((uint64_t)rank < total % (uint64_t)n ? (uint64_t)rank
+						  : total % (uint64_t)n);
+	uint64_t count =
+	    total / (uint64_t)n + ((uint64_t)rank < total % (uint64_t)n);
 	int rc = pl_hdf5_reader_set_range(src->h5, first, count, err);
 	return pl_mpi_agree(comm, rc, err);
 }
@@ -282,7 +285,10 @@ pl_source_stats pl_source_get_stats(const pl_source *src)
 	return s;
 }
 
-const char *pl_source_describe(const pl_source *src) { return src->desc; }
+const char *pl_source_describe(const pl_source *src)
+{
+	return src->desc;
+}
 
 void pl_source_discard(pl_source *src)
 {

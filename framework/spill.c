@@ -66,7 +66,10 @@ void pl_spill_destroy(pl_spill *s)
 	free(s);
 }
 
-int pl_spill_active(const pl_spill *s) { return s != NULL && s->spilled; }
+int pl_spill_active(const pl_spill *s)
+{
+	return s != NULL && s->spilled;
+}
 
 uint64_t pl_spill_bytes(const pl_spill *s)
 {
@@ -140,8 +143,8 @@ static int reset_op(pl_operator *op, const pl_schema *in, pl_error *err)
 
 static int spill_state(pl_spill *s, pl_error *err)
 {
-	if (s->codec == NULL &&
-	    (s->codec = pl_codec_create(s->pool, SPILL_ZSTD_LEVEL, err)) == NULL)
+	if (s->codec == NULL && (s->codec = pl_codec_create(
+				     s->pool, SPILL_ZSTD_LEVEL, err)) == NULL)
 		return PL_ERR_NOMEM;
 	pl_emitter e = {spill_rows, s};
 	int rc = s->op->def->partial(s->op, &e, err);
@@ -187,8 +190,7 @@ static int emit_to(void *arg, pl_batch *b, pl_error *err)
 }
 
 /* Merges partition p into a fresh instance and finishes it into out. */
-static int finish_part(pl_spill *s, int p, const pl_emitter *out,
-		       pl_error *err)
+static int finish_part(pl_spill *s, int p, const pl_emitter *out, pl_error *err)
 {
 	pl_operator m = *s->op;
 	m.state = NULL;

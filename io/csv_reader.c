@@ -679,16 +679,15 @@ static int select_columns(pl_csv_reader *r, pl_error *err)
 				return unknown_column(r, "columns", name, err);
 			if (pl_schema_find(&r->out, name) >= 0)
 				return r->o->section
-					       ? pl_section_error(
-						     r->o->section, "columns",
-						     err,
-						     "column '%s' selected twice",
-						     name)
-					       : pl_error_set(
-						     err, PL_ERR_CONF,
-						     "columns: '%s' selected "
-						     "twice",
-						     name);
+					   ? pl_section_error(
+						 r->o->section, "columns", err,
+						 "column '%s' selected twice",
+						 name)
+					   : pl_error_set(
+						 err, PL_ERR_CONF,
+						 "columns: '%s' selected "
+						 "twice",
+						 name);
 		}
 		r->sel[k] = (size_t)i;
 		int rc = pl_schema_add(&r->out, r->in.fields[i].name, PL_STRING,

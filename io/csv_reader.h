@@ -12,16 +12,16 @@
 typedef struct pl_csv_options {
 	char **paths; /* resolved paths, glob-expanded, in order */
 	size_t npaths;
-	int header;         /* first record names the columns */
-	char delimiter;     /* ',' or '\t' for .tsv */
-	char quote;         /* '"' */
-	char **nulls;       /* extra unquoted strings meaning NULL */
+	int header;	/* first record names the columns */
+	char delimiter; /* ',' or '\t' for .tsv */
+	char quote;	/* '"' */
+	char **nulls;	/* extra unquoted strings meaning NULL */
 	size_t nnulls;
-	pl_schema schema;   /* types given for some columns (names) */
+	pl_schema schema; /* types given for some columns (names) */
 	long long infer_rows;
-	int skip_errors;    /* on_error = skip */
-	char *reject_path;  /* raw text of skipped rows, or NULL */
-	char **columns;     /* columns to produce, in this order; NULL: all */
+	int skip_errors;   /* on_error = skip */
+	char *reject_path; /* raw text of skipped rows, or NULL */
+	char **columns;	   /* columns to produce, in this order; NULL: all */
 	size_t ncolumns;
 	const pl_section *section; /* for messages naming job.conf lines */
 } pl_csv_options;
@@ -62,7 +62,7 @@ int pl_csv_reader_next(pl_csv_reader *r, size_t max_rows, pl_batch **out,
 		       pl_error *err);
 
 typedef struct pl_csv_stats {
-	uint64_t rows;         /* rows produced */
+	uint64_t rows;	       /* rows produced */
 	uint64_t rows_skipped; /* bad rows skipped */
 	uint64_t bytes_read;   /* input bytes consumed (compressed for .zst) */
 	uint64_t bytes_total;  /* sum of the input files' sizes */

@@ -196,9 +196,8 @@ static int open_writer(pl_csv_writer *w, const char *path,
 	return rc;
 }
 
-static int open_any(const char *path, const pl_schema *schema,
-		    int zstd_level, int header, pl_csv_writer **out,
-		    pl_error *err)
+static int open_any(const char *path, const pl_schema *schema, int zstd_level,
+		    int header, pl_csv_writer **out, pl_error *err)
 {
 	*out = NULL;
 	pl_csv_writer *w = calloc(1, sizeof(*w));

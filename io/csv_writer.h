@@ -50,8 +50,8 @@ size_t pl_format_double(double v, char *buf);
 
 /* Appends the CSV text of rows of b (no header) to a growing malloc'd
  * buffer *buf of *len bytes used and *cap allocated. */
-int pl_csv_encode_batch(const pl_batch *b, char **buf, size_t *len,
-			size_t *cap, pl_error *err);
+int pl_csv_encode_batch(const pl_batch *b, char **buf, size_t *len, size_t *cap,
+			pl_error *err);
 
 /* Appends the header line for schema, as pl_csv_encode_batch does rows. */
 int pl_csv_encode_header(const pl_schema *s, char **buf, size_t *len,

@@ -15,7 +15,7 @@ typedef struct pl_hdf5_options {
 	size_t npaths;
 	char **datasets; /* `datasets`: paths inside the file, or NULL */
 	size_t ndatasets;
-	char *dataset; /* `dataset`: a compound dataset, or NULL */
+	char *dataset;	/* `dataset`: a compound dataset, or NULL */
 	char **columns; /* selection and order, or NULL for all */
 	size_t ncolumns;
 	const pl_section *section; /* for messages naming job.conf lines */
@@ -48,8 +48,8 @@ uint64_t pl_hdf5_reader_total_rows(const pl_hdf5_reader *r);
 
 /* Restricts reading to global rows [first, first + count) (for ranks).
  * Call before the first pl_hdf5_reader_next. */
-int pl_hdf5_reader_set_range(pl_hdf5_reader *r, uint64_t first,
-			     uint64_t count, pl_error *err);
+int pl_hdf5_reader_set_range(pl_hdf5_reader *r, uint64_t first, uint64_t count,
+			     pl_error *err);
 
 /* Next batch of at most max_rows rows (owned by the reader, valid until
  * the next call); *out NULL at the end. */

@@ -14,10 +14,10 @@ enum { PL_HDF5_COLUMNS, PL_HDF5_COMPOUND };
 
 typedef struct pl_hdf5_sink_options {
 	const char *path;
-	int layout;        /* PL_HDF5_COLUMNS or PL_HDF5_COMPOUND */
-	const char *group; /* "/" by default */
-	int zstd_level;    /* 0: no compression */
-	const char *job_name;    /* written as an attribute */
+	int layout;		 /* PL_HDF5_COLUMNS or PL_HDF5_COMPOUND */
+	const char *group;	 /* "/" by default */
+	int zstd_level;		 /* 0: no compression */
+	const char *job_name;	 /* written as an attribute */
 	const char *source_desc; /* written as an attribute */
 } pl_hdf5_sink_options;
 
@@ -30,8 +30,7 @@ int pl_hdf5_writer_open(const pl_hdf5_sink_options *o, const pl_schema *s,
 			pl_hdf5_writer **out, pl_error *err);
 
 /* Appends the rows of b. */
-int pl_hdf5_writer_write(pl_hdf5_writer *w, const pl_batch *b,
-			 pl_error *err);
+int pl_hdf5_writer_write(pl_hdf5_writer *w, const pl_batch *b, pl_error *err);
 
 /* Closes and renames to the final name; frees w (also on failure, after
  * removing the temporary file). */

@@ -5,7 +5,7 @@
 #include "pipeline/operator.h"
 
 extern const pl_operator_def pl_op_filter, pl_op_derive, pl_op_select,
-	pl_op_limit;
+    pl_op_limit;
 extern const pl_operator_def pl_op_groupby;
 extern const pl_operator_def pl_op_sort, pl_op_distinct, pl_op_join;
 

@@ -150,12 +150,12 @@ static void derive_describe(const pl_operator *op, char *buf, size_t cap)
 }
 
 const pl_operator_def pl_op_derive = {
-	.api_version = PL_OPERATOR_API_VERSION,
-	.name = "derive",
-	.description = "add or replace columns computed from expressions",
-	.kind = PL_OP_STREAMING,
-	.init = derive_init,
-	.process = derive_process,
-	.destroy = derive_destroy,
-	.describe = derive_describe,
+    .api_version = PL_OPERATOR_API_VERSION,
+    .name = "derive",
+    .description = "add or replace columns computed from expressions",
+    .kind = PL_OP_STREAMING,
+    .init = derive_init,
+    .process = derive_process,
+    .destroy = derive_destroy,
+    .describe = derive_describe,
 };

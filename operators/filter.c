@@ -156,12 +156,12 @@ static void filter_describe(const pl_operator *op, char *buf, size_t cap)
 }
 
 const pl_operator_def pl_op_filter = {
-	.api_version = PL_OPERATOR_API_VERSION,
-	.name = "filter",
-	.description = "keep the rows where an expression is true",
-	.kind = PL_OP_STREAMING,
-	.init = filter_init,
-	.process = filter_process,
-	.destroy = filter_destroy,
-	.describe = filter_describe,
+    .api_version = PL_OPERATOR_API_VERSION,
+    .name = "filter",
+    .description = "keep the rows where an expression is true",
+    .kind = PL_OP_STREAMING,
+    .init = filter_init,
+    .process = filter_process,
+    .destroy = filter_destroy,
+    .describe = filter_describe,
 };

@@ -14,7 +14,7 @@ typedef struct limit_state {
 	size_t limit;
 	size_t done;
 	pl_column *cols; /* the view's columns */
-	pl_batch *kept;  /* across ranks: the rows kept so far */
+	pl_batch *kept;	 /* across ranks: the rows kept so far */
 } limit_state;
 
 static const char *const limit_keys[] = {"rows", NULL};
@@ -113,8 +113,7 @@ static int limit_emit_kept(pl_operator *op, const pl_emitter *out,
 	return rc == PL_STOP ? 0 : rc;
 }
 
-static int limit_merge(pl_operator *op, const pl_batch *partial,
-		       pl_error *err)
+static int limit_merge(pl_operator *op, const pl_batch *partial, pl_error *err)
 {
 	limit_state *st = op->state;
 	if (st->kept == NULL || st->done >= st->limit)
@@ -144,15 +143,15 @@ static void limit_describe(const pl_operator *op, char *buf, size_t cap)
 }
 
 const pl_operator_def pl_op_limit = {
-	.api_version = PL_OPERATOR_API_VERSION,
-	.name = "limit",
-	.description = "pass on the first N rows in input order",
-	.kind = PL_OP_STREAMING,
-	.init = limit_init,
-	.process = limit_process,
-	.finish = limit_emit_kept,
-	.destroy = limit_destroy,
-	.partial = limit_emit_kept,
-	.merge = limit_merge,
-	.describe = limit_describe,
+    .api_version = PL_OPERATOR_API_VERSION,
+    .name = "limit",
+    .description = "pass on the first N rows in input order",
+    .kind = PL_OP_STREAMING,
+    .init = limit_init,
+    .process = limit_process,
+    .finish = limit_emit_kept,
+    .destroy = limit_destroy,
+    .partial = limit_emit_kept,
+    .merge = limit_merge,
+    .describe = limit_describe,
 };

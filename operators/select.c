@@ -343,12 +343,12 @@ static void select_describe(const pl_operator *op, char *buf, size_t cap)
 }
 
 const pl_operator_def pl_op_select = {
-	.api_version = PL_OPERATOR_API_VERSION,
-	.name = "select",
-	.description = "keep, drop, reorder or rename columns",
-	.kind = PL_OP_STREAMING,
-	.init = select_init,
-	.process = select_process,
-	.destroy = select_destroy,
-	.describe = select_describe,
+    .api_version = PL_OPERATOR_API_VERSION,
+    .name = "select",
+    .description = "keep, drop, reorder or rename columns",
+    .kind = PL_OP_STREAMING,
+    .init = select_init,
+    .process = select_process,
+    .destroy = select_destroy,
+    .describe = select_describe,
 };

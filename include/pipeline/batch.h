@@ -56,14 +56,14 @@ int pl_schema_find(const pl_schema *s, const char *name);
 
 typedef struct pl_column {
 	pl_type type;
-	size_t len;   /* values held */
-	size_t cap;   /* values the buffers have room for */
-	void *data;   /* int64_t[], double[], uint8_t[] or, for strings,
-	                 int64_t offsets[cap + 1] */
-	uint8_t *valid;     /* bitmap or NULL (all present) */
-	char *arena;        /* strings only */
-	size_t arena_len;   /* bytes used in arena */
-	size_t arena_cap;   /* bytes allocated in arena */
+	size_t len;	  /* values held */
+	size_t cap;	  /* values the buffers have room for */
+	void *data;	  /* int64_t[], double[], uint8_t[] or, for strings,
+			     int64_t offsets[cap + 1] */
+	uint8_t *valid;	  /* bitmap or NULL (all present) */
+	char *arena;	  /* strings only */
+	size_t arena_len; /* bytes used in arena */
+	size_t arena_cap; /* bytes allocated in arena */
 } pl_column;
 
 static inline bool pl_bit_get(const uint8_t *bits, size_t i)
@@ -76,7 +76,7 @@ static inline void pl_bit_set(uint8_t *bits, size_t i, bool v)
 	if (v)
 		bits[i >> 3] |= (uint8_t)(1u << (i & 7));
 	else
-		bits[i >> 3] &= (uint8_t)~(1u << (i & 7));
+		bits[i >> 3] &= (uint8_t) ~(1u << (i & 7));
 }
 
 static inline bool pl_column_is_null(const pl_column *c, size_t i)
@@ -84,10 +84,22 @@ static inline bool pl_column_is_null(const pl_column *c, size_t i)
 	return !pl_bit_get(c->valid, i);
 }
 
-static inline int64_t *pl_col_i64(const pl_column *c) { return (int64_t *)c->data; }
-static inline double *pl_col_f64(const pl_column *c) { return (double *)c->data; }
-static inline uint8_t *pl_col_bool(const pl_column *c) { return (uint8_t *)c->data; }
-static inline int64_t *pl_col_off(const pl_column *c) { return (int64_t *)c->data; }
+static inline int64_t *pl_col_i64(const pl_column *c)
+{
+	return (int64_t *)c->data;
+}
+static inline double *pl_col_f64(const pl_column *c)
+{
+	return (double *)c->data;
+}
+static inline uint8_t *pl_col_bool(const pl_column *c)
+{
+	return (uint8_t *)c->data;
+}
+static inline int64_t *pl_col_off(const pl_column *c)
+{
+	return (int64_t *)c->data;
+}
 
 /* Pointer to string value i and its length in *len. */
 static inline const char *pl_col_str(const pl_column *c, size_t i, size_t *len)
@@ -161,7 +173,7 @@ typedef struct pl_batch {
 	size_t ncols;
 	pl_column *cols;    /* ncols columns, malloc'd array */
 	const char *origin; /* borrowed; lives for the whole job */
-	int64_t *line;      /* pool buffer of nrows entries or NULL */
+	int64_t *line;	    /* pool buffer of nrows entries or NULL */
 } pl_batch;
 
 /* A new batch whose columns have the schema's types and room for cap rows.

@@ -10,7 +10,7 @@ enum {
 	PL_OK = 0,
 	PL_ERR_CONF = -2,    /* job.conf or command line is wrong: exit 2 */
 	PL_ERR_DATA = -3,    /* bad input data: exit 1 */
-	PL_ERR_IO = -4,      /* file system or environment: exit 1 */
+	PL_ERR_IO = -4,	     /* file system or environment: exit 1 */
 	PL_ERR_NOMEM = -5,   /* allocation failed or budget exceeded: exit 1 */
 	PL_ERR_INTERNAL = -6 /* a bug: exit 1 */
 };
@@ -31,7 +31,7 @@ void pl_error_clear(pl_error *err);
  * returns code so that callers can write `return pl_error_set(...)`.
  * The message should name where: "job.conf:12: ...", "data.csv:48: ...". */
 int pl_error_set(pl_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Like pl_error_set with a va_list. */
 int pl_error_setv(pl_error *err, int code, const char *fmt, va_list ap);

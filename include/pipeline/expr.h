@@ -32,8 +32,7 @@ int pl_expr_parse(const char *text, const pl_expr_where *where, pl_expr **out,
 /* Resolves column names against in and checks types; fills *type with the
  * result type. Errors (unknown column with a suggestion, type mismatch,
  * chained comparison, aggregate outside [groupby]) are PL_ERR_CONF. */
-int pl_expr_bind(pl_expr *e, const pl_schema *in, pl_type *type,
-		 pl_error *err);
+int pl_expr_bind(pl_expr *e, const pl_schema *in, pl_type *type, pl_error *err);
 
 /* Evaluates e over every row of in. *out points to a column owned by e
  * (valid until the next eval or free; nrows values, NULLs per the
@@ -68,8 +67,8 @@ int pl_expr_number(const pl_expr *e, double *value);
 typedef int (*pl_expr_agg_fn)(void *arg, const char *fname,
 			      pl_expr *const *args, size_t nargs,
 			      char *name_out, size_t cap, pl_error *err);
-int pl_expr_extract_aggs(pl_expr *e, const char *const *aggs,
-			 pl_expr_agg_fn fn, void *arg, pl_error *err);
+int pl_expr_extract_aggs(pl_expr *e, const char *const *aggs, pl_expr_agg_fn fn,
+			 void *arg, pl_error *err);
 
 /* A deep, unbound copy of e (NULL when out of memory); used to keep an
  * aggregate's argument beyond pl_expr_extract_aggs. */

@@ -57,8 +57,8 @@ static inline int pl_emit(const pl_emitter *e, pl_batch *b, pl_error *err)
 /* What the runtime gives every operator instance. */
 typedef struct pl_op_env {
 	pl_pool *pool;
-	int rank;             /* this rank, 0-based */
-	int nranks;           /* ranks in the job */
+	int rank;	      /* this rank, 0-based */
+	int nranks;	      /* ranks in the job */
 	size_t memory_budget; /* bytes this rank may hold in operator state */
 	size_t chunk_rows;    /* preferred rows per emitted batch */
 	const char *spill_dir;
@@ -74,14 +74,15 @@ enum {
 };
 
 typedef struct pl_operator_def {
-	int api_version;         /* PL_OPERATOR_API_VERSION */
-	const char *name;        /* section name, [a-z_][a-z0-9_]* */
+	int api_version;	 /* PL_OPERATOR_API_VERSION */
+	const char *name;	 /* section name, [a-z_][a-z0-9_]* */
 	const char *description; /* one line for --list-operators */
-	int kind;                /* PL_OP_STREAMING or PL_OP_BLOCKING */
+	int kind;		 /* PL_OP_STREAMING or PL_OP_BLOCKING */
 
 	/* Reads the section (reject unknown keys with pl_section_check_keys;
 	 * `plugin` is the runtime's and already consumed), checks names and
-	 * types against in, fills out (initialised empty). May set op->state. */
+	 * types against in, fills out (initialised empty). May set op->state.
+	 */
 	int (*init)(pl_operator *op, const pl_section *sec, const pl_schema *in,
 		    pl_schema *out, pl_error *err);
 	/* Consumes one input batch. May return PL_STOP (see above). */
@@ -98,7 +99,8 @@ typedef struct pl_operator_def {
 	int (*partial)(pl_operator *op, const pl_emitter *out, pl_error *err);
 	int (*merge)(pl_operator *op, const pl_batch *partial, pl_error *err);
 
-	/* Optional: one line for --explain beyond the name, e.g. "keys: id1". */
+	/* Optional: one line for --explain beyond the name, e.g. "keys: id1".
+	 */
 	void (*describe)(const pl_operator *op, char *buf, size_t cap);
 } pl_operator_def;
 
@@ -106,7 +108,7 @@ struct pl_operator {
 	const pl_operator_def *def;
 	const pl_op_env *env;
 	const pl_section *section; /* lives as long as the operator */
-	void *state;               /* the operator's own */
+	void *state;		   /* the operator's own */
 	pl_schema partial_schema;  /* blocking operators with partial/merge */
 	/* With partial/merge: the first partition_keys columns of
 	 * partial_schema are keys, and partial rows with equal keys must meet
@@ -119,8 +121,11 @@ struct pl_operator {
  * Write PL_OPERATOR_EXPORT(my_def) once in the plugin's source. */
 typedef const pl_operator_def *(*pl_operator_entry_fn)(void);
 #define PL_OPERATOR_ENTRY "pl_operator_entry"
-#define PL_OPERATOR_EXPORT(def)                                              \
-	const pl_operator_def *pl_operator_entry(void);                      \
-	const pl_operator_def *pl_operator_entry(void) { return &(def); }
+#define PL_OPERATOR_EXPORT(def)                                                \
+	const pl_operator_def *pl_operator_entry(void);                        \
+	const pl_operator_def *pl_operator_entry(void)                         \
+	{                                                                      \
+		return &(def);                                                 \
+	}
 
 #endif

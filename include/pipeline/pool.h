@@ -12,11 +12,11 @@
 typedef struct pl_pool pl_pool;
 
 typedef struct pl_pool_stats {
-	size_t bytes_out;      /* bytes handed out now (size-class sizes) */
-	size_t bytes_peak;     /* high-water mark of bytes_out */
-	size_t bytes_cached;   /* bytes held in free lists for reuse */
-	uint64_t allocs;       /* pl_pool_alloc/realloc calls that succeeded */
-	uint64_t reuses;       /* of those, served from a free list */
+	size_t bytes_out;    /* bytes handed out now (size-class sizes) */
+	size_t bytes_peak;   /* high-water mark of bytes_out */
+	size_t bytes_cached; /* bytes held in free lists for reuse */
+	uint64_t allocs;     /* pl_pool_alloc/realloc calls that succeeded */
+	uint64_t reuses;     /* of those, served from a free list */
 } pl_pool_stats;
 
 /* Creates a pool that keeps at most cache_limit bytes of freed buffers for

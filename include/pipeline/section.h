@@ -14,9 +14,9 @@ typedef struct pl_kv {
 } pl_kv;
 
 typedef struct pl_section {
-	char *name;       /* "source", "groupby", "myop" */
-	int line;         /* line of the [name] header */
-	int occurrence;   /* 1-based count among sections of this name */
+	char *name;	  /* "source", "groupby", "myop" */
+	int line;	  /* line of the [name] header */
+	int occurrence;	  /* 1-based count among sections of this name */
 	const char *file; /* job.conf path as given, for messages */
 	const char *dir;  /* directory of job.conf, for relative paths */
 	size_t n;
@@ -42,7 +42,8 @@ int pl_section_check_keys(const pl_section *s, const char *const *known,
  * key's line when key names one, else the section's. A key set by --set
  * (line 0) gives "--set NAME[#K].KEY: message". Returns PL_ERR_CONF. */
 int pl_section_error(const pl_section *s, const char *key, pl_error *err,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Re-issues the error in err (say, from pl_split_names) as one naming
  * key's line: "FILE:LINE: [name] key: message". PL_ERR_NOMEM is passed on
@@ -55,8 +56,8 @@ int pl_section_get_count(const pl_section *s, const char *key, long long def,
 			 long long *out, pl_error *err);
 
 /* Parses key as true/false/yes/no/1/0 (def when absent). */
-int pl_section_get_bool(const pl_section *s, const char *key, int def,
-			int *out, pl_error *err);
+int pl_section_get_bool(const pl_section *s, const char *key, int def, int *out,
+			pl_error *err);
 
 /* Splits a comma-separated list of names, honouring backquotes (which are
  * removed) and trimming blanks. *out is a malloc'd array of malloc'd

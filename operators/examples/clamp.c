@@ -10,17 +10,17 @@
  * the input's columns except the clamped one, which the operator owns and
  * reuses from batch to batch. Built as a plugin by CMake; it uses only the
  * public API in include/pipeline/. */
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/operator.h"
 
 typedef struct clamp_state {
-	int col;          /* index of the clamped column */
+	int col; /* index of the clamped column */
 	double lo, hi;
-	pl_column out;    /* the clamped values, reused */
-	pl_column *cols;  /* the view's columns */
+	pl_column out;	 /* the clamped values, reused */
+	pl_column *cols; /* the view's columns */
 	pl_batch view;
 } clamp_state;
 
@@ -83,8 +83,9 @@ static int clamp_values(clamp_state *st, const pl_column *src, pl_pool *pool,
 	if (src->type == PL_FLOAT64) {
 		double *v = pl_col_f64(&st->out);
 		for (size_t i = 0; i < st->out.len; i++)
-			v[i] = v[i] < st->lo ? st->lo
-					     : v[i] > st->hi ? st->hi : v[i];
+			v[i] = v[i] < st->lo   ? st->lo
+			       : v[i] > st->hi ? st->hi
+					       : v[i];
 	} else {
 		int64_t *v = pl_col_i64(&st->out);
 		int64_t lo = (int64_t)st->lo, hi = (int64_t)st->hi;
@@ -134,14 +135,14 @@ static void clamp_describe(const pl_operator *op, char *buf, size_t cap)
 }
 
 static const pl_operator_def clamp_def = {
-	.api_version = PL_OPERATOR_API_VERSION,
-	.name = "clamp",
-	.description = "limit a numeric column to [min, max] (example plugin)",
-	.kind = PL_OP_STREAMING,
-	.init = clamp_init,
-	.process = clamp_process,
-	.destroy = clamp_destroy,
-	.describe = clamp_describe,
+    .api_version = PL_OPERATOR_API_VERSION,
+    .name = "clamp",
+    .description = "limit a numeric column to [min, max] (example plugin)",
+    .kind = PL_OP_STREAMING,
+    .init = clamp_init,
+    .process = clamp_process,
+    .destroy = clamp_destroy,
+    .describe = clamp_describe,
 };
 
 PL_OPERATOR_EXPORT(clamp_def)

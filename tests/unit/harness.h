@@ -35,16 +35,16 @@ static inline int pl_test_main(const char *suite, const pl_test *tests,
 	}
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
-	unsigned failed = CU_get_number_of_failures() +
-			  CU_get_number_of_tests_failed();
+	unsigned failed =
+	    CU_get_number_of_failures() + CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
 	return failed ? 1 : 0;
 }
 
-#define PL_TEST_MAIN(suite, tests)                                           \
-	int main(int argc, char **argv)                                      \
-	{                                                                    \
-		return pl_test_main(suite, tests, argc, argv);               \
+#define PL_TEST_MAIN(suite, tests)                                             \
+	int main(int argc, char **argv)                                        \
+	{                                                                      \
+		return pl_test_main(suite, tests, argc, argv);                 \
 	}
 
 #endif

@@ -5,7 +5,10 @@
 
 static pl_pool *pool;
 
-static void setup(void) { pool = pl_pool_create(1 << 20); }
+static void setup(void)
+{
+	pool = pl_pool_create(1 << 20);
+}
 
 static void teardown(void)
 {
@@ -149,12 +152,12 @@ static void allocation_failures_are_clean(void)
 }
 
 static const pl_test tests[] = {
-	{"push_and_read_every_type", push_and_read_every_type},
-	{"take_and_range_keep_nulls", take_and_range_keep_nulls},
-	{"compare_and_hash", compare_and_hash},
-	{"batch_from_schema", batch_from_schema},
-	{"allocation_failures_are_clean", allocation_failures_are_clean},
-	{NULL, NULL},
+    {"push_and_read_every_type", push_and_read_every_type},
+    {"take_and_range_keep_nulls", take_and_range_keep_nulls},
+    {"compare_and_hash", compare_and_hash},
+    {"batch_from_schema", batch_from_schema},
+    {"allocation_failures_are_clean", allocation_failures_are_clean},
+    {NULL, NULL},
 };
 
 PL_TEST_MAIN("batch", tests)

@@ -493,19 +493,19 @@ static void test_write_error(void)
 }
 
 static const pl_test tests[] = {
-	{"doubles", test_doubles},
-	{"doubles_match_reference", test_doubles_match_reference},
-	{"encode_batch", test_encode_batch},
-	{"encode_header", test_encode_header},
-	{"commit_plain", test_commit_plain},
-	{"commit_large", test_commit_large},
-	{"huge_field", test_huge_field},
-	{"commit_zstd", test_commit_zstd},
-	{"replaces_existing", test_replaces_existing},
-	{"abort_leaves_nothing", test_abort_leaves_nothing},
-	{"missing_dir", test_missing_dir},
-	{"write_error", test_write_error},
-	{NULL, NULL},
+    {"doubles", test_doubles},
+    {"doubles_match_reference", test_doubles_match_reference},
+    {"encode_batch", test_encode_batch},
+    {"encode_header", test_encode_header},
+    {"commit_plain", test_commit_plain},
+    {"commit_large", test_commit_large},
+    {"huge_field", test_huge_field},
+    {"commit_zstd", test_commit_zstd},
+    {"replaces_existing", test_replaces_existing},
+    {"abort_leaves_nothing", test_abort_leaves_nothing},
+    {"missing_dir", test_missing_dir},
+    {"write_error", test_write_error},
+    {NULL, NULL},
 };
 
 PL_TEST_MAIN("csv_writer", tests)

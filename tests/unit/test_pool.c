@@ -23,8 +23,8 @@ static void reuse_same_class(void)
 static void accounting_and_peak(void)
 {
 	pl_pool *p = pl_pool_create(0);
-	void *a = pl_pool_alloc(p, 1000);  /* 1024 */
-	void *b = pl_pool_alloc(p, 5000);  /* 8192 */
+	void *a = pl_pool_alloc(p, 1000); /* 1024 */
+	void *b = pl_pool_alloc(p, 5000); /* 8192 */
 	pl_pool_stats s = pl_pool_get_stats(p);
 	CU_ASSERT_EQUAL(s.bytes_out, 1024 + 8192);
 	pl_pool_free(p, b);
@@ -83,12 +83,12 @@ static void cache_limit_bounds_free_lists(void)
 }
 
 static const pl_test tests[] = {
-	{"reuse_same_class", reuse_same_class},
-	{"accounting_and_peak", accounting_and_peak},
-	{"realloc_keeps_bytes", realloc_keeps_bytes},
-	{"fault_injection_nth", fault_injection_nth},
-	{"cache_limit_bounds_free_lists", cache_limit_bounds_free_lists},
-	{NULL, NULL},
+    {"reuse_same_class", reuse_same_class},
+    {"accounting_and_peak", accounting_and_peak},
+    {"realloc_keeps_bytes", realloc_keeps_bytes},
+    {"fault_injection_nth", fault_injection_nth},
+    {"cache_limit_bounds_free_lists", cache_limit_bounds_free_lists},
+    {NULL, NULL},
 };
 
 PL_TEST_MAIN("pool", tests)

@@ -11,10 +11,10 @@ static pl_schema in;
 static pl_batch *people;
 
 static const char *const people_cells[] = {
-	"1", "ann", "2.5", "true",  /* line 2 */
-	"2", NULL, NULL, "false",   /* line 3 */
-	"3", "cy", "7.0", NULL,     /* line 5: a quoted newline before */
-	"4", "", "-1.0", "true",    /* line 6 */
+    "1", "ann", "2.5",	"true",	 /* line 2 */
+    "2", NULL,	NULL,	"false", /* line 3 */
+    "3", "cy",	"7.0",	NULL,	 /* line 5: a quoted newline before */
+    "4", "",	"-1.0", "true",	 /* line 6 */
 };
 static const int64_t people_lines[] = {2, 3, 5, 6};
 
@@ -462,8 +462,7 @@ static void init_rank_instance(kit_op *k, const pl_section *sec)
 	k->op.section = sec;
 	pl_schema_init(&k->out);
 	pl_schema_init(&k->op.partial_schema);
-	CU_ASSERT_EQUAL_FATAL(pl_op_limit.init(&k->op, sec, &in, &k->out,
-					       &err),
+	CU_ASSERT_EQUAL_FATAL(pl_op_limit.init(&k->op, sec, &in, &k->out, &err),
 			      0);
 }
 
@@ -483,8 +482,7 @@ static void test_limit_across_ranks(void)
 		init_rank_instance(&part[r], sec);
 		CU_ASSERT_EQUAL(
 		    pl_op_limit.process(&part[r].op, people, &pe, &err), 0);
-		CU_ASSERT_EQUAL(pl_op_limit.partial(&part[r].op, &ke, &err),
-				0);
+		CU_ASSERT_EQUAL(pl_op_limit.partial(&part[r].op, &ke, &err), 0);
 	}
 	CU_ASSERT_EQUAL(passed.rows, 0);
 	CU_ASSERT_EQUAL(kept.rows, 8);
@@ -503,30 +501,30 @@ static void test_limit_across_ranks(void)
 }
 
 static const pl_test tests[] = {
-	{"limit_across_ranks", test_limit_across_ranks},
-	{"filter_keeps", test_filter_keeps},
-	{"filter_null_is_false", test_filter_null_is_false},
-	{"filter_all_and_none", test_filter_all_and_none},
-	{"filter_reuses_output", test_filter_reuses_output},
-	{"filter_stop", test_filter_stop},
-	{"filter_errors", test_filter_errors},
-	{"filter_faults", test_filter_faults},
-	{"derive_chain", test_derive_chain},
-	{"derive_replace_keeps_place", test_derive_replace_keeps_place},
-	{"derive_is_a_view", test_derive_is_a_view},
-	{"derive_errors", test_derive_errors},
-	{"derive_faults", test_derive_faults},
-	{"select_columns", test_select_columns},
-	{"select_drop_rename", test_select_drop_rename},
-	{"select_rename_swap", test_select_rename_swap},
-	{"select_errors", test_select_errors},
-	{"select_faults", test_select_faults},
-	{"limit_across_batches", test_limit_across_batches},
-	{"limit_cuts_batch", test_limit_cuts_batch},
-	{"limit_errors", test_limit_errors},
-	{"limit_faults", test_limit_faults},
-	{"definitions", test_definitions},
-	{NULL, NULL},
+    {"limit_across_ranks", test_limit_across_ranks},
+    {"filter_keeps", test_filter_keeps},
+    {"filter_null_is_false", test_filter_null_is_false},
+    {"filter_all_and_none", test_filter_all_and_none},
+    {"filter_reuses_output", test_filter_reuses_output},
+    {"filter_stop", test_filter_stop},
+    {"filter_errors", test_filter_errors},
+    {"filter_faults", test_filter_faults},
+    {"derive_chain", test_derive_chain},
+    {"derive_replace_keeps_place", test_derive_replace_keeps_place},
+    {"derive_is_a_view", test_derive_is_a_view},
+    {"derive_errors", test_derive_errors},
+    {"derive_faults", test_derive_faults},
+    {"select_columns", test_select_columns},
+    {"select_drop_rename", test_select_drop_rename},
+    {"select_rename_swap", test_select_rename_swap},
+    {"select_errors", test_select_errors},
+    {"select_faults", test_select_faults},
+    {"limit_across_batches", test_limit_across_batches},
+    {"limit_cuts_batch", test_limit_cuts_batch},
+    {"limit_errors", test_limit_errors},
+    {"limit_faults", test_limit_faults},
+    {"definitions", test_definitions},
+    {NULL, NULL},
 };
 
 PL_TEST_MAIN("streaming_ops", tests)
