@@ -182,7 +182,8 @@ void pl_plan_print(const pl_plan *p, FILE *out)
 			desc, "");
 		print_schema(&p->schemas[i + 1], out);
 	}
-	fprintf(out, "  [sink] csv: %s%s%s\n", p->sink_path,
+	fprintf(out, "  [sink] %s: %s%s%s\n",
+		p->sink_format == PL_SINK_HDF5 ? "hdf5" : "csv", p->sink_path,
 		p->zstd_level ? ", zstd" : "",
 		p->overwrite ? ", overwrite" : "");
 	print_partitioning(p, out);
