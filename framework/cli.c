@@ -148,6 +148,8 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 		if (rank == 0)
 			pl_plan_print(&plan, stdout);
 	} else if (rc == 0) {
+		if (rank == 0 && a->verbosity > 1)
+			pl_plan_print(&plan, stderr);
 		rc = run_plan(&plan, a, comm, err);
 	}
 	pl_plan_free(&plan);

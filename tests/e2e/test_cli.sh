@@ -91,7 +91,9 @@ case_zstd_in_and_out() {
 case_explain() {
   printf '[source]\npath = %s\n[derive]\nx = age * 2\n[sink]\npath = out.csv\n' "$people" >job.conf
   msg=$("$bin" --explain job.conf 2>&1) || fail "exit $?: $msg"
-  has 'x: int64' && has 'score: float64' && [ ! -e out.csv ]
+  has 'x: int64' && has 'score: float64' && [ ! -e out.csv ] || return 1
+  msg=$("$bin" -v job.conf 2>&1 >/dev/null) || fail "-v: exit $?: $msg" || return 1
+  has 'x: int64' && has 'rows in' && [ -f out.csv ] || fail "-v did not print the plan and run"
 }
 
 case_set_overrides() {
