@@ -5,18 +5,6 @@
 
 #include "pipeline/batch.h"
 
-static int cmp_f64(double x, double y)
-{
-	if (x < y)
-		return -1;
-	if (x > y)
-		return 1;
-	if (x == y)
-		return 0;
-	/* NaN sorts after every number, like a larger value. */
-	return isnan(x) ? (isnan(y) ? 0 : 1) : -1;
-}
-
 int pl_column_compare(const pl_column *a, size_t i, const pl_column *b,
 		      size_t j)
 {
@@ -29,7 +17,7 @@ int pl_column_compare(const pl_column *a, size_t i, const pl_column *b,
 		return (x > y) - (x < y);
 	}
 	case PL_FLOAT64:
-		return cmp_f64(pl_col_f64(a)[i], pl_col_f64(b)[j]);
+		return pl_f64_compare(pl_col_f64(a)[i], pl_col_f64(b)[j]);
 	case PL_BOOL:
 		return (int)pl_col_bool(a)[i] - (int)pl_col_bool(b)[j];
 	default: {
@@ -42,16 +30,6 @@ int pl_column_compare(const pl_column *a, size_t i, const pl_column *b,
 		return (la > lb) - (la < lb);
 	}
 	}
-}
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
 }
 
 static uint64_t hash_bytes(const char *s, size_t n, uint64_t h)
@@ -67,26 +45,26 @@ static uint64_t hash_bytes(const char *s, size_t n, uint64_t h)
 	uint64_t w = 0;
 	memcpy(&w, s, n);
 	h = (h ^ w ^ ((uint64_t)n << 56)) * 0x100000001b3ULL;
-	return mix64(h);
+	return pl_hash_mix(h);
 }
 
 uint64_t pl_column_hash(const pl_column *c, size_t i, uint64_t seed)
 {
 	if (pl_column_is_null(c, i))
-		return mix64(seed ^ 0x9e3779b97f4a7c15ULL);
+		return pl_hash_mix(seed ^ 0x9e3779b97f4a7c15ULL);
 	switch (c->type) {
 	case PL_INT64:
-		return mix64(seed ^ (uint64_t)pl_col_i64(c)[i]);
+		return pl_hash_mix(seed ^ (uint64_t)pl_col_i64(c)[i]);
 	case PL_FLOAT64: {
 		double d = pl_col_f64(c)[i];
 		uint64_t u;
 		if (d == 0)
 			d = 0; /* -0.0 and 0.0 are equal, so hash alike */
 		memcpy(&u, &d, 8);
-		return mix64(seed ^ u);
+		return pl_hash_mix(seed ^ u);
 	}
 	case PL_BOOL:
-		return mix64(seed ^ (pl_col_bool(c)[i] + 1));
+		return pl_hash_mix(seed ^ (pl_col_bool(c)[i] + 1));
 	default: {
 		size_t len;
 		const char *s = pl_col_str(c, i, &len);

@@ -302,15 +302,6 @@ static void corr_rows(pl_agg *a, const uint32_t *gid, size_t n,
 	}
 }
 
-/* A total order on doubles with NaN above everything, so that min, max
- * and count_distinct agree with sorting. */
-static int cmp_f64(double x, double y)
-{
-	if (isnan(x) || isnan(y))
-		return isnan(x) - isnan(y);
-	return (x > y) - (x < y);
-}
-
 static int cmp_bytes(const char *p, size_t lp, const char *q, size_t lq)
 {
 	int c = memcmp(p, q, lp < lq ? lp : lq);
@@ -321,7 +312,7 @@ static int cmp_bytes(const char *p, size_t lp, const char *q, size_t lq)
 static int cmp_kept(const pl_agg *a, uint32_t g, const pl_column *x, size_t i)
 {
 	if (a->type == PL_FLOAT64)
-		return cmp_f64(pl_col_f64(x)[i], st_f(a, 0)[g]);
+		return pl_f64_compare(pl_col_f64(x)[i], st_f(a, 0)[g]);
 	if (a->type == PL_STRING) {
 		size_t len;
 		const char *s = pl_col_str(x, i, &len);
@@ -1041,7 +1032,7 @@ static int qcmp_i64(const void *x, const void *y)
 
 static int qcmp_f64(const void *x, const void *y)
 {
-	return cmp_f64(*(const double *)x, *(const double *)y);
+	return pl_f64_compare(*(const double *)x, *(const double *)y);
 }
 
 static int qcmp_str(const void *x, const void *y)

@@ -10,16 +10,6 @@
 #define MAX_GROUPS ((size_t)UINT32_MAX - 1)
 #define PREFETCH_AHEAD 16
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t hash_bytes(const char *s, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ULL ^ n;
@@ -33,7 +23,7 @@ static uint64_t hash_bytes(const char *s, size_t n)
 	}
 	uint64_t w = 0;
 	memcpy(&w, s, n);
-	return mix64((h ^ w) * 0x100000001b3ULL);
+	return pl_hash_mix((h ^ w) * 0x100000001b3ULL);
 }
 
 /* Equal floats must hash alike: -0.0 is 0.0 and every NaN is one NaN. */
@@ -56,28 +46,30 @@ static void hash_column(const pl_column *c, size_t n, uint64_t *h)
 	switch (c->type) {
 	case PL_INT64:
 		for (size_t i = 0; i < n; i++)
-			h[i] = mix64(h[i] ^ (pl_bit_get(ok, i)
-						 ? (uint64_t)pl_col_i64(c)[i]
-						 : NULL_WORD));
+			h[i] =
+			    pl_hash_mix(h[i] ^ (pl_bit_get(ok, i)
+						    ? (uint64_t)pl_col_i64(c)[i]
+						    : NULL_WORD));
 		break;
 	case PL_FLOAT64:
 		for (size_t i = 0; i < n; i++)
-			h[i] = mix64(h[i] ^ (pl_bit_get(ok, i)
-						 ? f64_word(pl_col_f64(c)[i])
-						 : NULL_WORD));
+			h[i] =
+			    pl_hash_mix(h[i] ^ (pl_bit_get(ok, i)
+						    ? f64_word(pl_col_f64(c)[i])
+						    : NULL_WORD));
 		break;
 	case PL_BOOL:
 		for (size_t i = 0; i < n; i++)
-			h[i] = mix64(h[i] ^
-				     (pl_bit_get(ok, i) ? pl_col_bool(c)[i] + 1u
-							: NULL_WORD));
+			h[i] = pl_hash_mix(h[i] ^ (pl_bit_get(ok, i)
+						       ? pl_col_bool(c)[i] + 1u
+						       : NULL_WORD));
 		break;
 	default:
 		for (size_t i = 0; i < n; i++) {
 			const char *s = pl_col_str(c, i, &len);
-			h[i] =
-			    mix64(h[i] ^ (pl_bit_get(ok, i) ? hash_bytes(s, len)
-							    : NULL_WORD));
+			h[i] = pl_hash_mix(h[i] ^ (pl_bit_get(ok, i)
+						       ? hash_bytes(s, len)
+						       : NULL_WORD));
 		}
 		break;
 	}

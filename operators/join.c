@@ -293,16 +293,6 @@ static int join_init(pl_operator *op, const pl_section *sec,
 	return rc;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 /* Hashes value i of c for a key of the given kind (non-NULL). */
 static uint64_t key_hash(const pl_column *c, size_t i, int kind, uint64_t h)
 {
@@ -314,7 +304,7 @@ static uint64_t key_hash(const pl_column *c, size_t i, int kind, uint64_t h)
 	if (d == 0)
 		d = 0; /* -0.0 equals 0.0 */
 	memcpy(&u, &d, sizeof(u));
-	return mix64(h ^ u);
+	return pl_hash_mix(h ^ u);
 }
 
 /* Hash of the keys of row i of a left batch's columns or (left false) of

@@ -10,18 +10,6 @@
 
 enum { RUN = 16 };
 
-/* The order of column_ops' pl_column_compare: NaN after every number. */
-static inline int cmp_f64(double x, double y)
-{
-	if (x < y)
-		return -1;
-	if (x > y)
-		return 1;
-	if (x == y)
-		return 0;
-	return isnan(x) ? (isnan(y) ? 0 : 1) : -1;
-}
-
 /* pl_column_compare with the key's direction, the numeric types compared
  * here: sorting calls this n log n times, and most keys are numbers. */
 static inline int key_compare(const pl_column *ca, size_t a,
@@ -39,7 +27,7 @@ static inline int key_compare(const pl_column *ca, size_t a,
 		break;
 	}
 	case PL_FLOAT64:
-		r = cmp_f64(pl_col_f64(ca)[a], pl_col_f64(cb)[b]);
+		r = pl_f64_compare(pl_col_f64(ca)[a], pl_col_f64(cb)[b]);
 		break;
 	case PL_BOOL:
 		r = (int)pl_col_bool(ca)[a] - (int)pl_col_bool(cb)[b];

@@ -158,6 +158,30 @@ size_t pl_column_bytes(const pl_column *c);
 int pl_column_compare(const pl_column *a, size_t i, const pl_column *b,
 		      size_t j);
 
+/* A strong 64-bit mix (murmur3's finaliser) for building hashes. */
+static inline uint64_t pl_hash_mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* The order of doubles everywhere in pipeline: IEEE order, NaN after
+ * every number. Returns -1, 0 or 1. */
+static inline int pl_f64_compare(double x, double y)
+{
+	if (x < y)
+		return -1;
+	if (x > y)
+		return 1;
+	if (x == y)
+		return 0;
+	return x != x ? (y != y ? 0 : 1) : -1;
+}
+
 /* 64-bit hash of value i (NULLs hash alike; equal values hash alike, and an
  * int64 and a float64 of the same value do not need to). */
 uint64_t pl_column_hash(const pl_column *c, size_t i, uint64_t seed);
