@@ -29,5 +29,6 @@ for target in csv conf expr; do
   grep -E "^Done|stat::number_of_executed_units" "build-fuzz/fuzz_$target.log" | tail -n 1 || true
   rm -rf "$work"
 done
-[ "$status" -eq 0 ] && echo "fuzz: clean" || echo "fuzz: crashes in tests/fuzz/crashes/"
+[ "$status" -eq 0 ] && echo "fuzz: clean" ||
+  echo "fuzz: crashes in tests/fuzz/crashes/: add each to tests/fuzz/corpus/NAME/ to keep it as a test"
 exit "$status"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up, builds, and runs the whole test suite: CUnit unit tests and
 # end-to-end jobs (each under mpirun with 1, 2, 3 and 4 ranks).
-#   scripts/test.sh             Release build
+#   scripts/test.sh             Release build, then each fuzzer for
+#                               FUZZ_SECONDS (default 10) under clang's
+#                               ASan + UBSan
 #   scripts/test.sh --sanitize  AddressSanitizer + UBSan build
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,3 +18,6 @@ if [ "${1:-}" = "--sanitize" ]; then
   export LSAN_OPTIONS=use_tls=0:suppressions=$PWD/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0
 fi
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
+if [ "${1:-}" != "--sanitize" ]; then
+  bash scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
+fi
