@@ -3,6 +3,7 @@
  * and ^ (right-associative). The prefix operators `not` and unary minus
  * sit between them: `not` above the comparisons, minus just below ^, so
  * that -2^2 is -(2^2). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +36,14 @@ static void advance(parser *p)
 	pl_lex_next(p->text, &p->pos, &p->tok);
 }
 
-static int syntax_error(parser *p, size_t at, const char *fmt, const char *a)
+__attribute__((format(printf, 3, 4))) static int
+syntax_error(parser *p, size_t at, const char *fmt, ...)
 {
 	char where[512], msg[256];
-	snprintf(msg, sizeof(msg), fmt, a);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	pl_expr_prefix(p->src, where, sizeof(where));
 	if (p->code == 0)
 		p->code = PL_ERR_CONF;
