@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include "harness.h"
+#include "text_buf.h"
 #include "io/csv_partition.h"
 
 #define MAX_RANKS 7
@@ -35,38 +36,6 @@ static void teardown(void)
 	CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
-/* A growable byte string. */
-typedef struct text {
-	char *p;
-	size_t len, cap;
-} text;
-
-static void add(text *t, const char *s, size_t n)
-{
-	if (t->len + n + 1 > t->cap) {
-		t->cap = 2 * (t->len + n + 1);
-		t->p = realloc(t->p, t->cap);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(t->p);
-	}
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-static void adds(text *t, const char *s)
-{
-	add(t, s, strlen(s));
-}
-
-static void addf(text *t, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	add(t, buf, (size_t)n);
-}
 
 /* Writes bytes to dir/name; returns a malloc'd path. */
 static char *put(const char *name, const char *data, size_t len)

@@ -12,42 +12,11 @@
 
 #include "framework/csv_partition_mpi.h"
 #include "harness.h"
+#include "text_buf.h"
 
 static int rank, nranks;
 static char dir[64];
 
-/* A growable byte string; rows are kept NUL-separated in one. */
-typedef struct text {
-	char *p;
-	size_t len, cap;
-} text;
-
-static void add(text *t, const char *s, size_t n)
-{
-	if (t->len + n + 1 > t->cap) {
-		t->cap = 2 * (t->len + n + 1);
-		t->p = realloc(t->p, t->cap);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(t->p);
-	}
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-static void adds(text *t, const char *s)
-{
-	add(t, s, strlen(s));
-}
-
-static void addf(text *t, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	add(t, buf, (size_t)n);
-}
 
 static uint32_t rnd(uint64_t *s)
 {
