@@ -516,11 +516,14 @@ case_disk_full_ulimit_hdf5() {
 # in_tmpfs CMD: runs CMD (sh) in a private mount namespace where ./out is
 # a 1 MiB tmpfs; CMD's stderr in $msg, its status in $rc, what it leaves in
 # out/ in $left. Returns 77 when the mount is not allowed here.
+# in_tmpfs CMD [SIZE]: runs CMD with out/ a tmpfs of SIZE (default 1m);
+# sets $msg (stderr), $rc and $left (what stayed in out/).
 in_tmpfs() {
+  local size=${2:-1m}
   mkdir -p out
-  unshare -m sh -c 'mount -t tmpfs -o size=1m tmpfs out' 2>/dev/null ||
+  unshare -m sh -c "mount -t tmpfs -o size=$size tmpfs out" 2>/dev/null ||
     skip "cannot mount a tmpfs here (needs root and unshare -m)" || return
-  msg=$(unshare -m sh -c 'mount -t tmpfs -o size=1m tmpfs out || exit 99
+  msg=$(unshare -m sh -c "mount -t tmpfs -o size=$size tmpfs out || exit 99"'
     '"$1"'
     echo $? >rc.txt
     ls -A out >left.txt' 2>&1 >/dev/null)
@@ -564,15 +567,7 @@ case_disk_full_spill() {
   local op
   for op in '[sort]\nby = v desc' '[groupby]\nkeys = k\nn = count()'; do
     printf "[job]\nspill_dir = out\n[source]\npath = big.csv\n$op\n[sink]\npath = res.csv\n" >job.conf
-    mkdir -p out
-    unshare -m sh -c 'mount -t tmpfs -o size=256k tmpfs out' 2>/dev/null ||
-      skip "cannot mount a tmpfs here (needs root and unshare -m)" || return
-    msg=$(unshare -m sh -c 'mount -t tmpfs -o size=256k tmpfs out || exit 99
-      timeout 60 '"'$bin'"' -q --memory 4MiB job.conf
-      echo $? >rc.txt
-      ls -A out >left.txt' 2>&1 >/dev/null)
-    rc=$(cat rc.txt) left=$(cat left.txt)
-    rm -f rc.txt left.txt
+    in_tmpfs "timeout 60 '$bin' -q --memory 4MiB job.conf" 256k || return
     [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg" || return 1
     clean "$msg" && has '^pipeline: out: cannot write a spill file: No space left' || return 1
     [ -z "$left" ] || fail "spill files left: $left" || return 1
