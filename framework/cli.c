@@ -168,8 +168,7 @@ static int exit_status(int rc)
  * error every rank found alike is told once, by rank 0. */
 static void report(const pl_error *err, int rank, int nranks, int alike)
 {
-	if (strncmp(err->msg, PL_MPI_STOPPED_PREFIX,
-		    strlen(PL_MPI_STOPPED_PREFIX)) == 0)
+	if (err->elsewhere)
 		return;
 	if (alike || nranks == 1) {
 		if (rank == 0)

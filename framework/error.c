@@ -6,6 +6,7 @@
 void pl_error_clear(pl_error *err)
 {
 	err->code = PL_OK;
+	err->elsewhere = 0;
 	err->msg[0] = '\0';
 }
 

@@ -63,8 +63,9 @@ static int settle(int local_rc, int agreed, int who, pl_error *err)
 		return 0;
 	if (local_rc < 0)
 		return local_rc;
-	return pl_error_set(err, agreed, PL_MPI_STOPPED_PREFIX "%d failed",
-			    who);
+	pl_error_set(err, agreed, "stopped: rank %d failed", who);
+	err->elsewhere = 1;
+	return agreed;
 }
 
 int pl_comm_rank(MPI_Comm comm)

@@ -41,11 +41,10 @@ int pl_comm_size(MPI_Comm comm);
 
 /* Every rank passes its local status (0 or a negative PL_ERR_*) and gets
  * back the lowest status of all ranks, so that all stop together. When
- * this rank was fine but another failed, err says which. Collective. */
+ * this rank was fine but another failed, err says which and has
+ * err->elsewhere set. Collective. */
 int pl_mpi_agree(MPI_Comm comm, int local_rc, pl_error *err);
 
-/* How the message of a rank that learnt of another's failure starts. */
-#define PL_MPI_STOPPED_PREFIX "stopped: rank "
 
 /* Called with the rows a round delivered to this rank (in the order of the
  * ranks that sent them); the batch is lent for the call only. A nonzero

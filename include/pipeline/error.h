@@ -21,6 +21,7 @@ enum {
  * message do nothing, so the innermost, most precise message survives. */
 typedef struct pl_error {
 	int code;
+	int elsewhere; /* another rank failed; this one only learnt of it */
 	char msg[PL_ERROR_MSG_MAX];
 } pl_error;
 
