@@ -15,6 +15,7 @@ typedef struct pl_run_stats {
 	uint64_t rows_in, rows_out, rows_skipped;
 	uint64_t bytes_in, bytes_out;
 	uint64_t chunks;
+	int read_ahead; /* the source was read on a second thread */
 	double seconds;
 	size_t peak_pool;
 	uint64_t bytes_sent_raw, bytes_sent; /* partial state shuffled */

@@ -25,6 +25,7 @@ enum {
 	M_SPILLED,
 	M_SECONDS_US,
 	M_BUDGET,
+	M_READ_AHEAD,
 	M_NCHUNK_ROWS,
 	M_CHUNK_ROWS, /* PL_CHUNK_SAMPLES sizes, M_NCHUNK_ROWS of them used */
 	M_COUNT = M_CHUNK_ROWS + PL_CHUNK_SAMPLES
@@ -68,6 +69,7 @@ static void figures(const pl_plan *p, const pl_run_stats *st, uint64_t *m)
 	m[M_SPILLED] = st->bytes_spilled;
 	m[M_SECONDS_US] = (uint64_t)(st->seconds * 1e6);
 	m[M_BUDGET] = p->env.memory_budget;
+	m[M_READ_AHEAD] = (uint64_t)st->read_ahead;
 	m[M_NCHUNK_ROWS] = st->nchunk_rows;
 	for (size_t i = 0; i < PL_CHUNK_SAMPLES; i++)
 		m[M_CHUNK_ROWS + i] =
@@ -89,10 +91,12 @@ static void write_rank(FILE *f, int rank, const uint64_t *m)
 {
 	fprintf(f,
 		"{\"rank\": %d, \"rows_read\": %llu, \"rows_written\": %llu, "
-		"\"rows_skipped\": %llu, \"chunks\": %llu, \"chunk_rows\": ",
+		"\"rows_skipped\": %llu, \"read_ahead\": %s, \"chunks\": %llu, "
+		"\"chunk_rows\": ",
 		rank, (unsigned long long)m[M_ROWS_IN],
 		(unsigned long long)m[M_ROWS_OUT],
 		(unsigned long long)m[M_ROWS_SKIPPED],
+		m[M_READ_AHEAD] ? "true" : "false",
 		(unsigned long long)m[M_CHUNKS]);
 	write_samples(f, m);
 	fprintf(

@@ -102,6 +102,7 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	p->env.rank = o->rank;
 	p->env.nranks = o->nranks;
 	p->nodes = o->nodes > 0 ? o->nodes : 1;
+	p->node_size = o->node_size > 0 ? o->node_size : 1;
 	p->env.memory_budget =
 	    p->memory / (size_t)(o->node_size > 0 ? o->node_size : 1);
 	p->env.chunk_rows = p->chunk_rows ? p->chunk_rows : 65536;

@@ -34,6 +34,7 @@ typedef struct pl_plan {
 	char *spill_dir;
 	char *metrics_path; /* or NULL */
 	int nodes;
+	int node_size; /* ranks on this rank's node */
 
 	const pl_section *source_sec;
 	pl_source *source;

@@ -1,6 +1,11 @@
 /* Size classes are powers of two from 64 bytes. Each buffer carries a
  * 64-byte header (its class, and the free-list link while cached) so that
- * free needs no size and user memory stays 64-byte aligned. */
+ * free needs no size and user memory stays 64-byte aligned.
+ *
+ * A mutex guards the lists and counters: a read-ahead thread allocates
+ * batches while the operators allocate their state. Calls are per buffer,
+ * never per row, so the uncontended lock costs nothing measurable. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +24,7 @@ typedef struct pool_header {
 #define POOL_MAGIC 0x706c706cu
 
 struct pl_pool {
+	pthread_mutex_t lock;
 	pool_header *free_list[POOL_CLASSES];
 	size_t cache_limit;
 	pl_pool_stats stats;
@@ -35,13 +41,19 @@ static size_t class_bytes(uint32_t cls)
 pl_pool *pl_pool_create(size_t cache_limit)
 {
 	pl_pool *p = calloc(1, sizeof(*p));
-	if (p != NULL)
-		p->cache_limit = cache_limit;
+	if (p == NULL)
+		return NULL;
+	if (pthread_mutex_init(&p->lock, NULL) != 0) {
+		free(p);
+		return NULL;
+	}
+	p->cache_limit = cache_limit;
 	return p;
 }
 
 void pl_pool_set_cache_limit(pl_pool *pool, size_t cache_limit)
 {
+	pthread_mutex_lock(&pool->lock);
 	pool->cache_limit = cache_limit;
 	for (int c = POOL_CLASSES - 1; c >= 0; c--) {
 		while (pool->stats.bytes_cached > cache_limit &&
@@ -52,6 +64,7 @@ void pl_pool_set_cache_limit(pl_pool *pool, size_t cache_limit)
 			free(h);
 		}
 	}
+	pthread_mutex_unlock(&pool->lock);
 }
 
 void pl_pool_destroy(pl_pool *pool)
@@ -66,6 +79,7 @@ void pl_pool_destroy(pl_pool *pool)
 			h = next;
 		}
 	}
+	pthread_mutex_destroy(&pool->lock);
 	free(pool);
 }
 
@@ -116,9 +130,12 @@ static void *take(pl_pool *pool, uint32_t cls)
 void *pl_pool_alloc(pl_pool *pool, size_t size)
 {
 	uint32_t cls;
-	if (should_fail(pool) || class_of(size, &cls) != 0)
-		return NULL;
-	return take(pool, cls);
+	pthread_mutex_lock(&pool->lock);
+	void *p = should_fail(pool) || class_of(size, &cls) != 0
+		      ? NULL
+		      : take(pool, cls);
+	pthread_mutex_unlock(&pool->lock);
+	return p;
 }
 
 void *pl_pool_calloc(pl_pool *pool, size_t n, size_t size)
@@ -147,14 +164,17 @@ void pl_pool_free(pl_pool *pool, void *p)
 		return;
 	pool_header *h = header_of(p);
 	size_t bytes = class_bytes(h->cls);
+	pthread_mutex_lock(&pool->lock);
 	pool->stats.bytes_out -= bytes;
-	if (pool->stats.bytes_cached + bytes > pool->cache_limit) {
-		free(h);
-		return;
+	int keep = pool->stats.bytes_cached + bytes <= pool->cache_limit;
+	if (keep) {
+		h->next = pool->free_list[h->cls];
+		pool->free_list[h->cls] = h;
+		pool->stats.bytes_cached += bytes;
 	}
-	h->next = pool->free_list[h->cls];
-	pool->free_list[h->cls] = h;
-	pool->stats.bytes_cached += bytes;
+	pthread_mutex_unlock(&pool->lock);
+	if (!keep)
+		free(h);
 }
 
 void *pl_pool_realloc(pl_pool *pool, void *p, size_t size)
@@ -174,14 +194,20 @@ void *pl_pool_realloc(pl_pool *pool, void *p, size_t size)
 
 pl_pool_stats pl_pool_get_stats(const pl_pool *pool)
 {
-	return pool->stats;
+	pthread_mutex_t *lock = (pthread_mutex_t *)&pool->lock;
+	pthread_mutex_lock(lock);
+	pl_pool_stats s = pool->stats;
+	pthread_mutex_unlock(lock);
+	return s;
 }
 
 void pl_pool_fail_after(pl_pool *pool, uint64_t n, int sticky)
 {
+	pthread_mutex_lock(&pool->lock);
 	pool->alloc_count = 0;
 	pool->fail_at = n;
 	pool->fail_sticky = sticky;
+	pthread_mutex_unlock(&pool->lock);
 }
 
 char *pl_pool_strdup(pl_pool *pool, const char *s)

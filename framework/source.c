@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "framework/csv_partition_mpi.h"
 #include "framework/exchange.h"
+#include "framework/read_ahead.h"
 #include "framework/source.h"
 #include "io/csv_reader.h"
 #include "io/hdf5_reader.h"
@@ -20,6 +22,9 @@ struct pl_source {
 	pl_hdf5_options h5_opts;
 	pl_hdf5_reader *h5;
 	char desc[512];
+	pl_read_ahead *ra;	    /* reading on a second thread, or NULL */
+	pthread_mutex_t stats_lock; /* guards seen while ra runs */
+	pl_csv_stats seen;	    /* the reader's stats after its last read */
 };
 
 static const char *const generic_keys[] = {"path", "format", NULL};
@@ -224,6 +229,7 @@ static int join_rejects(const pl_source *src, int n, pl_error *err)
 int pl_source_commit(pl_source *src, MPI_Comm comm, pl_error *err)
 {
 	char part[4200];
+	pl_source_stop_read_ahead(src);
 	int rc = src->csv ? pl_csv_reader_end_reject(src->csv, err) : 0;
 	if (pl_comm_size(comm) == 1 || !reject_part(src, 0, part, sizeof(part)))
 		return rc;
@@ -264,9 +270,48 @@ int pl_source_partition(pl_source *src, MPI_Comm comm, pl_error *err)
 	return pl_mpi_agree(comm, rc, err);
 }
 
+/* The read-ahead thread's reading function: the reader's own stats are
+ * its alone, so it leaves a copy for pl_source_get_stats. */
+static int read_csv(void *arg, size_t max_rows, pl_batch **out, pl_error *err)
+{
+	pl_source *src = arg;
+	int rc = pl_csv_reader_next(src->csv, max_rows, out, err);
+	pl_csv_stats s = pl_csv_reader_stats(src->csv);
+	pthread_mutex_lock(&src->stats_lock);
+	src->seen = s;
+	pthread_mutex_unlock(&src->stats_lock);
+	return rc;
+}
+
+int pl_source_read_ahead(pl_source *src, size_t max_rows)
+{
+	pl_error err;
+	if (src->h5 || src->ra != NULL)
+		return src->ra != NULL;
+	if (pthread_mutex_init(&src->stats_lock, NULL) != 0)
+		return 0;
+	src->seen = pl_csv_reader_stats(src->csv);
+	if (pl_read_ahead_start(read_csv, src, max_rows, &src->ra, &err) != 0) {
+		pthread_mutex_destroy(&src->stats_lock);
+		return 0;
+	}
+	return 1;
+}
+
+void pl_source_stop_read_ahead(pl_source *src)
+{
+	if (src == NULL || src->ra == NULL)
+		return;
+	pl_read_ahead_stop(src->ra);
+	src->ra = NULL;
+	pthread_mutex_destroy(&src->stats_lock);
+}
+
 int pl_source_next(pl_source *src, size_t max_rows, pl_batch **out,
 		   pl_error *err)
 {
+	if (src->ra)
+		return pl_read_ahead_next(src->ra, max_rows, out, err);
 	if (src->h5)
 		return pl_hdf5_reader_next(src->h5, max_rows, out, err);
 	return pl_csv_reader_next(src->csv, max_rows, out, err);
@@ -279,7 +324,14 @@ pl_source_stats pl_source_get_stats(const pl_source *src)
 		pl_source_stats s = {h.rows, 0, h.bytes_read, h.bytes_total};
 		return s;
 	}
-	pl_csv_stats c = pl_csv_reader_stats(src->csv);
+	pl_csv_stats c;
+	if (src->ra != NULL) {
+		pl_source *w = (pl_source *)src;
+		pthread_mutex_lock(&w->stats_lock);
+		c = w->seen;
+		pthread_mutex_unlock(&w->stats_lock);
+	} else
+		c = pl_csv_reader_stats(src->csv);
 	pl_source_stats s = {c.rows, c.rows_skipped, c.bytes_read,
 			     c.bytes_total};
 	return s;
@@ -292,14 +344,17 @@ const char *pl_source_describe(const pl_source *src)
 
 void pl_source_discard(pl_source *src)
 {
-	if (src != NULL)
-		pl_csv_reader_discard_reject(src->csv);
+	if (src == NULL)
+		return;
+	pl_source_stop_read_ahead(src);
+	pl_csv_reader_discard_reject(src->csv);
 }
 
 void pl_source_close(pl_source *src)
 {
 	if (src == NULL)
 		return;
+	pl_source_stop_read_ahead(src);
 	pl_csv_reader_close(src->csv);
 	pl_csv_options_free(&src->csv_opts);
 	pl_hdf5_reader_close(src->h5);

@@ -36,6 +36,17 @@ int pl_source_partition(pl_source *src, MPI_Comm comm, pl_error *err);
 int pl_source_next(pl_source *src, size_t max_rows, pl_batch **out,
 		   pl_error *err);
 
+/* From now on a second thread reads the next batch while the caller works
+ * on the current one (CSV only: HDF5 is not thread-safe). Returns 1 when
+ * the thread runs, 0 when the source reads on the caller's thread (HDF5,
+ * or no thread could be made). Call after pl_source_partition; the other
+ * functions stop the thread where they must. */
+int pl_source_read_ahead(pl_source *src, size_t max_rows);
+
+/* Ends the read-ahead (a no-op without one), so that the source is again
+ * used from one thread; a batch read ahead is dropped. */
+void pl_source_stop_read_ahead(pl_source *src);
+
 typedef struct pl_source_stats {
 	uint64_t rows, rows_skipped, bytes_read, bytes_total;
 } pl_source_stats;

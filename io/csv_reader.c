@@ -49,8 +49,11 @@ struct pl_csv_reader {
 	size_t *sel;	/* out column k is field sel[k] */
 	uint8_t *given; /* column i typed by o->schema */
 	size_t *null_len;
-	pl_batch *batch;
-	size_t batch_room; /* rows every buffer of the batch holds */
+	pl_batch *batch;   /* the batch being filled: batches[cur] */
+	size_t batch_room; /* rows every buffer of it holds */
+	pl_batch *batches[2];
+	size_t rooms[2];
+	unsigned cur;
 	FILE *reject;
 	char *reject_path; /* where reject writes now, when redirected */
 	pl_csv_stats stats;
@@ -376,12 +379,23 @@ static int grow_rows(pl_csv_reader *r, size_t n, pl_error *err)
 	return 0;
 }
 
+/* Turns to the other batch: the one handed out last stays valid while
+ * this one fills (a read-ahead thread relies on it). */
+static void swap_batch(pl_csv_reader *r)
+{
+	r->rooms[r->cur] = r->batch_room;
+	r->cur ^= 1;
+	r->batch = r->batches[r->cur];
+	r->batch_room = r->rooms[r->cur];
+}
+
 static int reset_batch(pl_csv_reader *r, pl_error *err)
 {
 	if (r->batch == NULL) {
 		r->batch = pl_batch_new(&r->out, 0, r->pool, err);
 		if (r->batch == NULL)
 			return PL_ERR_NOMEM;
+		r->batches[r->cur] = r->batch;
 	}
 	pl_batch *b = r->batch;
 	b->nrows = 0;
@@ -606,6 +620,7 @@ int pl_csv_reader_next(pl_csv_reader *r, size_t max_rows, pl_batch **out,
 	*out = NULL;
 	if (max_rows == 0)
 		max_rows = 1;
+	swap_batch(r);
 	while (r->nin > 0) {
 		if (!file_open(r) && !more_input(r))
 			return 0;
@@ -826,7 +841,7 @@ static uint64_t share_bytes(const pl_csv_reader *r)
 int pl_csv_reader_set_share(pl_csv_reader *r, const pl_csv_share *share,
 			    pl_error *err)
 {
-	if (r->batch != NULL || r->pieces != NULL)
+	if (r->batches[0] != NULL || r->batches[1] != NULL || r->pieces != NULL)
 		return pl_error_set(err, PL_ERR_INTERNAL,
 				    "%s:%d: csv share set after reading",
 				    __FILE__, __LINE__);
@@ -911,7 +926,8 @@ void pl_csv_reader_close(pl_csv_reader *r)
 	if (r->reject != NULL)
 		fclose(r->reject);
 	free(r->reject_path);
-	pl_batch_free(r->batch, r->pool);
+	pl_batch_free(r->batches[0], r->pool);
+	pl_batch_free(r->batches[1], r->pool);
 	pl_pool_free(r->pool, r->buf);
 	pl_pool_free(r->pool, r->fields);
 	pl_schema_free(&r->in);

@@ -52,7 +52,8 @@ int pl_csv_reader_open(const pl_csv_options *o, pl_pool *pool,
 const pl_schema *pl_csv_reader_schema(const pl_csv_reader *r);
 
 /* Reads up to max_rows rows into *out. The batch is owned by the reader
- * and valid until the next call or close; it carries provenance (origin =
+ * and valid until the call after next, or close (the reader fills two
+ * batches in turn, so that one can be read ahead); it carries provenance (origin =
  * the file's path, line[i] = the physical line where row i starts). *out
  * is NULL at the end of the last file. A bad row (wrong field count, value
  * not fitting its type, unterminated quote) is PL_ERR_DATA naming

@@ -1,8 +1,10 @@
 /* The per-rank buffer pool: size-classed, recycled buffers with byte
  * accounting and fault injection. Every batch buffer and every operator's
  * state comes from here, so the pool's count of bytes out is what the
- * memory budget reads. One pool per rank, owned by the runtime context; it
- * is not thread-safe. */
+ * memory budget reads. One pool per rank, owned by the runtime context;
+ * its calls may come from several threads (the read-ahead thread reads
+ * batches while operators work). With fault injection on, which call is
+ * the Nth is only deterministic when one thread allocates. */
 #ifndef PIPELINE_POOL_H
 #define PIPELINE_POOL_H
 

@@ -29,10 +29,20 @@ check() {
   rm -f "$out/$name.csv"
 }
 
-PIPELINE_OUT=$out "$bin" -q "$top/jobs/$name.conf"
-check "no mpirun"
+# Both ways of reading: on the operators' thread, and read ahead on a
+# second thread (in chunks of 3 rows, so that many batches pass it).
+for ra in 0 1; do
+  PIPELINE_READ_AHEAD=$ra PIPELINE_OUT=$out "$bin" -q "$top/jobs/$name.conf"
+  check "no mpirun, read-ahead $ra"
+done
+PIPELINE_READ_AHEAD=1 PIPELINE_OUT=$out "$bin" -q --set job.chunk_rows=3 \
+  "$top/jobs/$name.conf"
+check "no mpirun, read-ahead in 3-row chunks"
 for n in 1 2 3 4; do
   PIPELINE_OUT=$out mpirun --oversubscribe -n "$n" "$bin" -q "$top/jobs/$name.conf"
   check "$n ranks"
 done
-echo "ok $name: same answer alone and on 1-4 ranks"
+PIPELINE_READ_AHEAD=1 PIPELINE_OUT=$out mpirun --oversubscribe -n 2 \
+  -x PIPELINE_READ_AHEAD "$bin" -q --set job.chunk_rows=3 "$top/jobs/$name.conf"
+check "2 ranks, read-ahead in 3-row chunks"
+echo "ok $name: same answer alone (both ways of reading) and on 1-4 ranks"
