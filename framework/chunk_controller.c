@@ -16,7 +16,11 @@ enum { CC_BASE, CC_PROBE, CC_SETTLED };
  * chunk holds less memory for the same speed. Measured against the best,
  * not the last step, so that noise cannot walk it down step by step. */
 #define TOLERANCE 0.02
-/* A settled size whose throughput falls by this share is halved. */
+/* A settled size whose throughput falls by this share is searched for
+ * afresh. Not halved: the fall is most often the chain's own state
+ * growing out of the caches (a group-by with millions of groups), which
+ * a smaller chunk does not help; halving at every such fall ratchets the
+ * size down to the minimum. Memory pressure still halves. */
 #define DROP 0.25
 /* Settled windows between two probes: the data or the chain's state may
  * have moved the best size. */
@@ -145,8 +149,7 @@ static void start_search(pl_chunk_ctl *c, const pl_chunk_report *r, double tput)
 	probe(c, r);
 }
 
-/* The halving under pressure or a clear drop; the search restarts from
- * the smaller size. */
+/* The halving under pressure; the search restarts from the smaller size. */
 static void back_off(pl_chunk_ctl *c)
 {
 	c->state = CC_BASE;
@@ -186,7 +189,7 @@ static void step(pl_chunk_ctl *c, const pl_chunk_report *r, double tput)
 		break;
 	default:
 		if (tput < c->base_tput * (1 - DROP)) {
-			back_off(c);
+			start_search(c, r, tput);
 		} else if (++c->settled_windows >= REPROBE_WINDOWS) {
 			start_search(c, r, tput);
 		} else {
