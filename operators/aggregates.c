@@ -169,24 +169,30 @@ void pl_agg_free(pl_agg *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* State is zeroed only as groups come (not the whole doubled room), so
+ * that memory never touched stays out of the resident set. */
 int pl_agg_reserve(pl_agg *a, size_t ngroups, pl_error *err)
 {
 	if (ngroups <= a->cap)
 		return 0;
-	size_t ncap = a->cap ? a->cap : 16;
-	while (ncap < ngroups)
-		ncap *= 2;
-	for (int i = 0; i < PL_AGG_NARRAYS; i++) {
+	size_t room = a->room ? a->room : 16;
+	while (room < ngroups)
+		room *= 2;
+	for (int i = 0; room > a->room && i < PL_AGG_NARRAYS; i++) {
 		size_t es = a->esize[i];
 		if (es == 0)
 			continue;
-		char *p = pl_pool_realloc(a->pool, a->a[i], ncap * es);
+		char *p = pl_pool_realloc(a->pool, a->a[i], room * es);
 		if (p == NULL)
 			return pl_error_nomem(err, "group-by state");
-		memset(p + a->cap * es, 0, (ncap - a->cap) * es);
 		a->a[i] = p;
 	}
-	a->cap = ncap;
+	a->room = room;
+	for (int i = 0; i < PL_AGG_NARRAYS; i++)
+		if (a->esize[i] != 0)
+			memset((char *)a->a[i] + a->cap * a->esize[i], 0,
+			       (ngroups - a->cap) * a->esize[i]);
+	a->cap = ngroups;
 	return 0;
 }
 

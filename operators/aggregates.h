@@ -83,7 +83,8 @@ typedef struct pl_agg {
 	pl_type out_type;
 	double p; /* quantile */
 	pl_pool *pool;
-	size_t cap; /* groups with state */
+	size_t cap;  /* groups with state */
+	size_t room; /* groups the arrays have room for */
 	size_t esize[PL_AGG_NARRAYS];
 	void *a[PL_AGG_NARRAYS];
 	pl_agg_values vl;

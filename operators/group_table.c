@@ -160,6 +160,190 @@ static int add_group(pl_group_table *t, const pl_column *const *keys, size_t i,
 	return 0;
 }
 
+struct pl_intern {
+	pl_column strs;	  /* code c is row c */
+	uint64_t *hashes; /* per code, for growing the slots */
+	size_t hashes_cap;
+	uint32_t *slots; /* code + 1; 0 is empty */
+	size_t nslots;	 /* a power of two */
+};
+
+static void intern_free(pl_intern *in, pl_pool *pool)
+{
+	if (in == NULL)
+		return;
+	pl_column_free(&in->strs, pool);
+	pl_pool_free(pool, in->hashes);
+	pl_pool_free(pool, in->slots);
+	free(in);
+}
+
+static int intern_new(pl_intern **out, pl_pool *pool, pl_error *err)
+{
+	pl_intern *in = calloc(1, sizeof(*in));
+	*out = in;
+	if (in == NULL)
+		return pl_error_nomem(err, "group-by key strings");
+	in->nslots = 64;
+	in->slots = pl_pool_calloc(pool, in->nslots, sizeof(uint32_t));
+	if (in->slots == NULL)
+		return pl_error_nomem(err, "group-by key strings");
+	return pl_column_init(&in->strs, PL_STRING, 0, 0, pool, err);
+}
+
+static int intern_grow(pl_intern *in, pl_pool *pool, pl_error *err)
+{
+	size_t n = in->nslots * 2, mask = n - 1;
+	uint32_t *s = pl_pool_calloc(pool, n, sizeof(uint32_t));
+	if (s == NULL)
+		return pl_error_nomem(err, "group-by key strings");
+	for (size_t c = 0; c < in->strs.len; c++) {
+		size_t i = (size_t)in->hashes[c] & mask;
+		while (s[i] != 0)
+			i = (i + 1) & mask;
+		s[i] = (uint32_t)c + 1;
+	}
+	pl_pool_free(pool, in->slots);
+	in->slots = s;
+	in->nslots = n;
+	return 0;
+}
+
+static int intern_add(pl_intern *in, const char *s, size_t len, uint64_t h,
+		      size_t slot, pl_pool *pool, pl_error *err)
+{
+	size_t c = in->strs.len;
+	if (c >= MAX_GROUPS)
+		return pl_error_set(err, PL_ERR_NOMEM,
+				    "[groupby] more than %zu distinct keys",
+				    MAX_GROUPS);
+	if (c == in->hashes_cap) {
+		size_t n = c ? 2 * c : 64;
+		uint64_t *p = pl_pool_realloc(pool, in->hashes, n * 8);
+		if (p == NULL)
+			return pl_error_nomem(err, "group-by key strings");
+		in->hashes = p;
+		in->hashes_cap = n;
+	}
+	int rc = pl_column_push_str(&in->strs, s, len, pool, err);
+	if (rc == 0) {
+		in->hashes[c] = h;
+		in->slots[slot] = (uint32_t)c + 1;
+	}
+	return rc;
+}
+
+/* The code of string s, added when new. */
+static int intern_code(pl_intern *in, const char *s, size_t len,
+		       pl_pool *pool, int64_t *code, pl_error *err)
+{
+	if (2 * (in->strs.len + 1) > in->nslots) {
+		int rc = intern_grow(in, pool, err);
+		if (rc)
+			return rc;
+	}
+	uint64_t h = hash_bytes(s, len);
+	size_t mask = in->nslots - 1, i = (size_t)h & mask;
+	for (uint32_t e; (e = in->slots[i]) != 0; i = (i + 1) & mask) {
+		size_t l;
+		const char *t = pl_col_str(&in->strs, e - 1, &l);
+		if (in->hashes[e - 1] == h && l == len &&
+		    memcmp(t, s, len) == 0) {
+			*code = e - 1;
+			return 0;
+		}
+	}
+	*code = (int64_t)in->strs.len;
+	return intern_add(in, s, len, h, i, pool, err);
+}
+
+/* Codes of key k's strings in the batch, in t->codes[k], which borrows
+ * the batch's validity bitmap. */
+static int encode_key(pl_group_table *t, size_t k, const pl_column *src,
+		      size_t n, pl_error *err)
+{
+	pl_column *dst = &t->codes[k];
+	dst->valid = NULL;
+	dst->len = 0;
+	int rc = pl_column_reserve(dst, n, t->pool, err);
+	int64_t *code = pl_col_i64(dst);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t len;
+		const char *s = pl_col_str(src, i, &len);
+		code[i] = 0;
+		if (pl_bit_get(src->valid, i))
+			rc = intern_code(t->intern[k], s, len, t->pool,
+					 &code[i], err);
+	}
+	dst->len = n;
+	dst->valid = src->valid;
+	t->use[k] = dst;
+	return rc;
+}
+
+int pl_group_table_intern(pl_group_table *t, pl_error *err)
+{
+	if (t->nkeys < 2)
+		return 0;
+	t->intern = calloc(t->nkeys, sizeof(*t->intern));
+	t->codes = calloc(t->nkeys, sizeof(*t->codes));
+	t->use = calloc(t->nkeys, sizeof(*t->use));
+	if (t->intern == NULL || t->codes == NULL || t->use == NULL)
+		return pl_error_nomem(err, "group-by keys");
+	for (size_t k = 0; k < t->nkeys; k++) {
+		if (t->keys[k].type != PL_STRING)
+			continue;
+		pl_column_free(&t->keys[k], t->pool);
+		int rc = pl_column_init(&t->keys[k], PL_INT64, 0, 0, t->pool,
+					err);
+		if (rc == 0)
+			rc = pl_column_init(&t->codes[k], PL_INT64, 0, 0,
+					    t->pool, err);
+		if (rc == 0)
+			rc = intern_new(&t->intern[k], t->pool, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int pl_group_table_append_keys(const pl_group_table *t, size_t k, size_t g0,
+			       const uint32_t *gids, size_t n, pl_column *dst,
+			       pl_error *err)
+{
+	const pl_column *c = &t->keys[k];
+	const pl_intern *in = t->intern ? t->intern[k] : NULL;
+	if (in == NULL)
+		return gids ? pl_column_append_take(dst, c, gids, n, t->pool,
+						    err)
+			    : pl_column_append_range(dst, c, g0, n, t->pool,
+						     err);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t g = gids ? gids[i] : g0 + i, len;
+		if (pl_column_is_null(c, g)) {
+			rc = pl_column_push_null(dst, t->pool, err);
+			continue;
+		}
+		const char *s =
+		    pl_col_str(&in->strs, (size_t)pl_col_i64(c)[g], &len);
+		rc = pl_column_push_str(dst, s, len, t->pool, err);
+	}
+	return rc;
+}
+
+void pl_group_table_format_key(const pl_group_table *t, size_t k, size_t g,
+			       char *buf, size_t cap)
+{
+	const pl_column *c = &t->keys[k];
+	const pl_intern *in = t->intern ? t->intern[k] : NULL;
+	if (in == NULL || pl_column_is_null(c, g))
+		pl_column_format(c, g, buf, cap);
+	else
+		pl_column_format(&in->strs, (size_t)pl_col_i64(c)[g], buf,
+				 cap);
+}
+
 int pl_group_table_init(pl_group_table *t, const pl_type *types, size_t nkeys,
 			pl_pool *pool, pl_error *err)
 {
@@ -187,7 +371,17 @@ void pl_group_table_free(pl_group_table *t)
 {
 	for (size_t k = 0; t->keys != NULL && k < t->nkeys; k++)
 		pl_column_free(&t->keys[k], t->pool);
+	for (size_t k = 0; t->intern != NULL && k < t->nkeys; k++) {
+		intern_free(t->intern[k], t->pool);
+		if (t->codes == NULL)
+			continue;
+		t->codes[k].valid = NULL; /* borrowed */
+		pl_column_free(&t->codes[k], t->pool);
+	}
 	free(t->keys);
+	free(t->intern);
+	free(t->codes);
+	free(t->use);
 	pl_pool_free(t->pool, t->hashes);
 	pl_pool_free(t->pool, t->slots);
 	pl_pool_free(t->pool, t->hbuf);
@@ -243,10 +437,22 @@ int pl_group_table_map(pl_group_table *t, const pl_column *const *keys,
 		memset(gid, 0, nrows * sizeof(uint32_t));
 		return 0;
 	}
-	int rc = hash_rows(t, keys, nrows, err);
+	int rc = 0;
+	if (t->intern != NULL) {
+		for (size_t k = 0; rc == 0 && k < t->nkeys; k++)
+			if (t->intern[k] == NULL)
+				t->use[k] = keys[k];
+			else
+				rc = encode_key(t, k, keys[k], nrows, err);
+		keys = t->use;
+	}
+	if (rc == 0)
+		rc = hash_rows(t, keys, nrows, err);
 	for (size_t i = 0; rc == 0 && i < nrows; i++) {
-		/* Keep the load at most a half so that probes stay short. */
-		if (2 * (t->ngroups + 1) > t->nslots)
+		/* Keep the load under 0.7: probes stay short (the slot's hash
+		 * tag rejects most mismatches without touching keys), and the
+		 * slots of ten million groups take 128 MiB, not 256. */
+		if (10 * (t->ngroups + 1) > 7 * t->nslots)
 			rc = grow_slots(t, err);
 		/* With many groups every probe misses the cache: ask for the
 		 * slot of a row a little ahead while this one waits. */
@@ -265,5 +471,11 @@ size_t pl_group_table_bytes(const pl_group_table *t)
 	size_t b = t->nslots * 8 + t->hashes_cap * 8 + t->hbuf_cap * 8;
 	for (size_t k = 0; k < t->nkeys; k++)
 		b += pl_column_bytes(&t->keys[k]);
+	for (size_t k = 0; t->intern != NULL && k < t->nkeys; k++) {
+		const pl_intern *in = t->intern[k];
+		if (in != NULL)
+			b += pl_column_bytes(&in->strs) + in->hashes_cap * 8 +
+			     in->nslots * 4 + pl_column_bytes(&t->codes[k]);
+	}
 	return b;
 }

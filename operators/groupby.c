@@ -319,6 +319,8 @@ static int gb_init(pl_operator *op, const pl_section *sec, const pl_schema *in,
 	if (rc == 0)
 		rc = pl_group_table_init(&st->table, types, st->nkeys, st->pool,
 					 err);
+	if (rc == 0)
+		rc = pl_group_table_intern(&st->table, err);
 	return rc;
 }
 
@@ -356,8 +358,8 @@ static int overflow_error(gb_state *st, const gb_agg *a, pl_error *err)
 	char key[512] = "", val[128];
 	size_t len = 0;
 	for (size_t k = 0; k < st->nkeys && len < sizeof(key); k++) {
-		pl_column_format(&st->table.keys[k], a->agg.bad_group, val,
-				 sizeof(val));
+		pl_group_table_format_key(&st->table, k, a->agg.bad_group, val,
+					  sizeof(val));
 		len += (size_t)snprintf(key + len, sizeof(key) - len, "%s%s=%s",
 					k ? ", " : " for ",
 					st->out.fields[k].name, val);
@@ -422,8 +424,8 @@ static int fill_output(gb_state *st, size_t g0, size_t n, pl_batch *h,
 {
 	int rc = 0;
 	for (size_t k = 0; rc == 0 && k < st->nkeys; k++)
-		rc = pl_column_append_range(&o->cols[k], &st->table.keys[k], g0,
-					    n, st->pool, err);
+		rc = pl_group_table_append_keys(&st->table, k, g0, NULL, n,
+						&o->cols[k], err);
 	for (size_t i = 0; rc == 0 && i < st->nouts; i++) {
 		const pl_column *c;
 		rc = pl_expr_eval(st->outs[i].expr, h, st->pool, &c, err);
@@ -482,8 +484,8 @@ static int emit_state_rows(pl_operator *op, size_t g0, size_t n,
 	pl_batch *b = pl_batch_new(&op->partial_schema, n, st->pool, err);
 	int rc = b ? 0 : PL_ERR_NOMEM;
 	for (size_t k = 0; rc == 0 && k < st->nkeys; k++)
-		rc = pl_column_append_range(&b->cols[k], &st->table.keys[k], g0,
-					    n, st->pool, err);
+		rc = pl_group_table_append_keys(&st->table, k, g0, NULL, n,
+						&b->cols[k], err);
 	if (rc == 0)
 		rc = fill_tag(&b->cols[st->nkeys], n, 0, st->pool, err);
 	for (size_t j = 0; rc == 0 && j < st->naggs; j++)
@@ -505,8 +507,9 @@ static int emit_value_rows(pl_operator *op, size_t j, size_t from, size_t n,
 	pl_batch *b = pl_batch_new(&op->partial_schema, n, st->pool, err);
 	int rc = b ? 0 : PL_ERR_NOMEM;
 	for (size_t k = 0; rc == 0 && k < st->nkeys; k++)
-		rc = pl_column_append_take(&b->cols[k], &st->table.keys[k],
-					   a->vl.gid + from, n, st->pool, err);
+		rc = pl_group_table_append_keys(&st->table, k, 0,
+						a->vl.gid + from, n,
+						&b->cols[k], err);
 	if (rc == 0)
 		rc = fill_tag(&b->cols[st->nkeys], n, (int64_t)j + 1, st->pool,
 			      err);

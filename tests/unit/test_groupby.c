@@ -643,14 +643,20 @@ static int merge_into(void *arg, pl_batch *b, pl_error *err)
 	return pl_op_groupby.merge(&target->op, b, err);
 }
 
-static void run_all(run *r, const pl_schema *in,
-		    const char *const *const *parts, size_t chunk)
+static void run_kv(run *r, const char *const *kv, const pl_schema *in,
+		   const char *const *const *parts, size_t chunk)
 {
-	int rc = start(r, all_kv, in, chunk);
+	int rc = start(r, kv, in, chunk);
 	if (rc)
 		fprintf(stderr, "\n  %s\n", r->err.msg);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
 	CU_ASSERT_EQUAL_FATAL(feed(r, in, parts), 0);
+}
+
+static void run_all(run *r, const pl_schema *in,
+		    const char *const *const *parts, size_t chunk)
+{
+	run_kv(r, all_kv, in, parts, chunk);
 }
 
 static void test_partial_merge(void)
@@ -751,6 +757,74 @@ static void test_fault_injection(void)
 	}
 	CU_ASSERT(done);
 	end(&good);
+	pl_schema_free(&in);
+}
+
+/* Two string keys and an int key (the strings interned by the table):
+ * hand-computed answers, the same through partial state split over
+ * small batches and merged, and clean failure at every allocation. */
+static const char *const two_kv[] = {"keys", "g, s, v", "n",   "count()",
+				     "sf",   "sum(f)",	"med", "median(f)",
+				     NULL};
+static const char *const two_want[] = {
+    "a|x|1|1|0.5|0.5",	    "b|NULL|NULL|1|2.5|2.5", "a|y|4|1|1.5|1.5",
+    "c|NULL|NULL|1|NULL|NULL", "a|x|2|1|NULL|NULL",	 "b|zz|7|1|-1|-1",
+    "b|zz|3|1|0.25|0.25",	    "a|NULL|NULL|1|3.5|3.5", "b|a|5|1|4|4",
+    "d|q|9|1|1|1",	    "a|w|8|1|2|2",		 NULL};
+static const char *const two_p1[] = {"a,1,0.5,x", "b,,2.5,", "a,4,1.5,y",
+				     "a,1,,x",	  "b,,2.5,", NULL};
+
+static void test_interned_keys(void)
+{
+	pl_schema in;
+	mk_schema(&in, all_spec);
+	const char *const *all[] = {all_p1, all_p2, all_p3, NULL};
+	const char *const *dup[] = {two_p1, NULL};
+	const char *want_dup[] = {"a|x|1|2|0.5|0.5", "b|NULL|NULL|2|5|2.5",
+				  "a|y|4|1|1.5|1.5", NULL};
+	run r[3];
+	collector c[2] = {{0}, {0}};
+	run_kv(&r[0], two_kv, &in, all, 1000);
+	CU_ASSERT_EQUAL(finish(&r[0], &c[0]), 0);
+	expect_rows(&c[0], two_want);
+	end(&r[0]);
+	run_kv(&r[0], two_kv, &in, dup, 2);
+	CU_ASSERT_EQUAL(finish(&r[0], &c[1]), 0);
+	expect_rows(&c[1], want_dup);
+	end(&r[0]);
+	collector_free(&c[0]);
+	collector_free(&c[1]);
+	const char *const *p12[] = {all_p1, all_p2, NULL};
+	const char *const *p3[] = {all_p3, NULL};
+	run_kv(&r[1], two_kv, &in, p12, 2);
+	run_kv(&r[2], two_kv, &in, p3, 2);
+	pl_emitter to1 = {merge_into, &r[1]};
+	CU_ASSERT_EQUAL(pl_op_groupby.partial(&r[2].op, &to1, &r[1].err), 0);
+	CU_ASSERT_EQUAL(finish(&r[1], &c[0]), 0);
+	expect_rows(&c[0], two_want);
+	collector_free(&c[0]);
+	end(&r[1]);
+	for (uint64_t fail = 1, done = 0; !done && fail < 5000; fail++) {
+		run f;
+		collector fc = {0};
+		int rc = start_failing(&f, two_kv, &in, 2, fail);
+		if (rc == 0)
+			rc = feed(&f, &in, p12);
+		pl_emitter to_f = {merge_into, &f};
+		if (rc == 0)
+			rc = pl_op_groupby.partial(&r[2].op, &to_f, &f.err);
+		if (rc == 0)
+			rc = finish(&f, &fc);
+		CU_ASSERT(rc == 0 || rc == PL_ERR_NOMEM);
+		if (rc == 0) {
+			done = 1;
+			expect_rows(&fc, two_want);
+		}
+		collector_free(&fc);
+		end(&f);
+		CU_ASSERT(fail < 4999 || done);
+	}
+	end(&r[2]);
 	pl_schema_free(&in);
 }
 
@@ -921,6 +995,7 @@ static const pl_test tests[] = {
     {"chunked_output", test_chunked_output},
     {"many_groups", test_many_groups},
     {"partial_merge", test_partial_merge},
+    {"interned_keys", test_interned_keys},
     {"partial_no_keys_empty", test_partial_no_keys_empty},
     {"fault_injection", test_fault_injection},
     {"order_statistics", test_order_statistics},
