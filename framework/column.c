@@ -2,6 +2,7 @@
  * through the pool, so a column reused across batches stops allocating
  * once it has reached its working size. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/batch.h"
@@ -36,6 +37,10 @@ int pl_column_init(pl_column *c, pl_type t, size_t cap, size_t arena_cap,
 
 void pl_column_free(pl_column *c, pl_pool *pool)
 {
+	if (c->dict != NULL) {
+		pl_column_free(c->dict, pool);
+		free(c->dict);
+	}
 	pl_pool_free(pool, c->data);
 	pl_pool_free(pool, c->valid);
 	pl_pool_free(pool, c->arena);
@@ -65,6 +70,23 @@ int pl_column_reserve(pl_column *c, size_t cap, pl_pool *pool, pl_error *err)
 		c->valid = v;
 	}
 	c->cap = ncap;
+	return 0;
+}
+
+int pl_column_undict(pl_column *c, pl_pool *pool, pl_error *err)
+{
+	if (c->dict == NULL)
+		return 0;
+	pl_column plain;
+	int rc = pl_column_init(&plain, PL_STRING, c->cap, 0, pool, err);
+	if (rc == 0)
+		rc = pl_column_append_range(&plain, c, 0, c->len, pool, err);
+	if (rc != 0) {
+		pl_column_free(&plain, pool);
+		return rc;
+	}
+	pl_column_free(c, pool);
+	*c = plain;
 	return 0;
 }
 
@@ -207,10 +229,29 @@ static int copy_validity_take(pl_column *dst, const pl_column *src,
 	return 0;
 }
 
+/* take_strings from a dictionary-encoded column: value by value. */
+static int take_dict_strings(pl_column *dst, const pl_column *src,
+			     const uint32_t *idx, size_t from, size_t n,
+			     pl_pool *pool, pl_error *err)
+{
+	for (size_t k = 0; k < n; k++) {
+		size_t len;
+		const char *s = pl_col_str(src, idx ? idx[k] : from + k, &len);
+		if (pl_column_reserve_arena(dst, len, pool, err) != 0)
+			return PL_ERR_NOMEM;
+		memcpy(dst->arena + dst->arena_len, s, len);
+		dst->arena_len += len;
+		pl_col_off(dst)[dst->len + k + 1] = (int64_t)dst->arena_len;
+	}
+	return 0;
+}
+
 static int take_strings(pl_column *dst, const pl_column *src,
 			const uint32_t *idx, size_t from, size_t n,
 			pl_pool *pool, pl_error *err)
 {
+	if (src->dict != NULL)
+		return take_dict_strings(dst, src, idx, from, n, pool, err);
 	const int64_t *so = pl_col_off(src);
 	size_t bytes = 0;
 	if (idx == NULL) {
@@ -278,5 +319,6 @@ int pl_column_append_range(pl_column *dst, const pl_column *src, size_t from,
 size_t pl_column_bytes(const pl_column *c)
 {
 	return pl_pool_size(c->data) + pl_pool_size(c->valid) +
-	       pl_pool_size(c->arena);
+	       pl_pool_size(c->arena) +
+	       (c->dict != NULL ? pl_column_bytes(c->dict) : 0);
 }

@@ -133,6 +133,17 @@ static int spare_core(const pl_exec *x)
 	return online >= 2L * per_node;
 }
 
+/* Dictionary-encoded strings go to a first operator that takes them
+ * (PIPELINE_DICT=0 turns them off, so that tests compare both ways). */
+static int allow_dict(pl_exec *x, pl_error *err)
+{
+	const char *v = getenv("PIPELINE_DICT");
+	if (x->p->nops == 0 || (v != NULL && strcmp(v, "0") == 0) ||
+	    !(x->p->ops[0].def->flags & PL_OP_DICT_INPUT))
+		return 0;
+	return pl_source_allow_dict(x->p->source, err);
+}
+
 /* Streams the source through the chain in chunks whose size the
  * controller adapts (or job.conf fixes), keeping its samples. */
 static int stream_source(pl_exec *x, volatile sig_atomic_t *stop,
@@ -140,10 +151,13 @@ static int stream_source(pl_exec *x, volatile sig_atomic_t *stop,
 {
 	pl_chunk_ctl cc;
 	pl_chunk_ctl_init(&cc, x->p->env.chunk_rows, x->p->chunk_rows != 0);
+	int rc = allow_dict(x, err);
+	if (rc != 0)
+		return rc;
 	if (spare_core(x))
 		x->st->read_ahead =
 		    pl_source_read_ahead(x->p->source, pl_chunk_ctl_rows(&cc));
-	int rc = stream_chunks(x, &cc, stop, progress, err);
+	rc = stream_chunks(x, &cc, stop, progress, err);
 	pl_source_stop_read_ahead(x->p->source);
 	x->st->nchunk_rows = pl_chunk_ctl_samples(&cc, x->st->chunk_rows);
 	return rc;

@@ -283,6 +283,11 @@ static int read_csv(void *arg, size_t max_rows, pl_batch **out, pl_error *err)
 	return rc;
 }
 
+int pl_source_allow_dict(pl_source *src, pl_error *err)
+{
+	return src->csv != NULL ? pl_csv_reader_allow_dict(src->csv, err) : 0;
+}
+
 int pl_source_read_ahead(pl_source *src, size_t max_rows)
 {
 	pl_error err;

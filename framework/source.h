@@ -36,6 +36,11 @@ int pl_source_partition(pl_source *src, MPI_Comm comm, pl_error *err);
 int pl_source_next(pl_source *src, size_t max_rows, pl_batch **out,
 		   pl_error *err);
 
+/* Lets the source hand out dictionary-encoded string columns (the CSV
+ * reader does, for columns with few distinct values); only for a consumer
+ * that declared PL_OP_DICT_INPUT. Call before the first batch. */
+int pl_source_allow_dict(pl_source *src, pl_error *err);
+
 /* From now on a second thread reads the next batch while the caller works
  * on the current one (CSV only: HDF5 is not thread-safe). Returns 1 when
  * the thread runs, 0 when the source reads on the caller's thread (HDF5,

@@ -29,6 +29,22 @@
 
 /* A bad value found while converting: positive, not an error code. */
 #define BAD_VALUE 1
+/* A dictionary column met too many distinct values: read it plain. */
+#define DICT_FULL 2
+
+/* Dictionary-encoded string columns: the distinct values of one batch,
+ * found through a table of DICT_SLOTS. A column goes plain for good when
+ * a batch holds more than DICT_MAX values, or more than half its rows
+ * are distinct after DICT_PROBE_ROWS (ids, free text): there the
+ * dictionary costs a lookup and saves nothing. */
+#define DICT_MAX 4096
+#define DICT_SLOTS 8192
+#define DICT_PROBE_ROWS 1024
+
+typedef struct dict_col {
+	uint32_t *slots;    /* code + 1; 0 is empty; NULL: not a dict column */
+	uint32_t null_code; /* the NULL entry, or UINT32_MAX */
+} dict_col;
 
 struct pl_csv_reader {
 	const pl_csv_options *o;
@@ -57,6 +73,7 @@ struct pl_csv_reader {
 	FILE *reject;
 	char *reject_path; /* where reject writes now, when redirected */
 	pl_csv_stats stats;
+	dict_col *dict; /* per output column, when dictionaries are allowed */
 	pl_csv_piece *pieces; /* the share, when set (a copy) */
 	size_t npieces;
 	size_t piece;	/* the next piece to open */
@@ -389,6 +406,38 @@ static void swap_batch(pl_csv_reader *r)
 	r->batch_room = r->rooms[r->cur];
 }
 
+/* Readies column k of the batch to fill: an empty dictionary when it is
+ * a dictionary column, else plain (dropping a dictionary from before the
+ * column went plain). */
+static int reset_dict(pl_csv_reader *r, size_t k, pl_error *err)
+{
+	pl_column *c = &r->batch->cols[k];
+	dict_col *dc = r->dict ? &r->dict[k] : NULL;
+	if (dc == NULL || dc->slots == NULL) {
+		if (c->dict != NULL) {
+			pl_column_free(c->dict, r->pool);
+			free(c->dict);
+			c->dict = NULL;
+			pl_col_off(c)[0] = 0;
+		}
+		return 0;
+	}
+	if (c->dict == NULL) {
+		c->dict = calloc(1, sizeof(*c->dict));
+		if (c->dict == NULL ||
+		    pl_column_init(c->dict, PL_STRING, 0, 0, r->pool, err) != 0)
+			return pl_error_nomem(err, "a string dictionary");
+	}
+	pl_column *d = c->dict;
+	d->len = 0;
+	d->arena_len = 0;
+	pl_pool_free(r->pool, d->valid);
+	d->valid = NULL;
+	memset(dc->slots, 0, DICT_SLOTS * sizeof(*dc->slots));
+	dc->null_code = UINT32_MAX;
+	return 0;
+}
+
 static int reset_batch(pl_csv_reader *r, pl_error *err)
 {
 	if (r->batch == NULL) {
@@ -403,6 +452,9 @@ static int reset_batch(pl_csv_reader *r, pl_error *err)
 	for (size_t k = 0; k < b->ncols; k++) {
 		b->cols[k].len = 0;
 		b->cols[k].arena_len = 0;
+		int rc = reset_dict(r, k, err);
+		if (rc)
+			return rc;
 	}
 	return r->batch_room == 0 ? grow_rows(r, 64, err) : 0;
 }
@@ -443,12 +495,98 @@ static int put_string(pl_csv_reader *r, pl_column *c, size_t row,
 	return 0;
 }
 
-/* Converts field f into row of column c: 0, BAD_VALUE or an error. */
-static int put_value(pl_csv_reader *r, pl_column *c, size_t row,
+/* Row's value is NULL: in the row bitmap, and one NULL entry in the
+ * dictionary that its code points to. */
+static int put_dict_null(pl_csv_reader *r, dict_col *dc, pl_column *c,
+			 size_t row, pl_error *err)
+{
+	if (c->valid == NULL) {
+		c->len = row;
+		if (pl_column_make_nullable(c, r->pool, err) != 0)
+			return PL_ERR_NOMEM;
+	}
+	pl_bit_set(c->valid, row, false);
+	if (dc->null_code == UINT32_MAX) {
+		if (pl_column_push_null(c->dict, r->pool, err) != 0)
+			return PL_ERR_NOMEM;
+		dc->null_code = (uint32_t)(c->dict->len - 1);
+	}
+	pl_col_codes(c)[row] = dc->null_code;
+	return 0;
+}
+
+/* Adds s (already at the arena's end when quoted) as the next entry. */
+static int dict_add(pl_csv_reader *r, pl_column *d, const char *s, size_t len,
+		    int in_place, pl_error *err)
+{
+	if (pl_column_reserve(d, d->len + 1, r->pool, err) != 0 ||
+	    (!in_place &&
+	     pl_column_reserve_arena(d, len, r->pool, err) != 0))
+		return PL_ERR_NOMEM;
+	if (!in_place)
+		memcpy(d->arena + d->arena_len, s, len);
+	d->arena_len += len;
+	pl_col_off(d)[d->len + 1] = (int64_t)d->arena_len;
+	if (d->valid != NULL)
+		pl_bit_set(d->valid, d->len, true);
+	d->len++;
+	return 0;
+}
+
+/* Row's value as the code of its string in the batch's dictionary. */
+static int put_dict(pl_csv_reader *r, dict_col *dc, pl_column *c, size_t row,
+		    const pl_csv_field *f, pl_error *err)
+{
+	pl_column *d = c->dict;
+	const char *s = f->p;
+	size_t len = f->len;
+	if (f->quoted) {
+		if (pl_column_reserve_arena(d, f->len, r->pool, err) != 0)
+			return PL_ERR_NOMEM;
+		s = d->arena + d->arena_len;
+		len = pl_csv_unescape(f, r->o->quote, d->arena + d->arena_len);
+	}
+	size_t i = (size_t)pl_hash_bytes(s, len) & (DICT_SLOTS - 1);
+	for (uint32_t e; (e = dc->slots[i]) != 0; i = (i + 1) & (DICT_SLOTS - 1)) {
+		size_t l;
+		const char *t = pl_col_str(d, e - 1, &l);
+		if (l == len && memcmp(t, s, len) == 0) {
+			pl_col_codes(c)[row] = e - 1;
+			return 0;
+		}
+	}
+	if (d->len >= DICT_MAX ||
+	    (row >= DICT_PROBE_ROWS && d->len > row / 2))
+		return DICT_FULL;
+	if (dict_add(r, d, s, len, f->quoted, err) != 0)
+		return PL_ERR_NOMEM;
+	dc->slots[i] = (uint32_t)d->len;
+	pl_col_codes(c)[row] = (uint32_t)(d->len - 1);
+	return 0;
+}
+
+/* Column k goes plain for good, keeping the rows before row. */
+static int dict_off(pl_csv_reader *r, size_t k, size_t row, pl_error *err)
+{
+	pl_column *c = &r->batch->cols[k];
+	c->len = row;
+	if (pl_column_undict(c, r->pool, err) != 0)
+		return PL_ERR_NOMEM;
+	pl_pool_free(r->pool, r->dict[k].slots);
+	r->dict[k].slots = NULL;
+	return 0;
+}
+
+/* Converts field f into row of column k: 0, BAD_VALUE, DICT_FULL or an
+ * error. */
+static int put_value(pl_csv_reader *r, size_t k, size_t row,
 		     const pl_csv_field *f, pl_error *err)
 {
+	pl_column *c = &r->batch->cols[k];
+	dict_col *dc = c->dict != NULL ? &r->dict[k] : NULL;
 	if (is_null(r, f))
-		return put_null(r, c, row, err);
+		return dc ? put_dict_null(r, dc, c, row, err)
+			  : put_null(r, c, row, err);
 	bool ok = true;
 	switch (c->type) {
 	case PL_INT64:
@@ -460,9 +598,12 @@ static int put_value(pl_csv_reader *r, pl_column *c, size_t row,
 	case PL_BOOL:
 		ok = pl_csv_parse_bool(f->p, f->len, &pl_col_bool(c)[row]);
 		break;
-	default:
-		if (put_string(r, c, row, f, err) != 0)
-			return PL_ERR_NOMEM;
+	default: {
+		int rc = dc ? put_dict(r, dc, c, row, f, err)
+			    : put_string(r, c, row, f, err);
+		if (rc != 0)
+			return rc;
+	}
 	}
 	if (!ok)
 		return BAD_VALUE;
@@ -547,8 +688,13 @@ static int take_record(pl_csv_reader *r, bad_row *b, pl_error *err)
 	if (row == r->batch_room && grow_rows(r, 2 * row, err) != 0)
 		return PL_ERR_NOMEM;
 	for (size_t k = 0; k < bt->ncols; k++) {
-		int rc =
-		    put_value(r, &bt->cols[k], row, &r->fields[r->sel[k]], err);
+		const pl_csv_field *f = &r->fields[r->sel[k]];
+		int rc = put_value(r, k, row, f, err);
+		if (rc == DICT_FULL) {
+			rc = dict_off(r, k, row, err);
+			if (rc == 0)
+				rc = put_value(r, k, row, f, err);
+		}
 		if (rc == BAD_VALUE) {
 			b->col = k;
 			return bad_row_seen(r, b, err);
@@ -581,7 +727,7 @@ static void finish_batch(pl_csv_reader *r)
 	for (size_t k = 0; k < b->ncols; k++) {
 		pl_column *c = &b->cols[k];
 		c->len = b->nrows;
-		if (c->type == PL_STRING)
+		if (c->type == PL_STRING && c->dict == NULL)
 			c->arena_len = (size_t)pl_col_off(c)[b->nrows];
 	}
 	r->stats.rows += b->nrows;
@@ -868,6 +1014,24 @@ int pl_csv_reader_set_share(pl_csv_reader *r, const pl_csv_share *share,
 	return 0;
 }
 
+int pl_csv_reader_allow_dict(pl_csv_reader *r, pl_error *err)
+{
+	if (r->dict != NULL)
+		return 0;
+	r->dict = calloc(r->out.n ? r->out.n : 1, sizeof(*r->dict));
+	if (r->dict == NULL)
+		return pl_error_nomem(err, "string dictionaries");
+	for (size_t k = 0; k < r->out.n; k++) {
+		if (r->out.fields[k].type != PL_STRING)
+			continue;
+		r->dict[k].slots = pl_pool_alloc(
+		    r->pool, DICT_SLOTS * sizeof(*r->dict[k].slots));
+		if (r->dict[k].slots == NULL)
+			return pl_error_nomem(err, "string dictionaries");
+	}
+	return 0;
+}
+
 pl_csv_stats pl_csv_reader_stats(const pl_csv_reader *r)
 {
 	pl_csv_stats s = r->stats;
@@ -928,6 +1092,9 @@ void pl_csv_reader_close(pl_csv_reader *r)
 	free(r->reject_path);
 	pl_batch_free(r->batches[0], r->pool);
 	pl_batch_free(r->batches[1], r->pool);
+	for (size_t k = 0; r->dict != NULL && k < r->out.n; k++)
+		pl_pool_free(r->pool, r->dict[k].slots);
+	free(r->dict);
 	pl_pool_free(r->pool, r->buf);
 	pl_pool_free(r->pool, r->fields);
 	pl_schema_free(&r->in);

@@ -62,6 +62,12 @@ const pl_schema *pl_csv_reader_schema(const pl_csv_reader *r);
 int pl_csv_reader_next(pl_csv_reader *r, size_t max_rows, pl_batch **out,
 		       pl_error *err);
 
+/* From the next batch on, string columns come dictionary-encoded (see
+ * pipeline/batch.h) while they have few distinct values per batch; a
+ * column with many goes plain for good. Call before the first batch is
+ * read. PL_ERR_NOMEM on failure. */
+int pl_csv_reader_allow_dict(pl_csv_reader *r, pl_error *err);
+
 typedef struct pl_csv_stats {
 	uint64_t rows;	       /* rows produced */
 	uint64_t rows_skipped; /* bad rows skipped */

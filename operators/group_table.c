@@ -10,22 +10,6 @@
 #define MAX_GROUPS ((size_t)UINT32_MAX - 1)
 #define PREFETCH_AHEAD 16
 
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL ^ n;
-	while (n >= 8) {
-		uint64_t w;
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0x100000001b3ULL;
-		h ^= h >> 29;
-		s += 8;
-		n -= 8;
-	}
-	uint64_t w = 0;
-	memcpy(&w, s, n);
-	return pl_hash_mix((h ^ w) * 0x100000001b3ULL);
-}
-
 /* Equal floats must hash alike: -0.0 is 0.0 and every NaN is one NaN. */
 static uint64_t f64_word(double d)
 {
@@ -68,7 +52,7 @@ static void hash_column(const pl_column *c, size_t n, uint64_t *h)
 		for (size_t i = 0; i < n; i++) {
 			const char *s = pl_col_str(c, i, &len);
 			h[i] = pl_hash_mix(h[i] ^ (pl_bit_get(ok, i)
-						       ? hash_bytes(s, len)
+						       ? pl_hash_bytes(s, len)
 						       : NULL_WORD));
 		}
 		break;
@@ -242,7 +226,7 @@ static int intern_code(pl_intern *in, const char *s, size_t len,
 		if (rc)
 			return rc;
 	}
-	uint64_t h = hash_bytes(s, len);
+	uint64_t h = pl_hash_bytes(s, len);
 	size_t mask = in->nslots - 1, i = (size_t)h & mask;
 	for (uint32_t e; (e = in->slots[i]) != 0; i = (i + 1) & mask) {
 		size_t l;
@@ -257,6 +241,40 @@ static int intern_code(pl_intern *in, const char *s, size_t len,
 	return intern_add(in, s, len, h, i, pool, err);
 }
 
+static int grow_scratch(pl_pool *pool, void **buf, size_t *cap, size_t n,
+			size_t width, pl_error *err)
+{
+	if (n <= *cap)
+		return 0;
+	void *p = pl_pool_realloc(pool, *buf, n * width);
+	if (p == NULL)
+		return pl_error_nomem(err, "group-by scratch");
+	*buf = p;
+	*cap = pl_pool_size(p) / width;
+	return 0;
+}
+
+/* Interned codes of a dictionary-encoded key: one lookup per entry. */
+static int encode_dict_key(pl_group_table *t, size_t k, const pl_column *src,
+			   size_t n, int64_t *code, pl_error *err)
+{
+	const pl_column *d = src->dict;
+	int rc = grow_scratch(t->pool, (void **)&t->trans, &t->trans_cap,
+			      d->len, sizeof(*t->trans), err);
+	for (size_t e = 0; rc == 0 && e < d->len; e++) {
+		size_t len;
+		const char *s = pl_col_str(d, e, &len);
+		t->trans[e] = 0;
+		if (pl_bit_get(d->valid, e))
+			rc = intern_code(t->intern[k], s, len, t->pool,
+					 &t->trans[e], err);
+	}
+	const uint32_t *c = pl_col_codes(src);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		code[i] = t->trans[c[i]];
+	return rc;
+}
+
 /* Codes of key k's strings in the batch, in t->codes[k], which borrows
  * the batch's validity bitmap. */
 static int encode_key(pl_group_table *t, size_t k, const pl_column *src,
@@ -267,7 +285,9 @@ static int encode_key(pl_group_table *t, size_t k, const pl_column *src,
 	dst->len = 0;
 	int rc = pl_column_reserve(dst, n, t->pool, err);
 	int64_t *code = pl_col_i64(dst);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	if (rc == 0 && src->dict != NULL)
+		rc = encode_dict_key(t, k, src, n, code, err);
+	for (size_t i = 0; rc == 0 && src->dict == NULL && i < n; i++) {
 		size_t len;
 		const char *s = pl_col_str(src, i, &len);
 		code[i] = 0;
@@ -385,6 +405,8 @@ void pl_group_table_free(pl_group_table *t)
 	pl_pool_free(t->pool, t->hashes);
 	pl_pool_free(t->pool, t->slots);
 	pl_pool_free(t->pool, t->hbuf);
+	pl_pool_free(t->pool, t->dgid);
+	pl_pool_free(t->pool, t->trans);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -430,6 +452,23 @@ static int probe(pl_group_table *t, const pl_column *const *keys, size_t i,
 	return 0;
 }
 
+/* A lone dictionary-encoded key: the dictionary's entries are mapped
+ * like rows, then each row takes its entry's group. Entries come in order
+ * of first appearance, so groups still do. */
+static int map_dict(pl_group_table *t, const pl_column *key, size_t nrows,
+		    uint32_t *gid, pl_error *err)
+{
+	const pl_column *d = key->dict;
+	int rc = grow_scratch(t->pool, (void **)&t->dgid, &t->dgid_cap,
+			      d->len ? d->len : 1, sizeof(*t->dgid), err);
+	if (rc == 0)
+		rc = pl_group_table_map(t, &d, d->len, t->dgid, err);
+	const uint32_t *c = pl_col_codes(key);
+	for (size_t i = 0; rc == 0 && i < nrows; i++)
+		gid[i] = t->dgid[c[i]];
+	return rc;
+}
+
 int pl_group_table_map(pl_group_table *t, const pl_column *const *keys,
 		       size_t nrows, uint32_t *gid, pl_error *err)
 {
@@ -437,6 +476,8 @@ int pl_group_table_map(pl_group_table *t, const pl_column *const *keys,
 		memset(gid, 0, nrows * sizeof(uint32_t));
 		return 0;
 	}
+	if (t->nkeys == 1 && keys[0]->dict != NULL)
+		return map_dict(t, keys[0], nrows, gid, err);
 	int rc = 0;
 	if (t->intern != NULL) {
 		for (size_t k = 0; rc == 0 && k < t->nkeys; k++)
@@ -468,7 +509,8 @@ int pl_group_table_map(pl_group_table *t, const pl_column *const *keys,
 
 size_t pl_group_table_bytes(const pl_group_table *t)
 {
-	size_t b = t->nslots * 8 + t->hashes_cap * 8 + t->hbuf_cap * 8;
+	size_t b = t->nslots * 8 + t->hashes_cap * 8 + t->hbuf_cap * 8 +
+		   t->dgid_cap * 4 + t->trans_cap * 8;
 	for (size_t k = 0; k < t->nkeys; k++)
 		b += pl_column_bytes(&t->keys[k]);
 	for (size_t k = 0; t->intern != NULL && k < t->nkeys; k++) {

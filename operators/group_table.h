@@ -37,6 +37,10 @@ typedef struct pl_group_table {
 	size_t nslots;	 /* a power of two */
 	uint64_t *hbuf;	 /* per-row hashes of the current batch */
 	size_t hbuf_cap;
+	uint32_t *dgid; /* per dictionary entry of a batch's key: its group */
+	size_t dgid_cap;
+	int64_t *trans; /* per dictionary entry: its interned code */
+	size_t trans_cap;
 } pl_group_table;
 
 /* With nkeys == 0 every row belongs to group 0, which exists from the
@@ -62,7 +66,9 @@ void pl_group_table_format_key(const pl_group_table *t, size_t k, size_t g,
 			       char *buf, size_t cap);
 
 /* Fills gid[0..nrows) with the group of each row of the key columns,
- * adding groups for keys not seen before. */
+ * adding groups for keys not seen before. A dictionary-encoded string key
+ * is looked up once per dictionary entry; it must be the only key or an
+ * interned one. */
 int pl_group_table_map(pl_group_table *t, const pl_column *const *keys,
 		       size_t nrows, uint32_t *gid, pl_error *err);
 

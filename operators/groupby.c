@@ -54,6 +54,11 @@ typedef struct gb_state {
 	pl_schema out;
 	uint32_t *gid;
 	size_t gid_cap;
+	/* The input as aggregates see it: dictionary-encoded columns they
+	 * read decoded into plain[] (keys read the dictionaries directly). */
+	pl_batch view;
+	pl_column *plain, *view_cols; /* nplain each */
+	size_t nplain;
 } gb_state;
 
 /* Extraction callback context. */
@@ -383,6 +388,56 @@ static int eval_arg(gb_state *st, gb_agg *a, int k, const pl_batch *in,
 	return pl_expr_eval(a->arg[k], in, st->pool, out, err);
 }
 
+/* Whether an aggregate may read input column c (an expression may read
+ * any). */
+static int agg_reads(const gb_state *st, size_t c)
+{
+	for (size_t j = 0; j < st->naggs; j++)
+		for (int k = 0; k < 2; k++)
+			if (st->aggs[j].col[k] == (int)c ||
+			    (st->aggs[j].col[k] < 0 && st->aggs[j].arg[k]))
+				return 1;
+	return 0;
+}
+
+/* in as the aggregates may read it: a shallow copy in which the
+ * dictionary-encoded columns they read are decoded. */
+static int plain_view(gb_state *st, const pl_batch *in, const pl_batch **view,
+		      pl_error *err)
+{
+	*view = in;
+	for (size_t c = 0; c < in->ncols; c++) {
+		const pl_column *col = &in->cols[c];
+		if (col->dict == NULL || !agg_reads(st, c))
+			continue;
+		if (st->plain == NULL) {
+			st->plain = calloc(in->ncols, sizeof(*st->plain));
+			st->view_cols = calloc(in->ncols, sizeof(pl_column));
+			if (st->plain == NULL || st->view_cols == NULL)
+				return pl_error_nomem(err, "a decoded column");
+			st->nplain = in->ncols;
+		}
+		pl_column *p = &st->plain[c];
+		if (p->data == NULL &&
+		    pl_column_init(p, PL_STRING, 0, 0, st->pool, err) != 0)
+			return PL_ERR_NOMEM;
+		p->len = p->arena_len = 0;
+		pl_pool_free(st->pool, p->valid);
+		p->valid = NULL;
+		if (pl_column_append_range(p, col, 0, in->nrows, st->pool,
+					   err) != 0)
+			return PL_ERR_NOMEM;
+		if (*view == in) {
+			st->view = *in;
+			st->view.cols = memcpy(st->view_cols, in->cols,
+					       in->ncols * sizeof(pl_column));
+			*view = &st->view;
+		}
+		st->view_cols[c] = *p;
+	}
+	return 0;
+}
+
 static int gb_process(pl_operator *op, const pl_batch *in,
 		      const pl_emitter *out, pl_error *err)
 {
@@ -390,7 +445,10 @@ static int gb_process(pl_operator *op, const pl_batch *in,
 	(void)out;
 	if (in->nrows == 0)
 		return 0;
-	int rc = map_rows(st, in, 1, err);
+	const pl_batch *keys_in = in;
+	int rc = plain_view(st, in, &in, err);
+	if (rc == 0)
+		rc = map_rows(st, keys_in, 1, err);
 	for (size_t j = 0; rc == 0 && j < st->naggs; j++) {
 		gb_agg *a = &st->aggs[j];
 		const pl_column *x, *y;
@@ -583,6 +641,10 @@ static void gb_destroy(pl_operator *op)
 		pl_expr_free(st->outs[i].expr, st->pool);
 	pl_group_table_free(&st->table);
 	pl_pool_free(st->pool, st->gid);
+	for (size_t c = 0; c < st->nplain; c++)
+		pl_column_free(&st->plain[c], st->pool);
+	free(st->plain);
+	free(st->view_cols);
 	pl_schema_free(&st->hidden);
 	pl_schema_free(&st->out);
 	free(st->aggs);
@@ -616,4 +678,5 @@ const pl_operator_def pl_op_groupby = {
     .partial = gb_partial,
     .merge = gb_merge,
     .describe = gb_describe,
+    .flags = PL_OP_DICT_INPUT,
 };

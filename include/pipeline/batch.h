@@ -7,6 +7,13 @@
  * value i is present; a NULL bitmap pointer means "no NULLs". The value slot
  * of a NULL is zero (empty for strings).
  *
+ * A string column may instead be dictionary-encoded: `dict` points to a
+ * plain string column of distinct values (a NULL among them when the
+ * column has NULLs) and `data` holds one uint32_t code per value, an index
+ * into dict. The validity bitmap is kept as for any column. Readers make
+ * such columns only for operators that declare PL_OP_DICT_INPUT; everyone
+ * else sees plain columns (pl_column_undict).
+ *
  * Every buffer of a column comes from the pool given to the functions here;
  * the column owns its buffers, the batch owns its columns. */
 #ifndef PIPELINE_BATCH_H
@@ -64,6 +71,7 @@ typedef struct pl_column {
 	char *arena;	  /* strings only */
 	size_t arena_len; /* bytes used in arena */
 	size_t arena_cap; /* bytes allocated in arena */
+	struct pl_column *dict; /* strings: distinct values, when encoded */
 } pl_column;
 
 static inline bool pl_bit_get(const uint8_t *bits, size_t i)
@@ -101,9 +109,20 @@ static inline int64_t *pl_col_off(const pl_column *c)
 	return (int64_t *)c->data;
 }
 
-/* Pointer to string value i and its length in *len. */
+/* The codes of a dictionary-encoded column. */
+static inline uint32_t *pl_col_codes(const pl_column *c)
+{
+	return (uint32_t *)c->data;
+}
+
+/* Pointer to string value i and its length in *len (through the
+ * dictionary when the column has one). */
 static inline const char *pl_col_str(const pl_column *c, size_t i, size_t *len)
 {
+	if (c->dict != NULL) {
+		i = pl_col_codes(c)[i];
+		c = c->dict;
+	}
 	const int64_t *off = (const int64_t *)c->data;
 	*len = (size_t)(off[i + 1] - off[i]);
 	return c->arena + off[i];
@@ -115,8 +134,13 @@ static inline const char *pl_col_str(const pl_column *c, size_t i, size_t *len)
 int pl_column_init(pl_column *c, pl_type t, size_t cap, size_t arena_cap,
 		   pl_pool *pool, pl_error *err);
 
-/* Returns the column's buffers to the pool and zeroes it. */
+/* Returns the column's buffers (and its dictionary) to the pool and
+ * zeroes it. */
 void pl_column_free(pl_column *c, pl_pool *pool);
+
+/* Turns a dictionary-encoded column into a plain one in place (a no-op
+ * for others). On PL_ERR_NOMEM the column is unchanged. */
+int pl_column_undict(pl_column *c, pl_pool *pool, pl_error *err);
 
 /* Makes room for at least cap values (growing geometrically). */
 int pl_column_reserve(pl_column *c, size_t cap, pl_pool *pool, pl_error *err);
@@ -167,6 +191,24 @@ static inline uint64_t pl_hash_mix(uint64_t x)
 	x *= 0xc4ceb9fe1a85ec53ULL;
 	x ^= x >> 33;
 	return x;
+}
+
+/* A 64-bit hash of n bytes, eight at a time: short keys (ids, codes,
+ * names) cost a few multiplies. */
+static inline uint64_t pl_hash_bytes(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ n;
+	while (n >= 8) {
+		uint64_t w;
+		__builtin_memcpy(&w, s, 8);
+		h = (h ^ w) * 0x100000001b3ULL;
+		h ^= h >> 29;
+		s += 8;
+		n -= 8;
+	}
+	uint64_t w = 0;
+	__builtin_memcpy(&w, s, n);
+	return pl_hash_mix((h ^ w) * 0x100000001b3ULL);
 }
 
 /* The order of doubles everywhere in pipeline: IEEE order, NaN after

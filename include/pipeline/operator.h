@@ -102,7 +102,13 @@ typedef struct pl_operator_def {
 	/* Optional: one line for --explain beyond the name, e.g. "keys: id1".
 	 */
 	void (*describe)(const pl_operator *op, char *buf, size_t cap);
+	/* PL_OP_* bits; 0 for most operators. */
+	unsigned flags;
 } pl_operator_def;
+
+/* process() takes dictionary-encoded string columns (pipeline/batch.h).
+ * Without it an operator only ever sees plain columns. */
+#define PL_OP_DICT_INPUT 1u
 
 struct pl_operator {
 	const pl_operator_def *def;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs jobs/NAME.conf alone and under mpirun with 1, 2, 3 and 4 ranks and
+# Runs jobs/NAME.conf alone (reading ahead or not, with dictionary-encoded
+# strings or not) and under mpirun with 1, 2, 3 and 4 ranks and
 # compares every output with tests/e2e/expected/NAME.csv (written by hand
 # from the data, not by pipeline).
 #   run_job.sh PIPELINE NAME ordered|any
@@ -38,6 +39,10 @@ done
 PIPELINE_READ_AHEAD=1 PIPELINE_OUT=$out "$bin" -q --set job.chunk_rows=3 \
   "$top/jobs/$name.conf"
 check "no mpirun, read-ahead in 3-row chunks"
+# Strings as read (dictionary-encoded where the first operator takes them)
+# and always plain.
+PIPELINE_DICT=0 PIPELINE_OUT=$out "$bin" -q "$top/jobs/$name.conf"
+check "no mpirun, no dictionaries"
 for n in 1 2 3 4; do
   PIPELINE_OUT=$out mpirun --oversubscribe -n "$n" "$bin" -q "$top/jobs/$name.conf"
   check "$n ranks"

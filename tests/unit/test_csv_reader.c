@@ -453,6 +453,67 @@ static void small_batches_span_the_file(void)
 	done(r, &o);
 }
 
+/* Same value (or both NULL) at row i of two string columns. */
+static int same_value(const pl_column *a, size_t i, const pl_column *b)
+{
+	size_t la, lb;
+	if (pl_column_is_null(a, i) || pl_column_is_null(b, i))
+		return pl_column_is_null(a, i) == pl_column_is_null(b, i);
+	const char *sa = pl_col_str(a, i, &la), *sb = pl_col_str(b, i, &lb);
+	return la == lb && memcmp(sa, sb, la) == 0;
+}
+
+/* With dictionaries allowed, a column of few values (NULLs, quotes and
+ * delimiters among them) comes encoded, one of distinct ids goes plain
+ * within its first batch, and every value equals a plain reading's,
+ * also after pl_column_undict. */
+static void dictionary_columns(void)
+{
+	setup();
+	static const char *const low[] = {"red", "\"a \"\"q\"\", b\"", "",
+					  "blue", "\"red\""};
+	char *text = malloc(100000);
+	size_t n = (size_t)sprintf(text, "low,high,v\n");
+	for (int i = 0; i < 3000; i++)
+		n += (size_t)sprintf(text + n, "%s,k%d,%d\n", low[i % 5], i, i);
+	char *path = put("dict.csv", text, n);
+	free(text);
+	pl_csv_options o1, o2;
+	opts_init(&o1, path);
+	opts_init(&o2, path);
+	pl_csv_reader *plain = open_ok(&o1), *dict = open_ok(&o2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(plain);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dict);
+	CU_ASSERT_EQUAL(pl_csv_reader_allow_dict(dict, &err), 0);
+	size_t rows = 0, batches = 0;
+	for (;;) {
+		pl_batch *a = next_ok(plain, 2000), *b = next_ok(dict, 2000);
+		CU_ASSERT_FATAL((a == NULL) == (b == NULL));
+		if (a == NULL)
+			break;
+		CU_ASSERT_EQUAL_FATAL(a->nrows, b->nrows);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b->cols[0].dict);
+		/* red (twice, once quoted), the quoted one, NULL, blue */
+		CU_ASSERT_EQUAL(b->cols[0].dict->len, 4);
+		CU_ASSERT_PTR_NULL(b->cols[1].dict);
+		for (size_t i = 0; i < a->nrows; i++) {
+			CU_ASSERT(same_value(&a->cols[0], i, &b->cols[0]));
+			CU_ASSERT(same_value(&a->cols[1], i, &b->cols[1]));
+		}
+		CU_ASSERT_EQUAL(pl_column_undict(&b->cols[0], pool, &err), 0);
+		CU_ASSERT_PTR_NULL(b->cols[0].dict);
+		for (size_t i = 0; i < a->nrows; i++)
+			CU_ASSERT(same_value(&a->cols[0], i, &b->cols[0]));
+		rows += a->nrows;
+		batches++;
+	}
+	CU_ASSERT_EQUAL(rows, 3000);
+	CU_ASSERT_EQUAL(batches, 2);
+	pl_csv_reader_close(plain);
+	pl_csv_options_free(&o1);
+	done(dict, &o2);
+}
+
 static void field_larger_than_buffer(void)
 {
 	setup();
@@ -917,6 +978,7 @@ static void random_decimals_match_strtod(void)
 
 static const pl_test tests[] = {
     {"quoted_fields_kept_byte_for_byte", quoted_fields_kept_byte_for_byte},
+    {"dictionary_columns", dictionary_columns},
     {"mixed_line_ends_and_bom", mixed_line_ends_and_bom},
     {"no_header_names_columns", no_header_names_columns},
     {"null_strings_and_empty_fields", null_strings_and_empty_fields},
