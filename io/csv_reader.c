@@ -428,11 +428,9 @@ static int reset_dict(pl_csv_reader *r, size_t k, pl_error *err)
 		    pl_column_init(c->dict, PL_STRING, 0, 0, r->pool, err) != 0)
 			return pl_error_nomem(err, "a string dictionary");
 	}
-	pl_column *d = c->dict;
-	d->len = 0;
-	d->arena_len = 0;
-	pl_pool_free(r->pool, d->valid);
-	d->valid = NULL;
+	/* A validity bitmap stays: every entry sets its own bit. */
+	c->dict->len = 0;
+	c->dict->arena_len = 0;
 	memset(dc->slots, 0, DICT_SLOTS * sizeof(*dc->slots));
 	dc->null_code = UINT32_MAX;
 	return 0;
