@@ -63,8 +63,9 @@ static int discard_rows(void *arg, pl_batch *b, pl_error *err)
 
 int pl_exec_is_merge_point(const pl_exec *x, size_t i)
 {
-	const pl_operator_def *d = x->p->ops[i].def;
-	return x->nranks > 1 && d->partial != NULL && d->merge != NULL;
+	const pl_operator *op = &x->p->ops[i];
+	return x->nranks > 1 && op->def->partial != NULL &&
+	       op->def->merge != NULL && op->split != PL_SPLIT_NONE;
 }
 
 static double now_seconds(void)
