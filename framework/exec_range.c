@@ -358,6 +358,19 @@ static int route_rows(void *arg, pl_batch *b, pl_error *err)
 	return pl_shuffle_push(&g->sh, b, &g->dcol, err);
 }
 
+/* Bytes per destination and round of the shuffle. The exchange bounds a
+ * round by the bytes it sends, compressed; sorted rows compress so well
+ * that a round could then bring a receiver many times its budget at once.
+ * The range shuffle therefore sends rows uncompressed, in rounds that
+ * bring a receiver at most a sixteenth of its budget (what each rank
+ * receives is compressed again in its run files). */
+static size_t round_bytes(const pl_exec *x)
+{
+	size_t b = x->p->env.memory_budget / 16 / (size_t)x->nranks;
+	size_t lo = (size_t)64 << 10, hi = PL_SHUFFLE_ROUND_BYTES;
+	return b < lo ? lo : b > hi ? hi : b;
+}
+
 /* Sends the rows to their ranks; they are filed in run files by sender.
  * Collective. */
 static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
@@ -376,8 +389,7 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 				    err);
 	rc = pl_mpi_agree(x->comm, rc, err);
 	size_t dest_col = local->partial_schema.n;
-	pl_exchange_opts opts = {&dest_col, 1, PL_SHUFFLE_ROUND_BYTES,
-				 PL_SHUFFLE_ZSTD_LEVEL};
+	pl_exchange_opts opts = {&dest_col, 1, round_bytes(x), 0};
 	g->sh.ex = rc ? NULL
 		      : pl_exchange_create(x->comm, wire, &opts,
 					   x->p->env.pool, err);
