@@ -77,6 +77,15 @@ int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local,
 		    pl_error *err);
 void pl_shuffle_free(pl_shuffle *sh);
 
+/* Bytes per destination and round of a shuffle, whose rows then travel
+ * uncompressed. The exchange bounds a round by the bytes it sends, after
+ * compression; partial state (sorted rows, rows padded with NULLs) can
+ * compress so well that a compressed round would bring a receiver many
+ * times its budget at once. Uncompressed rounds bring it at most a
+ * sixteenth of its budget; what it receives is compressed again in its
+ * run files. */
+size_t pl_shuffle_round_bytes(const pl_exec *x);
+
 /* An exchange callback: files received rows by their sender. */
 int pl_shuffle_receive(void *arg, pl_batch *rows, pl_error *err);
 
@@ -91,6 +100,10 @@ int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, const pl_column *dest,
  * finishes it into stage i + 1. */
 int pl_shuffle_merge_received(pl_shuffle *sh, size_t i, const pl_schema *wire,
 			      pl_error *err);
+
+/* Gives back the memory of operator i's local instance once its partial
+ * state has been sent: the instance starts afresh, empty. */
+int pl_exec_reset_local(pl_exec *x, size_t i, pl_error *err);
 
 /* Adds the exchange's traffic to the run's counters. */
 void pl_exec_count_stats(pl_exec *x, const pl_exchange *ex);

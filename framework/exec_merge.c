@@ -122,6 +122,13 @@ static int merge_at_root(pl_exec *x, size_t i, pl_error *err)
 	return rc < 0 ? rc : 0;
 }
 
+size_t pl_shuffle_round_bytes(const pl_exec *x)
+{
+	size_t b = x->p->env.memory_budget / 16 / (size_t)x->nranks;
+	size_t lo = (size_t)64 << 10, hi = ROUND_BYTES;
+	return b < lo ? lo : b > hi ? hi : b;
+}
+
 /* Receives a round's rows and files them by sending rank. */
 int pl_shuffle_receive(void *arg, pl_batch *rows, pl_error *err)
 {
@@ -222,6 +229,19 @@ void pl_shuffle_free(pl_shuffle *sh)
 	pl_column_free(&sh->src, pool);
 }
 
+int pl_exec_reset_local(pl_exec *x, size_t i, pl_error *err)
+{
+	pl_operator *op = &x->p->ops[i];
+	op->def->destroy(op);
+	op->state = NULL;
+	pl_schema_free(&op->partial_schema);
+	pl_schema out;
+	pl_schema_init(&out);
+	int rc = op->def->init(op, op->section, &x->p->schemas[i], &out, err);
+	pl_schema_free(&out);
+	return rc;
+}
+
 typedef struct receiver {
 	pl_operator *m;
 	pl_spill *spill;
@@ -276,8 +296,8 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 	for (size_t k = 0; rc == 0 && k < local->partition_keys; k++)
 		keys[k] = k;
 	rc = pl_mpi_agree(x->comm, rc, err);
-	pl_exchange_opts opts = {keys, local->partition_keys, ROUND_BYTES,
-				 ZSTD_LEVEL};
+	pl_exchange_opts opts = {keys, local->partition_keys,
+				 pl_shuffle_round_bytes(x), 0};
 	sh.ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, &wire, &opts, x->p->env.pool, err);
@@ -292,6 +312,8 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 		pl_exec_count_stats(x, sh.ex);
 		pl_exchange_destroy(sh.ex);
 	}
+	if (rc == 0)
+		rc = pl_exec_reset_local(x, i, err);
 	if (rc == 0)
 		rc = pl_shuffle_merge_received(&sh, i, &wire, err);
 	pl_shuffle_free(&sh);

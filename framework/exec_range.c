@@ -358,19 +358,6 @@ static int route_rows(void *arg, pl_batch *b, pl_error *err)
 	return pl_shuffle_push(&g->sh, b, &g->dcol, err);
 }
 
-/* Bytes per destination and round of the shuffle. The exchange bounds a
- * round by the bytes it sends, compressed; sorted rows compress so well
- * that a round could then bring a receiver many times its budget at once.
- * The range shuffle therefore sends rows uncompressed, in rounds that
- * bring a receiver at most a sixteenth of its budget (what each rank
- * receives is compressed again in its run files). */
-static size_t round_bytes(const pl_exec *x)
-{
-	size_t b = x->p->env.memory_budget / 16 / (size_t)x->nranks;
-	size_t lo = (size_t)64 << 10, hi = PL_SHUFFLE_ROUND_BYTES;
-	return b < lo ? lo : b > hi ? hi : b;
-}
-
 /* Sends the rows to their ranks; they are filed in run files by sender.
  * Collective. */
 static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
@@ -389,7 +376,8 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 				    err);
 	rc = pl_mpi_agree(x->comm, rc, err);
 	size_t dest_col = local->partial_schema.n;
-	pl_exchange_opts opts = {&dest_col, 1, round_bytes(x), 0};
+	pl_exchange_opts opts = {&dest_col, 1, pl_shuffle_round_bytes(x),
+				 0};
 	g->sh.ex = rc ? NULL
 		      : pl_exchange_create(x->comm, wire, &opts,
 					   x->p->env.pool, err);
@@ -406,21 +394,6 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	pl_exec_count_stats(x, g->sh.ex);
 	pl_exchange_destroy(g->sh.ex);
 	g->sh.ex = NULL;
-	return rc;
-}
-
-/* Gives back the local instance's memory once its rows are sent: it
- * starts afresh, empty. */
-static int reset_local(pl_exec *x, size_t i, pl_error *err)
-{
-	pl_operator *op = &x->p->ops[i];
-	op->def->destroy(op);
-	op->state = NULL;
-	pl_schema_free(&op->partial_schema);
-	pl_schema out;
-	pl_schema_init(&out);
-	int rc = op->def->init(op, op->section, &x->p->schemas[i], &out, err);
-	pl_schema_free(&out);
 	return rc;
 }
 
@@ -443,7 +416,7 @@ int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err)
 	rc = agree_splitters(&g, rc, err);
 	rc = shuffle_rows(&g, i, &wire, rc, err);
 	if (rc == 0)
-		rc = reset_local(x, i, err);
+		rc = pl_exec_reset_local(x, i, err);
 	if (rc == 0)
 		rc = pl_shuffle_merge_received(&g.sh, i, &wire, err);
 	pl_shuffle_free(&g.sh);
