@@ -3,8 +3,9 @@
  * Each rank streams its share of the input through the chain. An operator
  * with partial/merge is a "merge point" when there are several ranks: its
  * local instance only gathers state; after the input ends its partial
- * state goes to the ranks that own it (by key hash, or all to rank 0 in
- * rank order, which is input order), a second instance merges it there,
+ * state goes to the ranks that own it (by key hash, by key range for a
+ * sort, or all to rank 0 in rank order, which is input order), a second
+ * instance merges it there,
  * and that instance's finish feeds the rest of the chain. On one rank the
  * local instance simply finishes. Every rank goes through the same
  * collectives in the same order whatever fails, passing its status to

@@ -14,7 +14,12 @@
  * half the memory budget, the held rows are sorted (and limited) and
  * spilled as a run, and finish merges the runs (external merge sort, see
  * sort_spill.h). Runs are cut from the input in order, so the merge keeps
- * the sort stable. */
+ * the sort stable.
+ *
+ * Across ranks a sort without a limit is split by key ranges (sample
+ * sort, framework/exec_range.c): finish doubles as partial, and keeps the
+ * sorted permutation so that a second call emits the same rows without
+ * sorting again. With a limit, each rank's top N goes to rank 0. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
