@@ -266,7 +266,10 @@ static int take_strings(pl_column *dst, const pl_column *src,
 	for (size_t k = 0; k < n; k++) {
 		size_t r = idx ? idx[k] : from + k;
 		size_t len = (size_t)(so[r + 1] - so[r]);
-		memcpy(dst->arena + dst->arena_len, src->arena + so[r], len);
+		/* a column of NULLs and empty strings may have no arena */
+		if (len > 0)
+			memcpy(dst->arena + dst->arena_len, src->arena + so[r],
+			       len);
 		dst->arena_len += len;
 		doff[dst->len + k + 1] = (int64_t)dst->arena_len;
 	}

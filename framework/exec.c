@@ -3,8 +3,9 @@
  * Each rank streams its share of the input through the chain. An operator
  * with partial/merge is a "merge point" when there are several ranks: its
  * local instance only gathers state; after the input ends its partial
- * state goes to the ranks that own it (by key hash, or all to rank 0 in
- * rank order, which is input order), a second instance merges it there,
+ * state goes to the ranks that own it (by key hash, by key range for a
+ * sort, or all to rank 0 in rank order, which is input order), a second
+ * instance merges it there,
  * and that instance's finish feeds the rest of the chain. On one rank the
  * local instance simply finishes. Every rank goes through the same
  * collectives in the same order whatever fails, passing its status to
@@ -66,8 +67,9 @@ static int discard_rows(void *arg, pl_batch *b, pl_error *err)
 
 int pl_exec_is_merge_point(const pl_exec *x, size_t i)
 {
-	const pl_operator_def *d = x->p->ops[i].def;
-	return x->nranks > 1 && d->partial != NULL && d->merge != NULL;
+	const pl_operator *op = &x->p->ops[i];
+	return x->nranks > 1 && op->def->partial != NULL &&
+	       op->def->merge != NULL && op->split != PL_SPLIT_NONE;
 }
 
 static double now_seconds(void)

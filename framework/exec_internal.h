@@ -5,7 +5,9 @@
 
 #include <mpi.h>
 
+#include "framework/exchange.h"
 #include "framework/exec.h"
+#include "framework/run_file.h"
 #include "framework/sink.h"
 #include "framework/spill.h"
 #include "io/csv_writer.h"
@@ -45,6 +47,69 @@ struct pl_exec {
 	uint64_t bytes_raw, bytes_sent; /* shuffled partial state */
 	uint64_t bytes_spilled;
 };
+
+/* Bytes buffered per destination that start a shuffle round, and the
+ * zstd level of shuffled and spooled rows. */
+#define PL_SHUFFLE_ROUND_BYTES ((size_t)4 << 20)
+#define PL_SHUFFLE_ZSTD_LEVEL 1
+
+/* A shuffle of a merge point's partial state (exec_merge.c): rows go out
+ * with extra columns after the partial ones, the last being the sender's
+ * rank, and are filed on arrival by sender in run files. */
+typedef struct pl_shuffle {
+	pl_exec *x;
+	pl_exchange *ex;
+	pl_run_file **from; /* rows received, per sending rank */
+	pl_codec *codec;
+	size_t extra;	 /* columns after the partial ones: 1 or 2 */
+	pl_column src;	 /* this rank's number, repeated */
+	pl_column *cols; /* a partial batch plus the extra columns */
+	uint32_t *idx;	 /* scratch for splitting by sender */
+	size_t idx_cap;
+} pl_shuffle;
+
+/* Sets up a shuffle of operator i's partial state whose wire schema is
+ * the partial schema plus the extra names (int64 columns), the sender's
+ * rank last; fills wire. sh->x must be set; free with pl_shuffle_free
+ * also on failure. Local: the exchange is the caller's to create. */
+int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local,
+		    const char *const *extra, size_t nextra, pl_schema *wire,
+		    pl_error *err);
+void pl_shuffle_free(pl_shuffle *sh);
+
+/* Bytes per destination and round of a shuffle, whose rows then travel
+ * uncompressed. The exchange bounds a round by the bytes it sends, after
+ * compression; partial state (sorted rows, rows padded with NULLs) can
+ * compress so well that a compressed round would bring a receiver many
+ * times its budget at once. Uncompressed rounds bring it at most a
+ * sixteenth of its budget; what it receives is compressed again in its
+ * run files. */
+size_t pl_shuffle_round_bytes(const pl_exec *x);
+
+/* An exchange callback: files received rows by their sender. */
+int pl_shuffle_receive(void *arg, pl_batch *rows, pl_error *err);
+
+/* Pushes the rows of partial batch b into the shuffle, with dest (NULL
+ * when extra is 1; else b->nrows values) then the sender's rank as the
+ * extra columns. */
+int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, const pl_column *dest,
+		    pl_error *err);
+
+/* Merges what each rank sent, rank 0's first, into a new instance of
+ * operator i (which spills over budget as a local one would) and
+ * finishes it into stage i + 1. */
+int pl_shuffle_merge_received(pl_shuffle *sh, size_t i, const pl_schema *wire,
+			      pl_error *err);
+
+/* Gives back the memory of operator i's local instance once its partial
+ * state has been sent: the instance starts afresh, empty. */
+int pl_exec_reset_local(pl_exec *x, size_t i, pl_error *err);
+
+/* Adds the exchange's traffic to the run's counters. */
+void pl_exec_count_stats(pl_exec *x, const pl_exchange *ex);
+
+/* Runs merge point i split by key ranges (exec_range.c). Collective. */
+int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err);
 
 /* Whether operator i is split across ranks through partial/merge. */
 int pl_exec_is_merge_point(const pl_exec *x, size_t i);

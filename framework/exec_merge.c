@@ -6,27 +6,15 @@
  * keys. Each row carries its sender's rank in an extra column, and the
  * receiver merges what came from rank 0 first, then rank 1, ..., so that
  * an operator that cares about input order (first/last) sees it.
+ * By key ranges (split PL_SPLIT_RANGE): see exec_range.c.
  * Without keys: all state goes to rank 0 in rank order, and only rank 0's
  * instance finishes. */
 #include <stdlib.h>
 
-#include "framework/exchange.h"
 #include "framework/exec_internal.h"
-#include "framework/run_file.h"
 
-#define ROUND_BYTES ((size_t)4 << 20)
-#define ZSTD_LEVEL 1
-
-typedef struct shuffle {
-	pl_exec *x;
-	pl_exchange *ex;
-	pl_run_file **from; /* rows received, per sending rank */
-	pl_codec *codec;
-	pl_column src;	 /* this rank's number, repeated */
-	pl_column *cols; /* a partial batch plus the src column */
-	uint32_t *idx;	 /* scratch for splitting by sender */
-	size_t idx_cap;
-} shuffle;
+#define ROUND_BYTES PL_SHUFFLE_ROUND_BYTES
+#define ZSTD_LEVEL PL_SHUFFLE_ZSTD_LEVEL
 
 static int new_instance(pl_exec *x, size_t i, pl_error *err)
 {
@@ -83,7 +71,7 @@ static int collect_rows(void *arg, pl_batch *b, pl_error *err)
 	return append_rows(c->acc, b, NULL, b->nrows, b->ncols, c->pool, err);
 }
 
-static void count_stats(pl_exec *x, const pl_exchange *ex)
+void pl_exec_count_stats(pl_exec *x, const pl_exchange *ex)
 {
 	pl_exchange_stats s = pl_exchange_get_stats(ex);
 	x->bytes_raw += s.bytes_raw;
@@ -115,7 +103,7 @@ static int merge_at_root(pl_exec *x, size_t i, pl_error *err)
 				    pool, err);
 	if (ex != NULL) {
 		rc = pl_exchange_gather_to_root(ex, mine, all, err);
-		count_stats(x, ex);
+		pl_exec_count_stats(x, ex);
 		pl_exchange_destroy(ex);
 	} else if (rc == 0) {
 		rc = PL_ERR_NOMEM;
@@ -134,10 +122,17 @@ static int merge_at_root(pl_exec *x, size_t i, pl_error *err)
 	return rc < 0 ? rc : 0;
 }
 
-/* Receives a round's rows and files them by sending rank. */
-static int receive_rows(void *arg, pl_batch *rows, pl_error *err)
+size_t pl_shuffle_round_bytes(const pl_exec *x)
 {
-	shuffle *sh = arg;
+	size_t b = x->p->env.memory_budget / 16 / (size_t)x->nranks;
+	size_t lo = (size_t)64 << 10, hi = ROUND_BYTES;
+	return b < lo ? lo : b > hi ? hi : b;
+}
+
+/* Receives a round's rows and files them by sending rank. */
+int pl_shuffle_receive(void *arg, pl_batch *rows, pl_error *err)
+{
+	pl_shuffle *sh = arg;
 	const int64_t *src = pl_col_i64(&rows->cols[rows->ncols - 1]);
 	if (rows->nrows > sh->idx_cap) {
 		uint32_t *idx = realloc(sh->idx, rows->nrows * sizeof(*idx));
@@ -164,10 +159,9 @@ static int receive_rows(void *arg, pl_batch *rows, pl_error *err)
 	return 0;
 }
 
-/* Sends one partial batch, with this rank's number as an extra column. */
-static int send_rows(void *arg, pl_batch *b, pl_error *err)
+int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, const pl_column *dest,
+		    pl_error *err)
 {
-	shuffle *sh = arg;
 	pl_pool *pool = sh->x->p->env.pool;
 	if (b->nrows == 0)
 		return 0;
@@ -182,19 +176,29 @@ static int send_rows(void *arg, pl_batch *b, pl_error *err)
 	}
 	for (size_t c = 0; c < b->ncols; c++)
 		sh->cols[c] = b->cols[c];
-	sh->cols[b->ncols] = sh->src;
-	sh->cols[b->ncols].len = b->nrows;
-	pl_batch view = {b->nrows, b->ncols + 1, sh->cols, NULL, NULL};
-	return pl_exchange_push(sh->ex, &view, receive_rows, sh, err);
+	size_t n = b->ncols;
+	if (dest != NULL)
+		sh->cols[n++] = *dest;
+	sh->cols[n] = sh->src;
+	sh->cols[n].len = b->nrows;
+	pl_batch view = {b->nrows, n + 1, sh->cols, NULL, NULL};
+	return pl_exchange_push(sh->ex, &view, pl_shuffle_receive, sh, err);
 }
 
-static int shuffle_init(shuffle *sh, const pl_operator *local, pl_schema *wire,
-			pl_error *err)
+static int send_rows(void *arg, pl_batch *b, pl_error *err)
+{
+	return pl_shuffle_push(arg, b, NULL, err);
+}
+
+int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local,
+		    const char *const *extra, size_t nextra, pl_schema *wire,
+		    pl_error *err)
 {
 	pl_pool *pool = sh->x->p->env.pool;
+	sh->extra = nextra;
 	int rc = pl_schema_copy(wire, &local->partial_schema, err);
-	if (rc == 0)
-		rc = pl_schema_add(wire, "__src", PL_INT64, err);
+	for (size_t e = 0; rc == 0 && e < nextra; e++)
+		rc = pl_schema_add(wire, extra[e], PL_INT64, err);
 	if (rc == 0)
 		rc = pl_column_init(&sh->src, PL_INT64, 1, 0, pool, err);
 	sh->cols = calloc(wire->n + 1, sizeof(*sh->cols));
@@ -210,7 +214,7 @@ static int shuffle_init(shuffle *sh, const pl_operator *local, pl_schema *wire,
 	return rc;
 }
 
-static void shuffle_free(shuffle *sh)
+void pl_shuffle_free(pl_shuffle *sh)
 {
 	pl_pool *pool = sh->x->p->env.pool;
 	for (int r = 0; sh->from && r < sh->x->nranks; r++) {
@@ -225,29 +229,42 @@ static void shuffle_free(shuffle *sh)
 	pl_column_free(&sh->src, pool);
 }
 
+int pl_exec_reset_local(pl_exec *x, size_t i, pl_error *err)
+{
+	pl_operator *op = &x->p->ops[i];
+	op->def->destroy(op);
+	op->state = NULL;
+	pl_schema_free(&op->partial_schema);
+	pl_schema out;
+	pl_schema_init(&out);
+	int rc = op->def->init(op, op->section, &x->p->schemas[i], &out, err);
+	pl_schema_free(&out);
+	return rc;
+}
+
 typedef struct receiver {
 	pl_operator *m;
 	pl_spill *spill;
+	size_t ncols; /* the partial columns */
 } receiver;
 
 static int merge_one(void *arg, pl_batch *b, pl_error *err)
 {
 	receiver *rv = arg;
 	pl_batch view = *b;
-	view.ncols = b->ncols - 1;
+	view.ncols = rv->ncols;
 	int rc = rv->m->def->merge(rv->m, &view, err);
 	if (rc == 0 && rv->spill)
 		rc = pl_spill_check(rv->spill, err);
 	return rc;
 }
 
-/* Merges what each rank sent, rank 0's first, into a new instance (which
- * spills when over budget, like a local one) and finishes it. */
-static int merge_received(pl_exec *x, size_t i, shuffle *sh,
-			  const pl_schema *wire, pl_error *err)
+int pl_shuffle_merge_received(pl_shuffle *sh, size_t i, const pl_schema *wire,
+			      pl_error *err)
 {
+	pl_exec *x = sh->x;
 	int rc = new_instance(x, i, err);
-	receiver rv = {x->merged[i], NULL};
+	receiver rv = {x->merged[i], NULL, wire->n - sh->extra};
 	if (rc == 0 && pl_spill_possible(rv.m))
 		rc = pl_spill_create(rv.m, &x->p->schemas[i], x->p->spill_dir,
 				     &rv.spill, err);
@@ -267,19 +284,20 @@ static int merge_received(pl_exec *x, size_t i, shuffle *sh,
 static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 {
 	pl_operator *local = &x->p->ops[i];
-	shuffle sh = {0};
+	pl_shuffle sh = {0};
 	sh.x = x;
 	pl_schema wire;
 	pl_schema_init(&wire);
-	int rc = shuffle_init(&sh, local, &wire, err);
+	static const char *const extra[] = {"__src"};
+	int rc = pl_shuffle_init(&sh, local, extra, 1, &wire, err);
 	size_t *keys = malloc(local->partition_keys * sizeof(*keys));
 	if (rc == 0 && keys == NULL)
 		rc = pl_error_nomem(err, "a shuffle");
 	for (size_t k = 0; rc == 0 && k < local->partition_keys; k++)
 		keys[k] = k;
 	rc = pl_mpi_agree(x->comm, rc, err);
-	pl_exchange_opts opts = {keys, local->partition_keys, ROUND_BYTES,
-				 ZSTD_LEVEL};
+	pl_exchange_opts opts = {keys, local->partition_keys,
+				 pl_shuffle_round_bytes(x), 0};
 	sh.ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, &wire, &opts, x->p->env.pool, err);
@@ -289,13 +307,16 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 		pl_emitter e = {send_rows, &sh};
 		rc = pl_exec_partial(x, i, &e, err);
 		rc = rc ? pl_exchange_abort(sh.ex, rc, err)
-			: pl_exchange_finish(sh.ex, receive_rows, &sh, err);
-		count_stats(x, sh.ex);
+			: pl_exchange_finish(sh.ex, pl_shuffle_receive, &sh,
+					     err);
+		pl_exec_count_stats(x, sh.ex);
 		pl_exchange_destroy(sh.ex);
 	}
 	if (rc == 0)
-		rc = merge_received(x, i, &sh, &wire, err);
-	shuffle_free(&sh);
+		rc = pl_exec_reset_local(x, i, err);
+	if (rc == 0)
+		rc = pl_shuffle_merge_received(&sh, i, &wire, err);
+	pl_shuffle_free(&sh);
 	free(keys);
 	pl_schema_free(&wire);
 	return rc < 0 ? rc : 0;
@@ -303,6 +324,15 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 
 int pl_exec_merge(pl_exec *x, size_t i, pl_error *err)
 {
+	pl_operator *op = &x->p->ops[i];
+	if (op->before_split != NULL) {
+		int rc = op->before_split(op, &x->comm, err);
+		rc = pl_mpi_agree(x->comm, rc, err);
+		if (rc != 0)
+			return rc;
+	}
+	if (op->split == PL_SPLIT_RANGE)
+		return pl_exec_merge_range(x, i, err);
 	if (x->p->ops[i].partition_keys > 0)
 		return merge_by_key(x, i, err);
 	return merge_at_root(x, i, err);

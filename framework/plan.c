@@ -153,10 +153,15 @@ static void print_partitioning(const pl_plan *p, FILE *out)
 		const pl_operator *op = &p->ops[i];
 		if (op->def->partial == NULL || op->def->merge == NULL)
 			continue;
+		const char *how =
+		    op->split == PL_SPLIT_NONE
+			? "kept on each rank"
+		    : op->split == PL_SPLIT_RANGE
+			? "split among the ranks by key ranges (sample sort)"
+		    : op->partition_keys ? "shuffled among the ranks by key"
+					 : "gathered to rank 0 in input order";
 		fprintf(out, "    [%s]: partial state %s\n", op->def->name,
-			op->partition_keys
-			    ? "shuffled among the ranks by key"
-			    : "gathered to rank 0 in input order");
+			how);
 	}
 }
 

@@ -7,45 +7,18 @@
  * arrives. Chains list rows in right input order, so matches come out in
  * left order, then right order. A left join points unmatched rows at one
  * stored row of NULLs. int64 and float64 keys meet by value: such a key
- * pair is hashed as doubles on both sides. */
+ * pair is hashed as doubles on both sides.
+ *
+ * Across ranks the right side is by default read whole by every rank (a
+ * broadcast join: no traffic, each rank joins its share of the left).
+ * When it is large (distribute = partition, or auto and its files pass a
+ * quarter of the rank's budget) the join is a partitioned hash join
+ * instead, see join_part.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "framework/source.h"
-#include "operators/row_order.h"
-#include "operators/row_store.h"
-#include "pipeline/operator.h"
-
-enum { KEY_SAME, KEY_BY_VALUE };
-
-typedef struct join_key {
-	int left;  /* left column */
-	int right; /* right column, in the source's schema */
-	int kind;
-} join_key;
-
-typedef struct join_state {
-	pl_source *src; /* open from init until the build */
-	bool left_join;
-	join_key *keys;
-	size_t nkeys;
-	int *store_map; /* right column of each stored one: keys, then kept */
-	size_t nkeep;
-	size_t nleft;
-	pl_schema out;
-	bool built;
-	pl_row_store right;
-	uint64_t *rhash;   /* per stored row */
-	uint32_t *next;	   /* per stored row: next row id + 1 of its chain */
-	uint32_t *head;	   /* per bucket: first row id + 1 */
-	size_t mask;	   /* buckets - 1 */
-	uint32_t null_row; /* the all-NULL row of a left join */
-	uint32_t *lidx, *ridx; /* pairs waiting for the next output batch */
-	size_t npairs;
-	size_t chunk;
-	pl_batch *outb;
-} join_state;
+#include "operators/join_internal.h"
 
 static int key_kind(pl_type l, pl_type r)
 {
@@ -237,7 +210,7 @@ static int check_keys(const pl_section *sec, pl_error *err)
 	size_t n;
 	if (pl_source_keys(0, &src_keys, &n) != 0)
 		return pl_error_nomem(err, "a key list");
-	keys = realloc(src_keys, (n + 4) * sizeof(*keys));
+	keys = realloc(src_keys, (n + 5) * sizeof(*keys));
 	if (keys == NULL) {
 		free(src_keys);
 		return pl_error_nomem(err, "a key list");
@@ -245,7 +218,8 @@ static int check_keys(const pl_section *sec, pl_error *err)
 	keys[n] = "on";
 	keys[n + 1] = "how";
 	keys[n + 2] = "columns";
-	keys[n + 3] = NULL;
+	keys[n + 3] = "distribute";
+	keys[n + 4] = NULL;
 	int rc = pl_section_check_keys(sec, keys, err);
 	free(keys);
 	return rc;
@@ -290,6 +264,8 @@ static int join_init(pl_operator *op, const pl_section *sec,
 		rc = join_setup(op, st, sec, in, err);
 	if (rc == 0)
 		rc = pl_schema_copy(out, &st->out, err);
+	if (rc == 0)
+		rc = pl_join_pick_distribution(op, st, sec, err);
 	return rc;
 }
 
@@ -389,12 +365,13 @@ static int hash_right(join_state *st, pl_pool *pool, pl_error *err)
 	return 0;
 }
 
-static int build(pl_operator *op, join_state *st, pl_error *err)
+int pl_join_build(pl_operator *op, join_state *st, bool load,
+		  pl_error *err)
 {
 	pl_pool *pool = op->env->pool;
 	st->built = true;
 	st->chunk = pl_row_store_chunk(op->env);
-	int rc = load_right(st, pool, err);
+	int rc = load ? load_right(st, pool, err) : 0;
 	if (rc == 0)
 		rc = hash_right(st, pool, err);
 	if (rc == 0 && st->left_join) {
@@ -466,12 +443,12 @@ static int probe_row(join_state *st, const pl_batch *in, size_t i,
 	return rc;
 }
 
-static int join_process(pl_operator *op, const pl_batch *in,
-			const pl_emitter *out, pl_error *err)
+int pl_join_probe(pl_operator *op, const pl_batch *in, const pl_emitter *out,
+		  pl_error *err)
 {
 	join_state *st = op->state;
 	pl_pool *pool = op->env->pool;
-	int rc = st->built ? 0 : build(op, st, err);
+	int rc = 0;
 	for (size_t i = 0; i < in->nrows && rc == 0; i++)
 		rc = probe_row(st, in, i, pool, out, err);
 	if (rc == 0)
@@ -480,11 +457,22 @@ static int join_process(pl_operator *op, const pl_batch *in,
 	return rc;
 }
 
+static int join_process(pl_operator *op, const pl_batch *in,
+			const pl_emitter *out, pl_error *err)
+{
+	join_state *st = op->state;
+	if (st->partitioned)
+		return pl_join_keep_left(op, in, err);
+	int rc = st->built ? 0 : pl_join_build(op, st, true, err);
+	return rc ? rc : pl_join_probe(op, in, out, err);
+}
+
 static int join_finish(pl_operator *op, const pl_emitter *out, pl_error *err)
 {
 	join_state *st = op->state;
-	(void)out;
-	return st->built ? 0 : build(op, st, err);
+	if (st->partitioned)
+		return pl_join_finish_partition(op, out, err);
+	return st->built ? 0 : pl_join_build(op, st, true, err);
 }
 
 static void join_destroy(pl_operator *op)
@@ -495,6 +483,8 @@ static void join_destroy(pl_operator *op)
 	pl_pool *pool = op->env->pool;
 	pl_source_close(st->src);
 	pl_row_store_free(&st->right, pool);
+	pl_row_store_free(&st->lefts, pool);
+	pl_batch_free(st->wire, pool);
 	pl_schema_free(&st->out);
 	pl_batch_free(st->outb, pool);
 	void *bufs[] = {st->keys, st->store_map, st->rhash, st->next,
@@ -512,9 +502,12 @@ static void join_describe(const pl_operator *op, char *buf, size_t cap)
 		snprintf(buf, cap, "join");
 		return;
 	}
-	snprintf(
-	    buf, cap, "%s join on %s with %s", st->left_join ? "left" : "inner",
-	    pl_section_get(sec, "on", ""), pl_section_get(sec, "path", ""));
+	snprintf(buf, cap, "%s join on %s with %s%s",
+		 st->left_join ? "left" : "inner",
+		 pl_section_get(sec, "on", ""), pl_section_get(sec, "path", ""),
+		 st->partitioned ? ", both sides partitioned by key"
+		 : op->env->nranks > 1 ? ", read whole by every rank"
+				       : "");
 }
 
 const pl_operator_def pl_op_join = {
@@ -527,5 +520,7 @@ const pl_operator_def pl_op_join = {
     .process = join_process,
     .finish = join_finish,
     .destroy = join_destroy,
+    .partial = pl_join_partial,
+    .merge = pl_join_merge,
     .describe = join_describe,
 };

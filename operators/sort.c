@@ -14,7 +14,12 @@
  * half the memory budget, the held rows are sorted (and limited) and
  * spilled as a run, and finish merges the runs (external merge sort, see
  * sort_spill.h). Runs are cut from the input in order, so the merge keeps
- * the sort stable. */
+ * the sort stable.
+ *
+ * Across ranks a sort without a limit is split by key ranges (sample
+ * sort, framework/exec_range.c): finish doubles as partial, and keeps the
+ * sorted permutation so that a second call emits the same rows without
+ * sorting again. With a limit, each rank's top N goes to rank 0. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +68,9 @@ typedef struct sort_state {
 	bool per_top; /* top holds the rows */
 	top_groups top;
 	pl_sort_spill spill; /* runs spilled when over the budget */
+	pl_range_key *range; /* without a limit: the order, for the runtime */
+	uint32_t *perm;	     /* sorted held rows, kept for a second finish */
+	size_t nperm;
 } sort_state;
 
 static const char *const sort_keys[] = {"by", "limit", "per", NULL};
@@ -382,6 +390,24 @@ static int top_sorted_rows(sort_state *st, pl_pool *pool, uint32_t **idx,
 	return rc;
 }
 
+/* Without a limit the whole order can be split across ranks by key
+ * ranges (sample sort, framework/exec_range.c), since partial emits the
+ * rows sorted, and the same rows again when asked twice. */
+static int set_range(pl_operator *op, sort_state *st, pl_error *err)
+{
+	st->range =
+	    pl_pool_alloc(op->env->pool, st->norder * sizeof(*st->range));
+	if (st->range == NULL)
+		return pl_error_nomem(err, "sort keys");
+	for (size_t k = 0; k < st->norder; k++)
+		st->range[k] = (pl_range_key){st->order[k].col,
+					      st->order[k].desc};
+	op->split = PL_SPLIT_RANGE;
+	op->range_keys = st->range;
+	op->nrange_keys = st->norder;
+	return 0;
+}
+
 static int sort_init(pl_operator *op, const pl_section *sec,
 		     const pl_schema *in, pl_schema *out, pl_error *err)
 {
@@ -407,6 +433,8 @@ static int sort_init(pl_operator *op, const pl_section *sec,
 		rc = pl_schema_copy(out, in, err);
 	if (rc == 0)
 		rc = pl_schema_copy(&op->partial_schema, in, err);
+	if (rc == 0 && !st->has_limit)
+		rc = set_range(op, st, err);
 	return rc;
 }
 
@@ -527,6 +555,8 @@ static int store_rows(pl_operator *op, sort_state *st, const pl_batch *b,
 static int absorb(pl_operator *op, const pl_batch *b, pl_error *err)
 {
 	sort_state *st = op->state;
+	pl_pool_free(op->env->pool, st->perm);
+	st->perm = NULL;
 	if (st->has_limit && st->limit == 0)
 		return 0;
 	if (st->per_top)
@@ -567,13 +597,17 @@ static int sort_finish(pl_operator *op, const pl_emitter *out, pl_error *err)
 	size_t n;
 	if (st->spill.nruns > 0)
 		return finish_spilled(op, st, out, err);
-	int rc = st->per_top ? top_sorted_rows(st, pool, &idx, &n, err)
-			     : sorted_rows(st, pool, &idx, &n, err);
-	if (rc != 0)
-		return rc;
-	rc = pl_row_store_emit(&st->rows, idx, n, pl_row_store_chunk(op->env),
-			       pool, out, err);
-	pl_pool_free(pool, idx);
+	int rc = 0;
+	if (st->perm == NULL) {
+		rc = st->per_top ? top_sorted_rows(st, pool, &idx, &n, err)
+				 : sorted_rows(st, pool, &idx, &n, err);
+		if (rc != 0)
+			return rc;
+		st->perm = idx;
+		st->nperm = n;
+	}
+	rc = pl_row_store_emit(&st->rows, st->perm, st->nperm,
+			       pl_row_store_chunk(op->env), pool, out, err);
 	return rc == PL_STOP ? 0 : rc;
 }
 
@@ -586,6 +620,8 @@ static void sort_destroy(pl_operator *op)
 	pl_row_store_free(&st->rows, pool);
 	pl_sort_spill_free(&st->spill);
 	top_free(&st->top, pool);
+	pl_pool_free(pool, st->range);
+	pl_pool_free(pool, st->perm);
 	pl_pool_free(pool, st->order);
 	pl_pool_free(pool, st);
 	op->state = NULL;

@@ -67,6 +67,27 @@ typedef struct pl_op_env {
 
 typedef struct pl_operator pl_operator;
 
+/* How the runtime splits the work of a blocking operator over ranks (see
+ * pl_operator.split). */
+enum {
+	/* By partition_keys, as described at pl_operator. */
+	PL_SPLIT_DEFAULT = 0,
+	/* Not split: every rank's instance finishes on its own rows, as a
+	 * streaming operator's would, partial/merge notwithstanding. */
+	PL_SPLIT_NONE = 1,
+	/* By ranges of range_keys (sample sort): each rank gets a contiguous
+	 * range of the global order, rank 0 the first, and the ranks' finishes
+	 * in rank order make the whole result. Equal keys may straddle ranks,
+	 * in input order. */
+	PL_SPLIT_RANGE = 2
+};
+
+/* One column of a range split's order. */
+typedef struct pl_range_key {
+	size_t col; /* column of partial_schema */
+	int desc;   /* non-zero: descending (NULLs still last) */
+} pl_range_key;
+
 /* Operator kinds, for the planner and --explain. */
 enum {
 	PL_OP_STREAMING = 0, /* one batch in, output for it at once */
@@ -121,6 +142,26 @@ struct pl_operator {
 	 * in one instance; the runtime may then spread the state over ranks
 	 * by key. 0: all partial state goes to one instance, in input order. */
 	size_t partition_keys;
+
+	/* Added after API version 1 shipped: init may set them, and an
+	 * operator that does not leaves them zero, which keeps the behaviour
+	 * described above. */
+
+	/* How the runtime splits an instance with partial/merge over ranks
+	 * (PL_SPLIT_*). */
+	int split;
+	/* PL_SPLIT_RANGE: partial emits the state's rows ordered by these
+	 * columns of partial_schema (NULLs last in either direction, equal
+	 * rows in input order), the same rows each time it is called. Owned
+	 * by the operator. */
+	const pl_range_key *range_keys;
+	size_t nrange_keys;
+	/* Optional: when the instance is split across ranks, called on every
+	 * rank together after the input has ended and before partial, with
+	 * comm pointing at the job's MPI_Comm; for collective work such as
+	 * reading a share of another file. Returns 0 or a negative PL_ERR_*
+	 * with err set; the runtime makes the ranks agree on the outcome. */
+	int (*before_split)(pl_operator *op, const void *comm, pl_error *err);
 };
 
 /* A plugin exports this symbol: a function returning its definition.

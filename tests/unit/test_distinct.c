@@ -64,8 +64,8 @@ static int start(run *r, const char *key, const char *value,
 	r->kv[0] = (pl_kv){(char *)key, (char *)value, 5};
 	r->sec =
 	    (pl_section){"distinct", 4, 1, "job.conf", "/", key != NULL, r->kv};
-	r->op = (pl_operator){&pl_op_distinct, &r->env, &r->sec, NULL,
-			      {0, NULL},       0};
+	r->op = (pl_operator){
+	    .def = &pl_op_distinct, .env = &r->env, .section = &r->sec};
 	pl_schema_init(&r->out);
 	return pl_op_distinct.init(&r->op, &r->sec, in, &r->out, &r->err);
 }

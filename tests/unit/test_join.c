@@ -74,8 +74,8 @@ static int start(run *r, const char *file, const char *on, const char *how,
 			r->kv[n++] =
 			    (pl_kv){(char *)keys[i], (char *)vals[i], i + 2};
 	r->sec = (pl_section){"join", 1, 1, "job.conf", tmpdir, n, r->kv};
-	r->op =
-	    (pl_operator){&pl_op_join, &r->env, &r->sec, NULL, {0, NULL}, 0};
+	r->op = (pl_operator){
+	    .def = &pl_op_join, .env = &r->env, .section = &r->sec};
 	pl_schema_init(&r->out);
 	return pl_op_join.init(&r->op, &r->sec, in, &r->out, &r->err);
 }

@@ -1,0 +1,430 @@
+/* A merge point split by key ranges: the sample sort of [sort] across
+ * ranks (pl_operator.split = PL_SPLIT_RANGE).
+ *
+ * Each rank's local instance has sorted its rows (spilling runs under the
+ * budget as it would alone). The runtime asks it for them twice:
+ *
+ *   1. a regular sample: every k-th row of the rank's sorted stream, k
+ *      doubling whenever the sample reaches 2 * SAMPLE_ROWS, so that
+ *      between SAMPLE_ROWS and twice that many rows are kept whatever the
+ *      rank holds. Rank 0 gathers the samples, weights each by the rows it
+ *      stands for, and picks N - 1 splitters at equal steps of weight; all
+ *      ranks receive them by broadcast.
+ *   2. the shuffle: rows go to ranks by where they fall among the
+ *      splitters. The stream is sorted, so the destination only grows.
+ *
+ * Rows and splitters are compared as (keys, sending rank, position in the
+ * sender's sorted stream): a total order that agrees with the stable sort
+ * of the whole input, since rank r's rows come before rank r + 1's in the
+ * input, and a rank's equal rows are in input order in its stream. A
+ * splitter can thus fall inside a run of equal keys, and a key shared by
+ * most rows is spread over several ranks instead of landing on one.
+ *
+ * Rank r then holds a contiguous range of the global order: what each
+ * rank sent is sorted, and the new instance merges rank 0's rows first,
+ * then rank 1's, ..., so that its stable sort keeps equal keys in input
+ * order. Received rows wait in run files and the new instance spills
+ * sorted runs under the budget, so memory stays bounded. The output
+ * writes rank 0's rows first, then rank 1's, ...: the global order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "framework/exec_internal.h"
+
+/* Sample rows a rank keeps: between this and twice this. */
+enum { SAMPLE_ROWS = 1024 };
+
+/* Columns of a sample after the keys. */
+enum { SAMPLE_SRC, SAMPLE_POS, SAMPLE_WEIGHT, SAMPLE_EXTRA };
+
+typedef struct range {
+	pl_exec *x;
+	const pl_range_key *keys;
+	size_t nkeys;
+	pl_schema sample_schema; /* the key columns, src, pos, weight */
+	pl_batch *sample;	 /* this rank's sample */
+	uint64_t stride;	 /* every stride-th row is sampled */
+	uint64_t next;		 /* position of the next row to sample */
+	uint64_t pos;		 /* rows seen in the current pass */
+	pl_batch *split;	 /* the splitters, in order */
+	int64_t *token;		 /* per rank: a value hashing to it */
+	size_t dest;		 /* splitters at or before the current row */
+	pl_column dcol;		 /* per row of a batch: its token */
+	pl_shuffle sh;
+} range;
+
+/* Compares row a of cols (partial columns) with splitter s, key by key,
+ * then by sender and by position. */
+static int compare_split(const range *g, const pl_column *cols, size_t a,
+			 int64_t src, uint64_t pos, size_t s)
+{
+	const pl_batch *sp = g->split;
+	for (size_t k = 0; k < g->nkeys; k++) {
+		const pl_column *ca = &cols[g->keys[k].col];
+		const pl_column *cb = &sp->cols[k];
+		bool an = pl_column_is_null(ca, a), bn = pl_column_is_null(cb, s);
+		int r;
+		if (an || bn)
+			r = an == bn ? 0 : (an ? 1 : -1);
+		else
+			r = g->keys[k].desc ? -pl_column_compare(ca, a, cb, s)
+					    : pl_column_compare(ca, a, cb, s);
+		if (r != 0)
+			return r;
+	}
+	const int64_t s_src = pl_col_i64(&sp->cols[g->nkeys + SAMPLE_SRC])[s];
+	const int64_t s_pos = pl_col_i64(&sp->cols[g->nkeys + SAMPLE_POS])[s];
+	if (src != s_src)
+		return src < s_src ? -1 : 1;
+	return (int64_t)pos < s_pos ? -1 : (int64_t)pos > s_pos;
+}
+
+static int sample_schema(range *g, const pl_schema *partial, pl_error *err)
+{
+	pl_schema *s = &g->sample_schema;
+	int rc = 0;
+	for (size_t k = 0; rc == 0 && k < g->nkeys; k++) {
+		if (g->keys[k].col >= partial->n)
+			return pl_error_set(err, PL_ERR_INTERNAL,
+					    "%s:%d: range key %zu out of range",
+					    __FILE__, __LINE__, k);
+		char name[32];
+		snprintf(name, sizeof(name), "__k%zu", k);
+		rc = pl_schema_add(s, name,
+				   partial->fields[g->keys[k].col].type, err);
+	}
+	if (rc == 0)
+		rc = pl_schema_add(s, "__src", PL_INT64, err);
+	if (rc == 0)
+		rc = pl_schema_add(s, "__pos", PL_INT64, err);
+	if (rc == 0)
+		rc = pl_schema_add(s, "__w", PL_FLOAT64, err);
+	return rc;
+}
+
+/* Keeps every other sample row (the rows at multiples of twice the
+ * stride) and doubles the stride. */
+static int thin_sample(range *g, pl_error *err)
+{
+	pl_pool *pool = g->x->p->env.pool;
+	pl_batch *b = g->sample;
+	pl_batch *t = pl_batch_new(&g->sample_schema, SAMPLE_ROWS, pool, err);
+	if (t == NULL)
+		return PL_ERR_NOMEM;
+	uint32_t idx[SAMPLE_ROWS];
+	size_t n = 0;
+	for (size_t r = 0; r < b->nrows && n < SAMPLE_ROWS; r += 2)
+		idx[n++] = (uint32_t)r;
+	for (size_t c = 0; c < b->ncols; c++) {
+		int rc = pl_column_append_take(&t->cols[c], &b->cols[c], idx,
+					       n, pool, err);
+		if (rc != 0) {
+			pl_batch_free(t, pool);
+			return rc;
+		}
+	}
+	t->nrows = n;
+	pl_batch_free(b, pool);
+	g->sample = t;
+	g->stride *= 2;
+	return 0;
+}
+
+/* The sampling pass's emitter: keeps the rows at multiples of stride. */
+static int sample_rows(void *arg, pl_batch *b, pl_error *err)
+{
+	range *g = arg;
+	pl_pool *pool = g->x->p->env.pool;
+	pl_batch *s = g->sample;
+	uint64_t end = g->pos + b->nrows;
+	int rc = 0;
+	for (; rc == 0 && g->next < end; g->next += g->stride) {
+		size_t r = (size_t)(g->next - g->pos);
+		for (size_t k = 0; rc == 0 && k < g->nkeys; k++)
+			rc = pl_column_push_from(&s->cols[k],
+						 &b->cols[g->keys[k].col], r,
+						 pool, err);
+		if (rc == 0)
+			rc = pl_column_push_i64(&s->cols[g->nkeys + SAMPLE_SRC],
+						g->x->rank, pool, err);
+		if (rc == 0)
+			rc = pl_column_push_i64(&s->cols[g->nkeys + SAMPLE_POS],
+						(int64_t)g->next, pool, err);
+		if (rc == 0)
+			rc = pl_column_push_f64(
+			    &s->cols[g->nkeys + SAMPLE_WEIGHT], 0, pool, err);
+		if (rc == 0 && ++s->nrows == 2 * SAMPLE_ROWS) {
+			rc = thin_sample(g, err);
+			s = g->sample;
+		}
+	}
+	g->pos = end;
+	return rc;
+}
+
+/* Takes this rank's sample; each row stands for its share of the rows. */
+static int take_sample(range *g, size_t i, pl_error *err)
+{
+	pl_pool *pool = g->x->p->env.pool;
+	g->sample = pl_batch_new(&g->sample_schema, 2 * SAMPLE_ROWS, pool, err);
+	if (g->sample == NULL)
+		return PL_ERR_NOMEM;
+	g->stride = 1;
+	g->next = g->pos = 0;
+	pl_emitter e = {sample_rows, g};
+	int rc = pl_exec_partial(g->x, i, &e, err);
+	pl_batch *s = g->sample;
+	double w = s->nrows ? (double)g->pos / (double)s->nrows : 0;
+	for (size_t r = 0; r < s->nrows; r++)
+		pl_col_f64(&s->cols[g->nkeys + SAMPLE_WEIGHT])[r] = w;
+	return rc;
+}
+
+/* Compares sample rows a and b of all (rows of different senders). */
+static int compare_samples(const range *g, const pl_batch *all, size_t a,
+			   size_t b)
+{
+	for (size_t k = 0; k < g->nkeys; k++) {
+		const pl_column *c = &all->cols[k];
+		bool an = pl_column_is_null(c, a), bn = pl_column_is_null(c, b);
+		int r;
+		if (an || bn)
+			r = an == bn ? 0 : (an ? 1 : -1);
+		else
+			r = g->keys[k].desc ? -pl_column_compare(c, a, c, b)
+					    : pl_column_compare(c, a, c, b);
+		if (r != 0)
+			return r;
+	}
+	const int64_t *src = pl_col_i64(&all->cols[g->nkeys + SAMPLE_SRC]);
+	return src[a] < src[b] ? -1 : src[a] > src[b];
+}
+
+/* Rank 0: merges the ranks' samples (each sorted, in rank order) and
+ * appends to g->split the sample at each N-th of the total weight. */
+static int pick_splitters(range *g, const pl_batch *all, pl_error *err)
+{
+	pl_pool *pool = g->x->p->env.pool;
+	int n = g->x->nranks;
+	size_t *at = calloc((size_t)n + 1, sizeof(*at));
+	if (at == NULL)
+		return pl_error_nomem(err, "sample sort splitters");
+	const int64_t *src = pl_col_i64(&all->cols[g->nkeys + SAMPLE_SRC]);
+	const double *w = pl_col_f64(&all->cols[g->nkeys + SAMPLE_WEIGHT]);
+	/* at[r] .. at[r + 1]: rank r's samples */
+	for (size_t row = 0, r = 0; r <= (size_t)n; r++) {
+		at[r] = row;
+		while (r < (size_t)n && row < all->nrows &&
+		       src[row] == (int64_t)r)
+			row++;
+	}
+	size_t *head = malloc((size_t)n * sizeof(*head));
+	if (head == NULL) {
+		free(at);
+		return pl_error_nomem(err, "sample sort splitters");
+	}
+	double total = 0;
+	for (size_t row = 0; row < all->nrows; row++)
+		total += w[row];
+	memcpy(head, at, (size_t)n * sizeof(*head));
+	double cum = 0;
+	int rc = 0, next = 1;
+	for (;;) {
+		int best = -1;
+		for (int r = 0; r < n; r++)
+			if (head[r] < at[r + 1] &&
+			    (best < 0 ||
+			     compare_samples(g, all, head[r], head[best]) < 0))
+				best = r;
+		if (best < 0 || next >= n)
+			break;
+		size_t row = head[best]++;
+		if (cum >= total * next / n) {
+			for (size_t c = 0; rc == 0 && c < all->ncols; c++)
+				rc = pl_column_push_from(&g->split->cols[c],
+							 &all->cols[c], row,
+							 pool, err);
+			if (rc != 0)
+				break;
+			g->split->nrows++;
+			next++;
+		}
+		cum += w[row];
+	}
+	free(head);
+	free(at);
+	return rc;
+}
+
+/* Gathers the samples at rank 0, which picks the splitters, and
+ * broadcasts them. Collective. */
+static int agree_splitters(range *g, int rc, pl_error *err)
+{
+	pl_exec *x = g->x;
+	pl_pool *pool = x->p->env.pool;
+	pl_batch *all = NULL;
+	if (rc == 0) {
+		g->split = pl_batch_new(&g->sample_schema, 1, pool, err);
+		all = x->rank == 0
+			  ? pl_batch_new(&g->sample_schema, 1, pool, err)
+			  : NULL;
+		if (g->split == NULL || (x->rank == 0 && all == NULL))
+			rc = PL_ERR_NOMEM;
+	}
+	rc = pl_mpi_agree(x->comm, rc, err);
+	pl_exchange_opts opts = {NULL, 0, PL_SHUFFLE_ROUND_BYTES,
+				 PL_SHUFFLE_ZSTD_LEVEL};
+	pl_exchange *ex = rc ? NULL
+			     : pl_exchange_create(x->comm, &g->sample_schema,
+						  &opts, pool, err);
+	if (rc == 0 && ex == NULL)
+		rc = PL_ERR_NOMEM;
+	if (rc == 0)
+		rc = pl_exchange_gather_to_root(ex, g->sample, all, err);
+	if (rc == 0 && x->rank == 0) {
+		pl_batch_sync_rows(all);
+		rc = pick_splitters(g, all, err);
+	}
+	if (ex != NULL) {
+		rc = pl_mpi_agree(x->comm, rc, err);
+		if (rc == 0)
+			rc = pl_exchange_bcast(ex, 0, g->split, err);
+		pl_exec_count_stats(x, ex);
+		pl_exchange_destroy(ex);
+	}
+	if (rc == 0)
+		pl_batch_sync_rows(g->split);
+	pl_batch_free(all, pool);
+	return rc;
+}
+
+/* For each rank, the smallest value v >= 0 of an int64 column whose hash
+ * sends it there: a row carrying token[r] as its only shuffle key goes to
+ * rank r. */
+static int make_tokens(range *g, pl_error *err)
+{
+	pl_pool *pool = g->x->p->env.pool;
+	int n = g->x->nranks, found = 0;
+	g->token = malloc((size_t)n * sizeof(*g->token));
+	if (g->token == NULL)
+		return pl_error_nomem(err, "sample sort routing");
+	for (int r = 0; r < n; r++)
+		g->token[r] = -1;
+	pl_column c;
+	int rc = pl_column_init(&c, PL_INT64, 1, 0, pool, err);
+	if (rc != 0)
+		return rc;
+	c.len = 1;
+	pl_batch b = {1, 1, &c, NULL, NULL};
+	const size_t key = 0;
+	/* About n ln n tries are needed; the bound only stops a broken hash. */
+	for (int64_t v = 0; found < n && v < 1024 + 256 * (int64_t)n; v++) {
+		pl_col_i64(&c)[0] = v;
+		int r = pl_hash_partition(pl_row_hash(&b, &key, 1, 0), n);
+		if (g->token[r] < 0) {
+			g->token[r] = v;
+			found++;
+		}
+	}
+	pl_column_free(&c, pool);
+	if (found < n)
+		return pl_error_set(err, PL_ERR_INTERNAL,
+				    "%s:%d: no routing value for every rank",
+				    __FILE__, __LINE__);
+	return 0;
+}
+
+/* The shuffle pass's emitter: tags each row with its destination's token
+ * and pushes it. */
+static int route_rows(void *arg, pl_batch *b, pl_error *err)
+{
+	range *g = arg;
+	pl_pool *pool = g->x->p->env.pool;
+	if (b->nrows == 0)
+		return 0;
+	int rc = pl_column_reserve(&g->dcol, b->nrows, pool, err);
+	if (rc != 0)
+		return rc;
+	int64_t *d = pl_col_i64(&g->dcol);
+	for (size_t r = 0; r < b->nrows; r++, g->pos++) {
+		while (g->dest < g->split->nrows &&
+		       compare_split(g, b->cols, r, g->x->rank, g->pos,
+				     g->dest) >= 0)
+			g->dest++;
+		d[r] = g->token[g->dest];
+	}
+	g->dcol.len = b->nrows;
+	return pl_shuffle_push(&g->sh, b, &g->dcol, err);
+}
+
+/* Sends the rows to their ranks; they are filed in run files by sender.
+ * Collective. */
+static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
+			pl_error *err)
+{
+	pl_exec *x = g->x;
+	const pl_operator *local = &x->p->ops[i];
+	static const char *const extra[] = {"__dest", "__src"};
+	g->sh.x = x;
+	if (rc == 0)
+		rc = pl_shuffle_init(&g->sh, local, extra, 2, wire, err);
+	if (rc == 0)
+		rc = make_tokens(g, err);
+	if (rc == 0)
+		rc = pl_column_init(&g->dcol, PL_INT64, 1, 0, x->p->env.pool,
+				    err);
+	rc = pl_mpi_agree(x->comm, rc, err);
+	size_t dest_col = local->partial_schema.n;
+	pl_exchange_opts opts = {&dest_col, 1, pl_shuffle_round_bytes(x),
+				 0};
+	g->sh.ex = rc ? NULL
+		      : pl_exchange_create(x->comm, wire, &opts,
+					   x->p->env.pool, err);
+	if (rc == 0 && g->sh.ex == NULL)
+		rc = PL_ERR_NOMEM;
+	if (g->sh.ex == NULL)
+		return rc;
+	g->pos = 0;
+	g->dest = 0;
+	pl_emitter e = {route_rows, g};
+	rc = pl_exec_partial(x, i, &e, err);
+	rc = rc ? pl_exchange_abort(g->sh.ex, rc, err)
+		: pl_exchange_finish(g->sh.ex, pl_shuffle_receive, &g->sh, err);
+	pl_exec_count_stats(x, g->sh.ex);
+	pl_exchange_destroy(g->sh.ex);
+	g->sh.ex = NULL;
+	return rc;
+}
+
+int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err)
+{
+	const pl_operator *local = &x->p->ops[i];
+	pl_pool *pool = x->p->env.pool;
+	range g;
+	memset(&g, 0, sizeof(g));
+	g.x = x;
+	g.keys = local->range_keys;
+	g.nkeys = local->nrange_keys;
+	pl_schema_init(&g.sample_schema);
+	pl_schema wire;
+	pl_schema_init(&wire);
+	int rc = sample_schema(&g, &local->partial_schema, err);
+
+	if (rc == 0)
+		rc = take_sample(&g, i, err);
+	rc = agree_splitters(&g, rc, err);
+	rc = shuffle_rows(&g, i, &wire, rc, err);
+	if (rc == 0)
+		rc = pl_exec_reset_local(x, i, err);
+	if (rc == 0)
+		rc = pl_shuffle_merge_received(&g.sh, i, &wire, err);
+	pl_shuffle_free(&g.sh);
+	pl_column_free(&g.dcol, pool);
+	free(g.token);
+	pl_batch_free(g.sample, pool);
+	pl_batch_free(g.split, pool);
+	pl_schema_free(&g.sample_schema);
+	pl_schema_free(&wire);
+	return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# [join] across ranks: the partitioned hash join (distribute = partition,
+# or auto with a right side over a quarter of the rank's budget) and the
+# broadcast one give, alone and under mpirun with 1 to 4 ranks, the rows
+# Python's nested loop gives (any order): inner and left joins, duplicate
+# right keys, NULL keys that never match, int64 keys meeting float64 ones
+# by value, string keys; and a partitioned join under a small budget
+# spills (grace hash join) and still gives them.
+#   test_dist_join.sh PIPELINE BUILD_DIR [CASE ...]
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+bin=$(realpath "$1")
+shift 2
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$top/scripts/env.sh"
+
+fail() { echo "  $*"; return 1; }
+
+# left.csv: id, k (int, some NULL), s (string key, some NULL), v.
+# right.csv: rk (int), rf (the same key as a float), rs (string), w, tag.
+# Right keys repeat (several matches) and some left keys are missing.
+make_input() {
+  python3 - "$1" "$2" <<'EOF'
+import random, sys
+nl, nr = int(sys.argv[1]), int(sys.argv[2])
+rnd = random.Random(5)
+with open("left.csv", "w") as f:
+    f.write("id,k,s,v\n")
+    for i in range(nl):
+        k = "" if rnd.random() < 0.03 else str(rnd.randrange(nr // 2 + 10))
+        s = "" if rnd.random() < 0.03 else "x%d" % rnd.randrange(nr // 2 + 10)
+        f.write("%d,%s,%s,%d\n" % (i, k, s, rnd.randrange(1000)))
+with open("right.csv", "w") as f:
+    f.write("rk,rf,rs,w,tag\n")
+    for j in range(nr):
+        k = rnd.randrange(nr // 2)
+        rk = "" if rnd.random() < 0.02 else str(k)
+        rf = "" if rk == "" else repr(float(k))
+        rs = "" if rnd.random() < 0.02 else "x%d" % rnd.randrange(nr // 2)
+        f.write("%s,%s,%s,%d,t%d\n" % (rk, rf, rs, j, j % 7))
+EOF
+}
+
+# expect.csv: left joined with right, $1 = inner|left, $2 = left key
+# column, $3 = right key column, $4 = kept right columns (comma list).
+make_expected() {
+  python3 - "$@" <<'EOF'
+import csv, sys
+how, lk, rk, keep = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")
+L = list(csv.DictReader(open("left.csv")))
+R = list(csv.DictReader(open("right.csv")))
+def key(v, col):
+    if v == "":
+        return None
+    return float(v) if col in ("k", "rk", "rf") else v
+index = {}
+for r in R:
+    kv = key(r[rk], rk)
+    if kv is not None:
+        index.setdefault(kv, []).append(r)
+with open("expect.csv", "w") as f:
+    f.write(",".join(["id", "k", "s", "v"] + keep) + "\n")
+    for l in L:
+        kv = key(l[lk], lk)
+        ms = index.get(kv, []) if kv is not None else []
+        base = [l["id"], l["k"], l["s"], l["v"]]
+        for m in ms:
+            f.write(",".join(base + [m[c] for c in keep]) + "\n")
+        if not ms and how == "left":
+            f.write(",".join(base + [""] * len(keep)) + "\n")
+EOF
+}
+
+# job.conf: left.csv joined with right.csv by the [join] lines in $1.
+make_job() {
+  mkdir -p spill
+  printf '[job]\nspill_dir = spill\n[source]\npath = left.csv\n[join]\npath = right.csv\n%b[sink]\npath = out.csv\noverwrite = true\n' "$1" >job.conf
+}
+
+same_rows() {
+  diff <(LC_ALL=C sort expect.csv) <(LC_ALL=C sort out.csv) >diff.txt ||
+    fail "$1: output differs from Python's ($(head -4 diff.txt))"
+}
+
+# Runs job.conf alone and on 1-4 ranks (extra pipeline options in $@).
+check_all_ranks() {
+  rm -f out.csv
+  "$bin" -q "$@" job.conf || fail "run alone failed" || return 1
+  same_rows alone || return 1
+  local n
+  for n in 1 2 3 4; do
+    rm -f out.csv
+    mpirun --oversubscribe -n "$n" "$bin" -q --metrics m$n.json "$@" job.conf ||
+      fail "$n ranks: run failed" || return 1
+    same_rows "$n ranks" || return 1
+  done
+  [ -z "$(ls -A spill)" ] || fail "spill files left: $(ls -A spill)"
+}
+
+# --explain on 3 ranks says how the join is distributed.
+explains() {
+  mpirun --oversubscribe -n 3 "$bin" --explain "$@" job.conf >plan.txt ||
+    fail "--explain failed" || return 1
+}
+
+case_inner_int_partitioned() {
+  make_input 20000 3000
+  make_expected inner k rk w,tag
+  make_job 'on = k:rk\nhow = inner\ncolumns = w, tag\ndistribute = partition\n'
+  check_all_ranks || return 1
+  explains || return 1
+  grep -q 'both sides partitioned by key' plan.txt || fail "plan: $(cat plan.txt)"
+}
+
+case_left_string_partitioned() {
+  make_input 20000 3000
+  make_expected left s rs rk,w
+  make_job 'on = s:rs\nhow = left\ncolumns = rk, w\ndistribute = partition\n'
+  check_all_ranks
+}
+
+case_int_meets_float_partitioned() {
+  make_input 20000 3000
+  make_expected left k rf rs,tag
+  make_job 'on = k:rf\nhow = left\ncolumns = rs, tag\ndistribute = partition\n'
+  check_all_ranks
+}
+
+case_broadcast_same_rows() {
+  make_input 20000 3000
+  make_expected left k rk w,tag
+  make_job 'on = k:rk\nhow = left\ncolumns = w, tag\ndistribute = broadcast\n'
+  check_all_ranks || return 1
+  explains || return 1
+  grep -q 'read whole by every rank' plan.txt || fail "plan: $(cat plan.txt)"
+}
+
+# auto: a right side over a quarter of the budget is partitioned; under a
+# 16 MiB node budget (8 MiB a rank on 2 ranks) the receiving ranks spill
+# and join partition by partition.
+case_auto_small_budget_spills() {
+  make_input 300000 120000
+  make_expected left k rk rs,w,tag
+  make_job 'on = k:rk\nhow = left\ncolumns = rs, w, tag\n'
+  explains --memory 16MiB || return 1
+  grep -q 'both sides partitioned by key' plan.txt || fail "plan: $(cat plan.txt)" || return 1
+  rm -f out.csv
+  mpirun --oversubscribe -n 2 "$bin" -q --memory 16MiB --metrics m.json job.conf ||
+    fail "run failed" || return 1
+  same_rows "2 ranks, 16 MiB" || return 1
+  [ -z "$(ls -A spill)" ] || fail "spill files left: $(ls -A spill)" || return 1
+  python3 - <<'EOF'
+import json, sys
+m = json.load(open("m.json"))
+for r in m["per_rank"]:
+    print("  rank %d: %d rows out, peak pool %d KB, spilled %d bytes" % (
+        r["rank"], r["rows_written"], r["peak_pool_bytes"] // 1024, r["bytes_spilled"]))
+    if r["bytes_spilled"] == 0:
+        sys.exit("  rank %d did not spill" % r["rank"])
+EOF
+}
+
+case_bad_distribute() {
+  make_input 10 10
+  make_job 'on = k:rk\ndistribute = everywhere\n'
+  "$bin" -q job.conf 2>err.txt
+  [ $? -eq 2 ] || fail "exit status is not 2" || return 1
+  grep -q "distribute must be auto, broadcast or partition" err.txt ||
+    fail "not the expected error: $(cat err.txt)"
+}
+
+run_cases "$@"
