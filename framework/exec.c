@@ -141,7 +141,7 @@ static int allow_dict(pl_exec *x, pl_error *err)
 {
 	const char *v = getenv("PIPELINE_DICT");
 	if (x->p->nops == 0 || (v != NULL && strcmp(v, "0") == 0) ||
-	    !(x->p->ops[0].def->flags & PL_OP_DICT_INPUT))
+	    !x->p->ops[0].dict_input)
 		return 0;
 	return pl_source_allow_dict(x->p->source, err);
 }

@@ -38,7 +38,7 @@ int pl_source_next(pl_source *src, size_t max_rows, pl_batch **out,
 
 /* Lets the source hand out dictionary-encoded string columns (the CSV
  * reader does, for columns with few distinct values); only for a consumer
- * that declared PL_OP_DICT_INPUT. Call before the first batch. */
+ * that set pl_operator.dict_input. Call before the first batch. */
 int pl_source_allow_dict(pl_source *src, pl_error *err);
 
 /* From now on a second thread reads the next batch while the caller works

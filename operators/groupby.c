@@ -326,6 +326,7 @@ static int gb_init(pl_operator *op, const pl_section *sec, const pl_schema *in,
 					 err);
 	if (rc == 0)
 		rc = pl_group_table_intern(&st->table, err);
+	op->dict_input = 1;
 	return rc;
 }
 
@@ -678,5 +679,4 @@ const pl_operator_def pl_op_groupby = {
     .partial = gb_partial,
     .merge = gb_merge,
     .describe = gb_describe,
-    .flags = PL_OP_DICT_INPUT,
 };

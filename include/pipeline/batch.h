@@ -11,7 +11,7 @@
  * plain string column of distinct values (a NULL among them when the
  * column has NULLs) and `data` holds one uint32_t code per value, an index
  * into dict. The validity bitmap is kept as for any column. Readers make
- * such columns only for operators that declare PL_OP_DICT_INPUT; everyone
+ * such columns only for operators that set pl_operator.dict_input; everyone
  * else sees plain columns (pl_column_undict).
  *
  * Every buffer of a column comes from the pool given to the functions here;

@@ -123,13 +123,7 @@ typedef struct pl_operator_def {
 	/* Optional: one line for --explain beyond the name, e.g. "keys: id1".
 	 */
 	void (*describe)(const pl_operator *op, char *buf, size_t cap);
-	/* PL_OP_* bits; 0 for most operators. */
-	unsigned flags;
 } pl_operator_def;
-
-/* process() takes dictionary-encoded string columns (pipeline/batch.h).
- * Without it an operator only ever sees plain columns. */
-#define PL_OP_DICT_INPUT 1u
 
 struct pl_operator {
 	const pl_operator_def *def;
@@ -162,6 +156,10 @@ struct pl_operator {
 	 * reading a share of another file. Returns 0 or a negative PL_ERR_*
 	 * with err set; the runtime makes the ranks agree on the outcome. */
 	int (*before_split)(pl_operator *op, const void *comm, pl_error *err);
+	/* Set by init when process() takes dictionary-encoded string columns
+	 * (pipeline/batch.h); otherwise the operator only ever sees plain
+	 * ones. */
+	int dict_input;
 };
 
 /* A plugin exports this symbol: a function returning its definition.
