@@ -38,6 +38,8 @@ usage:
   dbbench_canon.py check QN ANSWER.csv DIR    compare ANSWER.csv with what
                    DIR holds for QN; prints the differences, exit status 1
                    when there are any, 2 on bad usage or input
+  dbbench_canon.py compare QN ANSWER.csv REFERENCE.csv   compare two answers
+                   in full, the same way (both are held in memory)
 """
 import csv
 import gzip
@@ -313,8 +315,24 @@ def check(q, answer, outdir):
     return 1 if problems else 0
 
 
+def compare(q, answer, reference):
+    rows, ref = read_answer(q, answer), read_answer(q, reference)
+    rows.sort()
+    ref.sort()
+    problems = []
+    worst = compare_full(q, rows, ref, problems)
+    for p in problems:
+        print("  %s: %s" % (q, p))
+    if not problems:
+        print("  %s: %d rows alike%s" % (q, len(rows), (
+            ", largest relative float difference %.1e" % worst)
+            if has_floats(q) else ""))
+    return 1 if problems else 0
+
+
 def main():
-    if len(sys.argv) != 5 or sys.argv[1] not in ("expect", "check") \
+    if len(sys.argv) != 5 \
+            or sys.argv[1] not in ("expect", "check", "compare") \
             or sys.argv[2] not in QUESTIONS:
         print(__doc__.split("usage:")[1], file=sys.stderr)
         return 2
@@ -323,6 +341,8 @@ def main():
         if cmd == "expect":
             expect(q, answer, outdir)
             return 0
+        if cmd == "compare":
+            return compare(q, answer, outdir)
         return check(q, answer, outdir)
     except (BadInput, OSError) as e:
         print("  %s: %s" % (q, e))
