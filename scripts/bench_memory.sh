@@ -24,6 +24,8 @@
 #       PIPELINE=build/pipeline
 #       DUCKDB_NODE_MODULES=/tmp/bench-peers-node/node_modules (@duckdb/node-api)
 #       DUCKDB_THREADS=2  SCRATCH=$DATA/bench-memory  RUN_TIMEOUT=1800 (s)
+#       DUCKDB_PRESERVE_INSERTION_ORDER=false  passed on to DuckDB (its
+#                             out-of-memory error advises it; default: DuckDB's, true)
 #       REPORT=bench/results/memory-<date>.md
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +37,7 @@ DATA=${DATA:-/tmp/bench-data}
 PIPELINE=${PIPELINE:-$ROOT/build/pipeline}
 MODS=${DUCKDB_NODE_MODULES:-/tmp/bench-peers-node/node_modules}
 export DUCKDB_THREADS=${DUCKDB_THREADS:-2}
+[ -n "${DUCKDB_PRESERVE_INSERTION_ORDER:-}" ] && export DUCKDB_PRESERVE_INSERTION_ORDER
 SCRATCH=${SCRATCH:-$DATA/bench-memory}
 RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
 DATE=$(date +%Y-%m-%d)
@@ -165,7 +168,8 @@ DUCKV=$(NODE_PATH=$MODS node "$DUCKJS" version 2>/dev/null)
   echo
   echo "Machine: $(hostname), $(nproc) cores ($CPU), $MEM RAM, kernel $(uname -r)."
   echo "$("$PIPELINE" --version 2>&1 | head -1) at $GITREV, one process; DuckDB $DUCKV"
-  echo "(npm @duckdb/node-api under node $(node --version)), $DUCKDB_THREADS threads. Made by scripts/bench_memory.sh."
+  echo "(npm @duckdb/node-api under node $(node --version)), $DUCKDB_THREADS threads, preserve_insertion_order"
+  echo "${DUCKDB_PRESERVE_INSERTION_ORDER:-true (default)}. Made by scripts/bench_memory.sh."
   echo
   echo "Each cell: median of $RUNS runs of one whole process (read the CSV from a warm page cache, group, write"
   echo "the answer CSV), peak RSS and wall time from GNU time. Budget: \`--memory B\` for pipeline and"

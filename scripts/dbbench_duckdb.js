@@ -6,7 +6,9 @@
 //   NODE_PATH=<node_modules> node scripts/dbbench_duckdb.js QN INPUT.csv OUTPUT.csv
 //   NODE_PATH=<node_modules> node scripts/dbbench_duckdb.js version
 // env: DUCKDB_THREADS (default 2), DUCKDB_MEMORY_LIMIT (e.g. 256MiB; default
-//      DuckDB's own, 80% of RAM), DUCKDB_TEMP_DIR (where it spills)
+//      DuckDB's own, 80% of RAM), DUCKDB_TEMP_DIR (where it spills),
+//      DUCKDB_PRESERVE_INSERTION_ORDER (true, DuckDB's default, or false: what
+//      DuckDB's out-of-memory error advises)
 'use strict';
 const { DuckDBInstance } = require('@duckdb/node-api');
 
@@ -38,6 +40,9 @@ async function main() {
   const config = { threads: process.env.DUCKDB_THREADS || '2' };
   if (process.env.DUCKDB_MEMORY_LIMIT) config.memory_limit = process.env.DUCKDB_MEMORY_LIMIT;
   if (process.env.DUCKDB_TEMP_DIR) config.temp_directory = process.env.DUCKDB_TEMP_DIR;
+  if (process.env.DUCKDB_PRESERVE_INSERTION_ORDER) {
+    config.preserve_insertion_order = process.env.DUCKDB_PRESERVE_INSERTION_ORDER;
+  }
   const db = await DuckDBInstance.create(':memory:', config);
   const con = await db.connect();
   if (q === 'version') {
