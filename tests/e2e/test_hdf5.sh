@@ -258,7 +258,8 @@ case_written_columns_checked() {
   grep -A1 'DATASET "id__valid"' <<<"$d" | finds H5T_STD_U8LE || fail "id__valid type" || return 1
   grep -A3 'DATASET "flag"' <<<"$d" | finds 'H5T_STD_I8LE' || fail "flag base type" || return 1
   grep -A6 'DATASET "flag"' <<<"$d" | finds '"TRUE" *1;' || fail "flag enum" || return 1
-  grep -A4 'DATASET "name"' <<<"$d" | finds 'STRSIZE H5T_VARIABLE' || fail "name type" || return 1
+  grep -A4 'DATASET "name"' <<<"$d" | finds 'STRSIZE 6;' || fail "name type: $d" || return 1
+  grep -A4 'DATASET "name"' <<<"$d" | finds 'H5T_STR_NULLPAD' || fail "name padding" || return 1
   grep -A4 'DATASET "name"' <<<"$d" | finds 'H5T_CSET_UTF8' || fail "name cset" || return 1
   # one NULLs dataset per column with a NULL, none for others
   [ "$(grep -c '__valid"' <<<"$d")" -eq 5 ] || fail "__valid datasets: $(grep '__valid' <<<"$d")" || return 1
@@ -269,7 +270,7 @@ import h5py, math, numpy as np, sys
 f = h5py.File("out.h5", "r")
 assert f["id"].dtype == np.int64 and f["x"].dtype == np.float64
 assert f["flag"].dtype == np.bool_, f["flag"].dtype
-assert h5py.check_string_dtype(f["name"].dtype).encoding == "utf-8"
+assert h5py.check_string_dtype(f["name"].dtype) == ("utf-8", 6), h5py.check_string_dtype(f["name"].dtype)
 assert list(f["id"][:]) == [1, 2, 3, -2**63, 0, 2**63 - 1]
 assert list(f["id__valid"][:]) == [1, 1, 1, 1, 0, 1]
 x = f["x"][:]

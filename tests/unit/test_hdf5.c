@@ -752,7 +752,8 @@ static void writer_schema(pl_schema *s)
 	pl_schema_add(s, "s", PL_STRING, &err);
 }
 
-/* Writes rows 0..n in batches of 7; NULLs from the second batch on. */
+/* Writes rows 0..n in batches of 7; NULLs from the second batch on. The
+ * shape comes first (as the output does it), then each batch at its row. */
 static void write_file(const char *name, int layout, const char *group,
 		       int level, int n)
 {
@@ -765,21 +766,31 @@ static void write_file(const char *name, int layout, const char *group,
 				   "csv: in.csv"};
 	pl_schema s;
 	writer_schema(&s);
+	pl_batch *b[64];
+	int nb = 0;
+	pl_hdf5_shape sh;
+	CU_ASSERT_EQUAL_FATAL(pl_hdf5_shape_init(&sh, &s, &err), 0);
+	for (int first = 0; first < n && nb < 64; first += 7) {
+		int m = n - first < 7 ? n - first : 7;
+		b[nb] = make_batch(&s, first, m, first > 0);
+		pl_hdf5_shape_add(&sh, b[nb++]);
+	}
+	CU_ASSERT_EQUAL(sh.rows, (uint64_t)n);
+	FILE *f = fopen(p, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fclose(f);
 	pl_hdf5_writer *w = NULL;
-	int rc = pl_hdf5_writer_open(&so, &s, &w, &err);
+	int rc = pl_hdf5_writer_open(&so, p, &s, &sh, MPI_COMM_NULL, &w, &err);
 	if (rc != 0)
 		fprintf(stderr, "\n  writer: %s\n", err.msg);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
-	for (int first = 0; first < n; first += 7) {
-		int m = n - first < 7 ? n - first : 7;
-		pl_batch *b = make_batch(&s, first, m, first > 0);
-		CU_ASSERT_EQUAL(pl_hdf5_writer_write(w, b, &err), 0);
-		pl_batch_free(b, pool);
+	for (int k = 0; k < nb; k++) {
+		CU_ASSERT_EQUAL(
+		    pl_hdf5_writer_write(w, (uint64_t)k * 7, b[k], &err), 0);
+		pl_batch_free(b[k], pool);
 	}
-	struct stat st;
-	CU_ASSERT_NOT_EQUAL(stat(p, &st), 0);
-	CU_ASSERT_EQUAL(pl_hdf5_writer_commit(w, &err), 0);
-	CU_ASSERT_EQUAL(stat(p, &st), 0);
+	CU_ASSERT_EQUAL(pl_hdf5_writer_close(w, &err), 0);
+	pl_hdf5_shape_free(&sh);
 	pl_schema_free(&s);
 }
 
@@ -1009,44 +1020,73 @@ static void test_zstd_chunks_are_frames(void)
 	teardown();
 }
 
-static int count_entries(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "ls -A %s | wc -l", dir);
-	FILE *p = popen(cmd, "r");
-	int n = -1;
-	if (p != NULL && fscanf(p, "%d", &n) != 1)
-		n = -1;
-	if (p != NULL)
-		pclose(p);
-	return n;
-}
-
-static void test_writer_abort(void)
+/* The shape counts rows, NULLs per column, and string widths up to the
+ * first NUL (where an HDF5 string ends). */
+static void test_writer_shape(void)
 {
 	setup();
-	char p[128];
-	pl_hdf5_sink_options so = {in_dir("gone.h5", p, sizeof(p)),
-				   PL_HDF5_COLUMNS,
-				   "/",
-				   1,
-				   NULL,
-				   NULL};
 	pl_schema s;
 	writer_schema(&s);
-	pl_hdf5_writer *w = NULL;
-	CU_ASSERT_EQUAL_FATAL(pl_hdf5_writer_open(&so, &s, &w, &err), 0);
-	pl_batch *b = make_batch(&s, 0, 5, 1);
-	CU_ASSERT_EQUAL(pl_hdf5_writer_write(w, b, &err), 0);
+	pl_hdf5_shape sh;
+	CU_ASSERT_EQUAL_FATAL(pl_hdf5_shape_init(&sh, &s, &err), 0);
+	pl_batch *b = make_batch(&s, 0, 3, 0);
+	pl_hdf5_shape_add(&sh, b);
 	pl_batch_free(b, pool);
-	CU_ASSERT_EQUAL(count_entries(), 1);
-	pl_hdf5_writer_abort(w);
-	CU_ASSERT_EQUAL(count_entries(), 0);
-	pl_hdf5_writer_abort(NULL);
-	so.path = "/nonexistent-dir/x.h5";
-	CU_ASSERT_EQUAL(pl_hdf5_writer_open(&so, &s, &w, &err), PL_ERR_IO);
+	CU_ASSERT_EQUAL(sh.rows, 3);
+	CU_ASSERT_EQUAL(sh.width[3], 2); /* "s1", "s2" */
+	CU_ASSERT_EQUAL(sh.nulls[0] + sh.nulls[3], 0);
+	b = make_batch(&s, 3, 1, 1); /* row 3: NULL everywhere */
+	pl_hdf5_shape_add(&sh, b);
+	pl_batch_free(b, pool);
+	CU_ASSERT(sh.nulls[0] && sh.nulls[1] && sh.nulls[2] && sh.nulls[3]);
+	b = pl_batch_new(&s, 1, pool, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	pl_column_push_i64(&b->cols[0], 1, pool, &err);
+	pl_column_push_f64(&b->cols[1], 1, pool, &err);
+	pl_column_push_bool(&b->cols[2], 1, pool, &err);
+	pl_column_push_str(&b->cols[3], "abc\0defghij", 11, pool, &err);
+	pl_batch_sync_rows(b);
+	pl_hdf5_shape_add(&sh, b);
+	pl_batch_free(b, pool);
+	CU_ASSERT_EQUAL(sh.width[3], 3);
+	CU_ASSERT_EQUAL(sh.rows, 5);
+	pl_hdf5_shape_free(&sh);
+	pl_schema_free(&s);
+	teardown();
+}
+
+/* Opening fails cleanly: a file that cannot be created names the output,
+ * a column name that cannot name a dataset is a data error. */
+static void test_writer_open_errors(void)
+{
+	setup();
+	pl_hdf5_sink_options so = {
+	    "/nonexistent-dir/x.h5", PL_HDF5_COLUMNS, "/", 1, NULL, NULL};
+	pl_schema s;
+	writer_schema(&s);
+	pl_hdf5_shape sh;
+	CU_ASSERT_EQUAL_FATAL(pl_hdf5_shape_init(&sh, &s, &err), 0);
+	pl_hdf5_writer *w = NULL;
+	CU_ASSERT_EQUAL(
+	    pl_hdf5_writer_open(&so, so.path, &s, &sh, MPI_COMM_NULL, &w, &err),
+	    PL_ERR_IO);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent-dir/x.h5"));
 	CU_ASSERT_PTR_NULL(w);
+	pl_hdf5_shape_free(&sh);
+	pl_schema_free(&s);
+	pl_schema_init(&s);
+	pl_schema_add(&s, "a/b", PL_INT64, &err);
+	CU_ASSERT_EQUAL_FATAL(pl_hdf5_shape_init(&sh, &s, &err), 0);
+	char p[128];
+	so.path = in_dir("bad.h5", p, sizeof(p));
+	pl_error_clear(&err);
+	CU_ASSERT_EQUAL(
+	    pl_hdf5_writer_open(&so, so.path, &s, &sh, MPI_COMM_NULL, &w, &err),
+	    PL_ERR_DATA);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "'a/b'"));
+	CU_ASSERT_PTR_NULL(w);
+	CU_ASSERT_EQUAL(pl_hdf5_writer_close(NULL, &err), 0);
+	pl_hdf5_shape_free(&sh);
 	pl_schema_free(&s);
 	teardown();
 }
@@ -1154,7 +1194,8 @@ static const pl_test tests[] = {
     {"h5py_reads_output", test_h5py_reads_output},
     {"reads_h5py_file", test_reads_h5py_file},
     {"zstd_chunks_are_frames", test_zstd_chunks_are_frames},
-    {"writer_abort", test_writer_abort},
+    {"writer_shape", test_writer_shape},
+    {"writer_open_errors", test_writer_open_errors},
     {"fault_walk", test_fault_walk},
     {"options", test_options},
     {"register_twice", test_register_twice},
