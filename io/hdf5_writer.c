@@ -312,6 +312,18 @@ static int start(pl_hdf5_writer *w, const pl_hdf5_sink_options *o,
 	int rc = pl_hdf5_register_zstd(err);
 	if (rc == 0)
 		rc = alloc_ids(w, sh, err);
+	/* Creating the file is collective: a rank that failed on its own
+	 * must not leave the others waiting in it. */
+	int worst = rc;
+	if (w->parallel)
+		MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, comm);
+	if (rc == 0 && worst != 0) {
+		rc = pl_error_set(err, worst,
+				  "%s: another rank failed to set up the "
+				  "output",
+				  w->path);
+		err->elsewhere = 1;
+	}
 	if (rc == 0)
 		rc = create_file(w, file, comm, err);
 	if (rc == 0)
