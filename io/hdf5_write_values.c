@@ -23,6 +23,8 @@ size_t pl_h5_value_size(pl_type t, size_t width)
 
 size_t pl_h5_str_len(const char *s, size_t len)
 {
+	if (len == 0) /* an empty value may have no bytes at all (NULL) */
+		return 0;
 	const char *nul = memchr(s, '\0', len);
 	return nul ? (size_t)(nul - s) : len;
 }
@@ -47,7 +49,8 @@ static void pack_strings(const pl_column *c, size_t n, size_t width, char *dst)
 		size_t len;
 		const char *s = pl_col_str(c, k, &len);
 		len = pl_h5_str_len(s, len);
-		memcpy(dst + k * width, s, len < width ? len : width);
+		if (len > 0)
+			memcpy(dst + k * width, s, len < width ? len : width);
 	}
 }
 
