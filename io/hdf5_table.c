@@ -8,7 +8,8 @@
 #include "io/hdf5_table.h"
 
 /* The chunk cache per dataset: enough for a couple of chunks, so that a
- * batch ending inside a chunk does not decompress it again next time. */
+ * batch ending inside a chunk does not decompress it again next time;
+ * within the dataset's share of the options' cache budget, when set. */
 #define CACHE_BYTES_MIN ((size_t)4 << 20)
 #define CACHE_BYTES_MAX ((size_t)256 << 20)
 #define CACHE_SLOTS 1031
@@ -101,20 +102,26 @@ static hid_t open_cached(hid_t file, const char *path, size_t bytes)
 	return d;
 }
 
-/* Opens with a cache of a few MB, or of two chunks when they are larger. */
-static hid_t open_dataset(hid_t file, const char *path)
+/* Opens with a cache of two chunks, at least a few MB, at most the
+ * table's cap per dataset. */
+static hid_t open_dataset(const pl_h5_table *t, const char *path)
 {
-	hid_t d = open_cached(file, path, CACHE_BYTES_MIN);
+	size_t cap = t->cache_cap;
+	size_t first = CACHE_BYTES_MIN < cap ? CACHE_BYTES_MIN : cap;
+	hid_t d = open_cached(t->file, path, first);
 	if (d < 0)
 		return d;
 	hid_t type = H5Dget_type(d);
-	size_t bytes = 2 * chunk_rows(d) * (type >= 0 ? H5Tget_size(type) : 0);
+	size_t want = 2 * chunk_rows(d) * (type >= 0 ? H5Tget_size(type) : 0);
 	H5Tclose(type);
-	if (bytes <= CACHE_BYTES_MIN)
+	if (want < CACHE_BYTES_MIN)
+		want = CACHE_BYTES_MIN;
+	if (want > cap)
+		want = cap;
+	if (want == first)
 		return d;
 	H5Dclose(d);
-	return open_cached(file, path,
-			   bytes < CACHE_BYTES_MAX ? bytes : CACHE_BYTES_MAX);
+	return open_cached(t->file, path, want);
 }
 
 /* Opens a 1-D dataset and gives its length. */
@@ -124,7 +131,7 @@ static int open_1d(pl_h5_table *t, const char *path, hid_t *out, uint64_t *len,
 	if (!link_exists(t->file, path))
 		return pl_error_set(err, PL_ERR_DATA, "%s:%s: no such dataset",
 				    t->path, path);
-	*out = open_dataset(t->file, path);
+	*out = open_dataset(t, path);
 	if (*out < 0)
 		return h5_fail(err, PL_ERR_DATA, t->path, path,
 			       "cannot open as a dataset");
@@ -306,6 +313,10 @@ int pl_h5_table_open(const pl_hdf5_options *o, size_t file, pl_h5_table *t,
 	memset(t, 0, sizeof(*t));
 	t->path = o->paths[file];
 	t->file = t->table = H5I_INVALID_HID;
+	size_t nd = o->dataset ? 1 : (o->ndatasets ? o->ndatasets : 1);
+	t->cache_cap = CACHE_BYTES_MAX;
+	if (o->cache_budget > 0 && o->cache_budget / nd < CACHE_BYTES_MAX)
+		t->cache_cap = (size_t)(o->cache_budget / nd);
 	pl_h5_quiet();
 	int rc = open_file(t->path, &t->file, err);
 	if (rc == 0)

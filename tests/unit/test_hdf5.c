@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "io/hdf5_reader.h"
+#include "io/hdf5_table.h"
 #include "io/hdf5_writer.h"
 
 static pl_pool *pool;
@@ -548,6 +549,55 @@ static void test_chunk_aligned(void)
 	CU_ASSERT_EQUAL(k, 2);
 	CU_ASSERT_EQUAL(pl_hdf5_reader_set_range(r, 0, 1, &err),
 			PL_ERR_INTERNAL);
+	pl_hdf5_reader_close(r);
+	pl_hdf5_options_free(&o);
+	teardown();
+}
+
+/* The chunk cache a table's dataset gets, in bytes. */
+static size_t cache_of(const pl_hdf5_options *o, size_t i)
+{
+	pl_h5_table t;
+	CU_ASSERT_EQUAL_FATAL(pl_h5_table_open(o, 0, &t, &err), 0);
+	hid_t dapl = H5Dget_access_plist(t.src[i].dset);
+	size_t slots = 0, bytes = 0;
+	double w0 = 0;
+	CU_ASSERT(H5Pget_chunk_cache(dapl, &slots, &bytes, &w0) >= 0);
+	H5Pclose(dapl);
+	pl_h5_table_close(&t);
+	return bytes;
+}
+
+/* Two chunks a dataset (at least 4 MiB), within its share of the budget
+ * when there is one. */
+static void test_chunk_cache_budget(void)
+{
+	setup();
+	size_t n = 1 << 20;
+	int64_t *v = calloc(n, sizeof(*v));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	hid_t f = new_file("cache.h5");
+	put_i64(f, "big", n, v, 1 << 19);  /* 4 MiB chunks */
+	put_i64(f, "small", n, v, 1 << 10); /* 8 KiB chunks */
+	H5Fclose(f);
+	free(v);
+	const char *files[] = {"cache.h5"}, *ds[] = {"/big", "/small"};
+	pl_hdf5_options o;
+	opts(&o, files, 1, ds, 2, NULL);
+	CU_ASSERT_EQUAL(cache_of(&o, 0), (size_t)8 << 20);
+	CU_ASSERT_EQUAL(cache_of(&o, 1), (size_t)4 << 20);
+	o.cache_budget = (uint64_t)64 << 20; /* 32 MiB a dataset */
+	CU_ASSERT_EQUAL(cache_of(&o, 0), (size_t)8 << 20);
+	o.cache_budget = (uint64_t)6 << 20; /* 3 MiB a dataset */
+	CU_ASSERT_EQUAL(cache_of(&o, 0), (size_t)3 << 20);
+	CU_ASSERT_EQUAL(cache_of(&o, 1), (size_t)3 << 20);
+	/* reading still gives every row */
+	pl_hdf5_reader *r = open_ok(&o);
+	size_t rows = 0;
+	pl_batch *b;
+	while ((b = next_ok(r, 300000)) != NULL)
+		rows += b->nrows;
+	CU_ASSERT_EQUAL(rows, n);
 	pl_hdf5_reader_close(r);
 	pl_hdf5_options_free(&o);
 	teardown();
@@ -1178,6 +1228,7 @@ static const pl_test tests[] = {
     {"multi_file", test_multi_file},
     {"set_range", test_set_range},
     {"chunk_aligned", test_chunk_aligned},
+    {"chunk_cache_budget", test_chunk_cache_budget},
     {"not_hdf5", test_not_hdf5},
     {"missing_file", test_missing_file},
     {"truncated", test_truncated},
