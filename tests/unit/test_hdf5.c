@@ -916,6 +916,27 @@ static void test_write_compound_zstd(void)
 	round_trip(PL_HDF5_COMPOUND, 3);
 }
 
+/* A compressed compound table, read once per field for every batch, gets
+ * a cache of 64 MiB (within the budget's share); an uncompressed one the
+ * usual two chunks (4 MiB at least). */
+static void test_chunk_cache_compound(void)
+{
+	setup();
+	write_file("cz.h5", PL_HDF5_COMPOUND, "/", 3, 20);
+	write_file("cp.h5", PL_HDF5_COMPOUND, "/", 0, 20);
+	const char *zf[] = {"cz.h5"}, *pf[] = {"cp.h5"};
+	pl_hdf5_options o;
+	opts(&o, zf, 1, NULL, 0, "/table");
+	CU_ASSERT_EQUAL(cache_of(&o, 0), (size_t)64 << 20);
+	o.cache_budget = (uint64_t)5 << 20;
+	CU_ASSERT_EQUAL(cache_of(&o, 0), (size_t)5 << 20);
+	pl_hdf5_options_free(&o);
+	opts(&o, pf, 1, NULL, 0, "/table");
+	CU_ASSERT_EQUAL(cache_of(&o, 0), (size_t)4 << 20);
+	pl_hdf5_options_free(&o);
+	teardown();
+}
+
 /* Runs cmd through the shell with the test's directory as $D. */
 static int sh(const char *cmd)
 {
@@ -1241,6 +1262,7 @@ static const pl_test tests[] = {
     {"write_columns_zstd", test_write_columns_zstd},
     {"write_compound", test_write_compound},
     {"write_compound_zstd", test_write_compound_zstd},
+    {"chunk_cache_compound", test_chunk_cache_compound},
     {"h5dump_reads_output", test_h5dump_reads_output},
     {"h5py_reads_output", test_h5py_reads_output},
     {"reads_h5py_file", test_reads_h5py_file},
