@@ -23,14 +23,14 @@ typedef struct pl_stage {
 /* Where the last stage's rows go. One rank: the sink itself. Several
  * ranks, CSV: each rank writes its rows to a part file beside the output,
  * and the parts are copied into the output with MPI-IO at offsets from an
- * exclusive prefix sum of their sizes. Several ranks, HDF5: the rows are
- * gathered to rank 0, which writes them. */
+ * exclusive prefix sum of their sizes. HDF5, any number of ranks: each
+ * rank spools its rows, then all write one file with parallel HDF5. */
 typedef struct pl_output {
 	const pl_plan *p;
 	int rank, nranks;
-	pl_sink *sink;	     /* one rank, or rank 0 of a gathered output */
-	pl_csv_writer *part; /* several ranks, CSV */
-	pl_batch *gathered;  /* several ranks, HDF5: this rank's rows */
+	pl_sink *sink;		 /* one rank, CSV */
+	pl_csv_writer *part;	 /* several ranks, CSV */
+	struct pl_h5_output *h5; /* HDF5: this rank's rows, spooled */
 } pl_output;
 
 struct pl_exec {

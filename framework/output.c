@@ -9,8 +9,64 @@
 
 #include "framework/exchange.h"
 #include "framework/exec_internal.h"
+#include "framework/run_file.h"
+#include "io/hdf5_writer.h"
 
 #define COPY_CHUNK ((size_t)4 << 20)
+#define SPOOL_ZSTD_LEVEL 1
+
+/* HDF5 output. Strings are stored fixed-length and the datasets are
+ * created at their final size, so a rank's rows are spooled to a run file
+ * (counting rows, widest strings and NULLs as they pass) until the end;
+ * then the ranks agree on the shape (an exclusive prefix sum of row counts
+ * gives each rank its first row), create the file together and write in
+ * rounds, one spooled batch per rank per round, collectively. */
+struct pl_h5_output {
+	pl_codec *codec;
+	pl_run_file *spool;
+	pl_hdf5_shape shape;
+	pl_hdf5_writer *w;
+	MPI_Comm comm; /* MPI_COMM_NULL on one rank */
+	uint64_t next; /* first row of this rank's next batch */
+	int pending;   /* a local status the others have not yet seen */
+	int stopped;   /* the ranks agreed to stop */
+};
+
+static int h5_open(pl_output *o, pl_error *err)
+{
+	const pl_plan *p = o->p;
+	struct pl_h5_output *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return pl_error_nomem(err, "the hdf5 output");
+	o->h5 = h;
+	int rc = pl_hdf5_shape_init(&h->shape, &p->schemas[p->nops], err);
+	h->codec =
+	    rc ? NULL : pl_codec_create(p->env.pool, SPOOL_ZSTD_LEVEL, err);
+	if (rc == 0 && h->codec == NULL)
+		rc = PL_ERR_NOMEM;
+	if (rc == 0)
+		rc = pl_run_file_create(p->spill_dir, h->codec, p->env.pool,
+					&h->spool, err);
+	return rc;
+}
+
+static int h5_write(pl_output *o, const pl_batch *b, pl_error *err)
+{
+	pl_hdf5_shape_add(&o->h5->shape, b);
+	return pl_run_file_append(o->h5->spool, b, NULL, 0, b->nrows, err);
+}
+
+static void h5_free(pl_output *o)
+{
+	struct pl_h5_output *h = o->h5;
+	if (h == NULL)
+		return;
+	pl_run_file_destroy(h->spool);
+	pl_codec_destroy(h->codec);
+	pl_hdf5_shape_free(&h->shape);
+	free(h);
+	o->h5 = NULL;
+}
 
 int pl_output_open(pl_output *o, const pl_plan *p, MPI_Comm comm, pl_error *err)
 {
@@ -19,30 +75,23 @@ int pl_output_open(pl_output *o, const pl_plan *p, MPI_Comm comm, pl_error *err)
 	o->rank = pl_comm_rank(comm);
 	o->nranks = pl_comm_size(comm);
 	const pl_schema *s = &p->schemas[p->nops];
+	if (p->sink_format == PL_SINK_HDF5)
+		return h5_open(o, err);
 	if (o->nranks == 1)
 		return pl_sink_open(p, &o->sink, err);
 	if (p->sink_format == PL_SINK_CSV)
 		return pl_csv_writer_open_part(p->sink_path, s, p->zstd_level,
 					       o->rank == 0, &o->part, err);
-	o->gathered = pl_batch_new(s, 1, p->env.pool, err);
-	return o->gathered ? 0 : PL_ERR_NOMEM;
+	return pl_error_set(err, PL_ERR_INTERNAL, "unknown sink format");
 }
 
 int pl_output_write(pl_output *o, const pl_batch *b, pl_error *err)
 {
+	if (o->h5)
+		return h5_write(o, b, err);
 	if (o->sink)
 		return pl_sink_write(o->sink, b, err);
-	if (o->part)
-		return pl_csv_writer_write(o->part, b, err);
-	for (size_t i = 0; i < b->ncols; i++) {
-		int rc =
-		    pl_column_append_range(&o->gathered->cols[i], &b->cols[i],
-					   0, b->nrows, o->p->env.pool, err);
-		if (rc != 0)
-			return rc;
-	}
-	o->gathered->nrows += b->nrows;
-	return 0;
+	return pl_csv_writer_write(o->part, b, err);
 }
 
 /* Rank 0 makes the (empty) temporary output and tells every rank its
@@ -73,7 +122,8 @@ static int shared_temp(pl_output *o, char *tmp, size_t cap, MPI_Comm comm,
 		if (fd >= 0)
 			close(fd);
 	}
-	MPI_Bcast(tmp, (int)cap, MPI_CHAR, 0, comm);
+	if (o->nranks > 1)
+		MPI_Bcast(tmp, (int)cap, MPI_CHAR, 0, comm);
 	return pl_mpi_agree(comm, rc, err);
 }
 
@@ -141,38 +191,133 @@ static int write_parts(pl_output *o, int fd, uint64_t size, MPI_Comm comm,
 	return pl_mpi_agree(comm, rc, err);
 }
 
-static int close_gathered(pl_output *o, int rc, MPI_Comm comm, pl_error *err)
+/* The shape of the whole file, and this rank's first row. */
+static int h5_agree_shape(pl_output *o, MPI_Comm comm, pl_error *err)
+{
+	struct pl_h5_output *h = o->h5;
+	pl_hdf5_shape *sh = &h->shape;
+	if (o->nranks == 1)
+		return 0;
+	uint64_t rows = sh->rows, first = 0, total = 0;
+	size_t n = sh->n;
+	uint64_t *mine = malloc((2 * n + 1) * sizeof(*mine));
+	uint64_t *all = malloc((2 * n + 1) * sizeof(*all));
+	int rc = mine && all ? 0 : pl_error_nomem(err, "the hdf5 output shape");
+	rc = pl_mpi_agree(comm, rc, err);
+	if (rc == 0) {
+		memcpy(mine, sh->width, n * sizeof(*mine));
+		memcpy(mine + n, sh->nulls, n * sizeof(*mine));
+		mine[2 * n] = 0;
+		MPI_Exscan(&rows, &first, 1, MPI_UINT64_T, MPI_SUM, comm);
+		MPI_Allreduce(&rows, &total, 1, MPI_UINT64_T, MPI_SUM, comm);
+		MPI_Allreduce(mine, all, (int)(2 * n + 1), MPI_UINT64_T,
+			      MPI_MAX, comm);
+		memcpy(sh->width, all, n * sizeof(*all));
+		memcpy(sh->nulls, all + n, n * sizeof(*all));
+		sh->rows = total;
+		h->next = o->rank == 0 ? 0 : first;
+	}
+	free(mine);
+	free(all);
+	return rc;
+}
+
+/* One round: the ranks agree on their statuses and on whether any has a
+ * batch (b NULL: none), then write collectively. Returns nonzero when the
+ * ranks agreed to stop; *more 0 when no rank had a batch. */
+static int h5_round(struct pl_h5_output *h, int nranks, const pl_batch *b,
+		    int *more, pl_error *err)
+{
+	int rc = pl_mpi_agree(h->comm, h->pending, err);
+	h->pending = 0;
+	if (rc != 0) {
+		h->stopped = 1;
+		return rc;
+	}
+	int mine = b != NULL, any = mine;
+	if (nranks > 1)
+		MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, h->comm);
+	*more = any;
+	if (!any)
+		return 0;
+	h->pending = pl_hdf5_writer_write(h->w, h->next, b, err);
+	if (b != NULL)
+		h->next += b->nrows;
+	return 0;
+}
+
+struct h5_replay {
+	struct pl_h5_output *h;
+	int nranks;
+};
+
+static int h5_replayed(void *arg, pl_batch *b, pl_error *err)
+{
+	struct h5_replay *r = arg;
+	int more;
+	return h5_round(r->h, r->nranks, b, &more, err);
+}
+
+/* Every rank writes its spooled batches, then takes part in empty rounds
+ * until no rank has any left. A local failure (reading the spool back)
+ * reaches the others at the next round. */
+static int h5_write_all(pl_output *o, pl_error *err)
+{
+	struct pl_h5_output *h = o->h5;
+	struct h5_replay r = {h, o->nranks};
+	int rc = pl_run_file_replay(h->spool, &o->p->schemas[o->p->nops],
+				    h5_replayed, &r, err);
+	if (h->stopped)
+		return rc;
+	if (rc != 0 && h->pending == 0)
+		h->pending = rc;
+	for (int more = 1; more;) {
+		rc = h5_round(h, o->nranks, NULL, &more, err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int h5_make_file(pl_output *o, const char *tmp, pl_error *err)
 {
 	const pl_plan *p = o->p;
-	pl_exchange_opts opts = {NULL, 0, (size_t)8 << 20, 1};
-	pl_batch *all = NULL;
+	struct pl_h5_output *h = o->h5;
+	pl_hdf5_sink_options so = {
+	    p->sink_path,  p->hdf5_layout, p->hdf5_group,
+	    p->zstd_level, p->job_name,	   pl_source_describe(p->source)};
+	int rc = pl_hdf5_writer_open(&so, tmp, &p->schemas[p->nops], &h->shape,
+				     h->comm, &h->w, err);
+	rc = pl_mpi_agree(h->comm, rc, err);
+	if (rc == 0)
+		rc = h5_write_all(o, err);
+	int crc = pl_hdf5_writer_close(h->w, rc ? NULL : err);
+	h->w = NULL;
+	return pl_mpi_agree(h->comm, rc ? rc : crc, err);
+}
+
+static int h5_close(pl_output *o, int rc, MPI_Comm comm, pl_error *err)
+{
+	struct pl_h5_output *h = o->h5;
+	h->comm = o->nranks > 1 ? comm : MPI_COMM_NULL;
 	rc = pl_mpi_agree(comm, rc, err);
-	pl_exchange *ex = rc ? NULL
-			     : pl_exchange_create(comm, &p->schemas[p->nops],
-						  &opts, p->env.pool, err);
-	if (rc == 0 && ex == NULL)
-		rc = PL_ERR_NOMEM; /* create failed alike on every rank */
-	if (rc == 0 && o->rank == 0) {
-		all = pl_batch_new(&p->schemas[p->nops], 1, p->env.pool, err);
-		rc = all ? 0 : PL_ERR_NOMEM;
+	if (rc == 0)
+		rc = h5_agree_shape(o, comm, err);
+	char tmp[sizeof(o->p->sink_path) + 64];
+	if (rc == 0)
+		rc = shared_temp(o, tmp, sizeof(tmp), comm, err);
+	if (rc != 0)
+		return rc;
+	rc = h5_make_file(o, tmp, err);
+	if (o->rank == 0) {
+		if (rc == 0 && rename(tmp, o->p->sink_path) != 0)
+			rc = pl_error_set(err, PL_ERR_IO,
+					  "%s: cannot rename the finished "
+					  "output into place: %s",
+					  o->p->sink_path, strerror(errno));
+		if (rc != 0)
+			unlink(tmp);
 	}
-	if (ex != NULL) {
-		rc = pl_mpi_agree(comm, rc, err);
-		if (rc == 0)
-			rc = pl_exchange_gather_to_root(ex, o->gathered, all,
-							err);
-		pl_exchange_destroy(ex);
-	}
-	if (rc == 0 && o->rank == 0) {
-		pl_batch_sync_rows(all);
-		rc = pl_sink_open(p, &o->sink, err);
-		if (rc == 0 && all->nrows > 0)
-			rc = pl_sink_write(o->sink, all, err);
-		rc = rc == 0 ? pl_sink_commit(o->sink, err)
-			     : (pl_sink_abort(o->sink), rc);
-		o->sink = NULL;
-	}
-	pl_batch_free(all, p->env.pool);
 	return pl_mpi_agree(comm, rc, err);
 }
 
@@ -182,17 +327,18 @@ int pl_output_close(pl_output *o, int rc, MPI_Comm comm, uint64_t *bytes,
 	*bytes = 0;
 	if (o->p == NULL) /* never opened: alike on every rank */
 		return rc;
+	if (o->p->sink_format == PL_SINK_HDF5) {
+		rc = o->h5 ? h5_close(o, rc, comm, err)
+			   : pl_mpi_agree(comm, rc, err);
+		h5_free(o);
+		return rc;
+	}
 	if (o->nranks == 1) {
 		if (rc == 0 && o->sink) {
 			*bytes = pl_sink_bytes(o->sink);
 			return pl_sink_commit(o->sink, err);
 		}
 		pl_sink_abort(o->sink);
-		return rc;
-	}
-	if (o->p->sink_format != PL_SINK_CSV) {
-		rc = close_gathered(o, rc, comm, err);
-		pl_batch_free(o->gathered, o->p->env.pool);
 		return rc;
 	}
 	int fd = -1;

@@ -110,6 +110,9 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	p->env.job_name = p->job_name;
 	if (rc == 0)
 		rc = open_source(p, pool, err);
+	/* A quarter of the budget for chunk caches, the rest for batches. */
+	if (rc == 0)
+		pl_source_set_cache_budget(p->source, p->env.memory_budget / 4);
 	/* Operators see the start size: their own output batches match it. */
 	if (rc == 0 && p->chunk_rows == 0)
 		p->env.chunk_rows = pl_chunk_start_rows(

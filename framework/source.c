@@ -166,6 +166,11 @@ int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 	return 0;
 }
 
+void pl_source_set_cache_budget(pl_source *src, uint64_t bytes)
+{
+	src->h5_opts.cache_budget = bytes;
+}
+
 const pl_schema *pl_source_schema(const pl_source *src)
 {
 	return src->h5 ? pl_hdf5_reader_schema(src->h5)

@@ -25,6 +25,10 @@ int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 
 const pl_schema *pl_source_schema(const pl_source *src);
 
+/* Bytes the source may hold in its read caches (HDF5: the chunk caches of
+ * the open file's datasets together). Call before reading. */
+void pl_source_set_cache_budget(pl_source *src, uint64_t bytes);
+
 /* Restricts this rank to its share of the input among the ranks of comm
  * (CSV: byte ranges moved to true record starts; HDF5: an even split of
  * the rows), so that the shares of ranks 0, 1, ... are the input in order.

@@ -19,6 +19,10 @@ typedef struct pl_hdf5_options {
 	char **columns; /* selection and order, or NULL for all */
 	size_t ncolumns;
 	const pl_section *section; /* for messages naming job.conf lines */
+	uint64_t cache_budget;	   /* bytes for the chunk caches of a file's
+				      datasets together; 0: no limit beyond
+				      256 MiB a dataset. May be set after
+				      opening, before reading. */
 } pl_hdf5_options;
 
 /* Keys pl_hdf5_options_from_section reads (NULL-terminated). */

@@ -8,9 +8,11 @@
 #include "io/hdf5_table.h"
 
 /* The chunk cache per dataset: enough for a couple of chunks, so that a
- * batch ending inside a chunk does not decompress it again next time. */
+ * batch ending inside a chunk does not decompress it again next time;
+ * within the dataset's share of the options' cache budget, when set. */
 #define CACHE_BYTES_MIN ((size_t)4 << 20)
 #define CACHE_BYTES_MAX ((size_t)256 << 20)
+#define CACHE_BYTES_GREEDY ((size_t)64 << 20)
 #define CACHE_SLOTS 1031
 
 static int h5_fail(pl_error *err, int code, const char *path, const char *where,
@@ -87,6 +89,14 @@ static uint64_t chunk_rows(hid_t dset)
 	return dim;
 }
 
+static int filtered(hid_t dset)
+{
+	hid_t dcpl = H5Dget_create_plist(dset);
+	int n = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
+	H5Pclose(dcpl);
+	return n > 0;
+}
+
 static hid_t open_cached(hid_t file, const char *path, size_t bytes)
 {
 	hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
@@ -101,30 +111,41 @@ static hid_t open_cached(hid_t file, const char *path, size_t bytes)
 	return d;
 }
 
-/* Opens with a cache of a few MB, or of two chunks when they are larger. */
-static hid_t open_dataset(hid_t file, const char *path)
+/* Opens with a cache of two chunks, at least a few MB, at most the
+ * table's cap per dataset. A compound table is read once per field for
+ * every batch, and a batch may span many chunks: a filtered one gets up to
+ * 64 MiB, so that each chunk is decompressed once, not once per field
+ * (unfiltered chunks are cheaper to read again than to cache). */
+static hid_t open_dataset(const pl_h5_table *t, const char *path, int greedy)
 {
-	hid_t d = open_cached(file, path, CACHE_BYTES_MIN);
+	size_t cap = t->cache_cap;
+	size_t first = CACHE_BYTES_MIN < cap ? CACHE_BYTES_MIN : cap;
+	hid_t d = open_cached(t->file, path, first);
 	if (d < 0)
 		return d;
 	hid_t type = H5Dget_type(d);
-	size_t bytes = 2 * chunk_rows(d) * (type >= 0 ? H5Tget_size(type) : 0);
+	size_t want = 2 * chunk_rows(d) * (type >= 0 ? H5Tget_size(type) : 0);
 	H5Tclose(type);
-	if (bytes <= CACHE_BYTES_MIN)
+	if (want < CACHE_BYTES_MIN)
+		want = CACHE_BYTES_MIN;
+	if (greedy && filtered(d))
+		want = CACHE_BYTES_GREEDY;
+	if (want > cap)
+		want = cap;
+	if (want == first)
 		return d;
 	H5Dclose(d);
-	return open_cached(file, path,
-			   bytes < CACHE_BYTES_MAX ? bytes : CACHE_BYTES_MAX);
+	return open_cached(t->file, path, want);
 }
 
 /* Opens a 1-D dataset and gives its length. */
-static int open_1d(pl_h5_table *t, const char *path, hid_t *out, uint64_t *len,
-		   pl_error *err)
+static int open_1d(pl_h5_table *t, const char *path, int greedy, hid_t *out,
+		   uint64_t *len, pl_error *err)
 {
 	if (!link_exists(t->file, path))
 		return pl_error_set(err, PL_ERR_DATA, "%s:%s: no such dataset",
 				    t->path, path);
-	*out = open_dataset(t->file, path);
+	*out = open_dataset(t, path, greedy);
 	if (*out < 0)
 		return h5_fail(err, PL_ERR_DATA, t->path, path,
 			       "cannot open as a dataset");
@@ -162,7 +183,7 @@ static int open_valid(pl_h5_table *t, pl_h5_src *s, const char *vpath,
 	if (!link_exists(t->file, vpath))
 		return 0;
 	uint64_t len;
-	int rc = open_1d(t, vpath, &s->valid, &len, err);
+	int rc = open_1d(t, vpath, 0, &s->valid, &len, err);
 	if (rc == 0)
 		rc = check_length(t, vpath, len, err);
 	hid_t type = rc == 0 ? H5Dget_type(s->valid) : H5I_INVALID_HID;
@@ -208,7 +229,7 @@ static int open_column(pl_h5_table *t, const char *path, pl_error *err)
 		return pl_error_nomem(err, "a column name");
 	t->n++;
 	uint64_t len;
-	int rc = open_1d(t, path, &s->dset, &len, err);
+	int rc = open_1d(t, path, 0, &s->dset, &len, err);
 	if (rc != 0)
 		return rc;
 	if (t->n == 1) {
@@ -293,7 +314,7 @@ static int open_fields(pl_h5_table *t, const char *table, pl_error *err)
 
 static int open_compound(pl_h5_table *t, const char *table, pl_error *err)
 {
-	int rc = open_1d(t, table, &t->table, &t->nrows, err);
+	int rc = open_1d(t, table, 1, &t->table, &t->nrows, err);
 	if (rc != 0)
 		return rc;
 	t->chunk = chunk_rows(t->table);
@@ -306,6 +327,10 @@ int pl_h5_table_open(const pl_hdf5_options *o, size_t file, pl_h5_table *t,
 	memset(t, 0, sizeof(*t));
 	t->path = o->paths[file];
 	t->file = t->table = H5I_INVALID_HID;
+	size_t nd = o->dataset ? 1 : (o->ndatasets ? o->ndatasets : 1);
+	t->cache_cap = CACHE_BYTES_MAX;
+	if (o->cache_budget > 0 && o->cache_budget / nd < CACHE_BYTES_MAX)
+		t->cache_cap = (size_t)(o->cache_budget / nd);
 	pl_h5_quiet();
 	int rc = open_file(t->path, &t->file, err);
 	if (rc == 0)

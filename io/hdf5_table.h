@@ -25,9 +25,12 @@ typedef struct pl_h5_table {
 	pl_h5_src *src;
 	uint64_t nrows;
 	uint64_t chunk; /* rows per chunk of the first dataset; 0: none */
+	size_t cache_cap; /* chunk cache bytes per dataset, at most */
 } pl_h5_table;
 
-/* Opens file o->paths[file] and every dataset o names. Errors name the
+/* Opens file o->paths[file] and every dataset o names, each with a chunk
+ * cache of two of its chunks (at least 4 MiB) but at most 256 MiB, or its
+ * share of o->cache_budget when that is set. Errors name the
  * file and the dataset: PL_ERR_IO when the file cannot be opened at all,
  * PL_ERR_DATA for a file that is not HDF5 or is damaged, a missing
  * dataset, a dataset that is not 1-D, unequal lengths, an unsupported

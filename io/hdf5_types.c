@@ -207,7 +207,14 @@ hid_t pl_h5_vstr_type(void)
 	return var_string_type(H5T_CSET_UTF8);
 }
 
-hid_t pl_h5_file_type(pl_type t)
+hid_t pl_h5_fixed_str_type(size_t width)
+{
+	pl_h5_type t = {PL_H5_FSTR, PL_STRING, width ? width : 1, 0,
+			H5T_CSET_UTF8};
+	return fixed_string_type(&t);
+}
+
+hid_t pl_h5_file_type(pl_type t, size_t width)
 {
 	switch (t) {
 	case PL_INT64:
@@ -217,11 +224,11 @@ hid_t pl_h5_file_type(pl_type t)
 	case PL_BOOL:
 		return pl_h5_bool_type(H5T_STD_I8LE);
 	default:
-		return pl_h5_vstr_type();
+		return pl_h5_fixed_str_type(width);
 	}
 }
 
-hid_t pl_h5_write_type(pl_type t)
+hid_t pl_h5_write_type(pl_type t, size_t width)
 {
 	switch (t) {
 	case PL_INT64:
@@ -229,8 +236,11 @@ hid_t pl_h5_write_type(pl_type t)
 	case PL_FLOAT64:
 		return H5Tcopy(H5T_NATIVE_DOUBLE);
 	case PL_BOOL:
-		return pl_h5_bool_type(H5T_NATIVE_UINT8);
+		/* The stored type itself (0 and 1 are the same byte): parallel
+		 * HDF5 1.10 cannot write filtered data collectively when a
+		 * conversion is needed. */
+		return pl_h5_bool_type(H5T_STD_I8LE);
 	default:
-		return pl_h5_vstr_type();
+		return pl_h5_fixed_str_type(width);
 	}
 }

@@ -47,13 +47,18 @@ hid_t pl_h5_mem_type(const pl_h5_type *t);
  * one-byte integer base. */
 hid_t pl_h5_bool_type(hid_t base);
 
-/* The stored type of a column type (little-endian int64 and double,
- * h5py's bool over int8, variable-length UTF-8 string). */
-hid_t pl_h5_file_type(pl_type t);
+/* The stored type of a column type: little-endian int64 and double,
+ * h5py's bool over int8, and for strings a fixed-length UTF-8 string of
+ * width bytes (NUL-padded; at least 1). */
+hid_t pl_h5_file_type(pl_type t, size_t width);
 
 /* The memory type of a column's values as the writer hands them over
- * (int64, double, uint8 bool, char *). */
-hid_t pl_h5_write_type(pl_type t);
+ * (int64, double, uint8 bool, char[width]). */
+hid_t pl_h5_write_type(pl_type t, size_t width);
+
+/* A NUL-padded fixed-length UTF-8 string type of width bytes (1 when
+ * width is 0, as HDF5 has no empty string type). */
+hid_t pl_h5_fixed_str_type(size_t width);
 
 /* The variable-length UTF-8 string type h5py reads as str. */
 hid_t pl_h5_vstr_type(void);

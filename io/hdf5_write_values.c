@@ -1,6 +1,6 @@
 /* Shaping a batch's values for H5Dwrite. Numbers and bools go straight
- * from the column; strings need NUL-terminated copies, since the arena
- * holds them back to back. */
+ * from the column; strings are copied into fixed-width slots, since the
+ * arena holds them back to back. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,12 +8,31 @@
 #include "io/hdf5_types.h"
 #include "io/hdf5_write_values.h"
 
-#define SLOT 8 /* bytes per field in a memory record: int64, double, ptr */
+size_t pl_h5_value_size(pl_type t, size_t width)
+{
+	switch (t) {
+	case PL_INT64:
+	case PL_FLOAT64:
+		return 8;
+	case PL_BOOL:
+		return 1;
+	default:
+		return width ? width : 1;
+	}
+}
+
+size_t pl_h5_str_len(const char *s, size_t len)
+{
+	if (len == 0) /* an empty value may have no bytes at all (NULL) */
+		return 0;
+	const char *nul = memchr(s, '\0', len);
+	return nul ? (size_t)(nul - s) : len;
+}
 
 static int floats_with_nan(const pl_column *c, size_t n, pl_h5_values *v,
 			   pl_error *err)
 {
-	double *d = malloc(n * sizeof(*d));
+	double *d = malloc((n ? n : 1) * sizeof(*d));
 	if (d == NULL)
 		return pl_error_nomem(err, "an hdf5 write buffer");
 	for (size_t k = 0; k < n; k++)
@@ -23,39 +42,32 @@ static int floats_with_nan(const pl_column *c, size_t n, pl_h5_values *v,
 	return 0;
 }
 
-static int string_pointers(const pl_column *c, size_t n, pl_h5_values *v,
-			   pl_error *err)
+/* Slot k of dst (width bytes) gets string k up to its first NUL. */
+static void pack_strings(const pl_column *c, size_t n, size_t width, char *dst)
 {
-	const int64_t *off = pl_col_off(c);
-	size_t bytes = (size_t)(off[n] - off[0]);
-	char **p = malloc((n ? n : 1) * sizeof(*p));
-	char *text = malloc(bytes + n + 1);
-	if (p == NULL || text == NULL) {
-		free(p);
-		free(text);
-		return pl_error_nomem(err, "an hdf5 string buffer");
-	}
-	char *t = text;
 	for (size_t k = 0; k < n; k++) {
 		size_t len;
 		const char *s = pl_col_str(c, k, &len);
-		memcpy(t, s, len);
-		t[len] = '\0';
-		p[k] = t;
-		t += len + 1;
+		len = pl_h5_str_len(s, len);
+		if (len > 0)
+			memcpy(dst + k * width, s, len < width ? len : width);
 	}
-	v->own = p;
-	v->text = text;
-	v->buf = p;
-	return 0;
 }
 
-int pl_h5_values_make(const pl_column *c, size_t n, pl_h5_values *v,
-		      pl_error *err)
+int pl_h5_values_make(const pl_column *c, size_t n, size_t width,
+		      pl_h5_values *v, pl_error *err)
 {
 	memset(v, 0, sizeof(*v));
-	if (c->type == PL_STRING)
-		return string_pointers(c, n, v, err);
+	if (c->type == PL_STRING) {
+		width = pl_h5_value_size(PL_STRING, width);
+		char *d = calloc(n ? n : 1, width);
+		if (d == NULL)
+			return pl_error_nomem(err, "an hdf5 string buffer");
+		pack_strings(c, n, width, d);
+		v->own = d;
+		v->buf = d;
+		return 0;
+	}
 	if (c->type == PL_FLOAT64 && c->valid != NULL)
 		return floats_with_nan(c, n, v, err);
 	v->buf = c->data;
@@ -65,86 +77,73 @@ int pl_h5_values_make(const pl_column *c, size_t n, pl_h5_values *v,
 void pl_h5_values_free(pl_h5_values *v)
 {
 	free(v->own);
-	free(v->text);
 	memset(v, 0, sizeof(*v));
 }
 
-static void scatter(const pl_h5_values *v, pl_type t, size_t k, size_t ncols,
-		    size_t n, char *rows)
+static size_t record_size(const pl_schema *s, const size_t *widths)
 {
-	size_t width = t == PL_BOOL ? 1 : SLOT;
-	const char *src = v->buf;
-	for (size_t i = 0; i < n; i++)
-		memcpy(rows + (i * ncols + k) * SLOT, src + i * width, width);
+	size_t total = 0;
+	for (size_t k = 0; k < s->n; k++)
+		total += pl_h5_value_size(s->fields[k].type, widths[k]);
+	return total ? total : 1;
 }
 
-int pl_h5_rows_make(const pl_batch *b, pl_h5_rows *r, pl_error *err)
+int pl_h5_rows_make(const pl_batch *b, const size_t *widths, void **buf,
+		    pl_error *err)
 {
-	size_t n = b->nrows, nc = b->ncols;
-	r->ncols = nc;
-	r->buf = calloc(n ? n : 1, nc * SLOT);
-	r->vals = calloc(nc ? nc : 1, sizeof(*r->vals));
-	if (r->buf == NULL || r->vals == NULL) {
-		pl_h5_rows_free(r);
+	size_t n = b->nrows, rec = 0;
+	for (size_t k = 0; k < b->ncols; k++)
+		rec += pl_h5_value_size(b->cols[k].type, widths[k]);
+	rec = rec ? rec : 1;
+	char *rows = calloc(n ? n : 1, rec);
+	*buf = rows;
+	if (rows == NULL)
 		return pl_error_nomem(err, "an hdf5 record buffer");
-	}
-	for (size_t k = 0; k < nc; k++) {
-		int rc = pl_h5_values_make(&b->cols[k], n, &r->vals[k], err);
+	size_t at = 0;
+	for (size_t k = 0; k < b->ncols; k++) {
+		const pl_column *c = &b->cols[k];
+		size_t size = pl_h5_value_size(c->type, widths[k]);
+		pl_h5_values v;
+		int rc = pl_h5_values_make(c, n, widths[k], &v, err);
 		if (rc != 0) {
-			pl_h5_rows_free(r);
+			free(rows);
+			*buf = NULL;
 			return rc;
 		}
-		scatter(&r->vals[k], b->cols[k].type, k, nc, n, r->buf);
+		const char *src = v.buf;
+		for (size_t i = 0; i < n; i++)
+			memcpy(rows + i * rec + at, src + i * size, size);
+		pl_h5_values_free(&v);
+		at += size;
 	}
 	return 0;
 }
 
-void pl_h5_rows_free(pl_h5_rows *r)
+/* A packed compound of the schema's fields, each field's type from make. */
+static hid_t row_type(const pl_schema *s, const size_t *widths,
+		      hid_t (*make)(pl_type, size_t))
 {
-	for (size_t k = 0; r->vals != NULL && k < r->ncols; k++)
-		pl_h5_values_free(&r->vals[k]);
-	free(r->vals);
-	free(r->buf);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Builds a compound of the schema's fields, each field's type from make;
- * offsets every SLOT bytes, or packed when slot is 0. */
-static hid_t row_type(const pl_schema *s, hid_t (*make)(pl_type), size_t slot)
-{
-	size_t total = 0;
-	hid_t *ft = calloc(s->n ? s->n : 1, sizeof(*ft));
-	if (ft == NULL)
-		return H5I_INVALID_HID;
-	int ok = 1;
-	for (size_t k = 0; k < s->n; k++) {
-		ft[k] = make(s->fields[k].type);
-		ok = ok && ft[k] >= 0;
-		total += slot ? slot : (ft[k] >= 0 ? H5Tget_size(ft[k]) : 0);
-	}
-	hid_t c =
-	    ok ? H5Tcreate(H5T_COMPOUND, total ? total : 1) : H5I_INVALID_HID;
+	hid_t c = H5Tcreate(H5T_COMPOUND, record_size(s, widths));
 	size_t at = 0;
 	for (size_t k = 0; c >= 0 && k < s->n; k++) {
-		if (H5Tinsert(c, s->fields[k].name, at, ft[k]) < 0) {
+		hid_t ft = make(s->fields[k].type, widths[k]);
+		if (ft < 0 || H5Tinsert(c, s->fields[k].name, at, ft) < 0) {
 			H5Tclose(c);
 			c = H5I_INVALID_HID;
 		}
-		at += slot ? slot : H5Tget_size(ft[k]);
+		if (ft >= 0)
+			H5Tclose(ft);
+		at += pl_h5_value_size(s->fields[k].type, widths[k]);
 	}
-	for (size_t k = 0; k < s->n; k++)
-		if (ft[k] >= 0)
-			H5Tclose(ft[k]);
-	free(ft);
 	return c;
 }
 
-hid_t pl_h5_row_mem_type(const pl_schema *s)
+hid_t pl_h5_row_mem_type(const pl_schema *s, const size_t *widths)
 {
-	return row_type(s, pl_h5_write_type, SLOT);
+	return row_type(s, widths, pl_h5_write_type);
 }
 
-hid_t pl_h5_row_file_type(const pl_schema *s)
+hid_t pl_h5_row_file_type(const pl_schema *s, const size_t *widths)
 {
-	return row_type(s, pl_h5_file_type, 0);
+	return row_type(s, widths, pl_h5_file_type);
 }

@@ -12,10 +12,18 @@ Columns id4, id5, id6 are int32; v1, v2 int8; v3 float64. With --strings
 the table also has id1, id2 ('id%03d') and id3 ('id%010d') as fixed-length
 ASCII strings, as in the CSV.
 
+With --zstd LEVEL every dataset is compressed with the HDF5 zstd filter
+(id 32015, as hdf5plugin and pipeline write it). h5py must find that
+filter: pip's hdf5plugin (Debian's python3-hdf5plugin has no zstd), or a
+filter plugin on HDF5_PLUGIN_PATH (scripts/bench_hdf5_scan.sh builds one).
+
 Needs only Debian packages: python3-numpy and python3-h5py.
 
 usage: gen_groupby_h5.py N K OUT.h5 [columns|compound] [seed] [--strings]
+                         [--zstd LEVEL]
 """
+import sys
+
 import argparse
 
 import h5py
@@ -52,13 +60,34 @@ def draw(rng, m, k, nk, dt):
     return rec
 
 
-def create(f, layout, n, dt):
+ZSTD = 32015
+
+
+def zstd_filter(level):
+    """h5py's keywords for the zstd filter, or exit with how to get it."""
+    if level is None:
+        return {}
+    try:
+        import hdf5plugin
+        if hasattr(hdf5plugin, "Zstd") and h5py.h5z.filter_avail(ZSTD):
+            return dict(hdf5plugin.Zstd(clevel=level))
+    except ImportError:
+        pass
+    if not h5py.h5z.filter_avail(ZSTD):
+        sys.exit("gen_groupby_h5.py: no HDF5 zstd filter (id 32015): "
+                 "pip install hdf5plugin, or put a filter plugin on "
+                 "HDF5_PLUGIN_PATH")
+    return {"compression": ZSTD, "compression_opts": (level,)}
+
+
+def create(f, layout, n, dt, filt):
     if layout == "columns":
         return {name: f.create_dataset(name, (n,), dtype=dt.fields[name][0],
-                                       chunks=(max(1, min(n, 262144)),))
+                                       chunks=(max(1, min(n, 262144)),),
+                                       **filt)
                 for name in dt.names}
     return f.create_dataset("table", (n,), dtype=dt,
-                            chunks=(max(1, min(n, 65536)),))
+                            chunks=(max(1, min(n, 65536)),), **filt)
 
 
 def main():
@@ -71,13 +100,16 @@ def main():
     p.add_argument("seed", nargs="?", type=int, default=108)
     p.add_argument("--strings", action="store_true",
                    help="add id1, id2, id3 as fixed-length strings")
+    p.add_argument("--zstd", type=int, metavar="LEVEL",
+                   help="compress with the zstd filter at this level")
     a = p.parse_args()
     n = int(a.n)
     nk = max(1, n // a.k)
     dt = row_type(a.strings)
     rng = np.random.default_rng(a.seed)
+    filt = zstd_filter(a.zstd)
     with h5py.File(a.out, "w") as f:
-        ds = create(f, a.layout, n, dt)
+        ds = create(f, a.layout, n, dt, filt)
         done = 0
         while done < n:
             m = min(BLOCK, n - done)

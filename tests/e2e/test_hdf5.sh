@@ -258,7 +258,8 @@ case_written_columns_checked() {
   grep -A1 'DATASET "id__valid"' <<<"$d" | finds H5T_STD_U8LE || fail "id__valid type" || return 1
   grep -A3 'DATASET "flag"' <<<"$d" | finds 'H5T_STD_I8LE' || fail "flag base type" || return 1
   grep -A6 'DATASET "flag"' <<<"$d" | finds '"TRUE" *1;' || fail "flag enum" || return 1
-  grep -A4 'DATASET "name"' <<<"$d" | finds 'STRSIZE H5T_VARIABLE' || fail "name type" || return 1
+  grep -A4 'DATASET "name"' <<<"$d" | finds 'STRSIZE 6;' || fail "name type: $d" || return 1
+  grep -A4 'DATASET "name"' <<<"$d" | finds 'H5T_STR_NULLPAD' || fail "name padding" || return 1
   grep -A4 'DATASET "name"' <<<"$d" | finds 'H5T_CSET_UTF8' || fail "name cset" || return 1
   # one NULLs dataset per column with a NULL, none for others
   [ "$(grep -c '__valid"' <<<"$d")" -eq 5 ] || fail "__valid datasets: $(grep '__valid' <<<"$d")" || return 1
@@ -269,7 +270,7 @@ import h5py, math, numpy as np, sys
 f = h5py.File("out.h5", "r")
 assert f["id"].dtype == np.int64 and f["x"].dtype == np.float64
 assert f["flag"].dtype == np.bool_, f["flag"].dtype
-assert h5py.check_string_dtype(f["name"].dtype).encoding == "utf-8"
+assert h5py.check_string_dtype(f["name"].dtype) == ("utf-8", 6), h5py.check_string_dtype(f["name"].dtype)
 assert list(f["id"][:]) == [1, 2, 3, -2**63, 0, 2**63 - 1]
 assert list(f["id__valid"][:]) == [1, 1, 1, 1, 0, 1]
 x = f["x"][:]
@@ -591,6 +592,149 @@ EOF
     clean "$(cat err.txt)" || return 1
     diff want.csv <(head -n 1 hdf5_read.csv; tail -n +2 hdf5_read.csv | LC_ALL=C sort) ||
       fail "$n ranks differ" || return 1
+  done
+}
+
+# ------------------------------------------------------- parallel output
+
+# par_csv ROWS: a CSV over several chunks (64Ki rows) with NULLs in every
+# type and strings whose longest value sits in the last rows, so that only
+# the last rank sees it and the ranks must agree on the width.
+par_csv() {
+  "$py" - "$1" <<'EOF'
+import sys
+n = int(sys.argv[1])
+with open("par.csv", "w") as f:
+    f.write("id,x,flag,s\n")
+    for i in range(n):
+        s = "w" * (i % 13) if i < n - 3 else "the longest string, last rank"
+        f.write("%s,%s,%s,%s\n" % ("" if i % 11 == 5 else i * 7919,
+                                   "" if i % 17 == 2 else i / 8,
+                                   "" if i % 19 == 3 else ("true" if i % 3 else "false"),
+                                   "" if i % 23 == 7 else '"' + s + '"'))
+EOF
+}
+
+# dump_runs CONF REF: pipeline alone and under mpirun with 1 to 4 ranks
+# write CONF's out.h5; h5dump of each must equal REF (h5dump text, made by
+# the HDF5 tools, not by pipeline reading its own file).
+dump_runs() {
+  local conf=$1 ref=$2 n
+  for n in 0 1 2 3 4; do
+    rm -f out.h5
+    if [ "$n" -eq 0 ]; then
+      "$bin" -q "$conf" 2>err.txt || fail "alone: exit $?: $(cat err.txt)" || return 1
+    else
+      timeout 120 mpirun --oversubscribe -n "$n" "$bin" -q "$conf" >/dev/null 2>err.txt ||
+        fail "mpirun -n $n: exit $?: $(cat err.txt)" || return 1
+    fi
+    clean "$(cat err.txt)" || return 1
+    HDF5_PLUGIN_PATH=$PWD/plug h5dump out.h5 >got.txt 2>&1 || fail "h5dump ($n ranks): $(head got.txt)" || return 1
+    cmp -s "$ref" got.txt || fail "$conf: $n ranks (0 = alone) differ: $(diff "$ref" got.txt | head)" || return 1
+  done
+}
+
+# 1 to 4 ranks write the same file as one process, for both layouts, plain
+# and zstd (h5dump reads the zstd files through the test's own plugin; its
+# output does not show filters, so it must also equal the plain file's).
+# The plain files are checked value by value against the CSV with h5py.
+# 70001 rows: ranks share chunks (not aligned to 64Ki rows).
+case_mpirun_same_file() {
+  zplugin || return 1
+  par_csv 70001
+  local layout comp
+  for layout in columns compound; do
+    for comp in none zstd:3; do
+      printf '[job]\nname = par\n[source]\npath = par.csv\n[sink]\npath = out.h5\nlayout = %s\ncompression = %s\noverwrite = true\n' \
+        "$layout" "$comp" >"$layout-$comp.conf"
+      [ "$comp" = none ] && sed -i '/^compression/d' "$layout-$comp.conf"
+      "$bin" -q "$layout-$comp.conf" || fail "alone: exit $?" || return 1
+      HDF5_PLUGIN_PATH=$PWD/plug h5dump out.h5 >"ref-$layout-$comp.txt" || fail "h5dump" || return 1
+      [ "$comp" = none ] && cp out.h5 "plain-$layout.h5"
+      dump_runs "$layout-$comp.conf" "ref-$layout-$comp.txt" || return 1
+    done
+    cmp -s "ref-$layout-none.txt" "ref-$layout-zstd:3.txt" || fail "$layout: zstd holds other values" || return 1
+  done
+  HDF5_PLUGIN_PATH=$PWD/plug h5dump -p -H -d /table out.h5 | finds 'FILTER_ID 32015' || fail "no zstd filter" || return 1
+  "$py" - <<'EOF' || fail "h5py sees other values" || return 1
+import csv, h5py, numpy as np
+rows = list(csv.DictReader(open("par.csv", newline="")))
+f = h5py.File("plain-columns.h5", "r")
+assert f["s"].dtype == np.dtype("S29"), f["s"].dtype
+def col(name, conv):
+    v = f[name][:]
+    ok = f[name + "__valid"][:]
+    return [conv(x) if k else None for x, k in zip(v, ok)]
+assert col("id", int) == [int(r["id"]) if r["id"] else None for r in rows]
+assert col("x", float) == [float(r["x"]) if r["x"] else None for r in rows]
+assert col("flag", bool) == [r["flag"] == "true" if r["flag"] else None for r in rows]
+n = len(rows)  # a quoted "" is the empty string, an empty field NULL
+want = [None if i % 23 == 7 else "w" * (i % 13) if i < n - 3 else
+        "the longest string, last rank" for i in range(n)]
+assert col("s", bytes.decode) == want
+t = h5py.File("plain-compound.h5", "r")["table"]
+assert t.dtype.names == ("id", "x", "flag", "s") and len(t) == len(rows)
+assert (t["id"] == f["id"][:]).all() and (t["s"] == f["s"][:]).all()
+assert f["s"].attrs["job"] == "par" and f["s"].attrs["source"] == "csv: par.csv"
+EOF
+}
+
+# Two rows on four ranks: ranks without rows still take part in every
+# collective call; also no rows at all (datasets of length 0).
+case_mpirun_zero_row_ranks() {
+  zplugin || return 1
+  printf 'a,s,b\n1,x,true\n,yy,\n' >tiny.csv
+  printf 'a,s,b\n' >none.csv
+  local layout comp src
+  for src in none tiny; do
+    for layout in compound columns; do
+      for comp in none zstd; do
+        printf '[source]\npath = %s.csv\n[sink]\npath = out.h5\nlayout = %s\ncompression = %s\noverwrite = true\n' \
+          "$src" "$layout" "$comp" >j.conf
+        [ "$comp" = none ] && sed -i '/^compression/d' j.conf
+        "$bin" -q j.conf || fail "alone: exit $?" || return 1
+        HDF5_PLUGIN_PATH=$PWD/plug h5dump out.h5 >"ref-$src.txt" || fail "h5dump" || return 1
+        dump_runs j.conf "ref-$src.txt" || return 1
+      done
+    done
+  done
+  grep -q 'SIMPLE { ( 0 ) / ( H5S_UNLIMITED ) }' ref-none.txt || fail "no empty dataset: $(cat ref-none.txt)" || return 1
+  # the last run: tiny.csv, columns, zstd, on 4 ranks
+  HDF5_PLUGIN_PATH=$PWD/plug "$py" - <<'EOF' || fail "h5py sees other values" || return 1
+import h5py
+f = h5py.File("out.h5", "r")
+assert list(f["a"][:]) == [1, 0] and list(f["a__valid"][:]) == [1, 0]
+assert list(f["s"][:]) == [b"x", b"yy"] and f["s"].dtype.itemsize == 2
+assert list(f["b"][:]) == [True, False] and list(f["b__valid"][:]) == [1, 0]
+EOF
+}
+
+# A failure on one rank while the HDF5 output is under way (rank 2's
+# spool directory does not exist, found when its rows first reach the
+# disk): every rank stops with exit 1, the failing rank names the
+# directory, and neither an output nor a temporary file is left; an
+# existing output stays as it was.
+case_mpirun_rank_failure_leaves_nothing() {
+  # 150000 rows a rank: more than the 1 MiB a spool keeps in memory
+  "$py" - <<'EOF'
+with open("par.csv", "w") as f:
+    f.write("id,x,flag,s\n")
+    for i in range(600000):
+        f.write('%d,%r,%s,"w%d"\n' % (i * 7919, i * 0.7071067811865476, i % 3 == 0, i % 13))
+EOF
+  printf 'old\n' >out.h5
+  local layout rc
+  for layout in columns compound; do
+    printf '[source]\npath = par.csv\n[sink]\npath = out.h5\nlayout = %s\ncompression = zstd\noverwrite = true\n' "$layout" >j.conf
+    msg=$(timeout 120 mpirun --oversubscribe -n 2 "$bin" -q j.conf : \
+      -n 1 env TMPDIR="$PWD/no-such-dir" "$bin" -q j.conf : \
+      -n 1 "$bin" -q j.conf 2>&1 >/dev/null)
+    rc=$?
+    [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg" || return 1
+    clean "$msg" && has 'rank 2: .*no-such-dir: cannot (create|write) a spill file' || return 1
+    [ "$(grep -c '^pipeline:' <<<"$msg")" -eq 1 ] || fail "other ranks spoke: $msg" || return 1
+    [ "$(cat out.h5)" = old ] || fail "the old output changed" || return 1
+    only par.csv j.conf out.h5 || return 1
   done
 }
 

@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "io/hdf5_reader.h"
+#include "io/hdf5_table.h"
 #include "io/hdf5_writer.h"
 
 static pl_pool *pool;
@@ -553,6 +554,55 @@ static void test_chunk_aligned(void)
 	teardown();
 }
 
+/* The chunk cache a table's dataset gets, in bytes. */
+static size_t cache_of(const pl_hdf5_options *o, size_t i)
+{
+	pl_h5_table t;
+	CU_ASSERT_EQUAL_FATAL(pl_h5_table_open(o, 0, &t, &err), 0);
+	hid_t dapl = H5Dget_access_plist(t.src[i].dset);
+	size_t slots = 0, bytes = 0;
+	double w0 = 0;
+	CU_ASSERT(H5Pget_chunk_cache(dapl, &slots, &bytes, &w0) >= 0);
+	H5Pclose(dapl);
+	pl_h5_table_close(&t);
+	return bytes;
+}
+
+/* Two chunks a dataset (at least 4 MiB), within its share of the budget
+ * when there is one. */
+static void test_chunk_cache_budget(void)
+{
+	setup();
+	size_t n = 1 << 20;
+	int64_t *v = calloc(n, sizeof(*v));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	hid_t f = new_file("cache.h5");
+	put_i64(f, "big", n, v, 1 << 19);  /* 4 MiB chunks */
+	put_i64(f, "small", n, v, 1 << 10); /* 8 KiB chunks */
+	H5Fclose(f);
+	free(v);
+	const char *files[] = {"cache.h5"}, *ds[] = {"/big", "/small"};
+	pl_hdf5_options o;
+	opts(&o, files, 1, ds, 2, NULL);
+	CU_ASSERT_EQUAL(cache_of(&o, 0), (size_t)8 << 20);
+	CU_ASSERT_EQUAL(cache_of(&o, 1), (size_t)4 << 20);
+	o.cache_budget = (uint64_t)64 << 20; /* 32 MiB a dataset */
+	CU_ASSERT_EQUAL(cache_of(&o, 0), (size_t)8 << 20);
+	o.cache_budget = (uint64_t)6 << 20; /* 3 MiB a dataset */
+	CU_ASSERT_EQUAL(cache_of(&o, 0), (size_t)3 << 20);
+	CU_ASSERT_EQUAL(cache_of(&o, 1), (size_t)3 << 20);
+	/* reading still gives every row */
+	pl_hdf5_reader *r = open_ok(&o);
+	size_t rows = 0;
+	pl_batch *b;
+	while ((b = next_ok(r, 300000)) != NULL)
+		rows += b->nrows;
+	CU_ASSERT_EQUAL(rows, n);
+	pl_hdf5_reader_close(r);
+	pl_hdf5_options_free(&o);
+	teardown();
+}
+
 static void test_not_hdf5(void)
 {
 	setup();
@@ -752,7 +802,8 @@ static void writer_schema(pl_schema *s)
 	pl_schema_add(s, "s", PL_STRING, &err);
 }
 
-/* Writes rows 0..n in batches of 7; NULLs from the second batch on. */
+/* Writes rows 0..n in batches of 7; NULLs from the second batch on. The
+ * shape comes first (as the output does it), then each batch at its row. */
 static void write_file(const char *name, int layout, const char *group,
 		       int level, int n)
 {
@@ -765,21 +816,31 @@ static void write_file(const char *name, int layout, const char *group,
 				   "csv: in.csv"};
 	pl_schema s;
 	writer_schema(&s);
+	pl_batch *b[64];
+	int nb = 0;
+	pl_hdf5_shape sh;
+	CU_ASSERT_EQUAL_FATAL(pl_hdf5_shape_init(&sh, &s, &err), 0);
+	for (int first = 0; first < n && nb < 64; first += 7) {
+		int m = n - first < 7 ? n - first : 7;
+		b[nb] = make_batch(&s, first, m, first > 0);
+		pl_hdf5_shape_add(&sh, b[nb++]);
+	}
+	CU_ASSERT_EQUAL(sh.rows, (uint64_t)n);
+	FILE *f = fopen(p, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fclose(f);
 	pl_hdf5_writer *w = NULL;
-	int rc = pl_hdf5_writer_open(&so, &s, &w, &err);
+	int rc = pl_hdf5_writer_open(&so, p, &s, &sh, MPI_COMM_NULL, &w, &err);
 	if (rc != 0)
 		fprintf(stderr, "\n  writer: %s\n", err.msg);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
-	for (int first = 0; first < n; first += 7) {
-		int m = n - first < 7 ? n - first : 7;
-		pl_batch *b = make_batch(&s, first, m, first > 0);
-		CU_ASSERT_EQUAL(pl_hdf5_writer_write(w, b, &err), 0);
-		pl_batch_free(b, pool);
+	for (int k = 0; k < nb; k++) {
+		CU_ASSERT_EQUAL(
+		    pl_hdf5_writer_write(w, (uint64_t)k * 7, b[k], &err), 0);
+		pl_batch_free(b[k], pool);
 	}
-	struct stat st;
-	CU_ASSERT_NOT_EQUAL(stat(p, &st), 0);
-	CU_ASSERT_EQUAL(pl_hdf5_writer_commit(w, &err), 0);
-	CU_ASSERT_EQUAL(stat(p, &st), 0);
+	CU_ASSERT_EQUAL(pl_hdf5_writer_close(w, &err), 0);
+	pl_hdf5_shape_free(&sh);
 	pl_schema_free(&s);
 }
 
@@ -853,6 +914,27 @@ static void test_write_compound(void)
 static void test_write_compound_zstd(void)
 {
 	round_trip(PL_HDF5_COMPOUND, 3);
+}
+
+/* A compressed compound table, read once per field for every batch, gets
+ * a cache of 64 MiB (within the budget's share); an uncompressed one the
+ * usual two chunks (4 MiB at least). */
+static void test_chunk_cache_compound(void)
+{
+	setup();
+	write_file("cz.h5", PL_HDF5_COMPOUND, "/", 3, 20);
+	write_file("cp.h5", PL_HDF5_COMPOUND, "/", 0, 20);
+	const char *zf[] = {"cz.h5"}, *pf[] = {"cp.h5"};
+	pl_hdf5_options o;
+	opts(&o, zf, 1, NULL, 0, "/table");
+	CU_ASSERT_EQUAL(cache_of(&o, 0), (size_t)64 << 20);
+	o.cache_budget = (uint64_t)5 << 20;
+	CU_ASSERT_EQUAL(cache_of(&o, 0), (size_t)5 << 20);
+	pl_hdf5_options_free(&o);
+	opts(&o, pf, 1, NULL, 0, "/table");
+	CU_ASSERT_EQUAL(cache_of(&o, 0), (size_t)4 << 20);
+	pl_hdf5_options_free(&o);
+	teardown();
 }
 
 /* Runs cmd through the shell with the test's directory as $D. */
@@ -1009,44 +1091,73 @@ static void test_zstd_chunks_are_frames(void)
 	teardown();
 }
 
-static int count_entries(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "ls -A %s | wc -l", dir);
-	FILE *p = popen(cmd, "r");
-	int n = -1;
-	if (p != NULL && fscanf(p, "%d", &n) != 1)
-		n = -1;
-	if (p != NULL)
-		pclose(p);
-	return n;
-}
-
-static void test_writer_abort(void)
+/* The shape counts rows, NULLs per column, and string widths up to the
+ * first NUL (where an HDF5 string ends). */
+static void test_writer_shape(void)
 {
 	setup();
-	char p[128];
-	pl_hdf5_sink_options so = {in_dir("gone.h5", p, sizeof(p)),
-				   PL_HDF5_COLUMNS,
-				   "/",
-				   1,
-				   NULL,
-				   NULL};
 	pl_schema s;
 	writer_schema(&s);
-	pl_hdf5_writer *w = NULL;
-	CU_ASSERT_EQUAL_FATAL(pl_hdf5_writer_open(&so, &s, &w, &err), 0);
-	pl_batch *b = make_batch(&s, 0, 5, 1);
-	CU_ASSERT_EQUAL(pl_hdf5_writer_write(w, b, &err), 0);
+	pl_hdf5_shape sh;
+	CU_ASSERT_EQUAL_FATAL(pl_hdf5_shape_init(&sh, &s, &err), 0);
+	pl_batch *b = make_batch(&s, 0, 3, 0);
+	pl_hdf5_shape_add(&sh, b);
 	pl_batch_free(b, pool);
-	CU_ASSERT_EQUAL(count_entries(), 1);
-	pl_hdf5_writer_abort(w);
-	CU_ASSERT_EQUAL(count_entries(), 0);
-	pl_hdf5_writer_abort(NULL);
-	so.path = "/nonexistent-dir/x.h5";
-	CU_ASSERT_EQUAL(pl_hdf5_writer_open(&so, &s, &w, &err), PL_ERR_IO);
+	CU_ASSERT_EQUAL(sh.rows, 3);
+	CU_ASSERT_EQUAL(sh.width[3], 2); /* "s1", "s2" */
+	CU_ASSERT_EQUAL(sh.nulls[0] + sh.nulls[3], 0);
+	b = make_batch(&s, 3, 1, 1); /* row 3: NULL everywhere */
+	pl_hdf5_shape_add(&sh, b);
+	pl_batch_free(b, pool);
+	CU_ASSERT(sh.nulls[0] && sh.nulls[1] && sh.nulls[2] && sh.nulls[3]);
+	b = pl_batch_new(&s, 1, pool, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	pl_column_push_i64(&b->cols[0], 1, pool, &err);
+	pl_column_push_f64(&b->cols[1], 1, pool, &err);
+	pl_column_push_bool(&b->cols[2], 1, pool, &err);
+	pl_column_push_str(&b->cols[3], "abc\0defghij", 11, pool, &err);
+	pl_batch_sync_rows(b);
+	pl_hdf5_shape_add(&sh, b);
+	pl_batch_free(b, pool);
+	CU_ASSERT_EQUAL(sh.width[3], 3);
+	CU_ASSERT_EQUAL(sh.rows, 5);
+	pl_hdf5_shape_free(&sh);
+	pl_schema_free(&s);
+	teardown();
+}
+
+/* Opening fails cleanly: a file that cannot be created names the output,
+ * a column name that cannot name a dataset is a data error. */
+static void test_writer_open_errors(void)
+{
+	setup();
+	pl_hdf5_sink_options so = {
+	    "/nonexistent-dir/x.h5", PL_HDF5_COLUMNS, "/", 1, NULL, NULL};
+	pl_schema s;
+	writer_schema(&s);
+	pl_hdf5_shape sh;
+	CU_ASSERT_EQUAL_FATAL(pl_hdf5_shape_init(&sh, &s, &err), 0);
+	pl_hdf5_writer *w = NULL;
+	CU_ASSERT_EQUAL(
+	    pl_hdf5_writer_open(&so, so.path, &s, &sh, MPI_COMM_NULL, &w, &err),
+	    PL_ERR_IO);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent-dir/x.h5"));
 	CU_ASSERT_PTR_NULL(w);
+	pl_hdf5_shape_free(&sh);
+	pl_schema_free(&s);
+	pl_schema_init(&s);
+	pl_schema_add(&s, "a/b", PL_INT64, &err);
+	CU_ASSERT_EQUAL_FATAL(pl_hdf5_shape_init(&sh, &s, &err), 0);
+	char p[128];
+	so.path = in_dir("bad.h5", p, sizeof(p));
+	pl_error_clear(&err);
+	CU_ASSERT_EQUAL(
+	    pl_hdf5_writer_open(&so, so.path, &s, &sh, MPI_COMM_NULL, &w, &err),
+	    PL_ERR_DATA);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "'a/b'"));
+	CU_ASSERT_PTR_NULL(w);
+	CU_ASSERT_EQUAL(pl_hdf5_writer_close(NULL, &err), 0);
+	pl_hdf5_shape_free(&sh);
 	pl_schema_free(&s);
 	teardown();
 }
@@ -1138,6 +1249,7 @@ static const pl_test tests[] = {
     {"multi_file", test_multi_file},
     {"set_range", test_set_range},
     {"chunk_aligned", test_chunk_aligned},
+    {"chunk_cache_budget", test_chunk_cache_budget},
     {"not_hdf5", test_not_hdf5},
     {"missing_file", test_missing_file},
     {"truncated", test_truncated},
@@ -1150,11 +1262,13 @@ static const pl_test tests[] = {
     {"write_columns_zstd", test_write_columns_zstd},
     {"write_compound", test_write_compound},
     {"write_compound_zstd", test_write_compound_zstd},
+    {"chunk_cache_compound", test_chunk_cache_compound},
     {"h5dump_reads_output", test_h5dump_reads_output},
     {"h5py_reads_output", test_h5py_reads_output},
     {"reads_h5py_file", test_reads_h5py_file},
     {"zstd_chunks_are_frames", test_zstd_chunks_are_frames},
-    {"writer_abort", test_writer_abort},
+    {"writer_shape", test_writer_shape},
+    {"writer_open_errors", test_writer_open_errors},
     {"fault_walk", test_fault_walk},
     {"options", test_options},
     {"register_twice", test_register_twice},
