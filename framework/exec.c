@@ -256,6 +256,8 @@ static void teardown(pl_exec *x)
 		pl_exec_free_merged(x, i);
 	for (size_t i = 0; x->spills && i < x->p->nops; i++) {
 		x->bytes_spilled += pl_spill_bytes(x->spills[i]);
+		if (pl_spill_depth(x->spills[i]) > x->spill_depth)
+			x->spill_depth = pl_spill_depth(x->spills[i]);
 		pl_spill_destroy(x->spills[i]);
 	}
 	free(x->spills);
@@ -300,5 +302,6 @@ int pl_exec_run(pl_plan *p, MPI_Comm comm, volatile sig_atomic_t *stop,
 	st->bytes_sent = x.bytes_sent;
 	teardown(&x);
 	st->bytes_spilled = x.bytes_spilled;
+	st->spill_depth = x.spill_depth;
 	return rc;
 }

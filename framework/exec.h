@@ -20,6 +20,7 @@ typedef struct pl_run_stats {
 	size_t peak_pool;
 	uint64_t bytes_sent_raw, bytes_sent; /* partial state shuffled */
 	uint64_t bytes_spilled;
+	int spill_depth; /* partitions split again while merging, levels */
 	uint64_t chunk_rows[PL_CHUNK_SAMPLES]; /* chunk size over time */
 	size_t nchunk_rows;
 } pl_run_stats;

@@ -46,6 +46,7 @@ struct pl_exec {
 	pl_run_stats *st;
 	uint64_t bytes_raw, bytes_sent; /* shuffled partial state */
 	uint64_t bytes_spilled;
+	int spill_depth;
 };
 
 /* Bytes buffered per destination that start a shuffle round, and the

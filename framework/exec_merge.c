@@ -275,6 +275,8 @@ int pl_shuffle_merge_received(pl_shuffle *sh, size_t i, const pl_schema *wire,
 	else if (rc == 0 && rv.m->def->finish)
 		rc = rv.m->def->finish(rv.m, &x->emitters[i + 1], err);
 	x->bytes_spilled += pl_spill_bytes(rv.spill);
+	if (pl_spill_depth(rv.spill) > x->spill_depth)
+		x->spill_depth = pl_spill_depth(rv.spill);
 	pl_spill_destroy(rv.spill);
 	return rc;
 }

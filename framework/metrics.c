@@ -26,6 +26,7 @@ enum {
 	M_SECONDS_US,
 	M_BUDGET,
 	M_READ_AHEAD,
+	M_SPILL_DEPTH,
 	M_NCHUNK_ROWS,
 	M_CHUNK_ROWS, /* PL_CHUNK_SAMPLES sizes, M_NCHUNK_ROWS of them used */
 	M_COUNT = M_CHUNK_ROWS + PL_CHUNK_SAMPLES
@@ -70,6 +71,7 @@ static void figures(const pl_plan *p, const pl_run_stats *st, uint64_t *m)
 	m[M_SECONDS_US] = (uint64_t)(st->seconds * 1e6);
 	m[M_BUDGET] = p->env.memory_budget;
 	m[M_READ_AHEAD] = (uint64_t)st->read_ahead;
+	m[M_SPILL_DEPTH] = (uint64_t)st->spill_depth;
 	m[M_NCHUNK_ROWS] = st->nchunk_rows;
 	for (size_t i = 0; i < PL_CHUNK_SAMPLES; i++)
 		m[M_CHUNK_ROWS + i] =
@@ -103,11 +105,13 @@ static void write_rank(FILE *f, int rank, const uint64_t *m)
 	    f,
 	    ", \"budget_bytes\": %llu, \"peak_rss_bytes\": %llu, "
 	    "\"peak_pool_bytes\": %llu, \"bytes_spilled\": %llu, "
+	    "\"spill_depth\": %llu, "
 	    "\"shuffle_bytes_raw\": %llu, \"shuffle_bytes_sent\": %llu, "
 	    "\"seconds\": %.6f}",
 	    (unsigned long long)m[M_BUDGET], (unsigned long long)m[M_PEAK_RSS],
 	    (unsigned long long)m[M_PEAK_POOL],
-	    (unsigned long long)m[M_SPILLED], (unsigned long long)m[M_SENT_RAW],
+	    (unsigned long long)m[M_SPILLED],
+	    (unsigned long long)m[M_SPILL_DEPTH], (unsigned long long)m[M_SENT_RAW],
 	    (unsigned long long)m[M_SENT], (double)m[M_SECONDS_US] / 1e6);
 }
 

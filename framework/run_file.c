@@ -6,7 +6,10 @@
 
 #include "framework/run_file.h"
 
-#define RUN_FLUSH ((size_t)1 << 20)
+/* Written out in 256 KiB pieces: big enough for the disk, small enough
+ * that 16 partitions (and 16 more when one is split again) stay a small
+ * part of a tight budget. */
+#define RUN_FLUSH ((size_t)1 << 18)
 
 struct pl_run_file {
 	char dir[4096];

@@ -11,6 +11,9 @@
 
 #define SPILL_PARTS 16
 #define SPILL_ZSTD_LEVEL 1
+/* A partition too big to merge within the budget is split again by the
+ * next 4 bits of the key hash's low half (the high half picks ranks). */
+#define SPILL_MAX_LEVEL 7
 
 struct pl_spill {
 	pl_operator *op;
@@ -25,6 +28,9 @@ struct pl_spill {
 	size_t idx_cap;
 	size_t after_last; /* pool bytes out after the last spill */
 	int spilled;
+	int level; /* 0, or how many times the keys were split before */
+	uint64_t nested_bytes; /* written by partitions split again */
+	int depth;	       /* levels split below this one */
 };
 
 int pl_spill_possible(const pl_operator *op)
@@ -49,6 +55,8 @@ int pl_spill_create(pl_operator *op, const pl_schema *in, const char *dir,
 	}
 	for (size_t k = 0; k < op->partition_keys; k++)
 		s->keys[k] = k;
+	/* What the pool holds already is not this operator's to spill. */
+	s->after_last = pl_pool_get_stats(s->pool).bytes_out;
 	*out = s;
 	return 0;
 }
@@ -66,6 +74,11 @@ void pl_spill_destroy(pl_spill *s)
 	free(s);
 }
 
+int pl_spill_depth(const pl_spill *s)
+{
+	return s != NULL ? s->depth : 0;
+}
+
 int pl_spill_active(const pl_spill *s)
 {
 	return s != NULL && s->spilled;
@@ -73,7 +86,7 @@ int pl_spill_active(const pl_spill *s)
 
 uint64_t pl_spill_bytes(const pl_spill *s)
 {
-	uint64_t n = 0;
+	uint64_t n = s != NULL ? s->nested_bytes : 0;
 	for (int p = 0; s != NULL && p < SPILL_PARTS; p++)
 		n += s->parts[p] ? pl_run_file_bytes(s->parts[p]) : 0;
 	return n;
@@ -94,9 +107,11 @@ static int group_rows(pl_spill *s, const pl_batch *b, size_t *start,
 	}
 	size_t count[SPILL_PARTS] = {0};
 	for (size_t r = 0; r < b->nrows; r++) {
-		/* The low half of the hash: ranks take the high half. */
+		/* The low half of the hash: ranks take the high half. Each
+		 * level of splitting takes the next 4 bits down. */
 		uint64_t h = pl_row_hash(b, s->keys, s->op->partition_keys, r);
-		s->part[r] = (uint8_t)(((h & 0xffffffffu) * SPILL_PARTS) >> 32);
+		uint32_t low = (uint32_t)h << (4 * s->level);
+		s->part[r] = (uint8_t)(low >> 28);
 		count[s->part[r]]++;
 	}
 	start[0] = 0;
@@ -178,18 +193,26 @@ static int replay(pl_spill *s, int p, int (*fn)(void *, pl_batch *, pl_error *),
 				  err);
 }
 
-static int merge_into(void *arg, pl_batch *b, pl_error *err)
-{
-	pl_operator *m = arg;
-	return m->def->merge(m, b, err);
-}
-
 static int emit_to(void *arg, pl_batch *b, pl_error *err)
 {
 	return pl_emit(arg, b, err);
 }
 
-/* Merges partition p into a fresh instance and finishes it into out. */
+typedef struct part_merge {
+	pl_operator *m;
+	pl_spill *child; /* splits m again when it outgrows the budget */
+} part_merge;
+
+static int merge_checked(void *arg, pl_batch *b, pl_error *err)
+{
+	part_merge *pm = arg;
+	int rc = pm->m->def->merge(pm->m, b, err);
+	return rc == 0 && pm->child ? pl_spill_check(pm->child, err) : rc;
+}
+
+/* Merges partition p into a fresh instance and finishes it into out. A
+ * partition that passes the budget while merging (more distinct keys
+ * than 16 partitions spread thin enough) is split again, recursively. */
 static int finish_part(pl_spill *s, int p, const pl_emitter *out, pl_error *err)
 {
 	pl_operator m = *s->op;
@@ -197,13 +220,25 @@ static int finish_part(pl_spill *s, int p, const pl_emitter *out, pl_error *err)
 	pl_schema_init(&m.partial_schema);
 	pl_schema schema;
 	pl_schema_init(&schema);
+	part_merge pm = {&m, NULL};
 	int rc = m.def->init(&m, m.section, s->in, &schema, err);
+	if (rc == 0 && s->parts[p] != NULL && s->level < SPILL_MAX_LEVEL &&
+	    (rc = pl_spill_create(&m, s->in, s->dir, &pm.child, err)) == 0)
+		pm.child->level = s->level + 1;
 	if (rc == 0)
-		rc = replay(s, p, merge_into, &m, err);
-	if (rc == 0 && m.def->finish) {
+		rc = replay(s, p, merge_checked, &pm, err);
+	if (rc == 0 && pl_spill_active(pm.child)) {
+		rc = pl_spill_finish(pm.child, out, err);
+	} else if (rc == 0 && m.def->finish) {
 		rc = m.def->finish(&m, out, err);
 		rc = rc == PL_STOP ? 0 : rc;
 	}
+	if (pl_spill_active(pm.child)) {
+		s->nested_bytes += pl_spill_bytes(pm.child);
+		if (pm.child->depth + 1 > s->depth)
+			s->depth = pm.child->depth + 1;
+	}
+	pl_spill_destroy(pm.child);
 	m.def->destroy(&m);
 	pl_schema_free(&m.partial_schema);
 	pl_schema_free(&schema);

@@ -46,4 +46,8 @@ int pl_spill_partial(pl_spill *s, const pl_emitter *out, pl_error *err);
 /* Bytes written to spill files so far (compressed). */
 uint64_t pl_spill_bytes(const pl_spill *s);
 
+/* How many times a partition had to be split again while merging (0: the
+ * first 16 partitions fitted). */
+int pl_spill_depth(const pl_spill *s);
+
 #endif

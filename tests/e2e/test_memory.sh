@@ -64,4 +64,21 @@ case_distinct_many_keys() {
   check_spill ample.csv out.csv
 }
 
+# 2 million keys under 8 MiB: a sixteenth of them is still too many to
+# merge within the budget, so partitions are split again (spill_depth).
+case_groupby_splits_partitions_again() {
+  make_input
+  mkdir spill
+  printf '[job]\nspill_dir = spill\n[source]\npath = big.csv\n[groupby]\nkeys = k\nn = count()\ns = sum(v)\nm = median(v)\n[sink]\npath = out.csv\noverwrite = true\n' >job.conf
+  run_rss out.csv job.conf || fail "ample run failed" || return 1
+  mv out.csv.sorted ample.csv.sorted
+  run_rss out.csv --memory 8MiB --metrics m.json job.conf || fail "8 MiB run failed" || return 1
+  echo "  peak RSS: $rss KB under an 8 MiB budget"
+  cmp -s ample.csv.sorted out.csv.sorted || fail "8 MiB answer differs from the ample one" || return 1
+  [ "$rss" -le $((8 * 1024 + OVERHEAD_KB)) ] || fail "peak RSS $rss KB over $((8 * 1024 + OVERHEAD_KB)) KB" || return 1
+  [ -z "$(ls -A spill)" ] || fail "spill files left: $(ls -A spill)" || return 1
+  python3 -c 'import json; m=json.load(open("m.json")); assert m["per_rank"][0]["spill_depth"] >= 1, m' ||
+    fail "partitions were not split again: $(cat m.json)"
+}
+
 run_cases "$@"
