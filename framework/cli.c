@@ -311,7 +311,7 @@ static int run_single_node(const pl_cli_args *a,
 	int nranks = single_node_ranks(a, want);
 	if (nranks == 1 || a->explain)
 		return run_alone(a, builtins, nranks, 0);
-	int status = run_alone(a, builtins, nranks, 1);
+	int status = run_alone(a, builtins, nranks, 1); /* 130 on a Ctrl-C */
 	if (status != 0)
 		return status;
 	pl_error err;

@@ -36,6 +36,7 @@
  * them: the children's pids, written once before nchildren is set. */
 static pid_t *children;
 static volatile sig_atomic_t nchildren;
+static volatile sig_atomic_t pending_signal; /* came before the pids */
 static atomic_int watch_armed;
 static int watching;
 static pthread_t watchdog;
@@ -216,6 +217,8 @@ static int gather_pids(MPI_Comm comm, int nranks, pl_error *err)
 	if (children == NULL)
 		return pl_error_nomem(err, "the ranks' pids");
 	nchildren = nranks - 1;
+	if (pending_signal)
+		pl_launch_forward_signal(pending_signal);
 	atomic_store(&watch_armed, 1);
 	if (pthread_create(&watchdog, NULL, watch, NULL) != 0) {
 		atomic_store(&watch_armed, 0);
@@ -276,6 +279,7 @@ int pl_launch_join(MPI_Comm *comm, int *spawned, pl_error *err)
 
 void pl_launch_forward_signal(int sig)
 {
+	pending_signal = sig;
 	for (int i = 0; i < nchildren; i++)
 		kill(children[i], sig);
 }

@@ -60,8 +60,9 @@ int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err);
  * which is collective). */
 int pl_launch_join(MPI_Comm *comm, int *spawned, pl_error *err);
 
-/* Sends sig to the spawned children, if any: a Ctrl-C reaches only the
- * parent's process group. Async-signal-safe. */
+/* Sends sig to the spawned children: a Ctrl-C reaches only the parent
+ * (Open MPI starts the children in a session of their own). A signal that
+ * comes before they are known is sent once they are. Async-signal-safe. */
 void pl_launch_forward_signal(int sig);
 
 /* The end of a spawned run, collective over comm: rank 0 prints every
