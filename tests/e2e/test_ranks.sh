@@ -108,7 +108,10 @@ case_hdf5_same_answer() {
 # starting MPI fails.
 case_bogus_pml_breaks_mpi() {
   printf '[source]\npath = %s\n[sink]\npath = %s/out.csv\n' "$top/jobs/data/people.csv" "$PWD" >job.conf
-  OMPI_MCA_pml=bogus run_p 1 -q --ranks 2 "$PWD/job.conf" && has 'MPI_INIT|MPI_Init' || return 1
+  # Open MPI's own message is sometimes garbled ("ORTE_ERROR_LOG: Data
+  # unpack had inadequate space"): only that it speaks is checked.
+  OMPI_MCA_pml=bogus run_p 1 -q --ranks 2 "$PWD/job.conf" && has 'MPI|ORTE' || return 1
+  [ ! -e out.csv ] || fail "out.csv written" || return 1
   no_processes_left
 }
 
@@ -132,12 +135,12 @@ case_bad_row_on_last_rank() {
 case_plan_errors_spawn_nothing() {
   printf '[source]\npath = %s\n[fliter]\nwhere = age > 3\n[sink]\npath = out.csv\n' "$top/jobs/data/people.csv" >job.conf
   OMPI_MCA_pml=bogus run_p 2 -q --ranks 4 "$PWD/job.conf" || return 1
-  has 'job\.conf:3: ' && has "did you mean 'filter'" && lacks 'MPI' || return 1
+  has 'job\.conf:3: ' && has "did you mean 'filter'" && lacks 'MPI|ORTE' || return 1
   printf '[source]\npath = missing.csv\n[sink]\npath = out.csv\n' >job.conf
   OMPI_MCA_pml=bogus run_p 1 -q --ranks 4 "$PWD/job.conf" || return 1
-  has 'missing\.csv' && lacks 'MPI' || return 1
+  has 'missing\.csv' && lacks 'MPI|ORTE' || return 1
   printf '[source]\npath = %s\n[sink]\npath = %s\n' "$top/jobs/data/people.csv" "$top/jobs/data/people.csv" >job.conf
-  OMPI_MCA_pml=bogus run_p 2 -q --ranks 3 "$PWD/job.conf" && has 'overwrite' && lacks 'MPI' || return 1
+  OMPI_MCA_pml=bogus run_p 2 -q --ranks 3 "$PWD/job.conf" && has 'overwrite' && lacks 'MPI|ORTE' || return 1
   only job.conf
 }
 
