@@ -157,12 +157,6 @@ static void *watch(void *arg)
 	return NULL;
 }
 
-static void set_default(const char *name, const char *value)
-{
-	if (getenv(name) == NULL)
-		setenv(name, value, 0);
-}
-
 /* Open MPI's daemon, forked by a singleton's MPI_Init, would read our
  * standard input to forward it to the first child: it gets /dev/null, and
  * standard input stays the parent's alone. */
@@ -205,8 +199,8 @@ static int gather_pids(MPI_Comm comm, int nranks, pl_error *err)
 		pl_error_nomem(err, "the ranks' pids");
 	int ok = all != NULL || pl_comm_rank(comm) != 0;
 	MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
-	if (!ok)
-		return PL_ERR_NOMEM;
+	if (!ok) /* rank 0 tells the others at the next agreement */
+		return pl_comm_rank(comm) == 0 ? PL_ERR_NOMEM : 0;
 	MPI_Gather(&me, 1, MPI_INT, all, 1, MPI_INT, 0, comm);
 	if (all == NULL)
 		return 0;
@@ -235,8 +229,8 @@ int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
 	*comm = MPI_COMM_NULL;
 	/* One node: shared memory and TCP suffice, and UCX's start-up alone
 	 * costs 0.2 s. More ranks than cores are the user's choice. */
-	set_default("OMPI_MCA_pml", "ob1");
-	set_default("OMPI_MCA_rmaps_base_oversubscribe", "1");
+	setenv("OMPI_MCA_pml", "ob1", 0);
+	setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
 	char exe[PATH_MAX];
 	/* Resolved here: in Open MPI's daemon, /proc/self/exe is the daemon. */
 	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
