@@ -245,8 +245,14 @@ int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
 		return pl_error_nomem(err, "the spawn");
 	init_mpi_without_stdin();
 	MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
-	int rc = MPI_Comm_spawn(exe, argv + 1, nranks - 1, MPI_INFO_NULL, 0,
+	/* The parent is bound to no core: children bound to cores (Open
+	 * MPI's default for two) could be put on the one it runs on. */
+	MPI_Info info;
+	MPI_Info_create(&info);
+	MPI_Info_set(info, "bind_to", "none");
+	int rc = MPI_Comm_spawn(exe, argv + 1, nranks - 1, info, 0,
 				MPI_COMM_SELF, &intercomm, codes);
+	MPI_Info_free(&info);
 	for (int i = 0; rc == MPI_SUCCESS && i < nranks - 1; i++)
 		if (codes[i] != MPI_SUCCESS)
 			rc = codes[i];
