@@ -19,11 +19,14 @@
 #define PL_RANKS_MAX 1024
 
 /* Input bytes each rank is given at least under "--ranks auto". Measured
- * on a 2-core machine (db-benchmark q1 on a 1e7-row, 510 MB CSV): a run on
- * 2 ranks costs about 0.2 s more to start (MPI_Init, spawn, a second
- * plan) and then reads at about twice 1.2 GB/s, so it is faster from
- * roughly 2 x 250 MB of input. Smaller jobs stay in one process. */
-#define PL_AUTO_BYTES_PER_RANK ((uint64_t)256 << 20)
+ * on a 2-core machine: starting a second rank costs 0.2 to 0.3 s (a
+ * singleton MPI_Init that forks Open MPI's daemon, the spawn, the child's
+ * MPI_Init, a second plan, the wait for the child's exit), while db-
+ * benchmark q1 on a 510 MB CSV runs 0.42 s in one process and 0.28 s on
+ * two ranks: 0.14 s gained per 510 MB, so two ranks pay from about 1 GB.
+ * Below that a job stays in one process, which also keeps every small job
+ * (and the whole test suite) free of MPI's start-up. */
+#define PL_AUTO_BYTES_PER_RANK ((uint64_t)512 << 20)
 
 /* Parses a --ranks or PIPELINE_RANKS value: "auto" gives PL_RANKS_AUTO, a
  * whole number from 1 to PL_RANKS_MAX gives itself. Anything else is

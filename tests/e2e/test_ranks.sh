@@ -154,6 +154,24 @@ case_auto_small_input_one_process() {
   [ "$(ranks_in m.json)" = 1 ] || fail "PIPELINE_RANKS=auto: ranks $(ranks_in m.json)"
 }
 
+# --ranks auto on a large input: as many ranks as there are cores, up to
+# one per 512 MiB of input. --explain shows the count without reading the
+# data; the files are sparse (rows, then zeros), so the test costs no disk.
+case_auto_large_input() {
+  awk 'BEGIN { print "k,v"; for (i = 0; i < 20000; i++) print "k" i % 7 "," i }' >big.csv
+  printf '[source]\npath = big.csv\n[groupby]\nkeys = k\nn = count()\n[sink]\npath = out.csv\n' >job.conf
+  local size want out
+  for size in 600 1100 2100; do
+    truncate -s "${size}M" big.csv
+    want=$((size / 512))
+    [ "$want" -gt "$(nproc)" ] && want=$(nproc)
+    out=$(OMPI_MCA_pml=bogus timeout 60 "$bin" --explain "$PWD/job.conf" 2>&1) || fail "$size MiB: exit $?: $out" || return 1
+    [ "$want" -eq 1 ] && want="1 rank" || want="$want ranks"
+    grep -q "^job 'job': $want on 1 node" <<<"$out" || fail "$size MiB: not $want: $out" || return 1
+  done
+  only big.csv job.conf
+}
+
 # PIPELINE_RANKS sets the default; --ranks wins over it.
 case_env_default() {
   printf '[source]\npath = %s\n[sink]\npath = out.csv\noverwrite = true\n' "$top/jobs/data/people.csv" >job.conf
