@@ -9,6 +9,7 @@
 #include "framework/cli_args.h"
 #include "framework/exchange.h"
 #include "framework/exec.h"
+#include "framework/launch.h"
 #include "framework/metrics.h"
 #include "framework/plan.h"
 #include "framework/progress.h"
@@ -21,6 +22,7 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
 	stop_signal = sig;
+	pl_launch_forward_signal(sig);
 }
 
 static void catch_signals(void)
@@ -119,11 +121,17 @@ static int run_plan(pl_plan *plan, const pl_cli_args *a, MPI_Comm comm,
 }
 
 /* Every rank builds the same plan, so an error there (a job.conf mistake,
- * a missing input) is found alike on all of them: *alike tells. */
+ * a missing input) is found alike on all of them: *alike tells. Without
+ * MPI (comm MPI_COMM_NULL) the plan is made for plan_ranks ranks: what
+ * --explain shows of a spawned run, and what the parent checks before it
+ * spawns (check_only: plan, then stop). */
 static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
-		   MPI_Comm comm, int *alike, pl_error *err)
+		   MPI_Comm comm, int plan_ranks, int check_only, int *alike,
+		   pl_error *err)
 {
 	int rank = pl_comm_rank(comm), nranks = pl_comm_size(comm);
+	if (comm == MPI_COMM_NULL)
+		nranks = plan_ranks;
 	pl_pool *pool = pl_pool_create((size_t)256 << 20);
 	int rc = pool ? 0 : pl_error_nomem(err, "the buffer pool");
 	pl_plan_options o = {a->sets,	 a->nsets,   a->memory,
@@ -134,7 +142,7 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 		rc = pl_topology_detect(comm, &topo, err);
 	if (rc == 0) {
 		o.nodes = topo.nodes;
-		o.node_size = topo.node_size;
+		o.node_size = comm == MPI_COMM_NULL ? nranks : topo.node_size;
 	}
 	pl_plan plan;
 	memset(&plan, 0, sizeof(plan));
@@ -144,7 +152,10 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 		pl_pool_set_cache_limit(pool, plan.env.memory_budget / 8);
 	rc = pl_mpi_agree(comm, rc, err);
 	*alike = rc != 0;
-	if (rc == 0 && a->explain) {
+	if (rc == 0 && check_only) {
+		/* the run proper opens its reject file again */
+		pl_source_discard(plan.source);
+	} else if (rc == 0 && a->explain) {
 		if (rank == 0)
 			pl_plan_print(&plan, stdout);
 	} else if (rc == 0) {
@@ -164,23 +175,33 @@ static int exit_status(int rc)
 	return pl_error_exit_status(rc);
 }
 
-/* The rank that failed says why; the others only learnt that it did. An
- * error every rank found alike is told once, by rank 0. */
-static void report(const pl_error *err, int rank, int nranks, int alike)
+/* The line this rank prints for err, or "": the rank that failed says
+ * why; the others only learnt that it did. An error every rank found
+ * alike is told once, by rank 0. */
+static void report_line(const pl_error *err, int rank, int nranks, int alike,
+			char *line, size_t cap)
 {
+	line[0] = '\0';
 	if (err->elsewhere)
 		return;
 	if (alike || nranks == 1) {
 		if (rank == 0)
-			fprintf(stderr, "pipeline: %s\n", err->msg);
+			snprintf(line, cap, "pipeline: %s\n", err->msg);
 		return;
 	}
-	fprintf(stderr, "pipeline: rank %d: %s\n", rank, err->msg);
+	snprintf(line, cap, "pipeline: rank %d: %s\n", rank, err->msg);
 }
 
-/* Whether a launcher (mpirun, srun) started this process. Without one the
- * job is one process and MPI is never started: a singleton MPI_Init costs
- * a third of a second (it forks Open MPI's daemon). */
+static void report(const pl_error *err, int rank, int nranks, int alike)
+{
+	char line[PL_ERROR_MSG_MAX + 64];
+	report_line(err, rank, nranks, alike, line, sizeof(line));
+	fputs(line, stderr);
+}
+
+/* Whether a launcher (mpirun, srun, or our own spawn) started this
+ * process. Without one, MPI is started only to spawn more ranks: a
+ * singleton MPI_Init costs 0.1 to 0.3 s. */
 static int launched_by_mpi(void)
 {
 	static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK",
@@ -191,25 +212,123 @@ static int launched_by_mpi(void)
 	return 0;
 }
 
-static int run_ranks(const pl_cli_args *a,
-		     const pl_operator_def *const *builtins)
+/* --ranks, else PIPELINE_RANKS (not under a launcher: it is a default for
+ * runs on one machine), else auto. */
+static int requested_ranks(const pl_cli_args *a, int launched, int *n,
+			   pl_error *err)
 {
-	MPI_Comm comm = MPI_COMM_NULL;
-	if (launched_by_mpi()) {
-		MPI_Init(NULL, NULL);
-		comm = MPI_COMM_WORLD;
-	}
+	const char *env = launched ? NULL : getenv("PIPELINE_RANKS");
+	*n = PL_RANKS_AUTO;
+	if (a->ranks != NULL)
+		return pl_ranks_parse(a->ranks, "--ranks", n, err);
+	if (env != NULL && *env != '\0')
+		return pl_ranks_parse(env, "PIPELINE_RANKS", n, err);
+	return 0;
+}
+
+/* Under a launcher, which decides the ranks: an explicit --ranks that
+ * disagrees is a command-line error. A rank we spawned ourselves is told
+ * apart by its parent communicator. */
+static int run_launched(const pl_cli_args *a,
+			const pl_operator_def *const *builtins, int want)
+{
+	MPI_Init(NULL, NULL);
+	MPI_Comm comm = MPI_COMM_WORLD;
+	pl_error err;
+	pl_error_clear(&err);
+	int spawned, alike = 0;
+	int rc = pl_launch_join(&comm, &spawned, &err);
 	int rank = pl_comm_rank(comm), nranks = pl_comm_size(comm);
+	if (rc == 0 && !spawned && want != PL_RANKS_AUTO && want != nranks) {
+		rc = pl_error_set(&err, PL_ERR_CONF,
+				  "--ranks %d, but the launcher started %d "
+				  "rank%s",
+				  want, nranks, nranks == 1 ? "" : "s");
+		alike = 1;
+	}
+	if (rc == 0)
+		rc = run_job(a, builtins, comm, 1, 0, &alike, &err);
+	char line[PL_ERROR_MSG_MAX + 64] = "";
+	if (rc != 0)
+		report_line(&err, rank, nranks, alike, line, sizeof(line));
+	if (spawned)
+		return pl_launch_end(&comm, exit_status(rc), line);
+	fputs(line, stderr);
+	int status = exit_status(rc);
+	MPI_Finalize();
+	return status;
+}
+
+/* One process, no MPI; plan_ranks for --explain. */
+static int run_alone(const pl_cli_args *a,
+		     const pl_operator_def *const *builtins, int plan_ranks,
+		     int check_only)
+{
 	pl_error err;
 	pl_error_clear(&err);
 	int alike = 0;
-	int rc = run_job(a, builtins, comm, &alike, &err);
+	int rc = run_job(a, builtins, MPI_COMM_NULL, plan_ranks, check_only,
+			 &alike, &err);
 	if (rc != 0)
-		report(&err, rank, nranks, alike);
-	int status = exit_status(rc);
-	if (comm != MPI_COMM_NULL)
-		MPI_Finalize();
-	return status;
+		report(&err, 0, 1, alike);
+	return exit_status(rc);
+}
+
+/* The ranks for a job on this machine: want, or for auto as many as the
+ * input's size pays for. 1 when the input's size cannot be had (the run
+ * then reports what is wrong), and for standard input, which only one
+ * process can read. */
+static int single_node_ranks(const pl_cli_args *a, int want)
+{
+	uint64_t bytes;
+	int from_stdin = 0;
+	pl_error err;
+	pl_error_clear(&err);
+	if (want == 1 || pl_input_bytes(a->conf, a->sets, a->nsets, &bytes,
+					&from_stdin, &err) != 0)
+		return 1;
+	if (from_stdin) {
+		if (want != PL_RANKS_AUTO && a->verbosity > 0)
+			fprintf(stderr,
+				"pipeline: the input is standard "
+				"input: one process reads it, not "
+				"%d\n",
+				want);
+		return 1;
+	}
+	if (want != PL_RANKS_AUTO)
+		return want;
+	return pl_ranks_auto(bytes, pl_cpu_count());
+}
+
+/* No launcher: the job runs in this process alone, or on ranks it spawns.
+ * The parent plans first, so that a job.conf error is found (and exits 2)
+ * before any rank starts. */
+static int run_single_node(const pl_cli_args *a,
+			   const pl_operator_def *const *builtins, int want,
+			   char **argv)
+{
+	int nranks = single_node_ranks(a, want);
+	if (nranks == 1 || a->explain)
+		return run_alone(a, builtins, nranks, 0);
+	int status = run_alone(a, builtins, nranks, 1); /* 130 on a Ctrl-C */
+	if (status != 0)
+		return status;
+	pl_error err;
+	pl_error_clear(&err);
+	MPI_Comm comm;
+	int alike = 0;
+	int rc = pl_launch_spawn(nranks, argv, &comm, &err);
+	if (rc != 0 && comm == MPI_COMM_NULL) {
+		report(&err, 0, 1, 1);
+		return exit_status(rc);
+	}
+	if (rc == 0)
+		rc = run_job(a, builtins, comm, 1, 0, &alike, &err);
+	char line[PL_ERROR_MSG_MAX + 64] = "";
+	if (rc != 0)
+		report_line(&err, 0, nranks, alike, line, sizeof(line));
+	return pl_launch_end(&comm, exit_status(rc), line);
 }
 
 int pl_cli_main(int argc, char **argv, const pl_operator_def *const *builtins)
@@ -236,8 +355,16 @@ int pl_cli_main(int argc, char **argv, const pl_operator_def *const *builtins)
 		free(a.sets);
 		return pl_error_exit_status(rc);
 	}
+	int launched = launched_by_mpi(), want;
+	rc = requested_ranks(&a, launched, &want, &err);
+	if (rc != 0) {
+		fprintf(stderr, "pipeline: %s\n", err.msg);
+		free(a.sets);
+		return 2;
+	}
 	catch_signals();
-	int status = run_ranks(&a, builtins);
+	int status = launched ? run_launched(&a, builtins, want)
+			      : run_single_node(&a, builtins, want, argv);
 	free(a.sets);
 	return status;
 }

@@ -11,6 +11,9 @@ const char pl_cli_usage[] =
     "                           SECTION may be NAME#K for the K-th one\n"
     "  --explain                check the job, print the plan, exit\n"
     "  --memory SIZE            per-node memory budget (e.g. 4GiB, 60%)\n"
+    "  --ranks N|auto           processes on this machine when not started\n"
+    "                           by mpirun (default auto: the cores the\n"
+    "                           input size pays for; or PIPELINE_RANKS)\n"
     "  --metrics FILE           write the run's metrics as JSON\n"
     "  --progress, --no-progress  progress line on standard error\n"
     "  -q, -v                   quieter, more verbose\n"
@@ -86,6 +89,9 @@ static int parse_one(int argc, char **argv, int *i, pl_cli_args *a,
 		return rc < 0 ? rc : add_set(a, v, err);
 	if (strncmp(arg, "--memory", 8) == 0 &&
 	    (rc = take_value(argc, argv, i, "--memory", &a->memory, err)) != 0)
+		return rc < 0 ? rc : 0;
+	if (strncmp(arg, "--ranks", 7) == 0 &&
+	    (rc = take_value(argc, argv, i, "--ranks", &a->ranks, err)) != 0)
 		return rc < 0 ? rc : 0;
 	if (strncmp(arg, "--metrics", 9) == 0 &&
 	    (rc = take_value(argc, argv, i, "--metrics", &a->metrics, err)) !=

@@ -12,6 +12,7 @@ typedef struct pl_cli_args {
 	size_t nsets;
 	const char *memory;
 	const char *metrics;
+	const char *ranks; /* --ranks value, unparsed, or NULL */
 	int explain, list_operators, version, help;
 	int progress;  /* -1: default (terminal), 0 off, 1 on */
 	int verbosity; /* 0 quiet, 1 normal, 2 verbose */

@@ -1,0 +1,337 @@
+/* sched_getaffinity and CPU_COUNT: the cores a container or taskset
+ * leaves us, which sysconf does not tell. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "framework/conf.h"
+#include "framework/exchange.h"
+#include "framework/launch.h"
+#include "io/input_paths.h"
+
+/* One error line of a rank, with its "pipeline: rank N: " prefix. */
+#define LINE_MAX_BYTES (PL_ERROR_MSG_MAX + 64)
+
+/* A dead child leaves the parent waiting in a collective for ever: the
+ * watchdog gives up on the job after this long without the parent
+ * reaching pl_launch_end (which a child may legitimately exit right
+ * after). */
+#define WATCH_GRACE_MS 2000
+#define WATCH_POLL_MS 50
+/* How long the parent waits at the end for its children to exit. */
+#define EXIT_WAIT_MS 10000
+
+/* Process-wide because a signal handler and the watchdog thread must reach
+ * them: the children's pids, written once before nchildren is set. */
+static pid_t *children;
+static volatile sig_atomic_t nchildren;
+static volatile sig_atomic_t pending_signal; /* came before the pids */
+static atomic_int watch_armed;
+static int watching;
+static pthread_t watchdog;
+static MPI_Comm intercomm = MPI_COMM_NULL;
+
+int pl_ranks_parse(const char *s, const char *what, int *out, pl_error *err)
+{
+	if (strcmp(s, "auto") == 0) {
+		*out = PL_RANKS_AUTO;
+		return 0;
+	}
+	long v = 0;
+	size_t i = 0;
+	for (; s[i] >= '0' && s[i] <= '9' && v <= PL_RANKS_MAX; i++)
+		v = v * 10 + (s[i] - '0');
+	if (i == 0 || s[i] != '\0' || v < 1 || v > PL_RANKS_MAX)
+		return pl_error_set(err, PL_ERR_CONF,
+				    "%s: '%s' is not a number of ranks (1 to "
+				    "%d) or 'auto'",
+				    what, s, PL_RANKS_MAX);
+	*out = (int)v;
+	return 0;
+}
+
+int pl_ranks_auto(uint64_t input_bytes, int cores)
+{
+	uint64_t n = input_bytes / PL_AUTO_BYTES_PER_RANK;
+	if (n > (uint64_t)cores)
+		n = (uint64_t)cores;
+	return n < 1 ? 1 : (int)n;
+}
+
+int pl_cpu_count(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 && n < INT_MAX ? (int)n : 1;
+}
+
+static void free_paths(char **paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
+int pl_input_bytes(const char *conf_path, char *const *sets, size_t nsets,
+		   uint64_t *bytes, int *from_stdin, pl_error *err)
+{
+	pl_conf conf;
+	*bytes = 0;
+	*from_stdin = 0;
+	int rc = pl_conf_load(conf_path, sets, nsets, &conf, err);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < conf.n; i++) {
+		if (strcmp(conf.sections[i].name, "source") != 0)
+			continue;
+		char **paths = NULL;
+		size_t n = 0;
+		rc = pl_input_paths(&conf.sections[i], 1, &paths, &n, err);
+		for (size_t k = 0; rc == 0 && k < n; k++) {
+			struct stat st;
+			if (strcmp(paths[k], "-") == 0)
+				*from_stdin = 1;
+			else if (stat(paths[k], &st) == 0)
+				*bytes += (uint64_t)st.st_size;
+		}
+		free_paths(paths, n);
+		break;
+	}
+	pl_conf_free(&conf);
+	return rc;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static int gone(pid_t pid)
+{
+	return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/* A child died while the job ran. The parent's main thread is stuck in MPI
+ * and cannot be unwound: like mpirun when a rank dies, the watchdog ends
+ * the job, here with the process exit that is the only way out. */
+static void give_up(int rank)
+{
+	for (int t = 0; t < WATCH_GRACE_MS && atomic_load(&watch_armed);
+	     t += WATCH_POLL_MS)
+		sleep_ms(WATCH_POLL_MS);
+	if (!atomic_load(&watch_armed))
+		return;
+	fprintf(stderr,
+		"pipeline: rank %d ended unexpectedly (killed or crashed); "
+		"stopping the job\n",
+		rank);
+	for (int i = 0; i < nchildren; i++)
+		kill(children[i], SIGKILL);
+	_exit(1);
+}
+
+static void *watch(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&watch_armed)) {
+		sleep_ms(WATCH_POLL_MS);
+		for (int i = 0; i < nchildren && atomic_load(&watch_armed); i++)
+			if (gone(children[i]))
+				give_up(i + 1);
+	}
+	return NULL;
+}
+
+/* Open MPI's daemon, forked by a singleton's MPI_Init, would read our
+ * standard input to forward it to the first child: it gets /dev/null, and
+ * standard input stays the parent's alone. */
+static void init_mpi_without_stdin(void)
+{
+	int saved = fcntl(0, F_DUPFD_CLOEXEC, 3);
+	int null = saved >= 0 ? open("/dev/null", O_RDONLY) : -1;
+	if (null >= 0) {
+		dup2(null, 0);
+		close(null);
+	}
+	MPI_Init(NULL, NULL);
+	if (saved >= 0) {
+		dup2(saved, 0);
+		close(saved);
+	}
+}
+
+static int spawn_failed(int nranks, int code, pl_error *err)
+{
+	char why[MPI_MAX_ERROR_STRING];
+	int len = 0;
+	if (MPI_Error_string(code, why, &len) != MPI_SUCCESS)
+		snprintf(why, sizeof(why), "MPI error %d", code);
+	MPI_Finalize();
+	return pl_error_set(err, PL_ERR_IO,
+			    "could not start %d ranks on this machine: %s "
+			    "(--ranks 1 runs the job in one process)",
+			    nranks, why);
+}
+
+/* Every rank's pid to the parent, which watches them and forwards
+ * signals to them. */
+static int gather_pids(MPI_Comm comm, int nranks, pl_error *err)
+{
+	int me = (int)getpid();
+	int *all = NULL;
+	if (pl_comm_rank(comm) == 0 &&
+	    (all = malloc((size_t)nranks * sizeof(*all))) == NULL)
+		pl_error_nomem(err, "the ranks' pids");
+	int ok = all != NULL || pl_comm_rank(comm) != 0;
+	MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
+	if (!ok) /* rank 0 tells the others at the next agreement */
+		return pl_comm_rank(comm) == 0 ? PL_ERR_NOMEM : 0;
+	MPI_Gather(&me, 1, MPI_INT, all, 1, MPI_INT, 0, comm);
+	if (all == NULL)
+		return 0;
+	children = malloc((size_t)(nranks - 1) * sizeof(*children));
+	for (int i = 1; children != NULL && i < nranks; i++)
+		children[i - 1] = (pid_t)all[i];
+	free(all);
+	if (children == NULL)
+		return pl_error_nomem(err, "the ranks' pids");
+	nchildren = nranks - 1;
+	if (pending_signal)
+		pl_launch_forward_signal(pending_signal);
+	atomic_store(&watch_armed, 1);
+	if (pthread_create(&watchdog, NULL, watch, NULL) != 0) {
+		atomic_store(&watch_armed, 0);
+		return pl_error_set(err, PL_ERR_IO,
+				    "cannot start the thread that watches "
+				    "the ranks");
+	}
+	watching = 1;
+	return 0;
+}
+
+int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
+{
+	*comm = MPI_COMM_NULL;
+	/* One node: shared memory and TCP suffice, and UCX's start-up alone
+	 * costs 0.2 s. More ranks than cores are the user's choice. */
+	setenv("OMPI_MCA_pml", "ob1", 0);
+	setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
+	char exe[PATH_MAX];
+	/* Resolved here: in Open MPI's daemon, /proc/self/exe is the daemon. */
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= 0)
+		return pl_error_set(err, PL_ERR_IO,
+				    "cannot find this program to start more "
+				    "ranks: /proc/self/exe: %s",
+				    strerror(errno));
+	exe[len] = '\0';
+	int *codes = calloc((size_t)nranks, sizeof(*codes));
+	if (codes == NULL)
+		return pl_error_nomem(err, "the spawn");
+	init_mpi_without_stdin();
+	MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
+	/* The parent is bound to no core: children bound to cores (Open
+	 * MPI's default for two) could be put on the one it runs on. */
+	MPI_Info info;
+	MPI_Info_create(&info);
+	MPI_Info_set(info, "bind_to", "none");
+	int rc = MPI_Comm_spawn(exe, argv + 1, nranks - 1, info, 0,
+				MPI_COMM_SELF, &intercomm, codes);
+	MPI_Info_free(&info);
+	for (int i = 0; rc == MPI_SUCCESS && i < nranks - 1; i++)
+		if (codes[i] != MPI_SUCCESS)
+			rc = codes[i];
+	free(codes);
+	if (rc != MPI_SUCCESS)
+		return spawn_failed(nranks, rc, err);
+	MPI_Intercomm_merge(intercomm, 0, comm);
+	rc = gather_pids(*comm, nranks, err);
+	return pl_mpi_agree(*comm, rc, err);
+}
+
+int pl_launch_join(MPI_Comm *comm, int *spawned, pl_error *err)
+{
+	MPI_Comm parent;
+	MPI_Comm_get_parent(&parent);
+	*spawned = parent != MPI_COMM_NULL;
+	if (!*spawned)
+		return 0;
+	intercomm = parent;
+	MPI_Intercomm_merge(parent, 1, comm);
+	return pl_mpi_agree(*comm, gather_pids(*comm, pl_comm_size(*comm), err),
+			    err);
+}
+
+void pl_launch_forward_signal(int sig)
+{
+	pending_signal = sig;
+	for (int i = 0; i < nchildren; i++)
+		kill(children[i], sig);
+}
+
+/* Rank 0 prints the lines in rank order: its own, then each child's. */
+static void gather_lines(MPI_Comm comm, const char *line)
+{
+	char buf[LINE_MAX_BYTES];
+	snprintf(buf, sizeof(buf), "%s", line);
+	if (pl_comm_rank(comm) != 0) {
+		MPI_Send(buf, sizeof(buf), MPI_CHAR, 0, 0, comm);
+		return;
+	}
+	fputs(buf, stderr);
+	for (int r = 1; r < pl_comm_size(comm); r++) {
+		MPI_Recv(buf, sizeof(buf), MPI_CHAR, r, 0, comm,
+			 MPI_STATUS_IGNORE);
+		buf[sizeof(buf) - 1] = '\0';
+		fputs(buf, stderr);
+	}
+}
+
+static void wait_children(void)
+{
+	for (int t = 0; t < EXIT_WAIT_MS; t += 5) {
+		int alive = 0;
+		for (int i = 0; i < nchildren; i++)
+			alive += !gone(children[i]);
+		if (!alive)
+			break;
+		sleep_ms(5);
+	}
+	nchildren = 0;
+	free(children);
+	children = NULL;
+}
+
+int pl_launch_end(MPI_Comm *comm, int status, const char *line)
+{
+	int rank = pl_comm_rank(*comm), worst = status;
+	gather_lines(*comm, line);
+	MPI_Reduce(&status, &worst, 1, MPI_INT, MPI_MAX, 0, *comm);
+	if (watching) {
+		atomic_store(&watch_armed, 0);
+		pthread_join(watchdog, NULL);
+		watching = 0;
+	}
+	MPI_Comm_free(comm);
+	MPI_Comm_disconnect(&intercomm);
+	MPI_Finalize();
+	if (rank != 0)
+		return 0;
+	wait_children();
+	return worst;
+}

@@ -1,0 +1,79 @@
+/* Single-node mode on all cores: how many ranks `pipeline job.conf` runs
+ * when no launcher (mpirun, srun) started it, and starting them from the
+ * one process with MPI_Comm_spawn. The job then runs on the intracommunicator
+ * of parent (rank 0) and children exactly as it would under mpirun.
+ *
+ * Open MPI does not stop a spawning parent when a child dies, nor wait
+ * for the children when the parent exits: this file does both (a watchdog
+ * thread in the parent, and a wait for the children's exit at the end). */
+#ifndef PIPELINE_FRAMEWORK_LAUNCH_H
+#define PIPELINE_FRAMEWORK_LAUNCH_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "pipeline/error.h"
+
+/* "--ranks auto": chosen by pl_ranks_auto. */
+#define PL_RANKS_AUTO 0
+#define PL_RANKS_MAX 1024
+
+/* Input bytes each rank is given at least under "--ranks auto". Measured
+ * on a 2-core machine: starting a second rank costs 0.2 to 0.3 s (a
+ * singleton MPI_Init that forks Open MPI's daemon, the spawn, the child's
+ * MPI_Init, a second plan, the wait for the child's exit), while db-
+ * benchmark q1 on a 510 MB CSV runs 0.42 s in one process and 0.28 s on
+ * two ranks: 0.14 s gained per 510 MB, so two ranks pay from about 1 GB.
+ * Below that a job stays in one process, which also keeps every small job
+ * (and the whole test suite) free of MPI's start-up. */
+#define PL_AUTO_BYTES_PER_RANK ((uint64_t)512 << 20)
+
+/* Parses a --ranks or PIPELINE_RANKS value: "auto" gives PL_RANKS_AUTO, a
+ * whole number from 1 to PL_RANKS_MAX gives itself. Anything else is
+ * PL_ERR_CONF naming `what` (the option or variable). */
+int pl_ranks_parse(const char *s, const char *what, int *out, pl_error *err);
+
+/* The ranks "auto" picks for input_bytes of input (0: unknown) on `cores`
+ * cores: one per PL_AUTO_BYTES_PER_RANK, at least 1, at most cores. */
+int pl_ranks_auto(uint64_t input_bytes, int cores);
+
+/* The cores this process may run on (its CPU affinity), at least 1. */
+int pl_cpu_count(void);
+
+/* The total size in bytes of the files the [source] of conf_path (with
+ * the --set overrides) names; *from_stdin set when it reads standard
+ * input. Cheap: loads the conf and stats the files, opens none. Errors
+ * (the conf or a path is wrong) are returned as pl_conf_load and
+ * pl_input_paths return them; the caller leaves them to the planner. */
+int pl_input_bytes(const char *conf_path, char *const *sets, size_t nsets,
+		   uint64_t *bytes, int *from_stdin, pl_error *err);
+
+/* In the process started without a launcher: starts MPI (with the
+ * single-node settings: pml ob1, oversubscription allowed, unless the
+ * user set them), spawns nranks - 1 copies of this program with argv[1..]
+ * (NULL-terminated) and gives in *comm parent and children as one
+ * intracommunicator, the parent rank 0. A failed spawn is PL_ERR_IO with
+ * Open MPI's reason, *comm is MPI_COMM_NULL and MPI is ended. Any other
+ * failure leaves *comm set: end it with pl_launch_end. */
+int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err);
+
+/* In a process a launcher started, after MPI_Init: *spawned says whether
+ * pl_launch_spawn started it, and if so *comm is the job's
+ * intracommunicator, to be ended with pl_launch_end (also on failure,
+ * which is collective). */
+int pl_launch_join(MPI_Comm *comm, int *spawned, pl_error *err);
+
+/* Sends sig to the spawned children: a Ctrl-C reaches only the parent
+ * (Open MPI starts the children in a session of their own). A signal that
+ * comes before they are known is sent once they are. Async-signal-safe. */
+void pl_launch_forward_signal(int sig);
+
+/* The end of a spawned run, collective over comm: rank 0 prints every
+ * rank's `line` (an error message, or "") in rank order, so that nothing
+ * depends on Open MPI forwarding a child's output before the parent exits,
+ * and gets the highest of the ranks' exit statuses; the other ranks get 0
+ * (their status is the parent's to tell). Frees comm and ends MPI; the
+ * parent then waits for the children to exit. */
+int pl_launch_end(MPI_Comm *comm, int status, const char *line);
+
+#endif

@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# Single-node mode: `pipeline --ranks N job.conf` without mpirun spawns its
+# own ranks. Same answers as one process, errors and Ctrl-C handled as
+# under mpirun, job.conf errors found before anything is spawned, and no
+# process left behind.
+#   test_ranks.sh PIPELINE BUILD_DIR [CASE ...]
+# Each case is a function run in its own empty directory; with CASE
+# arguments only those run.
+#
+# "MPI never started" is observed with OMPI_MCA_pml=bogus: MPI_Init then
+# fails loudly (case_bogus_pml_breaks_mpi checks that it does), so a run
+# that succeeds with it never started MPI.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+bin=$1
+# shellcheck disable=SC2034 # BUILD_DIR: taken for the interface every e2e test shares
+build=$2
+shift 2
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$top/scripts/env.sh"
+unset PIPELINE_RANKS
+
+fail() { echo "  $*"; return 1; }
+
+# run_p EXPECTED_STATUS ARGS...: runs pipeline under timeout 60, keeps its
+# stderr in $msg; the status must be EXPECTED_STATUS, no sanitizer report.
+run_p() {
+  local want=$1
+  shift
+  msg=$(timeout 60 "$bin" "$@" 2>&1 >/dev/null)
+  local rc=$?
+  [ "$rc" -eq "$want" ] || fail "exit $rc, expected $want: $msg" || return 1
+  ! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' <<<"$msg" ||
+    fail "sanitizer report: $msg"
+}
+
+has() { grep -qE -- "$1" <<<"$msg" || fail "message lacks /$1/: $msg"; }
+lacks() { ! grep -qE -- "$1" <<<"$msg" || fail "message has /$1/: $msg"; }
+
+# no_processes_left: no pipeline process runs on this case's job.conf
+# (the cases use absolute paths under their own directory). The children
+# are given 3 s to go: only the watchdog's exit leaves them dying.
+no_processes_left() {
+  local left
+  for _ in $(seq 30); do
+    left=$(pgrep -f -- "$PWD/" | grep -vx "$$")
+    [ -z "$left" ] && return 0
+    sleep 0.1
+  done
+  fail "processes left behind: $(ps -o pid,args -p "$(echo $left | tr ' ' ,)")"
+}
+
+# only FILE...: the directory holds exactly these files (dot files too).
+only() {
+  local left
+  left=$(ls -A | grep -vxF "$(printf '%s\n' "$@")" | tr '\n' ' ')
+  [ -z "$left" ] || fail "left behind: $left"
+}
+
+ranks_in() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ranks"])' "$1"; }
+
+normalise() {
+  if [ "$2" = ordered ]; then cat "$1"; else
+    head -n 1 "$1"; tail -n +2 "$1" | LC_ALL=C sort; fi
+}
+
+# Every job of jobs.list gives its expected answer on 1 to 4 ranks (3 and
+# 4 are more than this machine may have cores), and --metrics says how
+# many ranks ran it.
+case_jobs_same_answer() {
+  local job order n out=$PWD
+  while read -r job order; do
+    case $job in [a-z]*) ;; *) continue ;; esac
+    for n in 1 2 3 4; do
+      rm -f "$out/$job.csv" m.json
+      PIPELINE_OUT=$out run_p 0 -q --ranks "$n" --metrics "$PWD/m.json" "$top/jobs/$job.conf" ||
+        fail "$job on $n ranks" || return 1
+      [ -f "$out/$job.csv" ] || fail "$job on $n ranks: no output" || return 1
+      diff <(normalise "$here/expected/$job.csv" "$order") <(normalise "$out/$job.csv" "$order") >diff.txt ||
+        fail "$job on $n ranks: output differs: $(cat diff.txt)" || return 1
+      [ "$(ranks_in m.json)" = "$n" ] || fail "$job: metrics ranks $(ranks_in m.json), expected $n" || return 1
+    done
+  done <"$here/jobs.list"
+  no_processes_left
+}
+
+# HDF5 in and out: the spawned ranks read their share of the datasets
+# and write one file together, as under mpirun.
+case_hdf5_same_answer() {
+  local n
+  PIPELINE_OUT=$PWD run_p 0 -q --ranks 1 "$top/jobs/hdf5_read.conf" || return 1
+  normalise hdf5_read.csv any >one.csv
+  for n in 2 3 4; do
+    PIPELINE_OUT=$PWD run_p 0 -q --ranks "$n" "$top/jobs/hdf5_read.conf" || return 1
+    normalise hdf5_read.csv any | cmp -s - one.csv || fail "hdf5_read on $n ranks differs" || return 1
+  done
+  printf '[source]\npath = hdf5_write.h5\ndatasets = name, city, age, score, joined\n[sink]\npath = back.csv\noverwrite = true\n' >r.conf
+  PIPELINE_OUT=$PWD run_p 0 -q --ranks 1 "$top/jobs/hdf5_write.conf" || return 1
+  run_p 0 -q --ranks 1 "$PWD/r.conf" && mv back.csv one_back.csv || return 1
+  PIPELINE_OUT=$PWD run_p 0 -q --ranks 3 "$top/jobs/hdf5_write.conf" || return 1
+  run_p 0 -q --ranks 1 "$PWD/r.conf" || return 1
+  cmp -s back.csv one_back.csv || fail "hdf5_write on 3 ranks differs" || return 1
+  no_processes_left
+}
+
+# The probe the other cases rely on: with a pml that does not exist,
+# starting MPI fails.
+case_bogus_pml_breaks_mpi() {
+  printf '[source]\npath = %s\n[sink]\npath = %s/out.csv\n' "$top/jobs/data/people.csv" "$PWD" >job.conf
+  # Open MPI's own message is sometimes garbled ("ORTE_ERROR_LOG: Data
+  # unpack had inadequate space"): only that it speaks is checked.
+  OMPI_MCA_pml=bogus run_p 1 -q --ranks 2 "$PWD/job.conf" && has 'MPI|ORTE' || return 1
+  [ ! -e out.csv ] || fail "out.csv written" || return 1
+  no_processes_left
+}
+
+# A bad row that only the last rank reads: exit 1, that rank's message
+# naming file:line, once; no output, no temporary file, no process left.
+case_bad_row_on_last_rank() {
+  awk 'BEGIN { print "k,v"; for (i = 1; i <= 40000; i++) print "k" (i % 13) "," (i == 39000 ? "oops" : i) }' >d.csv
+  printf '[source]\npath = d.csv\nschema = k:string, v:int64\n[groupby]\nkeys = k\ns = sum(v)\n[sink]\npath = out.csv\n' >job.conf
+  local n
+  for n in 2 3 4; do
+    run_p 1 -q --ranks "$n" "$PWD/job.conf" || return 1
+    has "^pipeline: rank $((n - 1)): .*/d\.csv:39001: .*oops" || return 1
+    [ "$(grep -c 'd\.csv:39001' <<<"$msg")" -eq 1 ] || fail "message not once: $msg" || return 1
+    only d.csv job.conf || return 1
+    no_processes_left || return 1
+  done
+}
+
+# A job.conf error or a missing input is found by the parent before it
+# spawns: the status of a one-process run, and MPI never started.
+case_plan_errors_spawn_nothing() {
+  printf '[source]\npath = %s\n[fliter]\nwhere = age > 3\n[sink]\npath = out.csv\n' "$top/jobs/data/people.csv" >job.conf
+  OMPI_MCA_pml=bogus run_p 2 -q --ranks 4 "$PWD/job.conf" || return 1
+  has 'job\.conf:3: ' && has "did you mean 'filter'" && lacks 'MPI|ORTE' || return 1
+  printf '[source]\npath = missing.csv\n[sink]\npath = out.csv\n' >job.conf
+  OMPI_MCA_pml=bogus run_p 1 -q --ranks 4 "$PWD/job.conf" || return 1
+  has 'missing\.csv' && lacks 'MPI|ORTE' || return 1
+  printf '[source]\npath = %s\n[sink]\npath = %s\n' "$top/jobs/data/people.csv" "$top/jobs/data/people.csv" >job.conf
+  OMPI_MCA_pml=bogus run_p 2 -q --ranks 3 "$PWD/job.conf" && has 'overwrite' && lacks 'MPI|ORTE' || return 1
+  only job.conf
+}
+
+# --ranks auto (the default) on a small input: one process, no MPI.
+case_auto_small_input_one_process() {
+  printf '[source]\npath = %s\n[groupby]\nkeys = city\nn = count()\n[sink]\npath = out.csv\n' "$top/jobs/data/people.csv" >job.conf
+  OMPI_MCA_pml=bogus run_p 0 -q --metrics m.json "$PWD/job.conf" || return 1
+  [ "$(ranks_in m.json)" = 1 ] || fail "default: ranks $(ranks_in m.json)" || return 1
+  rm out.csv
+  OMPI_MCA_pml=bogus PIPELINE_RANKS=auto run_p 0 -q --metrics m.json "$PWD/job.conf" || return 1
+  [ "$(ranks_in m.json)" = 1 ] || fail "PIPELINE_RANKS=auto: ranks $(ranks_in m.json)"
+}
+
+# --ranks auto on a large input: as many ranks as there are cores, up to
+# one per 512 MiB of input. --explain shows the count without reading the
+# data; the files are sparse (rows, then zeros), so the test costs no disk.
+case_auto_large_input() {
+  awk 'BEGIN { print "k,v"; for (i = 0; i < 20000; i++) print "k" i % 7 "," i }' >big.csv
+  printf '[source]\npath = big.csv\n[groupby]\nkeys = k\nn = count()\n[sink]\npath = out.csv\n' >job.conf
+  local size want out
+  for size in 600 1100 2100; do
+    truncate -s "${size}M" big.csv
+    want=$((size / 512))
+    [ "$want" -gt "$(nproc)" ] && want=$(nproc)
+    out=$(OMPI_MCA_pml=bogus timeout 60 "$bin" --explain "$PWD/job.conf" 2>&1) || fail "$size MiB: exit $?: $out" || return 1
+    [ "$want" -eq 1 ] && want="1 rank" || want="$want ranks"
+    grep -q "^job 'job': $want on 1 node" <<<"$out" || fail "$size MiB: not $want: $out" || return 1
+  done
+  only big.csv job.conf
+}
+
+# PIPELINE_RANKS sets the default; --ranks wins over it.
+case_env_default() {
+  printf '[source]\npath = %s\n[sink]\npath = out.csv\noverwrite = true\n' "$top/jobs/data/people.csv" >job.conf
+  PIPELINE_RANKS=2 run_p 0 -q --metrics m.json "$PWD/job.conf" || return 1
+  [ "$(ranks_in m.json)" = 2 ] || fail "PIPELINE_RANKS=2: ranks $(ranks_in m.json)" || return 1
+  PIPELINE_RANKS=2 OMPI_MCA_pml=bogus run_p 0 -q --ranks 1 --metrics m.json "$PWD/job.conf" || return 1
+  [ "$(ranks_in m.json)" = 1 ] || fail "--ranks 1 over PIPELINE_RANKS=2: ranks $(ranks_in m.json)" || return 1
+  no_processes_left
+}
+
+case_usage_errors() {
+  printf '[source]\npath = %s\n[sink]\npath = out.csv\n' "$top/jobs/data/people.csv" >job.conf
+  local v
+  for v in 0 x -1 1025 2.5 ''; do
+    OMPI_MCA_pml=bogus run_p 2 --ranks "$v" job.conf && has "^pipeline: --ranks: '$v' is not a number of ranks" ||
+      return 1
+  done
+  OMPI_MCA_pml=bogus run_p 2 --ranks job.conf && has 'no job.conf given|needs a value' || return 1
+  OMPI_MCA_pml=bogus PIPELINE_RANKS=many run_p 2 job.conf && has "^pipeline: PIPELINE_RANKS: 'many'" || return 1
+  only job.conf
+}
+
+# --explain, --list-operators, --help and --version never start MPI;
+# --explain shows the plan of the ranks the run would have.
+case_no_spawn_for_information() {
+  printf '[source]\npath = %s\n[groupby]\nkeys = city\nn = count()\n[sink]\npath = out.csv\n' "$top/jobs/data/people.csv" >job.conf
+  local out
+  out=$(OMPI_MCA_pml=bogus timeout 60 "$bin" --ranks 4 --explain "$PWD/job.conf" 2>&1) ||
+    fail "--explain: exit $?: $out" || return 1
+  grep -q "4 ranks on 1 node" <<<"$out" || fail "--explain: $out" || return 1
+  grep -q "shuffled among the ranks" <<<"$out" || fail "--explain: $out" || return 1
+  OMPI_MCA_pml=bogus run_p 0 --ranks 4 --list-operators "$PWD/job.conf" || return 1
+  OMPI_MCA_pml=bogus run_p 0 --ranks 4 --help || return 1
+  OMPI_MCA_pml=bogus run_p 0 --ranks 4 --version || return 1
+  only job.conf
+}
+
+# The summary line is printed once (by rank 0), the metrics written once
+# with every rank's rows.
+case_summary_once() {
+  printf '[source]\npath = %s\n[filter]\nwhere = age > 0\n[sink]\npath = out.csv\n' "$top/jobs/data/people.csv" >job.conf
+  run_p 0 --ranks 3 --metrics m.json "$PWD/job.conf" || return 1
+  [ "$(grep -c 'rows in' <<<"$msg")" -eq 1 ] || fail "summary lines: $msg" || return 1
+  local rows
+  rows=$(($(wc -l <"$top/jobs/data/people.csv") - 1))
+  has "^pipeline: job: $rows rows in" || return 1
+  python3 -c 'import json,sys; m=json.load(open("m.json")); assert m["ranks"]==3 and m["rows_in"]==int(sys.argv[1]), m' "$rows" ||
+    fail "metrics: $(cat m.json)" || return 1
+  no_processes_left
+}
+
+# Under a launcher the launcher decides: a --ranks that disagrees is a
+# command-line error; PIPELINE_RANKS is not looked at.
+case_under_mpirun() {
+  printf '[source]\npath = %s\n[sink]\npath = out.csv\noverwrite = true\n' "$top/jobs/data/people.csv" >job.conf
+  msg=$(timeout 60 mpirun --oversubscribe -n 2 "$bin" -q --ranks 3 "$PWD/job.conf" 2>&1)
+  [ $? -ne 0 ] || fail "mpirun -n 2 --ranks 3 succeeded" || return 1
+  has '^pipeline: --ranks 3, but the launcher started 2 ranks' || return 1
+  [ "$(grep -c 'but the launcher' <<<"$msg")" -eq 1 ] || fail "not once: $msg" || return 1
+  timeout 60 mpirun --oversubscribe -n 2 "$bin" -q --ranks 2 --metrics m.json "$PWD/job.conf" ||
+    fail "mpirun -n 2 --ranks 2: exit $?" || return 1
+  [ "$(ranks_in m.json)" = 2 ] || fail "ranks $(ranks_in m.json)" || return 1
+  PIPELINE_RANKS=3 timeout 60 mpirun --oversubscribe -n 2 -x PIPELINE_RANKS "$bin" -q --metrics m.json "$PWD/job.conf" ||
+    fail "mpirun -n 2 with PIPELINE_RANKS=3: exit $?" || return 1
+  [ "$(ranks_in m.json)" = 2 ] || fail "ranks $(ranks_in m.json)"
+}
+
+# Standard input is read by one process, whatever --ranks says.
+case_stdin_one_process() {
+  printf '[source]\npath = -\nformat = csv\n[sink]\npath = out.csv\n' >job.conf
+  msg=$(timeout 60 "$bin" --ranks 2 --metrics m.json "$PWD/job.conf" <"$top/jobs/data/people.csv" 2>&1)
+  [ $? -eq 0 ] || fail "exit $?: $msg" || return 1
+  has 'standard input: one process reads it' || return 1
+  cmp -s out.csv "$top/jobs/data/people.csv" || fail "output differs from the input" || return 1
+  [ "$(ranks_in m.json)" = 1 ] || fail "ranks $(ranks_in m.json)"
+}
+
+# A job slow enough to be caught mid-run: 6e6 rows, 100 derived columns,
+# then STAGE: a sort that spills on a small budget, or a filter, which
+# leaves the ranks streaming with no collective until the end.
+slow_job() {
+  printf 'k,v\n' >d.csv
+  yes 'k1,12345' | head -n 6000000 >>d.csv
+  {
+    printf '[job]\nchunk_rows = 1000\nspill_dir = %s/spill\n[source]\npath = d.csv\n[derive]\n' "$PWD"
+    for i in $(seq 1 100); do echo "x$i = sqrt(v + $i) * log(v + $i) + length(upper(k))"; done
+    printf '%s\n[sink]\npath = out.csv\n' "$1"
+  } >job.conf
+  mkdir -p spill
+}
+
+# SIGINT to the parent (a Ctrl-C reaches only the parent: Open MPI puts
+# the children in a session of their own) stops every rank soon: status
+# 130, no output, no temporary or spill file, no process left.
+interrupt() {
+  timeout 60 "$bin" -q --ranks 3 --memory 64MiB "$PWD/job.conf" 2>err.txt &
+  local pid=$! n start rc
+  for _ in $(seq 100); do
+    n=$(pgrep -f -- "$PWD/job.conf" | wc -l)
+    [ "$n" -ge 4 ] && break # timeout, parent and two children
+    sleep 0.1
+  done
+  [ "$n" -ge 4 ] || fail "the ranks did not start: $(cat err.txt)" || return 1
+  sleep 1
+  start=$(date +%s)
+  kill -INT "$(pgrep -P "$pid")"
+  wait "$pid"
+  rc=$?
+  msg=$(cat err.txt)
+  [ "$rc" -eq 130 ] || fail "exit $rc, expected 130: $msg" || return 1
+  # the whole run takes minutes: the children were told, not waited for
+  [ $(($(date +%s) - start)) -le 15 ] || fail "took more than 15 s to stop" || return 1
+  # the last rank heard of the signal itself, not from the others
+  has '^pipeline: rank 2: interrupted' && lacks 'unexpectedly' || return 1
+  [ -z "$(ls -A spill)" ] || fail "spill_dir not empty: $(ls -A spill)" || return 1
+  only d.csv job.conf err.txt spill || return 1
+  no_processes_left
+}
+
+case_interrupt_streaming() {
+  slow_job '[filter]
+where = x100 < 0' && interrupt
+}
+
+case_interrupt_spilling() {
+  slow_job '[sort]
+by = x1' && interrupt
+}
+
+# A spawned rank killed mid-run: the job ends with status 1 and a message
+# within 30 s, no output under its name, no process left.
+case_rank_killed() {
+  slow_job '[filter]
+where = x100 < 0'
+  local start victim rc
+  start=$(date +%s)
+  timeout 60 "$bin" -q --ranks 3 "$PWD/job.conf" 2>err.txt &
+  local pid=$!
+  victim=
+  for _ in $(seq 100); do
+    victim=$(pgrep -f -- "$PWD/job.conf" | grep -vx "$pid" | while read -r p; do
+      [ "$(ps -o ppid= -p "$p" | tr -d ' ')" != "$pid" ] && echo "$p"
+    done | head -n 1)
+    [ -n "$victim" ] && break
+    sleep 0.1
+  done
+  [ -n "$victim" ] || { wait "$pid"; fail "no spawned rank found"; return 1; }
+  sleep 1
+  kill -KILL "$victim"
+  wait "$pid"
+  rc=$?
+  msg=$(cat err.txt)
+  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg" || return 1
+  [ $(($(date +%s) - start)) -le 30 ] || fail "took more than 30 s" || return 1
+  has '^pipeline: rank [12] ended unexpectedly' || return 1
+  [ ! -e out.csv ] || fail "out.csv left behind" || return 1
+  no_processes_left
+}
+
+# A spawn that fails (here: more ranks than cores, oversubscription
+# forbidden by the user) is an error, not a silent run on fewer ranks.
+case_spawn_failure() {
+  printf '[source]\npath = %s\n[sink]\npath = out.csv\n' "$top/jobs/data/people.csv" >job.conf
+  local n=$(($(nproc) + 1))
+  OMPI_MCA_rmaps_base_oversubscribe=0 run_p 1 -q --ranks "$n" "$PWD/job.conf" || return 1
+  has "^pipeline: could not start $n ranks on this machine: " && has -- '--ranks 1' || return 1
+  only job.conf || return 1
+  no_processes_left
+}
+
+run_cases "$@"
