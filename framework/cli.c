@@ -232,7 +232,7 @@ static int requested_ranks(const pl_cli_args *a, int launched, int *n,
 static int run_launched(const pl_cli_args *a,
 			const pl_operator_def *const *builtins, int want)
 {
-	MPI_Init(NULL, NULL);
+	pl_mpi_init();
 	MPI_Comm comm = MPI_COMM_WORLD;
 	pl_error err;
 	pl_error_clear(&err);

@@ -68,6 +68,12 @@ static int settle(int local_rc, int agreed, int who, pl_error *err)
 	return agreed;
 }
 
+void pl_mpi_init(void)
+{
+	int provided;
+	MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+}
+
 int pl_comm_rank(MPI_Comm comm)
 {
 	int rank = 0;

@@ -33,6 +33,10 @@ static inline int pl_hash_partition(uint64_t hash, int nparts)
 	return (int)(((hash >> 32) * (uint64_t)nparts) >> 32);
 }
 
+/* MPI_Init for a process with helper threads that never call MPI (the
+ * read-ahead thread, the spawn watchdog): MPI_THREAD_FUNNELED. */
+void pl_mpi_init(void);
+
 /* Rank and size of comm; MPI_COMM_NULL stands for a job of one process
  * that never started MPI (rank 0 of 1), so that the one-rank path needs
  * no MPI at all. */

@@ -168,7 +168,7 @@ static void init_mpi_without_stdin(void)
 		dup2(null, 0);
 		close(null);
 	}
-	MPI_Init(NULL, NULL);
+	pl_mpi_init();
 	if (saved >= 0) {
 		dup2(saved, 0);
 		close(saved);
