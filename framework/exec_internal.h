@@ -47,6 +47,7 @@ struct pl_exec {
 	uint64_t bytes_raw, bytes_sent; /* shuffled partial state */
 	uint64_t bytes_spilled;
 	int spill_depth;
+	int dict_on; /* the source hands out dictionary-encoded strings */
 };
 
 /* Bytes buffered per destination that start a shuffle round, and the

@@ -68,6 +68,9 @@ int pl_csv_reader_next(pl_csv_reader *r, size_t max_rows, pl_batch **out,
  * read. PL_ERR_NOMEM on failure. */
 int pl_csv_reader_allow_dict(pl_csv_reader *r, pl_error *err);
 
+/* From the next batch on, every column is plain again, for good. */
+void pl_csv_reader_drop_dict(pl_csv_reader *r);
+
 typedef struct pl_csv_stats {
 	uint64_t rows;	       /* rows produced */
 	uint64_t rows_skipped; /* bad rows skipped */
