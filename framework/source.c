@@ -252,13 +252,20 @@ static int partition_hdf5(pl_source *src, MPI_Comm comm, pl_error *err)
 	MPI_Comm_rank(comm, &rank);
 	MPI_Comm_size(comm, &n);
 	uint64_t total = pl_hdf5_reader_total_rows(src->h5);
-	uint64_t first =
-	    total / (uint64_t)n * (uint64_t)rank +
-	    ((uint64_t)rank < total % (uint64_t)n ? (uint64_t)rank
-						  : total % (uint64_t)n);
-	uint64_t count =
-	    total / (uint64_t)n + ((uint64_t)rank < total % (uint64_t)n);
-	int rc = pl_hdf5_reader_set_range(src->h5, first, count, err);
+	uint64_t edge[2];
+	for (int k = 0; k < 2; k++) {
+		uint64_t r = (uint64_t)(rank + k);
+		uint64_t even = total / (uint64_t)n * r +
+				(r < total % (uint64_t)n ? r : total % (uint64_t)n);
+		/* Every rank computes its neighbours' edges alike. */
+		edge[k] = r == 0 || r == (uint64_t)n
+			      ? even
+			      : pl_hdf5_reader_align(src->h5, even);
+	}
+	if (edge[1] < edge[0])
+		edge[1] = edge[0];
+	int rc = pl_hdf5_reader_set_range(src->h5, edge[0], edge[1] - edge[0],
+					  err);
 	return pl_mpi_agree(comm, rc, err);
 }
 

@@ -18,6 +18,7 @@ struct pl_hdf5_reader {
 	size_t *sel;	  /* output column k is column sel[k] of a file */
 	uint64_t *start;  /* global row where file f begins; [npaths + 1] */
 	uint64_t *bytes;  /* size of file f */
+	uint64_t *chunk;  /* rows per chunk of file f, 0: contiguous */
 	uint64_t first, end, pos; /* the range to read and the next row */
 	size_t cur;		  /* file open in tab, or npaths */
 	pl_h5_table tab;
@@ -85,6 +86,7 @@ static int scan_file(pl_hdf5_reader *r, size_t f, pl_error *err)
 	rc = f == 0 ? take_columns(r, &t, err) : same_columns(r, &t, err);
 	r->start[f + 1] = r->start[f] + t.nrows;
 	r->bytes[f] = file_size(t.path);
+	r->chunk[f] = t.chunk;
 	pl_h5_table_close(&t);
 	return rc;
 }
@@ -148,7 +150,8 @@ static int scan_files(pl_hdf5_reader *r, pl_error *err)
 				    "file");
 	r->start = calloc(nf + 1, sizeof(*r->start));
 	r->bytes = calloc(nf, sizeof(*r->bytes));
-	if (r->start == NULL || r->bytes == NULL)
+	r->chunk = calloc(nf, sizeof(*r->chunk));
+	if (r->start == NULL || r->bytes == NULL || r->chunk == NULL)
 		return pl_error_nomem(err, "hdf5 file list");
 	int rc = 0;
 	for (size_t f = 0; rc == 0 && f < nf; f++)
@@ -196,6 +199,19 @@ const pl_schema *pl_hdf5_reader_schema(const pl_hdf5_reader *r)
 uint64_t pl_hdf5_reader_total_rows(const pl_hdf5_reader *r)
 {
 	return r->start[r->o->npaths];
+}
+
+uint64_t pl_hdf5_reader_align(const pl_hdf5_reader *r, uint64_t row)
+{
+	size_t f = 0;
+	while (f < r->o->npaths && r->start[f + 1] <= row)
+		f++;
+	if (f == r->o->npaths || r->chunk[f] == 0)
+		return row;
+	uint64_t in = row - r->start[f], c = r->chunk[f];
+	uint64_t rows = r->start[f + 1] - r->start[f];
+	uint64_t down = in / c * c, up = down + c < rows ? down + c : rows;
+	return r->start[f] + (in - down <= up - in ? down : up);
 }
 
 /* Bytes of the files that rows [a, b) take, prorated by rows. */
@@ -314,5 +330,6 @@ void pl_hdf5_reader_close(pl_hdf5_reader *r)
 	free(r->sel);
 	free(r->start);
 	free(r->bytes);
+	free(r->chunk);
 	free(r);
 }

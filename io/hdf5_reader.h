@@ -50,6 +50,12 @@ const pl_schema *pl_hdf5_reader_schema(const pl_hdf5_reader *r);
 /* Total rows over all files (known without reading data). */
 uint64_t pl_hdf5_reader_total_rows(const pl_hdf5_reader *r);
 
+/* The chunk boundary (of the file holding global row `row`) nearest to
+ * it, so that ranks' row ranges do not share chunks: a chunk read (and
+ * decompressed) by two ranks costs both. row itself for contiguous
+ * datasets. */
+uint64_t pl_hdf5_reader_align(const pl_hdf5_reader *r, uint64_t row);
+
 /* Restricts reading to global rows [first, first + count) (for ranks).
  * Call before the first pl_hdf5_reader_next. */
 int pl_hdf5_reader_set_range(pl_hdf5_reader *r, uint64_t first, uint64_t count,

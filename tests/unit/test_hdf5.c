@@ -554,6 +554,39 @@ static void test_chunk_aligned(void)
 	teardown();
 }
 
+/* Ranks' row ranges are cut at the nearest chunk boundary of the file
+ * holding the cut: 35 rows in chunks of 10, then 8 contiguous rows. */
+static void test_align_to_chunks(void)
+{
+	setup();
+	int64_t v[35];
+	for (int i = 0; i < 35; i++)
+		v[i] = i;
+	hid_t f = new_file("a1.h5");
+	put_i64(f, "v", 35, v, 10);
+	H5Fclose(f);
+	f = new_file("a2.h5");
+	put_i64(f, "v", 8, v, 0);
+	H5Fclose(f);
+	const char *files[] = {"a1.h5", "a2.h5"}, *ds[] = {"/v"};
+	pl_hdf5_options o;
+	opts(&o, files, 2, ds, 1, NULL);
+	pl_hdf5_reader *r = open_ok(&o);
+	static const uint64_t in[] = {0, 4, 5, 6, 14, 16, 29, 31, 34, 35, 39, 43};
+	static const uint64_t out[] = {0, 0, 0, 10, 10, 20, 30, 30, 35, 35, 39, 43};
+	for (size_t i = 0; i < sizeof(in) / sizeof(*in); i++) {
+		if (pl_hdf5_reader_align(r, in[i]) != out[i])
+			fprintf(stderr, "\n  align(%llu) = %llu, want %llu\n",
+				(unsigned long long)in[i],
+				(unsigned long long)pl_hdf5_reader_align(r, in[i]),
+				(unsigned long long)out[i]);
+		CU_ASSERT_EQUAL(pl_hdf5_reader_align(r, in[i]), out[i]);
+	}
+	pl_hdf5_reader_close(r);
+	pl_hdf5_options_free(&o);
+	teardown();
+}
+
 /* The chunk cache a table's dataset gets, in bytes. */
 static size_t cache_of(const pl_hdf5_options *o, size_t i)
 {
@@ -1249,6 +1282,7 @@ static const pl_test tests[] = {
     {"multi_file", test_multi_file},
     {"set_range", test_set_range},
     {"chunk_aligned", test_chunk_aligned},
+    {"align_to_chunks", test_align_to_chunks},
     {"chunk_cache_budget", test_chunk_cache_budget},
     {"not_hdf5", test_not_hdf5},
     {"missing_file", test_missing_file},
