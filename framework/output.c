@@ -156,6 +156,24 @@ static int copy_part(int fd, uint64_t size, MPI_File fh, uint64_t off,
 	return rc;
 }
 
+/* After the collective write of tmp: rank 0 renames it into place when
+ * every rank succeeded, else removes it; then all ranks agree. */
+static int finish_temp(const pl_output *o, const char *tmp, int rc,
+		       MPI_Comm comm, pl_error *err)
+{
+	rc = pl_mpi_agree(comm, rc, err);
+	if (o->rank == 0) {
+		if (rc == 0 && rename(tmp, o->p->sink_path) != 0)
+			rc = pl_error_set(err, PL_ERR_IO,
+					  "%s: cannot rename the finished "
+					  "output into place: %s",
+					  o->p->sink_path, strerror(errno));
+		if (rc != 0)
+			unlink(tmp);
+	}
+	return pl_mpi_agree(comm, rc, err);
+}
+
 /* Copies every rank's part to its offset in one file, then rank 0 renames
  * it into place once every rank succeeded. */
 static int write_parts(pl_output *o, int fd, uint64_t size, MPI_Comm comm,
@@ -178,17 +196,7 @@ static int write_parts(pl_output *o, int fd, uint64_t size, MPI_Comm comm,
 		rc = copy_part(fd, size, fh, off, o->p->sink_path, err);
 		MPI_File_close(&fh);
 	}
-	rc = pl_mpi_agree(comm, rc, err);
-	if (o->rank == 0) {
-		if (rc == 0 && rename(tmp, o->p->sink_path) != 0)
-			rc = pl_error_set(err, PL_ERR_IO,
-					  "%s: cannot rename the finished "
-					  "output into place: %s",
-					  o->p->sink_path, strerror(errno));
-		if (rc != 0)
-			unlink(tmp);
-	}
-	return pl_mpi_agree(comm, rc, err);
+	return finish_temp(o, tmp, rc, comm, err);
 }
 
 /* The shape of the whole file, and this rank's first row. */
@@ -309,16 +317,7 @@ static int h5_close(pl_output *o, int rc, MPI_Comm comm, pl_error *err)
 	if (rc != 0)
 		return rc;
 	rc = h5_make_file(o, tmp, err);
-	if (o->rank == 0) {
-		if (rc == 0 && rename(tmp, o->p->sink_path) != 0)
-			rc = pl_error_set(err, PL_ERR_IO,
-					  "%s: cannot rename the finished "
-					  "output into place: %s",
-					  o->p->sink_path, strerror(errno));
-		if (rc != 0)
-			unlink(tmp);
-	}
-	return pl_mpi_agree(comm, rc, err);
+	return finish_temp(o, tmp, rc, comm, err);
 }
 
 int pl_output_close(pl_output *o, int rc, MPI_Comm comm, uint64_t *bytes,

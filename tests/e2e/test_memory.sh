@@ -33,50 +33,38 @@ run_rss() {
   sort "$out" >"$out.sorted"
 }
 
-check_spill() {
-  local ample=$1 small=$2
-  cmp -s "$ample.sorted" "$small.sorted" || fail "64 MiB answer differs from the ample one"  || return 1
-  [ "$rss" -le $((BUDGET_KB + OVERHEAD_KB)) ] || fail "peak RSS $rss KB over $((BUDGET_KB + OVERHEAD_KB)) KB" || return 1
+# spill_job MIB OPERATOR_SECTIONS: runs the job over big.csv with an ample
+# budget and with MIB MiB; the answers must agree, the peak RSS stay under
+# the budget plus OVERHEAD_KB, the metrics show spilling, and no spill file
+# may be left.
+spill_job() {
+  local mib=$1 body=$2
+  make_input
+  mkdir spill
+  printf '[job]\nspill_dir = spill\n[source]\npath = big.csv\n%b[sink]\npath = out.csv\noverwrite = true\n' "$body" >job.conf
+  run_rss out.csv job.conf || fail "ample run failed" || return 1
+  mv out.csv.sorted ample.csv.sorted
+  run_rss out.csv --memory "${mib}MiB" --metrics m.json job.conf || fail "$mib MiB run failed" || return 1
+  echo "  peak RSS: $rss KB under a $mib MiB budget"
+  cmp -s ample.csv.sorted out.csv.sorted || fail "$mib MiB answer differs from the ample one" || return 1
+  [ "$rss" -le $((mib * 1024 + OVERHEAD_KB)) ] || fail "peak RSS $rss KB over $((mib * 1024 + OVERHEAD_KB)) KB" || return 1
   [ -z "$(ls -A spill)" ] || fail "spill files left: $(ls -A spill)" || return 1
   python3 -c 'import json; m=json.load(open("m.json")); assert m["per_rank"][0]["bytes_spilled"] > 0, m' ||
     fail "metrics show no spilling: $(cat m.json)"
 }
 
 case_groupby_many_keys() {
-  make_input
-  mkdir spill
-  printf '[job]\nspill_dir = spill\n[source]\npath = big.csv\n[groupby]\nkeys = k\nn = count()\ns = sum(v)\nf = first(v)\nl = last(v)\nm = median(v)\nc = count(s)\n[sink]\npath = out.csv\noverwrite = true\n' >job.conf
-  run_rss out.csv job.conf || fail "ample run failed" || return 1
-  mv out.csv.sorted ample.csv.sorted
-  run_rss out.csv --memory 64MiB --metrics m.json job.conf || fail "64 MiB run failed" || return 1
-  echo "  peak RSS: $rss KB under a 64 MiB budget"
-  check_spill ample.csv out.csv
+  spill_job 64 '[groupby]\nkeys = k\nn = count()\ns = sum(v)\nf = first(v)\nl = last(v)\nm = median(v)\nc = count(s)\n'
 }
 
 case_distinct_many_keys() {
-  make_input
-  mkdir spill
-  printf '[job]\nspill_dir = spill\n[source]\npath = big.csv\n[distinct]\ncolumns = k, s\n[sink]\npath = out.csv\noverwrite = true\n' >job.conf
-  run_rss out.csv job.conf || fail "ample run failed" || return 1
-  mv out.csv.sorted ample.csv.sorted
-  run_rss out.csv --memory 64MiB --metrics m.json job.conf || fail "64 MiB run failed" || return 1
-  echo "  peak RSS: $rss KB under a 64 MiB budget"
-  check_spill ample.csv out.csv
+  spill_job 64 '[distinct]\ncolumns = k, s\n'
 }
 
 # 2 million keys under 8 MiB: a sixteenth of them is still too many to
 # merge within the budget, so partitions are split again (spill_depth).
 case_groupby_splits_partitions_again() {
-  make_input
-  mkdir spill
-  printf '[job]\nspill_dir = spill\n[source]\npath = big.csv\n[groupby]\nkeys = k\nn = count()\ns = sum(v)\nm = median(v)\n[sink]\npath = out.csv\noverwrite = true\n' >job.conf
-  run_rss out.csv job.conf || fail "ample run failed" || return 1
-  mv out.csv.sorted ample.csv.sorted
-  run_rss out.csv --memory 8MiB --metrics m.json job.conf || fail "8 MiB run failed" || return 1
-  echo "  peak RSS: $rss KB under an 8 MiB budget"
-  cmp -s ample.csv.sorted out.csv.sorted || fail "8 MiB answer differs from the ample one" || return 1
-  [ "$rss" -le $((8 * 1024 + OVERHEAD_KB)) ] || fail "peak RSS $rss KB over $((8 * 1024 + OVERHEAD_KB)) KB" || return 1
-  [ -z "$(ls -A spill)" ] || fail "spill files left: $(ls -A spill)" || return 1
+  spill_job 8 '[groupby]\nkeys = k\nn = count()\ns = sum(v)\nm = median(v)\n' || return 1
   python3 -c 'import json; m=json.load(open("m.json")); assert m["per_rank"][0]["spill_depth"] >= 1, m' ||
     fail "partitions were not split again: $(cat m.json)"
 }
