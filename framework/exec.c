@@ -10,8 +10,6 @@
  * local instance simply finishes. Every rank goes through the same
  * collectives in the same order whatever fails, passing its status to
  * pl_mpi_agree, so one rank's error stops all without a hang. */
-#define _GNU_SOURCE
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +18,7 @@
 #include "framework/exchange.h"
 #include "framework/exec.h"
 #include "framework/exec_internal.h"
+#include "framework/launch.h"
 
 static int feed_stage(void *arg, pl_batch *b, pl_error *err)
 {
@@ -132,8 +131,7 @@ static int spare_core(const pl_exec *x)
 	const char *v = getenv("PIPELINE_READ_AHEAD");
 	if (v != NULL && (strcmp(v, "0") == 0 || strcmp(v, "1") == 0))
 		return v[0] == '1';
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) < 2)
+	if (pl_cpu_count() < 2)
 		return 0;
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
 	int per_node = x->p->node_size > 0 ? x->p->node_size : 1;

@@ -49,40 +49,9 @@ command -v mpicc >/dev/null || die "needs mpicc (libopenmpi-dev)"
 mkdir -p "$SCRATCH/plug" "$(dirname "$REPORT")"
 
 # A zstd filter plugin (id 32015) for h5py, which Debian's hdf5plugin lacks.
-cat >"$SCRATCH/plug/zstd32015.c" <<'EOF'
-#include <H5PLextern.h>
-#include <stdlib.h>
-#include <zstd.h>
-static size_t f(unsigned flags, size_t nc, const unsigned cd[], size_t n,
-		size_t *size, void **buf)
-{
-	int back = (flags & H5Z_FLAG_REVERSE) != 0;
-	unsigned long long cap = back ? ZSTD_getFrameContentSize(*buf, n)
-				      : ZSTD_compressBound(n);
-	if (cap == ZSTD_CONTENTSIZE_ERROR || cap == ZSTD_CONTENTSIZE_UNKNOWN)
-		return 0;
-	void *out = malloc(cap ? cap : 1);
-	if (out == NULL)
-		return 0;
-	size_t r = back ? ZSTD_decompress(out, cap, *buf, n)
-			: ZSTD_compress(out, cap, *buf, n, nc ? (int)cd[0] : 3);
-	if (ZSTD_isError(r)) {
-		free(out);
-		return 0;
-	}
-	free(*buf);
-	*buf = out;
-	*size = cap ? cap : 1;
-	return r;
-}
-static const H5Z_class2_t cls = {H5Z_CLASS_T_VERS, 32015, 1, 1, "zstd", NULL,
-				 NULL, f};
-H5PL_type_t H5PLget_plugin_type(void) { return H5PL_TYPE_FILTER; }
-const void *H5PLget_plugin_info(void) { return &cls; }
-EOF
 # shellcheck disable=SC2046
 cc -O2 -shared -fPIC $(pkg-config --cflags hdf5) -o "$SCRATCH/plug/libzstd32015.so" \
-  "$SCRATCH/plug/zstd32015.c" -lzstd || die "cannot build the zstd plugin"
+  "$ROOT/tests/e2e/h5_zstd_plugin.c" -lzstd || die "cannot build the zstd plugin"
 
 base=G1_${N}_$(printf '%.0e' "$K" | sed 's/e+0*/e/')
 file_of() { echo "$DATA/${base}_$1_$2.h5"; } # layout, plain|zstd

@@ -99,39 +99,8 @@ EOF
 # hdf5plugin has no zstd). Use as HDF5_PLUGIN_PATH=$PWD/plug.
 zplugin() {
   mkdir -p plug
-  cat >plug/zcheck.c <<'EOF'
-#include <H5PLextern.h>
-#include <stdlib.h>
-#include <zstd.h>
-static size_t f(unsigned flags, size_t nc, const unsigned cd[], size_t n,
-		size_t *size, void **buf)
-{
-	int back = (flags & H5Z_FLAG_REVERSE) != 0;
-	unsigned long long cap = back ? ZSTD_getFrameContentSize(*buf, n)
-				      : ZSTD_compressBound(n);
-	if (cap == ZSTD_CONTENTSIZE_ERROR || cap == ZSTD_CONTENTSIZE_UNKNOWN)
-		return 0;
-	void *out = malloc(cap ? cap : 1);
-	if (out == NULL)
-		return 0;
-	size_t r = back ? ZSTD_decompress(out, cap, *buf, n)
-			: ZSTD_compress(out, cap, *buf, n, nc ? (int)cd[0] : 3);
-	if (ZSTD_isError(r)) {
-		free(out);
-		return 0;
-	}
-	free(*buf);
-	*buf = out;
-	*size = cap ? cap : 1;
-	return r;
-}
-static const H5Z_class2_t cls = {H5Z_CLASS_T_VERS, 32015, 1, 1,
-				 "zstd (test)", NULL, NULL, f};
-H5PL_type_t H5PLget_plugin_type(void) { return H5PL_TYPE_FILTER; }
-const void *H5PLget_plugin_info(void) { return &cls; }
-EOF
-  # shellcheck disable=SC2046
-  cc -shared -fPIC $(pkg-config --cflags hdf5) -o plug/libzcheck.so plug/zcheck.c -lzstd ||
+  cc -shared -fPIC $(pkg-config --cflags hdf5) -o plug/libzcheck.so \
+    "$here/h5_zstd_plugin.c" -lzstd ||
     fail "cannot build the zstd check plugin"
 }
 
