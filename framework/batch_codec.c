@@ -305,12 +305,14 @@ static int read_header(const uint8_t *buf, size_t len, header *h, pl_error *err)
 }
 
 int pl_codec_message_size(const uint8_t *buf, size_t len, size_t *size,
-			  pl_error *err)
+			  size_t *raw, pl_error *err)
 {
 	header h = {0};
 	int rc = read_header(buf, len, &h, err);
 	if (rc == 0)
 		*size = (size_t)h.total;
+	if (rc == 0 && raw != NULL)
+		*raw = PL_CODEC_HEADER_SIZE + (size_t)h.raw;
 	return rc;
 }
 

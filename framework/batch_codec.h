@@ -75,10 +75,11 @@ int pl_codec_encode(pl_codec *c, const pl_batch *b, const uint32_t *idx,
 		    size_t from, size_t n, pl_bytes *out, pl_error *err);
 
 /* Reads the header of the message at buf and sets *size to its length in
- * bytes. PL_ERR_DATA when the header is malformed or the message is longer
- * than len. */
+ * bytes and *raw (when not NULL) to the length it had before compression,
+ * which is what decoding it takes. PL_ERR_DATA when the header is
+ * malformed or the message is longer than len. */
 int pl_codec_message_size(const uint8_t *buf, size_t len, size_t *size,
-			  pl_error *err);
+			  size_t *raw, pl_error *err);
 
 /* Decodes the message at the start of buf[0 .. len) and appends its rows to
  * dst, whose column types must match the message's; sets *used to the

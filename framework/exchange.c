@@ -7,10 +7,14 @@
  *   3. MPI_Allreduce of the status after sizing the buffers, so that a
  *      rank out of memory stops everyone before data moves;
  *   4. MPI_Alltoallv of the messages, which are then decoded.
- * Each destination gets at most round_bytes a round (whole messages, so
- * a receiver holds at most nranks * round_bytes), and what does not fit
- * waits for the next round. round_bytes is kept under INT_MAX / nranks, as
- * counts and displacements are ints. */
+ * Each destination gets at most round_bytes a round, counted before
+ * compression (whole messages, so a receiver decodes at most nranks *
+ * round_bytes), and what does not fit waits for the next round. Counting
+ * raw bytes matters: sorted or NULL-padded rows can compress a hundredfold,
+ * and a round bounded by compressed bytes would hand a receiver many times
+ * its budget at once. round_bytes is kept under INT_MAX / nranks, as
+ * counts and displacements are ints (a message is never larger compressed
+ * than raw). */
 #include <limits.h>
 #include <string.h>
 
@@ -29,6 +33,8 @@ struct pl_exchange {
 	size_t round_bytes; /* soft bound per destination */
 	size_t chunk_cap;   /* hard bound per destination and round */
 	pl_bytes *dest;	    /* nranks buffers of messages */
+	size_t *dest_raw;   /* their sizes before compression, then (nranks
+			       more) the raw sizes staged this round */
 	pl_bytes stage;	    /* this round's send data, by destination */
 	pl_bytes recv;
 	uint32_t *rows; /* partition scratch: 2 * rows_cap entries */
@@ -143,9 +149,11 @@ static int alloc_state(pl_exchange *x, const pl_schema *schema,
 	x->codec = pl_codec_create(x->pool, o->zstd_level, err);
 	x->keys = pl_pool_alloc(x->pool, (o->nkeys + 1) * sizeof(size_t));
 	x->dest = pl_pool_calloc(x->pool, n, sizeof(pl_bytes));
+	x->dest_raw = pl_pool_calloc(x->pool, 2 * n, sizeof(size_t));
 	x->counts = pl_pool_calloc(x->pool, 4 * n, sizeof(int));
 	x->out = pl_batch_new(schema, 0, x->pool, err);
-	if (!x->codec || !x->keys || !x->dest || !x->counts || !x->out)
+	if (!x->codec || !x->keys || !x->dest || !x->dest_raw || !x->counts ||
+	    !x->out)
 		return pl_error_nomem(err, "an exchange");
 	for (size_t k = 0; k < o->nkeys; k++) {
 		if (o->keys[k] >= schema->n)
@@ -168,6 +176,7 @@ static void free_state(pl_exchange *x)
 	for (int r = 0; x->dest && r < x->nranks; r++)
 		pl_bytes_free(&x->dest[r], x->pool);
 	pl_pool_free(x->pool, x->dest);
+	pl_pool_free(x->pool, x->dest_raw);
 	pl_bytes_free(&x->stage, x->pool);
 	pl_bytes_free(&x->recv, x->pool);
 	pl_pool_free(x->pool, x->rows);
@@ -230,27 +239,34 @@ pl_exchange_stats pl_exchange_get_stats(const pl_exchange *x)
 	return s;
 }
 
-/* Encodes rows idx[from .. from + n) (or that range of rows) as messages
- * of at most round_bytes each, halving the rows until they fit; a single
- * row may go up to chunk_cap. */
+/* Appends rows idx[from .. from + n) (or that range of rows) to out as
+ * messages of at most round_bytes each before compression, halving the
+ * rows until they fit (a single row may go up to chunk_cap), and adds
+ * their raw size to *raw. */
 static int encode_split(pl_exchange *x, const pl_batch *b, const uint32_t *idx,
-			size_t from, size_t n, pl_bytes *out, pl_error *err)
+			size_t from, size_t n, pl_bytes *out, size_t *raw,
+			pl_error *err)
 {
 	size_t size = pl_codec_raw_size(b, idx, from, n);
 	if (size > x->round_bytes && n > 1) {
 		size_t half = n / 2;
-		int rc = encode_split(x, b, idx, from, half, out, err);
+		int rc = encode_split(x, b, idx, from, half, out, raw, err);
 		if (rc != 0)
 			return rc;
-		return encode_split(x, b, idx, from + half, n - half, out, err);
+		return encode_split(x, b, idx, from + half, n - half, out, raw,
+				    err);
 	}
 	if (size > x->chunk_cap)
 		return pl_error_set(err, PL_ERR_DATA,
 				    "a row of %zu bytes is too large to send "
 				    "between ranks",
 				    size);
-	x->stats.rows_sent += n;
-	return pl_codec_encode(x->codec, b, idx, from, n, out, err);
+	int rc = pl_codec_encode(x->codec, b, idx, from, n, out, err);
+	if (rc == 0) {
+		x->stats.rows_sent += n;
+		*raw += size;
+	}
+	return rc;
 }
 
 static int reserve_rows(pl_exchange *x, size_t n, pl_error *err)
@@ -298,7 +314,7 @@ static int partition(pl_exchange *x, const pl_batch *b, pl_error *err)
 		size_t from = r == 0 ? 0 : (size_t)start[r - 1];
 		if (end > from)
 			rc = encode_split(x, b, idx, from, end - from,
-					  &x->dest[r], err);
+					  &x->dest[r], &x->dest_raw[r], err);
 	}
 	return rc;
 }
@@ -314,24 +330,27 @@ static size_t buffered(const pl_exchange *x)
 static int over_bound(const pl_exchange *x)
 {
 	for (int r = 0; r < x->nranks; r++)
-		if (x->dest[r].len >= x->round_bytes)
+		if (x->dest_raw[r] >= x->round_bytes)
 			return 1;
 	return 0;
 }
 
-/* Bytes of whole messages at the front of buf that fit in cap, but at
- * least one message (only a single huge row makes one larger than
- * round_bytes, and encode_split kept it under chunk_cap). */
-static size_t prefix_bytes(const pl_bytes *buf, size_t cap)
+/* Bytes of the whole messages at the front of buf whose raw sizes add up
+ * to at most cap, but at least one message (only a single huge row makes
+ * one larger than round_bytes, and encode_split kept it under chunk_cap);
+ * *raw gets their raw size. */
+static size_t prefix_bytes(const pl_bytes *buf, size_t cap, size_t *raw)
 {
 	size_t pos = 0;
+	*raw = 0;
 	while (pos < buf->len) {
-		size_t size;
+		size_t size, unpacked;
 		if (pl_codec_message_size(buf->data + pos, buf->len - pos,
-					  &size, NULL) != 0 ||
-		    (pos > 0 && pos + size > cap))
+					  &size, &unpacked, NULL) != 0 ||
+		    (pos > 0 && *raw + unpacked > cap))
 			break;
 		pos += size;
+		*raw += unpacked;
 	}
 	return pos;
 }
@@ -342,8 +361,10 @@ static int stage_sends(pl_exchange *x, pl_error *err)
 {
 	int *cnt = x->counts, *dsp = x->counts + x->nranks;
 	size_t total = 0;
+	size_t *staged = x->dest_raw + x->nranks;
 	for (int r = 0; r < x->nranks; r++) {
-		size_t n = prefix_bytes(&x->dest[r], x->round_bytes);
+		size_t n =
+		    prefix_bytes(&x->dest[r], x->round_bytes, &staged[r]);
 		cnt[r] = (int)n;
 		dsp[r] = (int)total;
 		total += n;
@@ -371,6 +392,7 @@ static void consume_sends(pl_exchange *x)
 			continue;
 		memmove(d->data, d->data + n, d->len - n);
 		d->len -= n;
+		x->dest_raw[r] -= x->dest_raw[x->nranks + r];
 		if (r != x->rank)
 			x->stats.bytes_sent += n;
 	}
@@ -485,14 +507,15 @@ int pl_exchange_abort(pl_exchange *x, int rc, pl_error *err)
 	return fail_now(x, rc < 0 ? rc : PL_ERR_INTERNAL, err);
 }
 
-/* The next piece of enc from pos: whole messages, at most chunk_cap bytes
- * (0 at the end). */
+/* The next piece of enc from pos: whole messages of at most round_bytes
+ * raw bytes together (0 at the end). */
 static size_t next_piece(const pl_exchange *x, const pl_bytes *enc, size_t pos)
 {
 	if (pos >= enc->len)
 		return 0;
 	pl_bytes rest = {enc->data + pos, enc->len - pos, 0};
-	return prefix_bytes(&rest, x->chunk_cap);
+	size_t raw;
+	return prefix_bytes(&rest, x->round_bytes, &raw);
 }
 
 /* The largest run of whole messages that pieces of enc will need. */
@@ -525,7 +548,8 @@ static int encode_all(pl_exchange *x, const pl_batch *b, pl_bytes *enc,
 {
 	if (b->nrows == 0)
 		return 0;
-	return encode_split(x, b, NULL, 0, b->nrows, enc, err);
+	size_t raw = 0;
+	return encode_split(x, b, NULL, 0, b->nrows, enc, &raw, err);
 }
 
 /* Takes the columns [0, upto) of out back to len rows. */

@@ -79,13 +79,9 @@ int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local,
 		    pl_error *err);
 void pl_shuffle_free(pl_shuffle *sh);
 
-/* Bytes per destination and round of a shuffle, whose rows then travel
- * uncompressed. The exchange bounds a round by the bytes it sends, after
- * compression; partial state (sorted rows, rows padded with NULLs) can
- * compress so well that a compressed round would bring a receiver many
- * times its budget at once. Uncompressed rounds bring it at most a
- * sixteenth of its budget; what it receives is compressed again in its
- * run files. */
+/* Raw bytes per destination and round of a shuffle: a round brings a
+ * receiver at most a sixteenth of its budget, however well the rows
+ * compressed on the way. */
 size_t pl_shuffle_round_bytes(const pl_exec *x);
 
 /* An exchange callback: files received rows by their sender. */

@@ -299,7 +299,7 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 		keys[k] = k;
 	rc = pl_mpi_agree(x->comm, rc, err);
 	pl_exchange_opts opts = {keys, local->partition_keys,
-				 pl_shuffle_round_bytes(x), 0};
+				 pl_shuffle_round_bytes(x), ZSTD_LEVEL};
 	sh.ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, &wire, &opts, x->p->env.pool, err);

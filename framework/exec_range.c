@@ -377,7 +377,7 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	rc = pl_mpi_agree(x->comm, rc, err);
 	size_t dest_col = local->partial_schema.n;
 	pl_exchange_opts opts = {&dest_col, 1, pl_shuffle_round_bytes(x),
-				 0};
+				 PL_SHUFFLE_ZSTD_LEVEL};
 	g->sh.ex = rc ? NULL
 		      : pl_exchange_create(x->comm, wire, &opts,
 					   x->p->env.pool, err);

@@ -6,10 +6,11 @@
 
 #include "framework/run_file.h"
 
-/* Written out in 256 KiB pieces: big enough for the disk, small enough
- * that 16 partitions (and 16 more when one is split again) stay a small
- * part of a tight budget. */
-#define RUN_FLUSH ((size_t)1 << 18)
+/* A file gathers at most this much before it is written, in messages of
+ * at most this raw size: a spill writes 16 partitions at once (and 16 more
+ * when one is split again), so their buffers must stay a small part of a
+ * tight budget whatever size of batch the operator hands over. */
+#define RUN_BUF ((size_t)128 << 10)
 
 struct pl_run_file {
 	char dir[4096];
@@ -62,7 +63,7 @@ static int open_file(pl_run_file *f, pl_error *err)
 	return 0;
 }
 
-int pl_run_file_flush(pl_run_file *f, pl_error *err)
+static int write_out(pl_run_file *f, pl_error *err)
 {
 	if (f->buf.len == 0)
 		return 0;
@@ -82,16 +83,47 @@ int pl_run_file_flush(pl_run_file *f, pl_error *err)
 	}
 	f->bytes += f->buf.len;
 	f->buf.len = 0;
+	if (f->buf.cap > RUN_BUF) /* it held one outsized row */
+		pl_bytes_free(&f->buf, f->pool);
 	return 0;
+}
+
+int pl_run_file_flush(pl_run_file *f, pl_error *err)
+{
+	int rc = write_out(f, err);
+	if (rc == 0)
+		pl_bytes_free(&f->buf, f->pool);
+	return rc;
+}
+
+/* Encodes rows as messages of at most RUN_BUF raw bytes (halving the rows
+ * until they fit; a lone bigger row goes alone), writing out what gathered
+ * before a message would pass RUN_BUF. */
+static int append_split(pl_run_file *f, const pl_batch *b, const uint32_t *idx,
+			size_t from, size_t n, pl_error *err)
+{
+	size_t raw = pl_codec_raw_size(b, idx, from, n);
+	if (raw > RUN_BUF && n > 1) {
+		size_t half = n / 2;
+		int rc = append_split(f, b, idx, from, half, err);
+		return rc ? rc
+			  : append_split(f, b, idx, from + half, n - half, err);
+	}
+	if (f->buf.len + raw > RUN_BUF) {
+		int rc = write_out(f, err);
+		if (rc != 0)
+			return rc;
+	}
+	if (f->buf.data == NULL && raw <= RUN_BUF &&
+	    pl_bytes_reserve(&f->buf, RUN_BUF, f->pool, err) != 0)
+		return PL_ERR_NOMEM;
+	return pl_codec_encode(f->codec, b, idx, from, n, &f->buf, err);
 }
 
 int pl_run_file_append(pl_run_file *f, const pl_batch *b, const uint32_t *idx,
 		       size_t from, size_t n, pl_error *err)
 {
-	int rc = pl_codec_encode(f->codec, b, idx, from, n, &f->buf, err);
-	if (rc == 0 && f->buf.len >= RUN_FLUSH)
-		rc = pl_run_file_flush(f, err);
-	return rc;
+	return n == 0 ? 0 : append_split(f, b, idx, from, n, err);
 }
 
 static int read_full(int fd, uint8_t *buf, size_t n, size_t *got)
@@ -134,7 +166,7 @@ static int next_message(pl_run_file *f, pl_bytes *msg, int *end, pl_error *err)
 	if (got < PL_CODEC_HEADER_SIZE)
 		return truncated(f, err);
 	msg->len = got;
-	rc = pl_codec_message_size(msg->data, SIZE_MAX, &size, err);
+	rc = pl_codec_message_size(msg->data, SIZE_MAX, &size, NULL, err);
 	if (rc == 0)
 		rc = pl_bytes_reserve(msg, size - got, f->pool, err);
 	if (rc != 0)
@@ -180,7 +212,7 @@ int pl_run_file_replay(pl_run_file *f, const pl_schema *schema,
 {
 	if (f->fd < 0)
 		return replay_memory(f, schema, fn, arg, err);
-	int rc = pl_run_file_flush(f, err);
+	int rc = write_out(f, err);
 	if (rc != 0)
 		return rc;
 	if (lseek(f->fd, 0, SEEK_SET) != 0)

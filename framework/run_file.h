@@ -21,16 +21,20 @@ int pl_run_file_create(const char *dir, pl_codec *codec, pl_pool *pool,
 void pl_run_file_destroy(pl_run_file *f);
 
 /* Appends rows idx[from .. from + n) of b (rows [from, from + n) when idx
- * is NULL); writes to disk whenever 1 MiB has gathered. PL_ERR_IO names
- * the directory when it cannot be written (a full disk). */
+ * is NULL) as messages of at most 128 KiB before compression; writes to
+ * disk whenever 128 KiB has gathered, so a file holds at most that much
+ * memory whatever the size of b. PL_ERR_IO names the directory when it
+ * cannot be written (a full disk). */
 int pl_run_file_append(pl_run_file *f, const pl_batch *b, const uint32_t *idx,
 		       size_t from, size_t n, pl_error *err);
 
-/* Writes what is gathered. */
+/* Writes what is gathered and gives its buffer back to the pool: a file
+ * between appends then holds no memory. */
 int pl_run_file_flush(pl_run_file *f, pl_error *err);
 
 /* Hands every batch appended, in order, to fn as a batch of schema (lent
- * for the call). A run still under 1 MiB never touches the disk. */
+ * for the call). A run never flushed and still under 128 KiB never touches the
+ * disk. */
 int pl_run_file_replay(pl_run_file *f, const pl_schema *schema,
 		       int (*fn)(void *arg, pl_batch *b, pl_error *err),
 		       void *arg, pl_error *err);

@@ -223,7 +223,7 @@ static int read_message(merger *m, cursor *c, pl_error *err)
 	if (rc == 0)
 		rc = pl_codec_message_size(
 		    m->msg.data, left > SIZE_MAX ? SIZE_MAX : (size_t)left,
-		    &size, err);
+		    &size, NULL, err);
 	if (rc == 0)
 		rc = pl_bytes_reserve(&m->msg, size, s->pool, err);
 	if (rc == 0)

@@ -194,6 +194,65 @@ static void shuffle_compressed(void)
 	shuffle_by_key(1024, 1);
 }
 
+/* What a receiver decoded in its largest round. */
+typedef struct round_size {
+	size_t most;
+	int64_t rows;
+} round_size;
+
+static int measure_round(void *arg, pl_batch *b, pl_error *err)
+{
+	(void)err;
+	round_size *m = arg;
+	size_t raw = pl_codec_raw_size(b, NULL, 0, b->nrows);
+	if (raw > m->most)
+		m->most = raw;
+	m->rows += (int64_t)b->nrows;
+	return 0;
+}
+
+/* Rows that compress a hundredfold (one key, a long constant string):
+ * a round still brings each receiver at most round_bytes per sender
+ * before compression, not round_bytes of compressed messages. */
+static void rounds_bounded_before_compression(void)
+{
+	fixture f;
+	setup(&f);
+	const size_t round = 8192;
+	pl_exchange *x = open_exchange(&f, round, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	char s[256];
+	memset(s, 'z', sizeof(s));
+	round_size m = {0, 0};
+	int rc = 0;
+	for (int chunk = 0; rc == 0 && chunk < 20; chunk++) {
+		pl_batch *b = pl_batch_new(&f.schema, 500, f.pool, &f.err);
+		for (int i = 0; b && rc == 0 && i < 500; i++)
+			rc = pl_column_push_i64(&b->cols[0], 5, f.pool,
+						&f.err) ||
+			     pl_column_push_i64(&b->cols[1], 1, f.pool,
+						&f.err) ||
+			     pl_column_push_str(&b->cols[2], s, sizeof(s),
+						f.pool, &f.err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		pl_batch_sync_rows(b);
+		if (rc == 0)
+			rc = pl_exchange_push(x, b, measure_round, &m, &f.err);
+		pl_batch_free(b, f.pool);
+	}
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(pl_exchange_finish(x, measure_round, &m, &f.err), 0);
+	pl_exchange_stats st = pl_exchange_get_stats(x);
+	int64_t all;
+	MPI_Allreduce(&m.rows, &all, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+	CU_ASSERT_EQUAL(all, (int64_t)f.nranks * 20 * 500);
+	CU_ASSERT(m.most <= (size_t)f.nranks * round);
+	if (f.nranks > 1)
+		CU_ASSERT(st.bytes_sent * 20 < st.bytes_raw);
+	pl_exchange_destroy(x);
+	teardown(&f);
+}
+
 /* Rank r holds 100 * r + 5 rows, except rank 1 which holds none. */
 static int gathered_rows(int r)
 {
@@ -347,6 +406,7 @@ static void fault_walk_on_rank0(void)
 static const pl_test tests[] = {
     {"shuffle_raw", shuffle_raw},
     {"shuffle_compressed", shuffle_compressed},
+    {"rounds_bounded_before_compression", rounds_bounded_before_compression},
     {"gather_in_rank_order", gather_in_rank_order},
     {"broadcast_from_last", broadcast_from_last},
     {"agree_spreads_failure", agree_spreads_failure},
