@@ -178,17 +178,29 @@ static size_t next_merge_point(const pl_exec *x, size_t i)
 	return i;
 }
 
+/* Finishes operator i, not a merge point. One whose before_split is set
+ * cannot finish alone: its partial state goes through the spill
+ * partitions, as it would go to ranks (a grace hash join on one rank). */
+static int finish_one(pl_exec *x, size_t i, pl_error *err)
+{
+	pl_operator *op = &x->p->ops[i];
+	pl_spill *s = x->spills[i];
+	const pl_emitter *out = &x->emitters[i + 1];
+	if (s != NULL && op->before_split != NULL &&
+	    op->split == PL_SPLIT_DEFAULT) {
+		int rc = op->before_split(op, &x->comm, err);
+		return rc ? rc : pl_spill_finish(s, out, err);
+	}
+	if (pl_spill_active(s))
+		return pl_spill_finish(s, out, err);
+	return op->def->finish ? op->def->finish(op, out, err) : 0;
+}
+
 /* Finishes operators [from, until), none of them a merge point. */
 static int finish_run(pl_exec *x, size_t from, size_t until, pl_error *err)
 {
 	for (size_t i = from; i < until; i++) {
-		pl_operator *op = &x->p->ops[i];
-		int rc = 0;
-		if (pl_spill_active(x->spills[i]))
-			rc = pl_spill_finish(x->spills[i], &x->emitters[i + 1],
-					     err);
-		else if (op->def->finish)
-			rc = op->def->finish(op, &x->emitters[i + 1], err);
+		int rc = finish_one(x, i, err);
 		if (rc < 0)
 			return rc;
 	}

@@ -13,7 +13,8 @@
  * broadcast join: no traffic, each rank joins its share of the left).
  * When it is large (distribute = partition, or auto and its files pass a
  * quarter of the rank's budget) the join is a partitioned hash join
- * instead, see join_part.c. */
+ * instead, across ranks or into spill files on one rank, see
+ * join_part.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,8 +366,7 @@ static int hash_right(join_state *st, pl_pool *pool, pl_error *err)
 	return 0;
 }
 
-int pl_join_build(pl_operator *op, join_state *st, bool load,
-		  pl_error *err)
+int pl_join_build(pl_operator *op, join_state *st, bool load, pl_error *err)
 {
 	pl_pool *pool = op->env->pool;
 	st->built = true;
@@ -494,6 +494,15 @@ static void join_destroy(pl_operator *op)
 	op->state = NULL;
 }
 
+static const char *distribution(const pl_operator *op, const join_state *st)
+{
+	if (st->partitioned)
+		return op->env->nranks > 1 ? ", both sides partitioned by key"
+					   : ", both sides partitioned by key "
+					     "into spill files";
+	return op->env->nranks > 1 ? ", read whole by every rank" : "";
+}
+
 static void join_describe(const pl_operator *op, char *buf, size_t cap)
 {
 	const join_state *st = op->state;
@@ -505,9 +514,7 @@ static void join_describe(const pl_operator *op, char *buf, size_t cap)
 	snprintf(buf, cap, "%s join on %s with %s%s",
 		 st->left_join ? "left" : "inner",
 		 pl_section_get(sec, "on", ""), pl_section_get(sec, "path", ""),
-		 st->partitioned ? ", both sides partitioned by key"
-		 : op->env->nranks > 1 ? ", read whole by every rank"
-				       : "");
+		 distribution(op, st));
 }
 
 const pl_operator_def pl_op_join = {

@@ -20,6 +20,11 @@
  * that receives them keeps both sides and joins them in finish, right
  * rows chained by hash as in a broadcast join.
  *
+ * On one rank the same partial state goes to the runtime's spill
+ * partitions instead of other ranks (see before_split in
+ * pipeline/operator.h): a grace hash join, so that a right side larger
+ * than the budget is joined a partition at a time.
+ *
  * Output order is any order, as the contract allows for joins. NULL keys
  * never match; a left join still writes their rows, wherever they land
  * (all NULL keys hash alike, so they all land on one rank). */
@@ -74,8 +79,9 @@ static int make_wire(pl_operator *op, join_state *st, pl_error *err)
 static int before_split(pl_operator *op, const void *comm, pl_error *err)
 {
 	join_state *st = op->state;
+	MPI_Comm c = *(const MPI_Comm *)comm;
 	st->share = true;
-	return pl_source_partition(st->src, *(const MPI_Comm *)comm, err);
+	return c == MPI_COMM_NULL ? 0 : pl_source_partition(st->src, c, err);
 }
 
 int pl_join_pick_distribution(pl_operator *op, join_state *st,
@@ -92,7 +98,7 @@ int pl_join_pick_distribution(pl_operator *op, join_state *st,
 					"distribute must be auto, broadcast "
 					"or partition, not '%s'",
 					d);
-	if (op->env->nranks < 2 || !part) {
+	if (!part) {
 		op->split = PL_SPLIT_NONE;
 		return 0;
 	}
@@ -105,8 +111,8 @@ int pl_join_pick_distribution(pl_operator *op, join_state *st,
 		return pl_error_nomem(err, "join columns");
 	for (size_t c = 0; c < st->nleft; c++)
 		map[c] = (int)c;
-	int rc = pl_row_store_init(&st->lefts, &st->out, map, st->nleft, pool,
-				   err);
+	int rc =
+	    pl_row_store_init(&st->lefts, &st->out, map, st->nleft, pool, err);
 	pl_pool_free(pool, map);
 	if (rc == 0)
 		rc = make_wire(op, st, err);
@@ -160,8 +166,8 @@ static int wire_key(join_state *st, size_t k, const pl_column *c, size_t from,
 
 /* Fills st->wire with rows [from, from + n) of one side: cols are the
  * left schema's columns (side 0) or the right store's (side 1). */
-static int to_wire(join_state *st, int side, const pl_column *cols,
-		   size_t from, size_t n, pl_pool *pool, pl_error *err)
+static int to_wire(join_state *st, int side, const pl_column *cols, size_t from,
+		   size_t n, pl_pool *pool, pl_error *err)
 {
 	pl_batch *w = st->wire;
 	pl_row_store_clear_batch(w);
@@ -171,20 +177,19 @@ static int to_wire(join_state *st, int side, const pl_column *cols,
 		rc = wire_key(st, k, &cols[c], from, n, pool, err);
 	}
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = pl_column_push_i64(&w->cols[side_col(st)], side, pool,
-					err);
+		rc =
+		    pl_column_push_i64(&w->cols[side_col(st)], side, pool, err);
 	for (size_t c = 0; rc == 0 && c < st->nleft; c++)
-		rc = side == 0 ? pl_column_append_range(&w->cols[left_col(st) + c],
-						       &cols[c], from, n, pool,
-						       err)
-			       : push_nulls(&w->cols[left_col(st) + c], n,
-					    pool, err);
-	for (size_t c = 0; rc == 0 && c < st->right.ncols; c++)
-		rc = side == 1
-			 ? pl_column_append_range(&w->cols[right_col(st) + c],
+		rc = side == 0
+			 ? pl_column_append_range(&w->cols[left_col(st) + c],
 						  &cols[c], from, n, pool, err)
-			 : push_nulls(&w->cols[right_col(st) + c], n, pool,
-				      err);
+			 : push_nulls(&w->cols[left_col(st) + c], n, pool, err);
+	for (size_t c = 0; rc == 0 && c < st->right.ncols; c++)
+		rc =
+		    side == 1
+			? pl_column_append_range(&w->cols[right_col(st) + c],
+						 &cols[c], from, n, pool, err)
+			: push_nulls(&w->cols[right_col(st) + c], n, pool, err);
 	w->nrows = n;
 	return rc;
 }
@@ -196,8 +201,8 @@ static int emit_store(join_state *st, int side, const pl_row_store *rs,
 {
 	int rc = 0;
 	for (size_t from = 0; rc == 0 && from < rs->nrows; from += st->chunk) {
-		size_t n = rs->nrows - from < st->chunk ? rs->nrows - from
-							: st->chunk;
+		size_t n =
+		    rs->nrows - from < st->chunk ? rs->nrows - from : st->chunk;
 		rc = to_wire(st, side, rs->cols, from, n, pool, err);
 		if (rc == 0)
 			rc = pl_emit(out, st->wire, err);
@@ -276,9 +281,9 @@ int pl_join_merge(pl_operator *op, const pl_batch *partial, pl_error *err)
 	int rc = pl_row_store_take(&st->lefts, partial->cols + left_col(st),
 				   NULL, idx, nl, pool, err);
 	if (rc == 0)
-		rc = pl_row_store_take(&st->right,
-				       partial->cols + right_col(st), NULL,
-				       idx + nl, nr, pool, err);
+		rc =
+		    pl_row_store_take(&st->right, partial->cols + right_col(st),
+				      NULL, idx + nl, nr, pool, err);
 	pl_pool_free(pool, idx);
 	return rc;
 }

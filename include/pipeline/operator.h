@@ -154,7 +154,12 @@ struct pl_operator {
 	 * rank together after the input has ended and before partial, with
 	 * comm pointing at the job's MPI_Comm; for collective work such as
 	 * reading a share of another file. Returns 0 or a negative PL_ERR_*
-	 * with err set; the runtime makes the ranks agree on the outcome. */
+	 * with err set; the runtime makes the ranks agree on the outcome.
+	 * Setting it also says that finish alone cannot end the instance: on
+	 * one rank (comm then points at MPI_COMM_NULL when the job has no
+	 * MPI) the runtime calls it, then sends the partial state through
+	 * its spill partitions, merging each into a fresh instance that
+	 * finishes it, as if the partitions were ranks. */
 	int (*before_split)(pl_operator *op, const void *comm, pl_error *err);
 	/* Set by init when process() takes dictionary-encoded string columns
 	 * (pipeline/batch.h); otherwise the operator only ever sees plain

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Bounded memory: a group-by and a distinct over millions of distinct keys
-# under a 64 MiB budget give the answer an ample budget gives, with a peak
-# RSS (measured from outside by /usr/bin/time) under the budget plus a
-# fixed overhead, and no spill file left in spill_dir.
+# Bounded memory: a group-by, a distinct and a join over millions of
+# distinct keys under a 64 MiB budget give the answer an ample budget
+# gives, with a peak RSS (measured from outside by /usr/bin/time) under the
+# budget plus a fixed overhead, and no spill file left in spill_dir; on 2,
+# 3 and 4 ranks sharing a node budget, every rank stays under its share
+# plus the same overhead.
 #   test_memory.sh PIPELINE BUILD_DIR [CASE ...]
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -24,6 +26,12 @@ make_input() {
       k = int(rand() * 2000000); print "key" k "," i % 1000 "," (i % 3 ? "x" : "") } }' >big.csv
 }
 
+# 2 million keys, each once, for the right side of a join with big.csv.
+make_right() {
+  awk 'BEGIN { print "k,w,t"
+    for (i = 0; i < 2000000; i++) print "key" i "," i % 977 ",t" i % 13 }' >right.csv
+}
+
 # run_rss OUT ARGS...: runs pipeline, sets $rss (KB) from /usr/bin/time.
 run_rss() {
   local out=$1
@@ -31,6 +39,35 @@ run_rss() {
   /usr/bin/time -f '%M' -o rss.txt "$bin" -q "$@" || return 1
   rss=$(tail -n 1 rss.txt)
   sort "$out" >"$out.sorted"
+}
+
+# run_ranks N OUT ARGS...: runs pipeline on N ranks, sets $rss (KB) to the
+# largest rank's peak RSS, as /usr/bin/time sees mpirun's children.
+run_ranks() {
+  local n=$1 out=$2
+  shift 2
+  /usr/bin/time -f '%M' -o rss.txt mpirun --oversubscribe -n "$n" "$bin" -q "$@" || return 1
+  rss=$(tail -n 1 rss.txt)
+  sort "$out" >"$out.sorted"
+}
+
+# check_ranks N MIB: every rank's peak RSS in m.json, and the largest one
+# seen from outside ($rss), under MIB / N MiB plus OVERHEAD_KB; each rank
+# had that share.
+check_ranks() {
+  local n=$1 mib=$2 limit
+  limit=$((mib * 1024 / n + OVERHEAD_KB))
+  echo "  $n ranks: largest peak RSS $rss KB under $limit KB"
+  [ "$rss" -le "$limit" ] || fail "peak RSS $rss KB over $limit KB" || return 1
+  python3 - "$n" "$mib" "$limit" <<'PY' || fail "metrics: $(cat m.json)"
+import json, sys
+n, mib, limit = (int(a) for a in sys.argv[1:])
+ranks = json.load(open("m.json"))["per_rank"]
+assert len(ranks) == n, ranks
+for r in ranks:
+    assert r["budget_bytes"] == mib * 2**20 // n, r
+    assert r["peak_rss_bytes"] <= limit * 1024, r
+PY
 }
 
 # spill_job MIB OPERATOR_SECTIONS: runs the job over big.csv with an ample
@@ -53,8 +90,48 @@ spill_job() {
     fail "metrics show no spilling: $(cat m.json)"
 }
 
+GROUPBY='[groupby]\nkeys = k\nn = count()\ns = sum(v)\nf = first(v)\nl = last(v)\nm = median(v)\nc = count(s)\n'
+JOIN='[join]\npath = right.csv\non = k\nhow = left\n'
+
 case_groupby_many_keys() {
-  spill_job 64 '[groupby]\nkeys = k\nn = count()\ns = sum(v)\nf = first(v)\nl = last(v)\nm = median(v)\nc = count(s)\n'
+  spill_job 64 "$GROUPBY"
+}
+
+# A right side of 2 million rows (about 160 MB in memory) under 64 MiB:
+# a grace hash join, both sides in spill partitions.
+case_join_bigger_than_budget() {
+  make_right
+  spill_job 64 "$JOIN"
+}
+
+# ranks_job MIB BODY: the job over big.csv with an ample budget in one
+# process, then on 2, 3 and 4 ranks sharing a node budget of MIB MiB: the
+# same answer, every rank under its share plus the overhead, no spill file
+# left.
+ranks_job() {
+  local mib=$1 body=$2 n
+  [ -f big.csv ] || make_input
+  mkdir -p spill
+  printf '[job]\nspill_dir = spill\n[source]\npath = big.csv\n%b[sink]\npath = out.csv\noverwrite = true\n' "$body" >job.conf
+  run_rss out.csv job.conf || fail "ample run failed" || return 1
+  mv out.csv.sorted ample.csv.sorted
+  for n in 2 3 4; do
+    run_ranks "$n" out.csv --memory "${mib}MiB" --metrics m.json job.conf || fail "$n ranks failed" || return 1
+    cmp -s ample.csv.sorted out.csv.sorted || fail "$n ranks: answer differs from the ample one" || return 1
+    check_ranks "$n" "$mib" || return 1
+    [ -z "$(ls -A spill)" ] || fail "spill files left: $(ls -A spill)" || return 1
+  done
+}
+
+case_groupby_many_keys_on_ranks() {
+  ranks_job 128 "$GROUPBY"
+}
+
+# Partitioned across ranks (the right side passes a quarter of a rank's
+# budget), then spilled on each rank.
+case_join_on_ranks() {
+  make_right
+  ranks_job 128 "$JOIN"
 }
 
 case_distinct_many_keys() {

@@ -86,6 +86,26 @@ case_sort_two_keys_desc() {
     fail "output is not big.csv stably sorted by v desc, k"
 }
 
+# On 2, 3 and 4 ranks sharing a node budget of 128 MiB (a sample sort,
+# each rank spilling its range): the bytes of the ample run, and every
+# rank's peak RSS under its share plus the overhead.
+case_sort_on_ranks() {
+  make_input
+  make_job "k"
+  run_rss job.conf || fail "ample run failed" || return 1
+  mv out.csv ample.csv
+  local n limit
+  for n in 2 3 4; do
+    /usr/bin/time -f '%M %e' -o rss.txt mpirun --oversubscribe -n "$n" "$bin" -q --memory 128MiB job.conf || fail "$n ranks failed" || return 1
+    read -r rss secs < <(tail -n 1 rss.txt)
+    limit=$((128 * 1024 / n + OVERHEAD_KB))
+    echo "  $n ranks: largest peak RSS $rss KB under $limit KB, $secs s"
+    cmp -s ample.csv out.csv || fail "$n ranks: output differs from the ample one" || return 1
+    [ "$sanitized" = 1 ] || [ "$rss" -le "$limit" ] || fail "peak RSS $rss KB over $limit KB" || return 1
+    spill_empty || return 1
+  done
+}
+
 # A job that fails after spilling (a bad value near the end) leaves
 # spill_dir empty.
 case_failure_cleans_up() {
