@@ -35,6 +35,9 @@ BUDGETS=${BUDGETS:-"256MiB none"}
 RUNS=${RUNS:-3}
 DATA=${DATA:-/tmp/bench-data}
 PIPELINE=${PIPELINE:-$ROOT/build/pipeline}
+# One process, as the report says: without this, `--ranks auto` would
+# spawn a second rank for tables over 512 MiB.
+export PIPELINE_RANKS=${PIPELINE_RANKS:-1}
 MODS=${DUCKDB_NODE_MODULES:-/tmp/bench-peers-node/node_modules}
 export DUCKDB_THREADS=${DUCKDB_THREADS:-2}
 [ -n "${DUCKDB_PRESERVE_INSERTION_ORDER:-}" ] && export DUCKDB_PRESERVE_INSERTION_ORDER

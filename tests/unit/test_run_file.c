@@ -1,0 +1,191 @@
+/* Run files: rows come back in the order written, and a file holds at most
+ * 128 KiB of memory whatever size of batch it is handed, none between
+ * appends once flushed. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "framework/run_file.h"
+#include "harness.h"
+
+#define BUF_LIMIT ((size_t)128 << 10)
+
+typedef struct fixture {
+	char dir[64];
+	pl_pool *pool;
+	pl_codec *codec;
+	pl_schema schema;
+	pl_error err;
+} fixture;
+
+static void setup(fixture *f)
+{
+	snprintf(f->dir, sizeof(f->dir), "/tmp/pl-run-file-XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(f->dir));
+	f->pool = pl_pool_create(0);
+	pl_error_clear(&f->err);
+	f->codec = pl_codec_create(f->pool, 1, &f->err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f->codec);
+	pl_schema_init(&f->schema);
+	pl_schema_add(&f->schema, "id", PL_INT64, &f->err);
+	pl_schema_add(&f->schema, "name", PL_STRING, &f->err);
+}
+
+/* Also checks that the file left nothing in the directory. */
+static void teardown(fixture *f)
+{
+	pl_codec_destroy(f->codec);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(f->pool).bytes_out, 0);
+	pl_pool_destroy(f->pool);
+	pl_schema_free(&f->schema);
+	CU_ASSERT_EQUAL(rmdir(f->dir), 0); /* fails unless empty */
+}
+
+/* Rows [from, from + n): id = i, name = "row<i>" (NULL when i % 5 == 0). */
+static pl_batch *make_rows(fixture *f, int64_t from, size_t n)
+{
+	pl_batch *b = pl_batch_new(&f->schema, n, f->pool, &f->err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	int rc = 0;
+	for (int64_t i = from; rc == 0 && i < from + (int64_t)n; i++) {
+		char s[32];
+		int len = snprintf(s, sizeof(s), "row%lld", (long long)i);
+		rc = pl_column_push_i64(&b->cols[0], i, f->pool, &f->err);
+		if (rc == 0 && i % 5 == 0)
+			rc = pl_column_push_null(&b->cols[1], f->pool, &f->err);
+		else if (rc == 0)
+			rc = pl_column_push_str(&b->cols[1], s, (size_t)len,
+						f->pool, &f->err);
+	}
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	pl_batch_sync_rows(b);
+	return b;
+}
+
+typedef struct checker {
+	int64_t next; /* the id the next row must have */
+	int bad;
+} checker;
+
+static int check_rows(void *arg, pl_batch *b, pl_error *err)
+{
+	(void)err;
+	checker *c = arg;
+	for (size_t r = 0; r < b->nrows; r++, c->next++) {
+		char s[32];
+		size_t len;
+		int n = snprintf(s, sizeof(s), "row%lld", (long long)c->next);
+		c->bad += pl_col_i64(&b->cols[0])[r] != c->next;
+		if (c->next % 5 == 0) {
+			c->bad += !pl_column_is_null(&b->cols[1], r);
+			continue;
+		}
+		const char *got = pl_col_str(&b->cols[1], r, &len);
+		c->bad += len != (size_t)n || memcmp(got, s, len) != 0;
+	}
+	return 0;
+}
+
+/* Appends rows [from, from + n) in one batch; returns the pool bytes the
+ * append left held (the batch itself excluded). */
+static size_t append(fixture *f, pl_run_file *rf, int64_t from, size_t n)
+{
+	pl_batch *b = make_rows(f, from, n);
+	size_t before = pl_pool_get_stats(f->pool).bytes_out;
+	CU_ASSERT_EQUAL(pl_run_file_append(rf, b, NULL, 0, n, &f->err), 0);
+	size_t after = pl_pool_get_stats(f->pool).bytes_out;
+	pl_batch_free(b, f->pool);
+	return after > before ? after - before : 0;
+}
+
+/* A scratch buffer the codec keeps for compressing one message: bounded
+ * by the message size, so by the file's limit too. */
+static size_t codec_scratch(void)
+{
+	return 2 * BUF_LIMIT;
+}
+
+static void rows_come_back_in_order(void)
+{
+	fixture f;
+	setup(&f);
+	pl_run_file *rf;
+	CU_ASSERT_EQUAL_FATAL(
+	    pl_run_file_create(f.dir, f.codec, f.pool, &rf, &f.err), 0);
+	static const size_t sizes[] = {1, 7, 300000, 0, 4096, 12};
+	int64_t at = 0;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+		append(&f, rf, at, sizes[i]);
+		at += (int64_t)sizes[i];
+	}
+	CU_ASSERT(pl_run_file_bytes(rf) > 0); /* it reached the disk */
+	checker c = {0, 0};
+	CU_ASSERT_EQUAL(
+	    pl_run_file_replay(rf, &f.schema, check_rows, &c, &f.err), 0);
+	CU_ASSERT_EQUAL(c.bad, 0);
+	CU_ASSERT_EQUAL(c.next, at);
+	/* appending after a replay goes on at the end */
+	append(&f, rf, at, 1000);
+	c = (checker){0, 0};
+	CU_ASSERT_EQUAL(
+	    pl_run_file_replay(rf, &f.schema, check_rows, &c, &f.err), 0);
+	CU_ASSERT_EQUAL(c.bad, 0);
+	CU_ASSERT_EQUAL(c.next, at + 1000);
+	pl_run_file_destroy(rf);
+	teardown(&f);
+}
+
+/* A batch of 300000 rows (about 6 MB raw) leaves the file holding at most
+ * its 128 KiB buffer (and the codec its scratch); a flush gives the
+ * buffer back. */
+static void big_batch_holds_little(void)
+{
+	fixture f;
+	setup(&f);
+	pl_run_file *rf;
+	CU_ASSERT_EQUAL_FATAL(
+	    pl_run_file_create(f.dir, f.codec, f.pool, &rf, &f.err), 0);
+	size_t held = append(&f, rf, 0, 300000);
+	CU_ASSERT(held <= BUF_LIMIT + codec_scratch());
+	CU_ASSERT(pl_run_file_bytes(rf) > 0);
+	size_t before = pl_pool_get_stats(f.pool).bytes_out;
+	CU_ASSERT_EQUAL(pl_run_file_flush(rf, &f.err), 0);
+	size_t after = pl_pool_get_stats(f.pool).bytes_out;
+	CU_ASSERT(before - after >= BUF_LIMIT);
+	CU_ASSERT(after <= codec_scratch());
+	checker c = {0, 0};
+	CU_ASSERT_EQUAL(
+	    pl_run_file_replay(rf, &f.schema, check_rows, &c, &f.err), 0);
+	CU_ASSERT_EQUAL(c.bad, 0);
+	CU_ASSERT_EQUAL(c.next, 300000);
+	pl_run_file_destroy(rf);
+	teardown(&f);
+}
+
+/* A run that was never flushed and stays small is replayed from memory:
+ * nothing is written. */
+static void small_run_stays_in_memory(void)
+{
+	fixture f;
+	setup(&f);
+	pl_run_file *rf;
+	CU_ASSERT_EQUAL_FATAL(
+	    pl_run_file_create(f.dir, f.codec, f.pool, &rf, &f.err), 0);
+	append(&f, rf, 0, 100);
+	checker c = {0, 0};
+	CU_ASSERT_EQUAL(
+	    pl_run_file_replay(rf, &f.schema, check_rows, &c, &f.err), 0);
+	CU_ASSERT_EQUAL(c.bad, 0);
+	CU_ASSERT_EQUAL(c.next, 100);
+	CU_ASSERT_EQUAL(pl_run_file_bytes(rf), 0);
+	pl_run_file_destroy(rf);
+	teardown(&f);
+}
+
+static const pl_test tests[] = {
+    {"rows_come_back_in_order", rows_come_back_in_order},
+    {"big_batch_holds_little", big_batch_holds_little},
+    {"small_run_stays_in_memory", small_run_stays_in_memory},
+    {NULL, NULL},
+};
+
+PL_TEST_MAIN("run_file", tests)
