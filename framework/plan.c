@@ -49,6 +49,23 @@ static int init_op(pl_plan *p, size_t i, const pl_section *s, pl_error *err)
 	return rc;
 }
 
+/* Whether the source's path list names standard input. */
+static int reads_stdin(const pl_section *s)
+{
+	char **names;
+	size_t n;
+	pl_error ignored;
+	pl_error_clear(&ignored);
+	if (pl_split_names(pl_section_get(s, "path", ""), &names, &n,
+			   &ignored) != 0)
+		return 0; /* opening the source reports it */
+	int found = 0;
+	for (size_t i = 0; i < n; i++)
+		found |= strcmp(names[i], "-") == 0;
+	pl_names_free(names, n);
+	return found;
+}
+
 static int open_source(pl_plan *p, pl_pool *pool, pl_error *err)
 {
 	const char **keys;
@@ -57,6 +74,12 @@ static int open_source(pl_plan *p, pl_pool *pool, pl_error *err)
 		return pl_error_nomem(err, "the plan");
 	int rc = pl_section_check_keys(p->source_sec, keys, err);
 	free(keys);
+	/* mpirun hands standard input to rank 0 alone. */
+	if (rc == 0 && p->env.nranks > 1 && reads_stdin(p->source_sec))
+		rc = pl_section_error(p->source_sec, "path", err,
+				      "standard input reaches rank 0 only: "
+				      "a job of %d ranks needs a file",
+				      p->env.nranks);
 	if (rc == 0)
 		rc = pl_source_open(p->source_sec, 1, pool, &p->source, err);
 	if (rc == 0)
@@ -157,8 +180,7 @@ static void print_partitioning(const pl_plan *p, FILE *out)
 		if (op->def->partial == NULL || op->def->merge == NULL)
 			continue;
 		const char *how =
-		    op->split == PL_SPLIT_NONE
-			? "kept on each rank"
+		    op->split == PL_SPLIT_NONE ? "kept on each rank"
 		    : op->split == PL_SPLIT_RANGE
 			? "split among the ranks by key ranges (sample sort)"
 		    : op->partition_keys ? "shuffled among the ranks by key"

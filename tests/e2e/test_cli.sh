@@ -168,6 +168,25 @@ case_bad_row_on_one_rank() {
   [ "$(grep -c 'nope\.csv' <<<"$msg")" -eq 1 ] || fail "a missing input told $(grep -c 'nope\.csv' <<<"$msg") times: $msg"
 }
 
+# Standard input reaches rank 0 only: alone and on one rank it is read;
+# on two, every rank stops at once with one message naming the path.
+case_stdin_needs_one_rank() {
+  printf 'k,v\na,1\nb,2\na,3\n' >d.csv
+  printf '[source]\npath = -\nformat = csv\n[groupby]\nkeys = k\ns = sum(v)\n[sink]\npath = out.csv\n' >job.conf
+  "$bin" -q job.conf <d.csv || fail "alone: exit $?" || return 1
+  [ "$(sort out.csv | tr '\n' ' ')" = "a,4 b,2 k,s " ] || fail "alone: $(cat out.csv)" || return 1
+  rm out.csv
+  timeout 60 mpirun --oversubscribe -n 1 "$bin" -q job.conf <d.csv || fail "1 rank: exit $?" || return 1
+  [ "$(sort out.csv | tr '\n' ' ')" = "a,4 b,2 k,s " ] || fail "1 rank: $(cat out.csv)" || return 1
+  rm out.csv
+  msg=$(timeout 60 mpirun --oversubscribe -n 2 "$bin" -q job.conf <d.csv 2>&1 >/dev/null)
+  rc=$?
+  [ "$rc" -ne 0 ] || fail "2 ranks: exit 0" || return 1
+  [ "$(grep -c 'job.conf:2: \[source\] standard input reaches rank 0 only' <<<"$msg")" -eq 1 ] ||
+    fail "2 ranks: $msg" || return 1
+  [ ! -e out.csv ] || fail "2 ranks: output written"
+}
+
 # The same answer from 1 to 4 ranks when quoted fields hold newlines and
 # delimiters everywhere, and input order kept through filter and limit.
 case_ranks_same_answer_quoted() {
