@@ -120,6 +120,18 @@ static int run_plan(pl_plan *plan, const pl_cli_args *a, MPI_Comm comm,
 	return rc;
 }
 
+/* For tests that walk every out-of-memory path of a whole job:
+ * PIPELINE_FAIL_ALLOC=N fails the pool's Nth allocation, N+ that one and
+ * every later one. */
+static void inject_faults(pl_pool *pool)
+{
+	const char *v = getenv("PIPELINE_FAIL_ALLOC");
+	char *end;
+	unsigned long long n = v ? strtoull(v, &end, 10) : 0;
+	if (n > 0 && (*end == '\0' || strcmp(end, "+") == 0))
+		pl_pool_fail_after(pool, n, *end == '+');
+}
+
 /* Every rank builds the same plan, so an error there (a job.conf mistake,
  * a missing input) is found alike on all of them: *alike tells. Without
  * MPI (comm MPI_COMM_NULL) the plan is made for plan_ranks ranks: what
@@ -134,6 +146,8 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 		nranks = plan_ranks;
 	pl_pool *pool = pl_pool_create((size_t)256 << 20);
 	int rc = pool ? 0 : pl_error_nomem(err, "the buffer pool");
+	if (pool != NULL)
+		inject_faults(pool);
 	pl_plan_options o = {a->sets,	 a->nsets,   a->memory,
 			     a->metrics, a->explain, rank,
 			     nranks,	 1,	     1};

@@ -270,6 +270,8 @@ static void teardown(pl_exec *x)
 {
 	for (size_t i = 0; x->merged && i < x->p->nops; i++)
 		pl_exec_free_merged(x, i);
+	for (size_t i = 0; i < x->p->nops; i++)
+		x->bytes_spilled += x->p->ops[i].spilled_bytes;
 	for (size_t i = 0; x->spills && i < x->p->nops; i++) {
 		x->bytes_spilled += pl_spill_bytes(x->spills[i]);
 		if (pl_spill_depth(x->spills[i]) > x->spill_depth)

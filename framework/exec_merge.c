@@ -39,6 +39,7 @@ void pl_exec_free_merged(pl_exec *x, size_t i)
 	pl_operator *m = x->merged[i];
 	if (m == NULL)
 		return;
+	x->bytes_spilled += m->spilled_bytes;
 	m->def->destroy(m);
 	pl_schema_free(&m->partial_schema);
 	free(m);
@@ -232,6 +233,8 @@ void pl_shuffle_free(pl_shuffle *sh)
 int pl_exec_reset_local(pl_exec *x, size_t i, pl_error *err)
 {
 	pl_operator *op = &x->p->ops[i];
+	x->bytes_spilled += op->spilled_bytes;
+	op->spilled_bytes = 0;
 	op->def->destroy(op);
 	op->state = NULL;
 	pl_schema_free(&op->partial_schema);

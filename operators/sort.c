@@ -521,6 +521,7 @@ static int spill_run(pl_operator *op, sort_state *st, pl_error *err)
 			 NULL};
 	rc = pl_sort_spill_run(&st->spill, &rows, idx, n,
 			       pl_row_store_chunk(op->env), err);
+	op->spilled_bytes = st->spill.bytes;
 	pl_pool_free(pool, idx);
 	if (rc == 0)
 		rc = pl_row_store_clear(&st->rows, pool, err);
@@ -586,6 +587,7 @@ static int finish_spilled(pl_operator *op, sort_state *st,
 	if (rc == 0)
 		rc = pl_sort_spill_merge(&st->spill, &spec, &st->rows,
 					 pl_row_store_chunk(op->env), out, err);
+	op->spilled_bytes = st->spill.bytes; /* merged runs included */
 	return rc == PL_STOP ? 0 : rc;
 }
 

@@ -165,6 +165,10 @@ struct pl_operator {
 	 * (pipeline/batch.h); otherwise the operator only ever sees plain
 	 * ones. */
 	int dict_input;
+	/* An operator that spills on its own (rather than through the
+	 * runtime's spilling of partial state) keeps here the bytes it has
+	 * written; the runtime adds them to the metrics' bytes_spilled. */
+	uint64_t spilled_bytes;
 };
 
 /* A plugin exports this symbol: a function returning its definition.
