@@ -49,7 +49,6 @@ int pl_comm_size(MPI_Comm comm);
  * err->elsewhere set. Collective. */
 int pl_mpi_agree(MPI_Comm comm, int local_rc, pl_error *err);
 
-
 /* Called with the rows a round delivered to this rank (in the order of the
  * ranks that sent them); the batch is lent for the call only. A nonzero
  * return (a PL_ERR_* with err set) fails the exchange on every rank. */

@@ -63,7 +63,8 @@ static int compare_split(const range *g, const pl_column *cols, size_t a,
 	for (size_t k = 0; k < g->nkeys; k++) {
 		const pl_column *ca = &cols[g->keys[k].col];
 		const pl_column *cb = &sp->cols[k];
-		bool an = pl_column_is_null(ca, a), bn = pl_column_is_null(cb, s);
+		bool an = pl_column_is_null(ca, a),
+		     bn = pl_column_is_null(cb, s);
 		int r;
 		if (an || bn)
 			r = an == bn ? 0 : (an ? 1 : -1);
@@ -117,8 +118,8 @@ static int thin_sample(range *g, pl_error *err)
 	for (size_t r = 0; r < b->nrows && n < SAMPLE_ROWS; r += 2)
 		idx[n++] = (uint32_t)r;
 	for (size_t c = 0; c < b->ncols; c++) {
-		int rc = pl_column_append_take(&t->cols[c], &b->cols[c], idx,
-					       n, pool, err);
+		int rc = pl_column_append_take(&t->cols[c], &b->cols[c], idx, n,
+					       pool, err);
 		if (rc != 0) {
 			pl_batch_free(t, pool);
 			return rc;
@@ -378,9 +379,9 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	size_t dest_col = local->partial_schema.n;
 	pl_exchange_opts opts = {&dest_col, 1, pl_shuffle_round_bytes(x),
 				 PL_SHUFFLE_ZSTD_LEVEL};
-	g->sh.ex = rc ? NULL
-		      : pl_exchange_create(x->comm, wire, &opts,
-					   x->p->env.pool, err);
+	g->sh.ex =
+	    rc ? NULL
+	       : pl_exchange_create(x->comm, wire, &opts, x->p->env.pool, err);
 	if (rc == 0 && g->sh.ex == NULL)
 		rc = PL_ERR_NOMEM;
 	if (g->sh.ex == NULL)

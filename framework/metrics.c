@@ -101,18 +101,19 @@ static void write_rank(FILE *f, int rank, const uint64_t *m)
 		m[M_READ_AHEAD] ? "true" : "false",
 		(unsigned long long)m[M_CHUNKS]);
 	write_samples(f, m);
-	fprintf(
-	    f,
-	    ", \"budget_bytes\": %llu, \"peak_rss_bytes\": %llu, "
-	    "\"peak_pool_bytes\": %llu, \"bytes_spilled\": %llu, "
-	    "\"spill_depth\": %llu, "
-	    "\"shuffle_bytes_raw\": %llu, \"shuffle_bytes_sent\": %llu, "
-	    "\"seconds\": %.6f}",
-	    (unsigned long long)m[M_BUDGET], (unsigned long long)m[M_PEAK_RSS],
-	    (unsigned long long)m[M_PEAK_POOL],
-	    (unsigned long long)m[M_SPILLED],
-	    (unsigned long long)m[M_SPILL_DEPTH], (unsigned long long)m[M_SENT_RAW],
-	    (unsigned long long)m[M_SENT], (double)m[M_SECONDS_US] / 1e6);
+	fprintf(f,
+		", \"budget_bytes\": %llu, \"peak_rss_bytes\": %llu, "
+		"\"peak_pool_bytes\": %llu, \"bytes_spilled\": %llu, "
+		"\"spill_depth\": %llu, "
+		"\"shuffle_bytes_raw\": %llu, \"shuffle_bytes_sent\": %llu, "
+		"\"seconds\": %.6f}",
+		(unsigned long long)m[M_BUDGET],
+		(unsigned long long)m[M_PEAK_RSS],
+		(unsigned long long)m[M_PEAK_POOL],
+		(unsigned long long)m[M_SPILLED],
+		(unsigned long long)m[M_SPILL_DEPTH],
+		(unsigned long long)m[M_SENT_RAW],
+		(unsigned long long)m[M_SENT], (double)m[M_SECONDS_US] / 1e6);
 }
 
 static int write_json(const char *path, const pl_plan *p, const uint64_t *all,

@@ -255,8 +255,9 @@ static int partition_hdf5(pl_source *src, MPI_Comm comm, pl_error *err)
 	uint64_t edge[2];
 	for (int k = 0; k < 2; k++) {
 		uint64_t r = (uint64_t)(rank + k);
-		uint64_t even = total / (uint64_t)n * r +
-				(r < total % (uint64_t)n ? r : total % (uint64_t)n);
+		uint64_t even =
+		    total / (uint64_t)n * r +
+		    (r < total % (uint64_t)n ? r : total % (uint64_t)n);
 		/* Every rank computes its neighbours' edges alike. */
 		edge[k] = r == 0 || r == (uint64_t)n
 			      ? even
@@ -264,8 +265,8 @@ static int partition_hdf5(pl_source *src, MPI_Comm comm, pl_error *err)
 	}
 	if (edge[1] < edge[0])
 		edge[1] = edge[0];
-	int rc = pl_hdf5_reader_set_range(src->h5, edge[0], edge[1] - edge[0],
-					  err);
+	int rc =
+	    pl_hdf5_reader_set_range(src->h5, edge[0], edge[1] - edge[0], err);
 	return pl_mpi_agree(comm, rc, err);
 }
 

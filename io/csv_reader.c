@@ -518,8 +518,7 @@ static int dict_add(pl_csv_reader *r, pl_column *d, const char *s, size_t len,
 		    int in_place, pl_error *err)
 {
 	if (pl_column_reserve(d, d->len + 1, r->pool, err) != 0 ||
-	    (!in_place &&
-	     pl_column_reserve_arena(d, len, r->pool, err) != 0))
+	    (!in_place && pl_column_reserve_arena(d, len, r->pool, err) != 0))
 		return PL_ERR_NOMEM;
 	if (!in_place)
 		memcpy(d->arena + d->arena_len, s, len);
@@ -545,7 +544,8 @@ static int put_dict(pl_csv_reader *r, dict_col *dc, pl_column *c, size_t row,
 		len = pl_csv_unescape(f, r->o->quote, d->arena + d->arena_len);
 	}
 	size_t i = (size_t)pl_hash_bytes(s, len) & (DICT_SLOTS - 1);
-	for (uint32_t e; (e = dc->slots[i]) != 0; i = (i + 1) & (DICT_SLOTS - 1)) {
+	for (uint32_t e; (e = dc->slots[i]) != 0;
+	     i = (i + 1) & (DICT_SLOTS - 1)) {
 		size_t l;
 		const char *t = pl_col_str(d, e - 1, &l);
 		if (l == len && memcmp(t, s, len) == 0) {
@@ -553,8 +553,7 @@ static int put_dict(pl_csv_reader *r, dict_col *dc, pl_column *c, size_t row,
 			return 0;
 		}
 	}
-	if (d->len >= DICT_MAX ||
-	    (row >= DICT_PROBE_ROWS && d->len > row / 2))
+	if (d->len >= DICT_MAX || (row >= DICT_PROBE_ROWS && d->len > row / 2))
 		return DICT_FULL;
 	if (dict_add(r, d, s, len, f->quoted, err) != 0)
 		return PL_ERR_NOMEM;

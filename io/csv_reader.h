@@ -53,9 +53,9 @@ const pl_schema *pl_csv_reader_schema(const pl_csv_reader *r);
 
 /* Reads up to max_rows rows into *out. The batch is owned by the reader
  * and valid until the call after next, or close (the reader fills two
- * batches in turn, so that one can be read ahead); it carries provenance (origin =
- * the file's path, line[i] = the physical line where row i starts). *out
- * is NULL at the end of the last file. A bad row (wrong field count, value
+ * batches in turn, so that one can be read ahead); it carries provenance
+ * (origin = the file's path, line[i] = the physical line where row i starts).
+ * *out is NULL at the end of the last file. A bad row (wrong field count, value
  * not fitting its type, unterminated quote) is PL_ERR_DATA naming
  * "file:LINE: ..." unless skip_errors, when it is counted and written to
  * the reject file. */

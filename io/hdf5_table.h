@@ -24,7 +24,7 @@ typedef struct pl_h5_table {
 	size_t n;
 	pl_h5_src *src;
 	uint64_t nrows;
-	uint64_t chunk; /* rows per chunk of the first dataset; 0: none */
+	uint64_t chunk;	  /* rows per chunk of the first dataset; 0: none */
 	size_t cache_cap; /* chunk cache bytes per dataset, at most */
 } pl_h5_table;
 

@@ -218,8 +218,8 @@ static int intern_add(pl_intern *in, const char *s, size_t len, uint64_t h,
 }
 
 /* The code of string s, added when new. */
-static int intern_code(pl_intern *in, const char *s, size_t len,
-		       pl_pool *pool, int64_t *code, pl_error *err)
+static int intern_code(pl_intern *in, const char *s, size_t len, pl_pool *pool,
+		       int64_t *code, pl_error *err)
 {
 	if (2 * (in->strs.len + 1) > in->nslots) {
 		int rc = intern_grow(in, pool, err);
@@ -314,8 +314,8 @@ int pl_group_table_intern(pl_group_table *t, pl_error *err)
 		if (t->keys[k].type != PL_STRING)
 			continue;
 		pl_column_free(&t->keys[k], t->pool);
-		int rc = pl_column_init(&t->keys[k], PL_INT64, 0, 0, t->pool,
-					err);
+		int rc =
+		    pl_column_init(&t->keys[k], PL_INT64, 0, 0, t->pool, err);
 		if (rc == 0)
 			rc = pl_column_init(&t->codes[k], PL_INT64, 0, 0,
 					    t->pool, err);
@@ -360,8 +360,7 @@ void pl_group_table_format_key(const pl_group_table *t, size_t k, size_t g,
 	if (in == NULL || pl_column_is_null(c, g))
 		pl_column_format(c, g, buf, cap);
 	else
-		pl_column_format(&in->strs, (size_t)pl_col_i64(c)[g], buf,
-				 cap);
+		pl_column_format(&in->strs, (size_t)pl_col_i64(c)[g], buf, cap);
 }
 
 int pl_group_table_init(pl_group_table *t, const pl_type *types, size_t nkeys,

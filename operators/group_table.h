@@ -25,8 +25,8 @@ typedef struct pl_intern pl_intern;
 typedef struct pl_group_table {
 	pl_pool *pool;
 	size_t nkeys;
-	pl_column *keys; /* nkeys columns (malloc'd array), one row a group;
-			    an interned key holds int64 codes */
+	pl_column *keys;    /* nkeys columns (malloc'd array), one row a group;
+			       an interned key holds int64 codes */
 	pl_intern **intern; /* per key: its distinct strings, or NULL */
 	pl_column *codes;   /* per interned key: the current batch's codes */
 	const pl_column **use; /* per key: what the current batch maps by */

@@ -566,9 +566,8 @@ static int emit_value_rows(pl_operator *op, size_t j, size_t from, size_t n,
 	pl_batch *b = pl_batch_new(&op->partial_schema, n, st->pool, err);
 	int rc = b ? 0 : PL_ERR_NOMEM;
 	for (size_t k = 0; rc == 0 && k < st->nkeys; k++)
-		rc = pl_group_table_append_keys(&st->table, k, 0,
-						a->vl.gid + from, n,
-						&b->cols[k], err);
+		rc = pl_group_table_append_keys(
+		    &st->table, k, 0, a->vl.gid + from, n, &b->cols[k], err);
 	if (rc == 0)
 		rc = fill_tag(&b->cols[st->nkeys], n, (int64_t)j + 1, st->pool,
 			      err);

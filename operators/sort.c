@@ -400,8 +400,8 @@ static int set_range(pl_operator *op, sort_state *st, pl_error *err)
 	if (st->range == NULL)
 		return pl_error_nomem(err, "sort keys");
 	for (size_t k = 0; k < st->norder; k++)
-		st->range[k] = (pl_range_key){st->order[k].col,
-					      st->order[k].desc};
+		st->range[k] =
+		    (pl_range_key){st->order[k].col, st->order[k].desc};
 	op->split = PL_SPLIT_RANGE;
 	op->range_keys = st->range;
 	op->nrange_keys = st->norder;

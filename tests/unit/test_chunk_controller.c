@@ -17,7 +17,8 @@ typedef struct model {
 	size_t budget;
 	uint32_t noise; /* 0: none, else the LCG's state */
 	double slow;	/* time factor, 0 for 1 */
-	double heavy;	/* more seconds per row, making chunk size matter little */
+	double
+	    heavy; /* more seconds per row, making chunk size matter little */
 } model;
 
 static double noise(model *m)
@@ -216,8 +217,7 @@ static const pl_test tests[] = {
     {"backs_off_under_pressure", test_backs_off_under_pressure},
     {"headroom_caps_growth", test_headroom_caps_growth},
     {"searches_again_on_drop", test_searches_again_on_drop},
-    {"decline_with_hiccups_keeps_size",
-     test_decline_with_hiccups_keeps_size},
+    {"decline_with_hiccups_keeps_size", test_decline_with_hiccups_keeps_size},
     {"fixed_stays_fixed", test_fixed_stays_fixed},
     {"samples_span_the_run", test_samples_span_the_run},
     {NULL, NULL}};

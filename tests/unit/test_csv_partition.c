@@ -10,8 +10,8 @@
 #include <zstd.h>
 
 #include "harness.h"
-#include "text_buf.h"
 #include "io/csv_partition.h"
+#include "text_buf.h"
 
 #define MAX_RANKS 7
 
@@ -35,7 +35,6 @@ static void teardown(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CU_ASSERT_EQUAL(system(cmd), 0);
 }
-
 
 /* Writes bytes to dir/name; returns a malloc'd path. */
 static char *put(const char *name, const char *data, size_t len)

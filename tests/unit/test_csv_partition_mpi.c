@@ -17,7 +17,6 @@
 static int rank, nranks;
 static char dir[64];
 
-
 static uint32_t rnd(uint64_t *s)
 {
 	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;

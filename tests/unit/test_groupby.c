@@ -209,14 +209,15 @@ static void encode_dict(pl_column *c, pl_pool *pool)
 	CU_ASSERT_FATAL(pl_column_init(d, PL_STRING, 0, 0, pool, &err) == 0);
 	for (size_t i = 0; i < c->len; i++) {
 		size_t e = 0;
-		while (e < d->len && !(pl_column_is_null(c, i)
-					   ? pl_column_is_null(d, e)
-					   : pl_column_compare(c, i, d, e) == 0 &&
-						 !pl_column_is_null(d, e)))
+		while (e < d->len &&
+		       !(pl_column_is_null(c, i)
+			     ? pl_column_is_null(d, e)
+			     : pl_column_compare(c, i, d, e) == 0 &&
+				   !pl_column_is_null(d, e)))
 			e++;
 		if (e == d->len)
-			CU_ASSERT_FATAL(pl_column_push_from(d, c, i, pool,
-							    &err) == 0);
+			CU_ASSERT_FATAL(
+			    pl_column_push_from(d, c, i, pool, &err) == 0);
 		code[i] = (uint32_t)e;
 	}
 	for (size_t i = 0; i < c->len; i++)
@@ -796,14 +797,16 @@ static void test_fault_injection(void)
 /* Two string keys and an int key (the strings interned by the table):
  * hand-computed answers, the same through partial state split over
  * small batches and merged, and clean failure at every allocation. */
-static const char *const two_kv[] = {"keys", "g, s, v", "n",   "count()",
-				     "sf",   "sum(f)",	"med", "median(f)",
-				     NULL};
+static const char *const two_kv[] = {"keys",	"g, s, v",   "n",
+				     "count()", "sf",	     "sum(f)",
+				     "med",	"median(f)", NULL};
 static const char *const two_want[] = {
-    "a|x|1|1|0.5|0.5",	    "b|NULL|NULL|1|2.5|2.5", "a|y|4|1|1.5|1.5",
-    "c|NULL|NULL|1|NULL|NULL", "a|x|2|1|NULL|NULL",	 "b|zz|7|1|-1|-1",
-    "b|zz|3|1|0.25|0.25",	    "a|NULL|NULL|1|3.5|3.5", "b|a|5|1|4|4",
-    "d|q|9|1|1|1",	    "a|w|8|1|2|2",		 NULL};
+    "a|x|1|1|0.5|0.5",	  "b|NULL|NULL|1|2.5|2.5",
+    "a|y|4|1|1.5|1.5",	  "c|NULL|NULL|1|NULL|NULL",
+    "a|x|2|1|NULL|NULL",  "b|zz|7|1|-1|-1",
+    "b|zz|3|1|0.25|0.25", "a|NULL|NULL|1|3.5|3.5",
+    "b|a|5|1|4|4",	  "d|q|9|1|1|1",
+    "a|w|8|1|2|2",	  NULL};
 static const char *const two_p1[] = {"a,1,0.5,x", "b,,2.5,", "a,4,1.5,y",
 				     "a,1,,x",	  "b,,2.5,", NULL};
 

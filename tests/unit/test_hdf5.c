@@ -572,14 +572,17 @@ static void test_align_to_chunks(void)
 	pl_hdf5_options o;
 	opts(&o, files, 2, ds, 1, NULL);
 	pl_hdf5_reader *r = open_ok(&o);
-	static const uint64_t in[] = {0, 4, 5, 6, 14, 16, 29, 31, 34, 35, 39, 43};
-	static const uint64_t out[] = {0, 0, 0, 10, 10, 20, 30, 30, 35, 35, 39, 43};
+	static const uint64_t in[] = {0,  4,  5,  6,  14, 16,
+				      29, 31, 34, 35, 39, 43};
+	static const uint64_t out[] = {0,  0,  0,  10, 10, 20,
+				       30, 30, 35, 35, 39, 43};
 	for (size_t i = 0; i < sizeof(in) / sizeof(*in); i++) {
 		if (pl_hdf5_reader_align(r, in[i]) != out[i])
-			fprintf(stderr, "\n  align(%llu) = %llu, want %llu\n",
-				(unsigned long long)in[i],
-				(unsigned long long)pl_hdf5_reader_align(r, in[i]),
-				(unsigned long long)out[i]);
+			fprintf(
+			    stderr, "\n  align(%llu) = %llu, want %llu\n",
+			    (unsigned long long)in[i],
+			    (unsigned long long)pl_hdf5_reader_align(r, in[i]),
+			    (unsigned long long)out[i]);
 		CU_ASSERT_EQUAL(pl_hdf5_reader_align(r, in[i]), out[i]);
 	}
 	pl_hdf5_reader_close(r);
@@ -610,7 +613,7 @@ static void test_chunk_cache_budget(void)
 	int64_t *v = calloc(n, sizeof(*v));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	hid_t f = new_file("cache.h5");
-	put_i64(f, "big", n, v, 1 << 19);  /* 4 MiB chunks */
+	put_i64(f, "big", n, v, 1 << 19);   /* 4 MiB chunks */
 	put_i64(f, "small", n, v, 1 << 10); /* 8 KiB chunks */
 	H5Fclose(f);
 	free(v);
