@@ -12,7 +12,7 @@
  * Across ranks the right side is by default read whole by every rank (a
  * broadcast join: no traffic, each rank joins its share of the left).
  * When it is large (distribute = partition, or auto and its files pass a
- * quarter of the rank's budget) the join is a partitioned hash join
+ * sixteenth of the rank's budget) the join is a partitioned hash join
  * instead, across ranks or into spill files on one rank, see
  * join_part.c. */
 #include <stdio.h>

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # [join] across ranks: the partitioned hash join (distribute = partition,
-# or auto with a right side over a quarter of the rank's budget) and the
+# or auto with a right side over a sixteenth of the rank's budget) and the
 # broadcast one give, alone and under mpirun with 1 to 4 ranks, the rows
 # Python's nested loop gives (any order): inner and left joins, duplicate
 # right keys, NULL keys that never match, int64 keys meeting float64 ones
@@ -136,7 +136,7 @@ case_broadcast_same_rows() {
   grep -q 'read whole by every rank' plan.txt || fail "plan: $(cat plan.txt)"
 }
 
-# auto: a right side over a quarter of the budget is partitioned; under a
+# auto: a right side over a sixteenth of the budget is partitioned; under a
 # 16 MiB node budget (8 MiB a rank on 2 ranks) the receiving ranks spill
 # and join partition by partition.
 case_auto_small_budget_spills() {

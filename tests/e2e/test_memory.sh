@@ -104,6 +104,15 @@ case_join_bigger_than_budget() {
   spill_job 64 "$JOIN"
 }
 
+# The same right side (a 35 MB file) under 160 MiB: a broadcast would
+# hold 165 MiB of it, so auto must pick the grace join here too.
+case_join_auto_keeps_budget() {
+  make_right
+  spill_job 160 "$JOIN" || return 1
+  python3 -c 'import json; r = json.load(open("m.json"))["per_rank"][0]; assert r["peak_pool_bytes"] <= r["budget_bytes"], r' ||
+    fail "pool over budget: $(cat m.json)"
+}
+
 # ranks_job MIB BODY: the job over big.csv with an ample budget in one
 # process, then on 2, 3 and 4 ranks sharing a node budget of MIB MiB: the
 # same answer, every rank under its share plus the overhead, no spill file
@@ -127,7 +136,7 @@ case_groupby_many_keys_on_ranks() {
   ranks_job 128 "$GROUPBY"
 }
 
-# Partitioned across ranks (the right side passes a quarter of a rank's
+# Partitioned across ranks (the right side passes a sixteenth of a rank's
 # budget), then spilled on each rank.
 case_join_on_ranks() {
   make_right
