@@ -20,9 +20,29 @@
 #include "framework/exec_internal.h"
 #include "framework/launch.h"
 
-static int feed_stage(void *arg, pl_batch *b, pl_error *err)
+static double now_seconds(void)
 {
-	pl_stage *s = arg;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Charges the time since the last switch to the stage running and makes
+ * stage k run (0 the source, 1 + i operator i, nops + 1 the sink); returns
+ * the stage that ran. Called per batch and stage, never per row. */
+static size_t enter_stage(pl_exec *x, size_t k)
+{
+	double now = now_seconds();
+	size_t prev = x->stage;
+	x->st->stage_seconds[pl_exec_stage_slot(x->p->nops, prev)] +=
+	    now - x->stage_mark;
+	x->stage_mark = now;
+	x->stage = k;
+	return prev;
+}
+
+static int run_stage(pl_stage *s, pl_batch *b, pl_error *err)
+{
 	pl_exec *x = s->x;
 	if (s->stopped)
 		return PL_STOP;
@@ -48,6 +68,15 @@ static int feed_stage(void *arg, pl_batch *b, pl_error *err)
 	return rc;
 }
 
+static int feed_stage(void *arg, pl_batch *b, pl_error *err)
+{
+	pl_stage *s = arg;
+	size_t prev = enter_stage(s->x, s->index + 1);
+	int rc = run_stage(s, b, err);
+	enter_stage(s->x, prev);
+	return rc;
+}
+
 int pl_exec_partial(pl_exec *x, size_t i, const pl_emitter *out, pl_error *err)
 {
 	pl_operator *op = &x->p->ops[i];
@@ -69,13 +98,6 @@ int pl_exec_is_merge_point(const pl_exec *x, size_t i)
 	const pl_operator *op = &x->p->ops[i];
 	return x->nranks > 1 && op->def->partial != NULL &&
 	       op->def->merge != NULL && op->split != PL_SPLIT_NONE;
-}
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* Tells the chunk controller what the chunk cost (reading it included:
@@ -186,6 +208,7 @@ static int finish_one(pl_exec *x, size_t i, pl_error *err)
 	pl_operator *op = &x->p->ops[i];
 	pl_spill *s = x->spills[i];
 	const pl_emitter *out = &x->emitters[i + 1];
+	enter_stage(x, i + 1);
 	if (s != NULL && op->before_split != NULL &&
 	    op->split == PL_SPLIT_DEFAULT) {
 		int rc = op->before_split(op, &x->comm, err);
@@ -255,6 +278,7 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_progress *progress,
 		rc = pl_mpi_agree(x->comm, rc, err);
 		if (rc != 0)
 			break;
+		enter_stage(x, at + 1);
 		rc = pl_exec_merge(x, at, err);
 		size_t next = next_merge_point(x, at + 1);
 		if (rc == 0)
@@ -307,12 +331,16 @@ int pl_exec_run(pl_plan *p, MPI_Comm comm, volatile sig_atomic_t *stop,
 	x.nranks = pl_comm_size(comm);
 	memset(st, 0, sizeof(*st));
 	double t0 = now_seconds();
+	x.stage_mark = t0;
 	int rc = run(&x, stop, progress, err);
 	if (x.out.p != NULL)
 		rc = pl_mpi_agree(x.comm, rc, err);
 	if (rc == 0)
 		rc = pl_source_commit(p->source, x.comm, err);
+	enter_stage(&x, p->nops + 1);
 	rc = pl_output_close(&x.out, rc, x.comm, &st->bytes_out, err);
+	enter_stage(&x, p->nops + 1);
+	st->nstages = pl_exec_stage_slot(p->nops, p->nops + 1) + 1;
 	if (rc != 0)
 		pl_source_discard(p->source);
 	collect_stats(&x, t0);

@@ -11,6 +11,11 @@
 #include "framework/plan.h"
 #include "framework/progress.h"
 
+/* Stages timed per rank: the source, each operator, the sink. The
+ * operators past the room left are timed together with the last one that
+ * fits (no real job comes near). */
+#define PL_MAX_STAGES 64
+
 typedef struct pl_run_stats {
 	uint64_t rows_in, rows_out, rows_skipped;
 	uint64_t bytes_in, bytes_out;
@@ -23,7 +28,23 @@ typedef struct pl_run_stats {
 	int spill_depth; /* partitions split again while merging, levels */
 	uint64_t chunk_rows[PL_CHUNK_SAMPLES]; /* chunk size over time */
 	size_t nchunk_rows;
+	/* Seconds this rank spent in each stage (pl_exec_stage_slot), not
+	 * counting the stages it fed: the source (waiting for or parsing
+	 * input), each operator (processing, finishing, merging across
+	 * ranks), the sink (writing, and putting the output together). */
+	double stage_seconds[PL_MAX_STAGES];
+	size_t nstages;
 } pl_run_stats;
+
+/* The slot of stage_seconds for stage k of a plan with nops operators:
+ * k = 0 the source, 1..nops the operators, nops + 1 the sink. */
+static inline size_t pl_exec_stage_slot(size_t nops, size_t k)
+{
+	size_t n = nops + 2 < PL_MAX_STAGES ? nops + 2 : PL_MAX_STAGES;
+	if (k == nops + 1)
+		return n - 1;
+	return k <= n - 2 ? k : n - 2;
+}
 
 /* Runs the plan on every rank of comm (collective; one rank is fine). The
  * output file appears under its final name only when every stage on every

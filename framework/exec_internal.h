@@ -47,7 +47,9 @@ struct pl_exec {
 	uint64_t bytes_raw, bytes_sent; /* shuffled partial state */
 	uint64_t bytes_spilled;
 	int spill_depth;
-	int dict_on; /* the source hands out dictionary-encoded strings */
+	int dict_on;	   /* the source hands out dictionary-encoded strings */
+	size_t stage;	   /* the stage running now (pl_exec_stage_slot's k) */
+	double stage_mark; /* when it started running */
 };
 
 /* Bytes buffered per destination that start a shuffle round, and the

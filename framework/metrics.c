@@ -29,7 +29,9 @@ enum {
 	M_SPILL_DEPTH,
 	M_NCHUNK_ROWS,
 	M_CHUNK_ROWS, /* PL_CHUNK_SAMPLES sizes, M_NCHUNK_ROWS of them used */
-	M_COUNT = M_CHUNK_ROWS + PL_CHUNK_SAMPLES
+	M_NSTAGES = M_CHUNK_ROWS + PL_CHUNK_SAMPLES,
+	M_STAGE_US, /* PL_MAX_STAGES times, M_NSTAGES of them used */
+	M_COUNT = M_STAGE_US + PL_MAX_STAGES
 };
 
 uint64_t pl_peak_rss(void)
@@ -76,6 +78,35 @@ static void figures(const pl_plan *p, const pl_run_stats *st, uint64_t *m)
 	for (size_t i = 0; i < PL_CHUNK_SAMPLES; i++)
 		m[M_CHUNK_ROWS + i] =
 		    i < st->nchunk_rows ? st->chunk_rows[i] : 0;
+	m[M_NSTAGES] = st->nstages;
+	for (size_t i = 0; i < PL_MAX_STAGES; i++)
+		m[M_STAGE_US + i] = i < st->nstages
+					? (uint64_t)(st->stage_seconds[i] * 1e6)
+					: 0;
+}
+
+/* The name of stage slot i: "source", the operator's section, "sink". */
+static const char *stage_name(const pl_plan *p, uint64_t i, uint64_t n)
+{
+	if (i == 0)
+		return "source";
+	if (i == n - 1)
+		return "sink";
+	return p->ops[i - 1].section->name;
+}
+
+/* [{"stage": "source", "seconds": 0.1}, ...]: where the rank's time went. */
+static void write_stages(FILE *f, const pl_plan *p, const uint64_t *m)
+{
+	uint64_t n = m[M_NSTAGES];
+	fputc('[', f);
+	for (uint64_t i = 0; i < n && i < PL_MAX_STAGES; i++) {
+		fputs(i ? ", {\"stage\": " : "{\"stage\": ", f);
+		json_string(f, stage_name(p, i, n));
+		fprintf(f, ", \"seconds\": %.6f}",
+			(double)m[M_STAGE_US + i] / 1e6);
+	}
+	fputc(']', f);
 }
 
 /* "[65536, 81920, ...]": the chunk size over the rank's run. */
@@ -89,7 +120,7 @@ static void write_samples(FILE *f, const uint64_t *m)
 	fputc(']', f);
 }
 
-static void write_rank(FILE *f, int rank, const uint64_t *m)
+static void write_rank(FILE *f, const pl_plan *p, int rank, const uint64_t *m)
 {
 	fprintf(f,
 		"{\"rank\": %d, \"rows_read\": %llu, \"rows_written\": %llu, "
@@ -106,7 +137,7 @@ static void write_rank(FILE *f, int rank, const uint64_t *m)
 		"\"peak_pool_bytes\": %llu, \"bytes_spilled\": %llu, "
 		"\"spill_depth\": %llu, "
 		"\"shuffle_bytes_raw\": %llu, \"shuffle_bytes_sent\": %llu, "
-		"\"seconds\": %.6f}",
+		"\"seconds\": %.6f, \"stage_seconds\": ",
 		(unsigned long long)m[M_BUDGET],
 		(unsigned long long)m[M_PEAK_RSS],
 		(unsigned long long)m[M_PEAK_POOL],
@@ -114,6 +145,8 @@ static void write_rank(FILE *f, int rank, const uint64_t *m)
 		(unsigned long long)m[M_SPILL_DEPTH],
 		(unsigned long long)m[M_SENT_RAW],
 		(unsigned long long)m[M_SENT], (double)m[M_SECONDS_US] / 1e6);
+	write_stages(f, p, m);
+	fputc('}', f);
 }
 
 static int write_json(const char *path, const pl_plan *p, const uint64_t *all,
@@ -149,7 +182,7 @@ static int write_json(const char *path, const pl_plan *p, const uint64_t *all,
 		(unsigned long long)p->env.memory_budget);
 	for (int r = 0; r < n; r++) {
 		fputs(r ? ", " : "", f);
-		write_rank(f, r, all + r * M_COUNT);
+		write_rank(f, p, r, all + r * M_COUNT);
 	}
 	fputs("]}\n", f);
 	if (fclose(f) != 0)

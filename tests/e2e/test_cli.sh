@@ -124,6 +124,26 @@ case_metrics_json() {
     fail "metrics: $(cat m.json)"
 }
 
+# Seconds per stage: source, each operator by section, sink, in order,
+# adding up to the rank's seconds; alone and on 2 ranks.
+case_metrics_stage_seconds() {
+  awk 'BEGIN { print "k,v"; for (i = 0; i < 200000; i++) print "k" i % 5000 "," i }' >d.csv
+  printf '[source]\npath = d.csv\n[filter]\nwhere = v %% 3 != 0\n[groupby]\nkeys = k\ns = sum(v)\n[sort]\nby = k\n[sink]\npath = out.csv\n' >job.conf
+  run_p 0 --metrics m1.json job.conf || return 1
+  rm out.csv
+  timeout 60 mpirun --oversubscribe -n 2 "$bin" -q --metrics m2.json job.conf || fail "2 ranks: exit $?" || return 1
+  python3 - m1.json m2.json <<'EOF' || fail "metrics: $(cat m1.json m2.json)"
+import json, sys
+for path in sys.argv[1:]:
+    for r in json.load(open(path))["per_rank"]:
+        st = r["stage_seconds"]
+        assert [s["stage"] for s in st] == ["source", "filter", "groupby", "sort", "sink"], st
+        assert all(s["seconds"] >= 0 for s in st), st
+        total = sum(s["seconds"] for s in st)
+        assert abs(total - r["seconds"]) <= 0.01 + 0.02 * r["seconds"], (total, r)
+EOF
+}
+
 case_usage_errors() {
   run_p 2 --no-such-option x.conf && has 'unknown option' || return 1
   run_p 2 && has 'no job.conf' || return 1
