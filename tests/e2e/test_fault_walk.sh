@@ -2,9 +2,10 @@
 # Out of memory at every turn of whole jobs that spill: with
 # PIPELINE_FAIL_ALLOC=N the pool fails its Nth allocation (N+: that one and
 # all after), walked over the job's allocations. Every run must either
-# succeed with the right answer or fail with exit 1 and a single
-# "pipeline: ... out of memory ..." line, leaving no output and no spill
-# file; never crash, hang or (under the sanitizers) leak.
+# succeed with the right answer or fail with exit 1, saying on its
+# "pipeline: " lines (one per failing rank) that it ran out of memory, and
+# leave no output, no temporary file beside it and no spill file; never
+# crash, hang or (under the sanitizers) leak.
 #   test_fault_walk.sh PIPELINE BUILD_DIR [CASE ...]
 # env: WALK_POINTS=150 (failure points per job and mode), WALK_ALL=1 walks
 #      every allocation (slow: minutes per job).
@@ -49,11 +50,14 @@ run_at() {
   [ -z "$(ls -A spill)" ] || fail "at $n: spill files left" || return 1
   if [ "$rc" -eq 0 ]; then
     [ -s err.txt ] && { fail "at $n: succeeded but said: $(head -3 err.txt)"; return 1; }
+    [ -z "$(ls -A | grep '^\.out\.csv')" ] || fail "at $n: temporary output left" || return 1
     same_answer || fail "at $n: succeeded with a different answer"
     return
   fi
   [ "$rc" -eq 1 ] || fail "at $n: exit $rc: $(head -5 err.txt)" || return 1
-  [ ! -e out.csv ] || fail "at $n: failed but left out.csv" || return 1
+  # the output, or its temporary twin .out.csv.tmp-PID-XXXXXX
+  [ -z "$(ls -A | grep -e '^out\.csv' -e '^\.out\.csv')" ] ||
+    fail "at $n: failed but left $(ls -A | grep -e '^out\.csv' -e '^\.out\.csv')" || return 1
   grep -q '^pipeline: .*out of memory' err.txt || fail "at $n: $(head -5 err.txt)" || return 1
   ! grep -qE 'Sanitizer|runtime error|Segmentation|core dumped' err.txt ||
     fail "at $n: $(head -20 err.txt)" || return 1
