@@ -1,5 +1,9 @@
 # Shared by the end-to-end test scripts; sourced, not run.
 
+# Prints why a check failed, indented under the case, and returns 1:
+#   [ -s out.csv ] || fail "no output" || return 1
+fail() { echo "  $*"; return 1; }
+
 # Runs the functions case_NAME of the calling script (or only the names
 # given), each in its own empty directory, and prints "ok", "FAIL" or
 # "skip" (a case returning 77) per case and the closing count line.

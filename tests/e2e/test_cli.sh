@@ -13,8 +13,6 @@ top=$(cd "$here/../.." && pwd)
 . "$top/scripts/env.sh"
 people="$top/jobs/data/people.csv"
 
-fail() { echo "  $*"; return 1; }
-
 # run_p EXPECTED_STATUS ARGS...: runs pipeline, keeps its stderr in $msg.
 run_p() {
   local want=$1

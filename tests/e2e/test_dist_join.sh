@@ -15,8 +15,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$top/scripts/env.sh"
 
-fail() { echo "  $*"; return 1; }
-
 # left.csv: id, k (int, some NULL), s (string key, some NULL), v.
 # right.csv: rk (int), rf (the same key as a float), rs (string), w, tag.
 # Right keys repeat (several matches) and some left keys are missing.

@@ -18,8 +18,6 @@ top=$(cd "$here/../.." && pwd)
 sanitized=0
 grep -q '^PL_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null && sanitized=1
 
-fail() { echo "  $*"; return 1; }
-
 # in.csv: ROWS rows of id (input order), k (most rows share k = 5), s
 # (strings, some NULL), f (floats written as Python writes them, some
 # NULL). Every value is written as the CSV writer writes it, so a sorted

@@ -19,8 +19,6 @@ top=$(cd "$here/../.." && pwd)
 POINTS=${WALK_POINTS:-150}
 FIRST=50
 
-fail() { echo "  $*"; return 1; }
-
 # ROWS rows (default 4000) over 3000 keys, and a right side holding every
 # other key.
 make_input() {

@@ -20,8 +20,6 @@ people="$top/jobs/data/people.csv"
 sensors="$top/jobs/data/sensors.h5"
 py=/usr/bin/python3 # Debian's, with h5py; a pyenv python3 may lack it
 
-fail() { echo "  $*"; return 1; }
-
 # run_p EXPECTED_STATUS ARGS...: runs pipeline, keeps its stderr in $msg.
 run_p() {
   local want=$1

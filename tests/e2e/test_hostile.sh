@@ -20,8 +20,6 @@ top=$(cd "$here/../.." && pwd)
 . "$top/scripts/env.sh"
 py=/usr/bin/python3 # Debian's, with h5py; a pyenv python3 may lack it
 
-fail() { echo "  $*"; return 1; }
-
 # skip REASON: the case cannot run here; visible, and counted apart.
 skip() {
   echo "  skip: $*"

@@ -18,8 +18,6 @@ top=$(cd "$here/../.." && pwd)
 OVERHEAD_KB=$((48 * 1024))
 BUDGET_KB=$((64 * 1024))
 
-fail() { echo "  $*"; return 1; }
-
 make_input() {
   awk 'BEGIN { srand(7); print "k,v,s"
     for (i = 1; i <= 3000000; i++) {

@@ -13,8 +13,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$top/scripts/env.sh"
 
-fail() { echo "  $*"; return 1; }
-
 make_job() {
   awk 'BEGIN{print "id,key,val"; for(i=0;i<1000000;i++) printf "%d,k%d,%.3f\n", i, i%1000, i*0.5}' >data.csv
   printf '[source]\npath = data.csv\n[derive]\nx = val * 2 + id\n[sink]\npath = out.csv.zst\ncompression = zstd:12\noverwrite = true\n' >job.conf

@@ -21,8 +21,6 @@ top=$(cd "$here/../.." && pwd)
 . "$top/scripts/env.sh"
 unset PIPELINE_RANKS
 
-fail() { echo "  $*"; return 1; }
-
 # run_p EXPECTED_STATUS ARGS...: runs pipeline under timeout 60, keeps its
 # stderr in $msg; the status must be EXPECTED_STATUS, no sanitizer report.
 run_p() {

@@ -21,8 +21,6 @@ BUDGET_KB=$((64 * 1024))
 sanitized=0
 grep -q '^PL_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null && sanitized=1
 
-fail() { echo "  $*"; return 1; }
-
 # 3e6 rows, about 48 MB: many equal keys (stability shows), empty strings.
 make_input() {
   awk 'BEGIN { srand(7); print "k,v,s"
