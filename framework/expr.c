@@ -106,6 +106,16 @@ const char *pl_expr_column_name(const pl_expr *e)
 	return e->kind == PL_EK_COL ? e->name : NULL;
 }
 
+void pl_expr_mark_columns(const pl_expr *e, uint8_t *used, size_t n)
+{
+	if (e == NULL)
+		return;
+	if (e->kind == PL_EK_COL && e->col >= 0 && (size_t)e->col < n)
+		used[e->col] = 1;
+	for (size_t i = 0; i < e->nargs; i++)
+		pl_expr_mark_columns(e->args[i], used, n);
+}
+
 static int literal_number(const pl_expr *e, double *value)
 {
 	if (e->kind != PL_EK_LIT)

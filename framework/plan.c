@@ -22,14 +22,20 @@ static int op_section(const pl_section *s, pl_section *copy, pl_error *err)
 	return 0;
 }
 
-static int init_op(pl_plan *p, size_t i, const pl_section *s, pl_error *err)
+/* Starts operator i of section s; def is known when it starts again
+ * (the plugin is loaded already), else NULL. */
+static int init_op(pl_plan *p, size_t i, const pl_section *s,
+		   const pl_operator_def *def, pl_error *err)
 {
 	pl_operator *op = &p->ops[i];
-	const pl_operator_def *def = pl_registry_find(&p->registry, s->name);
 	int rc;
-	if (pl_section_find(s, "plugin") != NULL &&
-	    (rc = pl_registry_load_plugin(&p->registry, s, &def, err)) != 0)
-		return rc;
+	if (def == NULL && pl_section_find(s, "plugin") != NULL) {
+		rc = pl_registry_load_plugin(&p->registry, s, &def, err);
+		if (rc != 0)
+			return rc;
+	} else if (def == NULL) {
+		def = pl_registry_find(&p->registry, s->name);
+	}
 	pl_section *copy = malloc(sizeof(*copy));
 	if (copy == NULL)
 		return pl_error_nomem(err, "the plan");
@@ -100,6 +106,72 @@ static size_t row_bytes(const pl_schema *s)
 	return n;
 }
 
+/* Destroys the operators, keeping the source and schemas[0]. */
+static void free_ops(pl_plan *p)
+{
+	for (size_t i = 0; i < p->nops; i++) {
+		pl_operator *op = &p->ops[i];
+		if (op->def && op->def->destroy)
+			op->def->destroy(op);
+		pl_schema_free(&op->partial_schema);
+		if (op->section) {
+			free(op->section->kv);
+			free((void *)op->section);
+		}
+		pl_schema_free(&p->schemas[i + 1]);
+		memset(op, 0, sizeof(*op));
+	}
+	p->nops = 0;
+}
+
+/* Starts operators 0.. on schemas[0]; defs, when given, are the ones
+ * found the first time. */
+static int init_ops(pl_plan *p, const pl_section **secs, size_t nsecs,
+		    const pl_operator_def **defs, pl_error *err)
+{
+	if (p->chunk_rows == 0)
+		p->env.chunk_rows = pl_chunk_start_rows(
+		    p->node.l2_bytes, row_bytes(&p->schemas[0]));
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nsecs; i++)
+		rc = init_op(p, i, secs[i], defs ? defs[i] : NULL, err);
+	return rc;
+}
+
+/* Narrows the source to the columns the job uses and starts the
+ * operators again on the narrower input. A job that uses none still
+ * reads one column, which carries the row count. */
+static int project(pl_plan *p, const pl_section **secs, size_t nsecs,
+		   pl_error *err)
+{
+	p->source_ncols = p->schemas[0].n;
+	if (!pl_source_projectable(p->source) || p->schemas[0].n == 0)
+		return 0;
+	uint8_t *used = pl_plan_columns_used(p);
+	const pl_operator_def **defs = malloc((nsecs + 1) * sizeof(*defs));
+	int rc = used && defs ? 0 : pl_error_nomem(err, "the plan");
+	size_t n = 0;
+	for (size_t i = 0; rc == 0 && i < p->schemas[0].n; i++)
+		n += used[i];
+	if (rc == 0 && n == 0)
+		used[0] = 1;
+	if (rc == 0 && n < p->schemas[0].n) {
+		for (size_t i = 0; i < nsecs; i++)
+			defs[i] = p->ops[i].def;
+		free_ops(p);
+		rc = pl_source_project(p->source, used, err);
+		pl_schema_free(&p->schemas[0]);
+		if (rc == 0)
+			rc = pl_schema_copy(&p->schemas[0],
+					    pl_source_schema(p->source), err);
+		if (rc == 0)
+			rc = init_ops(p, secs, nsecs, defs, err);
+	}
+	free(used);
+	free(defs);
+	return rc;
+}
+
 static int build(pl_plan *p, const pl_plan_options *o,
 		 const pl_operator_def *const *builtins, pl_pool *pool,
 		 pl_error *err)
@@ -137,11 +209,10 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	if (rc == 0)
 		pl_source_set_cache_budget(p->source, p->env.memory_budget / 4);
 	/* Operators see the start size: their own output batches match it. */
-	if (rc == 0 && p->chunk_rows == 0)
-		p->env.chunk_rows = pl_chunk_start_rows(
-		    p->node.l2_bytes, row_bytes(&p->schemas[0]));
-	for (size_t i = 0; rc == 0 && i < nsecs; i++)
-		rc = init_op(p, i, secs[i], err);
+	if (rc == 0)
+		rc = init_ops(p, secs, nsecs, NULL, err);
+	if (rc == 0)
+		rc = project(p, secs, nsecs, err);
 	free(secs);
 	return rc;
 }
@@ -190,6 +261,26 @@ static void print_partitioning(const pl_plan *p, FILE *out)
 	}
 }
 
+/* Which columns the source converts (projection pushdown). */
+static void print_read(const pl_plan *p, FILE *out)
+{
+	size_t n = p->schemas[0].n, all = p->source_ncols;
+	if (!pl_source_projectable(p->source))
+		fprintf(out, "    reads: every column listed below (%s)\n",
+			pl_section_find(p->source_sec, "columns") != NULL
+			    ? "as `columns` names them"
+			    : "validate = all");
+	else if (n < all)
+		fprintf(out,
+			"    reads: %zu of %zu columns, the ones the job uses; "
+			"the other %zu are skipped (CSV: checked for "
+			"structure, not converted)\n",
+			n, all, all - n);
+	else
+		fprintf(out, "    reads: all %zu columns (the job uses each)\n",
+			all);
+}
+
 void pl_plan_print(const pl_plan *p, FILE *out)
 {
 	fprintf(out,
@@ -201,6 +292,7 @@ void pl_plan_print(const pl_plan *p, FILE *out)
 		(double)p->env.memory_budget / (1 << 20), p->env.chunk_rows,
 		p->chunk_rows ? " (fixed)" : " (start; adaptive)");
 	fprintf(out, "  [source] %s\n", pl_source_describe(p->source));
+	print_read(p, out);
 	print_schema(&p->schemas[0], out);
 	for (size_t i = 0; i < p->nops; i++) {
 		const pl_operator *op = &p->ops[i];
@@ -222,19 +314,10 @@ void pl_plan_print(const pl_plan *p, FILE *out)
 
 void pl_plan_free(pl_plan *p)
 {
-	for (size_t i = 0; i < p->nops; i++) {
-		pl_operator *op = &p->ops[i];
-		if (op->def && op->def->destroy)
-			op->def->destroy(op);
-		pl_schema_free(&op->partial_schema);
-		if (op->section) {
-			free(op->section->kv);
-			free((void *)op->section);
-		}
-	}
+	if (p->ops != NULL && p->schemas != NULL)
+		free_ops(p);
 	if (p->schemas)
-		for (size_t i = 0; i <= p->nops; i++)
-			pl_schema_free(&p->schemas[i]);
+		pl_schema_free(&p->schemas[0]);
 	free(p->schemas);
 	free(p->ops);
 	pl_source_close(p->source);

@@ -42,6 +42,7 @@ typedef struct pl_plan {
 	size_t nops;
 	pl_operator *ops;
 	pl_schema *schemas; /* nops + 1: after the source, after each op */
+	size_t source_ncols; /* the source's columns before projection */
 
 	const pl_section *sink_sec;
 	char sink_path[4096];

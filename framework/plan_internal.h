@@ -14,5 +14,8 @@ int pl_plan_read_job(pl_plan *p, const pl_section *job,
 /* Reads [sink]; checks an existing output unless explaining. */
 int pl_plan_read_sink(pl_plan *p, const pl_section *s, const pl_plan_options *o,
 		      pl_error *err);
+/* One flag per source column (schemas[0]): whether some stage uses it
+ * (plan_project.c). malloc'd; NULL when out of memory. */
+uint8_t *pl_plan_columns_used(const pl_plan *p);
 
 #endif

@@ -27,9 +27,11 @@ struct pl_source {
 	pthread_mutex_t stats_lock; /* guards seen while ra runs */
 	pl_csv_stats seen;	    /* the reader's stats after its last read */
 	atomic_int drop_dict;	    /* asked of the reading thread */
+	int projectable;	    /* see pl_source_projectable */
 };
 
-static const char *const generic_keys[] = {"path", "format", NULL};
+static const char *const generic_keys[] = {"path", "format", "validate",
+					   NULL};
 
 int pl_source_keys(int use_columns, const char ***keys, size_t *n)
 {
@@ -146,16 +148,33 @@ static int open_csv(pl_source *src, const pl_section *s, int use_columns,
 	return 0;
 }
 
+/* `validate = all | used`: whether every column is converted (all). */
+static int read_validate(const pl_section *s, int *all, pl_error *err)
+{
+	const char *v = pl_section_get(s, "validate", "used");
+	*all = strcmp(v, "all") == 0;
+	if (*all || strcmp(v, "used") == 0)
+		return 0;
+	return pl_section_error(s, "validate", err,
+				"validate must be all or used, not '%s'", v);
+}
+
 int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 		   pl_source **out, pl_error *err)
 {
+	int all;
+	int rc = read_validate(s, &all, err);
+	if (rc != 0)
+		return rc;
 	*out = NULL;
 	if (pl_section_find(s, "path") == NULL)
 		return pl_section_error(s, NULL, err, "needs a path");
 	pl_source *src = calloc(1, sizeof(*src));
 	if (src == NULL)
 		return pl_error_nomem(err, "a source");
-	int rc = pick_format(s, &src->format, err);
+	src->projectable = use_columns && !all &&
+			   pl_section_find(s, "columns") == NULL;
+	rc = pick_format(s, &src->format, err);
 	if (rc == 0)
 		rc = src->format == FORMAT_HDF5
 			 ? open_hdf5(src, s, use_columns, pool, err)
@@ -166,6 +185,17 @@ int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 	}
 	*out = src;
 	return 0;
+}
+
+int pl_source_projectable(const pl_source *src)
+{
+	return src->projectable;
+}
+
+int pl_source_project(pl_source *src, const uint8_t *keep, pl_error *err)
+{
+	return src->h5 ? pl_hdf5_reader_project(src->h5, keep, err)
+		       : pl_csv_reader_project(src->csv, keep, err);
 }
 
 void pl_source_set_cache_budget(pl_source *src, uint64_t bytes)

@@ -25,6 +25,15 @@ int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 
 const pl_schema *pl_source_schema(const pl_source *src);
 
+/* Whether the planner may narrow the source to the columns the job uses:
+ * not when `columns` chose them or `validate = all` wants every column
+ * converted. */
+int pl_source_projectable(const pl_source *src);
+
+/* Narrows the schema and the batches to the columns k with keep[k] set
+ * (projection pushdown, see the readers). Call before reading. */
+int pl_source_project(pl_source *src, const uint8_t *keep, pl_error *err);
+
 /* Bytes the source may hold in its read caches (HDF5: the chunk caches of
  * the open file's datasets together). Call before reading. */
 void pl_source_set_cache_budget(pl_source *src, uint64_t bytes);

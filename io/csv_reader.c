@@ -960,6 +960,33 @@ int pl_csv_reader_open(const pl_csv_options *o, pl_pool *pool,
 	return 0;
 }
 
+int pl_csv_reader_project(pl_csv_reader *r, const uint8_t *keep,
+			  pl_error *err)
+{
+	if (r->batches[0] != NULL || r->batches[1] != NULL || r->dict != NULL)
+		return pl_error_set(err, PL_ERR_INTERNAL,
+				    "%s:%d: csv projection after reading",
+				    __FILE__, __LINE__);
+	pl_schema out;
+	pl_schema_init(&out);
+	int rc = 0;
+	for (size_t k = 0; rc == 0 && k < r->out.n; k++)
+		if (keep[k])
+			rc = pl_schema_add(&out, r->out.fields[k].name,
+					   r->out.fields[k].type, err);
+	if (rc != 0) {
+		pl_schema_free(&out);
+		return rc;
+	}
+	size_t m = 0;
+	for (size_t k = 0; k < r->out.n; k++)
+		if (keep[k])
+			r->sel[m++] = r->sel[k];
+	pl_schema_free(&r->out);
+	r->out = out;
+	return 0;
+}
+
 const pl_schema *pl_csv_reader_schema(const pl_csv_reader *r)
 {
 	return &r->out;

@@ -51,6 +51,14 @@ int pl_csv_reader_open(const pl_csv_options *o, pl_pool *pool,
 /* The schema of the batches (only the selected columns, in order). */
 const pl_schema *pl_csv_reader_schema(const pl_csv_reader *r);
 
+/* Narrows the batches to the columns k of the schema with keep[k] set
+ * (projection pushdown): the others are still split into fields, so a
+ * record's field count and quoting are checked, but never converted, so
+ * no value of theirs makes a bad row. Call after open, before the first
+ * batch and before allow_dict. PL_ERR_INTERNAL when called later. */
+int pl_csv_reader_project(pl_csv_reader *r, const uint8_t *keep,
+			  pl_error *err);
+
 /* Reads up to max_rows rows into *out. The batch is owned by the reader
  * and valid until the call after next, or close (the reader fills two
  * batches in turn, so that one can be read ahead); it carries provenance

@@ -191,6 +191,32 @@ int pl_hdf5_reader_open(const pl_hdf5_options *o, pl_pool *pool,
 	return 0;
 }
 
+int pl_hdf5_reader_project(pl_hdf5_reader *r, const uint8_t *keep,
+			   pl_error *err)
+{
+	pl_schema s;
+	pl_schema_init(&s);
+	int rc = 0;
+	for (size_t k = 0; rc == 0 && k < r->schema.n; k++)
+		if (keep[k])
+			rc = pl_schema_add(&s, r->schema.fields[k].name,
+					   r->schema.fields[k].type, err);
+	pl_batch *b = rc == 0 ? pl_batch_new(&s, 0, r->pool, err) : NULL;
+	if (b == NULL) {
+		pl_schema_free(&s);
+		return rc ? rc : PL_ERR_NOMEM;
+	}
+	size_t m = 0;
+	for (size_t k = 0; k < r->schema.n; k++)
+		if (keep[k])
+			r->sel[m++] = r->sel[k];
+	pl_batch_free(r->batch, r->pool);
+	r->batch = b;
+	pl_schema_free(&r->schema);
+	r->schema = s;
+	return 0;
+}
+
 const pl_schema *pl_hdf5_reader_schema(const pl_hdf5_reader *r)
 {
 	return &r->schema;

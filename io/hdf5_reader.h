@@ -47,6 +47,12 @@ int pl_hdf5_reader_open(const pl_hdf5_options *o, pl_pool *pool,
 
 const pl_schema *pl_hdf5_reader_schema(const pl_hdf5_reader *r);
 
+/* Narrows the batches to the columns k of the schema with keep[k] set:
+ * the other datasets (or compound fields) are never read. Call before
+ * the first batch. */
+int pl_hdf5_reader_project(pl_hdf5_reader *r, const uint8_t *keep,
+			   pl_error *err);
+
 /* Total rows over all files (known without reading data). */
 uint64_t pl_hdf5_reader_total_rows(const pl_hdf5_reader *r);
 

@@ -71,6 +71,23 @@ static int add_derivation(const pl_section *sec, const pl_kv *kv,
 	return rc;
 }
 
+/* An input column is used when an expression reads it, or when it
+ * reaches the output unreplaced and is needed there. */
+static void derive_columns_used(const pl_operator *op, const pl_schema *in,
+				const pl_schema *out, const uint8_t *out_used,
+				uint8_t *in_used)
+{
+	const derive_state *st = op->state;
+	(void)out;
+	for (size_t i = 0; i < in->n; i++)
+		in_used[i] = out_used[i];
+	for (size_t j = 0; j < st->n; j++)
+		if (st->items[j].col < in->n)
+			in_used[st->items[j].col] = 0;
+	for (size_t j = 0; j < st->n; j++)
+		pl_expr_mark_columns(st->items[j].expr, in_used, in->n);
+}
+
 static int derive_init(pl_operator *op, const pl_section *sec,
 		       const pl_schema *in, pl_schema *out, pl_error *err)
 {
@@ -79,6 +96,7 @@ static int derive_init(pl_operator *op, const pl_section *sec,
 	if (st == NULL)
 		return pl_error_nomem(err, "derive state");
 	op->state = st;
+	op->columns_used = derive_columns_used;
 	if (sec->n == 0)
 		return pl_section_error(sec, NULL, err,
 					"needs at least one NAME = EXPR");

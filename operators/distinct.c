@@ -73,6 +73,19 @@ static int parse_columns(pl_operator *op, distinct_state *st,
 	return rc;
 }
 
+/* The distinct columns (all without `columns`), needed or not. */
+static void distinct_columns_used(const pl_operator *op, const pl_schema *in,
+				  const pl_schema *out, const uint8_t *out_used,
+				  uint8_t *in_used)
+{
+	const distinct_state *st = op->state;
+	(void)in;
+	(void)out;
+	(void)out_used;
+	for (size_t j = 0; j < st->ncols; j++)
+		in_used[st->map[j]] = 1;
+}
+
 static int distinct_init(pl_operator *op, const pl_section *sec,
 			 const pl_schema *in, pl_schema *out, pl_error *err)
 {
@@ -80,6 +93,7 @@ static int distinct_init(pl_operator *op, const pl_section *sec,
 	if (st == NULL)
 		return pl_error_nomem(err, "distinct state");
 	op->state = st;
+	op->columns_used = distinct_columns_used;
 	int rc = pl_section_check_keys(sec, distinct_keys, err);
 	if (rc == 0)
 		rc = parse_columns(op, st, sec, in, err);

@@ -35,6 +35,18 @@ static int parse_where(const pl_section *sec, const pl_schema *in,
 	return rc;
 }
 
+/* Passes every column through; reads where's. */
+static void filter_columns_used(const pl_operator *op, const pl_schema *in,
+				const pl_schema *out, const uint8_t *out_used,
+				uint8_t *in_used)
+{
+	const filter_state *st = op->state;
+	(void)out;
+	for (size_t i = 0; i < in->n; i++)
+		in_used[i] = out_used[i];
+	pl_expr_mark_columns(st->where, in_used, in->n);
+}
+
 static int filter_init(pl_operator *op, const pl_section *sec,
 		       const pl_schema *in, pl_schema *out, pl_error *err)
 {
@@ -42,6 +54,7 @@ static int filter_init(pl_operator *op, const pl_section *sec,
 	if (st == NULL)
 		return pl_error_nomem(err, "filter state");
 	op->state = st;
+	op->columns_used = filter_columns_used;
 	int rc = pl_section_check_keys(sec, filter_keys, err);
 	if (rc == 0)
 		rc = parse_where(sec, in, st, err);

@@ -296,6 +296,25 @@ static int make_partial_schema(gb_state *st, const pl_schema *out,
 	return rc;
 }
 
+/* The keys and what the aggregates' arguments read. */
+static void gb_columns_used(const pl_operator *op, const pl_schema *in,
+			    const pl_schema *out, const uint8_t *out_used,
+			    uint8_t *in_used)
+{
+	const gb_state *st = op->state;
+	(void)out;
+	(void)out_used;
+	for (size_t k = 0; k < st->nkeys; k++)
+		in_used[st->key_col[k]] = 1;
+	for (size_t a = 0; a < st->naggs; a++)
+		for (int k = 0; k < 2; k++) {
+			pl_expr_mark_columns(st->aggs[a].arg[k], in_used,
+					     in->n);
+			if (st->aggs[a].col[k] >= 0)
+				in_used[st->aggs[a].col[k]] = 1;
+		}
+}
+
 static int gb_init(pl_operator *op, const pl_section *sec, const pl_schema *in,
 		   pl_schema *out, pl_error *err)
 {
@@ -303,6 +322,7 @@ static int gb_init(pl_operator *op, const pl_section *sec, const pl_schema *in,
 	if (st == NULL)
 		return pl_error_nomem(err, "group-by state");
 	op->state = st;
+	op->columns_used = gb_columns_used;
 	st->pool = op->env->pool;
 	st->sec = sec;
 	st->chunk = op->env->chunk_rows ? op->env->chunk_rows : 65536;

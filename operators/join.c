@@ -250,6 +250,19 @@ static int join_setup(pl_operator *op, join_state *st, const pl_section *sec,
 	return rc;
 }
 
+/* The left keys, and the left columns needed after the join. */
+static void join_columns_used(const pl_operator *op, const pl_schema *in,
+			      const pl_schema *out, const uint8_t *out_used,
+			      uint8_t *in_used)
+{
+	const join_state *st = op->state;
+	(void)out;
+	for (size_t i = 0; i < in->n; i++)
+		in_used[i] = out_used[i];
+	for (size_t k = 0; k < st->nkeys; k++)
+		in_used[st->keys[k].left] = 1;
+}
+
 static int join_init(pl_operator *op, const pl_section *sec,
 		     const pl_schema *in, pl_schema *out, pl_error *err)
 {
@@ -257,6 +270,7 @@ static int join_init(pl_operator *op, const pl_section *sec,
 	if (st == NULL)
 		return pl_error_nomem(err, "join state");
 	op->state = st;
+	op->columns_used = join_columns_used;
 	pl_schema_init(&st->out);
 	int rc = check_keys(sec, err);
 	if (rc == 0)

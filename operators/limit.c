@@ -19,6 +19,16 @@ typedef struct limit_state {
 
 static const char *const limit_keys[] = {"rows", NULL};
 
+static void limit_columns_used(const pl_operator *op, const pl_schema *in,
+			       const pl_schema *out, const uint8_t *out_used,
+			       uint8_t *in_used)
+{
+	(void)op;
+	(void)out;
+	for (size_t i = 0; i < in->n; i++)
+		in_used[i] = out_used[i];
+}
+
 static int limit_init(pl_operator *op, const pl_section *sec,
 		      const pl_schema *in, pl_schema *out, pl_error *err)
 {
@@ -27,6 +37,7 @@ static int limit_init(pl_operator *op, const pl_section *sec,
 	if (st == NULL)
 		return pl_error_nomem(err, "limit state");
 	op->state = st;
+	op->columns_used = limit_columns_used;
 	int rc = pl_section_check_keys(sec, limit_keys, err);
 	if (rc != 0)
 		return rc;

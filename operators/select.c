@@ -271,6 +271,23 @@ static int check_keys(const pl_section *sec, pl_error *err)
 	return 0;
 }
 
+/* Every column the section names must still be there when init runs
+ * again: with `columns`, the listed ones; with drop or rename alone, the
+ * names could be any, so all. */
+static void select_columns_used(const pl_operator *op, const pl_schema *in,
+				const pl_schema *out, const uint8_t *out_used,
+				uint8_t *in_used)
+{
+	const select_state *st = op->state;
+	(void)out;
+	(void)out_used;
+	int listed = pl_section_find(op->section, "columns") != NULL;
+	for (size_t i = 0; i < in->n; i++)
+		in_used[i] = !listed;
+	for (size_t k = 0; listed && k < st->n; k++)
+		in_used[st->src[k]] = 1;
+}
+
 static int select_init(pl_operator *op, const pl_section *sec,
 		       const pl_schema *in, pl_schema *out, pl_error *err)
 {
@@ -279,6 +296,7 @@ static int select_init(pl_operator *op, const pl_section *sec,
 	if (st == NULL)
 		return pl_error_nomem(err, "select state");
 	op->state = st;
+	op->columns_used = select_columns_used;
 	int rc = check_keys(sec, err);
 	if (rc != 0)
 		return rc;

@@ -408,6 +408,18 @@ static int set_range(pl_operator *op, sort_state *st, pl_error *err)
 	return 0;
 }
 
+static void sort_columns_used(const pl_operator *op, const pl_schema *in,
+			      const pl_schema *out, const uint8_t *out_used,
+			      uint8_t *in_used)
+{
+	const sort_state *st = op->state;
+	(void)out;
+	for (size_t i = 0; i < in->n; i++)
+		in_used[i] = out_used[i];
+	for (size_t k = 0; k < st->norder; k++)
+		in_used[st->order[k].col] = 1;
+}
+
 static int sort_init(pl_operator *op, const pl_section *sec,
 		     const pl_schema *in, pl_schema *out, pl_error *err)
 {
@@ -415,6 +427,7 @@ static int sort_init(pl_operator *op, const pl_section *sec,
 	if (st == NULL)
 		return pl_error_nomem(err, "sort state");
 	op->state = st;
+	op->columns_used = sort_columns_used;
 	pl_sort_spill_init(&st->spill, op->env->pool, op->env->spill_dir,
 			   op->env->memory_budget);
 	int rc = pl_section_check_keys(sec, sort_keys, err);

@@ -52,6 +52,9 @@ const char *pl_expr_text(const pl_expr *e);
 /* If e is a bare column reference, its name; else NULL. */
 const char *pl_expr_column_name(const pl_expr *e);
 
+/* After bind: sets used[i] = 1 for every column i < n that e reads. */
+void pl_expr_mark_columns(const pl_expr *e, uint8_t *used, size_t n);
+
 /* If e is a numeric literal (possibly negated), stores it and returns 1. */
 int pl_expr_number(const pl_expr *e, double *value);
 

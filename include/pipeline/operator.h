@@ -169,6 +169,18 @@ struct pl_operator {
 	 * runtime's spilling of partial state) keeps here the bytes it has
 	 * written; the runtime adds them to the metrics' bytes_spilled. */
 	uint64_t spilled_bytes;
+	/* Optional, for the planner's projection pushdown (only the source
+	 * columns some stage uses are converted): sets in_used[i] = 1 for
+	 * every column i of in (in_used comes zeroed) that this instance
+	 * reads or names in its section, given out_used, one flag per column
+	 * of out, saying which of its output columns later stages need. NULL:
+	 * every input column is used. When the planner drops unused source
+	 * columns it destroys the instance and runs init again on the
+	 * narrower input, so a column the section names must be marked even
+	 * when only its name matters (a select's drop). */
+	void (*columns_used)(const pl_operator *op, const pl_schema *in,
+			     const pl_schema *out, const uint8_t *out_used,
+			     uint8_t *in_used);
 };
 
 /* A plugin exports this symbol: a function returning its definition.
