@@ -12,6 +12,7 @@
 #include "framework/launch.h"
 #include "framework/metrics.h"
 #include "framework/plan.h"
+#include "framework/profile.h"
 #include "framework/progress.h"
 #include "framework/topology.h"
 
@@ -117,6 +118,12 @@ static int run_plan(pl_plan *plan, const pl_cli_args *a, MPI_Comm comm,
 		rc = pl_metrics_write(plan->metrics_path, plan, &st, comm, err);
 	if (rc == 0 && a->verbosity > 0)
 		summary(plan, &st, comm);
+	if (rc == 0 && a->profile) {
+		pl_profile pf;
+		pl_profile_gather(&pf, plan, &st, comm);
+		if (plan->env.rank == 0)
+			pl_profile_print(&pf, stderr);
+	}
 	return rc;
 }
 

@@ -13,7 +13,7 @@ typedef struct pl_cli_args {
 	const char *memory;
 	const char *metrics;
 	const char *ranks; /* --ranks value, unparsed, or NULL */
-	int explain, list_operators, version, help;
+	int explain, profile, list_operators, version, help;
 	int progress;  /* -1: default (terminal), 0 off, 1 on */
 	int verbosity; /* 0 quiet, 1 normal, 2 verbose */
 } pl_cli_args;

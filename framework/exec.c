@@ -33,10 +33,17 @@ static double now_seconds(void)
 static size_t enter_stage(pl_exec *x, size_t k)
 {
 	double now = now_seconds();
-	size_t prev = x->stage;
-	x->st->stage_seconds[pl_exec_stage_slot(x->p->nops, prev)] +=
-	    now - x->stage_mark;
+	size_t prev = x->stage, slot = pl_exec_stage_slot(x->p->nops, prev);
+	x->st->stage_seconds[slot] += now - x->stage_mark;
 	x->stage_mark = now;
+	/* A new high-water mark was reached while prev ran; else what the
+	 * pool holds now is the best that is known of it. */
+	pl_pool_stats ps = pl_pool_get_stats(x->p->env.pool);
+	size_t held = ps.bytes_peak > x->peak_mark ? ps.bytes_peak
+						   : ps.bytes_out;
+	if (held > x->st->stage_peak[slot])
+		x->st->stage_peak[slot] = held;
+	x->peak_mark = ps.bytes_peak;
 	x->stage = k;
 	return prev;
 }
@@ -48,6 +55,8 @@ static int run_stage(pl_stage *s, pl_batch *b, pl_error *err)
 		return PL_STOP;
 	if (b->nrows == 0)
 		return 0;
+	x->st->stage_rows[pl_exec_stage_slot(x->p->nops, s->index + 1)] +=
+	    b->nrows;
 	if (s->index == x->p->nops) {
 		x->st->rows_out += b->nrows;
 		return pl_output_write(&x->out, b, err);
@@ -295,9 +304,9 @@ static void teardown(pl_exec *x)
 	for (size_t i = 0; x->merged && i < x->p->nops; i++)
 		pl_exec_free_merged(x, i);
 	for (size_t i = 0; i < x->p->nops; i++)
-		x->bytes_spilled += x->p->ops[i].spilled_bytes;
+		pl_exec_add_spill(x, i, x->p->ops[i].spilled_bytes);
 	for (size_t i = 0; x->spills && i < x->p->nops; i++) {
-		x->bytes_spilled += pl_spill_bytes(x->spills[i]);
+		pl_exec_add_spill(x, i, pl_spill_bytes(x->spills[i]));
 		if (pl_spill_depth(x->spills[i]) > x->spill_depth)
 			x->spill_depth = pl_spill_depth(x->spills[i]);
 		pl_spill_destroy(x->spills[i]);
@@ -313,6 +322,7 @@ static void collect_stats(pl_exec *x, double t0)
 	pl_run_stats *st = x->st;
 	pl_source_stats ss = pl_source_get_stats(x->p->source);
 	st->rows_in = ss.rows;
+	st->stage_rows[0] = ss.rows;
 	st->rows_skipped = ss.rows_skipped;
 	st->bytes_in = ss.bytes_read;
 	st->peak_pool = pl_pool_get_stats(x->p->env.pool).bytes_peak;

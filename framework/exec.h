@@ -34,6 +34,12 @@ typedef struct pl_run_stats {
 	 * ranks), the sink (writing, and putting the output together). */
 	double stage_seconds[PL_MAX_STAGES];
 	size_t nstages;
+	/* Per stage slot too (--profile): rows the stage took in (the
+	 * source: rows it read), the pool's bytes held at the highest point
+	 * seen while the stage ran, and bytes the stage spilled to disk. */
+	uint64_t stage_rows[PL_MAX_STAGES];
+	uint64_t stage_peak[PL_MAX_STAGES];
+	uint64_t stage_spilled[PL_MAX_STAGES];
 } pl_run_stats;
 
 /* The slot of stage_seconds for stage k of a plan with nops operators:

@@ -50,7 +50,15 @@ struct pl_exec {
 	int dict_on;	   /* the source hands out dictionary-encoded strings */
 	size_t stage;	   /* the stage running now (pl_exec_stage_slot's k) */
 	double stage_mark; /* when it started running */
+	size_t peak_mark;  /* the pool's high-water mark then */
 };
+
+/* Counts bytes operator i spilled, in all and for its stage. */
+static inline void pl_exec_add_spill(pl_exec *x, size_t i, uint64_t bytes)
+{
+	x->bytes_spilled += bytes;
+	x->st->stage_spilled[pl_exec_stage_slot(x->p->nops, i + 1)] += bytes;
+}
 
 /* Bytes buffered per destination that start a shuffle round, and the
  * zstd level of shuffled and spooled rows. */
@@ -62,6 +70,7 @@ struct pl_exec {
  * rank, and are filed on arrival by sender in run files. */
 typedef struct pl_shuffle {
 	pl_exec *x;
+	size_t op; /* the operator whose state it carries */
 	pl_exchange *ex;
 	pl_run_file **from; /* rows received, per sending rank */
 	pl_codec *codec;

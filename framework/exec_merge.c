@@ -39,7 +39,7 @@ void pl_exec_free_merged(pl_exec *x, size_t i)
 	pl_operator *m = x->merged[i];
 	if (m == NULL)
 		return;
-	x->bytes_spilled += m->spilled_bytes;
+	pl_exec_add_spill(x, i, m->spilled_bytes);
 	m->def->destroy(m);
 	pl_schema_free(&m->partial_schema);
 	free(m);
@@ -197,6 +197,7 @@ int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local,
 {
 	pl_pool *pool = sh->x->p->env.pool;
 	sh->extra = nextra;
+	sh->op = (size_t)(local - sh->x->p->ops);
 	int rc = pl_schema_copy(wire, &local->partial_schema, err);
 	for (size_t e = 0; rc == 0 && e < nextra; e++)
 		rc = pl_schema_add(wire, extra[e], PL_INT64, err);
@@ -220,7 +221,8 @@ void pl_shuffle_free(pl_shuffle *sh)
 	pl_pool *pool = sh->x->p->env.pool;
 	for (int r = 0; sh->from && r < sh->x->nranks; r++) {
 		if (sh->from[r])
-			sh->x->bytes_spilled += pl_run_file_bytes(sh->from[r]);
+			pl_exec_add_spill(sh->x, sh->op,
+					  pl_run_file_bytes(sh->from[r]));
 		pl_run_file_destroy(sh->from[r]);
 	}
 	free(sh->from);
@@ -233,7 +235,7 @@ void pl_shuffle_free(pl_shuffle *sh)
 int pl_exec_reset_local(pl_exec *x, size_t i, pl_error *err)
 {
 	pl_operator *op = &x->p->ops[i];
-	x->bytes_spilled += op->spilled_bytes;
+	pl_exec_add_spill(x, i, op->spilled_bytes);
 	op->spilled_bytes = 0;
 	op->def->destroy(op);
 	op->state = NULL;
@@ -277,7 +279,7 @@ int pl_shuffle_merge_received(pl_shuffle *sh, size_t i, const pl_schema *wire,
 		rc = pl_spill_finish(rv.spill, &x->emitters[i + 1], err);
 	else if (rc == 0 && rv.m->def->finish)
 		rc = rv.m->def->finish(rv.m, &x->emitters[i + 1], err);
-	x->bytes_spilled += pl_spill_bytes(rv.spill);
+	pl_exec_add_spill(x, i, pl_spill_bytes(rv.spill));
 	if (pl_spill_depth(rv.spill) > x->spill_depth)
 		x->spill_depth = pl_spill_depth(rv.spill);
 	pl_spill_destroy(rv.spill);

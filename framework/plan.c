@@ -281,7 +281,8 @@ static void print_read(const pl_plan *p, FILE *out)
 			all);
 }
 
-void pl_plan_print(const pl_plan *p, FILE *out)
+void pl_plan_print_annotated(const pl_plan *p, FILE *out,
+			      pl_plan_annotate_fn note, void *arg)
 {
 	fprintf(out,
 		"job '%s': %d rank%s on %d node%s, memory budget %.1f MiB per "
@@ -292,6 +293,8 @@ void pl_plan_print(const pl_plan *p, FILE *out)
 		(double)p->env.memory_budget / (1 << 20), p->env.chunk_rows,
 		p->chunk_rows ? " (fixed)" : " (start; adaptive)");
 	fprintf(out, "  [source] %s\n", pl_source_describe(p->source));
+	if (note)
+		note(arg, 0, out);
 	print_read(p, out);
 	print_schema(&p->schemas[0], out);
 	for (size_t i = 0; i < p->nops; i++) {
@@ -303,13 +306,22 @@ void pl_plan_print(const pl_plan *p, FILE *out)
 			op->def->kind == PL_OP_BLOCKING ? "(blocking) "
 							: "(streaming) ",
 			desc, "");
+		if (note)
+			note(arg, i + 1, out);
 		print_schema(&p->schemas[i + 1], out);
 	}
 	fprintf(out, "  [sink] %s: %s%s%s\n",
 		p->sink_format == PL_SINK_HDF5 ? "hdf5" : "csv", p->sink_path,
 		p->zstd_level ? ", zstd" : "",
 		p->overwrite ? ", overwrite" : "");
+	if (note)
+		note(arg, p->nops + 1, out);
 	print_partitioning(p, out);
+}
+
+void pl_plan_print(const pl_plan *p, FILE *out)
+{
+	pl_plan_print_annotated(p, out, NULL, NULL);
 }
 
 void pl_plan_free(pl_plan *p)

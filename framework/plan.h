@@ -64,6 +64,14 @@ int pl_plan_build(pl_plan *p, const char *conf_path, const pl_plan_options *o,
 /* Prints stages, their column names and types, to out (--explain). */
 void pl_plan_print(const pl_plan *p, FILE *out);
 
+/* Writes more lines about stage k (0 the source, 1..nops the operators,
+ * nops + 1 the sink) under its line of the plan. */
+typedef void (*pl_plan_annotate_fn)(void *arg, size_t k, FILE *out);
+
+/* pl_plan_print with note's lines under each stage (--profile). */
+void pl_plan_print_annotated(const pl_plan *p, FILE *out,
+			     pl_plan_annotate_fn note, void *arg);
+
 /* Destroys operators, closes the source, frees everything. */
 void pl_plan_free(pl_plan *p);
 
