@@ -272,20 +272,22 @@ static int check_keys(const pl_section *sec, pl_error *err)
 }
 
 /* Every column the section names must still be there when init runs
- * again: with `columns`, the listed ones; with drop or rename alone, the
- * names could be any, so all. */
+ * again: the listed ones, the dropped ones and the renamed ones; a column
+ * kept without being named is used when it is needed later. */
 static void select_columns_used(const pl_operator *op, const pl_schema *in,
 				const pl_schema *out, const uint8_t *out_used,
 				uint8_t *in_used)
 {
 	const select_state *st = op->state;
-	(void)out;
-	(void)out_used;
 	int listed = pl_section_find(op->section, "columns") != NULL;
+	int dropping = pl_section_find(op->section, "drop") != NULL;
 	for (size_t i = 0; i < in->n; i++)
-		in_used[i] = !listed;
-	for (size_t k = 0; listed && k < st->n; k++)
-		in_used[st->src[k]] = 1;
+		in_used[i] = dropping;
+	for (size_t k = 0; k < st->n; k++) {
+		size_t i = st->src[k];
+		in_used[i] = listed || out_used[k] ||
+			     strcmp(in->fields[i].name, out->fields[k].name);
+	}
 }
 
 static int select_init(pl_operator *op, const pl_section *sec,
