@@ -110,10 +110,10 @@ static void advise_spill(const pl_profile *pf, FILE *out, int *n)
 	int nodes = p->nodes > 0 ? p->nodes : 1;
 	/* The ranks' pools are summed: a node held its share of them. */
 	uint64_t want = (peak + SPILL_EXPANSION * spilled) / (uint64_t)nodes;
-	uint64_t gib = (uint64_t)1 << 30;
+	uint64_t mib = (uint64_t)1 << 20;
 	if (want < p->memory)
 		want = p->memory;
-	want = (want + gib - 1) / gib * gib;
+	want = (want + mib - 1) / mib * mib;
 	char s[32], b[32], w[32];
 	fprintf(out,
 		"  - spilled %s to disk under a budget of %s per node: a "
