@@ -39,8 +39,8 @@ static size_t enter_stage(pl_exec *x, size_t k)
 	/* A new high-water mark was reached while prev ran; else what the
 	 * pool holds now is the best that is known of it. */
 	pl_pool_stats ps = pl_pool_get_stats(x->p->env.pool);
-	size_t held = ps.bytes_peak > x->peak_mark ? ps.bytes_peak
-						   : ps.bytes_out;
+	size_t held =
+	    ps.bytes_peak > x->peak_mark ? ps.bytes_peak : ps.bytes_out;
 	if (held > x->st->stage_peak[slot])
 		x->st->stage_peak[slot] = held;
 	x->peak_mark = ps.bytes_peak;

@@ -282,7 +282,7 @@ static void print_read(const pl_plan *p, FILE *out)
 }
 
 void pl_plan_print_annotated(const pl_plan *p, FILE *out,
-			      pl_plan_annotate_fn note, void *arg)
+			     pl_plan_annotate_fn note, void *arg)
 {
 	fprintf(out,
 		"job '%s': %d rank%s on %d node%s, memory budget %.1f MiB per "

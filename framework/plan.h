@@ -41,7 +41,7 @@ typedef struct pl_plan {
 
 	size_t nops;
 	pl_operator *ops;
-	pl_schema *schemas; /* nops + 1: after the source, after each op */
+	pl_schema *schemas;  /* nops + 1: after the source, after each op */
 	size_t source_ncols; /* the source's columns before projection */
 
 	const pl_section *sink_sec;

@@ -15,8 +15,8 @@
  * many times their size (an estimate for the advice). */
 #define SPILL_EXPANSION 3
 
-void pl_profile_gather(pl_profile *pf, const pl_plan *p,
-		       const pl_run_stats *st, MPI_Comm comm)
+void pl_profile_gather(pl_profile *pf, const pl_plan *p, const pl_run_stats *st,
+		       MPI_Comm comm)
 {
 	memset(pf, 0, sizeof(*pf));
 	pf->p = p;

@@ -21,8 +21,8 @@ typedef struct pl_profile {
 
 /* Sums st over the ranks of comm into *pf on rank 0. Collective (comm may
  * be MPI_COMM_NULL for one process). */
-void pl_profile_gather(pl_profile *pf, const pl_plan *p,
-		       const pl_run_stats *st, MPI_Comm comm);
+void pl_profile_gather(pl_profile *pf, const pl_plan *p, const pl_run_stats *st,
+		       MPI_Comm comm);
 
 /* Writes the annotated plan and the advice to out. */
 void pl_profile_print(const pl_profile *pf, FILE *out);

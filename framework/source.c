@@ -30,8 +30,7 @@ struct pl_source {
 	int projectable;	    /* see pl_source_projectable */
 };
 
-static const char *const generic_keys[] = {"path", "format", "validate",
-					   NULL};
+static const char *const generic_keys[] = {"path", "format", "validate", NULL};
 
 int pl_source_keys(int use_columns, const char ***keys, size_t *n)
 {
@@ -172,8 +171,8 @@ int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 	pl_source *src = calloc(1, sizeof(*src));
 	if (src == NULL)
 		return pl_error_nomem(err, "a source");
-	src->projectable = use_columns && !all &&
-			   pl_section_find(s, "columns") == NULL;
+	src->projectable =
+	    use_columns && !all && pl_section_find(s, "columns") == NULL;
 	rc = pick_format(s, &src->format, err);
 	if (rc == 0)
 		rc = src->format == FORMAT_HDF5

@@ -960,8 +960,7 @@ int pl_csv_reader_open(const pl_csv_options *o, pl_pool *pool,
 	return 0;
 }
 
-int pl_csv_reader_project(pl_csv_reader *r, const uint8_t *keep,
-			  pl_error *err)
+int pl_csv_reader_project(pl_csv_reader *r, const uint8_t *keep, pl_error *err)
 {
 	if (r->batches[0] != NULL || r->batches[1] != NULL || r->dict != NULL)
 		return pl_error_set(err, PL_ERR_INTERNAL,

@@ -56,8 +56,7 @@ const pl_schema *pl_csv_reader_schema(const pl_csv_reader *r);
  * record's field count and quoting are checked, but never converted, so
  * no value of theirs makes a bad row. Call after open, before the first
  * batch and before allow_dict. PL_ERR_INTERNAL when called later. */
-int pl_csv_reader_project(pl_csv_reader *r, const uint8_t *keep,
-			  pl_error *err);
+int pl_csv_reader_project(pl_csv_reader *r, const uint8_t *keep, pl_error *err);
 
 /* Reads up to max_rows rows into *out. The batch is owned by the reader
  * and valid until the call after next, or close (the reader fills two

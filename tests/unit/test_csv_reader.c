@@ -354,6 +354,37 @@ static void bad_rows_name_their_line(void)
 		     "t.csv:3: field 1: text after the closing quote");
 }
 
+/* After pl_csv_reader_project the dropped columns are in no batch and
+ * their values are never converted, but their records are still split:
+ * a wrong field count is a bad row. */
+static void projection_skips_unused_columns(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("t.csv", "a,b,c\n1,x,2\n3,\"y,z\",4\n"
+					 "5,w,oops\n7,v,8,9\n"));
+	o.infer_rows = 2;
+	pl_csv_reader *r = open_ok(&o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(pl_csv_reader_schema(r)->fields[2].type, PL_INT64);
+	const uint8_t keep[] = {0, 1, 0};
+	CU_ASSERT_EQUAL(pl_csv_reader_project(r, keep, &err), 0);
+	const pl_schema *s = pl_csv_reader_schema(r);
+	CU_ASSERT_EQUAL_FATAL(s->n, 1);
+	CU_ASSERT_STRING_EQUAL(s->fields[0].name, "b");
+	pl_batch *b = next_ok(r, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_EQUAL(b->ncols, 1);
+	CU_ASSERT_EQUAL_FATAL(b->nrows, 3);
+	STR_IS(&b->cols[0], 1, "y,z");
+	STR_IS(&b->cols[0], 2, "w");
+	CU_ASSERT_EQUAL(b->line[2], 4);
+	CU_ASSERT_EQUAL(pl_csv_reader_next(r, 3, &b, &err), PL_ERR_DATA);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "t.csv:5: expected 3 fields"));
+	CU_ASSERT_EQUAL(pl_csv_reader_project(r, keep, &err), PL_ERR_INTERNAL);
+	done(r, &o);
+}
+
 static void skip_writes_reject_file(void)
 {
 	setup();
@@ -1004,6 +1035,7 @@ static const pl_test tests[] = {
     {"unknown_columns_name_the_section_line",
      unknown_columns_name_the_section_line},
     {"fault_injection_walk", fault_injection_walk},
+    {"projection_skips_unused_columns", projection_skips_unused_columns},
     {"scan_fast_path_matches_byte_loop", scan_fast_path_matches_byte_loop},
     {"scan_fast_path_fields", scan_fast_path_fields},
     {"integer_parsing_limits", integer_parsing_limits},

@@ -643,6 +643,31 @@ static void fault_walk(const char *text)
 	CU_FAIL("eval never succeeded");
 }
 
+/* The columns an expression reads, for projection pushdown: through
+ * calls, lazy branches and casts, and only those below the limit. */
+static void test_mark_columns(void)
+{
+	fixture f;
+	setup(&f, 0);
+	pl_type t;
+	CU_ASSERT_EQUAL(
+	    run(&f, "if(t, float(a), x) + length(`first name`)", &t), 0);
+	uint8_t used[7] = {0};
+	pl_expr_mark_columns(f.e, used, 7);
+	const uint8_t want[7] = {1, 0, 1, 0, 1, 0, 1};
+	CU_ASSERT_EQUAL(memcmp(used, want, 7), 0);
+	memset(used, 0, sizeof(used));
+	pl_expr_mark_columns(f.e, used, 3);
+	const uint8_t below[7] = {1, 0, 1, 0, 0, 0, 0};
+	CU_ASSERT_EQUAL(memcmp(used, below, 7), 0);
+	CU_ASSERT_EQUAL(run(&f, "1 + 2", &t), 0);
+	memset(used, 0, sizeof(used));
+	pl_expr_mark_columns(f.e, used, 7);
+	pl_expr_mark_columns(NULL, used, 7);
+	CU_ASSERT_EQUAL(memcmp(used, (uint8_t[7]){0}, 7), 0);
+	teardown(&f);
+}
+
 static void test_fault_injection(void)
 {
 	fault_walk("coalesce(string(x), upper(s), 'z')");
@@ -668,6 +693,7 @@ static const pl_test tests[] = {{"precedence", test_precedence},
 				{"deep_nesting", test_deep_nesting},
 				{"no_where", test_no_where},
 				{"inspection", test_inspection},
+				{"mark_columns", test_mark_columns},
 				{"clone", test_clone},
 				{"extract_aggs", test_extract_aggs},
 				{"extract_aggs_forms", test_extract_aggs_forms},
