@@ -169,30 +169,16 @@ static int add3(uint64_t *w, const uint64_t *c)
 	return 1;
 }
 
-/* Adds sign * (hi:lo << 64j) to s. The common case, both limbs inside the
- * window and no overflow, touches only the three inline limbs. */
-static inline int add2(pl_xsum *s, uint64_t lo, uint64_t hi, int j, int neg,
-		       pl_xsum_big *t, pl_error *err)
+static int add2(pl_xsum *s, uint64_t lo, uint64_t hi, int j, int neg,
+		pl_xsum_big *t, pl_error *err)
 {
-	unsigned o = (unsigned)(j - s->base);
-	if (!(s->flags & PL_XSUM_BIG) && o <= 1) {
-		uint64_t c[3] = {0, 0, 0};
-		c[o] = lo;
-		c[o + 1] = hi;
-		if (neg) {
-			uint64_t k = 1;
-			for (int i = 0; i < 3; i++) {
-				c[i] = ~c[i] + k;
-				k = k && c[i] == 0;
-			}
-		}
-		if (add3(s->w, c))
-			return 0;
-	}
+	if (pl_xsum_add_window_(s, lo, hi, j, neg))
+		return 0;
 	return add_slow(s, lo, hi, j, neg, t, err);
 }
 
-int pl_xsum_add_f64(pl_xsum *s, double x, pl_xsum_big *t, pl_error *err)
+int pl_xsum_add_f64_slow_(pl_xsum *s, double x, pl_xsum_big *t,
+			    pl_error *err)
 {
 	uint64_t u;
 	memcpy(&u, &x, 8);
@@ -203,13 +189,13 @@ int pl_xsum_add_f64(pl_xsum *s, double x, pl_xsum_big *t, pl_error *err)
 		s->flags |= m ? PL_XSUM_NAN : neg ? PL_XSUM_NINF : PL_XSUM_PINF;
 		return 0;
 	}
-	if (!neg || e || m)
-		s->flags |= PL_XSUM_NONNEG0;
-	if (e == 0 && m == 0)
+	if (e == 0 && m == 0) {
+		s->flags |= neg ? 0 : PL_XSUM_NONNEG0;
 		return 0;
+	}
+	s->flags |= PL_XSUM_NONNEG0;
 	int pos = e ? e - 1 : 0;
-	if (e)
-		m |= 1ull << 52;
+	m |= (uint64_t)(e != 0) << 52;
 	u128 v = (u128)m << (pos & 63);
 	return add2(s, (uint64_t)v, (uint64_t)(v >> 64), pos >> 6, neg, t,
 		    err);
@@ -226,15 +212,16 @@ static int add_mag_at_one(pl_xsum *s, uint64_t m, int limb_up, int neg,
 		    err);
 }
 
-int pl_xsum_add_i64(pl_xsum *s, int64_t x, pl_xsum_big *t, pl_error *err)
+int pl_xsum_add_i64_slow_(pl_xsum *s, int64_t x, pl_xsum_big *t,
+			  pl_error *err)
 {
 	s->flags |= PL_XSUM_NONNEG0;
 	uint64_t m = x < 0 ? 0 - (uint64_t)x : (uint64_t)x;
 	return add_mag_at_one(s, m, 0, x < 0, t, err);
 }
 
-int pl_xsum_add_mul_i64(pl_xsum *s, int64_t x, int64_t y, pl_xsum_big *t,
-			pl_error *err)
+int pl_xsum_add_mul_i64_slow_(pl_xsum *s, int64_t x, int64_t y,
+			      pl_xsum_big *t, pl_error *err)
 {
 	s->flags |= PL_XSUM_NONNEG0;
 	uint64_t mx = x < 0 ? 0 - (uint64_t)x : (uint64_t)x;

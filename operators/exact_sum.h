@@ -55,13 +55,15 @@ typedef struct pl_xsum_big {
 void pl_xsum_big_free(pl_xsum_big *t);
 size_t pl_xsum_big_bytes(const pl_xsum_big *t);
 
-int pl_xsum_add_f64(pl_xsum *s, double x, pl_xsum_big *t, pl_error *err);
-int pl_xsum_add_i64(pl_xsum *s, int64_t x, pl_xsum_big *t, pl_error *err);
+static inline int pl_xsum_add_f64(pl_xsum *s, double x, pl_xsum_big *t,
+				  pl_error *err);
+static inline int pl_xsum_add_i64(pl_xsum *s, int64_t x, pl_xsum_big *t,
+				  pl_error *err);
 /* Adds x*y exactly (barring overflow to inf or underflow below 2^-1074). */
 int pl_xsum_add_mul_f64(pl_xsum *s, double x, double y, pl_xsum_big *t,
 			pl_error *err);
-int pl_xsum_add_mul_i64(pl_xsum *s, int64_t x, int64_t y, pl_xsum_big *t,
-			pl_error *err);
+static inline int pl_xsum_add_mul_i64(pl_xsum *s, int64_t x, int64_t y,
+				      pl_xsum_big *t, pl_error *err);
 
 /* dst += src; src's slot, if any, is in st (which may be t). */
 int pl_xsum_merge(pl_xsum *dst, pl_xsum_big *t, const pl_xsum *src,
@@ -94,5 +96,86 @@ double pl_xsum_var(int64_t n, const pl_xsum *s1, const pl_xsum *s2,
 int pl_xsum_corr(int64_t n, const pl_xsum *sx, const pl_xsum *sy,
 		 const pl_xsum *sxx, const pl_xsum *syy, const pl_xsum *sxy,
 		 const pl_xsum_big *t, double *r);
+
+/* The hot path of pl_xsum_add_f64, inline in the callers' loops: a finite
+ * non-zero double whose bits fall inside the window, without overflow,
+ * without branches on the data. Everything else goes out of line. */
+int pl_xsum_add_f64_slow_(pl_xsum *s, double x, pl_xsum_big *t,
+			  pl_error *err);
+
+/* Adds sign * (hi:lo << 64j) to the window of s (hi < 2^63); 0 when it
+ * does not fit (s is then unchanged). */
+static inline int pl_xsum_add_window_(pl_xsum *s, uint64_t lo, uint64_t hi,
+				      int j, int neg)
+{
+	__extension__ typedef unsigned __int128 u128;
+	unsigned o = (unsigned)(j - s->base);
+	if (o > 1 || (s->flags & PL_XSUM_BIG))
+		return 0;
+	uint64_t mask = 0 - (uint64_t)neg;
+	uint64_t c0 = (o ? 0 : lo) ^ mask, c1 = (o ? lo : hi) ^ mask,
+		 c2 = (o ? hi : 0) ^ mask;
+	u128 v = (u128)s->w[0] + c0 + (uint64_t)neg;
+	uint64_t r0 = (uint64_t)v;
+	v = (u128)s->w[1] + c1 + (uint64_t)(v >> 64);
+	uint64_t r1 = (uint64_t)v;
+	uint64_t r2 = s->w[2] + c2 + (uint64_t)(v >> 64);
+	/* signed overflow: operands of one sign, a result of the other */
+	if ((~(s->w[2] ^ c2) & (s->w[2] ^ r2)) >> 63)
+		return 0;
+	s->w[0] = r0;
+	s->w[1] = r1;
+	s->w[2] = r2;
+	return 1;
+}
+
+static inline int pl_xsum_add_f64(pl_xsum *s, double x, pl_xsum_big *t,
+				  pl_error *err)
+{
+	__extension__ typedef unsigned __int128 u128;
+	uint64_t u;
+	__builtin_memcpy(&u, &x, 8);
+	unsigned e = (unsigned)(u >> 52) & 0x7FF;
+	if (__builtin_expect(e - 1 < 0x7FE, 1)) { /* normal */
+		int pos = (int)e - 1;
+		uint64_t m = (u & ((1ull << 52) - 1)) | (1ull << 52);
+		u128 v = (u128)m << (pos & 63);
+		if (pl_xsum_add_window_(s, (uint64_t)v, (uint64_t)(v >> 64),
+					pos >> 6, (int)(u >> 63))) {
+			s->flags |= PL_XSUM_NONNEG0;
+			return 0;
+		}
+	}
+	return pl_xsum_add_f64_slow_(s, x, t, err);
+}
+
+int pl_xsum_add_i64_slow_(pl_xsum *s, int64_t x, pl_xsum_big *t,
+			  pl_error *err);
+int pl_xsum_add_mul_i64_slow_(pl_xsum *s, int64_t x, int64_t y,
+			      pl_xsum_big *t, pl_error *err);
+
+/* 2^0 is bit 50 of limb 16 on the grid. */
+static inline int pl_xsum_add_i64(pl_xsum *s, int64_t x, pl_xsum_big *t,
+				  pl_error *err)
+{
+	__extension__ typedef unsigned __int128 u128;
+	uint64_t m = x < 0 ? 0 - (uint64_t)x : (uint64_t)x;
+	u128 v = (u128)m << 50;
+	if (pl_xsum_add_window_(s, (uint64_t)v, (uint64_t)(v >> 64), 16,
+				x < 0)) {
+		s->flags |= PL_XSUM_NONNEG0;
+		return 0;
+	}
+	return pl_xsum_add_i64_slow_(s, x, t, err);
+}
+
+static inline int pl_xsum_add_mul_i64(pl_xsum *s, int64_t x, int64_t y,
+				      pl_xsum_big *t, pl_error *err)
+{
+	int64_t p;
+	if (!__builtin_mul_overflow(x, y, &p) && p != INT64_MIN)
+		return pl_xsum_add_i64(s, p, t, err);
+	return pl_xsum_add_mul_i64_slow_(s, x, y, t, err);
+}
 
 #endif
