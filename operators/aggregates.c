@@ -408,7 +408,7 @@ static int cmp_bytes(const char *p, size_t lp, const char *q, size_t lq)
 static int cmp_kept(const pl_agg *a, uint32_t g, const pl_column *x, size_t i)
 {
 	if (a->type == PL_FLOAT64)
-		return pl_f64_compare(pl_col_f64(x)[i], st_f(a, 0)[g]);
+		return pl_f64_total_compare(pl_col_f64(x)[i], st_f(a, 0)[g]);
 	if (a->type == PL_STRING) {
 		size_t len;
 		const char *s = pl_col_str(x, i, &len);

@@ -277,6 +277,26 @@ static void test_math_functions(void)
 	teardown(&f);
 }
 
+/* Row-wise min and max do not depend on the order of their arguments:
+ * NaN is above every number, -0.0 below 0.0. */
+static void test_min_max_nan_order_free(void)
+{
+	fixture f;
+	setup(&f, 1);
+	expect(&f, "min(sqrt(-1), 2.0)", PL_FLOAT64, "2.0,2.0,2.0");
+	expect(&f, "min(2.0, sqrt(-1))", PL_FLOAT64, "2.0,2.0,2.0");
+	expect(&f, "max(sqrt(-1), 2.0)", PL_FLOAT64, "nan,nan,nan");
+	expect(&f, "max(2.0, sqrt(-1))", PL_FLOAT64, "nan,nan,nan");
+	expect(&f, "min(sqrt(-1), sqrt(-1))", PL_FLOAT64, "nan,nan,nan");
+	expect(&f, "min(x, sqrt(-1), a)", PL_FLOAT64, "0.5,-7.0,NULL");
+	expect(&f, "min(a, sqrt(-1), x)", PL_FLOAT64, "0.5,-7.0,NULL");
+	expect(&f, "min(-0.0, 0.0)", PL_FLOAT64, "-0.0,-0.0,-0.0");
+	expect(&f, "min(0.0, -0.0)", PL_FLOAT64, "-0.0,-0.0,-0.0");
+	expect(&f, "max(-0.0, 0.0)", PL_FLOAT64, "0.0,0.0,0.0");
+	expect(&f, "max(0.0, -0.0)", PL_FLOAT64, "0.0,0.0,0.0");
+	teardown(&f);
+}
+
 static void test_conditionals(void)
 {
 	fixture f;
@@ -652,7 +672,8 @@ static void test_fault_injection(void)
 	fault_walk("if(t, null, 'x')");
 }
 
-static const pl_test tests[] = {{"precedence", test_precedence},
+static const pl_test tests[] = {
+    {"min_max_nan_order_free", test_min_max_nan_order_free},{"precedence", test_precedence},
 				{"arithmetic", test_arithmetic},
 				{"comparisons", test_comparisons},
 				{"logic_three_valued", test_logic_three_valued},
