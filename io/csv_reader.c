@@ -257,10 +257,10 @@ static int header_name(pl_csv_reader *r, size_t i, char *buf, size_t cap,
 				    "holding a NUL byte",
 				    cur_path(r), (long long)r->line, i + 1);
 	buf[pl_csv_unescape(f, r->o->quote, buf)] = '\0';
+	/* R's write.csv heads its row names with "": named as pandas names
+	 * it, by its 0-based position */
 	if (buf[0] == '\0')
-		return pl_error_set(err, PL_ERR_DATA,
-				    "%s:%lld: column %zu has an empty name",
-				    cur_path(r), (long long)r->line, i + 1);
+		snprintf(buf, cap, "Unnamed: %zu", i);
 	return 0;
 }
 
