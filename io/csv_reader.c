@@ -350,9 +350,9 @@ static int start_piece(pl_csv_reader *r, pl_error *err)
 	/* Every rank read the file's first block for its header: only the
 	 * piece at the data start counts the bytes before it, so that the
 	 * ranks together count each byte of the file once. */
-	r->bytes_done = done + (p->start == r->pos && p->end > p->start
-					? (uint64_t)r->pos
-					: 0);
+	r->bytes_done =
+	    done +
+	    (p->start == r->pos && p->end > p->start ? (uint64_t)r->pos : 0);
 	r->len = r->pos = 0;
 	r->eof = 0;
 	r->off = p->start;

@@ -302,8 +302,8 @@ static int sum_i64(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x)
 }
 
 /* sum and mean: the count and the exact sum of x. */
-static int sum_f64(pl_agg *a, const uint32_t *gid, size_t n,
-		   const pl_column *x, pl_error *err)
+static int sum_f64(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x,
+		   pl_error *err)
 {
 	int64_t *cnt = st_n(a);
 	pl_xsum *s = xs_at(a, 0);
@@ -323,17 +323,18 @@ static int sum_f64(pl_agg *a, const uint32_t *gid, size_t n,
 			continue;
 		uint32_t g = gid[i];
 		cnt[g]++;
-		rc = x->type == PL_INT64
-			 ? pl_xsum_add_i64(&s[g], pl_col_i64(x)[i], &a->big, err)
-			 : pl_xsum_add_f64(&s[g], pl_col_f64(x)[i], &a->big,
-					   err);
+		rc =
+		    x->type == PL_INT64
+			? pl_xsum_add_i64(&s[g], pl_col_i64(x)[i], &a->big, err)
+			: pl_xsum_add_f64(&s[g], pl_col_f64(x)[i], &a->big,
+					  err);
 	}
 	return rc;
 }
 
 /* s += x[i] exactly. */
 static inline int add_x(pl_agg *a, pl_xsum *s, const pl_column *x, size_t i,
-		 pl_error *err)
+			pl_error *err)
 {
 	if (x->type == PL_INT64)
 		return pl_xsum_add_i64(s, pl_col_i64(x)[i], &a->big, err);
@@ -343,13 +344,12 @@ static inline int add_x(pl_agg *a, pl_xsum *s, const pl_column *x, size_t i,
 /* s += x[i] * y[i], exactly for int64 pairs and for finite doubles whose
  * product neither overflows nor underflows. */
 static inline int add_xy(pl_agg *a, pl_xsum *s, const pl_column *x,
-		  const pl_column *y, size_t i, pl_error *err)
+			 const pl_column *y, size_t i, pl_error *err)
 {
 	if (x->type == PL_INT64 && y->type == PL_INT64)
 		return pl_xsum_add_mul_i64(s, pl_col_i64(x)[i],
 					   pl_col_i64(y)[i], &a->big, err);
-	return pl_xsum_add_mul_f64(s, num_at(x, i), num_at(y, i), &a->big,
-				   err);
+	return pl_xsum_add_mul_f64(s, num_at(x, i), num_at(y, i), &a->big, err);
 }
 
 /* var and sd: the count and the exact sums of x and x^2; the variance is
@@ -597,15 +597,15 @@ int pl_agg_update(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x,
 static const char *const sfx_count[] = {"n", NULL};
 static const char *const sfx_n[] = {"n", "s", NULL};
 static const char *const sfx_var[] = {"n", "s1", "s2", NULL};
-static const char *const sfx_corr[] = {"n", "sx", "sy", "sxx", "syy", "sxy",
-				       NULL};
+static const char *const sfx_corr[] = {"n",   "sx",  "sy", "sxx",
+				       "syy", "sxy", NULL};
 static const char *const sfx_kept[] = {"seen", "v", NULL};
 
 /* Partial columns: counts and sums for count/sum/mean; the count and the
  * exact sums of x and x^2 for var/sd, of x, y, x^2, y^2 and xy for corr
- * (encoded exact sums, string columns); the kept value for min/max, plus whether the group saw a row
- * for first/last; and for the value-list kinds one value column used only
- * by value rows. */
+ * (encoded exact sums, string columns); the kept value for min/max, plus
+ * whether the group saw a row for first/last; and for the value-list kinds one
+ * value column used only by value rows. */
 static const char *const *state_suffixes(const pl_agg *a)
 {
 	switch (a->kind) {
@@ -759,7 +759,8 @@ static int export_xsums(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 	for (size_t g = g0; rc == 0 && g < g0 + n; g++) {
 		rc = pl_column_push_i64(&cols[0], st_n(a)[g], a->pool, err);
 		for (int k = 0; rc == 0 && k < nxsum(a); k++) {
-			size_t len = pl_xsum_encode(&xs_at(a, g)[k], &a->big, buf);
+			size_t len =
+			    pl_xsum_encode(&xs_at(a, g)[k], &a->big, buf);
 			rc = pl_column_push_str(&cols[1 + k], (const char *)buf,
 						len, a->pool, err);
 		}
@@ -824,9 +825,9 @@ static int merge_sums(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 			continue;
 		uint32_t g = gid[i];
 		cnt[g] += pn[i];
-		if (has_sum && __builtin_add_overflow(st_i(a)[g],
-						      pl_col_i64(&cols[1])[i],
-						      &st_i(a)[g])) {
+		if (has_sum &&
+		    __builtin_add_overflow(st_i(a)[g], pl_col_i64(&cols[1])[i],
+					   &st_i(a)[g])) {
 			a->bad_group = g;
 			return PL_ERR_DATA;
 		}
@@ -849,9 +850,9 @@ static int merge_xsums(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 		for (int k = 0; rc == 0 && k < nxsum(a); k++) {
 			size_t len;
 			const char *p = pl_col_str(&cols[1 + k], i, &len);
-			rc = pl_xsum_merge_encoded(&xs_at(a, g)[k], &a->big,
-						   (const uint8_t *)p, len,
-						   err);
+			rc =
+			    pl_xsum_merge_encoded(&xs_at(a, g)[k], &a->big,
+						  (const uint8_t *)p, len, err);
 		}
 	}
 	return rc;
@@ -1263,15 +1264,16 @@ static int f64_value(const pl_agg *a, size_t g, double *out)
 	case PL_AGG_SD:
 		if (n < 2)
 			return 0;
-		*out = pl_xsum_var(n, &xs_at(a, g)[0], &xs_at(a, g)[1], &a->big);
+		*out =
+		    pl_xsum_var(n, &xs_at(a, g)[0], &xs_at(a, g)[1], &a->big);
 		if (a->kind == PL_AGG_SD)
 			*out = sqrt(*out);
 		return 1;
 	case PL_AGG_CORR:
-		return n >= 2 && pl_xsum_corr(n, &xs_at(a, g)[0],
-					      &xs_at(a, g)[1], &xs_at(a, g)[2],
-					      &xs_at(a, g)[3], &xs_at(a, g)[4],
-					      &a->big, out);
+		return n >= 2 &&
+		       pl_xsum_corr(n, &xs_at(a, g)[0], &xs_at(a, g)[1],
+				    &xs_at(a, g)[2], &xs_at(a, g)[3],
+				    &xs_at(a, g)[4], &a->big, out);
 	default:
 		return quantile(a, g, out);
 	}

@@ -63,10 +63,10 @@ static int new_slot(pl_xsum_big *t, uint32_t *idx, pl_error *err)
 {
 	if (t->len == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
-		uint64_t *p = cap <= UINT32_MAX
-				  ? pl_pool_realloc(t->pool, t->limb,
-						    cap * L * 8)
-				  : NULL;
+		uint64_t *p =
+		    cap <= UINT32_MAX
+			? pl_pool_realloc(t->pool, t->limb, cap * L * 8)
+			: NULL;
 		if (p == NULL)
 			return pl_error_nomem(err, "an exact sum");
 		t->limb = p;
@@ -177,8 +177,7 @@ static int add2(pl_xsum *s, uint64_t lo, uint64_t hi, int j, int neg,
 	return add_slow(s, lo, hi, j, neg, t, err);
 }
 
-int pl_xsum_add_f64_slow_(pl_xsum *s, double x, pl_xsum_big *t,
-			    pl_error *err)
+int pl_xsum_add_f64_slow_(pl_xsum *s, double x, pl_xsum_big *t, pl_error *err)
 {
 	uint64_t u;
 	memcpy(&u, &x, 8);
@@ -197,8 +196,7 @@ int pl_xsum_add_f64_slow_(pl_xsum *s, double x, pl_xsum_big *t,
 	int pos = e ? e - 1 : 0;
 	m |= (uint64_t)(e != 0) << 52;
 	u128 v = (u128)m << (pos & 63);
-	return add2(s, (uint64_t)v, (uint64_t)(v >> 64), pos >> 6, neg, t,
-		    err);
+	return add2(s, (uint64_t)v, (uint64_t)(v >> 64), pos >> 6, neg, t, err);
 }
 
 /* Bit 1074 of the grid is 2^0: limb 16, bit 50. */
@@ -212,16 +210,15 @@ static int add_mag_at_one(pl_xsum *s, uint64_t m, int limb_up, int neg,
 		    err);
 }
 
-int pl_xsum_add_i64_slow_(pl_xsum *s, int64_t x, pl_xsum_big *t,
-			  pl_error *err)
+int pl_xsum_add_i64_slow_(pl_xsum *s, int64_t x, pl_xsum_big *t, pl_error *err)
 {
 	s->flags |= PL_XSUM_NONNEG0;
 	uint64_t m = x < 0 ? 0 - (uint64_t)x : (uint64_t)x;
 	return add_mag_at_one(s, m, 0, x < 0, t, err);
 }
 
-int pl_xsum_add_mul_i64_slow_(pl_xsum *s, int64_t x, int64_t y,
-			      pl_xsum_big *t, pl_error *err)
+int pl_xsum_add_mul_i64_slow_(pl_xsum *s, int64_t x, int64_t y, pl_xsum_big *t,
+			      pl_error *err)
 {
 	s->flags |= PL_XSUM_NONNEG0;
 	uint64_t mx = x < 0 ? 0 - (uint64_t)x : (uint64_t)x;
@@ -397,9 +394,8 @@ static int any_below(const uint64_t *f, int pos)
 
 static double special_value(int flags)
 {
-	if ((flags & PL_XSUM_NAN) ||
-	    (flags & (PL_XSUM_PINF | PL_XSUM_NINF)) ==
-		(PL_XSUM_PINF | PL_XSUM_NINF))
+	if ((flags & PL_XSUM_NAN) || (flags & (PL_XSUM_PINF | PL_XSUM_NINF)) ==
+					 (PL_XSUM_PINF | PL_XSUM_NINF))
 		return NAN;
 	return flags & PL_XSUM_PINF ? INFINITY : -INFINITY;
 }

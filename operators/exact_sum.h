@@ -29,11 +29,11 @@
 #define PL_XSUM_MAX_BYTES (2 + 8 * PL_XSUM_LIMBS)
 
 typedef struct pl_xsum {
-	uint64_t w[3];	/* limbs base..base+2 of the grid */
+	uint64_t w[3]; /* limbs base..base+2 of the grid */
 	uint8_t base;
-	uint8_t flags;	/* PL_XSUM_* below */
+	uint8_t flags; /* PL_XSUM_* below */
 	uint8_t pad[2];
-	uint32_t big;	/* the side-table slot, when PL_XSUM_BIG */
+	uint32_t big; /* the side-table slot, when PL_XSUM_BIG */
 } pl_xsum;
 
 enum {
@@ -100,8 +100,7 @@ int pl_xsum_corr(int64_t n, const pl_xsum *sx, const pl_xsum *sy,
 /* The hot path of pl_xsum_add_f64, inline in the callers' loops: a finite
  * non-zero double whose bits fall inside the window, without overflow,
  * without branches on the data. Everything else goes out of line. */
-int pl_xsum_add_f64_slow_(pl_xsum *s, double x, pl_xsum_big *t,
-			  pl_error *err);
+int pl_xsum_add_f64_slow_(pl_xsum *s, double x, pl_xsum_big *t, pl_error *err);
 
 /* Adds sign * (hi:lo << 64j) to the window of s (hi < 2^63); 0 when it
  * does not fit (s is then unchanged). */
@@ -149,10 +148,9 @@ static inline int pl_xsum_add_f64(pl_xsum *s, double x, pl_xsum_big *t,
 	return pl_xsum_add_f64_slow_(s, x, t, err);
 }
 
-int pl_xsum_add_i64_slow_(pl_xsum *s, int64_t x, pl_xsum_big *t,
-			  pl_error *err);
-int pl_xsum_add_mul_i64_slow_(pl_xsum *s, int64_t x, int64_t y,
-			      pl_xsum_big *t, pl_error *err);
+int pl_xsum_add_i64_slow_(pl_xsum *s, int64_t x, pl_xsum_big *t, pl_error *err);
+int pl_xsum_add_mul_i64_slow_(pl_xsum *s, int64_t x, int64_t y, pl_xsum_big *t,
+			      pl_error *err);
 
 /* 2^0 is bit 50 of limb 16 on the grid. */
 static inline int pl_xsum_add_i64(pl_xsum *s, int64_t x, pl_xsum_big *t,

@@ -61,7 +61,8 @@ static double ref_fsum(const double *x, size_t n)
 		if (lo != 0)
 			break;
 	}
-	if (np > 0 && ((lo < 0 && p[np - 1] < 0) || (lo > 0 && p[np - 1] > 0))) {
+	if (np > 0 &&
+	    ((lo < 0 && p[np - 1] < 0) || (lo > 0 && p[np - 1] > 0))) {
 		double y = lo * 2, v = hi + y, yr = v - hi;
 		if (y == yr)
 			hi = v;
@@ -82,7 +83,7 @@ static uint64_t next(void)
 static double hard_value(int mode)
 {
 	double m = (double)(next() >> 11) * 0x1p-53;
-	int e = mode == 0 ? (int)(next() % 40) - 20
+	int e = mode == 0   ? (int)(next() % 40) - 20
 		: mode == 1 ? (int)(next() % 600) - 300
 			    : (int)(next() % 2000) - 1000;
 	double v = ldexp(m, e);
@@ -198,9 +199,8 @@ static void test_hard_cases(void)
 	check_sum((double[]){1e308, 1e308, -1e308}, 3, 1e308);
 	check_sum((double[]){1e308, 1e308}, 2, INFINITY);
 	check_sum((double[]){-1e308, -1e308}, 2, -INFINITY);
-	check_sum((double[]){0x1p-1074, 0x1p-1074, 0x1p-1074}, 3,
-		  0x1.8p-1073);
-	check_sum((double[]){1, 0x1p-53}, 2, 1);		/* tie: even */
+	check_sum((double[]){0x1p-1074, 0x1p-1074, 0x1p-1074}, 3, 0x1.8p-1073);
+	check_sum((double[]){1, 0x1p-53}, 2, 1); /* tie: even */
 	check_sum((double[]){1, 0x1p-53, 0x1p-200}, 3, 1 + 0x1p-52);
 	check_sum((double[]){1 + 0x1p-52, 0x1p-53}, 2, 1 + 0x1p-51); /* even */
 	check_sum((double[]){1e300, 1e-300, -1e300}, 3, 1e-300);
@@ -243,8 +243,7 @@ static void test_int_and_big_states(void)
 	buf[1] = 200;
 	CU_ASSERT(pl_xsum_merge_encoded(&u, &tab, buf, len, &err) ==
 		  PL_ERR_DATA);
-	CU_ASSERT(pl_xsum_merge_encoded(&u, &tab, buf, 5, &err) ==
-		  PL_ERR_DATA);
+	CU_ASSERT(pl_xsum_merge_encoded(&u, &tab, buf, 5, &err) == PL_ERR_DATA);
 	teardown();
 }
 
