@@ -378,6 +378,21 @@ static int minmax_str(pl_expr *e, pl_eval_ctx *cx, const pl_column **a,
 		}                                                              \
 	} while (0)
 
+/* By pl_f64_total_compare, so that min(v, 2.0) and min(2.0, v) agree when
+ * v is NaN (2.0) or when 0.0 meets -0.0 (-0.0). */
+static void minmax_f64(pl_expr *e, const pl_column **a, size_t n, int is_max)
+{
+	double *r = pl_col_f64(&e->out);
+	int want = is_max ? 1 : -1;
+	memcpy(r, a[0]->data, n * sizeof(double));
+	for (size_t k = 1; k < e->nargs; k++) {
+		const double *y = pl_col_f64(a[k]);
+		for (size_t i = 0; i < n; i++)
+			if (pl_f64_total_compare(y[i], r[i]) == want)
+				r[i] = y[i];
+	}
+}
+
 static int minmax(pl_expr *e, pl_eval_ctx *cx, const pl_column **a, int is_max)
 {
 	if (all_valid(e, cx, a) != 0)
@@ -388,7 +403,7 @@ static int minmax(pl_expr *e, pl_eval_ctx *cx, const pl_column **a, int is_max)
 	if (e->type == PL_INT64)
 		MINMAX_LOOP(int64_t, pl_col_i64);
 	else if (e->type == PL_FLOAT64)
-		MINMAX_LOOP(double, pl_col_f64);
+		minmax_f64(e, a, n, is_max);
 	else
 		MINMAX_LOOP(uint8_t, pl_col_bool);
 	pl_node_zero_nulls(e);

@@ -257,10 +257,10 @@ static int header_name(pl_csv_reader *r, size_t i, char *buf, size_t cap,
 				    "holding a NUL byte",
 				    cur_path(r), (long long)r->line, i + 1);
 	buf[pl_csv_unescape(f, r->o->quote, buf)] = '\0';
+	/* R's write.csv heads its row names with "": named as pandas names
+	 * it, by its 0-based position */
 	if (buf[0] == '\0')
-		return pl_error_set(err, PL_ERR_DATA,
-				    "%s:%lld: column %zu has an empty name",
-				    cur_path(r), (long long)r->line, i + 1);
+		snprintf(buf, cap, "Unnamed: %zu", i);
 	return 0;
 }
 
@@ -339,6 +339,7 @@ static int start_file(pl_csv_reader *r, size_t i, bool ranged, pl_error *err)
 static int start_piece(pl_csv_reader *r, pl_error *err)
 {
 	const pl_csv_piece *p = &r->pieces[r->piece++];
+	uint64_t done = r->bytes_done;
 	int rc = 0;
 	if (p->whole || r->o->header)
 		rc = start_file(r, p->file, !p->whole, err);
@@ -346,6 +347,12 @@ static int start_piece(pl_csv_reader *r, pl_error *err)
 		rc = open_file(r, p->file, true, err);
 	if (rc != 0 || p->whole)
 		return rc;
+	/* Every rank read the file's first block for its header: only the
+	 * piece at the data start counts the bytes before it, so that the
+	 * ranks together count each byte of the file once. */
+	r->bytes_done =
+	    done +
+	    (p->start == r->pos && p->end > p->start ? (uint64_t)r->pos : 0);
 	r->len = r->pos = 0;
 	r->eof = 0;
 	r->off = p->start;
@@ -1034,6 +1041,10 @@ int pl_csv_reader_set_share(pl_csv_reader *r, const pl_csv_share *share,
 		r->piece = 1;
 	else
 		close_file(r);
+	/* the bytes of a sample read before the share are counted by the
+	 * share that reads them */
+	if (r->piece == 0)
+		r->bytes_done = 0;
 	return 0;
 }
 

@@ -99,27 +99,43 @@ int pl_agg_result_type(pl_agg_kind kind, pl_type x, pl_type *out)
 	return 0;
 }
 
+/* How many exact sums a group keeps: sum x for sum and mean, also sum x^2
+ * for var and sd, and sum y, x^2, y^2, xy for corr. An int64 sum is an
+ * int64 instead. */
+static int nxsum(const pl_agg *a)
+{
+	switch (a->kind) {
+	case PL_AGG_SUM:
+		return a->type != PL_INT64;
+	case PL_AGG_MEAN:
+		return 1;
+	case PL_AGG_VAR:
+	case PL_AGG_SD:
+		return 2;
+	case PL_AGG_CORR:
+		return 5;
+	default:
+		return 0;
+	}
+}
+
 static void layout(pl_agg *a)
 {
 	size_t *e = a->esize;
+	e[F0] = (size_t)nxsum(a) * sizeof(pl_xsum);
 	switch (a->kind) {
 	case PL_AGG_CORR:
-		e[PL_AGG_A_F2] = e[PL_AGG_A_F3] = e[PL_AGG_A_F4] = 8;
-		/* fall through */
 	case PL_AGG_VAR:
 	case PL_AGG_SD:
-		e[PL_AGG_A_F1] = 8;
-		/* fall through */
 	case PL_AGG_MEAN:
-		e[F0] = 8;
-		/* fall through */
 	case PL_AGG_COUNT_STAR:
 	case PL_AGG_COUNT:
 		e[N] = 8;
 		break;
 	case PL_AGG_SUM:
 		e[N] = 8;
-		e[a->type == PL_INT64 ? I64 : F0] = 8;
+		if (a->type == PL_INT64)
+			e[I64] = 8;
 		break;
 	case PL_AGG_MIN:
 	case PL_AGG_MAX:
@@ -146,6 +162,7 @@ void pl_agg_init(pl_agg *a, pl_agg_kind kind, pl_type x, double p,
 	a->type = x;
 	a->p = kind == PL_AGG_MEDIAN ? 0.5 : p;
 	a->pool = pool;
+	a->big.pool = pool;
 	if (pl_agg_result_type(kind, x, &a->out_type) != 0)
 		a->out_type = PL_INT64;
 	layout(a);
@@ -166,6 +183,7 @@ void pl_agg_free(pl_agg *a)
 	pl_pool_free(a->pool, v->arena);
 	pl_pool_free(a->pool, v->seg);
 	pl_pool_free(a->pool, v->sorted);
+	pl_xsum_big_free(&a->big);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -212,6 +230,40 @@ static uint8_t *st_flag(const pl_agg *a)
 {
 	return a->a[FLAG];
 }
+/* The exact sums of a group lie side by side, so that a row touches as
+ * few cache lines as it can. */
+static pl_xsum *xs_at(const pl_agg *a, size_t g)
+{
+	return (pl_xsum *)a->a[F0] + g * (a->esize[F0] / sizeof(pl_xsum));
+}
+
+/* How far ahead the update loops prefetch group state: the state of many
+ * groups outgrows the caches, and a row's work is short. */
+enum { AHEAD = 16 };
+
+/* GCC 12 drops __builtin_prefetch in these loops; the instruction itself
+ * is kept where the target has it. */
+static inline void prefetch(const void *p)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p);
+#endif
+}
+
+static inline void prefetch_group(const pl_agg *a, const uint32_t *gid,
+				  size_t i, size_t n)
+{
+	if (i + AHEAD < n) {
+		uint32_t g = gid[i + AHEAD];
+		const char *p = (const char *)a->a[F0] + g * a->esize[F0];
+		for (size_t off = 0; off < a->esize[F0]; off += 64)
+			prefetch(p + off);
+		prefetch(p + a->esize[F0] - 1);
+		prefetch((const char *)a->a[N] + g * 8);
+	}
+}
 
 static double num_at(const pl_column *c, size_t i)
 {
@@ -249,63 +301,101 @@ static int sum_i64(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x)
 	return 0;
 }
 
-static void sum_f64(pl_agg *a, const uint32_t *gid, size_t n,
-		    const pl_column *x)
+/* sum and mean: the count and the exact sum of x. */
+static int sum_f64(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x,
+		   pl_error *err)
 {
 	int64_t *cnt = st_n(a);
-	double *s = st_f(a, 0);
+	pl_xsum *s = xs_at(a, 0);
+	int rc = 0;
 	if (x->type == PL_FLOAT64 && x->valid == NULL) {
 		const double *v = pl_col_f64(x);
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			prefetch_group(a, gid, i, n);
 			cnt[gid[i]]++;
-			s[gid[i]] += v[i];
+			rc = pl_xsum_add_f64(&s[gid[i]], v[i], &a->big, err);
 		}
-		return;
+		return rc;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (!pl_bit_get(x->valid, i))
-			continue;
-		cnt[gid[i]]++;
-		s[gid[i]] += num_at(x, i);
-	}
-}
-
-/* Welford's update keeps var stable for large means. */
-static void var_rows(pl_agg *a, const uint32_t *gid, size_t n,
-		     const pl_column *x)
-{
-	int64_t *cnt = st_n(a);
-	double *mean = st_f(a, 0), *m2 = st_f(a, 1);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		prefetch_group(a, gid, i, n);
 		if (!pl_bit_get(x->valid, i))
 			continue;
 		uint32_t g = gid[i];
-		double v = num_at(x, i), d = v - mean[g];
 		cnt[g]++;
-		mean[g] += d / (double)cnt[g];
-		m2[g] += d * (v - mean[g]);
+		rc =
+		    x->type == PL_INT64
+			? pl_xsum_add_i64(&s[g], pl_col_i64(x)[i], &a->big, err)
+			: pl_xsum_add_f64(&s[g], pl_col_f64(x)[i], &a->big,
+					  err);
 	}
+	return rc;
 }
 
-static void corr_rows(pl_agg *a, const uint32_t *gid, size_t n,
-		      const pl_column *x, const pl_column *y)
+/* s += x[i] exactly. */
+static inline int add_x(pl_agg *a, pl_xsum *s, const pl_column *x, size_t i,
+			pl_error *err)
+{
+	if (x->type == PL_INT64)
+		return pl_xsum_add_i64(s, pl_col_i64(x)[i], &a->big, err);
+	return pl_xsum_add_f64(s, pl_col_f64(x)[i], &a->big, err);
+}
+
+/* s += x[i] * y[i], exactly for int64 pairs and for finite doubles whose
+ * product neither overflows nor underflows. */
+static inline int add_xy(pl_agg *a, pl_xsum *s, const pl_column *x,
+			 const pl_column *y, size_t i, pl_error *err)
+{
+	if (x->type == PL_INT64 && y->type == PL_INT64)
+		return pl_xsum_add_mul_i64(s, pl_col_i64(x)[i],
+					   pl_col_i64(y)[i], &a->big, err);
+	return pl_xsum_add_mul_f64(s, num_at(x, i), num_at(y, i), &a->big, err);
+}
+
+/* var and sd: the count and the exact sums of x and x^2; the variance is
+ * computed from them once, exactly up to its last rounding. */
+static int var_rows(pl_agg *a, const uint32_t *gid, size_t n,
+		    const pl_column *x, pl_error *err)
 {
 	int64_t *cnt = st_n(a);
-	double *mx = st_f(a, 0), *my = st_f(a, 1), *sxx = st_f(a, 2),
-	       *syy = st_f(a, 3), *sxy = st_f(a, 4);
-	for (size_t i = 0; i < n; i++) {
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		prefetch_group(a, gid, i, n);
+		if (!pl_bit_get(x->valid, i))
+			continue;
+		uint32_t g = gid[i];
+		pl_xsum *s = xs_at(a, g);
+		cnt[g]++;
+		rc = add_x(a, &s[0], x, i, err);
+		if (rc == 0)
+			rc = add_xy(a, &s[1], x, x, i, err);
+	}
+	return rc;
+}
+
+static int corr_rows(pl_agg *a, const uint32_t *gid, size_t n,
+		     const pl_column *x, const pl_column *y, pl_error *err)
+{
+	int64_t *cnt = st_n(a);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		prefetch_group(a, gid, i, n);
 		if (!pl_bit_get(x->valid, i) || !pl_bit_get(y->valid, i))
 			continue;
 		uint32_t g = gid[i];
-		double vx = num_at(x, i), vy = num_at(y, i);
-		double dx = vx - mx[g], dy = vy - my[g];
+		pl_xsum *s = xs_at(a, g);
 		cnt[g]++;
-		mx[g] += dx / (double)cnt[g];
-		my[g] += dy / (double)cnt[g];
-		sxx[g] += dx * (vx - mx[g]);
-		syy[g] += dy * (vy - my[g]);
-		sxy[g] += dx * (vy - my[g]);
+		rc = add_x(a, &s[0], x, i, err);
+		if (rc == 0)
+			rc = add_x(a, &s[1], y, i, err);
+		if (rc == 0)
+			rc = add_xy(a, &s[2], x, x, i, err);
+		if (rc == 0)
+			rc = add_xy(a, &s[3], y, y, i, err);
+		if (rc == 0)
+			rc = add_xy(a, &s[4], x, y, i, err);
 	}
+	return rc;
 }
 
 static int cmp_bytes(const char *p, size_t lp, const char *q, size_t lq)
@@ -318,7 +408,7 @@ static int cmp_bytes(const char *p, size_t lp, const char *q, size_t lq)
 static int cmp_kept(const pl_agg *a, uint32_t g, const pl_column *x, size_t i)
 {
 	if (a->type == PL_FLOAT64)
-		return pl_f64_compare(pl_col_f64(x)[i], st_f(a, 0)[g]);
+		return pl_f64_total_compare(pl_col_f64(x)[i], st_f(a, 0)[g]);
 	if (a->type == PL_STRING) {
 		size_t len;
 		const char *s = pl_col_str(x, i, &len);
@@ -485,18 +575,14 @@ int pl_agg_update(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x,
 	case PL_AGG_SUM:
 		if (a->type == PL_INT64)
 			return sum_i64(a, gid, n, x);
-		sum_f64(a, gid, n, x);
-		return 0;
+		return sum_f64(a, gid, n, x, err);
 	case PL_AGG_MEAN:
-		sum_f64(a, gid, n, x);
-		return 0;
+		return sum_f64(a, gid, n, x, err);
 	case PL_AGG_VAR:
 	case PL_AGG_SD:
-		var_rows(a, gid, n, x);
-		return 0;
+		return var_rows(a, gid, n, x, err);
 	case PL_AGG_CORR:
-		corr_rows(a, gid, n, x, y);
-		return 0;
+		return corr_rows(a, gid, n, x, y, err);
 	case PL_AGG_MIN:
 	case PL_AGG_MAX:
 		return extreme_rows(a, gid, n, x, err);
@@ -510,16 +596,16 @@ int pl_agg_update(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x,
 
 static const char *const sfx_count[] = {"n", NULL};
 static const char *const sfx_n[] = {"n", "s", NULL};
-static const char *const sfx_var[] = {"n", "mean", "m2", NULL};
-static const char *const sfx_corr[] = {"n",    "mean_x", "mean_y", "m2_x",
-				       "m2_y", "c_xy",	 NULL};
+static const char *const sfx_var[] = {"n", "s1", "s2", NULL};
+static const char *const sfx_corr[] = {"n",   "sx",  "sy", "sxx",
+				       "syy", "sxy", NULL};
 static const char *const sfx_kept[] = {"seen", "v", NULL};
 
-/* Partial columns: counts and sums for count/sum/mean; Welford's
- * (n, mean, M2) for var/sd and the co-moments for corr, merged with Chan's
- * formulas; the kept value for min/max, plus whether the group saw a row
- * for first/last; and for the value-list kinds one value column used only
- * by value rows. */
+/* Partial columns: counts and sums for count/sum/mean; the count and the
+ * exact sums of x and x^2 for var/sd, of x, y, x^2, y^2 and xy for corr
+ * (encoded exact sums, string columns); the kept value for min/max, plus
+ * whether the group saw a row for first/last; and for the value-list kinds one
+ * value column used only by value rows. */
 static const char *const *state_suffixes(const pl_agg *a)
 {
 	switch (a->kind) {
@@ -564,8 +650,7 @@ static pl_type state_type(const pl_agg *a, size_t k)
 	}
 	if (k == 0)
 		return PL_INT64;
-	return a->kind == PL_AGG_SUM && a->type == PL_INT64 ? PL_INT64
-							    : PL_FLOAT64;
+	return nxsum(a) ? PL_STRING : PL_INT64;
 }
 
 int pl_agg_partial_schema(const pl_agg *a, const char *prefix, pl_schema *s,
@@ -625,13 +710,10 @@ static int out_null(pl_column *out, size_t at, pl_pool *pool, pl_error *err)
 	return rc;
 }
 
+/* count and int64 sum: the count, then the sum. */
 static const void *state_array(const pl_agg *a, size_t k)
 {
-	if (k == 0)
-		return a->a[N];
-	if (a->kind == PL_AGG_SUM && a->type == PL_INT64)
-		return a->a[I64];
-	return a->a[F0 + k - 1];
+	return k == 0 ? a->a[N] : a->a[I64];
 }
 
 static int push_kept(const pl_agg *a, uint32_t g, pl_column *c, pl_error *err)
@@ -669,9 +751,28 @@ static int export_kept(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 	return 0;
 }
 
+static int export_xsums(pl_agg *a, size_t g0, size_t n, pl_column *cols,
+			pl_error *err)
+{
+	uint8_t buf[PL_XSUM_MAX_BYTES];
+	int rc = 0;
+	for (size_t g = g0; rc == 0 && g < g0 + n; g++) {
+		rc = pl_column_push_i64(&cols[0], st_n(a)[g], a->pool, err);
+		for (int k = 0; rc == 0 && k < nxsum(a); k++) {
+			size_t len =
+			    pl_xsum_encode(&xs_at(a, g)[k], &a->big, buf);
+			rc = pl_column_push_str(&cols[1 + k], (const char *)buf,
+						len, a->pool, err);
+		}
+	}
+	return rc;
+}
+
 int pl_agg_export(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 		  pl_error *err)
 {
+	if (nxsum(a))
+		return export_xsums(a, g0, n, cols, err);
 	if (is_value_list(a->kind))
 		return pl_agg_append_nulls(&cols[0], n, a->pool, err);
 	if (keeps_value(a->kind))
@@ -718,20 +819,15 @@ static int merge_sums(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 {
 	int64_t *cnt = st_n(a);
 	const int64_t *pn = pl_col_i64(&cols[0]);
-	int ints = a->kind == PL_AGG_SUM && a->type == PL_INT64;
-	int has_sum = a->kind == PL_AGG_SUM || a->kind == PL_AGG_MEAN;
+	int has_sum = a->kind == PL_AGG_SUM;
 	for (size_t i = 0; i < n; i++) {
 		if (tag[i] != 0)
 			continue;
 		uint32_t g = gid[i];
 		cnt[g] += pn[i];
-		if (!has_sum)
-			continue;
-		if (!ints) {
-			st_f(a, 0)[g] += pl_col_f64(&cols[1])[i];
-		} else if (__builtin_add_overflow(st_i(a)[g],
-						  pl_col_i64(&cols[1])[i],
-						  &st_i(a)[g])) {
+		if (has_sum &&
+		    __builtin_add_overflow(st_i(a)[g], pl_col_i64(&cols[1])[i],
+					   &st_i(a)[g])) {
 			a->bad_group = g;
 			return PL_ERR_DATA;
 		}
@@ -739,48 +835,27 @@ static int merge_sums(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 	return 0;
 }
 
-/* Chan et al.'s pairwise combination of (n, mean, M2) states. */
-static void merge_var(pl_agg *a, const uint32_t *gid, const int64_t *tag,
-		      size_t n, const pl_column *cols)
+/* Adds encoded exact sums: they merge in any order to the same sums. */
+static int merge_xsums(pl_agg *a, const uint32_t *gid, const int64_t *tag,
+		       size_t n, const pl_column *cols, pl_error *err)
 {
 	int64_t *cnt = st_n(a);
-	double *mean = st_f(a, 0), *m2 = st_f(a, 1);
-	for (size_t i = 0; i < n; i++) {
-		int64_t nb = pl_col_i64(&cols[0])[i];
-		if (tag[i] != 0 || nb == 0)
+	const int64_t *pn = pl_col_i64(&cols[0]);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (tag[i] != 0)
 			continue;
 		uint32_t g = gid[i];
-		double na = (double)cnt[g], nn = na + (double)nb;
-		double d = pl_col_f64(&cols[1])[i] - mean[g];
-		mean[g] += d * (double)nb / nn;
-		m2[g] += pl_col_f64(&cols[2])[i] + d * d * na * (double)nb / nn;
-		cnt[g] += nb;
+		cnt[g] += pn[i];
+		for (int k = 0; rc == 0 && k < nxsum(a); k++) {
+			size_t len;
+			const char *p = pl_col_str(&cols[1 + k], i, &len);
+			rc =
+			    pl_xsum_merge_encoded(&xs_at(a, g)[k], &a->big,
+						  (const uint8_t *)p, len, err);
+		}
 	}
-}
-
-static void merge_corr(pl_agg *a, const uint32_t *gid, const int64_t *tag,
-		       size_t n, const pl_column *cols)
-{
-	int64_t *cnt = st_n(a);
-	double *s[5];
-	for (int k = 0; k < 5; k++)
-		s[k] = st_f(a, k);
-	for (size_t i = 0; i < n; i++) {
-		int64_t nb = pl_col_i64(&cols[0])[i];
-		if (tag[i] != 0 || nb == 0)
-			continue;
-		uint32_t g = gid[i];
-		double na = (double)cnt[g], nn = na + (double)nb;
-		double f = na * (double)nb / nn;
-		double dx = pl_col_f64(&cols[1])[i] - s[0][g];
-		double dy = pl_col_f64(&cols[2])[i] - s[1][g];
-		s[0][g] += dx * (double)nb / nn;
-		s[1][g] += dy * (double)nb / nn;
-		s[2][g] += pl_col_f64(&cols[3])[i] + dx * dx * f;
-		s[3][g] += pl_col_f64(&cols[4])[i] + dy * dy * f;
-		s[4][g] += pl_col_f64(&cols[5])[i] + dx * dy * f;
-		cnt[g] += nb;
-	}
+	return rc;
 }
 
 /* first keeps the earlier instance's value, last takes the later one's:
@@ -829,14 +904,9 @@ int pl_agg_merge(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 		 int64_t value_tag, size_t n, const pl_column *cols,
 		 pl_error *err)
 {
+	if (nxsum(a))
+		return merge_xsums(a, gid, tag, n, cols, err);
 	switch (a->kind) {
-	case PL_AGG_VAR:
-	case PL_AGG_SD:
-		merge_var(a, gid, tag, n, cols);
-		return 0;
-	case PL_AGG_CORR:
-		merge_corr(a, gid, tag, n, cols);
-		return 0;
 	case PL_AGG_COUNT_STAR:
 	case PL_AGG_COUNT:
 	case PL_AGG_SUM:
@@ -1179,35 +1249,31 @@ static int quantile(const pl_agg *a, size_t g, double *out)
 	return 1;
 }
 
-static int corr_value(const pl_agg *a, size_t g, double *out)
-{
-	double sxx = st_f(a, 2)[g], syy = st_f(a, 3)[g];
-	if (st_n(a)[g] < 2 || !(sxx > 0) || !(syy > 0))
-		return 0;
-	double r = st_f(a, 4)[g] / sqrt(sxx * syy);
-	*out = r > 1 ? 1 : r < -1 ? -1 : r;
-	return 1;
-}
-
 /* The float64 result of group g; 0 when it is NULL. */
 static int f64_value(const pl_agg *a, size_t g, double *out)
 {
 	int64_t n = st_n(a) ? st_n(a)[g] : 0;
 	switch (a->kind) {
 	case PL_AGG_SUM:
-		*out = st_f(a, 0)[g];
+		*out = n > 0 ? pl_xsum_value(&xs_at(a, g)[0], &a->big) : 0;
 		return n > 0;
 	case PL_AGG_MEAN:
-		*out = st_f(a, 0)[g] / (double)n;
+		*out = n > 0 ? pl_xsum_mean(&xs_at(a, g)[0], &a->big, n) : 0;
 		return n > 0;
 	case PL_AGG_VAR:
 	case PL_AGG_SD:
-		*out = st_f(a, 1)[g] / (double)(n - 1);
+		if (n < 2)
+			return 0;
+		*out =
+		    pl_xsum_var(n, &xs_at(a, g)[0], &xs_at(a, g)[1], &a->big);
 		if (a->kind == PL_AGG_SD)
 			*out = sqrt(*out);
-		return n > 1;
+		return 1;
 	case PL_AGG_CORR:
-		return corr_value(a, g, out);
+		return n >= 2 &&
+		       pl_xsum_corr(n, &xs_at(a, g)[0], &xs_at(a, g)[1],
+				    &xs_at(a, g)[2], &xs_at(a, g)[3],
+				    &xs_at(a, g)[4], &a->big, out);
 	default:
 		return quantile(a, g, out);
 	}
@@ -1267,5 +1333,5 @@ size_t pl_agg_bytes(const pl_agg *a)
 			    v->arena, v->seg, v->sorted};
 	for (size_t i = 0; i < sizeof(vl) / sizeof(vl[0]); i++)
 		b += vl[i] ? pl_pool_size(vl[i]) : 0;
-	return b;
+	return b + pl_xsum_big_bytes(&a->big);
 }

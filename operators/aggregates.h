@@ -3,7 +3,9 @@
  * partial states, and final values.
  *
  * Every state starts as zero bytes, so growing the group count only has to
- * zero the new tail. median, quantile and count_distinct keep the values
+ * zero the new tail. Float sums (sum, mean, var, sd, corr) are exact
+ * (exact_sum.h) and rounded once at the end, so that their bits do not
+ * depend on the order of the rows, the chunks or the merges. median, quantile and count_distinct keep the values
  * themselves as a list of (group, value) pairs; pl_agg_prepare groups them
  * once before the final values are read, sorting a group's values for
  * count_distinct and only selecting the ranks a quantile reads. */
@@ -16,6 +18,7 @@
 #include "pipeline/batch.h"
 #include "pipeline/error.h"
 #include "pipeline/pool.h"
+#include "operators/exact_sum.h"
 
 typedef enum pl_agg_kind {
 	PL_AGG_COUNT_STAR,
@@ -88,6 +91,7 @@ typedef struct pl_agg {
 	size_t esize[PL_AGG_NARRAYS];
 	void *a[PL_AGG_NARRAYS];
 	pl_agg_values vl;
+	pl_xsum_big big; /* float sums that outgrew their window */
 	uint32_t bad_group; /* the group whose sum overflowed */
 } pl_agg;
 
@@ -100,7 +104,8 @@ void pl_agg_free(pl_agg *a);
 int pl_agg_reserve(pl_agg *a, size_t ngroups, pl_error *err);
 
 /* Folds rows 0..n of x (and y for corr) into groups gid[0..n). On an int64
- * sum overflow returns PL_ERR_DATA with a->bad_group set and err untouched. */
+ * sum overflow returns PL_ERR_DATA with a->bad_group set and err untouched;
+ * PL_ERR_NOMEM (err set) when an exact sum cannot grow. */
 int pl_agg_update(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x,
 		  const pl_column *y, pl_error *err);
 
@@ -111,7 +116,9 @@ size_t pl_agg_partial_ncols(const pl_agg *a);
 int pl_agg_has_values(const pl_agg *a);
 
 /* Appends state rows for groups g0..g0+n to cols (the aggregate's partial
- * columns); the value column, if any, gets NULLs. */
+ * columns); the value column, if any, gets NULLs. Exact sums travel as
+ * string columns holding pl_xsum_encode's bytes (10 to 26 bytes for
+ * usual data). */
 int pl_agg_export(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 		  pl_error *err);
 

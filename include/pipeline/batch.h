@@ -224,6 +224,19 @@ static inline int pl_f64_compare(double x, double y)
 	return x != x ? (y != y ? 0 : 1) : -1;
 }
 
+/* pl_f64_compare, but -0.0 before +0.0: the order min and max (row-wise
+ * and aggregate) use, so that they pick the same value, bits included,
+ * whatever order their arguments come in. NaN is above every number, so
+ * min ignores NaN unless all are NaN and max gives NaN when any is. */
+static inline int pl_f64_total_compare(double x, double y)
+{
+	int c = pl_f64_compare(x, y);
+	if (c == 0 && x == 0 && y == 0)
+		return (int)(__builtin_signbit(y) != 0) -
+		       (int)(__builtin_signbit(x) != 0);
+	return c;
+}
+
 /* 64-bit hash of value i (NULLs hash alike; equal values hash alike, and an
  * int64 and a float64 of the same value do not need to). */
 uint64_t pl_column_hash(const pl_column *c, size_t i, uint64_t seed);

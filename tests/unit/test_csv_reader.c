@@ -620,10 +620,11 @@ static void empty_and_header_only_files(void)
 
 static void bad_header_names(void)
 {
-	const char *bad[] = {"a,b,a\n1,2,3\n", "a,,c\n", "\n\"a\",\"\"\n"};
+	const char *bad[] = {"a,b,a\n1,2,3\n", "a,,Unnamed: 1\n",
+			     "\n\"Unnamed: 1\",\"\"\n"};
 	const char *want[] = {"d.csv:1: duplicate column name 'a'",
-			      "d.csv:1: column 2 has an empty name",
-			      "d.csv:2: column 2 has an empty name"};
+			      "d.csv:1: duplicate column name 'Unnamed: 1'",
+			      "d.csv:2: duplicate column name 'Unnamed: 1'"};
 	for (int i = 0; i < 3; i++) {
 		setup();
 		pl_csv_options o;
@@ -634,6 +635,31 @@ static void bad_header_names(void)
 		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want[i]));
 		done(r, &o);
 	}
+}
+
+/* R's write.csv heads the row names with "": such a column is named as
+ * pandas names it, "Unnamed: " and its 0-based position. */
+static void empty_header_names_are_unnamed(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("r.csv", "\"\",\"a\",\"b\"\n\"1\",3,\"x\"\n"
+					 "\"2\",4,\"y\"\n"));
+	READ_ONE(o, r, b);
+	const pl_schema *s = pl_csv_reader_schema(r);
+	CU_ASSERT_EQUAL_FATAL(s->n, 3);
+	CU_ASSERT_STRING_EQUAL(s->fields[0].name, "Unnamed: 0");
+	CU_ASSERT_STRING_EQUAL(s->fields[1].name, "a");
+	CU_ASSERT_EQUAL(b->nrows, 2);
+	done(r, &o);
+	setup();
+	opts_init(&o, puts_file("m.csv", "a,,c,\n1,2,3,4\n"));
+	r = open_ok(&o);
+	s = pl_csv_reader_schema(r);
+	CU_ASSERT_EQUAL_FATAL(s->n, 4);
+	CU_ASSERT_STRING_EQUAL(s->fields[1].name, "Unnamed: 1");
+	CU_ASSERT_STRING_EQUAL(s->fields[3].name, "Unnamed: 3");
+	done(r, &o);
 }
 
 static void nul_bytes_are_data(void)
@@ -1028,6 +1054,7 @@ static const pl_test tests[] = {
     {"columns_selection", columns_selection},
     {"empty_and_header_only_files", empty_and_header_only_files},
     {"bad_header_names", bad_header_names},
+    {"empty_header_names_are_unnamed", empty_header_names_are_unnamed},
     {"nul_bytes_are_data", nul_bytes_are_data},
     {"missing_file_is_io_error", missing_file_is_io_error},
     {"options_from_section", options_from_section},

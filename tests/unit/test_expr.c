@@ -277,6 +277,26 @@ static void test_math_functions(void)
 	teardown(&f);
 }
 
+/* Row-wise min and max do not depend on the order of their arguments:
+ * NaN is above every number, -0.0 below 0.0. */
+static void test_min_max_nan_order_free(void)
+{
+	fixture f;
+	setup(&f, 1);
+	expect(&f, "min(sqrt(-1), 2.0)", PL_FLOAT64, "2.0,2.0,2.0");
+	expect(&f, "min(2.0, sqrt(-1))", PL_FLOAT64, "2.0,2.0,2.0");
+	expect(&f, "max(sqrt(-1), 2.0)", PL_FLOAT64, "nan,nan,nan");
+	expect(&f, "max(2.0, sqrt(-1))", PL_FLOAT64, "nan,nan,nan");
+	expect(&f, "min(sqrt(-1), sqrt(-1))", PL_FLOAT64, "nan,nan,nan");
+	expect(&f, "min(x, sqrt(-1), a)", PL_FLOAT64, "0.5,-7.0,NULL");
+	expect(&f, "min(a, sqrt(-1), x)", PL_FLOAT64, "0.5,-7.0,NULL");
+	expect(&f, "min(-0.0, 0.0)", PL_FLOAT64, "-0.0,-0.0,-0.0");
+	expect(&f, "min(0.0, -0.0)", PL_FLOAT64, "-0.0,-0.0,-0.0");
+	expect(&f, "max(-0.0, 0.0)", PL_FLOAT64, "0.0,0.0,0.0");
+	expect(&f, "max(0.0, -0.0)", PL_FLOAT64, "0.0,0.0,0.0");
+	teardown(&f);
+}
+
 static void test_conditionals(void)
 {
 	fixture f;
@@ -677,27 +697,29 @@ static void test_fault_injection(void)
 	fault_walk("if(t, null, 'x')");
 }
 
-static const pl_test tests[] = {{"precedence", test_precedence},
-				{"arithmetic", test_arithmetic},
-				{"comparisons", test_comparisons},
-				{"logic_three_valued", test_logic_three_valued},
-				{"math_functions", test_math_functions},
-				{"conditionals", test_conditionals},
-				{"string_functions", test_string_functions},
-				{"conversions", test_conversions},
-				{"overflow_errors", test_overflow_errors},
-				{"division_errors", test_division_errors},
-				{"type_errors", test_type_errors},
-				{"name_errors", test_name_errors},
-				{"syntax_errors", test_syntax_errors},
-				{"deep_nesting", test_deep_nesting},
-				{"no_where", test_no_where},
-				{"inspection", test_inspection},
-				{"mark_columns", test_mark_columns},
-				{"clone", test_clone},
-				{"extract_aggs", test_extract_aggs},
-				{"extract_aggs_forms", test_extract_aggs_forms},
-				{"fault_injection", test_fault_injection},
-				{NULL, NULL}};
+static const pl_test tests[] = {
+    {"min_max_nan_order_free", test_min_max_nan_order_free},
+    {"precedence", test_precedence},
+    {"arithmetic", test_arithmetic},
+    {"comparisons", test_comparisons},
+    {"logic_three_valued", test_logic_three_valued},
+    {"math_functions", test_math_functions},
+    {"conditionals", test_conditionals},
+    {"string_functions", test_string_functions},
+    {"conversions", test_conversions},
+    {"overflow_errors", test_overflow_errors},
+    {"division_errors", test_division_errors},
+    {"type_errors", test_type_errors},
+    {"name_errors", test_name_errors},
+    {"syntax_errors", test_syntax_errors},
+    {"deep_nesting", test_deep_nesting},
+    {"no_where", test_no_where},
+    {"inspection", test_inspection},
+    {"mark_columns", test_mark_columns},
+    {"clone", test_clone},
+    {"extract_aggs", test_extract_aggs},
+    {"extract_aggs_forms", test_extract_aggs_forms},
+    {"fault_injection", test_fault_injection},
+    {NULL, NULL}};
 
 PL_TEST_MAIN("expr", tests)
