@@ -9,12 +9,12 @@
  * stored row of NULLs. int64 and float64 keys meet by value: such a key
  * pair is hashed as doubles on both sides.
  *
- * Across ranks the right side is by default read whole by every rank (a
- * broadcast join: no traffic, each rank joins its share of the left).
- * When it is large (distribute = partition, or auto and its files pass a
- * sixteenth of the rank's budget) the join is a partitioned hash join
- * instead, across ranks or into spill files on one rank, see
- * join_part.c. */
+ * Across ranks the right side is either read whole by every rank (a
+ * broadcast join: no traffic, each rank joins its share of the left) or,
+ * with distribute = partition or when auto finds it cheaper or the right
+ * side too large to hold (join_part.c, choose), the join is a partitioned
+ * hash join, across ranks or into spill files on one rank. The hash table
+ * is join_table.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -517,10 +517,11 @@ static void join_describe(const pl_operator *op, char *buf, size_t cap)
 		snprintf(buf, cap, "join");
 		return;
 	}
-	snprintf(buf, cap, "%s join on %s with %s%s",
+	snprintf(buf, cap, "%s join on %s with %s%s%s%s%s",
 		 st->left_join ? "left" : "inner",
 		 pl_section_get(sec, "on", ""), pl_section_get(sec, "path", ""),
-		 distribution(op, st));
+		 distribution(op, st), st->why[0] ? " (" : "", st->why,
+		 st->why[0] ? ")" : "");
 }
 
 const pl_operator_def pl_op_join = {

@@ -49,6 +49,7 @@ typedef struct join_state {
 	/* The partitioned join (join_part.c). */
 	bool partitioned;
 	bool share;	    /* partial reads this rank's share of the right */
+	char why[200];	    /* why broadcast or partitioned, for --explain */
 	pl_row_store lefts; /* left rows held until the right side is in */
 	pl_batch *wire;	    /* rows on their way out of partial */
 } join_state;
