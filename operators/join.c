@@ -359,6 +359,23 @@ int pl_join_build(pl_operator *op, join_state *st, bool load, pl_error *err)
 	return st->outb == NULL ? PL_ERR_NOMEM : 0;
 }
 
+/* Gathers the right columns of the pairs added since the last call into
+ * the output batch, while their records are still in cache from the
+ * probe. */
+static int gather_pending(join_state *st, pl_pool *pool, pl_error *err)
+{
+	pl_batch *b = st->outb;
+	if (st->ngathered == st->npairs)
+		return 0;
+	if (st->ngathered == 0)
+		pl_row_store_clear_batch(b);
+	int rc = pl_join_table_gather(st, &b->cols[st->nleft],
+				      st->ridx + st->ngathered,
+				      st->npairs - st->ngathered, pool, err);
+	st->ngathered = st->npairs;
+	return rc;
+}
+
 /* Emits the waiting pairs: left columns from in, right ones from the
  * table's records. */
 static int flush(join_state *st, const pl_batch *in, pl_pool *pool,
@@ -368,15 +385,15 @@ static int flush(join_state *st, const pl_batch *in, pl_pool *pool,
 	size_t n = st->npairs;
 	if (n == 0)
 		return 0;
+	int rc = gather_pending(st, pool, err);
 	st->npairs = 0;
-	pl_row_store_clear_batch(b);
+	st->ngathered = 0;
+	if (rc != 0)
+		return rc;
 	for (size_t c = 0; c < st->nleft; c++)
 		if (pl_column_append_take(&b->cols[c], &in->cols[c], st->lidx,
 					  n, pool, err) != 0)
 			return PL_ERR_NOMEM;
-	if (pl_join_table_gather(st, &b->cols[st->nleft], st->ridx, n, pool,
-				 err) != 0)
-		return PL_ERR_NOMEM;
 	b->nrows = n;
 	return pl_emit(out, b, err);
 }
@@ -442,7 +459,7 @@ static int probe_block(join_state *st, const pl_batch *in, size_t from,
 		rc = probe_row(st, in, from + k, st->hashes[k],
 			       first == UINT32_MAX ? 0 : first, pool, out, err);
 	}
-	return rc;
+	return rc ? rc : gather_pending(st, pool, err);
 }
 
 int pl_join_probe(pl_operator *op, const pl_batch *in, const pl_emitter *out,
@@ -459,6 +476,7 @@ int pl_join_probe(pl_operator *op, const pl_batch *in, const pl_emitter *out,
 	if (rc == 0)
 		rc = flush(st, in, pool, out, err);
 	st->npairs = 0;
+	st->ngathered = 0;
 	return rc;
 }
 

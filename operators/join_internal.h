@@ -44,6 +44,7 @@ typedef struct join_state {
 	uint32_t *lidx, *ridx; /* pairs (left row, record ref) waiting for
 				  the next output batch */
 	size_t npairs;
+	size_t ngathered; /* of them, with their right columns in outb */
 	size_t chunk;
 	pl_batch *outb;
 	/* The partitioned join (join_part.c). */
