@@ -203,8 +203,11 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	p->env.chunk_rows = p->chunk_rows ? p->chunk_rows : 65536;
 	p->env.spill_dir = p->spill_dir;
 	p->env.job_name = p->job_name;
+	p->env.nodes = p->nodes;
 	if (rc == 0)
 		rc = open_source(p, pool, err);
+	if (rc == 0)
+		p->env.input_bytes = pl_source_get_stats(p->source).bytes_total;
 	/* A quarter of the budget for chunk caches, the rest for batches. */
 	if (rc == 0)
 		pl_source_set_cache_budget(p->source, p->env.memory_budget / 4);

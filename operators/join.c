@@ -9,17 +9,20 @@
  * stored row of NULLs. int64 and float64 keys meet by value: such a key
  * pair is hashed as doubles on both sides.
  *
- * Across ranks the right side is by default read whole by every rank (a
- * broadcast join: no traffic, each rank joins its share of the left).
- * When it is large (distribute = partition, or auto and its files pass a
- * sixteenth of the rank's budget) the join is a partitioned hash join
- * instead, across ranks or into spill files on one rank, see
- * join_part.c. */
+ * Across ranks the right side is either read whole by every rank (a
+ * broadcast join: no traffic, each rank joins its share of the left) or,
+ * with distribute = partition or when auto finds it cheaper or the right
+ * side too large to hold (join_part.c, choose), the join is a partitioned
+ * hash join, across ranks or into spill files on one rank. The hash table
+ * is join_table.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "operators/join_internal.h"
+
+/* Left rows probed together: their bucket and record reads overlap. */
+enum { PROBE_BLOCK = 256 };
 
 static int key_kind(pl_type l, pl_type r)
 {
@@ -298,10 +301,8 @@ static uint64_t key_hash(const pl_column *c, size_t i, int kind, uint64_t h)
 	return pl_hash_mix(h ^ u);
 }
 
-/* Hash of the keys of row i of a left batch's columns or (left false) of
- * the store's; false when one is NULL, since NULL keys never match. */
-static bool row_hash(const join_state *st, const pl_column *cols, bool left,
-		     size_t i, uint64_t *h)
+bool pl_join_row_hash(const join_state *st, const pl_column *cols, bool left,
+		      size_t i, uint64_t *h)
 {
 	*h = 0x243f6a8885a308d3ULL;
 	for (size_t k = 0; k < st->nkeys; k++) {
@@ -313,71 +314,39 @@ static bool row_hash(const join_state *st, const pl_column *cols, bool left,
 	return true;
 }
 
-static bool int_equals_double(int64_t v, double d)
-{
-	return d >= -0x1p63 && d < 0x1p63 && (int64_t)d == v && (double)v == d;
-}
-
-static bool value_equal(const pl_column *l, size_t i, const pl_column *r,
-			size_t j)
-{
-	if (l->type == r->type)
-		return pl_column_compare(l, i, r, j) == 0;
-	if (l->type == PL_INT64)
-		return int_equals_double(pl_col_i64(l)[i], pl_col_f64(r)[j]);
-	return int_equals_double(pl_col_i64(r)[j], pl_col_f64(l)[i]);
-}
-
-static bool keys_equal(const join_state *st, const pl_batch *in, size_t i,
-		       size_t j)
-{
-	for (size_t k = 0; k < st->nkeys; k++)
-		if (!value_equal(&in->cols[st->keys[k].left], i,
-				 &st->right.cols[k], j))
-			return false;
-	return true;
-}
-
-/* Reads the whole right side into the store. */
+/* Reads the whole right side into the hash table, batch by batch. */
 static int load_right(join_state *st, pl_pool *pool, pl_error *err)
 {
+	size_t n = st->right.ncols;
+	pl_column *cols = pl_pool_alloc(pool, (n ? n : 1) * sizeof(*cols));
+	if (cols == NULL)
+		return pl_error_nomem(err, "join columns");
+	int rc = 0;
 	for (;;) {
 		pl_batch *b;
-		int rc = pl_source_next(st->src, st->chunk, &b, err);
-		if (rc != 0)
-			return rc;
-		if (b == NULL)
+		rc = pl_source_next(st->src, st->chunk, &b, err);
+		if (rc != 0 || b == NULL)
 			break;
-		rc = pl_row_store_take(&st->right, b->cols, st->store_map, NULL,
-				       b->nrows, pool, err);
+		for (size_t j = 0; j < n; j++)
+			cols[j] = b->cols[st->store_map[j]];
+		rc = pl_join_table_add(st, cols, b->nrows, pool, err);
 		if (rc != 0)
-			return rc;
+			break;
 	}
+	pl_pool_free(pool, cols);
+	if (rc != 0)
+		return rc;
 	pl_source_close(st->src);
 	st->src = NULL;
 	return 0;
 }
 
-/* Chains the stored rows by key hash, each chain in row order. */
-static int hash_right(join_state *st, pl_pool *pool, pl_error *err)
+/* Moves the rows received by the partitioned join into the table. */
+static int table_from_store(join_state *st, pl_pool *pool, pl_error *err)
 {
-	size_t n = st->right.nrows, nb = 1;
-	while (nb < n)
-		nb *= 2;
-	st->mask = nb - 1;
-	st->head = pl_pool_calloc(pool, nb, sizeof(*st->head));
-	st->next = pl_pool_alloc(pool, (n ? n : 1) * sizeof(*st->next));
-	st->rhash = pl_pool_alloc(pool, (n ? n : 1) * sizeof(*st->rhash));
-	if (st->head == NULL || st->next == NULL || st->rhash == NULL)
-		return pl_error_nomem(err, "a join hash table");
-	for (size_t j = n; j-- > 0;) {
-		if (!row_hash(st, st->right.cols, false, j, &st->rhash[j]))
-			continue;
-		size_t b = st->rhash[j] & st->mask;
-		st->next[j] = st->head[b];
-		st->head[b] = (uint32_t)j + 1;
-	}
-	return 0;
+	int rc =
+	    pl_join_table_add(st, st->right.cols, st->right.nrows, pool, err);
+	return rc ? rc : pl_row_store_clear(&st->right, pool, err);
 }
 
 int pl_join_build(pl_operator *op, join_state *st, bool load, pl_error *err)
@@ -385,24 +354,44 @@ int pl_join_build(pl_operator *op, join_state *st, bool load, pl_error *err)
 	pl_pool *pool = op->env->pool;
 	st->built = true;
 	st->chunk = pl_row_store_chunk(op->env);
-	int rc = load ? load_right(st, pool, err) : 0;
+	int rc =
+	    load ? load_right(st, pool, err) : table_from_store(st, pool, err);
 	if (rc == 0)
-		rc = hash_right(st, pool, err);
-	if (rc == 0 && st->left_join) {
-		st->null_row = (uint32_t)st->right.nrows;
-		rc = pl_row_store_push_nulls(&st->right, pool, err);
-	}
+		rc = pl_join_table_chain(st, pool, err);
+	if (rc == 0 && st->left_join)
+		rc = pl_join_table_add_nulls(st, pool, err);
 	if (rc != 0)
 		return rc;
 	st->lidx = pl_pool_alloc(pool, st->chunk * sizeof(*st->lidx));
 	st->ridx = pl_pool_alloc(pool, st->chunk * sizeof(*st->ridx));
-	if (st->lidx == NULL || st->ridx == NULL)
+	st->hashes = pl_pool_alloc(pool, PROBE_BLOCK * sizeof(*st->hashes));
+	st->firsts = pl_pool_alloc(pool, PROBE_BLOCK * sizeof(*st->firsts));
+	if (st->lidx == NULL || st->ridx == NULL || st->hashes == NULL ||
+	    st->firsts == NULL)
 		return pl_error_nomem(err, "join row ids");
 	st->outb = pl_batch_new(&st->out, st->chunk, pool, err);
 	return st->outb == NULL ? PL_ERR_NOMEM : 0;
 }
 
-/* Emits the waiting pairs: left columns from in, right ones stored. */
+/* Gathers the right columns of the pairs added since the last call into
+ * the output batch, while their records are still in cache from the
+ * probe. */
+static int gather_pending(join_state *st, pl_pool *pool, pl_error *err)
+{
+	pl_batch *b = st->outb;
+	if (st->ngathered == st->npairs)
+		return 0;
+	if (st->ngathered == 0)
+		pl_row_store_clear_batch(b);
+	int rc = pl_join_table_gather(st, &b->cols[st->nleft],
+				      st->ridx + st->ngathered,
+				      st->npairs - st->ngathered, pool, err);
+	st->ngathered = st->npairs;
+	return rc;
+}
+
+/* Emits the waiting pairs: left columns from in, right ones from the
+ * table's records. */
 static int flush(join_state *st, const pl_batch *in, pl_pool *pool,
 		 const pl_emitter *out, pl_error *err)
 {
@@ -410,51 +399,81 @@ static int flush(join_state *st, const pl_batch *in, pl_pool *pool,
 	size_t n = st->npairs;
 	if (n == 0)
 		return 0;
+	int rc = gather_pending(st, pool, err);
 	st->npairs = 0;
-	pl_row_store_clear_batch(b);
+	st->ngathered = 0;
+	if (rc != 0)
+		return rc;
 	for (size_t c = 0; c < st->nleft; c++)
 		if (pl_column_append_take(&b->cols[c], &in->cols[c], st->lidx,
 					  n, pool, err) != 0)
-			return PL_ERR_NOMEM;
-	for (size_t c = 0; c < st->nkeep; c++)
-		if (pl_column_append_take(&b->cols[st->nleft + c],
-					  &st->right.cols[st->nkeys + c],
-					  st->ridx, n, pool, err) != 0)
 			return PL_ERR_NOMEM;
 	b->nrows = n;
 	return pl_emit(out, b, err);
 }
 
-static int add_pair(join_state *st, const pl_batch *in, size_t i, size_t j,
+static int add_pair(join_state *st, const pl_batch *in, size_t i, uint32_t ref,
 		    pl_pool *pool, const pl_emitter *out, pl_error *err)
 {
 	st->lidx[st->npairs] = (uint32_t)i;
-	st->ridx[st->npairs] = (uint32_t)j;
+	st->ridx[st->npairs] = ref;
 	if (++st->npairs < st->chunk)
 		return 0;
 	return flush(st, in, pool, out, err);
 }
 
-/* Pairs left row i with each matching right row, in right order. */
-static int probe_row(join_state *st, const pl_batch *in, size_t i,
-		     pl_pool *pool, const pl_emitter *out, pl_error *err)
+/* Pairs left row i (its hash h, its chain's first ref + 1) with each
+ * matching right row, in right order. */
+static int probe_row(join_state *st, const pl_batch *in, size_t i, uint64_t h,
+		     uint32_t first, pl_pool *pool, const pl_emitter *out,
+		     pl_error *err)
 {
-	uint64_t h;
 	bool matched = false;
 	int rc = 0;
-	if (row_hash(st, in->cols, true, i, &h)) {
-		for (uint32_t id = st->head[h & st->mask]; id != 0 && rc == 0;
-		     id = st->next[id - 1]) {
-			if (st->rhash[id - 1] != h ||
-			    !keys_equal(st, in, i, id - 1))
-				continue;
-			matched = true;
-			rc = add_pair(st, in, i, id - 1, pool, out, err);
-		}
+	for (uint32_t id = first; id != 0 && rc == 0;
+	     id = pl_join_table_next(st, id - 1)) {
+		if (!pl_join_table_match(st, in, i, h, id - 1))
+			continue;
+		matched = true;
+		rc = add_pair(st, in, i, id - 1, pool, out, err);
 	}
 	if (rc == 0 && !matched && st->left_join)
 		rc = add_pair(st, in, i, st->null_row, pool, out, err);
 	return rc;
+}
+
+/* Probes rows [from, from + n), n <= PROBE_BLOCK: the hashes first, then
+ * the buckets, then the chains, prefetching each step's memory so that
+ * the random reads of a block overlap. */
+static int probe_block(join_state *st, const pl_batch *in, size_t from,
+		       size_t n, pl_pool *pool, const pl_emitter *out,
+		       pl_error *err)
+{
+	for (size_t k = 0; k < n; k++) {
+		uint64_t h;
+		if (!pl_join_row_hash(st, in->cols, true, from + k, &h)) {
+			st->hashes[k] = 0;
+			st->firsts[k] = UINT32_MAX; /* a NULL key */
+			continue;
+		}
+		st->hashes[k] = h;
+		st->firsts[k] = 0;
+		__builtin_prefetch(&st->head[h & st->mask]);
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (st->firsts[k] == UINT32_MAX)
+			continue;
+		st->firsts[k] = pl_join_table_first(st, st->hashes[k]);
+		if (st->firsts[k] != 0)
+			pl_join_table_prefetch(st, st->firsts[k] - 1);
+	}
+	int rc = 0;
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		uint32_t first = st->firsts[k];
+		rc = probe_row(st, in, from + k, st->hashes[k],
+			       first == UINT32_MAX ? 0 : first, pool, out, err);
+	}
+	return rc ? rc : gather_pending(st, pool, err);
 }
 
 int pl_join_probe(pl_operator *op, const pl_batch *in, const pl_emitter *out,
@@ -463,11 +482,15 @@ int pl_join_probe(pl_operator *op, const pl_batch *in, const pl_emitter *out,
 	join_state *st = op->state;
 	pl_pool *pool = op->env->pool;
 	int rc = 0;
-	for (size_t i = 0; i < in->nrows && rc == 0; i++)
-		rc = probe_row(st, in, i, pool, out, err);
+	for (size_t i = 0; i < in->nrows && rc == 0; i += PROBE_BLOCK) {
+		size_t n = in->nrows - i;
+		rc = probe_block(st, in, i, n < PROBE_BLOCK ? n : PROBE_BLOCK,
+				 pool, out, err);
+	}
 	if (rc == 0)
 		rc = flush(st, in, pool, out, err);
 	st->npairs = 0;
+	st->ngathered = 0;
 	return rc;
 }
 
@@ -501,8 +524,9 @@ static void join_destroy(pl_operator *op)
 	pl_batch_free(st->wire, pool);
 	pl_schema_free(&st->out);
 	pl_batch_free(st->outb, pool);
-	void *bufs[] = {st->keys, st->store_map, st->rhash, st->next,
-			st->head, st->lidx,	 st->ridx,  st};
+	void *bufs[] = {st->keys, st->store_map, st->recs,
+			st->head, st->hashes,	 st->firsts,
+			st->lidx, st->ridx,	 st};
 	for (size_t k = 0; k < sizeof(bufs) / sizeof(*bufs); k++)
 		pl_pool_free(pool, bufs[k]);
 	op->state = NULL;
@@ -525,10 +549,11 @@ static void join_describe(const pl_operator *op, char *buf, size_t cap)
 		snprintf(buf, cap, "join");
 		return;
 	}
-	snprintf(buf, cap, "%s join on %s with %s%s",
+	snprintf(buf, cap, "%s join on %s with %s%s%s%s%s",
 		 st->left_join ? "left" : "inner",
 		 pl_section_get(sec, "on", ""), pl_section_get(sec, "path", ""),
-		 distribution(op, st));
+		 distribution(op, st), st->why[0] ? " (" : "", st->why,
+		 st->why[0] ? ")" : "");
 }
 
 const pl_operator_def pl_op_join = {

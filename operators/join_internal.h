@@ -29,22 +29,70 @@ typedef struct join_state {
 	size_t nleft;
 	pl_schema out;
 	bool built;
-	pl_row_store right;
-	uint64_t *rhash;   /* per stored row */
-	uint32_t *next;	   /* per stored row: next row id + 1 of its chain */
-	uint32_t *head;	   /* per bucket: first row id + 1 */
-	size_t mask;	   /* buckets - 1 */
-	uint32_t null_row; /* the all-NULL row of a left join */
-	uint32_t *lidx, *ridx; /* pairs waiting for the next output batch */
+	pl_row_store right; /* the partitioned join's right rows, until the
+			       build; its column types are the stored ones */
+	/* The hash table (join_table.c): records in 8-byte units. */
+	uint64_t *recs;
+	size_t rec_len, rec_cap; /* units used, allocated */
+	size_t nrecs;
+	uint32_t last;	       /* while loading: ref + 1 of the last record */
+	uint32_t *head;	       /* per bucket: first record's ref + 1 */
+	size_t mask;	       /* buckets - 1 */
+	uint32_t null_row;     /* ref of the all-NULL record of a left join */
+	uint64_t *hashes;      /* probe scratch: a block of left rows' hashes */
+	uint32_t *firsts;      /* and their chains' first refs + 1 */
+	uint32_t *lidx, *ridx; /* pairs (left row, record ref) waiting for
+				  the next output batch */
 	size_t npairs;
+	size_t ngathered; /* of them, with their right columns in outb */
 	size_t chunk;
 	pl_batch *outb;
 	/* The partitioned join (join_part.c). */
 	bool partitioned;
 	bool share;	    /* partial reads this rank's share of the right */
+	char why[200];	    /* why broadcast or partitioned, for --explain */
 	pl_row_store lefts; /* left rows held until the right side is in */
 	pl_batch *wire;	    /* rows on their way out of partial */
 } join_state;
+
+/* Hash of the keys of row i of a left batch's columns or (left false)
+ * of the stored columns (keys first); false when one is NULL, since NULL
+ * keys never match. */
+bool pl_join_row_hash(const join_state *st, const pl_column *cols, bool left,
+		      size_t i, uint64_t *h);
+
+/* The hash table (join_table.c). Appends rows 0..n of cols (the stored
+ * columns: keys, then kept) as records, leaving out rows with a NULL key.
+ * Errors: out of memory (the table stays usable up to the rows added). */
+int pl_join_table_add(join_state *st, const pl_column *cols, size_t n,
+		      pl_pool *pool, pl_error *err);
+
+/* Chains the records by hash, each chain in the order rows were added. */
+int pl_join_table_chain(join_state *st, pl_pool *pool, pl_error *err);
+
+/* Adds the all-NULL record a left join pairs unmatched rows with
+ * (st->null_row), not chained. */
+int pl_join_table_add_nulls(join_state *st, pl_pool *pool, pl_error *err);
+
+/* The first record ref + 1 of hash's chain, and the one after ref (0:
+ * none). */
+uint32_t pl_join_table_first(const join_state *st, uint64_t hash);
+uint32_t pl_join_table_next(const join_state *st, uint32_t ref);
+
+/* Whether record ref has hash and the keys of row i of in. */
+bool pl_join_table_match(const join_state *st, const pl_batch *in, size_t i,
+			 uint64_t hash, uint32_t ref);
+
+/* Asks the CPU for record ref ahead of its use. */
+void pl_join_table_prefetch(const join_state *st, uint32_t ref);
+
+/* Appends the kept columns of records refs[0..n) to dst[0..nkeep). */
+int pl_join_table_gather(const join_state *st, pl_column *dst,
+			 const uint32_t *refs, size_t n, pl_pool *pool,
+			 pl_error *err);
+
+/* Bytes the table takes from the pool. */
+size_t pl_join_table_bytes(const join_state *st);
 
 /* Reads the right side when load is set (else it is already stored),
  * chains it by key hash and makes the output buffers. */

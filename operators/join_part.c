@@ -84,23 +84,69 @@ static int before_split(pl_operator *op, const void *comm, pl_error *err)
 	return c == MPI_COMM_NULL ? 0 : pl_source_partition(st->src, c, err);
 }
 
+/* Held in the hash table, a right side takes up to about four times its
+ * file size (narrow rows: a 35 MB CSV of 2 million rows, 80 MiB of
+ * records and buckets), and a broadcast must fit in a quarter of the
+ * budget beside everything else. */
+enum { HOLD_FACTOR = 4 };
+
+/* What a byte sent to another rank costs against a byte parsed and hashed
+ * (see choose): shipping is encoding, copying, receiving and storing it
+ * again, through shared memory on one node, over the network across
+ * nodes. */
+enum { SHIP_COST_NODE = 2, SHIP_COST_NET = 4 };
+
+/* distribute = auto: partition when the right side held whole would not
+ * fit, else when partitioning does less work per rank than every rank
+ * reading all of it. Per rank, a broadcast parses and hashes R (p - 1) / p
+ * bytes more than its share; a partitioned join sends (R + L) (p - 1) / p^2
+ * bytes (both sides, its share of them, all but 1/p to other ranks) and
+ * receives as many. With w the cost of a byte shipped, broadcast wins
+ * when R p <= w (R + L). Writes the reason to st->why. */
+static bool choose(const pl_op_env *env, join_state *st, uint64_t right)
+{
+	uint64_t left = env->input_bytes ? env->input_bytes : right;
+	uint64_t p = env->nranks > 1 ? (uint64_t)env->nranks : 1;
+	uint64_t w = env->nodes > 1 ? SHIP_COST_NET : SHIP_COST_NODE;
+	double mib = 1.0 / (1 << 20);
+	if (right > env->memory_budget / 4 / HOLD_FACTOR) {
+		snprintf(st->why, sizeof(st->why),
+			 "%.0f MiB held would pass a quarter of the %.0f MiB "
+			 "budget",
+			 (double)right * HOLD_FACTOR * mib,
+			 (double)env->memory_budget * mib);
+		return true;
+	}
+	if (p == 1)
+		return false;
+	bool part = right * p > w * (right + left);
+	snprintf(st->why, sizeof(st->why),
+		 "per rank a broadcast parses and hashes %.0f MiB more, a "
+		 "partition sends %.0f MiB at %d times that cost a byte: "
+		 "%.0f MiB left, %.0f MiB right, %d ranks, %d node%s",
+		 (double)right * (p - 1) / p * mib,
+		 (double)(right + left) * (p - 1) / (p * p) * mib, (int)w,
+		 (double)left * mib, (double)right * mib, env->nranks,
+		 env->nodes > 1 ? env->nodes : 1, env->nodes > 1 ? "s" : "");
+	return part;
+}
+
 int pl_join_pick_distribution(pl_operator *op, join_state *st,
 			      const pl_section *sec, pl_error *err)
 {
 	pl_pool *pool = op->env->pool;
 	const char *d = pl_section_get(sec, "distribute", "auto");
 	bool part = strcmp(d, "partition") == 0;
-	/* Held and hashed, a right side takes several times its file size
-	 * (a 35 MB CSV of 2 million narrow rows: 165 MiB), and a broadcast
-	 * must fit beside everything else. */
 	if (strcmp(d, "auto") == 0)
-		part = pl_source_get_stats(st->src).bytes_total >
-		       op->env->memory_budget / 16;
+		part = choose(op->env, st,
+			      pl_source_get_stats(st->src).bytes_total);
 	else if (!part && strcmp(d, "broadcast") != 0)
 		return pl_section_error(sec, "distribute", err,
 					"distribute must be auto, broadcast "
 					"or partition, not '%s'",
 					d);
+	else
+		snprintf(st->why, sizeof(st->why), "distribute = %s", d);
 	if (!part) {
 		op->split = PL_SPLIT_NONE;
 		return 0;

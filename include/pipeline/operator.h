@@ -63,6 +63,9 @@ typedef struct pl_op_env {
 	size_t chunk_rows;    /* preferred rows per emitted batch */
 	const char *spill_dir;
 	const char *job_name;
+	/* Added after API 1 (zero from a runtime that predates them): */
+	int nodes;	      /* nodes the ranks run on (0: unknown, as 1) */
+	uint64_t input_bytes; /* the job source's bytes (0: unknown) */
 } pl_op_env;
 
 typedef struct pl_operator pl_operator;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # [join] across ranks: the partitioned hash join (distribute = partition,
-# or auto with a right side over a sixteenth of the rank's budget) and the
+# or auto with a right side over a sixteenth of the rank's budget or
+# cheaper to shuffle than to read on every rank) and the
 # broadcast one give, alone and under mpirun with 1 to 4 ranks, the rows
 # Python's nested loop gives (any order): inner and left joins, duplicate
 # right keys, NULL keys that never match, int64 keys meeting float64 ones
@@ -132,6 +133,27 @@ case_broadcast_same_rows() {
   check_all_ranks || return 1
   explains || return 1
   grep -q 'read whole by every rank' plan.txt || fail "plan: $(cat plan.txt)"
+}
+
+# auto with an ample budget weighs the work: a right side much larger than
+# the left one (more bytes parsed by every rank than a shuffle sends) is
+# partitioned, a small one broadcast; --explain says why, and the answers
+# are the same on 1-4 ranks either way.
+case_auto_by_cost() {
+  make_input 2000 30000
+  make_expected left k rk rs,w,tag
+  make_job 'on = k:rk\nhow = left\ncolumns = rs, w, tag\n'
+  explains || return 1
+  grep -q 'both sides partitioned by key (per rank a broadcast parses' plan.txt ||
+    fail "big right side: $(cat plan.txt)" || return 1
+  check_all_ranks || return 1
+  make_input 20000 3000
+  make_expected inner k rk rs,w
+  make_job 'on = k:rk\nhow = inner\ncolumns = rs, w\n'
+  explains || return 1
+  grep -q 'read whole by every rank (per rank a broadcast parses' plan.txt ||
+    fail "small right side: $(cat plan.txt)" || return 1
+  check_all_ranks
 }
 
 # auto: a right side over a sixteenth of the budget is partitioned; under a

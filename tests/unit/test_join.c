@@ -64,7 +64,7 @@ static int start(run *r, const char *file, const char *on, const char *how,
 	memset(r, 0, sizeof(*r));
 	r->pool = pl_pool_create(1 << 20);
 	pl_pool_fail_after(r->pool, fail, 1);
-	r->env = (pl_op_env){r->pool, 0, 1, SIZE_MAX, chunk, NULL, "t"};
+	r->env = (pl_op_env){r->pool, 0, 1, SIZE_MAX, chunk, NULL, "t", 1, 0};
 	snprintf(r->path, sizeof(r->path), "%s/%s", tmpdir, file);
 	const char *keys[] = {"path", "on", "how", "columns"};
 	const char *vals[] = {r->path, on, how, columns};
@@ -388,6 +388,149 @@ static void test_fault_injection(void)
 	pl_schema_free(&s);
 }
 
+/* A left batch (k string, v int64) of n rows; k NULL where ks[i] is. */
+static pl_batch *strs(pl_schema *s, const char *const *ks, const int64_t *vs,
+		      size_t n)
+{
+	pl_error err;
+	pl_schema_init(s);
+	pl_schema_add(s, "k", PL_STRING, &err);
+	pl_schema_add(s, "v", PL_INT64, &err);
+	pl_batch *b = pl_batch_new(s, n, tpool, &err);
+	for (size_t i = 0; i < n; i++) {
+		if (ks[i] == NULL)
+			pl_column_push_null(&b->cols[0], tpool, &err);
+		else
+			pl_column_push_str(&b->cols[0], ks[i], strlen(ks[i]),
+					   tpool, &err);
+		pl_column_push_i64(&b->cols[1], vs[i], tpool, &err);
+	}
+	pl_batch_sync_rows(b);
+	return b;
+}
+
+#define LONG_VALUE "a string value longer than a cache line: 0123456789"
+
+/* String keys and string columns gathered from the stored records after
+ * the probe: NULL and empty strings kept apart, duplicates in right
+ * order, misses and NULL keys of a left join, output cut every 2 rows. */
+static void check_strings(const char *how, const char *const *want, size_t n)
+{
+	char p[256];
+	write_csv("r9.csv",
+		  "k,s,w,t\nb,xx,1,\na,,2," LONG_VALUE "\nb,yy,,z\n"
+		  "c,\"\",3,q\n",
+		  p);
+	pl_schema s;
+	const char *ks[] = {"b", "c", "x", NULL, "a", "b"};
+	const int64_t vs[] = {1, 2, 3, 4, 5, 6};
+	pl_batch *b = strs(&s, ks, vs, 6);
+	run r;
+	collector c;
+	CU_ASSERT_EQUAL_FATAL(start(&r, "r9.csv", "k", how, NULL, &s, 2, 0), 0);
+	if (join_one(&r, b, &c) != 0)
+		fprintf(stderr, "\n  %s\n", r.err.msg);
+	expect_rows(&c, want, n);
+	end(&r);
+	collector_free(&c);
+	pl_batch_free(b, tpool);
+	pl_schema_free(&s);
+}
+
+static void test_strings_gathered(void)
+{
+	const char *left[] = {"b|1|xx|1|NULL",
+			      "b|1|yy|NULL|z",
+			      "c|2||3|q",
+			      "x|3|NULL|NULL|NULL",
+			      "NULL|4|NULL|NULL|NULL",
+			      "a|5|NULL|2|" LONG_VALUE,
+			      "b|6|xx|1|NULL",
+			      "b|6|yy|NULL|z"};
+	check_strings("left", left, 8);
+	const char *inner[] = {"b|1|xx|1|NULL", "b|1|yy|NULL|z",
+			       "c|2||3|q",	"a|5|NULL|2|" LONG_VALUE,
+			       "b|6|xx|1|NULL", "b|6|yy|NULL|z"};
+	check_strings("inner", inner, 6);
+}
+
+/* One key on 1000 right rows: each matching left row gets all of them in
+ * right order, across many output batches; a miss gets none. */
+static void test_many_duplicates(void)
+{
+	char p[256];
+	char *text = malloc(16 * 1000 + 16);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	size_t len = (size_t)sprintf(text, "id,w\n");
+	for (int i = 0; i < 1000; i++)
+		len += (size_t)sprintf(text + len, "7,%d\n", i);
+	write_csv("r10.csv", text, p);
+	free(text);
+	pl_schema s;
+	const int64_t left[] = {7, 1, 8, 2, 7, 3};
+	pl_batch *b = ints(&s, ID_V, 2, left, 3);
+	run r;
+	collector c;
+	CU_ASSERT_EQUAL_FATAL(
+	    start(&r, "r10.csv", "id", "inner", NULL, &s, 64, 0), 0);
+	CU_ASSERT_EQUAL(join_one(&r, b, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(c.rows.nrows, 2000);
+	for (size_t i = 0; i < 2000; i++) {
+		CU_ASSERT_EQUAL(pl_col_i64(&c.rows.cols[1])[i],
+				i < 1000 ? 1 : 3);
+		CU_ASSERT_EQUAL(pl_col_i64(&c.rows.cols[2])[i],
+				(int64_t)(i % 1000));
+	}
+	CU_ASSERT_EQUAL(c.max_rows, 64);
+	end(&r);
+	collector_free(&c);
+	pl_batch_free(b, tpool);
+	pl_schema_free(&s);
+}
+
+/* A right side of 40 columns: NULL bits past the record header's 32. */
+static void test_many_columns(void)
+{
+	char p[256], text[1024];
+	size_t len = (size_t)sprintf(text, "id");
+	for (int j = 1; j < 40; j++)
+		len += (size_t)sprintf(text + len, ",c%d", j);
+	for (int row = 1; row <= 2; row++) {
+		len += (size_t)sprintf(text + len, "\n%d", row);
+		for (int j = 1; j < 40; j++)
+			len += (size_t)(row == 2 && (j == 35 || j == 39)
+					    ? sprintf(text + len, ",")
+					    : sprintf(text + len, ",%d",
+						      row * 100 + j));
+	}
+	strcat(text, "\n");
+	write_csv("r11.csv", text, p);
+	pl_schema s;
+	const int64_t left[] = {2, 0, 1, 0, 3, 0};
+	pl_batch *b = ints(&s, ID_V, 2, left, 3);
+	run r;
+	collector c;
+	char buf[64];
+	CU_ASSERT_EQUAL_FATAL(
+	    start(&r, "r11.csv", "id", "left", NULL, &s, 100, 0), 0);
+	CU_ASSERT_EQUAL(r.out.n, 41);
+	CU_ASSERT_EQUAL(join_one(&r, b, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(c.rows.nrows, 3);
+	CU_ASSERT_STRING_EQUAL(cell(&c, 2, 0, buf), "201");   /* c1 */
+	CU_ASSERT_STRING_EQUAL(cell(&c, 35, 0, buf), "234");  /* c34 */
+	CU_ASSERT_STRING_EQUAL(cell(&c, 36, 0, buf), "NULL"); /* c35 */
+	CU_ASSERT_STRING_EQUAL(cell(&c, 37, 0, buf), "236");  /* c36 */
+	CU_ASSERT_STRING_EQUAL(cell(&c, 40, 0, buf), "NULL"); /* c39 */
+	CU_ASSERT_STRING_EQUAL(cell(&c, 36, 1, buf), "135");
+	CU_ASSERT_STRING_EQUAL(cell(&c, 40, 1, buf), "139");
+	CU_ASSERT_STRING_EQUAL(cell(&c, 2, 2, buf), "NULL");
+	CU_ASSERT_STRING_EQUAL(cell(&c, 36, 2, buf), "NULL");
+	end(&r);
+	collector_free(&c);
+	pl_batch_free(b, tpool);
+	pl_schema_free(&s);
+}
+
 static const pl_test tests[] = {
     {"inner", test_inner},
     {"left", test_left},
@@ -397,13 +540,17 @@ static const pl_test tests[] = {
     {"clash_and_columns", test_clash_and_columns},
     {"errors", test_errors},
     {"fault_injection", test_fault_injection},
+    {"strings_gathered", test_strings_gathered},
+    {"many_duplicates", test_many_duplicates},
+    {"many_columns", test_many_columns},
     {NULL, NULL},
 };
 
 static void remove_dir(void)
 {
-	const char *files[] = {"r1.csv", "r2.csv", "r3.csv", "r4.csv",
-			       "r5.csv", "r6.csv", "r8.csv", "e.csv"};
+	const char *files[] = {"r1.csv",  "r2.csv",  "r3.csv", "r4.csv",
+			       "r5.csv",  "r6.csv",  "r8.csv", "r9.csv",
+			       "r10.csv", "r11.csv", "e.csv"};
 	char p[256];
 	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
 		snprintf(p, sizeof(p), "%s/%s", tmpdir, files[i]);
