@@ -398,7 +398,7 @@ static int parse_column(reader *r, pl_type want, size_t n, col_view *v,
 		    err, PL_ERR_DATA,
 		    "batch message: column of type %s, "
 		    "expected %s",
-		    h[0] <= PL_STRING ? pl_type_name((pl_type)h[0]) : "unknown",
+		    h[0] <= PL_TIMESTAMP ? pl_type_name((pl_type)h[0]) : "unknown",
 		    pl_type_name(want));
 	if (h[1] > 1)
 		return corrupt(err, "bad bitmap flag");

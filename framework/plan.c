@@ -131,6 +131,7 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	p->env.chunk_rows = p->chunk_rows ? p->chunk_rows : 65536;
 	p->env.spill_dir = p->spill_dir;
 	p->env.job_name = p->job_name;
+	p->env.now_us = o->now_us;
 	if (rc == 0)
 		rc = open_source(p, pool, err);
 	/* A quarter of the budget for chunk caches, the rest for batches. */

@@ -63,6 +63,7 @@ typedef struct pl_op_env {
 	size_t chunk_rows;    /* preferred rows per emitted batch */
 	const char *spill_dir;
 	const char *job_name;
+	int64_t now_us; /* the job's now(): microseconds, alike on every rank */
 } pl_op_env;
 
 typedef struct pl_operator pl_operator;
