@@ -96,8 +96,6 @@ static int parse_ymd(const char *s, size_t n, size_t *p, int64_t *days)
 	if (m < 1 || m > 12 || d < 1 || d > pl_days_in_month(y, (int)m))
 		return PL_TIME_RANGE;
 	*days = pl_days_from_civil(y, (int)m, (int)d);
-	if (*days > PL_DATE_MAX_DAYS || *days < -PL_DATE_MAX_DAYS)
-		return PL_TIME_RANGE;
 	return 0;
 }
 
@@ -105,7 +103,11 @@ int pl_parse_date(const char *s, size_t n, int64_t *days)
 {
 	size_t p = 0;
 	int rc = parse_ymd(s, n, &p, days);
-	return rc != 0 ? rc : p == n ? 0 : PL_TIME_BAD;
+	if (rc == 0 && p != n)
+		rc = PL_TIME_BAD;
+	if (rc == 0 && (*days > PL_DATE_MAX_DAYS || *days < -PL_DATE_MAX_DAYS))
+		rc = PL_TIME_RANGE;
+	return rc;
 }
 
 /* `.digits` or `,digits`: microseconds, further digits cut. */
@@ -154,10 +156,15 @@ static int parse_zone(const char *s, size_t n, size_t *p, int64_t *east)
 static int to_us(int64_t days, int64_t secs, int64_t usec, int64_t east,
 		 int64_t *us)
 {
-	int64_t t;
+	/* Before 1970 the day's start may be below INT64_MIN while the
+	 * instant is not: count from the next day's start instead. */
+	int64_t t, rest = (secs - east) * PL_US_PER_SEC + usec;
+	if (days < 0) {
+		days++;
+		rest -= PL_US_PER_DAY;
+	}
 	if (__builtin_mul_overflow(days, PL_US_PER_DAY, &t) ||
-	    __builtin_add_overflow(t, (secs - east) * PL_US_PER_SEC + usec,
-				   us))
+	    __builtin_add_overflow(t, rest, us))
 		return PL_TIME_RANGE;
 	return 0;
 }

@@ -268,8 +268,13 @@ static int assemble(const parsed *t, int64_t *us)
 	}
 	int hour = t->h12 ? t->hour % 12 + 12 * t->pm : t->hour;
 	int64_t secs = hour * 3600 + t->min * 60 + t->sec - t->east, day_us;
+	int64_t rest = secs * PL_US_PER_SEC + t->usec;
+	if (days < 0) { /* as in datetime.c: stay within int64 */
+		days++;
+		rest -= PL_US_PER_DAY;
+	}
 	if (__builtin_mul_overflow(days, PL_US_PER_DAY, &day_us) ||
-	    __builtin_add_overflow(day_us, secs * PL_US_PER_SEC + t->usec, us))
+	    __builtin_add_overflow(day_us, rest, us))
 		return PL_TIME_RANGE;
 	return 0;
 }

@@ -115,6 +115,7 @@ static int attr_unit(hid_t dset)
 			char *s = NULL;
 			hid_t mt = H5Tcopy(H5T_C_S1);
 			H5Tset_size(mt, H5T_VARIABLE);
+			H5Tset_cset(mt, H5Tget_cset(ft));
 			if (H5Aread(a, mt, &s) >= 0 && s != NULL) {
 				snprintf(buf, sizeof(buf), "%s", s);
 				H5free_memory(s);
@@ -123,6 +124,7 @@ static int attr_unit(hid_t dset)
 		} else if (H5Tget_size(ft) < sizeof(buf)) {
 			hid_t mt = H5Tcopy(H5T_C_S1);
 			H5Tset_size(mt, sizeof(buf));
+			H5Tset_cset(mt, H5Tget_cset(ft));
 			if (H5Aread(a, mt, buf) < 0)
 				buf[0] = '\0';
 			buf[sizeof(buf) - 1] = '\0';
