@@ -250,8 +250,9 @@ static int parse_with(cursor *c, const char *fmt, parsed *t)
 
 static int assemble(const parsed *t, int64_t *us)
 {
-	if (t->has_epoch)
-		return __builtin_mul_overflow(t->epoch, PL_US_PER_SEC, us)
+	if (t->has_epoch) /* %s, and %f if given */
+		return __builtin_mul_overflow(t->epoch, PL_US_PER_SEC, us) ||
+			       __builtin_add_overflow(*us, t->usec, us)
 			   ? PL_TIME_RANGE
 			   : 0;
 	if (t->year < -290000 || t->year > 290000)
