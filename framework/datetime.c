@@ -126,7 +126,8 @@ static int parse_fraction(const char *s, size_t n, size_t *p, int64_t *usec)
 	return k > 0 ? 0 : PL_TIME_BAD;
 }
 
-/* Z, or a sign and HH, HHMM or HH:MM; the offset east of UTC in seconds. */
+/* Z, or a sign and HH, HHMM, HH:MM or HH:MM:SS (PostgreSQL writes
+ * historical offsets in seconds); the offset east of UTC in seconds. */
 static int parse_zone(const char *s, size_t n, size_t *p, int64_t *east)
 {
 	*east = 0;
@@ -144,11 +145,16 @@ static int parse_zone(const char *s, size_t n, size_t *p, int64_t *east)
 		(*p)++;
 	if (*p < n)
 		m = digits(s, n, p, 2);
-	if (m < 0)
+	int64_t sec = 0;
+	if (m >= 0 && *p < n && s[*p] == ':') {
+		(*p)++;
+		sec = digits(s, n, p, 2);
+	}
+	if (m < 0 || sec < 0)
 		return PL_TIME_BAD;
-	if (h > 23 || m > 59)
+	if (h > 23 || m > 59 || sec > 59)
 		return PL_TIME_RANGE;
-	*east = (neg ? -1 : 1) * (h * 3600 + m * 60);
+	*east = (neg ? -1 : 1) * (h * 3600 + m * 60 + sec);
 	return 0;
 }
 

@@ -57,8 +57,8 @@ int pl_days_in_month(int64_t year, int month);
 int pl_parse_date(const char *s, size_t n, int64_t *days);
 
 /* ISO 8601 timestamp: a date, optionally followed by `T`, `t` or a space
- * and `HH:MM[:SS[.fraction]]`, optionally by `Z`, `+HH:MM`, `+HHMM` or
- * `+HH` (or `-`). The fraction keeps microseconds (more digits are cut);
+ * and `HH:MM[:SS[.fraction]]`, optionally by `Z`, `+HH:MM`, `+HHMM`,
+ * `+HH` or `+HH:MM:SS` (or `-`). The fraction keeps microseconds (more digits are cut);
  * the offset is subtracted to give UTC. A bare date is midnight UTC. */
 int pl_parse_timestamp(const char *s, size_t n, int64_t *us);
 

@@ -119,6 +119,8 @@ static void test_iso_timestamps(void)
 	CU_ASSERT_EQUAL(ts("2024-03-05T10:15:30+0200"), want);
 	CU_ASSERT_EQUAL(ts("2024-03-05T10:15:30+02"), want);
 	CU_ASSERT_EQUAL(ts("2024-03-05T03:45:30-04:30"), want);
+	CU_ASSERT_EQUAL(ts("1900-03-01 17:21:10+05:21:10"),
+			ts("1900-03-01T12:00:00Z"));
 	/* An offset can move the date. */
 	CU_ASSERT_EQUAL(ts("2024-03-01T01:00:00+03:00"),
 			ts("2024-02-29T22:00:00Z"));
