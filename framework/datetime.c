@@ -47,8 +47,12 @@ void pl_civil_from_days(int64_t z, pl_civil *c)
 
 void pl_civil_from_us(int64_t us, pl_civil *c)
 {
-	int64_t days = pl_floor_div(us, PL_US_PER_DAY);
-	int64_t rest = us - days * PL_US_PER_DAY;
+	/* No days * PL_US_PER_DAY: near INT64_MIN that would overflow. */
+	int64_t days = us / PL_US_PER_DAY, rest = us % PL_US_PER_DAY;
+	if (rest < 0) {
+		rest += PL_US_PER_DAY;
+		days--;
+	}
 	pl_civil_from_days(days, c);
 	c->usec = (int)(rest % PL_US_PER_SEC);
 	rest /= PL_US_PER_SEC;

@@ -113,12 +113,15 @@ static int64_t trunc_days(int64_t d, int unit)
 	return pl_days_from_civil(c.year, m, 1);
 }
 
-static int64_t trunc_us(int64_t us, int unit)
+/* us truncated into *r; 1 when that falls before the first timestamp
+ * (a period starting before INT64_MIN microseconds). */
+static int trunc_us(int64_t us, int unit, int64_t *r)
 {
-	if (unit < U_WEEK)
-		return pl_floor_div(us, unit_us[unit]) * unit_us[unit];
-	int64_t d = trunc_days(pl_floor_div(us, PL_US_PER_DAY), unit);
-	return d * PL_US_PER_DAY;
+	int64_t step = unit < U_WEEK ? unit_us[unit] : PL_US_PER_DAY;
+	int64_t n = pl_floor_div(us, step);
+	if (unit >= U_WEEK)
+		n = trunc_days(n, unit);
+	return __builtin_mul_overflow(n, step, r);
 }
 
 static int eval_trunc(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)
@@ -127,9 +130,22 @@ static int eval_trunc(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)
 		return PL_ERR_NOMEM;
 	const int64_t *x = pl_col_i64(a[1]);
 	int64_t *r = pl_col_i64(&e->out);
-	int unit = (int)e->ival, days = e->type == PL_DATE;
-	for (size_t i = 0; i < cx->n; i++)
-		r[i] = days ? trunc_days(x[i], unit) : trunc_us(x[i], unit);
+	int unit = (int)e->ival, bad = 0;
+	if (e->type == PL_DATE) {
+		for (size_t i = 0; i < cx->n; i++) {
+			r[i] = trunc_days(x[i], unit);
+			bad |= r[i] < -PL_DATE_MAX_DAYS;
+		}
+		if (bad)
+			PL_FIND_BAD_ROW(e, cx, r[i] < -PL_DATE_MAX_DAYS,
+					"date out of range");
+	} else {
+		for (size_t i = 0; i < cx->n; i++)
+			bad |= trunc_us(x[i], unit, &r[i]);
+	}
+	if (bad)
+		PL_FIND_BAD_ROW(e, cx, trunc_us(x[i], unit, &r[i]),
+				"timestamp out of range");
 	pl_node_zero_nulls(e);
 	return 0;
 }
@@ -262,7 +278,7 @@ static int text_to_time(pl_type t, const char *s, size_t len, int64_t *v)
 	int rc = pl_parse_timestamp(s, len, &us);
 	if (rc == 0)
 		*v = pl_floor_div(us, PL_US_PER_DAY);
-	return rc;
+	return rc == 0 && *v < -PL_DATE_MAX_DAYS ? PL_TIME_RANGE : rc;
 }
 
 static int bind_convert(pl_expr *e, pl_type t, pl_error *err)
@@ -320,6 +336,8 @@ static int convert_row(pl_expr *e, pl_eval_ctx *cx, const pl_column *x,
 		*v = t * PL_US_PER_DAY;
 	else
 		*v = pl_floor_div(t, PL_US_PER_DAY);
+	if (e->type == PL_DATE && *v < -PL_DATE_MAX_DAYS && pl_row_live(cx, i))
+		return pl_expr_data_error(e, cx, i, "date out of range");
 	return 0;
 }
 

@@ -204,7 +204,8 @@ int pl_csv_parse_time(pl_type t, const char *fmt, const char *s, size_t len,
 	int64_t us;
 	if (fmt != NULL && pl_parse_time_format(s, len, fmt, &us) == 0) {
 		*out = t == PL_DATE ? pl_floor_div(us, PL_US_PER_DAY) : us;
-		return 0;
+		return *out < -PL_DATE_MAX_DAYS && t == PL_DATE ? PL_TIME_RANGE
+								 : 0;
 	}
 	return t == PL_DATE ? pl_parse_date(s, len, out)
 			    : pl_parse_timestamp(s, len, out);
