@@ -160,10 +160,9 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 	int rc = pool ? 0 : pl_error_nomem(err, "the buffer pool");
 	if (pool != NULL)
 		inject_faults(pool);
-	pl_plan_options o = {a->sets,	 a->nsets,   a->memory,
-			     a->metrics, a->explain, rank,
-			     nranks,	 1,	     1,
-			     job_now(comm)};
+	pl_plan_options o = {a->sets,	 a->nsets,     a->memory, a->metrics,
+			     a->explain, rank,	       nranks,	  1,
+			     1,		 job_now(comm)};
 	pl_topology topo;
 	if (rc == 0)
 		rc = pl_topology_detect(comm, &topo, err);

@@ -83,8 +83,8 @@ static int parse_ymd(const char *s, size_t n, size_t *p, int64_t *days)
 	int neg = 0, k = 4;
 	if (*p < n && (s[*p] == '+' || s[*p] == '-')) {
 		neg = s[(*p)++] == '-';
-		while (k < 6 && *p + (size_t)k < n && s[*p + (size_t)k] >= '0' &&
-		       s[*p + (size_t)k] <= '9')
+		while (k < 6 && *p + (size_t)k < n &&
+		       s[*p + (size_t)k] >= '0' && s[*p + (size_t)k] <= '9')
 			k++;
 	}
 	int64_t y = digits(s, n, p, k);

@@ -54,7 +54,8 @@ static int literal_to_time(pl_expr *e, pl_type t, pl_error *err)
 	int rc = t == PL_DATE ? pl_parse_date(e->sval, e->slen, &v)
 			      : pl_parse_timestamp(e->sval, e->slen, &v);
 	if (rc != 0)
-		return pl_expr_conf_error(e, err, "'%.*s' is not a %s (ISO 8601)",
+		return pl_expr_conf_error(e, err,
+					  "'%.*s' is not a %s (ISO 8601)",
 					  (int)(e->slen > 64 ? 64 : e->slen),
 					  e->sval, pl_type_name(t));
 	e->lit_type = e->type = t;

@@ -895,10 +895,9 @@ static const pl_func funcs[] = {
 #define NFUNCS (sizeof(funcs) / sizeof(funcs[0]))
 
 const char *const pl_func_names[] = {
-    "abs",     "sqrt",	   "exp",	  "log",       "log10", "floor",
-    "ceil",    "round",	   "pow",	  "min",       "max",	"if",
-    "is_null", "coalesce", "lower",	  "upper",     "trim",	"length",
-    "substr",  "contains", "starts_with", "ends_with", "int",	"float",
+    "abs", "sqrt", "exp", "log", "log10", "floor", "ceil", "round", "pow",
+    "min", "max", "if", "is_null", "coalesce", "lower", "upper", "trim",
+    "length", "substr", "contains", "starts_with", "ends_with", "int", "float",
     "string",
     /* expr_time.c */
     "year", "month", "day", "hour", "minute", "second", "day_of_week",
@@ -909,8 +908,7 @@ const char *const pl_func_names[] = {
     "like", "regexp_matches", "regexp_extract", "regexp_replace", "replace",
     "split_part", "concat", "lpad", "rpad", "strpos", NULL};
 
-static const pl_func *find_in(const pl_func *table, size_t n,
-			      const char *name)
+static const pl_func *find_in(const pl_func *table, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(table[i].name, name) == 0)

@@ -144,8 +144,7 @@ static int match(pl_expr *e, pl_eval_ctx *cx, size_t i, const char *s,
 	return -1;
 }
 
-static int eval_regexp_matches(pl_expr *e, pl_eval_ctx *cx,
-			       const pl_column **a)
+static int eval_regexp_matches(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)
 {
 	if (pl_func_all_valid(e, cx, a) != 0)
 		return PL_ERR_NOMEM;
@@ -153,8 +152,8 @@ static int eval_regexp_matches(pl_expr *e, pl_eval_ctx *cx,
 	for (size_t i = 0; i < cx->n; i++) {
 		size_t len;
 		const char *s = pl_col_str(a[0], i, &len);
-		int m = pl_bit_get(e->out.valid, i) ? match(e, cx, i, s, len)
-						    : 0;
+		int m =
+		    pl_bit_get(e->out.valid, i) ? match(e, cx, i, s, len) : 0;
 		if (m < 0)
 			return cx->err->code;
 		r[i] = m > 0;
@@ -162,8 +161,7 @@ static int eval_regexp_matches(pl_expr *e, pl_eval_ctx *cx,
 	return 0;
 }
 
-static int eval_regexp_extract(pl_expr *e, pl_eval_ctx *cx,
-			       const pl_column **a)
+static int eval_regexp_extract(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)
 {
 	if (pl_func_all_valid(e, cx, a) != 0 || pl_node_nullable(e, cx) != 0)
 		return PL_ERR_NOMEM;
@@ -171,8 +169,8 @@ static int eval_regexp_extract(pl_expr *e, pl_eval_ctx *cx,
 	for (size_t i = 0; i < cx->n; i++) {
 		size_t len;
 		const char *s = pl_col_str(a[0], i, &len);
-		int m = pl_bit_get(a[0]->valid, i) ? match(e, cx, i, s, len)
-						   : 0;
+		int m =
+		    pl_bit_get(a[0]->valid, i) ? match(e, cx, i, s, len) : 0;
 		if (m < 0)
 			return cx->err->code;
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
@@ -221,8 +219,7 @@ static int substitute(pl_expr *e, pl_eval_ctx *cx, size_t i, const char *s,
 	}
 }
 
-static int eval_regexp_replace(pl_expr *e, pl_eval_ctx *cx,
-			       const pl_column **a)
+static int eval_regexp_replace(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)
 {
 	if (pl_func_all_valid(e, cx, a) != 0)
 		return PL_ERR_NOMEM;

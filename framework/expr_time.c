@@ -66,7 +66,7 @@ static int bind_part(pl_expr *e, pl_error *err)
 
 /* Row loops over a timestamp argument giving int64: one per part. */
 #define PART_FN(fname, expr)                                                   \
-	static int fname(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)    \
+	static int fname(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)     \
 	{                                                                      \
 		if (pl_func_all_valid(e, cx, a) != 0)                          \
 			return PL_ERR_NOMEM;                                   \

@@ -9,8 +9,8 @@
 static const char *const month_names[] = {
     "january", "february", "march",	"april",   "may",      "june",
     "july",    "august",   "september", "october", "november", "december"};
-static const char *const day_names[] = {"monday", "tuesday",  "wednesday",
-					"thursday", "friday", "saturday",
+static const char *const day_names[] = {"monday",   "tuesday", "wednesday",
+					"thursday", "friday",  "saturday",
 					"sunday"};
 
 static const char *const directives = "YymdejHIpMSfzZbhBaAuwsTFDR%";
@@ -176,7 +176,8 @@ static int directive(cursor *c, char d, parsed *t)
 		t->h12 = 1;
 		return num_in(c, 2, 1, 12, &t->hour);
 	case 'p':
-		if (c->p + 2 > c->n || lower((unsigned char)c->s[c->p + 1]) != 'm')
+		if (c->p + 2 > c->n ||
+		    lower((unsigned char)c->s[c->p + 1]) != 'm')
 			return PL_TIME_BAD;
 		v = lower((unsigned char)c->s[c->p]);
 		if (v != 'a' && v != 'p')
@@ -280,8 +281,7 @@ static int assemble(const parsed *t, int64_t *us)
 	return 0;
 }
 
-int pl_parse_time_format(const char *s, size_t n, const char *fmt,
-			 int64_t *us)
+int pl_parse_time_format(const char *s, size_t n, const char *fmt, int64_t *us)
 {
 	parsed t;
 	memset(&t, 0, sizeof(t));

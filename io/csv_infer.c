@@ -205,7 +205,7 @@ int pl_csv_parse_time(pl_type t, const char *fmt, const char *s, size_t len,
 	if (fmt != NULL && pl_parse_time_format(s, len, fmt, &us) == 0) {
 		*out = t == PL_DATE ? pl_floor_div(us, PL_US_PER_DAY) : us;
 		return *out < -PL_DATE_MAX_DAYS && t == PL_DATE ? PL_TIME_RANGE
-								 : 0;
+								: 0;
 	}
 	return t == PL_DATE ? pl_parse_date(s, len, out)
 			    : pl_parse_timestamp(s, len, out);
@@ -215,7 +215,8 @@ int pl_csv_parse_time(pl_type t, const char *fmt, const char *s, size_t len,
 static bool is_date(const pl_csv_infer *t, const char *s, size_t len)
 {
 	int64_t v;
-	if (t->time_format != NULL && !pl_time_format_has_time(t->time_format) &&
+	if (t->time_format != NULL &&
+	    !pl_time_format_has_time(t->time_format) &&
 	    pl_parse_time_format(s, len, t->time_format, &v) == 0)
 		return true;
 	return pl_parse_date(s, len, &v) == 0;
@@ -252,9 +253,9 @@ void pl_csv_infer_add(pl_csv_infer *t, const char *s, size_t len)
 	 * column from paying for date parsing. */
 	if (t->all_date && (t->all_num || !is_date(t, s, len)))
 		t->all_date = false;
-	if (t->all_ts && (t->all_num || pl_csv_parse_time(PL_TIMESTAMP,
-							  t->time_format, s,
-							  len, &i) != 0))
+	if (t->all_ts &&
+	    (t->all_num ||
+	     pl_csv_parse_time(PL_TIMESTAMP, t->time_format, s, len, &i) != 0))
 		t->all_ts = false;
 }
 

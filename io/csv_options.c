@@ -12,8 +12,8 @@
 #include "pipeline/datetime.h"
 
 const char *const pl_csv_section_keys[] = {
-    "path",   "header",	    "delimiter", "quote",  "null",
-    "schema", "infer_rows", "on_error",	 "reject", "time_format", NULL};
+    "path",	  "header",   "delimiter", "quote",	  "null", "schema",
+    "infer_rows", "on_error", "reject",	   "time_format", NULL};
 
 /* One byte, or the escape \t (or the word tab). */
 static int read_char(const pl_section *s, const char *key, char def, char *out,

@@ -597,8 +597,8 @@ static int put_value(pl_csv_reader *r, size_t k, size_t row,
 		break;
 	case PL_DATE:
 	case PL_TIMESTAMP:
-		ok = pl_csv_parse_time(c->type, r->o->time_format, f->p,
-				       f->len, &pl_col_i64(c)[row]) == 0;
+		ok = pl_csv_parse_time(c->type, r->o->time_format, f->p, f->len,
+				       &pl_col_i64(c)[row]) == 0;
 		break;
 	default: {
 		int rc = dc ? put_dict(r, dc, c, row, f, err)

@@ -23,8 +23,8 @@ typedef struct pl_hdf5_options {
 				      datasets together; 0: no limit beyond
 				      256 MiB a dataset. May be set after
 				      opening, before reading. */
-	char **time_columns; /* integer columns that are dates or times */
-	int *time_units;     /* their units (io/hdf5_time.h) */
+	char **time_columns;	   /* integer columns that are dates or times */
+	int *time_units;	   /* their units (io/hdf5_time.h) */
 	size_t ntime;
 } pl_hdf5_options;
 

@@ -9,7 +9,7 @@ static const struct {
 	const char *key, *cf;
 	int unit;
 } units[] = {
-    {"days", "days", PL_H5_DAYS},	 {"s", "seconds", PL_H5_SEC},
+    {"days", "days", PL_H5_DAYS},	{"s", "seconds", PL_H5_SEC},
     {"ms", "milliseconds", PL_H5_MSEC}, {"us", "microseconds", PL_H5_USEC},
     {"ns", "nanoseconds", PL_H5_NSEC},
 };
@@ -52,8 +52,7 @@ static int add_item(const pl_section *s, pl_hdf5_options *o, char *item,
 	return 0;
 }
 
-int pl_h5_time_options(const pl_section *s, pl_hdf5_options *o,
-		       pl_error *err)
+int pl_h5_time_options(const pl_section *s, pl_hdf5_options *o, pl_error *err)
 {
 	const char *list = pl_section_get(s, "time_columns", NULL);
 	const char *u = pl_section_get(s, "time_unit", "s");
@@ -145,26 +144,26 @@ static int find_name(const pl_hdf5_options *o, const char *name)
 	return -1;
 }
 
-int pl_h5_table_times(const pl_hdf5_options *o, pl_h5_table *t,
-		      pl_error *err)
+int pl_h5_table_times(const pl_hdf5_options *o, pl_h5_table *t, pl_error *err)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		pl_h5_src *s = &t->src[i];
 		int k = find_name(o, s->name);
-		int is_int = s->t.kind == PL_H5_INT || s->t.kind == PL_H5_UINT64;
+		int is_int =
+		    s->t.kind == PL_H5_INT || s->t.kind == PL_H5_UINT64;
 		if (k >= 0 && !is_int) {
 			char where[1200];
 			pl_h5_table_where(t, i, where, sizeof(where));
 			return pl_section_error(o->section, "time_columns", err,
-						"%s is %s, not integers",
-						where, pl_type_name(s->t.type));
+						"%s is %s, not integers", where,
+						pl_type_name(s->t.type));
 		}
-		s->unit = k >= 0 ? o->time_units[k]
+		s->unit = k >= 0			  ? o->time_units[k]
 			  : is_int && s->dset != t->table ? attr_unit(s->dset)
-							   : 0;
+							  : 0;
 		if (s->unit != 0)
-			s->t.type = s->unit == PL_H5_DAYS ? PL_DATE
-							   : PL_TIMESTAMP;
+			s->t.type =
+			    s->unit == PL_H5_DAYS ? PL_DATE : PL_TIMESTAMP;
 	}
 	return 0;
 }
@@ -194,7 +193,8 @@ int pl_h5_scale_time(const pl_h5_table *t, size_t i, uint64_t first,
 			bad = __builtin_mul_overflow(v[k], mul[unit], &v[k]);
 		}
 		if (unit == PL_H5_DAYS)
-			bad = v[k] > PL_DATE_MAX_DAYS || v[k] < -PL_DATE_MAX_DAYS;
+			bad =
+			    v[k] > PL_DATE_MAX_DAYS || v[k] < -PL_DATE_MAX_DAYS;
 		if (bad && pl_bit_get(c->valid, k))
 			return out_of_range(t, i, first + k, err);
 	}

@@ -16,14 +16,12 @@ enum { PL_H5_DAYS = 1, PL_H5_SEC, PL_H5_MSEC, PL_H5_USEC, PL_H5_NSEC };
 /* Reads [source] time_columns = name[:unit], ... and time_unit (s, ms,
  * us, ns or days; default s) into o. Bad units are PL_ERR_CONF naming the
  * job.conf line. */
-int pl_h5_time_options(const pl_section *s, pl_hdf5_options *o,
-		       pl_error *err);
+int pl_h5_time_options(const pl_section *s, pl_hdf5_options *o, pl_error *err);
 
 /* Marks t's time columns: those o names (which must be integers: else
  * PL_ERR_CONF), and column datasets with a units attribute
  * "<unit> since 1970-01-01[T00:00:00[Z]]". */
-int pl_h5_table_times(const pl_hdf5_options *o, pl_h5_table *t,
-		      pl_error *err);
+int pl_h5_table_times(const pl_hdf5_options *o, pl_h5_table *t, pl_error *err);
 
 /* Converts the raw integers just read into column i's c (rows from
  * global row first) to days or microseconds; a value beyond the range is

@@ -32,8 +32,8 @@ typedef enum pl_type {
 	PL_BOOL = 2,
 	PL_STRING = 3,
 	PL_NULLTYPE = 4, /* only for the literal `null` inside expressions */
-	PL_DATE = 5,	  /* int64_t days since 1970-01-01 */
-	PL_TIMESTAMP = 6  /* int64_t microseconds since 1970-01-01T00:00Z */
+	PL_DATE = 5,	 /* int64_t days since 1970-01-01 */
+	PL_TIMESTAMP = 6 /* int64_t microseconds since 1970-01-01T00:00Z */
 } pl_type;
 
 /* True for the types stored as one int64_t per value: int64, date and
@@ -78,15 +78,15 @@ int pl_schema_find(const pl_schema *s, const char *name);
 
 typedef struct pl_column {
 	pl_type type;
-	size_t len;	  /* values held */
-	size_t cap;	  /* values the buffers have room for */
-	void *data;	  /* int64_t[] (int64, date, timestamp), double[],
-			     uint8_t[] or, for strings,
-			     int64_t offsets[cap + 1] */
-	uint8_t *valid;	  /* bitmap or NULL (all present) */
-	char *arena;	  /* strings only */
-	size_t arena_len; /* bytes used in arena */
-	size_t arena_cap; /* bytes allocated in arena */
+	size_t len;		/* values held */
+	size_t cap;		/* values the buffers have room for */
+	void *data;		/* int64_t[] (int64, date, timestamp), double[],
+				   uint8_t[] or, for strings,
+				   int64_t offsets[cap + 1] */
+	uint8_t *valid;		/* bitmap or NULL (all present) */
+	char *arena;		/* strings only */
+	size_t arena_len;	/* bytes used in arena */
+	size_t arena_cap;	/* bytes allocated in arena */
 	struct pl_column *dict; /* strings: distinct values, when encoded */
 } pl_column;
 

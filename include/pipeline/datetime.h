@@ -58,8 +58,9 @@ int pl_parse_date(const char *s, size_t n, int64_t *days);
 
 /* ISO 8601 timestamp: a date, optionally followed by `T`, `t` or a space
  * and `HH:MM[:SS[.fraction]]`, optionally by `Z`, `+HH:MM`, `+HHMM`,
- * `+HH` or `+HH:MM:SS` (or `-`). The fraction keeps microseconds (more digits are cut);
- * the offset is subtracted to give UTC. A bare date is midnight UTC. */
+ * `+HH` or `+HH:MM:SS` (or `-`). The fraction keeps microseconds (more digits
+ * are cut); the offset is subtracted to give UTC. A bare date is midnight UTC.
+ */
 int pl_parse_timestamp(const char *s, size_t n, int64_t *us);
 
 /* Writes `YYYY-MM-DD` (no terminating NUL); returns its length. */
@@ -79,8 +80,7 @@ int pl_time_format_has_time(const char *fmt);
 
 /* Parses the n bytes at s with a checked format (English month and day
  * names, any case; missing fields are 1970, January, the 1st, midnight). */
-int pl_parse_time_format(const char *s, size_t n, const char *fmt,
-			 int64_t *us);
+int pl_parse_time_format(const char *s, size_t n, const char *fmt, int64_t *us);
 
 /* Formats us with a checked format into buf (cap bytes, no NUL); returns
  * the length, or -1 when cap is too small. */

@@ -1,7 +1,7 @@
 /* libFuzzer target: any bytes, parsed as an expression, bound against a
  * fixed schema of int, float, bool, string, date and timestamp columns
- * with NULLs and extreme values, and evaluated over a small batch. Nothing may crash or leak; errors are
- * fine. */
+ * with NULLs and extreme values, and evaluated over a small batch. Nothing may
+ * crash or leak; errors are fine. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -149,17 +149,17 @@ static void test_bad_timestamps(void)
 	for (const char **s = bad; *s; s++)
 		CU_ASSERT_EQUAL(pl_parse_timestamp(*s, strlen(*s), &v),
 				PL_TIME_BAD);
-	const char *range[] = {"2024-03-05T24:00:00", "2024-03-05T23:60:00",
-			       "2024-03-05T23:59:60", "2024-02-30T00:00:00",
-			       "2024-03-05T10:00:00+24:00", NULL};
+	const char *range[] = {
+	    "2024-03-05T24:00:00",	 "2024-03-05T23:60:00",
+	    "2024-03-05T23:59:60",	 "2024-02-30T00:00:00",
+	    "2024-03-05T10:00:00+24:00", NULL};
 	for (const char **s = range; *s; s++)
 		CU_ASSERT_EQUAL(pl_parse_timestamp(*s, strlen(*s), &v),
 				PL_TIME_RANGE);
 	/* Beyond int64 microseconds. */
 	CU_ASSERT_EQUAL(pl_parse_timestamp("+300000-01-01", 13, &v),
 			PL_TIME_RANGE);
-	CU_ASSERT_EQUAL(pl_parse_date("+300000-01-01", 13, &v),
-			PL_TIME_RANGE);
+	CU_ASSERT_EQUAL(pl_parse_date("+300000-01-01", 13, &v), PL_TIME_RANGE);
 	CU_ASSERT_EQUAL(pl_parse_date("2024-03-05T00:00", 16, &v), PL_TIME_BAD);
 }
 
@@ -170,7 +170,8 @@ static void test_iso_output(void)
 	check_ts_text(ts("2024-03-05T08:15:30.1Z"), "2024-03-05T08:15:30.1Z");
 	check_ts_text(ts("2024-03-05T08:15:30.000001Z"),
 		      "2024-03-05T08:15:30.000001Z");
-	check_ts_text(ts("2024-03-05T08:15:30.120Z"), "2024-03-05T08:15:30.12Z");
+	check_ts_text(ts("2024-03-05T08:15:30.120Z"),
+		      "2024-03-05T08:15:30.12Z");
 	check_ts_text(-1, "1969-12-31T23:59:59.999999Z");
 	check_ts_text(INT64_MAX, "+294247-01-10T04:00:54.775807Z");
 	check_ts_text(INT64_MIN, "-290308-12-21T19:59:05.224192Z");
@@ -191,9 +192,9 @@ static void test_format_parse(void)
 	CU_ASSERT_EQUAL(fmt_parse("05/03/2024 10:15:30", "%d/%m/%Y %H:%M:%S"),
 			want);
 	CU_ASSERT_EQUAL(fmt_parse("5 Mar 2024 10:15:30", "%d %b %Y %T"), want);
-	CU_ASSERT_EQUAL(fmt_parse("March 5, 2024 10:15:30 AM",
-				  "%B %d, %Y %I:%M:%S %p"),
-			want);
+	CU_ASSERT_EQUAL(
+	    fmt_parse("March 5, 2024 10:15:30 AM", "%B %d, %Y %I:%M:%S %p"),
+	    want);
 	CU_ASSERT_EQUAL(fmt_parse("2024.065 12:15:30 +0200", "%Y.%j %T %z"),
 			want);
 	CU_ASSERT_EQUAL(fmt_parse("Tue 05-MAR-24 10:15:30", "%a %d-%b-%y %T"),
@@ -218,9 +219,8 @@ static void test_format_parse(void)
 			PL_TIME_BAD);
 	CU_ASSERT_EQUAL(pl_parse_time_format("", 0, "%Y", &v), PL_TIME_BAD);
 	char why[128];
-	CU_ASSERT_EQUAL(pl_time_format_check("%Y-%m-%d %H:%M:%S.%f", why,
-					     sizeof(why)),
-			0);
+	CU_ASSERT_EQUAL(
+	    pl_time_format_check("%Y-%m-%d %H:%M:%S.%f", why, sizeof(why)), 0);
 	CU_ASSERT_EQUAL(pl_time_format_check("%Q", why, sizeof(why)),
 			PL_TIME_BAD);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "%Q"));
@@ -250,7 +250,8 @@ static void test_format_write(void)
 {
 	int64_t t = ts("2024-03-05T14:05:09.25Z");
 	check_fmt(t, "%Y-%m-%d %H:%M:%S.%f", "2024-03-05 14:05:09.250000");
-	check_fmt(t, "%a %A %b %B %e|%j|%u|%w", "Tue Tuesday Mar March  5|065|2|2");
+	check_fmt(t, "%a %A %b %B %e|%j|%u|%w",
+		  "Tue Tuesday Mar March  5|065|2|2");
 	check_fmt(t, "%I:%M %p %y %Z %z %%", "02:05 PM 24 UTC +0000 %");
 	check_fmt(t, "%D %R %F %T", "03/05/24 14:05 2024-03-05 14:05:09");
 	check_fmt(-1, "%s %Y", "-1 1969");

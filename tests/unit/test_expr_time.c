@@ -226,7 +226,8 @@ static void test_durations(void)
 	      "true|true|NULL|true|true");
 	check("t - timestamp('1970-01-01')", PL_INT64,
 	      "1709633730250000|-1|NULL|946684800000000|-2203848000000000");
-	check("d - date('2024-01-01')", PL_INT64, "59|-19724|NULL|-19723|-8401");
+	check("d - date('2024-01-01')", PL_INT64,
+	      "59|-19724|NULL|-19723|-8401");
 	check_error("t + days(9223372036854)", PL_ERR_DATA,
 		    "duration out of range");
 	check_error("d + 106751991", PL_ERR_DATA, "data.csv:2");
@@ -262,8 +263,9 @@ static void test_literals_and_casts(void)
 	      "2024-03-06|2024-03-06|2024-03-06|2024-03-06|2024-03-06");
 	check("timestamp(string(t)) == t", PL_BOOL, "true|true|NULL|true|true");
 	check("int(d)", PL_INT64, "19782|-1|NULL|0|11322");
-	check("int(t) / 1000000", PL_FLOAT64,
-	      "1709633730.25|-9.9999999999999995e-07|NULL|946684800|-2203848000");
+	check(
+	    "int(t) / 1000000", PL_FLOAT64,
+	    "1709633730.25|-9.9999999999999995e-07|NULL|946684800|-2203848000");
 	check("string(d)", PL_STRING,
 	      "2024-02-29|1969-12-31|NULL|1970-01-01|2000-12-31");
 	check("coalesce(d, t)", PL_TIMESTAMP,
@@ -271,12 +273,14 @@ static void test_literals_and_casts(void)
 	      "1970-01-01T00:00:00Z|2000-12-31T00:00:00Z");
 	check("max(d, date('2000-01-01'))", PL_DATE,
 	      "2024-02-29|2000-01-01|NULL|2000-01-01|2000-12-31");
-	check("if(n > 0, d, null)", PL_DATE, "2024-02-29|NULL|NULL|NULL|2000-12-31");
+	check("if(n > 0, d, null)", PL_DATE,
+	      "2024-02-29|NULL|NULL|NULL|2000-12-31");
 	check_error("t >= '2024-13-01'", PL_ERR_CONF,
 		    "'2024-13-01' is not a timestamp");
 	check_error("date('yesterday')", PL_ERR_CONF, "job.conf:9:");
 	check_error("date(s)", PL_ERR_DATA, "cannot convert 'alpha' to date");
-	check_error("t == 5", PL_ERR_CONF, "cannot compare timestamp with int64");
+	check_error("t == 5", PL_ERR_CONF,
+		    "cannot compare timestamp with int64");
 	check_error("float(d)", PL_ERR_CONF, "cannot be date");
 	check_error("t == s", PL_ERR_CONF, "cannot compare");
 }
@@ -309,7 +313,8 @@ static void test_like(void)
 	check("like(s, '')", PL_BOOL, "false|false|NULL|true|false");
 	check("like(s, '_____')", PL_BOOL, "true|true|NULL|false|false");
 	check("like(s, 'w_rld')", PL_BOOL, "false|true|NULL|false|false");
-	check("like(s, '%\\\\%b\\\\_%')", PL_BOOL, "false|false|NULL|false|true");
+	check("like(s, '%\\\\%b\\\\_%')", PL_BOOL,
+	      "false|false|NULL|false|true");
 	check("like(s, '%l%a')", PL_BOOL, "true|false|NULL|false|false");
 	check("like(s, '%l%x')", PL_BOOL, "false|false|NULL|false|false");
 	check("like(s, '%p%a')", PL_BOOL, "true|false|NULL|false|false");
@@ -326,7 +331,8 @@ static void test_regex(void)
 	      "true|true|NULL|false|false");
 	check("regexp_extract(s, '([a-z])([a-z])', 2)", PL_STRING,
 	      "l|l|NULL|NULL|NULL");
-	check("regexp_extract(s, 'l(x)?p')", PL_STRING, "lp|NULL|NULL|NULL|NULL");
+	check("regexp_extract(s, 'l(x)?p')", PL_STRING,
+	      "lp|NULL|NULL|NULL|NULL");
 	check("regexp_extract(s, 'l(x)?p', 1)", PL_STRING,
 	      "NULL|NULL|NULL|NULL|NULL");
 	check("regexp_replace(s, '[aeiouö]', '<$0>')", PL_STRING,
