@@ -42,8 +42,11 @@ static int add_item(const pl_section *s, pl_hdf5_options *o, char *item,
 		char *u = colon + 1;
 		while (*u == ' ')
 			u++;
-		if ((unit = unit_of(u, 0)) == 0)
-			return bad_unit(s, "time_columns", u, err);
+		if ((unit = unit_of(u, 0)) == 0) {
+			int rc = bad_unit(s, "time_columns", u, err);
+			free(item);
+			return rc;
+		}
 		for (char *e = colon - 1; e >= item && *e == ' '; e--)
 			*e = '\0';
 	}
