@@ -394,12 +394,13 @@ static int parse_column(reader *r, pl_type want, size_t n, col_view *v,
 	if (h == NULL)
 		return corrupt(err, "truncated column header");
 	if ((pl_type)h[0] != want)
-		return pl_error_set(
-		    err, PL_ERR_DATA,
-		    "batch message: column of type %s, "
-		    "expected %s",
-		    h[0] <= PL_STRING ? pl_type_name((pl_type)h[0]) : "unknown",
-		    pl_type_name(want));
+		return pl_error_set(err, PL_ERR_DATA,
+				    "batch message: column of type %s, "
+				    "expected %s",
+				    h[0] <= PL_TIMESTAMP
+					? pl_type_name((pl_type)h[0])
+					: "unknown",
+				    pl_type_name(want));
 	if (h[1] > 1)
 		return corrupt(err, "bad bitmap flag");
 	if (h[1] && (v->bits = take(r, n / 8 + (n % 8 != 0))) == NULL)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "framework/cli.h"
@@ -139,6 +140,17 @@ static void inject_faults(pl_pool *pool)
 		pl_pool_fail_after(pool, n, *end == '+');
 }
 
+/* now() for the whole job: rank 0's clock, so that every rank agrees. */
+static int64_t job_now(MPI_Comm comm)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (comm != MPI_COMM_NULL)
+		MPI_Bcast(&now, 1, MPI_INT64_T, 0, comm);
+	return now;
+}
+
 /* Every rank builds the same plan, so an error there (a job.conf mistake,
  * a missing input) is found alike on all of them: *alike tells. Without
  * MPI (comm MPI_COMM_NULL) the plan is made for plan_ranks ranks: what
@@ -155,9 +167,9 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 	int rc = pool ? 0 : pl_error_nomem(err, "the buffer pool");
 	if (pool != NULL)
 		inject_faults(pool);
-	pl_plan_options o = {a->sets,	 a->nsets,   a->memory,
-			     a->metrics, a->explain, rank,
-			     nranks,	 1,	     1};
+	pl_plan_options o = {a->sets,	 a->nsets,     a->memory, a->metrics,
+			     a->explain, rank,	       nranks,	  1,
+			     1,		 job_now(comm)};
 	pl_topology topo;
 	if (rc == 0)
 		rc = pl_topology_detect(comm, &topo, err);

@@ -199,6 +199,8 @@ int pl_column_push_from(pl_column *dst, const pl_column *src, size_t row,
 	if (pl_column_is_null(src, row))
 		return pl_column_push_null(dst, pool, err);
 	switch (src->type) {
+	case PL_DATE:
+	case PL_TIMESTAMP:
 	case PL_INT64:
 		return pl_column_push_i64(dst, pl_col_i64(src)[row], pool, err);
 	case PL_FLOAT64:

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pipeline/batch.h"
+#include "pipeline/datetime.h"
 
 int pl_column_compare(const pl_column *a, size_t i, const pl_column *b,
 		      size_t j)
@@ -12,6 +13,8 @@ int pl_column_compare(const pl_column *a, size_t i, const pl_column *b,
 	if (an || bn)
 		return an == bn ? 0 : (an ? 1 : -1);
 	switch (a->type) {
+	case PL_DATE:
+	case PL_TIMESTAMP:
 	case PL_INT64: {
 		int64_t x = pl_col_i64(a)[i], y = pl_col_i64(b)[j];
 		return (x > y) - (x < y);
@@ -53,6 +56,8 @@ uint64_t pl_column_hash(const pl_column *c, size_t i, uint64_t seed)
 	if (pl_column_is_null(c, i))
 		return pl_hash_mix(seed ^ 0x9e3779b97f4a7c15ULL);
 	switch (c->type) {
+	case PL_DATE:
+	case PL_TIMESTAMP:
 	case PL_INT64:
 		return pl_hash_mix(seed ^ (uint64_t)pl_col_i64(c)[i]);
 	case PL_FLOAT64: {
@@ -79,7 +84,16 @@ void pl_column_format(const pl_column *c, size_t i, char *buf, size_t cap)
 		snprintf(buf, cap, "NULL");
 		return;
 	}
+	char text[PL_TIME_TEXT_MAX];
 	switch (c->type) {
+	case PL_DATE:
+	case PL_TIMESTAMP: {
+		int64_t v = pl_col_i64(c)[i];
+		size_t len = c->type == PL_DATE ? pl_format_date(v, text)
+						: pl_format_timestamp(v, text);
+		snprintf(buf, cap, "%.*s", (int)len, text);
+		break;
+	}
 	case PL_INT64:
 		snprintf(buf, cap, "%lld", (long long)pl_col_i64(c)[i]);
 		break;

@@ -29,6 +29,7 @@ pl_expr_src *pl_expr_src_new(const char *text, size_t len,
 		s->file = dup_or_null(w->file ? w->file : "", &failed);
 		s->section = dup_or_null(w->section, &failed);
 		s->line = w->line;
+		s->now_us = w->now_us;
 	}
 	if (failed) {
 		pl_expr_src_free(s);
@@ -89,6 +90,8 @@ void pl_expr_free(pl_expr *e, pl_pool *pool)
 		return;
 	free_children(e, pool);
 	pl_node_free_scratch(e, pool);
+	if (e->state_free != NULL)
+		e->state_free(e->state);
 	free(e->sval);
 	free(e->name);
 	if (e->owns_src)
@@ -220,11 +223,12 @@ static pl_expr *clone_node(const pl_expr *e, pl_expr_src *src, size_t shift)
 pl_expr *pl_expr_clone(const pl_expr *e)
 {
 	const pl_expr_src *s = e->src;
-	pl_expr_where w = {s->file, s->line, s->section};
+	pl_expr_where w = {s->file, s->line, s->section, s->now_us};
 	pl_expr_src *src = pl_expr_src_new(
 	    s->text + e->start, e->end - e->start, s->file ? &w : NULL);
 	if (src == NULL)
 		return NULL;
+	src->now_us = s->now_us;
 	pl_expr *c = clone_node(e, src, e->start);
 	if (c == NULL) {
 		pl_expr_src_free(src);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "framework/expr_internal.h"
+#include "pipeline/datetime.h"
 #include "pipeline/section.h"
 
 static const char *const agg_names[] = {
@@ -37,9 +38,34 @@ int pl_type_unify(pl_type a, pl_type b, pl_type *out)
 		*out = a;
 	else if (pl_is_numeric(a) && pl_is_numeric(b))
 		*out = PL_FLOAT64;
+	else if (pl_type_is_time(a) && pl_type_is_time(b))
+		*out = PL_TIMESTAMP;
 	else
 		return -1;
 	return 0;
+}
+
+/* A string literal next to a date or timestamp is one: '2024-01-01'
+ * becomes a date literal when the expression is bound, so that a bad
+ * one is a job.conf error and rows compare integers. */
+static int literal_to_time(pl_expr *e, pl_type t, pl_error *err)
+{
+	int64_t v;
+	int rc = t == PL_DATE ? pl_parse_date(e->sval, e->slen, &v)
+			      : pl_parse_timestamp(e->sval, e->slen, &v);
+	if (rc != 0)
+		return pl_expr_conf_error(e, err,
+					  "'%.*s' is not a %s (ISO 8601)",
+					  (int)(e->slen > 64 ? 64 : e->slen),
+					  e->sval, pl_type_name(t));
+	e->lit_type = e->type = t;
+	e->ival = v;
+	return 0;
+}
+
+static int is_string_literal(const pl_expr *e)
+{
+	return e->kind == PL_EK_LIT && e->lit_type == PL_STRING;
 }
 
 int pl_expr_coerce(pl_expr **slot, pl_type t, pl_error *err)
@@ -51,7 +77,10 @@ int pl_expr_coerce(pl_expr **slot, pl_type t, pl_error *err)
 		e->type = t;
 		return 0;
 	}
-	if (e->type != PL_INT64 || t != PL_FLOAT64)
+	if (pl_type_is_time(t) && is_string_literal(e))
+		return literal_to_time(e, t, err);
+	if (!(e->type == PL_INT64 && t == PL_FLOAT64) &&
+	    !(e->type == PL_DATE && t == PL_TIMESTAMP))
 		return pl_expr_conf_error(e, err, "cannot use %s as %s",
 					  pl_type_name(e->type),
 					  pl_type_name(t));
@@ -135,13 +164,59 @@ static int bind_compare(pl_expr *e, pl_error *err)
 	}
 	if ((pl_is_numeric(a) && pl_is_numeric(b)) || a == b)
 		return 0;
+	pl_type t = PL_NULLTYPE;
+	if (pl_type_is_time(a) && pl_type_is_time(b))
+		t = PL_TIMESTAMP;
+	else if (pl_type_is_time(a) && is_string_literal(e->args[1]))
+		t = a;
+	else if (pl_type_is_time(b) && is_string_literal(e->args[0]))
+		t = b;
+	if (t != PL_NULLTYPE) {
+		int rc = pl_expr_coerce(&e->args[0], t, err);
+		return rc ? rc : pl_expr_coerce(&e->args[1], t, err);
+	}
 	return pl_expr_conf_error(e, err, "cannot compare %s with %s",
 				  pl_type_name(a), pl_type_name(b));
+}
+
+/* Date and time arithmetic, with durations as int64 microseconds:
+ * timestamp +- int64 is a timestamp; date +- days()/weeks() or a plain
+ * integer (days) is a date; date +- a finer duration is a timestamp;
+ * timestamp - timestamp is microseconds and date - date is days. */
+static int bind_time_arith(pl_expr *e, pl_error *err)
+{
+	pl_expr **x = &e->args[0], **y = &e->args[1];
+	pl_type a = (*x)->type, b = (*y)->type;
+	if (e->op == PL_OP_SUB && pl_type_is_time(a) && pl_type_is_time(b)) {
+		e->type = PL_INT64;
+		pl_type t = a == b ? a : PL_TIMESTAMP;
+		int rc = pl_expr_coerce(x, t, err);
+		return rc ? rc : pl_expr_coerce(y, t, err);
+	}
+	if (e->op == PL_OP_ADD && !pl_type_is_time(a)) {
+		pl_expr **s = x; /* n + t is t + n */
+		x = y;
+		y = s;
+		a = (*x)->type;
+		b = (*y)->type;
+	}
+	if ((e->op != PL_OP_ADD && e->op != PL_OP_SUB) || !pl_type_is_time(a) ||
+	    (b != PL_INT64 && b != PL_NULLTYPE))
+		return type_error(e, err);
+	if (a == PL_DATE && pl_expr_is_day_duration(*y))
+		(*y)->in_days = 1;
+	else if (a == PL_DATE && pl_expr_is_duration(*y))
+		a = PL_TIMESTAMP;
+	e->type = a;
+	int rc = pl_expr_coerce(x, a, err);
+	return rc ? rc : pl_expr_coerce(y, PL_INT64, err);
 }
 
 static int bind_arith(pl_expr *e, pl_error *err)
 {
 	pl_type a = e->args[0]->type, b = e->args[1]->type, t;
+	if (pl_type_is_time(a) || pl_type_is_time(b))
+		return bind_time_arith(e, err);
 	if ((!pl_is_numeric(a) && a != PL_NULLTYPE) ||
 	    (!pl_is_numeric(b) && b != PL_NULLTYPE))
 		return type_error(e, err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "framework/expr_internal.h"
+#include "pipeline/datetime.h"
 
 static size_t bitmap_bytes(size_t n)
 {
@@ -133,7 +134,7 @@ static int eval_literal(pl_expr *e, pl_eval_ctx *cx)
 	if (pl_node_prep(e, cx) != 0)
 		return PL_ERR_NOMEM;
 	size_t n = cx->n;
-	if (e->lit_type == PL_INT64) {
+	if (pl_type_is_i64(e->lit_type)) {
 		int64_t *r = pl_col_i64(&e->out);
 		for (size_t i = 0; i < n; i++)
 			r[i] = e->ival;
@@ -375,7 +376,7 @@ static void compare(pl_expr *e, size_t n, const pl_column *a,
 	uint8_t *r = pl_col_bool(&e->out);
 	unsigned acc = cmp_accepts[e->op];
 	pl_type ta = a->type, tb = b->type;
-	if (ta == PL_INT64 && tb == PL_INT64) {
+	if (pl_type_is_i64(ta) && ta == tb) {
 		const int64_t *x = pl_col_i64(a), *y = pl_col_i64(b);
 		CMP_LOOP(e->op, x[i], y[i]);
 	} else if (ta == PL_FLOAT64 && tb == PL_FLOAT64) {
@@ -425,6 +426,31 @@ static int eval_logic(pl_expr *e, pl_eval_ctx *cx, const pl_column *a,
 	return 0;
 }
 
+/* Date arithmetic: the sum must stay a date (which the int64 overflow
+ * check alone would not see); 1 when it does not. */
+static int date_sum(int64_t x, int64_t y, int sub, int64_t *r)
+{
+	int64_t v;
+	if (sub ? __builtin_sub_overflow(x, y, &v)
+		: __builtin_add_overflow(x, y, &v))
+		return 1;
+	*r = v;
+	return v > PL_DATE_MAX_DAYS || v < -PL_DATE_MAX_DAYS;
+}
+
+static int date_range(pl_expr *e, pl_eval_ctx *cx, const int64_t *x,
+		      const int64_t *y)
+{
+	int64_t *r = pl_col_i64(&e->out), v;
+	int sub = e->op == PL_OP_SUB, bad = 0;
+	for (size_t i = 0; i < cx->n; i++)
+		bad |= date_sum(x[i], y[i], sub, &r[i]);
+	if (bad)
+		PL_FIND_BAD_ROW(e, cx, date_sum(x[i], y[i], sub, &v),
+				"date out of range");
+	return 0;
+}
+
 static int eval_binary(pl_expr *e, pl_eval_ctx *cx, const pl_column *a,
 		       const pl_column *b)
 {
@@ -433,9 +459,11 @@ static int eval_binary(pl_expr *e, pl_eval_ctx *cx, const pl_column *a,
 	if (pl_node_and_valid(e, cx, a, b) != 0)
 		return PL_ERR_NOMEM;
 	int rc = 0;
-	if (e->op >= PL_OP_EQ && e->op <= PL_OP_GE)
+	if (e->type == PL_DATE)
+		rc = date_range(e, cx, pl_col_i64(a), pl_col_i64(b));
+	else if (e->op >= PL_OP_EQ && e->op <= PL_OP_GE)
 		compare(e, cx->n, a, b);
-	else if (e->type == PL_INT64)
+	else if (e->type == PL_INT64 || pl_type_is_time(e->type))
 		rc = arith_i64(e, cx, pl_col_i64(a), pl_col_i64(b));
 	else
 		rc = arith_f64(e, cx, pl_col_f64(a), pl_col_f64(b));

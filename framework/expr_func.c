@@ -8,12 +8,14 @@
 
 #include "framework/expr_internal.h"
 #include "io/csv_writer.h"
-
-enum { A_INT = 1, A_FLOAT = 2, A_NUM = 3, A_BOOL = 4, A_STR = 8, A_ANY = 15 };
+#include "pipeline/datetime.h"
 
 static unsigned type_bit(pl_type t)
 {
 	switch (t) {
+	case PL_DATE:
+	case PL_TIMESTAMP:
+		return A_TIME;
 	case PL_INT64:
 		return A_INT;
 	case PL_FLOAT64:
@@ -48,6 +50,26 @@ static int want_all(pl_expr *e, size_t from, unsigned accept, pl_type t,
 			return rc;
 	}
 	return 0;
+}
+
+int pl_func_want(pl_expr *e, size_t i, unsigned accept, pl_error *err)
+{
+	return want(e, i, accept, err);
+}
+
+int pl_func_want_all(pl_expr *e, size_t from, unsigned accept, pl_type t,
+		     pl_error *err)
+{
+	return want_all(e, from, accept, t, err);
+}
+
+const char *pl_func_literal(const pl_expr *e, size_t i, size_t *len)
+{
+	const pl_expr *a = e->args[i];
+	if (a->kind != PL_EK_LIT || a->lit_type != PL_STRING)
+		return NULL;
+	*len = a->slen;
+	return a->sval;
 }
 
 static int bind_keep_num(pl_expr *e, pl_error *err)
@@ -140,9 +162,8 @@ static int bind_to_int(pl_expr *e, pl_error *err)
 
 static int bind_to_float(pl_expr *e, pl_error *err)
 {
-	(void)err;
 	e->type = PL_FLOAT64;
-	return 0;
+	return want(e, 0, A_ANY & ~A_TIME, err);
 }
 
 static int bind_to_string(pl_expr *e, pl_error *err)
@@ -159,6 +180,11 @@ static int all_valid(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)
 		if (pl_node_and_valid(e, cx, a[i], NULL) != 0)
 			return PL_ERR_NOMEM;
 	return 0;
+}
+
+int pl_func_all_valid(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)
+{
+	return all_valid(e, cx, a);
 }
 
 static int eval_abs(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)
@@ -330,6 +356,11 @@ static void put_str(pl_column *c, size_t i, const char *s, size_t len)
 	pl_col_off(c)[i + 1] = (int64_t)c->arena_len;
 }
 
+void pl_func_put_str(pl_column *c, size_t i, const char *s, size_t len)
+{
+	put_str(c, i, s, len);
+}
+
 /* Room for any choice among the rows of count string columns. */
 static int reserve_strings(pl_expr *e, pl_eval_ctx *cx, const pl_column **a,
 			   size_t count)
@@ -400,7 +431,7 @@ static int minmax(pl_expr *e, pl_eval_ctx *cx, const pl_column **a, int is_max)
 	size_t n = cx->n;
 	if (e->type == PL_STRING)
 		return minmax_str(e, cx, a, is_max);
-	if (e->type == PL_INT64)
+	if (pl_type_is_i64(e->type))
 		MINMAX_LOOP(int64_t, pl_col_i64);
 	else if (e->type == PL_FLOAT64)
 		minmax_f64(e, a, n, is_max);
@@ -759,7 +790,7 @@ static int eval_int(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)
 		r[i] = 0;
 		if (!pl_bit_get(x->valid, i))
 			continue;
-		if (x->type == PL_INT64) {
+		if (pl_type_is_i64(x->type)) {
 			r[i] = pl_col_i64(x)[i];
 		} else if (x->type == PL_BOOL) {
 			r[i] = pl_col_bool(x)[i];
@@ -804,10 +835,15 @@ static int eval_float(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)
 	return 0;
 }
 
-/* Value i of x as text into buf (at least 32 bytes); returns its length. */
+/* Value i of x as text into buf (at least PL_TIME_TEXT_MAX bytes);
+ * returns its length. */
 static size_t format_value(const pl_column *x, size_t i, char *buf)
 {
 	switch (x->type) {
+	case PL_DATE:
+		return pl_format_date(pl_col_i64(x)[i], buf);
+	case PL_TIMESTAMP:
+		return pl_format_timestamp(pl_col_i64(x)[i], buf);
 	case PL_INT64:
 		return (size_t)snprintf(buf, 32, "%lld",
 					(long long)pl_col_i64(x)[i]);
@@ -832,7 +868,7 @@ static int eval_string(pl_expr *e, pl_eval_ctx *cx, const pl_column **a)
 		return 0;
 	}
 	for (size_t i = 0; i < cx->n; i++) {
-		char buf[40];
+		char buf[PL_TIME_TEXT_MAX];
 		size_t len = 0;
 		if (pl_bit_get(x->valid, i))
 			len = format_value(x, i, buf);
@@ -874,32 +910,50 @@ static const pl_func funcs[] = {
 #define NFUNCS (sizeof(funcs) / sizeof(funcs[0]))
 
 const char *const pl_func_names[] = {
-    "abs",     "sqrt",	   "exp",	  "log",       "log10", "floor",
-    "ceil",    "round",	   "pow",	  "min",       "max",	"if",
-    "is_null", "coalesce", "lower",	  "upper",     "trim",	"length",
-    "substr",  "contains", "starts_with", "ends_with", "int",	"float",
-    "string",  NULL};
+    "abs", "sqrt", "exp", "log", "log10", "floor", "ceil", "round", "pow",
+    "min", "max", "if", "is_null", "coalesce", "lower", "upper", "trim",
+    "length", "substr", "contains", "starts_with", "ends_with", "int", "float",
+    "string",
+    /* expr_time.c */
+    "year", "month", "day", "hour", "minute", "second", "day_of_week",
+    "day_of_year", "date_trunc", "date_diff", "weeks", "days", "hours",
+    "minutes", "seconds", "milliseconds", "microseconds", "now", "date",
+    "timestamp", "format_time", "parse_time",
+    /* expr_text.c */
+    "like", "regexp_matches", "regexp_extract", "regexp_replace", "replace",
+    "split_part", "concat", "lpad", "rpad", "strpos", NULL};
+
+static const pl_func *find_in(const pl_func *table, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(table[i].name, name) == 0)
+			return &table[i];
+	return NULL;
+}
 
 const pl_func *pl_func_find(const char *name)
 {
-	for (size_t i = 0; i < NFUNCS; i++)
-		if (strcmp(funcs[i].name, name) == 0)
-			return &funcs[i];
-	return NULL;
+	const pl_func *f = find_in(funcs, NFUNCS, name);
+	if (f == NULL)
+		f = find_in(pl_time_funcs, pl_ntime_funcs, name);
+	return f ? f : find_in(pl_text_funcs, pl_ntext_funcs, name);
 }
 
 pl_expr *pl_expr_cast_node(pl_expr *arg, pl_type t)
 {
+	const char *fn = t == PL_FLOAT64     ? "float"
+			 : t == PL_TIMESTAMP ? "timestamp"
+					     : "string";
 	pl_expr *c = pl_expr_node(PL_EK_CALL, arg->src, arg->start, arg->end);
 	if (c == NULL)
 		return NULL;
-	c->name = strdup("float");
+	c->name = strdup(fn);
 	if (c->name == NULL || pl_expr_add_arg(c, arg) != 0) {
 		free(c->name);
 		free(c);
 		return NULL;
 	}
-	c->fn = pl_func_find("float");
+	c->fn = pl_func_find(fn);
 	c->type = t;
 	return c;
 }

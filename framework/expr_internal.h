@@ -46,6 +46,7 @@ typedef struct pl_expr_src {
 	char *file; /* NULL when no where was given */
 	char *section;
 	int line;
+	int64_t now_us; /* now() */
 } pl_expr_src;
 
 typedef struct pl_func pl_func;
@@ -72,6 +73,12 @@ struct pl_expr {
 
 	pl_type type;	 /* result type, after bind */
 	int always_null; /* result type was null: every value is NULL */
+	int in_days;	 /* days(), weeks(): count days, not microseconds */
+
+	/* A function's compiled state (a regular expression, a format),
+	 * made at bind time and freed with the node. */
+	void *state;
+	void (*state_free)(void *state);
 
 	/* Evaluation scratch, pool memory reused across batches. out.valid
 	 * points to bits or is NULL when the batch had no NULL result. */
@@ -179,9 +186,37 @@ int pl_row_live(const pl_eval_ctx *cx, size_t i);
 	} while (0)
 void pl_node_free_scratch(pl_expr *e, pl_pool *pool);
 
-/* Functions (expr_func.c). */
+/* Functions (expr_func.c, expr_time.c, expr_text.c). */
 const pl_func *pl_func_find(const char *name);
 extern const char *const pl_func_names[];
+extern const pl_func pl_time_funcs[];
+extern const size_t pl_ntime_funcs;
+extern const pl_func pl_text_funcs[];
+extern const size_t pl_ntext_funcs;
+/* A conversion of arg to t: float64 (from int64), timestamp (from date)
+ * or string (from anything). NULL when out of memory. */
 pl_expr *pl_expr_cast_node(pl_expr *arg, pl_type t);
+/* 1 when e is a call of a duration function counting whole days. */
+int pl_expr_is_day_duration(const pl_expr *e);
+/* 1 when e is a call of any duration function (days(), hours(), ...). */
+int pl_expr_is_duration(const pl_expr *e);
+
+/* Shared by the function files (expr_func.c). */
+enum {
+	A_INT = 1,
+	A_FLOAT = 2,
+	A_NUM = 3,
+	A_BOOL = 4,
+	A_STR = 8,
+	A_TIME = 16,
+	A_ANY = 31
+};
+int pl_func_want(pl_expr *e, size_t i, unsigned accept, pl_error *err);
+int pl_func_want_all(pl_expr *e, size_t from, unsigned accept, pl_type t,
+		     pl_error *err);
+int pl_func_all_valid(pl_expr *e, pl_eval_ctx *cx, const pl_column **a);
+void pl_func_put_str(pl_column *c, size_t i, const char *s, size_t len);
+/* The string literal argument i of e (its bytes in *len), or NULL. */
+const char *pl_func_literal(const pl_expr *e, size_t i, size_t *len);
 
 #endif

@@ -204,6 +204,7 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	p->env.spill_dir = p->spill_dir;
 	p->env.job_name = p->job_name;
 	p->env.nodes = p->nodes;
+	p->env.now_us = o->now_us;
 	if (rc == 0)
 		rc = open_source(p, pool, err);
 	if (rc == 0)

@@ -21,6 +21,7 @@ typedef struct pl_plan_options {
 	int explain;	     /* skip the existing-output check */
 	int rank, nranks;
 	int nodes, node_size; /* the budget is split among a node's ranks */
+	int64_t now_us;	      /* now(), taken once for the whole job */
 } pl_plan_options;
 
 typedef struct pl_plan {

@@ -3,18 +3,18 @@
 
 #include "pipeline/batch.h"
 
-static const char *const type_names[] = {"int64", "float64", "bool", "string",
-					 "null"};
+static const char *const type_names[] = {
+    "int64", "float64", "bool", "string", "null", "date", "timestamp"};
 
 const char *pl_type_name(pl_type t)
 {
-	return (unsigned)t <= PL_NULLTYPE ? type_names[t] : "?";
+	return (unsigned)t <= PL_TIMESTAMP ? type_names[t] : "?";
 }
 
 int pl_type_parse(const char *s, pl_type *out)
 {
-	for (int t = PL_INT64; t <= PL_STRING; t++) {
-		if (strcmp(s, type_names[t]) == 0) {
+	for (int t = PL_INT64; t <= PL_TIMESTAMP; t++) {
+		if (t != PL_NULLTYPE && strcmp(s, type_names[t]) == 0) {
 			*out = (pl_type)t;
 			return 0;
 		}

@@ -7,8 +7,10 @@
 
 #include "io/csv_encode.h"
 #include "io/csv_writer.h"
+#include "pipeline/datetime.h"
 
-/* Room for any int64, bool or double field plus its delimiter. */
+/* Room for any int64, bool, double, date or timestamp field plus its
+ * delimiter (the longest timestamp takes 30 bytes). */
 #define FIXED_FIELD_MAX 40
 
 static inline int need(pl_csv_out *o, size_t n, pl_error *err)
@@ -101,6 +103,10 @@ static size_t put_fixed(char *p, const pl_column *c, size_t row)
 		return put_i64(p, pl_col_i64(c)[row]);
 	case PL_FLOAT64:
 		return pl_format_double(pl_col_f64(c)[row], p);
+	case PL_DATE:
+		return pl_format_date(pl_col_i64(c)[row], p);
+	case PL_TIMESTAMP:
+		return pl_format_timestamp(pl_col_i64(c)[row], p);
 	default:
 		if (pl_col_bool(c)[row]) {
 			memcpy(p, "true", 4);

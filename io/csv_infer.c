@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "io/csv_infer.h"
+#include "pipeline/datetime.h"
 
 /* Up to 18 digits cannot overflow a uint64 nor, with a sign, an int64:
  * the common case takes no overflow check per digit. */
@@ -197,8 +198,34 @@ bool pl_csv_parse_bool(const char *s, size_t len, uint8_t *out)
 	return true;
 }
 
-void pl_csv_infer_init(pl_csv_infer *t)
+int pl_csv_parse_time(pl_type t, const char *fmt, const char *s, size_t len,
+		      int64_t *out)
 {
+	int64_t us;
+	if (fmt != NULL && pl_parse_time_format(s, len, fmt, &us) == 0) {
+		*out = t == PL_DATE ? pl_floor_div(us, PL_US_PER_DAY) : us;
+		return *out < -PL_DATE_MAX_DAYS && t == PL_DATE ? PL_TIME_RANGE
+								: 0;
+	}
+	return t == PL_DATE ? pl_parse_date(s, len, out)
+			    : pl_parse_timestamp(s, len, out);
+}
+
+/* A value a date column takes: ISO, or the format when it has no time. */
+static bool is_date(const pl_csv_infer *t, const char *s, size_t len)
+{
+	int64_t v;
+	if (t->time_format != NULL &&
+	    !pl_time_format_has_time(t->time_format) &&
+	    pl_parse_time_format(s, len, t->time_format, &v) == 0)
+		return true;
+	return pl_parse_date(s, len, &v) == 0;
+}
+
+void pl_csv_infer_init(pl_csv_infer *t, const char *time_format)
+{
+	t->time_format = time_format;
+	t->all_date = t->all_ts = true;
 	t->all_int = t->all_num = t->all_bool = true;
 	t->any_value = t->any_num = false;
 }
@@ -222,6 +249,14 @@ void pl_csv_infer_add(pl_csv_infer *t, const char *s, size_t len)
 	}
 	if (t->all_bool && !pl_csv_parse_bool(s, len, &b))
 		t->all_bool = false;
+	/* Digits alone are numbers; the cheap test keeps the common numeric
+	 * column from paying for date parsing. */
+	if (t->all_date && (t->all_num || !is_date(t, s, len)))
+		t->all_date = false;
+	if (t->all_ts &&
+	    (t->all_num ||
+	     pl_csv_parse_time(PL_TIMESTAMP, t->time_format, s, len, &i) != 0))
+		t->all_ts = false;
 }
 
 pl_type pl_csv_infer_type(const pl_csv_infer *t)
@@ -232,6 +267,10 @@ pl_type pl_csv_infer_type(const pl_csv_infer *t)
 		return PL_INT64;
 	if (t->all_num && t->any_num)
 		return PL_FLOAT64;
+	if (t->all_date)
+		return PL_DATE;
+	if (t->all_ts)
+		return PL_TIMESTAMP;
 	if (t->all_bool)
 		return PL_BOOL;
 	return PL_STRING;

@@ -9,10 +9,11 @@
 
 #include "io/csv_reader.h"
 #include "io/input_paths.h"
+#include "pipeline/datetime.h"
 
 const char *const pl_csv_section_keys[] = {
-    "path",   "header",	    "delimiter", "quote",  "null",
-    "schema", "infer_rows", "on_error",	 "reject", NULL};
+    "path",	  "header",   "delimiter", "quote",	  "null", "schema",
+    "infer_rows", "on_error", "reject",	   "time_format", NULL};
 
 /* One byte, or the escape \t (or the word tab). */
 static int read_char(const pl_section *s, const char *key, char def, char *out,
@@ -66,7 +67,8 @@ static int add_schema_item(const pl_section *s, pl_schema *sc, const char *item,
 	if (pl_type_parse(colon + 1, &t) != 0 || t == PL_NULLTYPE)
 		return pl_section_error(s, "schema", err,
 					"unknown type '%s' for '%.*s' (int64, "
-					"float64, bool or string)",
+					"float64, bool, string, date or "
+					"timestamp)",
 					colon + 1, (int)(colon - item), item);
 	char name[512];
 	snprintf(name, sizeof(name), "%.*s", (int)(colon - item), item);
@@ -130,6 +132,19 @@ static int read_errors(const pl_section *s, pl_csv_options *o, pl_error *err)
 	return rc;
 }
 
+static int read_time_format(const pl_section *s, pl_csv_options *o,
+			    pl_error *err)
+{
+	const char *v = pl_section_get(s, "time_format", NULL);
+	char why[256];
+	if (v == NULL)
+		return 0;
+	if (pl_time_format_check(v, why, sizeof(why)) != 0)
+		return pl_section_error(s, "time_format", err, "%s", why);
+	o->time_format = strdup(v);
+	return o->time_format ? 0 : pl_error_nomem(err, "time_format");
+}
+
 int pl_csv_options_from_section(const pl_section *s, pl_csv_options *o,
 				pl_error *err)
 {
@@ -150,6 +165,8 @@ int pl_csv_options_from_section(const pl_section *s, pl_csv_options *o,
 					  &o->infer_rows, err);
 	if (rc == 0)
 		rc = read_errors(s, o, err);
+	if (rc == 0)
+		rc = read_time_format(s, o, err);
 	return rc;
 }
 
@@ -166,5 +183,6 @@ void pl_csv_options_free(pl_csv_options *o)
 		pl_names_free(o->columns, o->ncolumns);
 	pl_schema_free(&o->schema);
 	free(o->reject_path);
+	free(o->time_format);
 	memset(o, 0, sizeof(*o));
 }

@@ -602,6 +602,11 @@ static int put_value(pl_csv_reader *r, size_t k, size_t row,
 	case PL_BOOL:
 		ok = pl_csv_parse_bool(f->p, f->len, &pl_col_bool(c)[row]);
 		break;
+	case PL_DATE:
+	case PL_TIMESTAMP:
+		ok = pl_csv_parse_time(c->type, r->o->time_format, f->p, f->len,
+				       &pl_col_i64(c)[row]) == 0;
+		break;
 	default: {
 		int rc = dc ? put_dict(r, dc, c, row, f, err)
 			    : put_string(r, c, row, f, err);
@@ -897,7 +902,7 @@ static int infer_types(pl_csv_reader *r, pl_error *err)
 	if (t == NULL)
 		return pl_error_nomem(err, "type inference");
 	for (size_t k = 0; k < r->out.n; k++)
-		pl_csv_infer_init(&t[k]);
+		pl_csv_infer_init(&t[k], r->o->time_format);
 	int rc = sample(r, t, err);
 	for (size_t k = 0; rc == 0 && k < r->out.n; k++) {
 		size_t i = r->sel[k];

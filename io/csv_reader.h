@@ -24,6 +24,7 @@ typedef struct pl_csv_options {
 	char **columns;	   /* columns to produce, in this order; NULL: all */
 	size_t ncolumns;
 	const pl_section *section; /* for messages naming job.conf lines */
+	char *time_format; /* strftime-style layout of dates/times, or NULL */
 } pl_csv_options;
 
 /* Keys of [source] (and of [join]'s right side) that
@@ -31,9 +32,9 @@ typedef struct pl_csv_options {
 extern const char *const pl_csv_section_keys[];
 
 /* Fills o from the section's keys path, header, delimiter, quote, null,
- * schema, infer_rows, on_error and reject (not columns, not format: the
- * caller decides those). Paths are resolved against the job.conf directory
- * and globs expanded; a glob matching nothing and a missing file are
+ * schema, infer_rows, on_error, reject and time_format (not columns, not
+ * format: the caller decides those). Paths are resolved against the job.conf
+ * directory and globs expanded; a glob matching nothing and a missing file are
  * PL_ERR_IO errors naming the path; bad values are PL_ERR_CONF naming
  * job.conf:LINE. o is owned by the caller: pl_csv_options_free. */
 int pl_csv_options_from_section(const pl_section *s, pl_csv_options *o,

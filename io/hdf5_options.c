@@ -9,10 +9,11 @@
 #include <sys/stat.h>
 
 #include "io/hdf5_reader.h"
+#include "io/hdf5_time.h"
 #include "io/input_paths.h"
 
-const char *const pl_hdf5_section_keys[] = {"path", "datasets", "dataset",
-					    NULL};
+const char *const pl_hdf5_section_keys[] = {
+    "path", "datasets", "dataset", "time_columns", "time_unit", NULL};
 
 /* Dataset paths are taken as absolute: "a" means "/a". */
 static int absolute(char **p, pl_error *err)
@@ -66,6 +67,8 @@ int pl_hdf5_options_from_section(const pl_section *s, pl_hdf5_options *o,
 	int rc = pl_input_paths(s, 0, &o->paths, &o->npaths, err);
 	if (rc == 0)
 		rc = read_datasets(s, o, err);
+	if (rc == 0)
+		rc = pl_h5_time_options(s, o, err);
 	return rc;
 }
 
@@ -81,5 +84,9 @@ void pl_hdf5_options_free(pl_hdf5_options *o)
 	free(o->dataset);
 	if (o->columns != NULL)
 		pl_names_free(o->columns, o->ncolumns);
+	for (size_t i = 0; i < o->ntime; i++)
+		free(o->time_columns[i]);
+	free(o->time_columns);
+	free(o->time_units);
 	memset(o, 0, sizeof(*o));
 }

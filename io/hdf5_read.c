@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "io/hdf5_table.h"
+#include "io/hdf5_time.h"
 
 /* The selection and types of one read; closed by read_end. */
 typedef struct h5_read {
@@ -247,6 +248,8 @@ int pl_h5_read_column(const pl_h5_table *t, size_t i, uint64_t first, size_t n,
 		rc = read_values(t, i, first, n, c, err);
 	if (rc == 0 && valid != NULL)
 		rc = apply_valid(valid, n, c, pool, err);
+	if (rc == 0 && t->src[i].unit != 0)
+		rc = pl_h5_scale_time(t, i, first, c, err);
 	pl_pool_free(pool, valid);
 	return rc;
 }

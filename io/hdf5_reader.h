@@ -23,12 +23,16 @@ typedef struct pl_hdf5_options {
 				      datasets together; 0: no limit beyond
 				      256 MiB a dataset. May be set after
 				      opening, before reading. */
+	char **time_columns;	   /* integer columns that are dates or times */
+	int *time_units;	   /* their units (io/hdf5_time.h) */
+	size_t ntime;
 } pl_hdf5_options;
 
 /* Keys pl_hdf5_options_from_section reads (NULL-terminated). */
 extern const char *const pl_hdf5_section_keys[];
 
-/* Fills o from path, datasets, dataset (exactly one of the two). The
+/* Fills o from path, datasets, dataset (exactly one of the two),
+ * time_columns and time_unit. The
  * caller sets columns. Errors as for pl_csv_options_from_section. */
 int pl_hdf5_options_from_section(const pl_section *s, pl_hdf5_options *o,
 				 pl_error *err);

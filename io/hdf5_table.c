@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "io/hdf5_table.h"
+#include "io/hdf5_time.h"
 
 /* The chunk cache per dataset: enough for a couple of chunks, so that a
  * batch ending inside a chunk does not decompress it again next time;
@@ -336,6 +337,8 @@ int pl_h5_table_open(const pl_hdf5_options *o, size_t file, pl_h5_table *t,
 	if (rc == 0)
 		rc = o->dataset ? open_compound(t, o->dataset, err)
 				: open_columns(t, o, err);
+	if (rc == 0)
+		rc = pl_h5_table_times(o, t, err);
 	if (rc != 0)
 		pl_h5_table_close(t);
 	return rc;

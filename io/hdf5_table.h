@@ -15,6 +15,7 @@ typedef struct pl_h5_src {
 	hid_t dset;	   /* its dataset, or the shared compound table */
 	hid_t valid;	   /* its NULLs dataset, or H5I_INVALID_HID */
 	pl_h5_type t;
+	int unit; /* a date or time column's unit (io/hdf5_time.h), or 0 */
 } pl_h5_src;
 
 typedef struct pl_h5_table {

@@ -217,6 +217,8 @@ hid_t pl_h5_fixed_str_type(size_t width)
 hid_t pl_h5_file_type(pl_type t, size_t width)
 {
 	switch (t) {
+	case PL_DATE:
+	case PL_TIMESTAMP:
 	case PL_INT64:
 		return H5Tcopy(H5T_STD_I64LE);
 	case PL_FLOAT64:
@@ -231,6 +233,8 @@ hid_t pl_h5_file_type(pl_type t, size_t width)
 hid_t pl_h5_write_type(pl_type t, size_t width)
 {
 	switch (t) {
+	case PL_DATE:
+	case PL_TIMESTAMP:
 	case PL_INT64:
 		return H5Tcopy(H5T_NATIVE_INT64);
 	case PL_FLOAT64:

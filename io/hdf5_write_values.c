@@ -11,6 +11,8 @@
 size_t pl_h5_value_size(pl_type t, size_t width)
 {
 	switch (t) {
+	case PL_DATE:
+	case PL_TIMESTAMP:
 	case PL_INT64:
 	case PL_FLOAT64:
 		return 8;

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/hdf5_time.h"
 #include "io/hdf5_types.h"
 #include "io/hdf5_write_values.h"
 #include "io/hdf5_writer.h"
@@ -262,6 +263,9 @@ static int create_columns(pl_hdf5_writer *w, const pl_hdf5_sink_options *o,
 			return h5_error(w, "create dataset", f->name, err);
 		if ((rc = label(w, w->dsets[i], f->name, o, err)) != 0)
 			return rc;
+		if (put_attr(w->dsets[i], "units", pl_h5_time_units(f->type)))
+			return h5_error(w, "write the attributes of", f->name,
+					err);
 	}
 	return 0;
 }

@@ -90,6 +90,9 @@ int pl_agg_result_type(pl_agg_kind kind, pl_type x, pl_type *out)
 		*out = PL_INT64;
 	else if (keeps_value(kind))
 		*out = x;
+	else if (pl_type_is_time(x) &&
+		 (kind == PL_AGG_MEDIAN || kind == PL_AGG_QUANTILE))
+		*out = x; /* interpolated, then floored to the day or µs */
 	else if (!is_num(x))
 		return -1;
 	else if (kind == PL_AGG_SUM)
@@ -529,7 +532,7 @@ static void vl_push(pl_agg *a, uint32_t g, const pl_column *x, size_t i)
 	v->gid[v->len] = g;
 	if (a->type == PL_FLOAT64) {
 		v->f64[v->len] = pl_col_f64(x)[i];
-	} else if (a->type == PL_INT64) {
+	} else if (pl_type_is_i64(a->type)) {
 		v->i64[v->len] = pl_col_i64(x)[i];
 	} else if (a->type == PL_BOOL) {
 		v->i64[v->len] = pl_col_bool(x)[i];
@@ -801,7 +804,7 @@ int pl_agg_export_values(pl_agg *a, size_t from, size_t n, pl_column *cols,
 		else if (a->type == PL_BOOL)
 			rc = pl_column_push_bool(&cols[0], v->i64[i] != 0,
 						 a->pool, err);
-		else if (a->type == PL_INT64)
+		else if (pl_type_is_i64(a->type))
 			rc = pl_column_push_i64(&cols[0], v->i64[i], a->pool,
 						err);
 		else
@@ -1291,6 +1294,22 @@ static int64_t i64_value(const pl_agg *a, size_t g, int *ok)
 	return st_n(a)[g];
 }
 
+/* A quantile of dates or timestamps: interpolated as numpy does, then
+ * floored to a whole day or microsecond (exact: no round trip through
+ * a double for the values themselves). */
+static int64_t time_quantile(const pl_agg *a, size_t g, int *ok)
+{
+	const pl_agg_values *v = &a->vl;
+	size_t from = v->seg[g], n = v->seg[g + 1] - from, lo, hi;
+	*ok = n > 0;
+	if (n == 0)
+		return 0;
+	double k = rank_of(a, n, &lo, &hi);
+	int64_t x = ((const int64_t *)v->sorted)[from + lo];
+	int64_t y = ((const int64_t *)v->sorted)[from + hi];
+	return x + (int64_t)floor((double)(y - x) * (k - (double)lo));
+}
+
 static int final_numbers(pl_agg *a, size_t g0, size_t n, pl_column *out,
 			 pl_error *err)
 {
@@ -1298,7 +1317,10 @@ static int final_numbers(pl_agg *a, size_t g0, size_t n, pl_column *out,
 	int rc = out_grow(out, n, &base, a->pool, err);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		int ok;
-		if (out->type == PL_INT64) {
+		if (pl_type_is_time(out->type)) {
+			pl_col_i64(out)[base + i] =
+			    time_quantile(a, g0 + i, &ok);
+		} else if (out->type == PL_INT64) {
 			pl_col_i64(out)[base + i] = i64_value(a, g0 + i, &ok);
 		} else {
 			double d = 0;

@@ -47,10 +47,11 @@ static int key_name(const pl_section *sec, const pl_kv *kv, char **name,
 
 /* Binds line kv against the schema so far and adds its result to it. */
 static int add_derivation(const pl_section *sec, const pl_kv *kv,
-			  pl_schema *out, derivation *d, pl_error *err)
+			  int64_t now_us, pl_schema *out, derivation *d,
+			  pl_error *err)
 {
 	char *name = NULL;
-	pl_expr_where at = {sec->file, kv->line, sec->name};
+	pl_expr_where at = {sec->file, kv->line, sec->name, now_us};
 	pl_type t;
 	int rc = key_name(sec, kv, &name, err);
 	if (rc == 0)
@@ -105,7 +106,8 @@ static int derive_init(pl_operator *op, const pl_section *sec,
 		return pl_error_nomem(err, "derive state");
 	int rc = pl_schema_copy(out, in, err);
 	for (size_t i = 0; i < sec->n && rc == 0; i++) {
-		rc = add_derivation(sec, &sec->kv[i], out, &st->items[i], err);
+		rc = add_derivation(sec, &sec->kv[i], op->env->now_us, out,
+				    &st->items[i], err);
 		st->n = i + 1;
 	}
 	if (rc != 0)

@@ -17,12 +17,12 @@ typedef struct filter_state {
 static const char *const filter_keys[] = {"where", NULL};
 
 static int parse_where(const pl_section *sec, const pl_schema *in,
-		       filter_state *st, pl_error *err)
+		       int64_t now_us, filter_state *st, pl_error *err)
 {
 	const pl_kv *kv = pl_section_find(sec, "where");
 	if (kv == NULL)
 		return pl_section_error(sec, NULL, err, "needs where = EXPR");
-	pl_expr_where at = {sec->file, kv->line, sec->name};
+	pl_expr_where at = {sec->file, kv->line, sec->name, now_us};
 	int rc = pl_expr_parse(kv->value, &at, &st->where, err);
 	pl_type t;
 	if (rc == 0)
@@ -57,7 +57,7 @@ static int filter_init(pl_operator *op, const pl_section *sec,
 	op->columns_used = filter_columns_used;
 	int rc = pl_section_check_keys(sec, filter_keys, err);
 	if (rc == 0)
-		rc = parse_where(sec, in, st, err);
+		rc = parse_where(sec, in, op->env->now_us, st, err);
 	if (rc == 0)
 		rc = pl_schema_copy(out, in, err);
 	if (rc == 0) {

@@ -28,6 +28,8 @@ static void hash_column(const pl_column *c, size_t n, uint64_t *h)
 	const uint8_t *ok = c->valid;
 	size_t len;
 	switch (c->type) {
+	case PL_DATE:
+	case PL_TIMESTAMP:
 	case PL_INT64:
 		for (size_t i = 0; i < n; i++)
 			h[i] =
@@ -65,6 +67,8 @@ static int value_eq(const pl_column *a, size_t i, const pl_column *b, size_t j)
 	if (na || nb)
 		return na == nb;
 	switch (a->type) {
+	case PL_DATE:
+	case PL_TIMESTAMP:
 	case PL_INT64:
 		return pl_col_i64(a)[i] == pl_col_i64(b)[j];
 	case PL_FLOAT64:

@@ -41,6 +41,7 @@ typedef struct gb_output {
 typedef struct gb_state {
 	pl_pool *pool;
 	const pl_section *sec;
+	int64_t now_us;
 	size_t chunk;
 	size_t nkeys;
 	int *key_col;
@@ -239,7 +240,8 @@ static int add_output(gb_state *st, const pl_kv *kv, const pl_schema *in,
 		return rc;
 	gb_output *o = &st->outs[st->nouts++];
 	o->kv = kv;
-	pl_expr_where where = {st->sec->file, kv->line, st->sec->name};
+	pl_expr_where where = {st->sec->file, kv->line, st->sec->name,
+			       st->now_us};
 	rc = pl_expr_parse(kv->value, &where, &o->expr, err);
 	if (rc)
 		return rc;
@@ -354,6 +356,7 @@ static int gb_init(pl_operator *op, const pl_section *sec, const pl_schema *in,
 	op->columns_used = gb_columns_used;
 	st->pool = op->env->pool;
 	st->sec = sec;
+	st->now_us = op->env->now_us;
 	st->chunk = op->env->chunk_rows ? op->env->chunk_rows : 65536;
 	pl_schema_init(&st->hidden);
 	pl_schema_init(&st->out);

@@ -30,7 +30,7 @@ static int key_kind(pl_type l, pl_type r)
 	bool rn = r == PL_INT64 || r == PL_FLOAT64;
 	if (ln && rn)
 		return l == r ? KEY_SAME : KEY_BY_VALUE;
-	if (l == PL_STRING && r == PL_STRING)
+	if (l == r && (l == PL_STRING || pl_type_is_time(l)))
 		return KEY_SAME;
 	return -1;
 }

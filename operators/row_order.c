@@ -21,6 +21,8 @@ static inline int key_compare(const pl_column *ca, size_t a,
 	if (an || bn)
 		return an == bn ? 0 : (an ? 1 : -1);
 	switch (ca->type) {
+	case PL_DATE:
+	case PL_TIMESTAMP:
 	case PL_INT64: {
 		int64_t x = pl_col_i64(ca)[a], y = pl_col_i64(cb)[b];
 		r = (x > y) - (x < y);

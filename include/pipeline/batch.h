@@ -31,10 +31,25 @@ typedef enum pl_type {
 	PL_FLOAT64 = 1,
 	PL_BOOL = 2,
 	PL_STRING = 3,
-	PL_NULLTYPE = 4 /* only for the literal `null` inside expressions */
+	PL_NULLTYPE = 4, /* only for the literal `null` inside expressions */
+	PL_DATE = 5,	 /* int64_t days since 1970-01-01 */
+	PL_TIMESTAMP = 6 /* int64_t microseconds since 1970-01-01T00:00Z */
 } pl_type;
 
-/* "int64", "float64", "bool", "string", "null". */
+/* True for the types stored as one int64_t per value: int64, date and
+ * timestamp share every fixed-width code path (copy, hash, compare). */
+static inline bool pl_type_is_i64(pl_type t)
+{
+	return t == PL_INT64 || t == PL_DATE || t == PL_TIMESTAMP;
+}
+
+/* True for date and timestamp. */
+static inline bool pl_type_is_time(pl_type t)
+{
+	return t == PL_DATE || t == PL_TIMESTAMP;
+}
+
+/* "int64", "float64", "bool", "string", "null", "date", "timestamp". */
 const char *pl_type_name(pl_type t);
 
 /* Parses a type name; returns 0 or -1 when unknown. */
@@ -63,14 +78,15 @@ int pl_schema_find(const pl_schema *s, const char *name);
 
 typedef struct pl_column {
 	pl_type type;
-	size_t len;	  /* values held */
-	size_t cap;	  /* values the buffers have room for */
-	void *data;	  /* int64_t[], double[], uint8_t[] or, for strings,
-			     int64_t offsets[cap + 1] */
-	uint8_t *valid;	  /* bitmap or NULL (all present) */
-	char *arena;	  /* strings only */
-	size_t arena_len; /* bytes used in arena */
-	size_t arena_cap; /* bytes allocated in arena */
+	size_t len;		/* values held */
+	size_t cap;		/* values the buffers have room for */
+	void *data;		/* int64_t[] (int64, date, timestamp), double[],
+				   uint8_t[] or, for strings,
+				   int64_t offsets[cap + 1] */
+	uint8_t *valid;		/* bitmap or NULL (all present) */
+	char *arena;		/* strings only */
+	size_t arena_len;	/* bytes used in arena */
+	size_t arena_cap;	/* bytes allocated in arena */
 	struct pl_column *dict; /* strings: distinct values, when encoded */
 } pl_column;
 

@@ -22,6 +22,7 @@ typedef struct pl_expr_where {
 	const char *file; /* job.conf path */
 	int line;
 	const char *section; /* "derive" */
+	int64_t now_us;	     /* what now() gives: fixed once per job */
 } pl_expr_where;
 
 /* Parses text. On a syntax error returns PL_ERR_CONF with a message

@@ -66,6 +66,7 @@ typedef struct pl_op_env {
 	/* Added after API 1 (zero from a runtime that predates them): */
 	int nodes;	      /* nodes the ranks run on (0: unknown, as 1) */
 	uint64_t input_bytes; /* the job source's bytes (0: unknown) */
+	int64_t now_us; /* the job's now(): microseconds, alike on every rank */
 } pl_op_env;
 
 typedef struct pl_operator pl_operator;

@@ -1,11 +1,12 @@
 /* libFuzzer target: any bytes, parsed as an expression, bound against a
- * fixed schema of int, float, bool and string columns with NULLs, and
- * evaluated over a small batch. Nothing may crash or leak; errors are
- * fine. */
+ * fixed schema of int, float, bool, string, date and timestamp columns
+ * with NULLs and extreme values, and evaluated over a small batch. Nothing may
+ * crash or leak; errors are fine. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/datetime.h"
 #include "pipeline/expr.h"
 
 static void fill(pl_batch *b, pl_pool *pool, pl_error *err)
@@ -27,6 +28,12 @@ static void fill(pl_batch *b, pl_pool *pool, pl_error *err)
 					   pool, err);
 		}
 		pl_column_push_i64(&c[4], INT64_MAX - i, pool, err);
+		/* Dates span their whole range, timestamps all of int64. */
+		static const int64_t days[] = {-PL_DATE_MAX_DAYS, 0, 19787,
+					       PL_DATE_MAX_DAYS};
+		static const int64_t us[] = {INT64_MIN, -1, 0, INT64_MAX};
+		pl_column_push_i64(&c[5], days[i], pool, err);
+		pl_column_push_i64(&c[6], us[i], pool, err);
 	}
 	pl_batch_sync_rows(b);
 }
@@ -66,6 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc |= pl_schema_add(&s, "b", PL_BOOL, &err);
 	rc |= pl_schema_add(&s, "s", PL_STRING, &err);
 	rc |= pl_schema_add(&s, "big num", PL_INT64, &err);
+	rc |= pl_schema_add(&s, "d", PL_DATE, &err);
+	rc |= pl_schema_add(&s, "t", PL_TIMESTAMP, &err);
 	if (text != NULL && pool != NULL && rc == 0) {
 		memcpy(text, data, size);
 		text[size] = '\0';

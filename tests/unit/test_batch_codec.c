@@ -19,6 +19,8 @@ static void setup(fixture *f)
 	pl_schema_add(&f->schema, "f", PL_FLOAT64, &f->err);
 	pl_schema_add(&f->schema, "b", PL_BOOL, &f->err);
 	pl_schema_add(&f->schema, "s", PL_STRING, &f->err);
+	pl_schema_add(&f->schema, "d", PL_DATE, &f->err);
+	pl_schema_add(&f->schema, "t", PL_TIMESTAMP, &f->err);
 }
 
 static void teardown(fixture *f)
@@ -58,6 +60,17 @@ static pl_batch *make_batch(fixture *f, size_t n)
 		else
 			pl_column_push_str(&b->cols[3], buf,
 					   k % 17 == 0 ? 0 : (size_t)len,
+					   f->pool, &f->err);
+		if (k % 19 == 5)
+			pl_column_push_null(&b->cols[4], f->pool, &f->err);
+		else
+			pl_column_push_i64(&b->cols[4], (int64_t)k - 400,
+					   f->pool, &f->err);
+		if (k % 23 == 6)
+			pl_column_push_null(&b->cols[5], f->pool, &f->err);
+		else
+			pl_column_push_i64(&b->cols[5],
+					   ((int64_t)k - 30) * 86400000123LL,
 					   f->pool, &f->err);
 	}
 	pl_batch_sync_rows(b);
@@ -194,6 +207,8 @@ static void wrong_schema_rejected(void)
 	pl_schema_add(&other, "f", PL_FLOAT64, &f.err);
 	pl_schema_add(&other, "b", PL_STRING, &f.err);
 	pl_schema_add(&other, "s", PL_STRING, &f.err);
+	pl_schema_add(&other, "d", PL_DATE, &f.err);
+	pl_schema_add(&other, "t", PL_TIMESTAMP, &f.err);
 	pl_batch *dst = pl_batch_new(&other, 0, f.pool, &f.err);
 	pl_bytes msg = {0};
 	pl_codec_encode(c, src, NULL, 0, 10, &msg, &f.err);

@@ -23,7 +23,7 @@ typedef struct fixture {
 	char got[1024];
 } fixture;
 
-static const pl_expr_where where = {"job.conf", 12, "derive"};
+static const pl_expr_where where = {"job.conf", 12, "derive", 0};
 
 static void add_col(fixture *f, const char *name, pl_type t)
 {
