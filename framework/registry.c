@@ -51,12 +51,18 @@ static const char *stamp_mismatch(const pl_abi_stamp *a, uint32_t *theirs,
 				  uint32_t *ours)
 {
 	static const char *const names[] = {
-	    "API version",	       "sizeof(pl_abi_stamp)",
-	    "sizeof(pl_operator_def)", "sizeof(pl_operator)",
-	    "sizeof(pl_op_env)",       "sizeof(pl_section)",
-	    "sizeof(pl_schema)",       "sizeof(pl_column)",
-	    "sizeof(pl_batch)",	       "sizeof(pl_error)",
-	    "sizeof(pl_emitter)",      "offsetof(pl_operator, state)",
+	    "API version",
+	    "sizeof(pl_abi_stamp)",
+	    "sizeof(pl_operator_def)",
+	    "sizeof(pl_operator)",
+	    "sizeof(pl_op_env)",
+	    "sizeof(pl_section)",
+	    "sizeof(pl_schema)",
+	    "sizeof(pl_column)",
+	    "sizeof(pl_batch)",
+	    "sizeof(pl_error)",
+	    "sizeof(pl_emitter)",
+	    "offsetof(pl_operator, state)",
 	    "offsetof(pl_operator, spilled_bytes)",
 	    "offsetof(pl_operator_def, describe)"};
 	const uint32_t *p = &a->api_version;
@@ -133,13 +139,14 @@ static int check_def(const pl_section *s, const pl_operator_def *d,
 static int plugin_path(const pl_section *s, char *path, size_t cap,
 		       pl_error *err)
 {
-	int rc = pl_section_path(s, pl_section_get(s, "plugin", ""), path,
-				 cap, err);
+	int rc =
+	    pl_section_path(s, pl_section_get(s, "plugin", ""), path, cap, err);
 	if (rc != 0 || strchr(path, '/') != NULL)
 		return rc;
 	size_t len = strlen(path);
 	if (len + 3 > cap)
-		return pl_section_error(s, "plugin", err, "plugin path too long");
+		return pl_section_error(s, "plugin", err,
+					"plugin path too long");
 	memmove(path + 2, path, len + 1);
 	memcpy(path, "./", 2);
 	return 0;

@@ -58,7 +58,8 @@ typedef struct pl_schema {
 PL_API void pl_schema_init(pl_schema *s);
 PL_API void pl_schema_free(pl_schema *s);
 /* Appends a field (name copied). Returns 0 or PL_ERR_NOMEM. */
-PL_API int pl_schema_add(pl_schema *s, const char *name, pl_type type, pl_error *err);
+PL_API int pl_schema_add(pl_schema *s, const char *name, pl_type type,
+			 pl_error *err);
 /* Deep copy into dst (which is overwritten, not freed). */
 PL_API int pl_schema_copy(pl_schema *dst, const pl_schema *src, pl_error *err);
 /* Index of the column called name, or -1. */
@@ -135,7 +136,7 @@ static inline const char *pl_col_str(const pl_column *c, size_t i, size_t *len)
  * arena_cap bytes). Returns 0 or PL_ERR_NOMEM (the column is then empty
  * and safe to free). */
 PL_API int pl_column_init(pl_column *c, pl_type t, size_t cap, size_t arena_cap,
-		   pl_pool *pool, pl_error *err);
+			  pl_pool *pool, pl_error *err);
 
 /* Returns the column's buffers (and its dictionary) to the pool and
  * zeroes it. */
@@ -146,36 +147,41 @@ PL_API void pl_column_free(pl_column *c, pl_pool *pool);
 PL_API int pl_column_undict(pl_column *c, pl_pool *pool, pl_error *err);
 
 /* Makes room for at least cap values (growing geometrically). */
-PL_API int pl_column_reserve(pl_column *c, size_t cap, pl_pool *pool, pl_error *err);
+PL_API int pl_column_reserve(pl_column *c, size_t cap, pl_pool *pool,
+			     pl_error *err);
 
 /* Makes room for at least extra more arena bytes. */
 PL_API int pl_column_reserve_arena(pl_column *c, size_t extra, pl_pool *pool,
-			    pl_error *err);
+				   pl_error *err);
 
 /* Allocates the validity bitmap (all valid so far) if there is none. */
 PL_API int pl_column_make_nullable(pl_column *c, pl_pool *pool, pl_error *err);
 
 /* Appending one value; each grows the column when needed. */
-PL_API int pl_column_push_i64(pl_column *c, int64_t v, pl_pool *pool, pl_error *err);
-PL_API int pl_column_push_f64(pl_column *c, double v, pl_pool *pool, pl_error *err);
-PL_API int pl_column_push_bool(pl_column *c, bool v, pl_pool *pool, pl_error *err);
-PL_API int pl_column_push_str(pl_column *c, const char *s, size_t len, pl_pool *pool,
-		       pl_error *err);
+PL_API int pl_column_push_i64(pl_column *c, int64_t v, pl_pool *pool,
+			      pl_error *err);
+PL_API int pl_column_push_f64(pl_column *c, double v, pl_pool *pool,
+			      pl_error *err);
+PL_API int pl_column_push_bool(pl_column *c, bool v, pl_pool *pool,
+			       pl_error *err);
+PL_API int pl_column_push_str(pl_column *c, const char *s, size_t len,
+			      pl_pool *pool, pl_error *err);
 PL_API int pl_column_push_null(pl_column *c, pl_pool *pool, pl_error *err);
 
 /* Appends src[row] to dst (same type). */
 PL_API int pl_column_push_from(pl_column *dst, const pl_column *src, size_t row,
-			pl_pool *pool, pl_error *err);
+			       pl_pool *pool, pl_error *err);
 
 /* Appends src[idx[0..n)] to dst (same type): the gather used by filter,
  * sort and join. idx may repeat rows. */
 PL_API int pl_column_append_take(pl_column *dst, const pl_column *src,
-			  const uint32_t *idx, size_t n, pl_pool *pool,
-			  pl_error *err);
+				 const uint32_t *idx, size_t n, pl_pool *pool,
+				 pl_error *err);
 
 /* Appends rows [from, from + n) of src to dst (same type). */
-PL_API int pl_column_append_range(pl_column *dst, const pl_column *src, size_t from,
-			   size_t n, pl_pool *pool, pl_error *err);
+PL_API int pl_column_append_range(pl_column *dst, const pl_column *src,
+				  size_t from, size_t n, pl_pool *pool,
+				  pl_error *err);
 
 /* Bytes the column's buffers take from the pool. */
 PL_API size_t pl_column_bytes(const pl_column *c);
@@ -183,7 +189,7 @@ PL_API size_t pl_column_bytes(const pl_column *c);
 /* Compares value i of a with value j of b (same type; NULL sorts after
  * every value, two NULLs are equal). Strings compare by bytes. */
 PL_API int pl_column_compare(const pl_column *a, size_t i, const pl_column *b,
-		      size_t j);
+			     size_t j);
 
 /* A strong 64-bit mix (murmur3's finaliser) for building hashes. */
 static inline uint64_t pl_hash_mix(uint64_t x)
@@ -247,8 +253,8 @@ typedef struct pl_batch {
 
 /* A new batch whose columns have the schema's types and room for cap rows.
  * Returns NULL with err set on failure. */
-PL_API pl_batch *pl_batch_new(const pl_schema *schema, size_t cap, pl_pool *pool,
-		       pl_error *err);
+PL_API pl_batch *pl_batch_new(const pl_schema *schema, size_t cap,
+			      pl_pool *pool, pl_error *err);
 
 /* Frees the batch and every buffer it owns (NULL is fine). */
 PL_API void pl_batch_free(pl_batch *b, pl_pool *pool);
@@ -260,7 +266,8 @@ PL_API void pl_batch_sync_rows(pl_batch *b);
 PL_API size_t pl_batch_bytes(const pl_batch *b);
 
 /* A string form of value i for messages ("NULL" for NULLs). */
-PL_API void pl_column_format(const pl_column *c, size_t i, char *buf, size_t cap);
+PL_API void pl_column_format(const pl_column *c, size_t i, char *buf,
+			     size_t cap);
 
 PL_END_DECLS
 

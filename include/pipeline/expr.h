@@ -29,13 +29,14 @@ typedef struct pl_expr_where {
 
 /* Parses text. On a syntax error returns PL_ERR_CONF with a message
  * "FILE:LINE: [section] syntax error in 'text': ... at column N". */
-PL_API int pl_expr_parse(const char *text, const pl_expr_where *where, pl_expr **out,
-		  pl_error *err);
+PL_API int pl_expr_parse(const char *text, const pl_expr_where *where,
+			 pl_expr **out, pl_error *err);
 
 /* Resolves column names against in and checks types; fills *type with the
  * result type. Errors (unknown column with a suggestion, type mismatch,
  * chained comparison, aggregate outside [groupby]) are PL_ERR_CONF. */
-PL_API int pl_expr_bind(pl_expr *e, const pl_schema *in, pl_type *type, pl_error *err);
+PL_API int pl_expr_bind(pl_expr *e, const pl_schema *in, pl_type *type,
+			pl_error *err);
 
 /* Evaluates e over every row of in. *out points to a column owned by e
  * (valid until the next eval or free; nrows values, NULLs per the
@@ -43,7 +44,7 @@ PL_API int pl_expr_bind(pl_expr *e, const pl_schema *in, pl_type *type, pl_error
  * naming the expression and the row (its input line when in has
  * provenance). */
 PL_API int pl_expr_eval(pl_expr *e, const pl_batch *in, pl_pool *pool,
-		 const pl_column **out, pl_error *err);
+			const pl_column **out, pl_error *err);
 
 /* Frees e (NULL is fine), returning its scratch columns to pool (which may
  * be NULL if eval never ran). */
@@ -70,8 +71,8 @@ PL_API int pl_expr_number(const pl_expr *e, double *value);
 typedef int (*pl_expr_agg_fn)(void *arg, const char *fname,
 			      pl_expr *const *args, size_t nargs,
 			      char *name_out, size_t cap, pl_error *err);
-PL_API int pl_expr_extract_aggs(pl_expr *e, const char *const *aggs, pl_expr_agg_fn fn,
-			 void *arg, pl_error *err);
+PL_API int pl_expr_extract_aggs(pl_expr *e, const char *const *aggs,
+				pl_expr_agg_fn fn, void *arg, pl_error *err);
 
 /* A deep, unbound copy of e (NULL when out of memory); used to keep an
  * aggregate's argument beyond pl_expr_extract_aggs. */

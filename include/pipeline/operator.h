@@ -139,7 +139,17 @@ struct pl_operator {
 	/* With partial/merge: the first partition_keys columns of
 	 * partial_schema are keys, and partial rows with equal keys must meet
 	 * in one instance; the runtime may then spread the state over ranks
-	 * by key. 0: all partial state goes to one instance, in input order. */
+	 * (and spill partitions) by key. Each merging instance then receives
+	 * only some keys, and its finish must emit the rows of exactly the
+	 * keys it received: the union of all instances' finishes is the
+	 * answer, in no particular order across them. 0: all partial state
+	 * goes to one instance, in input order.
+	 *
+	 * Runtime checks: every batch an operator emits must match its output
+	 * schema (column count, types, each column's len equal to nrows), or
+	 * the job stops with an error naming the section. A blocking
+	 * operator without partial and merge is refused on several ranks
+	 * (unless split is PL_SPLIT_NONE). */
 	size_t partition_keys;
 
 	/* Added after API version 1 shipped: init may set them, and an
