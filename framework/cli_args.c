@@ -10,6 +10,9 @@ const char pl_cli_usage[] =
     "  --set SECTION.KEY=VALUE  override or add a key (repeatable);\n"
     "                           SECTION may be NAME#K for the K-th one\n"
     "  --explain                check the job, print the plan, exit\n"
+    "  --check-operator         run the job's operators in one process,\n"
+    "                           split into parts and chunks, partial and\n"
+    "                           merge, and compare with one instance\n"
     "  --memory SIZE            per-node memory budget (e.g. 4GiB, 60%)\n"
     "  --ranks N|auto           processes on this machine when not started\n"
     "                           by mpirun (default auto: the cores the\n"
@@ -59,6 +62,7 @@ static int flag(const char *arg, pl_cli_args *a)
 		int value;
 	} flags[] = {
 	    {"--explain", offsetof(pl_cli_args, explain), 1},
+	    {"--check-operator", offsetof(pl_cli_args, check_operator), 1},
 	    {"--list-operators", offsetof(pl_cli_args, list_operators), 1},
 	    {"--version", offsetof(pl_cli_args, version), 1},
 	    {"--help", offsetof(pl_cli_args, help), 1},

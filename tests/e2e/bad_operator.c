@@ -8,6 +8,8 @@
  *   crash         SIGSEGV at the first batch (on rank crash_rank, or all)
  * BAD_OPERATOR=blocking in the environment gives instead a blocking
  * operator without partial/merge (it emits the number of rows it saw);
+ * BAD_OPERATOR=bad_merge a blocking one whose merge keeps the last
+ * partial count instead of adding it (for --check-operator);
  * BAD_OPERATOR=null makes the entry point return NULL. Built a second
  * time with BAD_OPERATOR_LAYOUT, it carries a layout stamp that differs
  * from the runtime's. */
@@ -41,8 +43,10 @@ static int bad_init(pl_operator *op, const pl_section *sec, const pl_schema *in,
 	st->cols = calloc(in->n + 1, sizeof(*st->cols));
 	if (rc != 0 || st->cols == NULL)
 		return rc ? rc : pl_error_nomem(err, "[bad] state");
+	if (op->def->kind == PL_OP_BLOCKING && op->def->merge != NULL)
+		rc = pl_schema_add(&op->partial_schema, "rows", PL_INT64, err);
 	if (op->def->kind == PL_OP_BLOCKING)
-		return pl_schema_add(out, "rows", PL_INT64, err);
+		return rc ? rc : pl_schema_add(out, "rows", PL_INT64, err);
 	rc = pl_schema_copy(out, in, err);
 	if (rc == 0 && strcmp(st->mistake, "wrong_type") == 0)
 		out->fields[0].type =
@@ -91,6 +95,16 @@ static int bad_finish(pl_operator *op, const pl_emitter *out, pl_error *err)
 	return rc;
 }
 
+/* The mistake: = where += was meant. */
+static int bad_merge(pl_operator *op, const pl_batch *partial, pl_error *err)
+{
+	bad_state *st = op->state;
+	(void)err;
+	if (partial->nrows > 0)
+		st->rows = pl_col_i64(&partial->cols[0])[partial->nrows - 1];
+	return 0;
+}
+
 static void bad_destroy(pl_operator *op)
 {
 	bad_state *st = op->state;
@@ -121,6 +135,19 @@ static const pl_operator_def bad_blocking = {
     .destroy = bad_destroy,
 };
 
+static const pl_operator_def bad_merging = {
+    .api_version = PL_OPERATOR_API_VERSION,
+    .name = "bad",
+    .description = "blocking, with a wrong merge (tests)",
+    .kind = PL_OP_BLOCKING,
+    .init = bad_init,
+    .process = bad_process,
+    .finish = bad_finish,
+    .destroy = bad_destroy,
+    .partial = bad_finish,
+    .merge = bad_merge,
+};
+
 static const pl_operator_def *pick(void)
 {
 	const char *v = getenv("BAD_OPERATOR");
@@ -128,6 +155,8 @@ static const pl_operator_def *pick(void)
 		return NULL;
 	if (v != NULL && strcmp(v, "blocking") == 0)
 		return &bad_blocking;
+	if (v != NULL && strcmp(v, "bad_merge") == 0)
+		return &bad_merging;
 	return &bad_streaming;
 }
 

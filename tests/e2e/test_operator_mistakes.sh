@@ -113,4 +113,19 @@ case_blocking_without_merge() {
   done
 }
 
+# The test kit finds a merge that does not add up, and names the case;
+# the blocking operator without partial/merge is checked in chunks only.
+case_check_operator() {
+  job none
+  local rows
+  rows=$(($(wc -l <"$people") - 1))
+  msg=$(BAD_OPERATOR=bad_merge "$bin" --check-operator job.conf 2>&1)
+  [ $? -eq 1 ] || fail "bad merge passed: $msg" || return 1
+  has 'ok   k=1 chunk=1: same rows' && has "FAIL k=2 chunk=1: row 1 is \\([0-9]+\\), one instance gave \\($rows\\)" &&
+    has "job\\.conf:4: \\[bad\\] --check-operator: 2 instances, chunks of 1 rows" || return 1
+  msg=$(BAD_OPERATOR=blocking "$bin" --check-operator job.conf 2>&1)
+  [ $? -eq 0 ] || fail "blocking: $msg" || return 1
+  has 'no partial/merge: runs on one rank only' && has 'every case agreed' && ! grep -q 'k=2' <<<"$msg"
+}
+
 run_cases "$@"
