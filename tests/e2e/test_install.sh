@@ -83,7 +83,7 @@ run_example() {
   "$prefix/bin/pipeline" -q "$name.conf" || fail "$name: exit $?" || return 1
   diff "$top/examples/$name/$name.expected.csv" "$name.csv" || fail "$name: output differs" || return 1
   rm -f "$name.csv"
-  timeout 120 mpirun -n 2 "$prefix/bin/pipeline" -q "$name.conf" || fail "$name, 2 ranks: exit $?" || return 1
+  timeout 300 mpirun -n 2 "$prefix/bin/pipeline" -q "$name.conf" || fail "$name, 2 ranks: exit $?" || return 1
   diff <(sort "$top/examples/$name/$name.expected.csv") <(sort "$name.csv") ||
     fail "$name, 2 ranks: output differs" || return 1
   "$prefix/bin/pipeline" --check-operator "$name.conf" >check.txt ||
