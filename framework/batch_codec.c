@@ -555,7 +555,7 @@ int pl_codec_decode_all(pl_codec *c, const uint8_t *buf, size_t len,
 {
 	size_t pos = 0;
 	while (pos < len) {
-		size_t used;
+		size_t used = 0;
 		int rc =
 		    pl_codec_decode(c, buf + pos, len - pos, dst, &used, err);
 		if (rc != 0)

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "framework/check_operator.h"
 #include "framework/cli.h"
 #include "framework/cli_args.h"
 #include "framework/exchange.h"
@@ -188,6 +189,8 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 	if (rc == 0 && check_only) {
 		/* the run proper opens its reject file again */
 		pl_source_discard(plan.source);
+	} else if (rc == 0 && a->check_operator) {
+		rc = pl_check_operators(&plan, stdout, err);
 	} else if (rc == 0 && a->explain) {
 		if (rank == 0)
 			pl_plan_print(&plan, stdout);
@@ -387,6 +390,11 @@ int pl_cli_main(int argc, char **argv, const pl_operator_def *const *builtins)
 			fprintf(stderr, "pipeline: %s\n", err.msg);
 		free(a.sets);
 		return pl_error_exit_status(rc);
+	}
+	if (a.check_operator) {
+		int status = run_alone(&a, builtins, 1, 0);
+		free(a.sets);
+		return status;
 	}
 	int launched = launched_by_mpi(), want;
 	rc = requested_ranks(&a, launched, &want, &err);

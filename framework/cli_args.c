@@ -12,6 +12,9 @@ const char pl_cli_usage[] =
     "  --explain                check the job, print the plan, exit\n"
     "  --profile                after the run, the plan with rows, time,\n"
     "                           memory and spill per stage, and advice\n"
+    "  --check-operator         run the job's operators in one process,\n"
+    "                           split into parts and chunks, partial and\n"
+    "                           merge, and compare with one instance\n"
     "  --memory SIZE            per-node memory budget (e.g. 4GiB, 60%)\n"
     "  --ranks N|auto           processes on this machine when not started\n"
     "                           by mpirun (default auto: the cores the\n"
@@ -62,6 +65,7 @@ static int flag(const char *arg, pl_cli_args *a)
 	} flags[] = {
 	    {"--explain", offsetof(pl_cli_args, explain), 1},
 	    {"--profile", offsetof(pl_cli_args, profile), 1},
+	    {"--check-operator", offsetof(pl_cli_args, check_operator), 1},
 	    {"--list-operators", offsetof(pl_cli_args, list_operators), 1},
 	    {"--version", offsetof(pl_cli_args, version), 1},
 	    {"--help", offsetof(pl_cli_args, help), 1},

@@ -14,8 +14,9 @@ typedef struct pl_cli_args {
 	const char *metrics;
 	const char *ranks; /* --ranks value, unparsed, or NULL */
 	int explain, profile, list_operators, version, help;
-	int progress;  /* -1: default (terminal), 0 off, 1 on */
-	int verbosity; /* 0 quiet, 1 normal, 2 verbose */
+	int check_operator; /* --check-operator: the test kit, one process */
+	int progress;	    /* -1: default (terminal), 0 off, 1 on */
+	int verbosity;	    /* 0 quiet, 1 normal, 2 verbose */
 } pl_cli_args;
 
 /* Parses argv; errors are PL_ERR_CONF ("unknown option ..."). a->sets is

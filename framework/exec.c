@@ -79,12 +79,89 @@ static int run_stage(pl_stage *s, pl_batch *b, pl_error *err)
 	return rc;
 }
 
+static const char *code_name(int rc)
+{
+	switch (rc) {
+	case PL_ERR_CONF:
+		return "PL_ERR_CONF";
+	case PL_ERR_DATA:
+		return "PL_ERR_DATA";
+	case PL_ERR_IO:
+		return "PL_ERR_IO";
+	case PL_ERR_NOMEM:
+		return "PL_ERR_NOMEM";
+	default:
+		return "PL_ERR_INTERNAL";
+	}
+}
+
+int pl_exec_op_error(const pl_operator *op, const char *what, int rc,
+		     pl_error *err)
+{
+	if (rc >= 0 || err->msg[0] != '\0')
+		return rc;
+	const pl_section *s = op->section;
+	int code =
+	    rc < PL_ERR_INTERNAL || rc > PL_ERR_CONF ? PL_ERR_INTERNAL : rc;
+	return pl_error_set(err, code,
+			    "%s:%d: [%s] %s returned %d (%s) without an error "
+			    "message",
+			    s->file, s->line, s->name, what, rc, code_name(rc));
+}
+
+/* Who made the batches stage k receives: the source or operator k - 1. */
+static const pl_section *maker(const pl_exec *x, size_t k)
+{
+	return k == 0 ? x->p->source_sec : x->p->ops[k - 1].section;
+}
+
+/* Every batch against the schema its maker declared: a few compares per
+ * batch, in every build, so that an operator's mistake stops the job
+ * naming it instead of writing rows that do not match the header. */
+static int check_batch(const pl_exec *x, size_t k, const pl_batch *b,
+		       pl_error *err)
+{
+	const pl_schema *want = &x->p->schemas[k];
+	const pl_section *s = maker(x, k);
+	if (b->ncols != want->n)
+		return pl_error_set(err, PL_ERR_INTERNAL,
+				    "%s:%d: [%s] emitted a batch of %zu "
+				    "columns, its output schema has %zu",
+				    s->file, s->line, s->name, b->ncols,
+				    want->n);
+	for (size_t c = 0; c < b->ncols; c++) {
+		const pl_column *col = &b->cols[c];
+		if (col->type == want->fields[c].type && col->len == b->nrows)
+			continue;
+		if (col->type != want->fields[c].type)
+			return pl_error_set(
+			    err, PL_ERR_INTERNAL,
+			    "%s:%d: [%s] emitted column %zu ('%s') as %s, "
+			    "its output schema says %s",
+			    s->file, s->line, s->name, c + 1,
+			    want->fields[c].name, pl_type_name(col->type),
+			    pl_type_name(want->fields[c].type));
+		return pl_error_set(err, PL_ERR_INTERNAL,
+				    "%s:%d: [%s] emitted a batch of %zu rows "
+				    "whose column %zu ('%s') holds %zu values",
+				    s->file, s->line, s->name, b->nrows, c + 1,
+				    want->fields[c].name, col->len);
+	}
+	return 0;
+}
+
 static int feed_stage(void *arg, pl_batch *b, pl_error *err)
 {
 	pl_stage *s = arg;
+	int rc = check_batch(s->x, s->index, b, err);
+	if (rc != 0)
+		return rc;
 	size_t prev = enter_stage(s->x, s->index + 1);
-	int rc = run_stage(s, b, err);
+	rc = run_stage(s, b, err);
 	enter_stage(s->x, prev);
+	if (rc < 0 && s->index < s->x->p->nops)
+		rc = pl_exec_op_error(&s->x->p->ops[s->index], "process", rc,
+				      err);
 	return rc;
 }
 
@@ -234,7 +311,8 @@ static int finish_one(pl_exec *x, size_t i, pl_error *err)
 static int finish_run(pl_exec *x, size_t from, size_t until, pl_error *err)
 {
 	for (size_t i = from; i < until; i++) {
-		int rc = finish_one(x, i, err);
+		int rc = pl_exec_op_error(&x->p->ops[i], "finish",
+					  finish_one(x, i, err), err);
 		if (rc < 0)
 			return rc;
 	}
@@ -299,7 +377,9 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_progress *progress,
 		if (rc != 0)
 			break;
 		enter_stage(x, at + 1);
-		rc = pl_exec_merge(x, at, err);
+		rc =
+		    pl_exec_op_error(&x->p->ops[at], "partial, merge or finish",
+				     pl_exec_merge(x, at, err), err);
 		size_t next = next_merge_point(x, at + 1);
 		if (rc == 0)
 			rc = finish_run(x, at + 1, next, err);

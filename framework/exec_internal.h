@@ -176,6 +176,12 @@ int pl_exec_merge(pl_exec *x, size_t i, pl_error *err);
 /* Emits the partial state of local instance i, spilled parts first. */
 int pl_exec_partial(pl_exec *x, size_t i, const pl_emitter *out, pl_error *err);
 
+/* When rc is an error and err holds no message (an operator returned a
+ * code without filling err), sets one naming op's section and the
+ * callback (what); returns rc. */
+int pl_exec_op_error(const pl_operator *op, const char *what, int rc,
+		     pl_error *err);
+
 /* Destroys the merging instance of operator i, if any. */
 void pl_exec_free_merged(pl_exec *x, size_t i);
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "framework/crash_cleanup.h"
 #include "framework/exchange.h"
 #include "framework/exec_internal.h"
 #include "framework/run_file.h"
@@ -111,6 +112,8 @@ static int shared_temp(pl_output *o, char *tmp, size_t cap, MPI_Comm comm,
 		snprintf(tmp, cap, "%.*s.%s.tmp-%ld-XXXXXX", dirlen, path,
 			 slash ? slash + 1 : path, (long)getpid());
 		int fd = mkstemp(tmp);
+		if (fd >= 0)
+			pl_crash_cleanup_arm(tmp);
 		mode_t mask = umask(0);
 		umask(mask);
 		if (fd < 0 || fchmod(fd, 0666 & ~mask) != 0) {
@@ -118,6 +121,7 @@ static int shared_temp(pl_output *o, char *tmp, size_t cap, MPI_Comm comm,
 					  "%s: cannot create the output "
 					  "file: %s",
 					  path, strerror(errno));
+			pl_crash_cleanup_disarm(tmp);
 			if (fd >= 0)
 				unlink(tmp);
 			tmp[0] = '\0';
@@ -166,6 +170,7 @@ static int finish_temp(const pl_output *o, const char *tmp, int rc,
 {
 	rc = pl_mpi_agree(comm, rc, err);
 	if (o->rank == 0) {
+		pl_crash_cleanup_disarm(tmp);
 		if (rc == 0 && rename(tmp, o->p->sink_path) != 0)
 			rc = pl_error_set(err, PL_ERR_IO,
 					  "%s: cannot rename the finished "

@@ -22,6 +22,26 @@ static int op_section(const pl_section *s, pl_section *copy, pl_error *err)
 	return 0;
 }
 
+/* A blocking operator without partial/merge cannot be split: on several
+ * ranks each instance would see only its rank's rows and answer for them
+ * alone. Refused unless it asked for exactly that (PL_SPLIT_NONE). */
+static int check_splittable(const pl_plan *p, const pl_section *s,
+			    const pl_operator *op, pl_error *err)
+{
+	if (p->env.nranks < 2 || op->def->kind != PL_OP_BLOCKING ||
+	    (op->def->partial != NULL && op->def->merge != NULL) ||
+	    op->split == PL_SPLIT_NONE)
+		return 0;
+	return pl_section_error(s, NULL, err,
+				"is a blocking operator without partial and "
+				"merge, so it cannot run on %d ranks (each "
+				"would answer for its own rows only): run "
+				"the job in one process (--ranks 1), or give "
+				"the operator partial and merge (README, "
+				"\"Writing an operator\")",
+				p->env.nranks);
+}
+
 /* Starts operator i of section s; def is known when it starts again
  * (the plugin is loaded already), else NULL. */
 static int init_op(pl_plan *p, size_t i, const pl_section *s,
@@ -52,7 +72,7 @@ static int init_op(pl_plan *p, size_t i, const pl_section *s,
 	p->nops = i + 1; /* destroy this one too, even after a failed init */
 	if (rc != 0 && err->msg[0] == '\0')
 		pl_section_error(s, NULL, err, "operator failed to start");
-	return rc;
+	return rc ? rc : check_splittable(p, s, op, err);
 }
 
 /* Whether the source's path list names standard input. */

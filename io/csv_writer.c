@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "framework/crash_cleanup.h"
 #include "io/csv_encode.h"
 #include "io/csv_writer.h"
 
@@ -43,6 +44,7 @@ static void discard(pl_csv_writer *w)
 	if (w->fd >= 0)
 		close(w->fd);
 	w->fd = -1;
+	pl_crash_cleanup_disarm(w->tmp);
 	if (w->tmp != NULL)
 		unlink(w->tmp);
 	free(w->tmp);
@@ -155,6 +157,7 @@ static int create_temp(pl_csv_writer *w, pl_error *err)
 		w->tmp = NULL;
 		return rc;
 	}
+	pl_crash_cleanup_arm(w->tmp);
 	mode_t mask = umask(0);
 	umask(mask);
 	if (fchmod(w->fd, 0666 & ~mask) != 0)
@@ -226,6 +229,7 @@ int pl_csv_writer_open_part(const char *path, const pl_schema *schema,
 	/* A part is read back through its descriptor only: unlinked now, it
 	 * cannot outlive the process, even one killed with SIGKILL. */
 	if (rc == 0) {
+		pl_crash_cleanup_disarm((*out)->tmp);
 		unlink((*out)->tmp);
 		free((*out)->tmp);
 		(*out)->tmp = NULL;
@@ -269,6 +273,7 @@ static int finish_file(pl_csv_writer *w, pl_error *err)
 	w->fd = -1;
 	if (close(fd) != 0)
 		return io_error(w, "write", err);
+	pl_crash_cleanup_disarm(w->tmp);
 	if (rename(w->tmp, w->path) != 0)
 		return io_error(w, "rename the finished output into place",
 				err);

@@ -212,7 +212,7 @@ static int check_keys(const pl_section *sec, pl_error *err)
 {
 	const char **src_keys, **keys;
 	size_t n;
-	if (pl_source_keys(0, &src_keys, &n) != 0)
+	if (pl_input_keys(&src_keys, &n) != 0)
 		return pl_error_nomem(err, "a key list");
 	keys = realloc(src_keys, (n + 5) * sizeof(*keys));
 	if (keys == NULL) {
@@ -233,10 +233,10 @@ static int join_setup(pl_operator *op, join_state *st, const pl_section *sec,
 		      const pl_schema *in, pl_error *err)
 {
 	pl_pool *pool = op->env->pool;
-	int rc = pl_source_open(sec, 0, pool, &st->src, err);
+	int rc = pl_input_open(sec, pool, &st->src, err);
 	if (rc != 0)
 		return rc;
-	const pl_schema *right = pl_source_schema(st->src);
+	const pl_schema *right = pl_input_schema(st->src);
 	rc = parse_on(pool, st, sec, in, right, err);
 	if (rc != 0)
 		return rc;
@@ -324,7 +324,7 @@ static int load_right(join_state *st, pl_pool *pool, pl_error *err)
 	int rc = 0;
 	for (;;) {
 		pl_batch *b;
-		rc = pl_source_next(st->src, st->chunk, &b, err);
+		rc = pl_input_next(st->src, st->chunk, &b, err);
 		if (rc != 0 || b == NULL)
 			break;
 		for (size_t j = 0; j < n; j++)
@@ -336,7 +336,7 @@ static int load_right(join_state *st, pl_pool *pool, pl_error *err)
 	pl_pool_free(pool, cols);
 	if (rc != 0)
 		return rc;
-	pl_source_close(st->src);
+	pl_input_close(st->src);
 	st->src = NULL;
 	return 0;
 }
@@ -518,7 +518,7 @@ static void join_destroy(pl_operator *op)
 	if (st == NULL)
 		return;
 	pl_pool *pool = op->env->pool;
-	pl_source_close(st->src);
+	pl_input_close(st->src);
 	pl_row_store_free(&st->right, pool);
 	pl_row_store_free(&st->lefts, pool);
 	pl_batch_free(st->wire, pool);

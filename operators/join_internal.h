@@ -6,9 +6,9 @@
 
 #include <stdbool.h>
 
-#include "framework/source.h"
 #include "operators/row_order.h"
 #include "operators/row_store.h"
+#include "pipeline/input.h"
 #include "pipeline/operator.h"
 
 enum { KEY_SAME, KEY_BY_VALUE };
@@ -20,7 +20,7 @@ typedef struct join_key {
 } join_key;
 
 typedef struct join_state {
-	pl_source *src; /* open from init until the build */
+	pl_input *src; /* open from init until the build */
 	bool left_join;
 	join_key *keys;
 	size_t nkeys;

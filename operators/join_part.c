@@ -79,9 +79,8 @@ static int make_wire(pl_operator *op, join_state *st, pl_error *err)
 static int before_split(pl_operator *op, const void *comm, pl_error *err)
 {
 	join_state *st = op->state;
-	MPI_Comm c = *(const MPI_Comm *)comm;
 	st->share = true;
-	return c == MPI_COMM_NULL ? 0 : pl_source_partition(st->src, c, err);
+	return pl_input_share(st->src, comm, err);
 }
 
 /* Held in the hash table, a right side takes up to about four times its
@@ -139,7 +138,7 @@ int pl_join_pick_distribution(pl_operator *op, join_state *st,
 	bool part = strcmp(d, "partition") == 0;
 	if (strcmp(d, "auto") == 0)
 		part = choose(op->env, st,
-			      pl_source_get_stats(st->src).bytes_total);
+			      pl_input_size(st->src));
 	else if (!part && strcmp(d, "broadcast") != 0)
 		return pl_section_error(sec, "distribute", err,
 					"distribute must be auto, broadcast "
@@ -270,7 +269,7 @@ static int emit_share(join_state *st, pl_pool *pool, const pl_emitter *out,
 	int rc = 0;
 	for (;;) {
 		pl_batch *b;
-		rc = pl_source_next(st->src, st->chunk, &b, err);
+		rc = pl_input_next(st->src, st->chunk, &b, err);
 		if (rc != 0 || b == NULL)
 			break;
 		for (size_t j = 0; j < n; j++)

@@ -17,9 +17,9 @@
 
 #include <stdint.h>
 
-#include "framework/batch_codec.h"
 #include "operators/row_order.h"
 #include "operators/row_store.h"
+#include "pipeline/codec.h"
 #include "pipeline/operator.h"
 
 /* A run: bytes [start, end) of the spill file. */

@@ -4,11 +4,14 @@
 # build.
 #   scripts/setup.sh            Release build in build/
 #   scripts/setup.sh --sanitize ASan + UBSan build in build-sanitize/
+#   scripts/setup.sh --prefix DIR  Release build, then cmake --install into
+#                       DIR (bin/, lib/ with libpipeline.so, pkgconfig and
+#                       cmake/pipeline, include/pipeline/, share/man)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libzstd-dev
-libhwloc-dev libcunit1-dev libpcre2-dev cmake pkg-config gcc make zstd python3 python3-h5py valgrind time"
+libhwloc-dev libcunit1-dev libpcre2-dev cmake pkg-config gcc g++ make zstd python3 python3-h5py valgrind time"
 
 missing=()
 for p in $PKGS; do
@@ -24,10 +27,14 @@ fi
 
 build=build
 args=(-DCMAKE_BUILD_TYPE=Release)
-if [ "${1:-}" = "--sanitize" ]; then
-  build=build-sanitize
-  args=(-DCMAKE_BUILD_TYPE=Debug -DPL_SANITIZE=ON)
-fi
+prefix=""
+case "${1:-}" in
+  --sanitize)
+    build=build-sanitize
+    args=(-DCMAKE_BUILD_TYPE=Debug -DPL_SANITIZE=ON) ;;
+  --prefix)
+    prefix="${2:?setup: --prefix needs a directory}" ;;
+esac
 cmake -S . -B "$build" "${args[@]}" >/dev/null
 log="$build/build.log"
 if ! cmake --build "$build" -j"$(nproc)" >"$log" 2>&1; then
@@ -42,3 +49,8 @@ if grep -q "warning:" "$log"; then
   exit 1
 fi
 echo "setup: built $build/pipeline"
+if [ -n "$prefix" ]; then
+  cmake --install "$build" --prefix "$prefix" >/dev/null
+  echo "setup: installed into $prefix (pkg-config: PKG_CONFIG_PATH=$prefix/lib/pkgconfig;" \
+    "CMake: -DCMAKE_PREFIX_PATH=$prefix)"
+fi

@@ -1,7 +1,6 @@
-#include "framework/cli.h"
-#include "operators/builtin.h"
+#include "pipeline/pipeline.h"
 
 int main(int argc, char **argv)
 {
-	return pl_cli_main(argc, argv, pl_builtin_operators);
+	return pl_main(argc, argv);
 }

@@ -23,8 +23,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pipeline/api.h"
 #include "pipeline/error.h"
 #include "pipeline/pool.h"
+
+PL_BEGIN_DECLS
 
 typedef enum pl_type {
 	PL_INT64 = 0,
@@ -50,10 +53,10 @@ static inline bool pl_type_is_time(pl_type t)
 }
 
 /* "int64", "float64", "bool", "string", "null", "date", "timestamp". */
-const char *pl_type_name(pl_type t);
+PL_API const char *pl_type_name(pl_type t);
 
 /* Parses a type name; returns 0 or -1 when unknown. */
-int pl_type_parse(const char *s, pl_type *out);
+PL_API int pl_type_parse(const char *s, pl_type *out);
 
 typedef struct pl_field {
 	char *name; /* owned by the schema */
@@ -67,14 +70,15 @@ typedef struct pl_schema {
 	pl_field *fields;
 } pl_schema;
 
-void pl_schema_init(pl_schema *s);
-void pl_schema_free(pl_schema *s);
+PL_API void pl_schema_init(pl_schema *s);
+PL_API void pl_schema_free(pl_schema *s);
 /* Appends a field (name copied). Returns 0 or PL_ERR_NOMEM. */
-int pl_schema_add(pl_schema *s, const char *name, pl_type type, pl_error *err);
+PL_API int pl_schema_add(pl_schema *s, const char *name, pl_type type,
+			 pl_error *err);
 /* Deep copy into dst (which is overwritten, not freed). */
-int pl_schema_copy(pl_schema *dst, const pl_schema *src, pl_error *err);
+PL_API int pl_schema_copy(pl_schema *dst, const pl_schema *src, pl_error *err);
 /* Index of the column called name, or -1. */
-int pl_schema_find(const pl_schema *s, const char *name);
+PL_API int pl_schema_find(const pl_schema *s, const char *name);
 
 typedef struct pl_column {
 	pl_type type;
@@ -147,56 +151,61 @@ static inline const char *pl_col_str(const pl_column *c, size_t i, size_t *len)
 /* An empty column of type t with room for cap values (and, for strings,
  * arena_cap bytes). Returns 0 or PL_ERR_NOMEM (the column is then empty
  * and safe to free). */
-int pl_column_init(pl_column *c, pl_type t, size_t cap, size_t arena_cap,
-		   pl_pool *pool, pl_error *err);
+PL_API int pl_column_init(pl_column *c, pl_type t, size_t cap, size_t arena_cap,
+			  pl_pool *pool, pl_error *err);
 
 /* Returns the column's buffers (and its dictionary) to the pool and
  * zeroes it. */
-void pl_column_free(pl_column *c, pl_pool *pool);
+PL_API void pl_column_free(pl_column *c, pl_pool *pool);
 
 /* Turns a dictionary-encoded column into a plain one in place (a no-op
  * for others). On PL_ERR_NOMEM the column is unchanged. */
-int pl_column_undict(pl_column *c, pl_pool *pool, pl_error *err);
+PL_API int pl_column_undict(pl_column *c, pl_pool *pool, pl_error *err);
 
 /* Makes room for at least cap values (growing geometrically). */
-int pl_column_reserve(pl_column *c, size_t cap, pl_pool *pool, pl_error *err);
+PL_API int pl_column_reserve(pl_column *c, size_t cap, pl_pool *pool,
+			     pl_error *err);
 
 /* Makes room for at least extra more arena bytes. */
-int pl_column_reserve_arena(pl_column *c, size_t extra, pl_pool *pool,
-			    pl_error *err);
+PL_API int pl_column_reserve_arena(pl_column *c, size_t extra, pl_pool *pool,
+				   pl_error *err);
 
 /* Allocates the validity bitmap (all valid so far) if there is none. */
-int pl_column_make_nullable(pl_column *c, pl_pool *pool, pl_error *err);
+PL_API int pl_column_make_nullable(pl_column *c, pl_pool *pool, pl_error *err);
 
 /* Appending one value; each grows the column when needed. */
-int pl_column_push_i64(pl_column *c, int64_t v, pl_pool *pool, pl_error *err);
-int pl_column_push_f64(pl_column *c, double v, pl_pool *pool, pl_error *err);
-int pl_column_push_bool(pl_column *c, bool v, pl_pool *pool, pl_error *err);
-int pl_column_push_str(pl_column *c, const char *s, size_t len, pl_pool *pool,
-		       pl_error *err);
-int pl_column_push_null(pl_column *c, pl_pool *pool, pl_error *err);
+PL_API int pl_column_push_i64(pl_column *c, int64_t v, pl_pool *pool,
+			      pl_error *err);
+PL_API int pl_column_push_f64(pl_column *c, double v, pl_pool *pool,
+			      pl_error *err);
+PL_API int pl_column_push_bool(pl_column *c, bool v, pl_pool *pool,
+			       pl_error *err);
+PL_API int pl_column_push_str(pl_column *c, const char *s, size_t len,
+			      pl_pool *pool, pl_error *err);
+PL_API int pl_column_push_null(pl_column *c, pl_pool *pool, pl_error *err);
 
 /* Appends src[row] to dst (same type). */
-int pl_column_push_from(pl_column *dst, const pl_column *src, size_t row,
-			pl_pool *pool, pl_error *err);
+PL_API int pl_column_push_from(pl_column *dst, const pl_column *src, size_t row,
+			       pl_pool *pool, pl_error *err);
 
 /* Appends src[idx[0..n)] to dst (same type): the gather used by filter,
  * sort and join. idx may repeat rows. */
-int pl_column_append_take(pl_column *dst, const pl_column *src,
-			  const uint32_t *idx, size_t n, pl_pool *pool,
-			  pl_error *err);
+PL_API int pl_column_append_take(pl_column *dst, const pl_column *src,
+				 const uint32_t *idx, size_t n, pl_pool *pool,
+				 pl_error *err);
 
 /* Appends rows [from, from + n) of src to dst (same type). */
-int pl_column_append_range(pl_column *dst, const pl_column *src, size_t from,
-			   size_t n, pl_pool *pool, pl_error *err);
+PL_API int pl_column_append_range(pl_column *dst, const pl_column *src,
+				  size_t from, size_t n, pl_pool *pool,
+				  pl_error *err);
 
 /* Bytes the column's buffers take from the pool. */
-size_t pl_column_bytes(const pl_column *c);
+PL_API size_t pl_column_bytes(const pl_column *c);
 
 /* Compares value i of a with value j of b (same type; NULL sorts after
  * every value, two NULLs are equal). Strings compare by bytes. */
-int pl_column_compare(const pl_column *a, size_t i, const pl_column *b,
-		      size_t j);
+PL_API int pl_column_compare(const pl_column *a, size_t i, const pl_column *b,
+			     size_t j);
 
 /* A strong 64-bit mix (murmur3's finaliser) for building hashes. */
 static inline uint64_t pl_hash_mix(uint64_t x)
@@ -255,7 +264,7 @@ static inline int pl_f64_total_compare(double x, double y)
 
 /* 64-bit hash of value i (NULLs hash alike; equal values hash alike, and an
  * int64 and a float64 of the same value do not need to). */
-uint64_t pl_column_hash(const pl_column *c, size_t i, uint64_t seed);
+PL_API uint64_t pl_column_hash(const pl_column *c, size_t i, uint64_t seed);
 
 /* A batch: ncols columns of nrows values each.
  *
@@ -273,19 +282,22 @@ typedef struct pl_batch {
 
 /* A new batch whose columns have the schema's types and room for cap rows.
  * Returns NULL with err set on failure. */
-pl_batch *pl_batch_new(const pl_schema *schema, size_t cap, pl_pool *pool,
-		       pl_error *err);
+PL_API pl_batch *pl_batch_new(const pl_schema *schema, size_t cap,
+			      pl_pool *pool, pl_error *err);
 
 /* Frees the batch and every buffer it owns (NULL is fine). */
-void pl_batch_free(pl_batch *b, pl_pool *pool);
+PL_API void pl_batch_free(pl_batch *b, pl_pool *pool);
 
 /* Sets nrows to the length of column 0 (after filling columns by hand). */
-void pl_batch_sync_rows(pl_batch *b);
+PL_API void pl_batch_sync_rows(pl_batch *b);
 
 /* Bytes the batch holds from the pool. */
-size_t pl_batch_bytes(const pl_batch *b);
+PL_API size_t pl_batch_bytes(const pl_batch *b);
 
 /* A string form of value i for messages ("NULL" for NULLs). */
-void pl_column_format(const pl_column *c, size_t i, char *buf, size_t cap);
+PL_API void pl_column_format(const pl_column *c, size_t i, char *buf,
+			     size_t cap);
+
+PL_END_DECLS
 
 #endif

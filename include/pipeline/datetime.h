@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pipeline/api.h"
+
+PL_BEGIN_DECLS
+
 #define PL_US_PER_SEC INT64_C(1000000)
 #define PL_US_PER_DAY INT64_C(86400000000)
 /* The days a timestamp can hold, and so the range of dates. */
@@ -44,46 +48,50 @@ static inline int64_t pl_floor_div(int64_t a, int64_t b)
 }
 
 /* Days since 1970-01-01 of a valid date. */
-int64_t pl_days_from_civil(int64_t year, int month, int day);
+PL_API int64_t pl_days_from_civil(int64_t year, int month, int day);
 /* The date of a day count (|days| within PL_DATE_MAX_DAYS or so). */
-void pl_civil_from_days(int64_t days, pl_civil *c);
+PL_API void pl_civil_from_days(int64_t days, pl_civil *c);
 /* The broken-down form of a timestamp (any int64_t). */
-void pl_civil_from_us(int64_t us, pl_civil *c);
-int pl_is_leap_year(int64_t year);
-int pl_days_in_month(int64_t year, int month);
+PL_API void pl_civil_from_us(int64_t us, pl_civil *c);
+PL_API int pl_is_leap_year(int64_t year);
+PL_API int pl_days_in_month(int64_t year, int month);
 
 /* ISO 8601 date `YYYY-MM-DD` (years beyond 0000..9999 as `+YYYYYY` or
  * `-YYYY`), exactly the n bytes at s. */
-int pl_parse_date(const char *s, size_t n, int64_t *days);
+PL_API int pl_parse_date(const char *s, size_t n, int64_t *days);
 
 /* ISO 8601 timestamp: a date, optionally followed by `T`, `t` or a space
  * and `HH:MM[:SS[.fraction]]`, optionally by `Z`, `+HH:MM`, `+HHMM`,
  * `+HH` or `+HH:MM:SS` (or `-`). The fraction keeps microseconds (more digits
  * are cut); the offset is subtracted to give UTC. A bare date is midnight UTC.
  */
-int pl_parse_timestamp(const char *s, size_t n, int64_t *us);
+PL_API int pl_parse_timestamp(const char *s, size_t n, int64_t *us);
 
 /* Writes `YYYY-MM-DD` (no terminating NUL); returns its length. */
-size_t pl_format_date(int64_t days, char *buf);
+PL_API size_t pl_format_date(int64_t days, char *buf);
 /* Writes `YYYY-MM-DDTHH:MM:SS[.f]Z`, the fraction only when non-zero and
  * in as few digits as keep it; returns its length. */
-size_t pl_format_timestamp(int64_t us, char *buf);
+PL_API size_t pl_format_timestamp(int64_t us, char *buf);
 
 /* Checks a strftime-style format: 0, or PL_TIME_BAD with the reason in
  * why. Directives: %Y %y %m %d %e %j %H %I %p %M %S %f %z %Z %b %h %B %a
  * %A %u %w %s %T %F %D %R %%; a blank in the format matches any run of
  * blanks (or none) when parsing. */
-int pl_time_format_check(const char *fmt, char *why, size_t cap);
+PL_API int pl_time_format_check(const char *fmt, char *why, size_t cap);
 
 /* 1 when the format holds a time of day (%H %I %M %S %f %s %T %R %z). */
-int pl_time_format_has_time(const char *fmt);
+PL_API int pl_time_format_has_time(const char *fmt);
 
 /* Parses the n bytes at s with a checked format (English month and day
  * names, any case; missing fields are 1970, January, the 1st, midnight). */
-int pl_parse_time_format(const char *s, size_t n, const char *fmt, int64_t *us);
+PL_API int pl_parse_time_format(const char *s, size_t n, const char *fmt,
+				int64_t *us);
 
 /* Formats us with a checked format into buf (cap bytes, no NUL); returns
  * the length, or -1 when cap is too small. */
-int64_t pl_format_time(int64_t us, const char *fmt, char *buf, size_t cap);
+PL_API int64_t pl_format_time(int64_t us, const char *fmt, char *buf,
+			      size_t cap);
+
+PL_END_DECLS
 
 #endif

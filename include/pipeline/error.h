@@ -5,6 +5,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "pipeline/api.h"
+
+PL_BEGIN_DECLS
+
 /* Functions return 0 on success or one of these negative codes. */
 enum {
 	PL_OK = 0,
@@ -26,21 +30,23 @@ typedef struct pl_error {
 } pl_error;
 
 /* Clears err to "no error". */
-void pl_error_clear(pl_error *err);
+PL_API void pl_error_clear(pl_error *err);
 
 /* Sets code and a printf-style message (unless err already holds one);
  * returns code so that callers can write `return pl_error_set(...)`.
  * The message should name where: "job.conf:12: ...", "data.csv:48: ...". */
-int pl_error_set(pl_error *err, int code, const char *fmt, ...)
+PL_API int pl_error_set(pl_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Like pl_error_set with a va_list. */
-int pl_error_setv(pl_error *err, int code, const char *fmt, va_list ap);
+PL_API int pl_error_setv(pl_error *err, int code, const char *fmt, va_list ap);
 
 /* Sets PL_ERR_NOMEM with a message naming what was being allocated. */
-int pl_error_nomem(pl_error *err, const char *what);
+PL_API int pl_error_nomem(pl_error *err, const char *what);
 
 /* The process exit status for a status code: 0, 1 or 2. */
-int pl_error_exit_status(int code);
+PL_API int pl_error_exit_status(int code);
+
+PL_END_DECLS
 
 #endif

@@ -30,13 +30,18 @@
 #define PIPELINE_OPERATOR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "pipeline/api.h"
 #include "pipeline/batch.h"
 #include "pipeline/error.h"
 #include "pipeline/pool.h"
 #include "pipeline/section.h"
 
-#define PL_OPERATOR_API_VERSION 1
+PL_BEGIN_DECLS
+
+/* 2: plugins carry a layout stamp (pl_abi_stamp). */
+#define PL_OPERATOR_API_VERSION 2
 
 /* Returned (positive) by an emitter when downstream needs no more rows:
  * the operator should stop emitting and return PL_STOP from process. */
@@ -138,7 +143,17 @@ struct pl_operator {
 	/* With partial/merge: the first partition_keys columns of
 	 * partial_schema are keys, and partial rows with equal keys must meet
 	 * in one instance; the runtime may then spread the state over ranks
-	 * by key. 0: all partial state goes to one instance, in input order. */
+	 * (and spill partitions) by key. Each merging instance then receives
+	 * only some keys, and its finish must emit the rows of exactly the
+	 * keys it received: the union of all instances' finishes is the
+	 * answer, in no particular order across them. 0: all partial state
+	 * goes to one instance, in input order.
+	 *
+	 * Runtime checks: every batch an operator emits must match its output
+	 * schema (column count, types, each column's len equal to nrows), or
+	 * the job stops with an error naming the section. A blocking
+	 * operator without partial and merge is refused on several ranks
+	 * (unless split is PL_SPLIT_NONE). */
 	size_t partition_keys;
 
 	/* Added after API version 1 shipped: init may set them, and an
@@ -201,15 +216,57 @@ struct pl_operator {
 			     uint8_t *in_used);
 };
 
-/* A plugin exports this symbol: a function returning its definition.
- * Write PL_OPERATOR_EXPORT(my_def) once in the plugin's source. */
+/* The layout a plugin was compiled against: the API version and the sizes
+ * and a few offsets of the structs it shares with the runtime, as its
+ * compiler saw them. The runtime refuses a plugin whose stamp differs from
+ * its own, naming what to rebuild, rather than letting it read fields at
+ * the wrong place. */
+typedef struct pl_abi_stamp {
+	uint32_t api_version; /* PL_OPERATOR_API_VERSION */
+	uint32_t stamp_size;  /* sizeof(pl_abi_stamp) */
+	uint32_t def_size;    /* sizeof(pl_operator_def) */
+	uint32_t operator_size;
+	uint32_t env_size;
+	uint32_t section_size;
+	uint32_t schema_size;
+	uint32_t column_size;
+	uint32_t batch_size;
+	uint32_t error_size;
+	uint32_t emitter_size;
+	uint32_t state_offset;	  /* offsetof(pl_operator, state) */
+	uint32_t spilled_offset;  /* offsetof(pl_operator, spilled_bytes) */
+	uint32_t describe_offset; /* offsetof(pl_operator_def, describe) */
+} pl_abi_stamp;
+
+#define PL_ABI_STAMP_INIT                                                      \
+	{                                                                      \
+		PL_OPERATOR_API_VERSION, sizeof(pl_abi_stamp),                 \
+		    sizeof(pl_operator_def), sizeof(pl_operator),              \
+		    sizeof(pl_op_env), sizeof(pl_section), sizeof(pl_schema),  \
+		    sizeof(pl_column), sizeof(pl_batch), sizeof(pl_error),     \
+		    sizeof(pl_emitter), offsetof(pl_operator, state),          \
+		    offsetof(pl_operator, spilled_bytes),                      \
+		    offsetof(pl_operator_def, describe)                        \
+	}
+
+/* The stamp of this runtime (what a plugin's stamp must equal). */
+PL_API const pl_abi_stamp *pl_abi_stamp_runtime(void);
+
+/* A plugin exports two symbols: a function returning its definition, and
+ * its layout stamp. Write PL_OPERATOR_EXPORT(my_def) once in the plugin's
+ * source; both are exported even when it is built with hidden symbols. */
 typedef const pl_operator_def *(*pl_operator_entry_fn)(void);
 #define PL_OPERATOR_ENTRY "pl_operator_entry"
+#define PL_OPERATOR_ABI "pl_operator_abi"
 #define PL_OPERATOR_EXPORT(def)                                                \
-	const pl_operator_def *pl_operator_entry(void);                        \
+	PL_API extern const pl_abi_stamp pl_operator_abi;                      \
+	const pl_abi_stamp pl_operator_abi = PL_ABI_STAMP_INIT;                \
+	PL_API const pl_operator_def *pl_operator_entry(void);                 \
 	const pl_operator_def *pl_operator_entry(void)                         \
 	{                                                                      \
 		return &(def);                                                 \
 	}
+
+PL_END_DECLS
 
 #endif

@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pipeline/api.h"
+
+PL_BEGIN_DECLS
+
 typedef struct pl_pool pl_pool;
 
 typedef struct pl_pool_stats {
@@ -23,42 +27,44 @@ typedef struct pl_pool_stats {
 
 /* Creates a pool that keeps at most cache_limit bytes of freed buffers for
  * reuse. Returns NULL when out of memory. */
-pl_pool *pl_pool_create(size_t cache_limit);
+PL_API pl_pool *pl_pool_create(size_t cache_limit);
 
 /* Lowers or raises the bytes of freed buffers kept for reuse; buffers
  * cached beyond the new limit are freed now. */
-void pl_pool_set_cache_limit(pl_pool *pool, size_t cache_limit);
+PL_API void pl_pool_set_cache_limit(pl_pool *pool, size_t cache_limit);
 
 /* Frees every cached buffer and the pool. Buffers still out are the
  * caller's leak; pl_pool_stats tells. */
-void pl_pool_destroy(pl_pool *pool);
+PL_API void pl_pool_destroy(pl_pool *pool);
 
 /* Returns a buffer of at least size bytes (aligned to 64), or NULL when the
  * allocation fails or fault injection says so. size 0 gives a valid small
  * buffer. The caller owns it until pl_pool_free. */
-void *pl_pool_alloc(pl_pool *pool, size_t size);
+PL_API void *pl_pool_alloc(pl_pool *pool, size_t size);
 
 /* Like pl_pool_alloc, zero-filled. */
-void *pl_pool_calloc(pl_pool *pool, size_t n, size_t size);
+PL_API void *pl_pool_calloc(pl_pool *pool, size_t n, size_t size);
 
 /* Grows or shrinks p (NULL allocates) keeping its first min(old, new)
  * bytes. On failure returns NULL and p is still valid and owned. */
-void *pl_pool_realloc(pl_pool *pool, void *p, size_t size);
+PL_API void *pl_pool_realloc(pl_pool *pool, void *p, size_t size);
 
 /* Returns p (NULL is fine) to the pool. */
-void pl_pool_free(pl_pool *pool, void *p);
+PL_API void pl_pool_free(pl_pool *pool, void *p);
 
 /* Usable size of a buffer from this pool. */
-size_t pl_pool_size(const void *p);
+PL_API size_t pl_pool_size(const void *p);
 
 /* Current counters. */
-pl_pool_stats pl_pool_get_stats(const pl_pool *pool);
+PL_API pl_pool_stats pl_pool_get_stats(const pl_pool *pool);
 
 /* Fault injection: the nth allocation from now (1 = the next) fails, and
  * every later one too when sticky is set. n = 0 turns it off. */
-void pl_pool_fail_after(pl_pool *pool, uint64_t n, int sticky);
+PL_API void pl_pool_fail_after(pl_pool *pool, uint64_t n, int sticky);
 
 /* Duplicates a NUL-terminated string into pool memory (NULL on failure). */
-char *pl_pool_strdup(pl_pool *pool, const char *s);
+PL_API char *pl_pool_strdup(pl_pool *pool, const char *s);
+
+PL_END_DECLS
 
 #endif

@@ -163,9 +163,9 @@ case_example_plugin() {
   plugin=$(find "$build" -name 'libclamp.so' | head -n 1)
   [ -n "$plugin" ] || fail "libclamp.so not built"
   sed "s#^plugin = .*#plugin = $plugin#; s#^path = ../../jobs/data/#path = $top/jobs/data/#" \
-    "$top/operators/examples/clamp.conf" >job.conf
+    "$top/examples/clamp/clamp.conf" >job.conf
   PIPELINE_OUT=$PWD run_p 0 job.conf || return 1
-  diff "$top/operators/examples/clamp.expected.csv" clamp.csv || fail "clamp output differs"
+  diff "$top/examples/clamp/clamp.expected.csv" clamp.csv || fail "clamp output differs"
 }
 
 # Only rank 2 of 4 holds the bad row (line 7502 of 10001): every rank stops,

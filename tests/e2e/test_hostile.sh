@@ -659,7 +659,7 @@ case_plugin_no_entry_point() {
 case_plugin_other_api_version() {
   plugin v2 'PL_OPERATOR_API_VERSION + 1' myop || return
   plugin_job ./v2.so
-  run_p 2 job.conf && has '^pipeline: job\.conf:4: \[myop\] ' && has 'API version 2' &&
+  run_p 2 job.conf && has '^pipeline: job\.conf:4: \[myop\] ' && has 'built for operator API version 3, this pipeline has 2: rebuild the plugin' &&
     only d.csv job.conf v2.c v2.so
 }
 

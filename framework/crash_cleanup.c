@@ -1,0 +1,94 @@
+/* See crash_cleanup.h. The slots are process-wide state, like the stop
+ * flag in cli.c: a signal handler can reach nothing else. Only
+ * async-signal-safe calls (unlink, write, sigaction, raise) run in the
+ * handler. */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "framework/crash_cleanup.h"
+
+#define SLOTS 4
+#define PATH_CAP 4352
+
+static struct {
+	volatile sig_atomic_t used;
+	char path[PATH_CAP];
+} slots[SLOTS];
+static volatile sig_atomic_t installed;
+
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+
+static void say(const char *s)
+{
+	ssize_t rc = write(STDERR_FILENO, s, strlen(s));
+	(void)rc;
+}
+
+static void on_crash(int sig)
+{
+	char num[16];
+	int n = 0;
+	for (int v = sig; n < 15 && (v > 0 || n == 0); v /= 10)
+		num[n++] = (char)('0' + v % 10);
+	char rev[16];
+	for (int i = 0; i < n; i++)
+		rev[i] = num[n - 1 - i];
+	rev[n] = '\0';
+	say("pipeline: crashed (signal ");
+	say(rev);
+	say(")\n");
+	for (int i = 0; i < SLOTS; i++) {
+		if (!slots[i].used)
+			continue;
+		if (unlink(slots[i].path) == 0) {
+			say("pipeline: removed the temporary output ");
+			say(slots[i].path);
+			say("\n");
+		}
+		slots[i].used = 0;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+	raise(sig);
+}
+
+static void install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_crash;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_NODEFER;
+	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(int); i++)
+		sigaction(fatal_signals[i], &sa, NULL);
+	installed = 1;
+}
+
+int pl_crash_cleanup_arm(const char *path)
+{
+	size_t len = strlen(path);
+	if (len >= PATH_CAP)
+		return -1;
+	for (int i = 0; i < SLOTS; i++) {
+		if (slots[i].used)
+			continue;
+		memcpy(slots[i].path, path, len + 1);
+		slots[i].used = 1;
+		if (!installed)
+			install();
+		return 0;
+	}
+	return -1;
+}
+
+void pl_crash_cleanup_disarm(const char *path)
+{
+	for (int i = 0; path != NULL && i < SLOTS; i++) {
+		if (slots[i].used && strcmp(slots[i].path, path) == 0)
+			slots[i].used = 0;
+	}
+}

@@ -1,0 +1,19 @@
+/* Temporary output files removed when the process crashes.
+ *
+ * A file armed here is unlinked by a handler of SIGSEGV, SIGBUS, SIGFPE,
+ * SIGILL and SIGABRT, which then prints one line and re-raises the signal
+ * with its default action, so that the exit status and core dump are the
+ * crash's own. A normal run disarms the file once it is renamed into place
+ * or removed. */
+#ifndef PIPELINE_FRAMEWORK_CRASH_CLEANUP_H
+#define PIPELINE_FRAMEWORK_CRASH_CLEANUP_H
+
+/* Remembers path (copied) for removal on a crash and installs the
+ * handlers on first use. Returns 0, or -1 when the path is too long or
+ * all slots are taken (the file is then simply not cleaned up). */
+int pl_crash_cleanup_arm(const char *path);
+
+/* Forgets path (NULL is fine); call before renaming or removing it. */
+void pl_crash_cleanup_disarm(const char *path);
+
+#endif
