@@ -9,6 +9,7 @@
 
 #include "framework/exchange.h"
 #include "framework/exec_internal.h"
+#include "framework/output_path.h"
 #include "framework/run_file.h"
 #include "io/hdf5_writer.h"
 
@@ -79,9 +80,13 @@ int pl_output_open(pl_output *o, const pl_plan *p, MPI_Comm comm, pl_error *err)
 		return h5_open(o, err);
 	if (o->nranks == 1)
 		return pl_sink_open(p, &o->sink, err);
+	/* A stream's parts cannot live beside it (in /dev, say). */
+	char spilled[sizeof(p->sink_path) + 32];
+	snprintf(spilled, sizeof(spilled), "%s/pipeline-output", p->spill_dir);
 	if (p->sink_format == PL_SINK_CSV)
-		return pl_csv_writer_open_part(p->sink_path, s, p->zstd_level,
-					       o->rank == 0, &o->part, err);
+		return pl_csv_writer_open_part(
+		    p->sink_kind == PL_OUTPUT_FILE ? p->sink_path : spilled, s,
+		    p->zstd_level, o->rank == 0, &o->part, err);
 	return pl_error_set(err, PL_ERR_INTERNAL, "unknown sink format");
 }
 
@@ -197,6 +202,113 @@ static int write_parts(pl_output *o, int fd, uint64_t size, MPI_Comm comm,
 		MPI_File_close(&fh);
 	}
 	return finish_temp(o, tmp, rc, comm, err);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Rank 0's part goes to out from fd; rank r's arrives as its size, then
+ * pieces of COPY_CHUNK. Rank 0 takes every message even after a failure
+ * (rc set on entry: out could not be opened), so that no sender waits
+ * forever. */
+static int receive_parts(int rc, int out, int fd, uint64_t size, int nranks,
+			 MPI_Comm comm, const char *path, pl_error *err)
+{
+	char *buf = malloc(COPY_CHUNK);
+	if (buf == NULL)
+		return pl_error_nomem(err, "the output copy buffer");
+	for (int r = 0; r < nranks; r++) {
+		if (r > 0)
+			MPI_Recv(&size, 1, MPI_UINT64_T, r, 0, comm,
+				 MPI_STATUS_IGNORE);
+		for (uint64_t done = 0; done < size;) {
+			size_t want = size - done < COPY_CHUNK
+					  ? (size_t)(size - done)
+					  : COPY_CHUNK;
+			int got = (int)want;
+			if (r > 0) {
+				MPI_Status st;
+				MPI_Recv(buf, (int)want, MPI_BYTE, r, 1, comm,
+					 &st);
+				MPI_Get_count(&st, MPI_BYTE, &got);
+			} else if (pread(fd, buf, want, (off_t)done) !=
+				   (ssize_t)want)
+				rc = rc ? rc
+					: pl_error_set(err, PL_ERR_IO,
+						       "%s: cannot read this "
+						       "rank's part: %s",
+						       path, strerror(errno));
+			if (rc == 0 && write_all(out, buf, want) != 0)
+				rc = pl_error_set(err, PL_ERR_IO,
+						  "%s: cannot write: %s", path,
+						  strerror(errno));
+			if (got != (int)want) /* the sender failed */
+				break;
+			done += want;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+static int send_part(int fd, uint64_t size, MPI_Comm comm, const char *path,
+		     pl_error *err)
+{
+	char *buf = malloc(COPY_CHUNK);
+	int rc = buf ? 0 : pl_error_nomem(err, "the output copy buffer");
+	MPI_Send(&size, 1, MPI_UINT64_T, 0, 0, comm);
+	for (uint64_t done = 0; done < size;) {
+		size_t want = size - done < COPY_CHUNK ? (size_t)(size - done)
+						       : COPY_CHUNK;
+		if (rc == 0 &&
+		    pread(fd, buf, want, (off_t)done) != (ssize_t)want)
+			rc = pl_error_set(err, PL_ERR_IO,
+					  "%s: cannot read this rank's part: "
+					  "%s",
+					  path, strerror(errno));
+		/* the size is promised: send something even after a failure */
+		static const char zeros[1];
+		MPI_Send(rc ? zeros : buf, rc ? 0 : (int)want, MPI_BYTE, 0, 1,
+			 comm);
+		if (rc != 0)
+			break;
+		done += want;
+	}
+	free(buf);
+	return rc;
+}
+
+/* A stream output (standard output, a FIFO, a device) under several
+ * ranks: rank 0 writes every rank's part in rank order. */
+static int stream_parts(pl_output *o, int fd, uint64_t size, MPI_Comm comm,
+			pl_error *err)
+{
+	const pl_plan *p = o->p;
+	if (o->rank != 0)
+		return pl_mpi_agree(
+		    comm, send_part(fd, size, comm, p->sink_path, err), err);
+	int out = pl_output_open_stream(p->sink_path, p->sink_kind);
+	int rc = out >= 0 ? 0
+			  : pl_error_set(err, PL_ERR_IO,
+					 "%s: cannot open the output: %s",
+					 p->sink_path, strerror(errno));
+	rc = receive_parts(rc, out, fd, size, o->nranks, comm, p->sink_path,
+			   err);
+	if (out >= 0 && close(out) != 0 && rc == 0)
+		rc = pl_error_set(err, PL_ERR_IO, "%s: cannot write: %s",
+				  p->sink_path, strerror(errno));
+	return pl_mpi_agree(comm, rc, err);
 }
 
 /* The shape of the whole file, and this rank's first row. */
@@ -347,7 +459,9 @@ int pl_output_close(pl_output *o, int rc, MPI_Comm comm, uint64_t *bytes,
 		rc = pl_csv_writer_finish_part(o->part, &fd, bytes, err);
 	rc = pl_mpi_agree(comm, rc, err);
 	if (rc == 0)
-		rc = write_parts(o, fd, *bytes, comm, err);
+		rc = o->p->sink_kind == PL_OUTPUT_FILE
+			 ? write_parts(o, fd, *bytes, comm, err)
+			 : stream_parts(o, fd, *bytes, comm, err);
 	pl_csv_writer_abort(o->part);
 	o->part = NULL;
 	return rc;

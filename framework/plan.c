@@ -81,7 +81,10 @@ static int open_source(pl_plan *p, pl_pool *pool, pl_error *err)
 				      "a job of %d ranks needs a file",
 				      p->env.nranks);
 	if (rc == 0)
-		rc = pl_source_open(p->source_sec, 1, pool, &p->source, err);
+		rc = pl_source_open_excluding(p->source_sec, 1,
+					      p->exclude_sink ? p->sink_path
+							      : NULL,
+					      pool, &p->source, err);
 	if (rc == 0)
 		rc = pl_schema_copy(&p->schemas[0], pl_source_schema(p->source),
 				    err);
@@ -131,6 +134,8 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	p->env.chunk_rows = p->chunk_rows ? p->chunk_rows : 65536;
 	p->env.spill_dir = p->spill_dir;
 	p->env.job_name = p->job_name;
+	if (rc == 0)
+		rc = pl_plan_check_outputs(p, o, err);
 	if (rc == 0)
 		rc = open_source(p, pool, err);
 	/* A quarter of the budget for chunk caches, the rest for batches. */

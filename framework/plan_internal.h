@@ -15,4 +15,9 @@ int pl_plan_read_job(pl_plan *p, const pl_section *job,
 int pl_plan_read_sink(pl_plan *p, const pl_section *s, const pl_plan_options *o,
 		      pl_error *err);
 
+/* Checks the sink, the reject file and the metrics against the inputs and
+ * each other (unless explaining); sets sink_kind and exclude_sink. */
+int pl_plan_check_outputs(pl_plan *p, const pl_plan_options *o,
+			  pl_error *err);
+
 #endif

@@ -1051,7 +1051,10 @@ void pl_csv_reader_discard_reject(pl_csv_reader *r)
 	if (r->reject != NULL)
 		fclose(r->reject);
 	r->reject = NULL;
-	unlink(r->o->reject_path);
+	/* a FIFO or device given as the reject file is not the job's */
+	struct stat st;
+	if (lstat(r->o->reject_path, &st) == 0 && S_ISREG(st.st_mode))
+		unlink(r->o->reject_path);
 	if (r->reject_path != NULL)
 		unlink(r->reject_path);
 }

@@ -130,6 +130,18 @@ static ssize_t read_plain(pl_zin *z, char *buf, size_t cap, pl_error *err)
 	return n < 0 ? n : (ssize_t)got + n;
 }
 
+/* The compressed offset is where zstd stood in the file: the frame or
+ * block that failed (a checksum is checked at its frame's end). */
+static int damaged(const pl_zin *z, size_t code, pl_error *err)
+{
+	uint64_t at = z->bytes_read - (uint64_t)(z->in.size - z->in.pos);
+	return pl_error_set(err, PL_ERR_DATA,
+			    "%s: damaged zstd data near compressed byte %llu: "
+			    "%s",
+			    z->path, (unsigned long long)at,
+			    ZSTD_getErrorName(code));
+}
+
 static ssize_t read_zstd(pl_zin *z, char *buf, size_t cap, pl_error *err)
 {
 	ZSTD_outBuffer o = {buf, cap, 0};
@@ -148,13 +160,14 @@ static ssize_t read_zstd(pl_zin *z, char *buf, size_t cap, pl_error *err)
 		}
 		size_t r = ZSTD_decompressStream(z->dctx, &o, &z->in);
 		if (ZSTD_isError(r))
-			return pl_error_set(err, PL_ERR_DATA, "%s: zstd: %s",
-					    z->path, ZSTD_getErrorName(r));
+			return damaged(z, r, err);
 		z->frame_left = r;
 	}
 	if (o.pos == 0 && z->frame_left != 0)
 		return pl_error_set(err, PL_ERR_DATA,
-				    "%s: truncated zstd frame", z->path);
+				    "%s: truncated zstd frame (the file ends "
+				    "at byte %llu inside a frame)",
+				    z->path, (unsigned long long)z->bytes_read);
 	return (ssize_t)o.pos;
 }
 
