@@ -103,8 +103,18 @@ static ssize_t read_range(pl_csv_reader *r, pl_error *err)
 		if (n < 0)
 			return pl_error_set(err, PL_ERR_IO, "%s: %s",
 					    cur_path(r), strerror(errno));
+		/* The share was cut from the file's size at the start: an
+		 * end before the stop offset means the file shrank while the
+		 * job ran, and the answer would silently miss rows. */
 		if (n == 0)
-			break;
+			return pl_error_set(err, PL_ERR_DATA,
+					    "%s: the file ends at byte %llu, "
+					    "before byte %llu where this "
+					    "rank's share ends (truncated "
+					    "while the job read it?)",
+					    cur_path(r),
+					    (unsigned long long)(r->off + got),
+					    (unsigned long long)r->stop);
 		got += (size_t)n;
 	}
 	r->off += got;

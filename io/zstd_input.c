@@ -42,6 +42,16 @@ static ssize_t read_full(pl_zin *z, void *buf, size_t cap, pl_error *err)
 		got += (size_t)n;
 	}
 	z->bytes_read += got;
+	/* A regular file that ends before the size it had when opened was
+	 * truncated while the job read it: its rows would silently go
+	 * missing. */
+	if (got < cap && z->size > 0 && z->bytes_read < z->size)
+		return pl_error_set(err, PL_ERR_DATA,
+				    "%s: the file ends at byte %llu but was "
+				    "%llu bytes when the job opened it "
+				    "(truncated while the job read it?)",
+				    z->path, (unsigned long long)z->bytes_read,
+				    (unsigned long long)z->size);
 	return (ssize_t)got;
 }
 

@@ -721,4 +721,226 @@ case_rank_killed() {
   clean "$msg"
 }
 
+# ---------------------------------------------------------------- outputs (issue 16)
+
+# out_job PATH [SINK_KEYS]: a group-by over d.csv writing to PATH.
+out_job() {
+  printf 'k,v\na,1\nb,2\na,3\n' >d.csv
+  printf '[source]\npath = d.csv\n[groupby]\nkeys = k\ns = sum(v)\n[sink]\npath = %s\n%b' "$1" "${2:-}" >job.conf
+}
+out_want=$'k,s\na,4\nb,2'
+
+# `path = -` is standard output: one rank, and two and three (rank 0
+# writes every rank's part in rank order); no file named `-`.
+case_out_stdout() {
+  awk 'BEGIN { print "a,b"; for (i = 1; i <= 200000; i++) print i ",x" i % 7 }' >d.csv
+  printf '[source]\npath = d.csv\n[filter]\nwhere = a %% 3 != 1\n[sink]\npath = -\n' >job.conf
+  timeout 60 "$bin" -q job.conf >one.txt 2>err.txt || fail "1 rank: $(cat err.txt)" || return 1
+  [ "$(wc -l <one.txt)" -eq 133334 ] || fail "1 rank wrote $(wc -l <one.txt) lines" || return 1
+  local n
+  for n in 2 3; do
+    timeout 60 mpirun --oversubscribe -n $n "$bin" -q job.conf >many.txt 2>err.txt || fail "$n ranks: $(cat err.txt)" || return 1
+    cmp -s one.txt many.txt || fail "$n ranks write another standard output" || return 1
+  done
+  msg=$(cat err.txt)
+  clean "$msg" && only d.csv job.conf one.txt many.txt err.txt
+}
+
+# /dev/stdout is the process's standard output, also when that is a file.
+case_out_dev_stdout() {
+  out_job /dev/stdout
+  timeout 60 "$bin" -q job.conf >o.txt 2>err.txt || fail "$(cat err.txt)" || return 1
+  [ "$(cat o.txt)" = "$out_want" ] || fail "stdout: $(cat o.txt)" || return 1
+  only d.csv job.conf o.txt err.txt
+}
+
+# A FIFO is written through, and stays a FIFO.
+case_out_fifo() {
+  out_job ff
+  mkfifo ff
+  cat ff >got.txt &
+  local reader=$!
+  run_p 0 job.conf
+  wait $reader
+  [ "$(cat got.txt)" = "$out_want" ] || fail "the FIFO's reader got: $(cat got.txt)" || return 1
+  [ -p ff ] || fail "ff is no longer a FIFO"
+}
+
+# Character devices are written through, never replaced by a file (as
+# root this used to turn /dev/full into a regular file).
+case_out_device_kept() {
+  out_job /dev/null
+  run_p 0 job.conf && [ -c /dev/null ] || fail "/dev/null is no longer a device" || return 1
+  out_job /dev/full
+  run_p 1 job.conf && has '^pipeline: /dev/full: cannot write: No space left' || return 1
+  [ -c /dev/full ] || fail "/dev/full is no longer a device" || return 1
+  only d.csv job.conf
+}
+
+# A symbolic link is not replaced by a file: refused, link and target kept.
+case_out_symlink_refused() {
+  echo "target" >t.csv
+  ln -s t.csv out.csv
+  out_job out.csv 'overwrite = true\n'
+  run_p 2 job.conf && has "^pipeline: job\.conf:7: \[sink\] output 'out\.csv' is a symbolic link" || return 1
+  [ -L out.csv ] && [ "$(cat t.csv)" = target ] || fail "link or target changed"
+}
+
+# HDF5 needs a file it can seek in.
+case_out_hdf5_to_stream() {
+  out_job - 'format = hdf5\n'
+  run_p 2 job.conf && has 'HDF5 output needs' && only d.csv job.conf
+}
+
+# The output, the reject file and the metrics never name an input (even
+# with overwrite), nor each other; all before any work.
+case_out_is_input() {
+  out_job d.csv 'overwrite = true\n'
+  run_p 2 job.conf && has "job\.conf:7: \[sink\] output 'd\.csv' is also an input" || return 1
+  [ "$(wc -l <d.csv)" -eq 4 ] || fail "the input changed" || return 1
+  printf '[source]\npath = d.csv\non_error = skip\nreject = d.csv\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 job.conf && has "job\.conf:4: \[source\] reject file 'd\.csv' is also an input" || return 1
+  [ "$(wc -l <d.csv)" -eq 4 ] || fail "the reject file emptied the input" || return 1
+  out_job out.csv
+  run_p 2 --metrics d.csv job.conf && has '^pipeline: --metrics d\.csv: is also an input' || return 1
+  run_p 2 --metrics out.csv job.conf && has "is also the job's output" || return 1
+  printf '[job]\nmetrics = d.csv\n' >>job.conf
+  run_p 2 job.conf && has "\[job\] metrics 'd\.csv' is also an input" || return 1
+  [ "$(wc -l <d.csv)" -eq 4 ] && only d.csv job.conf
+}
+
+# reject and metrics, like the output, replace a file only under
+# overwrite = true.
+case_out_reject_metrics_exist() {
+  printf 'a,b\n1,2\n3\n' >d.csv
+  echo old >rej.txt
+  echo old >m.json
+  printf '[source]\npath = d.csv\non_error = skip\nreject = rej.txt\n[sink]\npath = out.csv\n' >job.conf
+  run_p 2 job.conf && has "job\.conf:4: \[source\] reject file 'rej\.txt' exists; set overwrite = true" || return 1
+  rm rej.txt
+  run_p 2 --metrics m.json job.conf && has '^pipeline: --metrics m\.json: exists; set overwrite' || return 1
+  [ "$(cat m.json)" = old ] && [ ! -e out.csv ] || fail "an existing file changed" || return 1
+  printf 'overwrite = true\n' >>job.conf
+  echo old >rej.txt
+  run_p 0 --metrics m.json job.conf && [ "$(cat rej.txt)" = 3 ] && grep -q '"rows_in"' m.json || fail "with overwrite: $(cat rej.txt)"
+}
+
+# A glob that matches the job's own output does not read it: the second
+# run gives the answer of the first, with a warning.
+case_out_glob_skips_output() {
+  mkdir g
+  printf 'k,v\na,1\n' >g/p1.csv
+  printf 'k,v\nb,2\n' >g/p2.csv
+  printf '[source]\npath = g/*.csv\n[sink]\npath = g/all.csv\noverwrite = true\n' >job.conf
+  run_p 0 job.conf && cp g/all.csv first.csv || return 1
+  timeout 60 "$bin" -q job.conf 2>err.txt >/dev/null || fail "second run: $(cat err.txt)" || return 1
+  cmp -s first.csv g/all.csv || fail "second run read its own output: $(cat g/all.csv)" || return 1
+  grep -q "warning: the source's glob matches the output 'g/all\.csv'" err.txt || fail "no warning: $(cat err.txt)"
+}
+
+# flip_each FILE N: N copies of FILE with one byte changed, spread over
+# the file after its first 16 bytes, as flip-0.bin ...
+flip_each() {
+  "$py" - "$1" "$2" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+n = int(sys.argv[2])
+for i in range(n):
+    at = 16 + (len(data) - 17) * i // max(n - 1, 1)
+    b = bytearray(data)
+    b[at] ^= 0x5a
+    open("flip-%d.bin" % i, "wb").write(b)
+EOF
+}
+
+# A .csv.zst output carries zstd checksums: every changed byte reads back
+# as an error naming the file (or, in a header field zstd ignores, as the
+# same rows), never as other values.
+case_zst_output_checksummed() {
+  awk 'BEGIN { srand(5); print "k,v"; for (i = 1; i <= 50000; i++) print "key" int(rand() * 1000) "," i }' >d.csv
+  printf '[source]\npath = d.csv\n[sink]\npath = out.csv.zst\n' >job.conf
+  run_p 0 job.conf || return 1
+  local fhd
+  fhd=$(od -An -tu1 -j4 -N1 out.csv.zst | tr -d ' ')
+  [ $((fhd & 4)) -ne 0 ] || fail "the frame has no checksum flag (descriptor $fhd)" || return 1
+  flip_each out.csv.zst 40
+  local i errors=0
+  for i in $(seq 0 39); do
+    mv flip-$i.bin f.csv.zst
+    printf '[source]\npath = f.csv.zst\nschema = k:string, v:int64\n[sink]\npath = back.csv\noverwrite = true\n' >back.conf
+    msg=$(timeout 60 "$bin" -q back.conf 2>&1)
+    case $? in
+      0) cmp -s d.csv back.csv || fail "flip $i read back as other values" || return 1 ;;
+      1) has '^pipeline: f\.csv\.zst' || return 1; errors=$((errors + 1)) ;;
+      *) fail "flip $i: $msg" || return 1 ;;
+    esac
+    clean "$msg" || return 1
+  done
+  [ "$errors" -ge 30 ] || fail "only $errors of 40 flips found"
+}
+
+# A damaged compressed input names the file and the compressed offset.
+case_zst_damaged_input() {
+  awk 'BEGIN { print "k,v"; for (i = 1; i <= 20000; i++) print "key" i "," i }' | zstd -q --check -o d.csv.zst
+  local size
+  size=$(stat -c %s d.csv.zst)
+  printf '\xff' | dd of=d.csv.zst bs=1 seek=$((size - 2)) conv=notrunc status=none
+  printf '[source]\npath = d.csv.zst\n[sink]\npath = out.csv\n' >job.conf
+  run_p 1 job.conf && has '^pipeline: d\.csv\.zst: damaged zstd data near compressed byte [0-9]+' && only d.csv.zst job.conf
+}
+
+# HDF5 output with the zstd filter: each chunk's frame has a checksum, so
+# changed bytes in a chunk are an error naming the dataset.
+case_h5_zstd_checksummed() {
+  "$py" -c 'import h5py' 2>/dev/null || skip "no h5py for $py" || return
+  awk 'BEGIN { srand(7); print "k,v"; for (i = 1; i <= 100000; i++) print i "," rand() }' >d.csv
+  printf '[source]\npath = d.csv\n[sink]\npath = out.h5\ncompression = zstd\n' >job.conf
+  run_p 0 job.conf || return 1
+  "$py" - <<'EOF' || fail "h5py could not read the chunk offsets" || return 1
+import h5py
+with h5py.File("out.h5", "r") as f:
+    ds = f["v"]
+    spots = []
+    for c in range(ds.id.get_num_chunks()):
+        info = ds.id.get_chunk_info(c)
+        for k in (8, info.size // 2, info.size - 2):
+            spots.append(info.byte_offset + k)
+data = open("out.h5", "rb").read()
+for i, at in enumerate(spots[:20]):
+    b = bytearray(data)
+    b[at] ^= 0x5a
+    open("flip-%d.h5" % i, "wb").write(b)
+EOF
+  local f n=0
+  for f in flip-*.h5; do
+    n=$((n + 1))
+    printf '[source]\npath = %s\ndatasets = v\n[groupby]\ns = sum(v)\n[sink]\npath = back.csv\noverwrite = true\n' "$f" >back.conf
+    msg=$(timeout 60 "$bin" -q back.conf 2>&1)
+    [ $? -eq 1 ] || fail "$f: a changed chunk read without an error" || return 1
+    has "^pipeline: $f:/v: " || return 1
+    clean "$msg" || return 1
+  done
+  [ "$n" -ge 3 ] || fail "only $n flipped files"
+}
+
+# An input cut short (at a row boundary) while the job reads it is an
+# error, not a shorter answer. The job waits to open its output, a FIFO,
+# after its plan opened the input; the input is cut meanwhile.
+case_input_truncated_while_read() {
+  awk 'BEGIN { print "k,v"; for (i = 1; i <= 2000000; i++) print "k" i % 7 "," i }' >d.csv
+  mkfifo ff
+  printf '[source]\npath = d.csv\n[groupby]\nkeys = k\nn = count()\n[sink]\npath = ff\n' >job.conf
+  timeout 60 "$bin" -q job.conf 2>err.txt &
+  local job=$! cut
+  sleep 1
+  cut=$(head -c 6000000 d.csv | awk '{ n += length($0) + 1 } END { print n - length($0) - 1 }')
+  truncate -s "$cut" d.csv
+  cat ff >got.txt
+  wait $job
+  local rc=$?
+  msg=$(cat err.txt)
+  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1; read: $(cat got.txt) $msg" || return 1
+  clean "$msg" && has '^pipeline: d\.csv: the file ends at byte [0-9]+ but was [0-9]+ bytes' && has 'truncated'
+}
+
 run_cases "$@"
