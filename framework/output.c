@@ -1,6 +1,8 @@
 /* The job's output on one rank or many (see pl_output in
  * exec_internal.h). */
+#define _GNU_SOURCE /* fallocate */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,6 +401,52 @@ static int h5_write_all(pl_output *o, pl_error *err)
 	return 0;
 }
 
+/* The bytes of the uncompressed datasets: what the file needs, but for
+ * its metadata. */
+static uint64_t h5_data_bytes(const pl_hdf5_shape *sh, const pl_schema *s)
+{
+	uint64_t row = 0;
+	for (size_t i = 0; i < sh->n; i++) {
+		pl_type t = s->fields[i].type;
+		row += t == PL_STRING ? (sh->width[i] ? sh->width[i] : 1)
+		       : t == PL_BOOL ? 1
+				      : 8;
+		row += sh->nulls[i] ? 1 : 0;
+	}
+	return row * sh->rows;
+}
+
+/* Before HDF5 opens the file, rank 0 asks the file system for its blocks:
+ * a disk too full for the output is then one clean error every rank
+ * agrees on. A write that fails inside the collective writes leaves the
+ * ranks' HDF5 states apart, and closing the file (even HDF5's own close
+ * at MPI_Finalize) could wait forever. Only a check: creating the file
+ * truncates it, and another writer may take the space meanwhile.
+ * Compressed sizes are unknown; file systems without fallocate are not
+ * checked. */
+static int h5_reserve(const pl_output *o, const char *tmp, pl_error *err)
+{
+	const pl_plan *p = o->p;
+	int rc = 0;
+	if (o->rank == 0 && p->zstd_level == 0) {
+		uint64_t need =
+		    h5_data_bytes(&o->h5->shape, &p->schemas[p->nops]) +
+		    ((uint64_t)1 << 20);
+		int fd = open(tmp, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 &&
+		    fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)need) != 0 &&
+		    (errno == ENOSPC || errno == EDQUOT || errno == EFBIG))
+			rc = pl_error_set(err, PL_ERR_IO,
+					  "%s: cannot write: %s (the output "
+					  "needs about %.1f MB)",
+					  p->sink_path, strerror(errno),
+					  (double)need / 1e6);
+		if (fd >= 0)
+			close(fd);
+	}
+	return pl_mpi_agree(o->h5->comm, rc, err);
+}
+
 static int h5_make_file(pl_output *o, const char *tmp, pl_error *err)
 {
 	const pl_plan *p = o->p;
@@ -411,6 +459,12 @@ static int h5_make_file(pl_output *o, const char *tmp, pl_error *err)
 	rc = pl_mpi_agree(h->comm, rc, err);
 	if (rc == 0)
 		rc = h5_write_all(o, err);
+	rc = pl_mpi_agree(h->comm, rc, err);
+	if (rc != 0 && o->nranks > 1) {
+		pl_hdf5_writer_abandon(h->w);
+		h->w = NULL;
+		return rc;
+	}
 	int crc = pl_hdf5_writer_close(h->w, rc ? NULL : err);
 	h->w = NULL;
 	return pl_mpi_agree(h->comm, rc ? rc : crc, err);
@@ -428,7 +482,9 @@ static int h5_close(pl_output *o, int rc, MPI_Comm comm, pl_error *err)
 		rc = shared_temp(o, tmp, sizeof(tmp), comm, err);
 	if (rc != 0)
 		return rc;
-	rc = h5_make_file(o, tmp, err);
+	rc = h5_reserve(o, tmp, err);
+	if (rc == 0)
+		rc = h5_make_file(o, tmp, err);
 	return finish_temp(o, tmp, rc, comm, err);
 }
 

@@ -557,6 +557,20 @@ case_disk_full_tmpfs_mpirun() {
   [ -z "$left" ] || fail "left in out/: $left"
 }
 
+# Two ranks writing HDF5 into a full file system: the space is checked
+# before HDF5 opens the file, so the ranks stop together with a clean
+# message (a failed collective write used to hang them, even in
+# MPI_Finalize, and left a 27 MB temporary file).
+case_disk_full_tmpfs_hdf5_mpirun() {
+  big_csv
+  printf '[source]\npath = big.csv\n[sink]\npath = out/out.h5\n' >job.conf
+  in_tmpfs "timeout 60 mpirun --oversubscribe -n 2 '$bin' -q job.conf" || return
+  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1 (124: hung): $msg" || return 1
+  clean "$msg" && has 'out/out\.h5: cannot write: No space left on device' || return 1
+  ! grep -q 'buf = 0x' <<<"$msg" || fail "HDF5 internals in the message: $msg" || return 1
+  [ -z "$left" ] || fail "left in out/: $left"
+}
+
 # Spill files on a full file system: a sort and a group-by under a 4 MiB
 # budget spill into a 256 KiB tmpfs. The job fails naming spill_dir, and
 # neither an output nor a spill file is left.
@@ -941,6 +955,48 @@ case_input_truncated_while_read() {
   msg=$(cat err.txt)
   [ "$rc" -eq 1 ] || fail "exit $rc, expected 1; read: $(cat got.txt) $msg" || return 1
   clean "$msg" && has '^pipeline: d\.csv: the file ends at byte [0-9]+ but was [0-9]+ bytes' && has 'truncated'
+}
+
+# ---------------------------------------------------------------- messages (issue 16)
+
+# A flat chain of 200 (and 4000) terms is no nesting: it parses and adds
+# up; past 4096 operators in a chain the message says so.
+case_conf_flat_sum() {
+  printf 'a\n1\n2\n' >d.csv
+  "$py" -c 'print("[source]\npath = d.csv\n[derive]\ns = " + " + ".join(["a"] * 200) + "\nt = " + " + ".join(["1"] * 4000) + "\n[sink]\npath = out.csv")' >job.conf
+  run_p 0 job.conf && [ "$(cat out.csv)" = $'a,s,t\n1,200,4000\n2,400,4000' ] || fail "$(cat out.csv)" || return 1
+  rm out.csv
+  "$py" -c 'print("[source]\npath = d.csv\n[derive]\ns = " + " + ".join(["a"] * 5000) + "\n[sink]\npath = out.csv")' >job.conf
+  run_p 2 job.conf && has '^pipeline: job\.conf:4: \[derive\] ' && has 'more than 4096 operators in a chain' && only d.csv job.conf
+}
+
+# A UTF-8 byte-order mark before the first section (Windows editors).
+case_conf_bom() {
+  printf 'a\n1\n' >d.csv
+  printf '\xef\xbb\xbf[source]\npath = d.csv\n[sink]\npath = out.csv\n' >job.conf
+  run_p 0 job.conf && [ "$(cat out.csv)" = $'a\n1' ] || fail "$(cat out.csv)"
+}
+
+# A dataset compressed with a filter this HDF5 library lacks: named with
+# its id, before any read, instead of HDF5's plugin-search text.
+case_h5_missing_filter() {
+  "$py" -c 'import h5py' 2>/dev/null || skip "no h5py for $py" || return
+  "$py" - <<'EOF' || fail "h5py could not write the input" || return 1
+import h5py, numpy as np
+with h5py.File("lzf.h5", "w") as f:
+    f.create_dataset("a", data=np.arange(1000), chunks=(100,), compression="lzf")
+with h5py.File("blosc.h5", "w") as f:
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_chunk((100,))
+    dcpl.set_filter(32001, h5py.h5z.FLAG_OPTIONAL, (2, 2, 8, 0, 5, 1, 0))
+    h5py.h5d.create(f.id, b"x", h5py.h5t.NATIVE_INT64, h5py.h5s.create_simple((1000,)), dcpl=dcpl)
+EOF
+  printf '[source]\npath = lzf.h5\ndatasets = a\n[sink]\npath = out.csv\n' >job.conf
+  run_p 1 job.conf && has '^pipeline: lzf\.h5:/?a: needs filter lzf \(32000\), not available' || return 1
+  printf '[source]\npath = blosc.h5\ndatasets = x\n[sink]\npath = out.csv\n' >job.conf
+  run_p 1 job.conf && has '^pipeline: blosc\.h5:/?x: needs filter blosc \(32001\), not available' || return 1
+  ! grep -q 'dlopen\|plugins' <<<"$msg" || fail "HDF5's plugin search in the message: $msg" || return 1
+  only lzf.h5 blosc.h5 job.conf
 }
 
 run_cases "$@"
