@@ -81,10 +81,9 @@ static int open_source(pl_plan *p, pl_pool *pool, pl_error *err)
 				      "a job of %d ranks needs a file",
 				      p->env.nranks);
 	if (rc == 0)
-		rc = pl_source_open_excluding(p->source_sec, 1,
-					      p->exclude_sink ? p->sink_path
-							      : NULL,
-					      pool, &p->source, err);
+		rc = pl_source_open_excluding(
+		    p->source_sec, 1, p->exclude_sink ? p->sink_path : NULL,
+		    pool, &p->source, err);
 	if (rc == 0)
 		rc = pl_schema_copy(&p->schemas[0], pl_source_schema(p->source),
 				    err);
@@ -101,6 +100,32 @@ static size_t row_bytes(const pl_schema *s)
 		     : s->fields[i].type == PL_BOOL ? 1
 						    : 8;
 	return n;
+}
+
+/* What a stage's columns cost the plan and the run: the schema's fields
+ * and names, the output batch's column structs, per stage. Many stages
+ * over many columns (10000 [derive] sections, each adding a column) grow
+ * as their product; counted, so that such a plan is refused before it
+ * takes memory the budget does not know of. */
+static uint64_t schema_bytes(const pl_schema *s)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		n += sizeof(pl_field) + sizeof(pl_column) + 32 +
+		     strlen(s->fields[i].name);
+	return n;
+}
+
+static int plan_too_big(const pl_plan *p, const pl_section *s, size_t stages,
+			uint64_t bytes, pl_error *err)
+{
+	return pl_section_error(
+	    s, NULL, err,
+	    "the plan's first %zu stages already hold %.1f MB of column "
+	    "descriptions, more than half the memory budget (%.1f MB): put "
+	    "several NAME = EXPR lines in one [derive] section, or raise "
+	    "[job] memory",
+	    stages, (double)bytes / 1e6, (double)p->env.memory_budget / 1e6);
 }
 
 static int build(pl_plan *p, const pl_plan_options *o,
@@ -145,8 +170,13 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	if (rc == 0 && p->chunk_rows == 0)
 		p->env.chunk_rows = pl_chunk_start_rows(
 		    p->node.l2_bytes, row_bytes(&p->schemas[0]));
-	for (size_t i = 0; rc == 0 && i < nsecs; i++)
+	uint64_t plan_bytes = schema_bytes(&p->schemas[0]);
+	for (size_t i = 0; rc == 0 && i < nsecs; i++) {
 		rc = init_op(p, i, secs[i], err);
+		plan_bytes += rc ? 0 : schema_bytes(&p->schemas[i + 1]);
+		if (rc == 0 && plan_bytes > p->env.memory_budget / 2)
+			rc = plan_too_big(p, secs[i], i + 1, plan_bytes, err);
+	}
 	free(secs);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "framework/name_index.h"
 #include "io/csv_infer.h"
 #include "io/csv_partition.h"
 #include "io/csv_reader.h"
@@ -279,13 +280,14 @@ static int first_header(pl_csv_reader *r, const pl_csv_record *rec,
 {
 	char name[4096];
 	r->nin = rec->nfields;
-	for (size_t i = 0; i < r->nin; i++) {
-		int rc = 0;
+	pl_name_index *seen = pl_name_index_new(r->nin);
+	int rc = seen ? 0 : pl_error_nomem(err, "the header's names");
+	for (size_t i = 0; rc == 0 && i < r->nin; i++) {
 		if (r->o->header)
 			rc = header_name(r, i, name, sizeof(name), err);
 		else
 			snprintf(name, sizeof(name), "c%zu", i + 1);
-		if (rc == 0 && pl_schema_find(&r->in, name) >= 0)
+		if (rc == 0 && pl_name_index_find(seen, &r->in, name) >= 0)
 			rc =
 			    pl_error_set(err, PL_ERR_DATA,
 					 "%s:%lld: duplicate column name "
@@ -293,10 +295,11 @@ static int first_header(pl_csv_reader *r, const pl_csv_record *rec,
 					 cur_path(r), (long long)r->line, name);
 		if (rc == 0)
 			rc = pl_schema_add(&r->in, name, PL_STRING, err);
-		if (rc != 0)
-			return rc;
+		if (rc == 0 && pl_name_index_add(seen, &r->in, i) != 0)
+			rc = pl_error_nomem(err, "the header's names");
 	}
-	return 0;
+	pl_name_index_free(seen);
+	return rc;
 }
 
 static int same_header(pl_csv_reader *r, const pl_csv_record *rec,

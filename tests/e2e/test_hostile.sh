@@ -999,4 +999,32 @@ EOF
   only lzf.h5 blosc.h5 job.conf
 }
 
+# ---------------------------------------------------------------- plan costs (issue 16)
+
+# A header of 100000 columns: the plan looks names up by hash, not one by
+# one (it took 19-25 s). Read and written back byte for byte, in a few
+# CPU seconds even on a loaded machine.
+case_plan_wide_header() {
+  "$py" -c 'n = 100000; print(",".join("c%d" % i for i in range(n))); print(",".join(str(i) for i in range(n)))' >d.csv
+  printf '[source]\npath = d.csv\n[filter]\nwhere = c5 >= 0\n[derive]\nx = c99999 + 1\n[sink]\npath = out.csv\n' >job.conf
+  msg=$( { /usr/bin/time -f '%U %S' timeout 60 "$bin" -q job.conf; } 2>&1 >/dev/null)
+  [ $? -eq 0 ] || fail "$msg" || return 1
+  local cpu
+  cpu=$(tail -1 <<<"$msg" | awk '{ print $1 + $2 }')
+  awk -v c="$cpu" 'BEGIN { exit !(c < 8) }' || fail "took $cpu CPU seconds" || return 1
+  [ "$(head -c 12 out.csv)" = "c0,c1,c2,c3," ] && [ "$(tail -1 out.csv | awk -F, '{ print $NF }')" = 100000 ] || fail "wrong output"
+}
+
+# Many stages over many columns grow as their product: counted against
+# the budget and refused before they take it, naming the section and the
+# way out.
+case_plan_many_derive_sections() {
+  printf 'v\n1\n' >d.csv
+  "$py" -c 'print("[source]\npath = d.csv"); [print("[derive]\nx%d = v + %d" % (i, i)) for i in range(3000)]; print("[sink]\npath = out.csv")' >job.conf
+  run_p 2 --memory 64MiB job.conf && has '^pipeline: job\.conf:[0-9]+: \[derive\] the plan.s first [0-9]+ stages already hold' &&
+    has 'one \[derive\] section' && only d.csv job.conf || return 1
+  "$py" -c 'print("[source]\npath = d.csv"); [print("[derive]\nx%d = v + %d" % (i, i)) for i in range(300)]; print("[sink]\npath = out.csv")' >job.conf
+  run_p 0 --memory 64MiB job.conf && [ "$(tail -1 out.csv | awk -F, '{ print $NF }')" = 300 ] || fail "300 sections: $(tail -c 80 out.csv)"
+}
+
 run_cases "$@"
