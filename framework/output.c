@@ -371,12 +371,16 @@ static int h5_round(struct pl_h5_output *h, int nranks, const pl_batch *b,
 struct h5_replay {
 	struct pl_h5_output *h;
 	int nranks;
+	const volatile sig_atomic_t *stop;
 };
 
 static int h5_replayed(void *arg, pl_batch *b, pl_error *err)
 {
 	struct h5_replay *r = arg;
 	int more;
+	/* the others learn of it at the next round */
+	if (r->stop != NULL && *r->stop && r->h->pending == 0)
+		r->h->pending = pl_error_set(err, PL_ERR_IO, "interrupted");
 	return h5_round(r->h, r->nranks, b, &more, err);
 }
 
@@ -386,7 +390,7 @@ static int h5_replayed(void *arg, pl_batch *b, pl_error *err)
 static int h5_write_all(pl_output *o, pl_error *err)
 {
 	struct pl_h5_output *h = o->h5;
-	struct h5_replay r = {h, o->nranks};
+	struct h5_replay r = {h, o->nranks, o->p->env.stop};
 	int rc = pl_run_file_replay(h->spool, &o->p->schemas[o->p->nops],
 				    h5_replayed, &r, err);
 	if (h->stopped)

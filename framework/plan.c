@@ -128,6 +128,31 @@ static int plan_too_big(const pl_plan *p, const pl_section *s, size_t stages,
 	    stages, (double)bytes / 1e6, (double)p->env.memory_budget / 1e6);
 }
 
+/* Below this a rank cannot hold a chunk, the reader's buffer and its
+ * spill partitions' buffers: a group-by spilled without end (615 s at
+ * --set job.memory=1). */
+#define PL_MIN_RANK_BUDGET ((size_t)256 << 10)
+
+static int check_budget(const pl_plan *p, const pl_section *job,
+			const pl_plan_options *o, pl_error *err)
+{
+	if (p->env.memory_budget >= PL_MIN_RANK_BUDGET)
+		return 0;
+	int per_node = p->node_size;
+	char why[256];
+	snprintf(
+	    why, sizeof(why),
+	    "memory %llu bytes gives each of the %d ranks on a node %llu; a "
+	    "job needs at least 256 KiB per rank (%llu bytes for this node) "
+	    "to start",
+	    (unsigned long long)p->memory, per_node,
+	    (unsigned long long)p->env.memory_budget,
+	    (unsigned long long)PL_MIN_RANK_BUDGET * (unsigned)per_node);
+	if (o->memory != NULL || job == NULL)
+		return pl_error_set(err, PL_ERR_CONF, "--memory: %s", why);
+	return pl_section_error(job, "memory", err, "%s", why);
+}
+
 static int build(pl_plan *p, const pl_plan_options *o,
 		 const pl_operator_def *const *builtins, pl_pool *pool,
 		 pl_error *err)
@@ -156,6 +181,8 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	p->node_size = o->node_size > 0 ? o->node_size : 1;
 	p->env.memory_budget =
 	    p->memory / (size_t)(o->node_size > 0 ? o->node_size : 1);
+	if (rc == 0)
+		rc = check_budget(p, job, o, err);
 	p->env.chunk_rows = p->chunk_rows ? p->chunk_rows : 65536;
 	p->env.spill_dir = p->spill_dir;
 	p->env.job_name = p->job_name;

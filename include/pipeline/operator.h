@@ -29,6 +29,7 @@
 #ifndef PIPELINE_OPERATOR_H
 #define PIPELINE_OPERATOR_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "pipeline/batch.h"
@@ -63,7 +64,17 @@ typedef struct pl_op_env {
 	size_t chunk_rows;    /* preferred rows per emitted batch */
 	const char *spill_dir;
 	const char *job_name;
+	/* Nonzero once SIGINT or SIGTERM arrived (NULL: never). A loop that
+	 * runs long without emitting (a merge of spilled runs) checks it and
+	 * returns pl_interrupted(); emitting checks it too. */
+	const volatile sig_atomic_t *stop;
 } pl_op_env;
+
+/* Nonzero when the job is to stop (a signal arrived). */
+static inline int pl_should_stop(const pl_op_env *env)
+{
+	return env != NULL && env->stop != NULL && *env->stop;
+}
 
 typedef struct pl_operator pl_operator;
 
