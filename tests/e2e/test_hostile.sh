@@ -689,6 +689,14 @@ case_plugin_not_a_library() {
   run_p 2 job.conf && has '^pipeline: job\.conf:4: \[myop\] ' && has 'text\.so' && only d.csv job.conf text.so
 }
 
+# A FIFO (or device) named as the plugin: dlopen would read it forever;
+# refused before.
+case_plugin_not_regular() {
+  mkfifo fifo.so
+  plugin_job ./fifo.so
+  run_p 2 job.conf && has "^pipeline: job\.conf:4: \[myop\] cannot load plugin: \./fifo\.so is not a regular file" && only d.csv fifo.so job.conf
+}
+
 # ---------------------------------------------------------------- MPI
 
 # One rank of four is killed with SIGKILL mid-run: mpirun ends with an
@@ -1025,6 +1033,82 @@ case_plan_many_derive_sections() {
     has 'one \[derive\] section' && only d.csv job.conf || return 1
   "$py" -c 'print("[source]\npath = d.csv"); [print("[derive]\nx%d = v + %d" % (i, i)) for i in range(300)]; print("[sink]\npath = out.csv")' >job.conf
   run_p 0 --memory 64MiB job.conf && [ "$(tail -1 out.csv | awk -F, '{ print $NF }')" = 300 ] || fail "300 sections: $(tail -c 80 out.csv)"
+}
+
+# ---------------------------------------------------------------- stops and budgets (issue 16)
+
+# stop_within CONF SECONDS SIGNAL [LAUNCH...]: starts the job, sends
+# SIGNAL after SECONDS, and requires the end within 2 s, status 128 + the
+# signal's number (or mpirun's non-zero), no output, no temporary file.
+stop_within() {
+  local conf=$1 after=$2 sig=$3
+  shift 3
+  timeout 60 "$@" "$bin" -q --memory 4MiB "$conf" >/dev/null 2>err.txt &
+  local job=$! t0 t1
+  sleep "$after"
+  t0=$(date +%s%N)
+  kill -"$sig" "$job" 2>/dev/null
+  wait "$job"
+  local rc=$?
+  t1=$(date +%s%N)
+  msg=$(cat err.txt)
+  [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "status $rc after SIG$sig at $after s: $msg" || return 1
+  [ $(((t1 - t0) / 1000000)) -le 2000 ] || fail "SIG$sig at $after s: ended $(((t1 - t0) / 1000000)) ms later" || return 1
+  [ ! -e out.csv ] && ! ls -A | grep -q 'tmp-' || fail "output or temporary file left: $(ls -A)" || return 1
+  clean "$msg"
+}
+
+# SIGTERM and SIGINT end a spilling group-by within 2 s, whenever they
+# come: streaming, spilling, or merging the spilled partitions (recursive
+# pl_spill_finish, which used to take 6.7 s to notice).
+case_signal_during_spill_merge() {
+  awk 'BEGIN { srand(3); print "k,v"; for (i = 1; i <= 1000000; i++) print "key" int(rand() * 1e9) "," rand() }' >d.csv
+  printf '[source]\npath = d.csv\n[groupby]\nkeys = k\nn = count()\ns = sum(v)\n[sink]\npath = out.csv\n' >job.conf
+  local t0 t1 full
+  t0=$(date +%s%N)
+  run_p 0 --memory 4MiB job.conf || return 1
+  t1=$(date +%s%N)
+  full=$(((t1 - t0) / 1000000))
+  rm out.csv
+  local pct
+  for pct in 30 55 75; do
+    stop_within job.conf "$(awk -v f="$full" -v p="$pct" 'BEGIN { printf "%.2f", f * p / 100000 }')" TERM || return 1
+  done
+  stop_within job.conf "$(awk -v f="$full" 'BEGIN { printf "%.2f", f * 0.5 / 1000 }')" INT
+}
+
+# SIGTERM to a run spawned with --ranks 3 ends it quickly (it took 22 s).
+case_signal_ranks3() {
+  awk 'BEGIN { srand(3); print "k,v"; for (i = 1; i <= 1000000; i++) print "key" int(rand() * 1e9) "," rand() }' >d.csv
+  printf '[source]\npath = d.csv\n[groupby]\nkeys = k\nn = count()\n[sink]\npath = out.csv\n' >job.conf
+  timeout 60 "$bin" -q --ranks 3 --memory 16MiB job.conf >/dev/null 2>err.txt &
+  local job=$! t0 t1
+  sleep 3
+  t0=$(date +%s%N)
+  kill -TERM "$job"
+  wait "$job"
+  local rc=$?
+  t1=$(date +%s%N)
+  msg=$(cat err.txt)
+  [ "$rc" -eq 143 ] || fail "status $rc: $msg" || return 1
+  [ $(((t1 - t0) / 1000000)) -le 3000 ] || fail "ended $(((t1 - t0) / 1000000)) ms after SIGTERM" || return 1
+  sleep 0.5
+  ! pgrep -f -- "-q --ranks 3 --memory 16MiB job.conf" >/dev/null || fail "ranks left running" || return 1
+  [ ! -e out.csv ] || fail "out.csv left"
+}
+
+# A budget no job can start in is a job.conf error naming the minimum
+# (--set job.memory=1 used to be accepted, and spilled for 615 s).
+case_budget_below_minimum() {
+  printf 'k,v\na,1\n' >d.csv
+  job 'path = d.csv' '[groupby]\nkeys = k\nn = count()\n'
+  run_p 2 --set job.memory=1 job.conf && has '^pipeline: --set job\.memory: ' && has 'at least 256 KiB per rank' || return 1
+  run_p 2 --memory 100KiB job.conf && has '^pipeline: --memory: ' && has 'at least 256 KiB' || return 1
+  printf '[job]\nmemory = 1000\n' | cat - job.conf >j2.conf
+  run_p 2 j2.conf && has '^pipeline: j2\.conf:2: \[job\] ' || return 1
+  run_mpi 2 2 --memory 300KiB job.conf && has '2 ranks on a node' || return 1
+  rm j2.conf
+  run_p 0 --memory 300KiB job.conf && only d.csv job.conf out.csv
 }
 
 run_cases "$@"
