@@ -1111,4 +1111,19 @@ case_budget_below_minimum() {
   run_p 0 --memory 300KiB job.conf && only d.csv job.conf out.csv
 }
 
+# Under `ulimit -v` (RLIMIT_AS) the budget is at most 3/4 of the address
+# space left: a group-by that needs more spills and gives the answer
+# (it used to fail with "out of memory").
+case_budget_ulimit_v() {
+  awk 'BEGIN { srand(3); print "k,v"; for (i = 1; i <= 2000000; i++) print "key" int(rand() * 1e9) "," int(rand() * 1000) }' >d.csv
+  printf '[source]\npath = d.csv\n[groupby]\nkeys = k\nn = count()\ns = sum(v)\n[sort]\nby = k\n[sink]\npath = out.csv\n' >job.conf
+  run_p 0 job.conf && mv out.csv free.csv || return 1
+  msg=$( (ulimit -v 400000; timeout 60 "$bin" -q --metrics m.json job.conf) 2>&1 >/dev/null)
+  [ $? -eq 0 ] || fail "under ulimit -v 400000: $msg" || return 1
+  clean "$msg" && cmp -s free.csv out.csv || fail "another answer under ulimit -v" || return 1
+  local budget
+  budget=$(grep -o '"memory_budget_bytes": [0-9]*' m.json | grep -o '[0-9]*$')
+  [ "$budget" -lt $((400000 * 1024 * 3 / 4)) ] || fail "budget $budget ignores the limit"
+}
+
 run_cases "$@"
