@@ -22,6 +22,11 @@ static size_t decompress(size_t nbytes, size_t *buf_size, void **buf)
 		return 0;
 	size_t n = ZSTD_decompress(out, (size_t)size, *buf, nbytes);
 	if (ZSTD_isError(n) || n != size) {
+		/* the innermost entry is what the reader's message quotes */
+		H5Epush2(H5E_DEFAULT, __FILE__, __func__, __LINE__, H5E_ERR_CLS,
+			 H5E_PLINE, H5E_CANTFILTER, "damaged zstd chunk: %s",
+			 ZSTD_isError(n) ? ZSTD_getErrorName(n)
+					 : "wrong decompressed size");
 		H5free_memory(out);
 		return 0;
 	}

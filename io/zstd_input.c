@@ -140,15 +140,17 @@ static ssize_t read_plain(pl_zin *z, char *buf, size_t cap, pl_error *err)
 	return n < 0 ? n : (ssize_t)got + n;
 }
 
-/* The compressed offset is where zstd stood in the file: the frame or
- * block that failed (a checksum is checked at its frame's end). */
+/* Where zstd stood in the file: from the first byte of the buffer it had
+ * not consumed to the last byte read (a checksum is checked at its
+ * frame's end, so the damage may lie earlier in that frame). */
 static int damaged(const pl_zin *z, size_t code, pl_error *err)
 {
 	uint64_t at = z->bytes_read - (uint64_t)(z->in.size - z->in.pos);
 	return pl_error_set(err, PL_ERR_DATA,
-			    "%s: damaged zstd data near compressed byte %llu: "
-			    "%s",
+			    "%s: damaged zstd data in compressed bytes "
+			    "%llu-%llu: %s",
 			    z->path, (unsigned long long)at,
+			    (unsigned long long)z->bytes_read,
 			    ZSTD_getErrorName(code));
 }
 
