@@ -17,10 +17,17 @@
  * than raw). */
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 #include "framework/exchange.h"
 
 #define TAG_GATHER 7301
+
+/* How pl_mpi_wait waits: a few tests at once, then sleeps from 20 us
+ * doubling to 0.5 ms. */
+#define WAIT_SPINS 64
+#define WAIT_FIRST_NS 20000L
+#define WAIT_MAX_NS 500000L
 
 struct pl_exchange {
 	MPI_Comm comm;
@@ -42,6 +49,7 @@ struct pl_exchange {
 	int *counts; /* send counts, send displs, recv counts, recv
 			displs: nranks each */
 	pl_batch *out;
+	pl_batch *self; /* direct_self: this rank's rows of one push */
 	int failed; /* the agreed failure, or 0 */
 	int finished;
 	pl_exchange_stats stats;
@@ -96,6 +104,34 @@ int pl_comm_size(MPI_Comm comm)
 	return size;
 }
 
+int pl_mpi_wait(MPI_Request *req)
+{
+	long ns = 0;
+	for (int spins = 0;; spins++) {
+		int done = 0;
+		if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+			return -1;
+		if (done)
+			return 0;
+		if (spins < WAIT_SPINS)
+			continue;
+		ns = ns ? ns * 2 : WAIT_FIRST_NS;
+		if (ns > WAIT_MAX_NS)
+			ns = WAIT_MAX_NS;
+		struct timespec ts = {0, ns};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int pl_mpi_allreduce_min(int *in, int *out, int n, MPI_Comm comm)
+{
+	MPI_Request req;
+	if (MPI_Iallreduce(in, out, n, MPI_INT, MPI_MIN, comm, &req) !=
+	    MPI_SUCCESS)
+		return -1;
+	return pl_mpi_wait(&req);
+}
+
 int pl_mpi_agree(MPI_Comm comm, int local_rc, pl_error *err)
 {
 	if (comm == MPI_COMM_NULL)
@@ -103,7 +139,7 @@ int pl_mpi_agree(MPI_Comm comm, int local_rc, pl_error *err)
 	int rank;
 	MPI_Comm_rank(comm, &rank);
 	int in[2] = {local_rc, local_rc < 0 ? rank : INT_MAX}, out[2];
-	if (MPI_Allreduce(in, out, 2, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+	if (pl_mpi_allreduce_min(in, out, 2, comm) != 0)
 		return mpi_failed(err, "MPI_Allreduce");
 	return settle(local_rc, out[0], out[1], err);
 }
@@ -113,7 +149,7 @@ static int agree_round(pl_exchange *x, int local_rc, int done, int *all_done,
 		       pl_error *err)
 {
 	int in[3] = {local_rc, done, local_rc < 0 ? x->rank : INT_MAX}, out[3];
-	if (MPI_Allreduce(in, out, 3, MPI_INT, MPI_MIN, x->comm) != MPI_SUCCESS)
+	if (pl_mpi_allreduce_min(in, out, 3, x->comm) != 0)
 		return x->failed = mpi_failed(err, "MPI_Allreduce");
 	*all_done = out[1];
 	int rc = settle(local_rc, out[0], out[2], err);
@@ -163,6 +199,9 @@ static int alloc_state(pl_exchange *x, const pl_schema *schema,
 		x->keys[k] = o->keys[k];
 	}
 	x->nkeys = o->nkeys;
+	if (o->direct_self && (x->self = pl_batch_new(schema, 0, x->pool,
+						      err)) == NULL)
+		return PL_ERR_NOMEM;
 	x->chunk_cap = (size_t)INT_MAX / n;
 	x->round_bytes =
 	    o->round_bytes < x->chunk_cap ? o->round_bytes : x->chunk_cap;
@@ -183,6 +222,7 @@ static void free_state(pl_exchange *x)
 	pl_pool_free(x->pool, x->counts);
 	pl_pool_free(x->pool, x->keys);
 	pl_batch_free(x->out, x->pool);
+	pl_batch_free(x->self, x->pool);
 	pl_codec_destroy(x->codec);
 }
 
@@ -282,9 +322,38 @@ static int reserve_rows(pl_exchange *x, size_t n, pl_error *err)
 	return 0;
 }
 
+static void reset_batch(pl_exchange *x, pl_batch *b)
+{
+	for (size_t j = 0; j < b->ncols; j++) {
+		pl_column *c = &b->cols[j];
+		c->len = 0;
+		c->arena_len = 0;
+		pl_pool_free(x->pool, c->valid);
+		c->valid = NULL;
+	}
+	b->nrows = 0;
+}
+
+/* Hands this rank's rows idx[0 .. n) of b to fn, copied: no message. */
+static int deliver_self(pl_exchange *x, const pl_batch *b, const uint32_t *idx,
+			size_t n, pl_exchange_fn fn, void *arg, pl_error *err)
+{
+	reset_batch(x, x->self);
+	for (size_t j = 0; j < b->ncols; j++)
+		if (pl_column_append_take(&x->self->cols[j], &b->cols[j], idx,
+					  n, x->pool, err) != 0)
+			return PL_ERR_NOMEM;
+	x->self->nrows = n;
+	x->stats.rows_sent += n;
+	x->stats.rows_recv += n;
+	return fn(arg, x->self, err);
+}
+
 /* Sorts the row numbers of b by destination (stably) into x->rows and
- * encodes each destination's rows into its buffer. */
-static int partition(pl_exchange *x, const pl_batch *b, pl_error *err)
+ * encodes each destination's rows into its buffer (this rank's go to fn
+ * at once under direct_self). */
+static int partition(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
+		     void *arg, pl_error *err)
 {
 	size_t n = b->nrows;
 	if (n > INT_MAX)
@@ -312,7 +381,10 @@ static int partition(pl_exchange *x, const pl_batch *b, pl_error *err)
 	for (int r = 0; rc == 0 && r < x->nranks; r++) {
 		size_t end = (size_t)start[r];
 		size_t from = r == 0 ? 0 : (size_t)start[r - 1];
-		if (end > from)
+		if (end > from && r == x->rank && x->self != NULL)
+			rc = deliver_self(x, b, idx + from, end - from, fn, arg,
+					  err);
+		else if (end > from)
 			rc = encode_split(x, b, idx, from, end - from,
 					  &x->dest[r], &x->dest_raw[r], err);
 	}
@@ -411,22 +483,10 @@ static int size_recv(pl_exchange *x, size_t *total, pl_error *err)
 	return pl_bytes_reserve(&x->recv, *total, x->pool, err);
 }
 
-static void reset_out(pl_exchange *x)
-{
-	for (size_t j = 0; j < x->out->ncols; j++) {
-		pl_column *c = &x->out->cols[j];
-		c->len = 0;
-		c->arena_len = 0;
-		pl_pool_free(x->pool, c->valid);
-		c->valid = NULL;
-	}
-	x->out->nrows = 0;
-}
-
 static int deliver(pl_exchange *x, size_t total, pl_exchange_fn fn, void *arg,
 		   pl_error *err)
 {
-	reset_out(x);
+	reset_batch(x, x->out);
 	int rc =
 	    pl_codec_decode_all(x->codec, x->recv.data, total, x->out, err);
 	if (rc != 0)
@@ -477,7 +537,7 @@ int pl_exchange_push(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
 {
 	if (x->failed)
 		return already_failed(x, err);
-	int rc = partition(x, b, err);
+	int rc = partition(x, b, fn, arg, err);
 	if (rc != 0)
 		return fail_now(x, rc, err);
 	int all_done = 0;

@@ -43,6 +43,17 @@ void pl_mpi_init(void);
 int pl_comm_rank(MPI_Comm comm);
 int pl_comm_size(MPI_Comm comm);
 
+/* Waits for req to complete without keeping a core busy: MPI's blocking
+ * calls poll, so a rank that waits long for a slower one (the end of its
+ * share of the input, a shuffle round) would burn as much CPU as the one
+ * working. Tests a few times, then sleeps between tests, from 20 us up to
+ * 0.5 ms. Returns 0, or -1 when MPI_Test fails. */
+int pl_mpi_wait(MPI_Request *req);
+
+/* MPI_Allreduce of n ints with MPI_MIN, waiting as pl_mpi_wait does.
+ * Returns 0 or -1. Collective. */
+int pl_mpi_allreduce_min(int *in, int *out, int n, MPI_Comm comm);
+
 /* Every rank passes its local status (0 or a negative PL_ERR_*) and gets
  * back the lowest status of all ranks, so that all stop together. When
  * this rank was fine but another failed, err says which and has
@@ -60,6 +71,11 @@ typedef struct pl_exchange_opts {
 	size_t round_bytes; /* buffered bytes per destination that start a
 			       round; also the largest message size */
 	int zstd_level;	    /* 0: never compress */
+	/* Non-zero: a shuffle hands the rows a push keeps on this rank to fn
+	 * at once, copied but never encoded, instead of in a round. They
+	 * then arrive before rows other ranks sent earlier; each sender's
+	 * rows still arrive in the order it pushed them. */
+	int direct_self;
 } pl_exchange_opts;
 
 typedef struct pl_exchange_stats {

@@ -55,6 +55,8 @@ static int run_stage(pl_stage *s, pl_batch *b, pl_error *err)
 		x->st->rows_out += b->nrows;
 		return pl_output_write(&x->out, b, err);
 	}
+	if (x->streams[s->index] != NULL)
+		return pl_exec_stream_process(x, s->index, b, err);
 	pl_operator *op =
 	    x->merged[s->index] ? x->merged[s->index] : &x->p->ops[s->index];
 	const pl_emitter *next =
@@ -240,7 +242,9 @@ static int setup(pl_exec *x, pl_error *err)
 	x->emitters = calloc(n, sizeof(*x->emitters));
 	x->merged = calloc(n, sizeof(*x->merged));
 	x->spills = calloc(n, sizeof(*x->spills));
-	if (!x->stages || !x->emitters || !x->merged || !x->spills)
+	x->streams = calloc(n, sizeof(*x->streams));
+	if (!x->stages || !x->emitters || !x->merged || !x->spills ||
+	    !x->streams)
 		return pl_error_nomem(err, "the executor");
 	for (size_t i = 0; i < x->p->nops; i++) {
 		pl_operator *op = &x->p->ops[i];
@@ -272,12 +276,19 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_progress *progress,
 		rc = pl_source_partition(x->p->source, x->comm, err);
 	if (rc == 0)
 		rc = pl_output_open(&x->out, x->p, x->comm, err);
+	if (x->nranks > 1) {
+		rc = pl_mpi_agree(x->comm, rc, err);
+		if (rc == 0)
+			rc = pl_exec_stream_open(x, err);
+	}
 	if (rc == 0)
 		rc = stream_source(x, stop, progress, err);
 	size_t at = next_merge_point(x, 0);
 	if (rc == 0)
 		rc = finish_run(x, 0, at, err);
 	while (at < x->p->nops) {
+		if (x->streams[at] != NULL)
+			rc = pl_exec_stream_end(x, at, rc, err);
 		rc = pl_mpi_agree(x->comm, rc, err);
 		if (rc != 0)
 			break;
@@ -288,6 +299,8 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_progress *progress,
 			rc = finish_run(x, at + 1, next, err);
 		at = next;
 	}
+	if (rc != 0 && x->streams != NULL)
+		pl_exec_stream_abort(x, rc, err);
 	if (rc == 0 && stop && *stop)
 		rc = pl_error_set(err, PL_ERR_IO, "interrupted");
 	return rc;
@@ -295,6 +308,7 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_progress *progress,
 
 static void teardown(pl_exec *x)
 {
+	pl_exec_stream_free(x);
 	for (size_t i = 0; x->merged && i < x->p->nops; i++)
 		pl_exec_free_merged(x, i);
 	for (size_t i = 0; i < x->p->nops; i++)

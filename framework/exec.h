@@ -26,6 +26,9 @@ typedef struct pl_run_stats {
 	uint64_t bytes_sent_raw, bytes_sent; /* partial state shuffled */
 	uint64_t bytes_spilled;
 	int spill_depth; /* partitions split again while merging, levels */
+	/* Rows merge points fed while streaming aggregated here, and rows
+	 * they sent straight to their keys' owners (exec_stream.c). */
+	uint64_t rows_local, rows_passed;
 	uint64_t chunk_rows[PL_CHUNK_SAMPLES]; /* chunk size over time */
 	size_t nchunk_rows;
 	/* Seconds this rank spent in each stage (pl_exec_stage_slot), not

@@ -13,6 +13,7 @@
 #include "io/csv_writer.h"
 
 typedef struct pl_exec pl_exec;
+typedef struct pl_stream_point pl_stream_point;
 
 typedef struct pl_stage {
 	pl_exec *x;
@@ -42,6 +43,7 @@ struct pl_exec {
 	pl_emitter discard;   /* drops rows: for local merge-point instances */
 	pl_operator **merged; /* merging instance of each merge point */
 	pl_spill **spills;    /* of operators that can spill, else NULL */
+	pl_stream_point **streams; /* merge points fed while streaming */
 	pl_output out;
 	pl_run_stats *st;
 	uint64_t bytes_raw, bytes_sent; /* shuffled partial state */
@@ -107,6 +109,49 @@ int pl_exec_reset_local(pl_exec *x, size_t i, pl_error *err);
 
 /* Adds the exchange's traffic to the run's counters. */
 void pl_exec_count_stats(pl_exec *x, const pl_exchange *ex);
+
+/* Creates operator i's merging instance, x->merged[i]. */
+int pl_exec_new_instance(pl_exec *x, size_t i, pl_error *err);
+
+/* The zstd level of shuffles: 0 (none) when all ranks share a node. */
+int pl_exec_shuffle_level(const pl_exec *x);
+
+/* Pre-aggregation modes of a stream point (PIPELINE_PREAGG). */
+enum { PL_PREAGG_AUTO, PL_PREAGG_ON, PL_PREAGG_OFF };
+
+/* Whether merge point i is fed while the input streams (exec_stream.c):
+ * its operator set input_keys. The same on every rank. */
+int pl_exec_is_stream_point(const pl_exec *x, size_t i);
+
+/* Sets up every stream point: merging instance, its spill, exchange.
+ * Collective; x->streams must be allocated (nops entries). */
+int pl_exec_stream_open(pl_exec *x, pl_error *err);
+
+/* Takes batch b at stream point i: aggregated here or sent on to the
+ * owners of its keys. On failure the point's exchange has been told. */
+int pl_exec_stream_process(pl_exec *x, size_t i, const pl_batch *b,
+			   pl_error *err);
+
+/* Ends stream point i's input exchange after its last batch: finishes it
+ * when rc is 0, else reports rc through it. Returns the agreed status.
+ * Collective. */
+int pl_exec_stream_end(pl_exec *x, size_t i, int rc, pl_error *err);
+
+/* After a failure (rc): reports it through every exchange still open, in
+ * order, so that no rank waits in a round. Collective. */
+void pl_exec_stream_abort(pl_exec *x, int rc, pl_error *err);
+
+/* Merge point i for a stream point: local state to its owners, then the
+ * merging instance finishes into stage i + 1. Collective. */
+int pl_exec_stream_merge(pl_exec *x, size_t i, pl_error *err);
+
+/* Frees the stream points (their exchanges must be ended). */
+void pl_exec_stream_free(pl_exec *x);
+
+/* Whether to pass a window's rows on rather than aggregate them: rho is
+ * the partial rows the window added per row, ship and agg the measured
+ * seconds per row of sending one and aggregating one. */
+int pl_preagg_should_pass(double rho, double ship, double agg);
 
 /* Runs merge point i split by key ranges (exec_range.c). Collective. */
 int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err);

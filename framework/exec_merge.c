@@ -16,7 +16,7 @@
 #define ROUND_BYTES PL_SHUFFLE_ROUND_BYTES
 #define ZSTD_LEVEL PL_SHUFFLE_ZSTD_LEVEL
 
-static int new_instance(pl_exec *x, size_t i, pl_error *err)
+int pl_exec_new_instance(pl_exec *x, size_t i, pl_error *err)
 {
 	const pl_operator *local = &x->p->ops[i];
 	pl_operator *m = calloc(1, sizeof(*m));
@@ -97,7 +97,8 @@ static int merge_at_root(pl_exec *x, size_t i, pl_error *err)
 		rc = all ? 0 : PL_ERR_NOMEM;
 	}
 	rc = pl_mpi_agree(x->comm, rc, err);
-	pl_exchange_opts opts = {NULL, 0, ROUND_BYTES, ZSTD_LEVEL};
+	pl_exchange_opts opts = {NULL, 0, ROUND_BYTES,
+				 pl_exec_shuffle_level(x), 0};
 	pl_exchange *ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, &local->partial_schema, &opts,
@@ -111,7 +112,7 @@ static int merge_at_root(pl_exec *x, size_t i, pl_error *err)
 	}
 	if (rc == 0 && x->rank == 0) {
 		pl_batch_sync_rows(all);
-		rc = new_instance(x, i, err);
+		rc = pl_exec_new_instance(x, i, err);
 		pl_operator *m = x->merged[i];
 		if (rc == 0 && all->nrows > 0)
 			rc = m->def->merge(m, all, err);
@@ -266,7 +267,7 @@ int pl_shuffle_merge_received(pl_shuffle *sh, size_t i, const pl_schema *wire,
 			      pl_error *err)
 {
 	pl_exec *x = sh->x;
-	int rc = new_instance(x, i, err);
+	int rc = pl_exec_new_instance(x, i, err);
 	receiver rv = {x->merged[i], NULL, wire->n - sh->extra};
 	if (rc == 0 && pl_spill_possible(rv.m))
 		rc = pl_spill_create(rv.m, &x->p->schemas[i], x->p->spill_dir,
@@ -302,7 +303,8 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 		keys[k] = k;
 	rc = pl_mpi_agree(x->comm, rc, err);
 	pl_exchange_opts opts = {keys, local->partition_keys,
-				 pl_shuffle_round_bytes(x), ZSTD_LEVEL};
+				 pl_shuffle_round_bytes(x),
+				 pl_exec_shuffle_level(x), 0};
 	sh.ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, &wire, &opts, x->p->env.pool, err);
@@ -330,6 +332,8 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 int pl_exec_merge(pl_exec *x, size_t i, pl_error *err)
 {
 	pl_operator *op = &x->p->ops[i];
+	if (x->streams[i] != NULL)
+		return pl_exec_stream_merge(x, i, err);
 	if (op->before_split != NULL) {
 		int rc = op->before_split(op, &x->comm, err);
 		rc = pl_mpi_agree(x->comm, rc, err);

@@ -275,7 +275,7 @@ static int agree_splitters(range *g, int rc, pl_error *err)
 	}
 	rc = pl_mpi_agree(x->comm, rc, err);
 	pl_exchange_opts opts = {NULL, 0, PL_SHUFFLE_ROUND_BYTES,
-				 PL_SHUFFLE_ZSTD_LEVEL};
+				 pl_exec_shuffle_level(x), 0};
 	pl_exchange *ex = rc ? NULL
 			     : pl_exchange_create(x->comm, &g->sample_schema,
 						  &opts, pool, err);
@@ -378,7 +378,7 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	rc = pl_mpi_agree(x->comm, rc, err);
 	size_t dest_col = local->partial_schema.n;
 	pl_exchange_opts opts = {&dest_col, 1, pl_shuffle_round_bytes(x),
-				 PL_SHUFFLE_ZSTD_LEVEL};
+				 pl_exec_shuffle_level(x), 0};
 	g->sh.ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, wire, &opts, x->p->env.pool, err);

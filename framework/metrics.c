@@ -27,6 +27,9 @@ enum {
 	M_BUDGET,
 	M_READ_AHEAD,
 	M_SPILL_DEPTH,
+	M_CPU_US,
+	M_ROWS_LOCAL,
+	M_ROWS_PASSED,
 	M_NCHUNK_ROWS,
 	M_CHUNK_ROWS, /* PL_CHUNK_SAMPLES sizes, M_NCHUNK_ROWS of them used */
 	M_NSTAGES = M_CHUNK_ROWS + PL_CHUNK_SAMPLES,
@@ -40,6 +43,17 @@ uint64_t pl_peak_rss(void)
 	if (getrusage(RUSAGE_SELF, &ru) != 0)
 		return 0;
 	return (uint64_t)ru.ru_maxrss * 1024;
+}
+
+/* User plus system CPU time of this process so far: every thread, MPI's
+ * start-up included. */
+static uint64_t cpu_microseconds(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static void json_string(FILE *f, const char *s)
@@ -74,6 +88,9 @@ static void figures(const pl_plan *p, const pl_run_stats *st, uint64_t *m)
 	m[M_BUDGET] = p->env.memory_budget;
 	m[M_READ_AHEAD] = (uint64_t)st->read_ahead;
 	m[M_SPILL_DEPTH] = (uint64_t)st->spill_depth;
+	m[M_CPU_US] = cpu_microseconds();
+	m[M_ROWS_LOCAL] = st->rows_local;
+	m[M_ROWS_PASSED] = st->rows_passed;
 	m[M_NCHUNK_ROWS] = st->nchunk_rows;
 	for (size_t i = 0; i < PL_CHUNK_SAMPLES; i++)
 		m[M_CHUNK_ROWS + i] =
@@ -137,14 +154,19 @@ static void write_rank(FILE *f, const pl_plan *p, int rank, const uint64_t *m)
 		"\"peak_pool_bytes\": %llu, \"bytes_spilled\": %llu, "
 		"\"spill_depth\": %llu, "
 		"\"shuffle_bytes_raw\": %llu, \"shuffle_bytes_sent\": %llu, "
-		"\"seconds\": %.6f, \"stage_seconds\": ",
+		"\"preagg_local_rows\": %llu, \"preagg_passed_rows\": %llu, "
+		"\"seconds\": %.6f, \"cpu_seconds\": %.6f, "
+		"\"stage_seconds\": ",
 		(unsigned long long)m[M_BUDGET],
 		(unsigned long long)m[M_PEAK_RSS],
 		(unsigned long long)m[M_PEAK_POOL],
 		(unsigned long long)m[M_SPILLED],
 		(unsigned long long)m[M_SPILL_DEPTH],
 		(unsigned long long)m[M_SENT_RAW],
-		(unsigned long long)m[M_SENT], (double)m[M_SECONDS_US] / 1e6);
+		(unsigned long long)m[M_SENT],
+		(unsigned long long)m[M_ROWS_LOCAL],
+		(unsigned long long)m[M_ROWS_PASSED],
+		(double)m[M_SECONDS_US] / 1e6, (double)m[M_CPU_US] / 1e6);
 	write_stages(f, p, m);
 	fputc('}', f);
 }
@@ -169,11 +191,12 @@ static int write_json(const char *path, const pl_plan *p, const uint64_t *all,
 	json_string(f, p->job_name);
 	fprintf(f,
 		", \"ranks\": %d, \"nodes\": %d, \"wall_seconds\": %.6f, "
-		"\"rows_in\": %llu, \"rows_out\": %llu, \"bytes_in\": %llu, "
+		"\"cpu_seconds\": %.6f, \"rows_in\": %llu, \"rows_out\": %llu, \"bytes_in\": %llu, "
 		"\"bytes_out\": %llu, \"memory_budget_bytes\": %llu, "
 		"\"rank_budget_bytes\": %llu, "
 		"\"per_rank\": [",
 		n, p->nodes, (double)sum[M_SECONDS_US] / 1e6,
+		(double)sum[M_CPU_US] / 1e6,
 		(unsigned long long)sum[M_ROWS_IN],
 		(unsigned long long)sum[M_ROWS_OUT],
 		(unsigned long long)sum[M_BYTES_IN],

@@ -17,6 +17,7 @@ enum { MIN_SLOTS = 1024 };
 
 typedef struct distinct_state {
 	int *map; /* input column of each output column */
+	size_t *keys; /* map as op->input_keys */
 	size_t ncols;
 	pl_row_store rows;
 	uint64_t *hashes;  /* hash of each stored row, then of pending ones */
@@ -73,6 +74,22 @@ static int parse_columns(pl_operator *op, distinct_state *st,
 	return rc;
 }
 
+/* Which occurrence of a row is kept does not matter, so rows may go
+ * straight to their owner and arrive in any order (operator.h). */
+static int offer_input_keys(pl_operator *op, distinct_state *st,
+			    pl_error *err)
+{
+	if (st->ncols == 0)
+		return 0;
+	st->keys = pl_pool_alloc(op->env->pool, st->ncols * sizeof(size_t));
+	if (st->keys == NULL)
+		return pl_error_nomem(err, "distinct columns");
+	for (size_t j = 0; j < st->ncols; j++)
+		st->keys[j] = (size_t)st->map[j];
+	op->input_keys = st->keys;
+	return 0;
+}
+
 static int distinct_init(pl_operator *op, const pl_section *sec,
 			 const pl_schema *in, pl_schema *out, pl_error *err)
 {
@@ -93,7 +110,7 @@ static int distinct_init(pl_operator *op, const pl_section *sec,
 	if (rc == 0)
 		rc = pl_schema_copy(&op->partial_schema, out, err);
 	op->partition_keys = out->n;
-	return rc;
+	return rc == 0 ? offer_input_keys(op, st, err) : rc;
 }
 
 /* Room for n elements of size sz in place of p, which is returned when it
@@ -216,8 +233,10 @@ static int absorb(pl_operator *op, const pl_batch *b, const int *map,
 	if (rc != 0)
 		return rc;
 	size_t n = find_new_rows(st, b, map);
-	return pl_row_store_take(&st->rows, b->cols, map, st->pending, n,
-				 op->env->pool, err);
+	rc = pl_row_store_take(&st->rows, b->cols, map, st->pending, n,
+			       op->env->pool, err);
+	op->state_rows = st->rows.nrows;
+	return rc;
 }
 
 static int distinct_process(pl_operator *op, const pl_batch *in,
@@ -251,6 +270,7 @@ static void distinct_destroy(pl_operator *op)
 	pl_pool *pool = op->env->pool;
 	pl_row_store_free(&st->rows, pool);
 	pl_pool_free(pool, st->map);
+	pl_pool_free(pool, st->keys);
 	pl_pool_free(pool, st->hashes);
 	pl_pool_free(pool, st->slots);
 	pl_pool_free(pool, st->pending);

@@ -44,6 +44,7 @@ typedef struct gb_state {
 	size_t chunk;
 	size_t nkeys;
 	int *key_col;
+	size_t *input_keys; /* key_col as the runtime wants it */
 	const pl_column **key_ptr;
 	pl_group_table table;
 	gb_agg *aggs;
@@ -277,6 +278,34 @@ static int read_outputs(gb_state *st, const pl_schema *in, pl_schema *out,
 	return 0;
 }
 
+/* Input rows may go straight to their key's owner (operator.h) unless an
+ * aggregate depends on the order rows arrive in. */
+static int offer_input_keys(pl_operator *op, gb_state *st, pl_error *err)
+{
+	for (size_t j = 0; j < st->naggs; j++)
+		if (st->aggs[j].agg.kind == PL_AGG_FIRST ||
+		    st->aggs[j].agg.kind == PL_AGG_LAST)
+			return 0;
+	if (st->nkeys == 0)
+		return 0;
+	st->input_keys = calloc(st->nkeys, sizeof(size_t));
+	if (st->input_keys == NULL)
+		return pl_error_nomem(err, "group-by keys");
+	for (size_t k = 0; k < st->nkeys; k++)
+		st->input_keys[k] = (size_t)st->key_col[k];
+	op->input_keys = st->input_keys;
+	return 0;
+}
+
+/* Groups plus kept values: what partial would emit. */
+static void count_state_rows(pl_operator *op, const gb_state *st)
+{
+	uint64_t n = st->table.ngroups;
+	for (size_t j = 0; j < st->naggs; j++)
+		n += st->aggs[j].agg.vl.len;
+	op->state_rows = n;
+}
+
 static int make_partial_schema(gb_state *st, const pl_schema *out,
 			       pl_schema *ps, pl_error *err)
 {
@@ -326,6 +355,8 @@ static int gb_init(pl_operator *op, const pl_section *sec, const pl_schema *in,
 					 err);
 	if (rc == 0)
 		rc = pl_group_table_intern(&st->table, err);
+	if (rc == 0)
+		rc = offer_input_keys(op, st, err);
 	op->dict_input = 1;
 	return rc;
 }
@@ -462,6 +493,7 @@ static int gb_process(pl_operator *op, const pl_batch *in,
 		if (rc == PL_ERR_DATA && err->code == 0)
 			rc = overflow_error(st, a, err);
 	}
+	count_state_rows(op, st);
 	return rc;
 }
 
@@ -623,6 +655,7 @@ static int gb_merge(pl_operator *op, const pl_batch *partial, pl_error *err)
 		if (rc == PL_ERR_DATA && err->code == 0)
 			rc = overflow_error(st, a, err);
 	}
+	count_state_rows(op, st);
 	return rc;
 }
 
@@ -650,6 +683,7 @@ static void gb_destroy(pl_operator *op)
 	free(st->aggs);
 	free(st->outs);
 	free(st->key_col);
+	free(st->input_keys);
 	free(st->key_ptr);
 	free(st);
 	op->state = NULL;

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Strong scaling: the same db-benchmark group-by questions on the same
-# 1e7-row file under mpirun with 1, 2, ... ranks. Prints median wall time
-# (of RUNS) and the speed-up over one rank.
-#   RANKS="1 2" QUERIES="q1 q3 q5 q10" RUNS=3 bash scripts/bench_scaling.sh
+# Work inflation: the same jobs on the same 1e7-row file in one process and
+# under mpirun with 2 and 4 ranks (and 4 ranks on 2 fake nodes). For each,
+# the median (of RUNS, the settings alternating within each run) of the
+# wall time and of the CPU-seconds of all ranks together (user + sys, from
+# each rank's metrics), less what the same launch costs for a one-row job;
+# and that CPU over one process's: the work inflation (1.00 = no extra
+# work). The launchers' own start-up is printed on a line of its own: the
+# ranks' CPU for a one-row job, and mpirun's own CPU beside it.
+#   RUNS=3 JOBS="q1 q3 q6 q10 sort distinct" bash scripts/bench_scaling.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
-RANKS=${RANKS:-"1 2"}
-QUERIES=${QUERIES:-"q1 q3 q5 q10"}
 RUNS=${RUNS:-3}
+JOBS=${JOBS:-"q1 q2 q3 q4 q5 q6 q7 q8 q9 q10 sort distinct"}
+SETTINGS=${SETTINGS:-"1 2 4 4f"} # 4f: 4 ranks on 2 fake nodes
 DATA=${DATA:-/tmp/bench-data}
 FILE=${FILE:-G1_1e7_1e2.csv}
+BIN=${BIN:-build/pipeline}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-[ -x build/pipeline ] || bash scripts/setup.sh
+[ -x "$BIN" ] || bash scripts/setup.sh
 if [ ! -f "$DATA/$FILE" ]; then
   mkdir -p "$DATA"
   /usr/bin/python3 scripts/gen_groupby.py 1e7 100 "$DATA/$FILE"
@@ -21,22 +27,72 @@ fi
 cat "$DATA/$FILE" >/dev/null # warm the page cache
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+conf_of() { [ -f "jobs/dbbench/$1.conf" ] && echo "jobs/dbbench/$1.conf" || echo "jobs/scaling/$1.conf"; }
 
-printf '%s, %s cores (%s)\n' "$(date -u +%F)" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-printf '%-6s' query
-for n in $RANKS; do printf '%14s' "$n rank(s)"; done
+# run SETTING CONF: prints "wall ranks_cpu launcher_cpu" of one run.
+run() {
+  local s=$1 conf=$2 m=$OUT/metrics.json t=$OUT/time
+  local cmd=("$BIN" -q --metrics "$m" "$conf")
+  case $s in
+  1) cmd=(env PIPELINE_RANKS=1 "${cmd[@]}") ;;
+  4f) cmd=(env PIPELINE_FAKE_NODES=2 mpirun -x PIPELINE_FAKE_NODES -n 4 "${cmd[@]}") ;;
+  *) cmd=(mpirun -n "$s" "${cmd[@]}") ;;
+  esac
+  rm -f "$m"
+  local t0 t1
+  t0=$(date +%s.%N)
+  DATA=$DATA FILE=$FILE OUT=$OUT /usr/bin/time -f "%U %S" -o "$t" "${cmd[@]}"
+  t1=$(date +%s.%N)
+  /usr/bin/python3 - "$m" "$t" "$t0" "$t1" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+u, s = map(float, open(sys.argv[2]).read().split()[-2:])
+ranks = m.get("cpu_seconds", u + s)  # builds before cpu_seconds: all of it
+print(float(sys.argv[4]) - float(sys.argv[3]), ranks, max(0.0, u + s - ranks))
+EOF
+}
+
+# measure JOB: fills wall[s], cpu[s] (medians), runs alternating settings.
+declare -A wall cpu launch
+measure() {
+  local job=$1 conf r s
+  conf=$(conf_of "$job")
+  for s in $SETTINGS; do : >"$OUT/$job.$s"; done
+  for r in $(seq "$RUNS"); do
+    for s in $SETTINGS; do run "$s" "$conf" >>"$OUT/$job.$s"; done
+  done
+  for s in $SETTINGS; do
+    wall[$job.$s]=$(cut -d' ' -f1 "$OUT/$job.$s" | median)
+    cpu[$job.$s]=$(cut -d' ' -f2 "$OUT/$job.$s" | median)
+    launch[$job.$s]=$(cut -d' ' -f3 "$OUT/$job.$s" | median)
+  done
+}
+
+label() { case $1 in 1) echo "one process" ;; 4f) echo "4 ranks/2 nodes" ;; *) echo "$1 ranks" ;; esac; }
+
+printf '%s, %s cores (%s), load %s\n' "$(date -u +%F)" "$(nproc)" \
+  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'medians of %s runs; cpu = user + sys of all ranks less the same launch of a one-row job\n\n' "$RUNS"
+
+ONE_ROW=$PWD/jobs/scaling/data/one_row.csv
+export ONE_ROW
+measure one_row
+printf 'start-up (one-row job), ranks cpu-s / mpirun cpu-s:'
+for s in $SETTINGS; do
+  printf '  %s %.2f / %.2f' "$(label "$s")" "${cpu[one_row.$s]}" "${launch[one_row.$s]}"
+done
+printf '\n\n%-9s' job
+for s in $SETTINGS; do printf '%28s' "$(label "$s")"; done
+printf '\n%-9s' ''
+for s in $SETTINGS; do printf '%28s' "wall   cpu-s  inflation"; done
 printf '\n'
-for q in $QUERIES; do
-  printf '%-6s' "$q"
-  base=""
-  for n in $RANKS; do
-    t=$(for i in $(seq "$RUNS"); do
-      s=$(date +%s.%N)
-      DATA=$DATA FILE=$FILE OUT=$OUT mpirun --oversubscribe -n "$n" build/pipeline -q "jobs/dbbench/$q.conf"
-      awk -v a="$(date +%s.%N)" -v b="$s" 'BEGIN { print a - b }'
-    done | median)
-    [ -n "$base" ] || base=$t
-    printf '%8.2f s %4.2fx' "$t" "$(awk -v a="$base" -v b="$t" 'BEGIN { print a / b }')"
+for job in $JOBS; do
+  measure "$job"
+  base=$(awk -v c="${cpu[$job.1]}" -v o="${cpu[one_row.1]}" 'BEGIN { print c - o }')
+  printf '%-9s' "$job"
+  for s in $SETTINGS; do
+    awk -v w="${wall[$job.$s]}" -v c="${cpu[$job.$s]}" -v o="${cpu[one_row.$s]}" -v b="$base" \
+      'BEGIN { n = c - o; printf "%9.2f s %7.2f %8.2fx  ", w, n, n / b }'
   done
   printf '\n'
 done

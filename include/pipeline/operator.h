@@ -180,6 +180,20 @@ struct pl_operator {
 	 * runtime's spilling of partial state) keeps here the bytes it has
 	 * written; the runtime adds them to the metrics' bytes_spilled. */
 	uint64_t spilled_bytes;
+	/* Optional, with partial/merge and partition_keys: the columns of the
+	 * input schema that hold the partial state's keys, partition_keys of
+	 * them, in the same order and of the same types. Setting it promises
+	 * that one instance may take input rows (process) and partial rows
+	 * (merge) interleaved, in any order, and still finish with the same
+	 * result. Across ranks the runtime may then send input rows straight
+	 * to the rank that owns their keys, where its instance processes
+	 * them, instead of aggregating them here first; and merges partial
+	 * state as it arrives. Owned by the operator. */
+	const size_t *input_keys;
+	/* With input_keys: about how many rows partial would emit now, kept
+	 * current by process. The runtime compares its growth with the rows
+	 * processed to see whether aggregating here reduces anything. */
+	uint64_t state_rows;
 };
 
 /* A plugin exports this symbol: a function returning its definition.

@@ -38,7 +38,7 @@ static void teardown(fixture *f)
 static pl_exchange *open_exchange(fixture *f, size_t round_bytes, int level)
 {
 	static const size_t keys[] = {0};
-	pl_exchange_opts o = {keys, 1, round_bytes, level};
+	pl_exchange_opts o = {keys, 1, round_bytes, level, 0};
 	return pl_exchange_create(MPI_COMM_WORLD, &f->schema, &o, f->pool,
 				  &f->err);
 }

@@ -1,0 +1,401 @@
+/* Merge points fed while the input streams (operators that set
+ * input_keys, see operator.h): group-by and distinct across ranks.
+ *
+ * The merging instance exists from the start. Each rank either
+ * aggregates its rows in its local instance ("local" mode) or sends them
+ * straight to the rank that owns their keys, whose merging instance
+ * processes them as they arrive ("pass" mode). It chooses per window of
+ * rows from what it measures: how many partial rows a window added to the
+ * local state (rho: near 1 when keys barely repeat), what local
+ * aggregation cost per row, and what sending cost per byte. Aggregating
+ * saves sending (1 - rho) of the rows but costs its own work, and the
+ * partial rows still travel at the end; so pass when rho > theta, with
+ * theta = ship / (ship + agg) per row. In pass mode a window now and then
+ * aggregates again to re-measure (after 1, 2, 4, ... windows), so a rank
+ * switches back when keys start repeating.
+ *
+ * After the input ends, the local state goes to its owners and is merged
+ * as it arrives (no spooling: the operator promised that order does not
+ * matter); the merging instance spills through its own pl_spill when the
+ * budget is short. Shuffles are compressed only when the job spans
+ * several nodes, and rows a rank keeps are never encoded.
+ *
+ * Collectives: the exchanges run rounds while the input streams, so a
+ * rank that fails must still meet the others' rounds: on failure every
+ * rank aborts each open exchange, in order (pl_exec_stream_abort). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "framework/exec_internal.h"
+
+/* Rows per decision window, and how often pass mode re-measures: after
+ * 1, 2, 4, ... windows while passing keeps paying, at most PROBE_MAX. The
+ * first windows see every key anew, so they overstate rho: a quick first
+ * probe corrects that. */
+#define WINDOW_ROWS ((uint64_t)1 << 17)
+#define PROBE_MAX 32
+/* Sending cost per byte until measured (encode, copy, decode). */
+#define SHIP_DEFAULT 2e-9
+
+struct pl_stream_point {
+	pl_exchange *ex; /* input rows to their keys' owners */
+	pl_spill *spill; /* of the merging instance */
+	int mode;	 /* PL_PREAGG_AUTO, _ON (local only), _OFF (pass) */
+	int pass;
+	int probing;	       /* a window of local mode within pass mode */
+	unsigned pass_windows; /* windows in pass mode since the last probe */
+	unsigned probe_after;  /* pass windows before the next probe */
+	uint64_t win_rows, win_state;
+	double agg_seconds, ship_seconds;
+	uint64_t agg_rows, ship_bytes;
+	pl_batch plain; /* a batch with dictionary columns decoded */
+	pl_column *plain_cols;
+	size_t nplain;
+};
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* PIPELINE_PREAGG=on|off forces local aggregation or sending rows on
+ * (tests take both paths); anything else, or unset, measures. */
+static int preagg_mode(void)
+{
+	const char *v = getenv("PIPELINE_PREAGG");
+	if (v != NULL && strcmp(v, "on") == 0)
+		return PL_PREAGG_ON;
+	if (v != NULL && strcmp(v, "off") == 0)
+		return PL_PREAGG_OFF;
+	return PL_PREAGG_AUTO;
+}
+
+int pl_exec_is_stream_point(const pl_exec *x, size_t i)
+{
+	const pl_operator *op = &x->p->ops[i];
+	return pl_exec_is_merge_point(x, i) && op->input_keys != NULL &&
+	       op->partition_keys > 0 && op->split == PL_SPLIT_DEFAULT &&
+	       op->before_split == NULL;
+}
+
+int pl_exec_shuffle_level(const pl_exec *x)
+{
+	return x->p->nodes > 1 ? PL_SHUFFLE_ZSTD_LEVEL : 0;
+}
+
+static int receive_input(void *arg, pl_batch *rows, pl_error *err);
+
+static int open_point(pl_exec *x, size_t i, pl_error *err)
+{
+	pl_operator *op = &x->p->ops[i];
+	pl_stream_point *sp = calloc(1, sizeof(*sp));
+	if (sp == NULL)
+		return pl_error_nomem(err, "a shuffle");
+	x->streams[i] = sp;
+	sp->mode = preagg_mode();
+	sp->pass = sp->mode == PL_PREAGG_OFF;
+	sp->probe_after = 1;
+	int rc = pl_exec_new_instance(x, i, err);
+	if (rc == 0 && pl_spill_possible(x->merged[i]))
+		rc = pl_spill_create(x->merged[i], &x->p->schemas[i],
+				     x->p->spill_dir, &sp->spill, err);
+	rc = pl_mpi_agree(x->comm, rc, err);
+	if (rc != 0)
+		return rc;
+	pl_exchange_opts o = {op->input_keys, op->partition_keys,
+			      pl_shuffle_round_bytes(x),
+			      pl_exec_shuffle_level(x), 1};
+	sp->ex = pl_exchange_create(x->comm, &x->p->schemas[i], &o,
+				    x->p->env.pool, err);
+	return sp->ex ? 0 : PL_ERR_NOMEM;
+}
+
+int pl_exec_stream_open(pl_exec *x, pl_error *err)
+{
+	int rc = 0;
+	for (size_t i = 0; i < x->p->nops; i++)
+		if (pl_exec_is_stream_point(x, i)) {
+			int r = open_point(x, i, err);
+			rc = rc ? rc : r;
+		}
+	return rc;
+}
+
+typedef struct stream_arg {
+	pl_exec *x;
+	size_t i;
+} stream_arg;
+
+/* The merging instance takes rows (input rows or partial rows) and
+ * spills when the budget is short. */
+static int absorb(pl_exec *x, size_t i, pl_batch *rows, int partial,
+		  pl_error *err)
+{
+	pl_operator *m = x->merged[i];
+	int rc = partial ? m->def->merge(m, rows, err)
+			 : m->def->process(m, rows, &x->discard, err);
+	if (rc == 0 && x->streams[i]->spill)
+		rc = pl_spill_check(x->streams[i]->spill, err);
+	return rc < 0 ? rc : 0;
+}
+
+static int receive_input(void *arg, pl_batch *rows, pl_error *err)
+{
+	stream_arg *a = arg;
+	return absorb(a->x, a->i, rows, 0, err);
+}
+
+static int receive_partial(void *arg, pl_batch *rows, pl_error *err)
+{
+	stream_arg *a = arg;
+	return absorb(a->x, a->i, rows, 1, err);
+}
+
+/* b with its dictionary-encoded columns decoded (messages carry plain
+ * columns only); b itself when it has none. */
+static int plain_batch(pl_stream_point *sp, const pl_batch *b,
+		       const pl_batch **out, pl_pool *pool, pl_error *err)
+{
+	*out = b;
+	for (size_t c = 0; c < b->ncols; c++) {
+		if (b->cols[c].dict == NULL)
+			continue;
+		if (sp->plain_cols == NULL) {
+			sp->plain_cols = calloc(b->ncols, sizeof(pl_column));
+			sp->plain.cols = calloc(b->ncols, sizeof(pl_column));
+			if (!sp->plain_cols || !sp->plain.cols)
+				return pl_error_nomem(err, "a decoded column");
+			sp->nplain = b->ncols;
+		}
+		pl_column *p = &sp->plain_cols[c];
+		if (p->data == NULL &&
+		    pl_column_init(p, PL_STRING, 0, 0, pool, err) != 0)
+			return PL_ERR_NOMEM;
+		p->len = p->arena_len = 0;
+		pl_pool_free(pool, p->valid);
+		p->valid = NULL;
+		if (pl_column_append_range(p, &b->cols[c], 0, b->nrows, pool,
+					   err) != 0)
+			return PL_ERR_NOMEM;
+		if (*out == b) {
+			memcpy(sp->plain.cols, b->cols,
+			       b->ncols * sizeof(pl_column));
+			sp->plain.nrows = b->nrows;
+			sp->plain.ncols = b->ncols;
+			*out = &sp->plain;
+		}
+		sp->plain.cols[c] = *p;
+	}
+	return 0;
+}
+
+static int pass_rows(pl_exec *x, size_t i, const pl_batch *b, pl_error *err)
+{
+	pl_stream_point *sp = x->streams[i];
+	const pl_batch *plain;
+	int rc = plain_batch(sp, b, &plain, x->p->env.pool, err);
+	if (rc != 0)
+		return pl_exchange_abort(sp->ex, rc, err);
+	stream_arg a = {x, i};
+	double t0 = now_seconds();
+	rc = pl_exchange_push(sp->ex, plain, receive_input, &a, err);
+	sp->ship_seconds += now_seconds() - t0;
+	sp->ship_bytes += pl_batch_bytes(plain);
+	x->st->rows_passed += b->nrows;
+	return rc;
+}
+
+static int aggregate_rows(pl_exec *x, size_t i, const pl_batch *b,
+			  pl_error *err)
+{
+	pl_stream_point *sp = x->streams[i];
+	pl_operator *op = &x->p->ops[i];
+	double t0 = now_seconds();
+	int rc = op->def->process(op, b, &x->discard, err);
+	if (rc >= 0 && x->spills[i])
+		rc = pl_spill_check(x->spills[i], err);
+	sp->agg_seconds += now_seconds() - t0;
+	sp->agg_rows += b->nrows;
+	x->st->rows_local += b->nrows;
+	return rc < 0 ? pl_exchange_abort(sp->ex, rc, err) : 0;
+}
+
+/* The window's rho against the break-even theta (see the top). */
+static int should_pass(const pl_stream_point *sp, uint64_t state,
+		       double bytes_per_row)
+{
+	double rho = state >= sp->win_state
+			 ? (double)(state - sp->win_state) / (double)sp->win_rows
+			 : 1.0; /* the state spilled: it is not reducing */
+	double ship = sp->ship_bytes > 0
+			  ? sp->ship_seconds / (double)sp->ship_bytes
+			  : SHIP_DEFAULT;
+	if (ship < 0.25 * SHIP_DEFAULT)
+		ship = 0.25 * SHIP_DEFAULT;
+	ship *= bytes_per_row;
+	double agg = sp->agg_rows > 0
+			 ? sp->agg_seconds / (double)sp->agg_rows
+			 : ship;
+	return pl_preagg_should_pass(rho, ship, agg);
+}
+
+int pl_preagg_should_pass(double rho, double ship, double agg)
+{
+	double theta = ship / (ship + agg);
+	if (theta < 0.2)
+		theta = 0.2;
+	if (theta > 0.9)
+		theta = 0.9;
+	return rho > theta;
+}
+
+/* At the end of a window: decide the next one's mode. */
+static void decide(pl_exec *x, size_t i, const pl_batch *b)
+{
+	pl_stream_point *sp = x->streams[i];
+	uint64_t state = x->p->ops[i].state_rows;
+	if (sp->mode != PL_PREAGG_AUTO) {
+		sp->win_rows = 0;
+		return;
+	}
+	if (!sp->pass || sp->probing) {
+		double bpr = b->nrows ? (double)pl_batch_bytes(b) / b->nrows
+				      : 0;
+		int was_probing = sp->probing;
+		sp->pass = should_pass(sp, state, bpr);
+		sp->probing = 0;
+		sp->pass_windows = 0;
+		if (!sp->pass)
+			sp->probe_after = 1;
+		else if (was_probing && sp->probe_after < PROBE_MAX)
+			sp->probe_after *= 2;
+	} else if (++sp->pass_windows >= sp->probe_after) {
+		sp->probing = 1;
+	}
+	sp->win_rows = 0;
+	sp->win_state = state;
+}
+
+int pl_exec_stream_process(pl_exec *x, size_t i, const pl_batch *b,
+			   pl_error *err)
+{
+	pl_stream_point *sp = x->streams[i];
+	int rc = sp->pass && !sp->probing ? pass_rows(x, i, b, err)
+					  : aggregate_rows(x, i, b, err);
+	sp->win_rows += b->nrows;
+	if (rc == 0 && sp->win_rows >= WINDOW_ROWS)
+		decide(x, i, b);
+	return rc;
+}
+
+typedef struct push_arg {
+	pl_exchange *ex;
+	stream_arg a;
+} push_arg;
+
+static int push_partial(void *arg, pl_batch *b, pl_error *err)
+{
+	push_arg *p = arg;
+	return pl_exchange_push(p->ex, b, receive_partial, &p->a, err);
+}
+
+/* Sends the local instance's partial state to its owners, merged there
+ * as it arrives. Collective. */
+static int send_local_state(pl_exec *x, size_t i, pl_error *err)
+{
+	pl_operator *local = &x->p->ops[i];
+	size_t *keys = malloc(local->partition_keys * sizeof(*keys));
+	int rc = keys ? 0 : pl_error_nomem(err, "a shuffle");
+	for (size_t k = 0; rc == 0 && k < local->partition_keys; k++)
+		keys[k] = k;
+	rc = pl_mpi_agree(x->comm, rc, err);
+	pl_exchange_opts o = {keys, local->partition_keys,
+			      pl_shuffle_round_bytes(x),
+			      pl_exec_shuffle_level(x), 1};
+	push_arg pa = {NULL, {x, i}};
+	pa.ex = rc ? NULL
+		   : pl_exchange_create(x->comm, &local->partial_schema, &o,
+					x->p->env.pool, err);
+	if (rc == 0 && pa.ex == NULL)
+		rc = PL_ERR_NOMEM;
+	if (pa.ex != NULL) {
+		pl_emitter e = {push_partial, &pa};
+		rc = pl_exec_partial(x, i, &e, err);
+		rc = rc ? pl_exchange_abort(pa.ex, rc, err)
+			: pl_exchange_finish(pa.ex, receive_partial, &pa.a,
+					     err);
+		pl_exec_count_stats(x, pa.ex);
+		pl_exchange_destroy(pa.ex);
+	}
+	free(keys);
+	return rc;
+}
+
+int pl_exec_stream_end(pl_exec *x, size_t i, int rc, pl_error *err)
+{
+	pl_stream_point *sp = x->streams[i];
+	if (sp == NULL || sp->ex == NULL)
+		return rc;
+	stream_arg a = {x, i};
+	if (rc != 0)
+		rc = pl_exchange_abort(sp->ex, rc, err);
+	else
+		rc = pl_exchange_finish(sp->ex, receive_input, &a, err);
+	pl_exec_count_stats(x, sp->ex);
+	pl_exchange_destroy(sp->ex);
+	sp->ex = NULL;
+	return rc;
+}
+
+void pl_exec_stream_abort(pl_exec *x, int rc, pl_error *err)
+{
+	for (size_t i = 0; x->streams && i < x->p->nops; i++) {
+		pl_stream_point *sp = x->streams[i];
+		if (sp == NULL || sp->ex == NULL)
+			continue;
+		pl_error scratch = {0};
+		pl_exchange_abort(sp->ex, rc, err->code ? &scratch : err);
+		pl_exec_count_stats(x, sp->ex);
+		pl_exchange_destroy(sp->ex);
+		sp->ex = NULL;
+	}
+}
+
+int pl_exec_stream_merge(pl_exec *x, size_t i, pl_error *err)
+{
+	pl_stream_point *sp = x->streams[i];
+	int rc = send_local_state(x, i, err);
+	if (rc == 0)
+		rc = pl_exec_reset_local(x, i, err);
+	pl_operator *m = x->merged[i];
+	const pl_emitter *out = &x->emitters[i + 1];
+	if (rc == 0 && pl_spill_active(sp->spill))
+		rc = pl_spill_finish(sp->spill, out, err);
+	else if (rc == 0 && m->def->finish)
+		rc = m->def->finish(m, out, err);
+	return rc < 0 ? rc : 0;
+}
+
+void pl_exec_stream_free(pl_exec *x)
+{
+	for (size_t i = 0; x->streams && i < x->p->nops; i++) {
+		pl_stream_point *sp = x->streams[i];
+		if (sp == NULL)
+			continue;
+		pl_exchange_destroy(sp->ex);
+		x->bytes_spilled += pl_spill_bytes(sp->spill);
+		if (pl_spill_depth(sp->spill) > x->spill_depth)
+			x->spill_depth = pl_spill_depth(sp->spill);
+		pl_spill_destroy(sp->spill);
+		for (size_t c = 0; c < sp->nplain; c++)
+			pl_column_free(&sp->plain_cols[c], x->p->env.pool);
+		free(sp->plain_cols);
+		free(sp->plain.cols);
+		free(sp);
+	}
+	free(x->streams);
+	x->streams = NULL;
+}
