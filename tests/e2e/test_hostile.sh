@@ -1037,13 +1037,13 @@ case_plan_many_derive_sections() {
 
 # ---------------------------------------------------------------- stops and budgets (issue 16)
 
-# stop_within CONF SECONDS SIGNAL [LAUNCH...]: starts the job, sends
-# SIGNAL after SECONDS, and requires the end within 2 s, status 128 + the
-# signal's number (or mpirun's non-zero), no output, no temporary file.
+# stop_within CONF SECONDS SIGNAL: starts the job, sends SIGNAL after
+# SECONDS, and requires the end within 2 s, status 128 + the signal's
+# number, no output, no temporary file. Returns 2 when the job had ended
+# before the signal (a loaded machine runs at another speed each time).
 stop_within() {
   local conf=$1 after=$2 sig=$3
-  shift 3
-  timeout 60 "$@" "$bin" -q --memory 4MiB "$conf" >/dev/null 2>err.txt &
+  timeout 60 "$bin" -q --memory 4MiB "$conf" >/dev/null 2>err.txt &
   local job=$! t0 t1
   sleep "$after"
   t0=$(date +%s%N)
@@ -1052,7 +1052,11 @@ stop_within() {
   local rc=$?
   t1=$(date +%s%N)
   msg=$(cat err.txt)
-  [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "status $rc after SIG$sig at $after s: $msg" || return 1
+  if [ "$rc" -eq 0 ]; then
+    rm -f out.csv
+    return 2
+  fi
+  [ "$rc" -ne 124 ] && [ "$rc" -gt 128 ] || fail "status $rc after SIG$sig at $after s: $msg" || return 1
   [ $(((t1 - t0) / 1000000)) -le 2000 ] || fail "SIG$sig at $after s: ended $(((t1 - t0) / 1000000)) ms later" || return 1
   [ ! -e out.csv ] && ! ls -A | grep -q 'tmp-' || fail "output or temporary file left: $(ls -A)" || return 1
   clean "$msg"
@@ -1060,7 +1064,9 @@ stop_within() {
 
 # SIGTERM and SIGINT end a spilling group-by within 2 s, whenever they
 # come: streaming, spilling, or merging the spilled partitions (recursive
-# pl_spill_finish, which used to take 6.7 s to notice).
+# pl_spill_finish, which used to take 6.7 s to notice). Signals are sent
+# at shares of a measured run; one that comes after the end is not
+# counted, and at least four of the six must land.
 case_signal_during_spill_merge() {
   awk 'BEGIN { srand(3); print "k,v"; for (i = 1; i <= 1000000; i++) print "key" int(rand() * 1e9) "," rand() }' >d.csv
   printf '[source]\npath = d.csv\n[groupby]\nkeys = k\nn = count()\ns = sum(v)\n[sink]\npath = out.csv\n' >job.conf
@@ -1070,11 +1076,16 @@ case_signal_during_spill_merge() {
   t1=$(date +%s%N)
   full=$(((t1 - t0) / 1000000))
   rm out.csv
-  local pct
-  for pct in 30 55 75; do
-    stop_within job.conf "$(awk -v f="$full" -v p="$pct" 'BEGIN { printf "%.2f", f * p / 100000 }')" TERM || return 1
+  local pct sig landed=0 rc
+  for pct in 20 40 55 65 75 85; do
+    sig=TERM
+    [ "$pct" = 55 ] && sig=INT
+    stop_within job.conf "$(awk -v f="$full" -v p="$pct" 'BEGIN { printf "%.2f", f * p / 100000 }')" $sig
+    rc=$?
+    [ "$rc" -eq 1 ] && return 1
+    [ "$rc" -eq 0 ] && landed=$((landed + 1))
   done
-  stop_within job.conf "$(awk -v f="$full" 'BEGIN { printf "%.2f", f * 0.5 / 1000 }')" INT
+  [ "$landed" -ge 4 ] || fail "only $landed of 6 signals came before the end"
 }
 
 # SIGTERM to a run spawned with --ranks 3 ends it quickly (it took 22 s).
