@@ -21,7 +21,7 @@ CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DPL_FUZZ=ON -DPL_TES
 cmake --build build-fuzz -j"$(nproc)" >build-fuzz/build.log 2>&1 || { cat build-fuzz/build.log; exit 1; }
 mkdir -p tests/fuzz/crashes
 . scripts/env.sh
-export ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=use_tls=0
+export ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=use_tls=0:suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0
 status=0
 for target in $targets; do
   maxlen=4096
