@@ -72,6 +72,7 @@ typedef struct pl_shuffle {
 	pl_column *cols; /* a partial batch plus the extra columns */
 	uint32_t *idx;	 /* scratch for splitting by sender */
 	size_t idx_cap;
+	size_t hold; /* bytes the run files may keep in memory together */
 } pl_shuffle;
 
 /* Sets up a shuffle of operator i's partial state whose wire schema is

@@ -192,6 +192,20 @@ static int send_rows(void *arg, pl_batch *b, pl_error *err)
 	return pl_shuffle_push(arg, b, NULL, err);
 }
 
+/* Rows received are kept in memory up to a quarter of what the budget
+ * has left when the shuffle starts (the merging instance needs the
+ * rest); only past that are they spooled to disk. With that much room
+ * they are not compressed either: compressing rows that stay in memory
+ * only costs CPU. */
+#define HOLD_PLAIN ((size_t)64 << 20)
+
+static size_t shuffle_hold(const pl_exec *x)
+{
+	size_t budget = x->p->env.memory_budget;
+	size_t out = pl_pool_get_stats(x->p->env.pool).bytes_out;
+	return budget > out ? (budget - out) / 4 : 0;
+}
+
 int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local,
 		    const char *const *extra, size_t nextra, pl_schema *wire,
 		    pl_error *err)
@@ -207,12 +221,16 @@ int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local,
 	sh->from = calloc((size_t)sh->x->nranks, sizeof(*sh->from));
 	if (rc == 0 && (sh->cols == NULL || sh->from == NULL))
 		rc = pl_error_nomem(err, "a shuffle");
-	if (rc == 0 &&
-	    (sh->codec = pl_codec_create(pool, ZSTD_LEVEL, err)) == NULL)
+	sh->hold = shuffle_hold(sh->x);
+	int level = sh->hold >= HOLD_PLAIN ? 0 : ZSTD_LEVEL;
+	if (rc == 0 && (sh->codec = pl_codec_create(pool, level, err)) == NULL)
 		rc = PL_ERR_NOMEM;
-	for (int r = 0; rc == 0 && r < sh->x->nranks; r++)
+	for (int r = 0; rc == 0 && r < sh->x->nranks; r++) {
 		rc = pl_run_file_create(sh->x->p->spill_dir, sh->codec, pool,
 					&sh->from[r], err);
+		if (rc == 0)
+			pl_run_file_hold(sh->from[r], &sh->hold);
+	}
 	return rc;
 }
 

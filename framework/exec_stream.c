@@ -252,6 +252,9 @@ int pl_preagg_should_pass(double rho, double ship, double agg)
 	return rho > theta;
 }
 
+/* Rows a probe aggregates: a quarter window, enough to see rho. */
+#define PROBE_ROWS (WINDOW_ROWS / 4)
+
 /* At the end of a window: decide the next one's mode. */
 static void decide(pl_exec *x, size_t i, const pl_batch *b)
 {
@@ -275,6 +278,10 @@ static void decide(pl_exec *x, size_t i, const pl_batch *b)
 	} else if (++sp->pass_windows >= sp->probe_after) {
 		sp->probing = 1;
 	}
+	/* Passed rows are decoded to be sent; the first operator is the
+	 * only one that gets dictionaries. */
+	if (sp->pass && i == 0)
+		pl_source_drop_dict(x->p->source);
 	sp->win_rows = 0;
 	sp->win_state = state;
 }
@@ -286,7 +293,7 @@ int pl_exec_stream_process(pl_exec *x, size_t i, const pl_batch *b,
 	int rc = sp->pass && !sp->probing ? pass_rows(x, i, b, err)
 					  : aggregate_rows(x, i, b, err);
 	sp->win_rows += b->nrows;
-	if (rc == 0 && sp->win_rows >= WINDOW_ROWS)
+	if (rc == 0 && sp->win_rows >= (sp->probing ? PROBE_ROWS : WINDOW_ROWS))
 		decide(x, i, b);
 	return rc;
 }

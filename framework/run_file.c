@@ -19,6 +19,8 @@ struct pl_run_file {
 	int fd; /* -1 until the first flush */
 	pl_bytes buf;
 	uint64_t bytes;
+	size_t *allowance; /* see pl_run_file_hold, or NULL */
+	size_t limit;	   /* what buf may gather before a write */
 };
 
 int pl_run_file_create(const char *dir, pl_codec *codec, pl_pool *pool,
@@ -31,14 +33,41 @@ int pl_run_file_create(const char *dir, pl_codec *codec, pl_pool *pool,
 	f->codec = codec;
 	f->pool = pool;
 	f->fd = -1;
+	f->limit = RUN_BUF;
 	*out = f;
 	return 0;
+}
+
+void pl_run_file_hold(pl_run_file *f, size_t *allowance)
+{
+	f->allowance = allowance;
+}
+
+/* Gives back what the file held past RUN_BUF. */
+static void release(pl_run_file *f)
+{
+	if (f->allowance != NULL)
+		*f->allowance += f->limit - RUN_BUF;
+	f->limit = RUN_BUF;
+}
+
+/* Takes room for need more bytes from the allowance, in steps of at least
+ * RUN_BUF; 0 when there is none (or the file is on disk already). */
+static int hold_more(pl_run_file *f, size_t need)
+{
+	size_t step = need > RUN_BUF ? need : RUN_BUF;
+	if (f->allowance == NULL || f->fd >= 0 || *f->allowance < step)
+		return 0;
+	*f->allowance -= step;
+	f->limit += step;
+	return 1;
 }
 
 void pl_run_file_destroy(pl_run_file *f)
 {
 	if (f == NULL)
 		return;
+	release(f);
 	if (f->fd >= 0)
 		close(f->fd);
 	pl_bytes_free(&f->buf, f->pool);
@@ -83,8 +112,9 @@ static int write_out(pl_run_file *f, pl_error *err)
 	}
 	f->bytes += f->buf.len;
 	f->buf.len = 0;
-	if (f->buf.cap > RUN_BUF) /* it held one outsized row */
+	if (f->buf.cap > RUN_BUF) /* an outsized row, or it was held */
 		pl_bytes_free(&f->buf, f->pool);
+	release(f);
 	return 0;
 }
 
@@ -109,7 +139,8 @@ static int append_split(pl_run_file *f, const pl_batch *b, const uint32_t *idx,
 		return rc ? rc
 			  : append_split(f, b, idx, from + half, n - half, err);
 	}
-	if (f->buf.len + raw > RUN_BUF) {
+	if (f->buf.len + raw > f->limit &&
+	    !hold_more(f, f->buf.len + raw - f->limit)) {
 		int rc = write_out(f, err);
 		if (rc != 0)
 			return rc;

@@ -17,6 +17,13 @@ typedef struct pl_run_file pl_run_file;
 int pl_run_file_create(const char *dir, pl_codec *codec, pl_pool *pool,
 		       pl_run_file **out, pl_error *err);
 
+/* Lets f keep what it gathers in memory, past 128 KiB, while *allowance
+ * (a counter shared by the files given it, which each takes from and
+ * gives back to) has room; beyond that it writes out as usual. For
+ * shuffled rows that a rank's budget can hold: they then never touch the
+ * disk. The counter must outlive f. */
+void pl_run_file_hold(pl_run_file *f, size_t *allowance);
+
 /* Closes and frees (NULL is fine). */
 void pl_run_file_destroy(pl_run_file *f);
 

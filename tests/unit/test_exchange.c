@@ -35,15 +35,21 @@ static void teardown(fixture *f)
 	pl_pool_destroy(f->pool);
 }
 
-static pl_exchange *open_exchange(fixture *f, size_t round_bytes, int level)
+static pl_exchange *open_direct(fixture *f, size_t round_bytes, int level,
+			       int direct_self)
 {
 	static const size_t keys[] = {0};
-	pl_exchange_opts o = {keys, 1, round_bytes, level, 0};
+	pl_exchange_opts o = {keys, 1, round_bytes, level, direct_self};
 	return pl_exchange_create(MPI_COMM_WORLD, &f->schema, &o, f->pool,
 				  &f->err);
 }
 
 /* Row (key, val, name): name is "v<val>", or NULL when val % 7 == 0. */
+static pl_exchange *open_exchange(fixture *f, size_t round_bytes, int level)
+{
+	return open_direct(f, round_bytes, level, 0);
+}
+
 static int push_row(pl_batch *b, int64_t key, int64_t val, pl_pool *pool,
 		    pl_error *err)
 {
@@ -151,11 +157,11 @@ static int shuffle(fixture *f, pl_exchange *x, tally *t, int chunk)
 	return rc ? rc : pl_exchange_finish(x, count_rows, t, &f->err);
 }
 
-static void shuffle_by_key(size_t round_bytes, int level)
+static void shuffle_by_key(size_t round_bytes, int level, int direct_self)
 {
 	fixture f;
 	setup(&f);
-	pl_exchange *x = open_exchange(&f, round_bytes, level);
+	pl_exchange *x = open_direct(&f, round_bytes, level, direct_self);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
 	tally t = {f.rank, f.nranks, 0, 0, 0, 0, 0};
 	CU_ASSERT_EQUAL(shuffle(&f, x, &t, 1000), 0);
@@ -175,7 +181,8 @@ static void shuffle_by_key(size_t round_bytes, int level)
 	CU_ASSERT_EQUAL(all[0], want_rows);
 	CU_ASSERT_EQUAL(all[1], want_sum);
 	pl_exchange_stats st = pl_exchange_get_stats(x);
-	CU_ASSERT(st.rounds >= 10);
+	/* Alone under direct_self every row is kept: no round needed. */
+	CU_ASSERT(st.rounds >= 10 || (direct_self && f.nranks == 1));
 	CU_ASSERT_EQUAL(st.rows_sent, (uint64_t)rows_of(f.rank));
 	CU_ASSERT_EQUAL(st.rows_recv, (uint64_t)rows);
 	if (level != 0 && f.nranks > 1)
@@ -186,12 +193,45 @@ static void shuffle_by_key(size_t round_bytes, int level)
 
 static void shuffle_raw(void)
 {
-	shuffle_by_key(4096, 0);
+	shuffle_by_key(4096, 0, 0);
 }
 
 static void shuffle_compressed(void)
 {
-	shuffle_by_key(1024, 1);
+	shuffle_by_key(1024, 1, 0);
+}
+
+static void shuffle_direct_self(void)
+{
+	shuffle_by_key(4096, 0, 1);
+}
+
+/* Raw bytes this rank encoded in a shuffle of its rows. */
+static uint64_t encoded_bytes(int direct_self)
+{
+	fixture f;
+	setup(&f);
+	pl_exchange *x = open_direct(&f, 4096, 0, direct_self);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	tally t = {f.rank, f.nranks, 0, 0, 0, 0, 0};
+	CU_ASSERT_EQUAL(shuffle(&f, x, &t, 1000), 0);
+	uint64_t raw = pl_exchange_get_stats(x).bytes_raw;
+	pl_exchange_destroy(x);
+	teardown(&f);
+	return raw;
+}
+
+/* Under direct_self the rows a rank keeps are never encoded: alone it
+ * encodes nothing, among N ranks less than without. */
+static void kept_rows_not_encoded(void)
+{
+	uint64_t all = encoded_bytes(0), direct = encoded_bytes(1);
+	int nranks;
+	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+	CU_ASSERT(all > 0);
+	if (nranks == 1)
+		CU_ASSERT_EQUAL(direct, 0);
+	CU_ASSERT(direct < all);
 }
 
 /* What a receiver decoded in its largest round. */
@@ -406,6 +446,8 @@ static void fault_walk_on_rank0(void)
 static const pl_test tests[] = {
     {"shuffle_raw", shuffle_raw},
     {"shuffle_compressed", shuffle_compressed},
+    {"shuffle_direct_self", shuffle_direct_self},
+    {"kept_rows_not_encoded", kept_rows_not_encoded},
     {"rounds_bounded_before_compression", rounds_bounded_before_compression},
     {"gather_in_rank_order", gather_in_rank_order},
     {"broadcast_from_last", broadcast_from_last},

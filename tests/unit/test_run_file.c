@@ -181,7 +181,55 @@ static void small_run_stays_in_memory(void)
 	teardown(&f);
 }
 
+/* A file allowed to hold keeps a big run in memory (never written) and
+ * gives the allowance back; past the allowance it writes as usual. */
+static void held_run_stays_in_memory(void)
+{
+	fixture f;
+	setup(&f);
+	size_t allowance = (size_t)64 << 20;
+	pl_run_file *rf;
+	CU_ASSERT_EQUAL_FATAL(
+	    pl_run_file_create(f.dir, f.codec, f.pool, &rf, &f.err), 0);
+	pl_run_file_hold(rf, &allowance);
+	append(&f, rf, 0, 300000);
+	CU_ASSERT(allowance < ((size_t)64 << 20) - BUF_LIMIT);
+	checker c = {0, 0};
+	CU_ASSERT_EQUAL(
+	    pl_run_file_replay(rf, &f.schema, check_rows, &c, &f.err), 0);
+	CU_ASSERT_EQUAL(c.bad, 0);
+	CU_ASSERT_EQUAL(c.next, 300000);
+	CU_ASSERT_EQUAL(pl_run_file_bytes(rf), 0);
+	pl_run_file_destroy(rf);
+	CU_ASSERT_EQUAL(allowance, (size_t)64 << 20);
+	teardown(&f);
+}
+
+static void small_allowance_writes(void)
+{
+	fixture f;
+	setup(&f);
+	size_t allowance = 4 * BUF_LIMIT;
+	pl_run_file *rf;
+	CU_ASSERT_EQUAL_FATAL(
+	    pl_run_file_create(f.dir, f.codec, f.pool, &rf, &f.err), 0);
+	pl_run_file_hold(rf, &allowance);
+	append(&f, rf, 0, 300000);
+	CU_ASSERT(pl_run_file_bytes(rf) > 0);
+	CU_ASSERT(allowance <= 4 * BUF_LIMIT);
+	checker c = {0, 0};
+	CU_ASSERT_EQUAL(
+	    pl_run_file_replay(rf, &f.schema, check_rows, &c, &f.err), 0);
+	CU_ASSERT_EQUAL(c.bad, 0);
+	CU_ASSERT_EQUAL(c.next, 300000);
+	pl_run_file_destroy(rf);
+	CU_ASSERT_EQUAL(allowance, 4 * BUF_LIMIT);
+	teardown(&f);
+}
+
 static const pl_test tests[] = {
+    {"held_run_stays_in_memory", held_run_stays_in_memory},
+    {"small_allowance_writes", small_allowance_writes},
     {"rows_come_back_in_order", rows_come_back_in_order},
     {"big_batch_holds_little", big_batch_holds_little},
     {"small_run_stays_in_memory", small_run_stays_in_memory},

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Group-by and distinct across ranks, fed while the input streams: each
+# rank aggregates its rows itself or sends them straight to their keys'
+# owners (PIPELINE_PREAGG=on|off forces one way, unset measures). Every
+# way, on 1 to 4 ranks, gives the answers Python computes; the metrics say
+# which way each rank went (and its CPU-seconds); a rank that measures
+# switches from sending to aggregating when its keys start repeating; and
+# a bad row on one rank while others send stops the job cleanly.
+#   test_preagg.sh PIPELINE BUILD_DIR [CASE ...]
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+bin=$(realpath "$1")
+shift 2
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$top/scripts/env.sh"
+
+# data.csv: u (nearly unique int), s (string, few values, some NULL),
+# k (int, 50 values), v (int), q (a quarter: float sums stay exact).
+make_data() {
+  python3 - "$1" <<'EOF'
+import random, sys
+n = int(sys.argv[1])
+rnd = random.Random(11)
+with open("data.csv", "w") as f:
+    f.write("u,s,k,v,q\n")
+    for i in range(n):
+        s = "" if rnd.random() < 0.02 else "s%d" % rnd.randrange(7)
+        f.write("%d,%s,%d,%d,%s\n" % (rnd.randrange(n * 4), s, rnd.randrange(50),
+                                     rnd.randrange(-1000, 1000), rnd.randrange(400) / 4))
+EOF
+}
+
+# expect.csv: per key (u, or s and k), count, sum(v), sum(q), min, max,
+# median(v), count_distinct(k), sorted lines.
+make_expected() {
+  python3 - "$1" <<'EOF'
+import csv, statistics, sys
+keys = sys.argv[1].split(",")
+g = {}
+for r in csv.DictReader(open("data.csv")):
+    g.setdefault(tuple(r[k] for k in keys), []).append(r)
+def num(x):
+    return repr(x) if isinstance(x, float) else str(x)
+out = []
+for key, rows in g.items():
+    v = [int(r["v"]) for r in rows]
+    q = [float(r["q"]) for r in rows]
+    med = statistics.median(v)
+    out.append(",".join(list(key) + [str(len(rows)), str(sum(v)), num(sum(q)),
+               str(min(v)), str(max(v)), num(float(med)),
+               str(len({r["k"] for r in rows}))]))
+open("expect.csv", "w").write("\n".join(sorted(out)) + "\n")
+EOF
+}
+
+write_job() {
+  cat >job.conf <<EOF
+[source]
+path = data.csv
+schema = u:int64, s:string, k:int64, v:int64, q:float64
+
+[groupby]
+keys = $1
+n = count()
+sv = sum(v)
+sq = sum(q)
+lo = min(v)
+hi = max(v)
+med = median(v)
+dk = count_distinct(k)
+
+[sink]
+path = out.csv
+overwrite = true
+EOF
+}
+
+# run_as RANKS MODE [pipeline args]: 0 ranks is one process.
+run_as() {
+  local n=$1 mode=$2
+  shift 2
+  if [ "$n" -eq 0 ]; then
+    PIPELINE_RANKS=1 PIPELINE_PREAGG=$mode timeout 120 "$bin" -q "$@" job.conf
+  else
+    PIPELINE_PREAGG=$mode timeout 120 mpirun -x PIPELINE_PREAGG -n "$n" "$bin" -q "$@" job.conf
+  fi
+}
+
+check_modes() {
+  local n mode
+  for n in 0 1 2 3 4; do
+    for mode in on off auto; do
+      run_as "$n" "$mode" || fail "$n ranks, $mode: failed" || return 1
+      tail -n +2 out.csv | sort >got.csv
+      cmp -s got.csv expect.csv ||
+        fail "$n ranks, PIPELINE_PREAGG=$mode: $(diff got.csv expect.csv | head -4)" || return 1
+    done
+  done
+}
+
+case_groupby_many_keys() {
+  make_data 60000
+  make_expected u
+  write_job u
+  check_modes
+}
+
+case_groupby_few_keys() {
+  make_data 60000
+  make_expected s,k
+  write_job "s, k"
+  check_modes
+}
+
+case_distinct() {
+  make_data 60000
+  cat >job.conf <<'EOF'
+[source]
+path = data.csv
+
+[distinct]
+columns = s, k
+
+[sink]
+path = out.csv
+overwrite = true
+EOF
+  python3 -c "
+import csv
+rows = {(r['s'], r['k']) for r in csv.DictReader(open('data.csv'))}
+open('expect.csv', 'w').write(''.join(sorted('%s,%s\n' % r for r in rows)))"
+  check_modes
+}
+
+# metrics.json: each rank's preagg_local_rows and preagg_passed_rows.
+rank_rows() {
+  python3 - "$1" <<'EOF'
+import json, sys
+m = json.load(open("metrics.json"))
+rs = m["per_rank"]
+assert abs(m["cpu_seconds"] - sum(r["cpu_seconds"] for r in rs)) < 1e-3, "cpu total"
+assert all(r["cpu_seconds"] > 0 for r in rs), "cpu per rank"
+for r in rs:
+    assert r["preagg_local_rows"] + r["preagg_passed_rows"] == r["rows_read"], r
+want = sys.argv[1]
+for r in rs:
+    local, passed = r["preagg_local_rows"], r["preagg_passed_rows"]
+    ok = {"local": passed == 0, "passed": local == 0,
+          "mostly_passed": passed > local,
+          "both": passed > 50000 and local > 50000}[want]
+    assert ok, (want, r)
+EOF
+}
+
+case_metrics_say_the_mode() {
+  make_data 1000000
+  write_job u
+  run_as 2 on --metrics metrics.json || fail "on failed" || return 1
+  rank_rows local || fail "PIPELINE_PREAGG=on" || return 1
+  run_as 2 off --metrics metrics.json || fail "off failed" || return 1
+  rank_rows passed || fail "PIPELINE_PREAGG=off" || return 1
+  run_as 2 auto --metrics metrics.json || fail "auto failed" || return 1
+  rank_rows mostly_passed || fail "unique keys did not pass" || return 1
+  # median and count_distinct keep every value: their rows go on.
+  write_job "s, k"
+  run_as 2 auto --metrics metrics.json || fail "auto failed" || return 1
+  rank_rows mostly_passed || fail "kept values did not pass" || return 1
+  sed -i '/^med =/d; /^dk =/d' job.conf
+  run_as 2 auto --metrics metrics.json || fail "auto failed" || return 1
+  rank_rows local || fail "350 groups were sent on" || return 1
+}
+
+# The first decision comes after 131072 rows, so a rank whose keys are
+# unique aggregates that many itself and sends the rest on (but for
+# short probes). Each rank's share starts with unique keys and goes on with few: it
+# sends rows on, then probes, finds them repeating and aggregates.
+case_switches_back() {
+  python3 - <<'EOF'
+import random
+rnd = random.Random(3)
+with open("data.csv", "w") as f:
+    f.write("u,s,k,v,q\n")
+    for half in range(2):
+        for i in range(300000):
+            f.write("%d,s,%d,1,0.5\n" % (half * 10**7 + i, i % 5))
+        for i in range(300000):
+            f.write("%d,s,%d,1,0.5\n" % (i % 20, i % 5))
+EOF
+  write_job u
+  run_as 2 auto --metrics metrics.json || fail "auto failed" || return 1
+  rank_rows both || fail "did not switch back" || return 1
+  local groups
+  groups=$(($(wc -l <out.csv) - 1))
+  [ "$groups" -eq 600000 ] || fail "$groups groups, not 600000"
+}
+
+# A bad row deep in the last rank's share while the others send rows on.
+case_bad_row_while_passing() {
+  make_data 200000
+  python3 - <<'EOF'
+lines = open("data.csv").read().splitlines(True)
+lines[190000] = "12,s1,3,oops,1.0\n"
+open("data.csv", "w").writelines(lines)
+EOF
+  write_job u
+  local n
+  for n in 2 3 4; do
+    run_as "$n" off 2>err.txt
+    local rc=$?
+    [ "$rc" -eq 1 ] || fail "$n ranks: exit $rc, not 1" || return 1
+    grep -q "data.csv:190001" err.txt || fail "$n ranks: $(cat err.txt)" || return 1
+    [ ! -e out.csv ] || fail "$n ranks: output left behind" || return 1
+  done
+}
+
+run_cases "$@"
