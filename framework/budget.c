@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "framework/budget.h"
@@ -138,6 +139,30 @@ static uint64_t sysconf_memory(void)
 	return (uint64_t)pages * (uint64_t)page;
 }
 
+/* The address space this process has mapped now (VmSize), 0 unknown. */
+static uint64_t mapped_now(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	uint64_t kb = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmSize: %" SCNu64, &kb) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return kb * 1024;
+}
+
+uint64_t pl_address_space_room(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	uint64_t limit = (uint64_t)rl.rlim_cur, used = mapped_now();
+	uint64_t room = limit > used ? limit - used : 1;
+	return room / 4 * 3;
+}
+
 void pl_node_probe(const char *root, pl_node_info *n)
 {
 	memset(n, 0, sizeof(*n));
@@ -145,7 +170,8 @@ void pl_node_probe(const char *root, pl_node_info *n)
 	if (n->physical == 0)
 		n->physical = sysconf_memory();
 	n->cgroup_limit = pl_cgroup_memory_limit(root);
-	n->usable = lower(n->physical, n->cgroup_limit);
+	n->as_room = pl_address_space_room();
+	n->usable = lower(lower(n->physical, n->cgroup_limit), n->as_room);
 }
 
 int pl_budget_resolve(const pl_node_info *n, const char *spec, uint64_t *out)

@@ -1,6 +1,7 @@
 /* The node's memory budget and cache sizes (ARCHITECTURE.md "Memory and
  * adaptivity"): the machine's memory as hwloc reports it, lowered to the
- * memory limit of this process's cgroup, of which the job takes 75%
+ * memory limit of this process's cgroup and to 3/4 of the address space
+ * RLIMIT_AS leaves, of which the job takes 75%
  * unless [job] memory or --memory says otherwise. */
 #ifndef PIPELINE_FRAMEWORK_BUDGET_H
 #define PIPELINE_FRAMEWORK_BUDGET_H
@@ -11,7 +12,9 @@
 typedef struct pl_node_info {
 	uint64_t physical;     /* machine memory: hwloc, else sysconf */
 	uint64_t cgroup_limit; /* this process's cgroup memory limit, 0: none */
-	uint64_t usable;       /* physical lowered to cgroup_limit */
+	uint64_t as_room;      /* 3/4 of RLIMIT_AS beyond what is mapped, 0:
+				  no limit */
+	uint64_t usable;       /* physical lowered to cgroup_limit, as_room */
 	size_t l2_bytes;       /* one L2 cache, 0 when unknown */
 	size_t l3_bytes;       /* one L3 cache, 0 when unknown */
 } pl_node_info;
@@ -27,6 +30,13 @@ typedef struct pl_node_info {
  * under the mount (a container without a cgroup namespace) falls back to
  * the nearest ancestor that does. Missing files mean no limit. */
 uint64_t pl_cgroup_memory_limit(const char *root);
+
+/* Three quarters (as Thrill takes) of the address space RLIMIT_AS
+ * (`ulimit -v`) leaves beyond what the process has mapped already (its
+ * libraries, MPI's segments, thread stacks); 0 when there is no limit.
+ * Each rank has its own: the node's budget, split among its ranks, stays
+ * under any one's. */
+uint64_t pl_address_space_room(void);
 
 /* Fills n from hwloc (machine memory, the first L2 and L3 caches) and the
  * cgroup limit read under root. Never fails: without hwloc's answer the

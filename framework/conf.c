@@ -377,6 +377,11 @@ int pl_conf_parse(const char *text, size_t len, const char *file,
 	}
 	char *copy = NULL;
 	conf_parser p = {.conf = conf, .err = err};
+	/* Editors on Windows start UTF-8 files with a byte-order mark. */
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
 	int rc = copy_text(text, len, file, &copy, err);
 	if (rc == 0)
 		rc = parse_lines(&p, copy);

@@ -53,6 +53,9 @@ static int run_stage(pl_stage *s, pl_batch *b, pl_error *err)
 	pl_exec *x = s->x;
 	if (s->stopped)
 		return PL_STOP;
+	/* also batches emitted by a finish, which can run long */
+	if (pl_should_stop(&x->p->env))
+		return pl_error_set(err, PL_ERR_IO, "interrupted");
 	if (b->nrows == 0)
 		return 0;
 	x->st->stage_rows[pl_exec_stage_slot(x->p->nops, s->index + 1)] +=
@@ -436,6 +439,7 @@ int pl_exec_run(pl_plan *p, MPI_Comm comm, volatile sig_atomic_t *stop,
 	memset(st, 0, sizeof(*st));
 	double t0 = now_seconds();
 	x.stage_mark = t0;
+	p->env.stop = stop;
 	int rc = run(&x, stop, progress, err);
 	if (x.out.p != NULL)
 		rc = pl_mpi_agree(x.comm, rc, err);

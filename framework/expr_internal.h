@@ -8,8 +8,14 @@
 
 #include "pipeline/expr.h"
 
-/* Deeper trees are refused: bind and eval recurse over them. */
+/* Deeper nesting (parentheses, calls, prefix operators, ^ chains) is
+ * refused: the parser recurses over it. */
 #define PL_EXPR_MAX_DEPTH 200
+/* Deeper trees are refused: bind and eval recurse over them. A chain of
+ * left-associative operators (a + b + c ...) is parsed in a loop but
+ * makes a tree as deep as it has terms, hence a larger bound than for
+ * nesting. */
+#define PL_EXPR_MAX_TREE_DEPTH 4096
 /* Most arguments of a variadic function (min, max, coalesce). */
 #define PL_EXPR_MAX_ARGS 64
 

@@ -114,9 +114,11 @@ static int attach(parser *p, pl_expr *e, pl_expr *arg)
 		pl_expr_free(arg, NULL);
 		return nomem(p, "an expression node");
 	}
-	if (e->depth > PL_EXPR_MAX_DEPTH)
+	if (e->depth > PL_EXPR_MAX_TREE_DEPTH)
 		return syntax_error(p, e->start, "%s",
-				    "expression nested too deeply");
+				    "expression too long: more than 4096 "
+				    "operators in a chain (split it over "
+				    "several [derive] lines)");
 	return 0;
 }
 

@@ -220,6 +220,10 @@ int pl_metrics_check(const char *path, MPI_Comm comm, pl_error *err)
 	if (pl_comm_rank(comm) == 0) {
 		struct stat st;
 		int existed = stat(path, &st) == 0;
+		/* a FIFO or device is checked by writing to it at the end:
+		 * opening a FIFO here would wait for its reader */
+		if (existed && !S_ISREG(st.st_mode))
+			return pl_mpi_agree(comm, 0, err);
 		int fd = open(path, O_WRONLY | O_CREAT, 0666);
 		if (fd < 0)
 			rc = pl_error_set(err, PL_ERR_IO, "--metrics %s: %s",

@@ -1,7 +1,6 @@
 /* The job's output on one rank or many (see pl_output in
  * exec_internal.h). */
-/* copy_file_range */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* copy_file_range, fallocate */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include "framework/crash_cleanup.h"
 #include "framework/exchange.h"
 #include "framework/exec_internal.h"
+#include "framework/output_path.h"
 #include "framework/run_file.h"
 #include "io/hdf5_writer.h"
 
@@ -83,9 +83,13 @@ int pl_output_open(pl_output *o, const pl_plan *p, MPI_Comm comm, pl_error *err)
 		return h5_open(o, err);
 	if (o->nranks == 1)
 		return pl_sink_open(p, &o->sink, err);
+	/* A stream's parts cannot live beside it (in /dev, say). */
+	char spilled[sizeof(p->sink_path) + 32];
+	snprintf(spilled, sizeof(spilled), "%s/pipeline-output", p->spill_dir);
 	if (p->sink_format == PL_SINK_CSV)
-		return pl_csv_writer_open_part(p->sink_path, s, p->zstd_level,
-					       o->rank == 0, &o->part, err);
+		return pl_csv_writer_open_part(
+		    p->sink_kind == PL_OUTPUT_FILE ? p->sink_path : spilled, s,
+		    p->zstd_level, o->rank == 0, &o->part, err);
 	return pl_error_set(err, PL_ERR_INTERNAL, "unknown sink format");
 }
 
@@ -258,6 +262,113 @@ static int write_parts(pl_output *o, int fd, uint64_t size, MPI_Comm comm,
 	return finish_temp(o, tmp, rc ? rc : r, comm, err);
 }
 
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Rank 0's part goes to out from fd; rank r's arrives as its size, then
+ * pieces of COPY_CHUNK. Rank 0 takes every message even after a failure
+ * (rc set on entry: out could not be opened), so that no sender waits
+ * forever. */
+static int receive_parts(int rc, int out, int fd, uint64_t size, int nranks,
+			 MPI_Comm comm, const char *path, pl_error *err)
+{
+	char *buf = malloc(COPY_CHUNK);
+	if (buf == NULL)
+		return pl_error_nomem(err, "the output copy buffer");
+	for (int r = 0; r < nranks; r++) {
+		if (r > 0)
+			MPI_Recv(&size, 1, MPI_UINT64_T, r, 0, comm,
+				 MPI_STATUS_IGNORE);
+		for (uint64_t done = 0; done < size;) {
+			size_t want = size - done < COPY_CHUNK
+					  ? (size_t)(size - done)
+					  : COPY_CHUNK;
+			int got = (int)want;
+			if (r > 0) {
+				MPI_Status st;
+				MPI_Recv(buf, (int)want, MPI_BYTE, r, 1, comm,
+					 &st);
+				MPI_Get_count(&st, MPI_BYTE, &got);
+			} else if (pread(fd, buf, want, (off_t)done) !=
+				   (ssize_t)want)
+				rc = rc ? rc
+					: pl_error_set(err, PL_ERR_IO,
+						       "%s: cannot read this "
+						       "rank's part: %s",
+						       path, strerror(errno));
+			if (rc == 0 && write_all(out, buf, want) != 0)
+				rc = pl_error_set(err, PL_ERR_IO,
+						  "%s: cannot write: %s", path,
+						  strerror(errno));
+			if (got != (int)want) /* the sender failed */
+				break;
+			done += want;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+static int send_part(int fd, uint64_t size, MPI_Comm comm, const char *path,
+		     pl_error *err)
+{
+	char *buf = malloc(COPY_CHUNK);
+	int rc = buf ? 0 : pl_error_nomem(err, "the output copy buffer");
+	MPI_Send(&size, 1, MPI_UINT64_T, 0, 0, comm);
+	for (uint64_t done = 0; done < size;) {
+		size_t want = size - done < COPY_CHUNK ? (size_t)(size - done)
+						       : COPY_CHUNK;
+		if (rc == 0 &&
+		    pread(fd, buf, want, (off_t)done) != (ssize_t)want)
+			rc = pl_error_set(err, PL_ERR_IO,
+					  "%s: cannot read this rank's part: "
+					  "%s",
+					  path, strerror(errno));
+		/* the size is promised: send something even after a failure */
+		static const char zeros[1];
+		MPI_Send(rc ? zeros : buf, rc ? 0 : (int)want, MPI_BYTE, 0, 1,
+			 comm);
+		if (rc != 0)
+			break;
+		done += want;
+	}
+	free(buf);
+	return rc;
+}
+
+/* A stream output (standard output, a FIFO, a device) under several
+ * ranks: rank 0 writes every rank's part in rank order. */
+static int stream_parts(pl_output *o, int fd, uint64_t size, MPI_Comm comm,
+			pl_error *err)
+{
+	const pl_plan *p = o->p;
+	if (o->rank != 0)
+		return pl_mpi_agree(
+		    comm, send_part(fd, size, comm, p->sink_path, err), err);
+	int out = pl_output_open_stream(p->sink_path, p->sink_kind);
+	int rc = out >= 0 ? 0
+			  : pl_error_set(err, PL_ERR_IO,
+					 "%s: cannot open the output: %s",
+					 p->sink_path, strerror(errno));
+	rc = receive_parts(rc, out, fd, size, o->nranks, comm, p->sink_path,
+			   err);
+	if (out >= 0 && close(out) != 0 && rc == 0)
+		rc = pl_error_set(err, PL_ERR_IO, "%s: cannot write: %s",
+				  p->sink_path, strerror(errno));
+	return pl_mpi_agree(comm, rc, err);
+}
+
 /* The shape of the whole file, and this rank's first row. */
 static int h5_agree_shape(pl_output *o, MPI_Comm comm, pl_error *err)
 {
@@ -316,12 +427,16 @@ static int h5_round(struct pl_h5_output *h, int nranks, const pl_batch *b,
 struct h5_replay {
 	struct pl_h5_output *h;
 	int nranks;
+	const volatile sig_atomic_t *stop;
 };
 
 static int h5_replayed(void *arg, pl_batch *b, pl_error *err)
 {
 	struct h5_replay *r = arg;
 	int more;
+	/* the others learn of it at the next round */
+	if (r->stop != NULL && *r->stop && r->h->pending == 0)
+		r->h->pending = pl_error_set(err, PL_ERR_IO, "interrupted");
 	return h5_round(r->h, r->nranks, b, &more, err);
 }
 
@@ -331,7 +446,7 @@ static int h5_replayed(void *arg, pl_batch *b, pl_error *err)
 static int h5_write_all(pl_output *o, pl_error *err)
 {
 	struct pl_h5_output *h = o->h5;
-	struct h5_replay r = {h, o->nranks};
+	struct h5_replay r = {h, o->nranks, o->p->env.stop};
 	int rc = pl_run_file_replay(h->spool, &o->p->schemas[o->p->nops],
 				    h5_replayed, &r, err);
 	if (h->stopped)
@@ -346,6 +461,52 @@ static int h5_write_all(pl_output *o, pl_error *err)
 	return 0;
 }
 
+/* The bytes of the uncompressed datasets: what the file needs, but for
+ * its metadata. */
+static uint64_t h5_data_bytes(const pl_hdf5_shape *sh, const pl_schema *s)
+{
+	uint64_t row = 0;
+	for (size_t i = 0; i < sh->n; i++) {
+		pl_type t = s->fields[i].type;
+		row += t == PL_STRING ? (sh->width[i] ? sh->width[i] : 1)
+		       : t == PL_BOOL ? 1
+				      : 8;
+		row += sh->nulls[i] ? 1 : 0;
+	}
+	return row * sh->rows;
+}
+
+/* Before HDF5 opens the file, rank 0 asks the file system for its blocks:
+ * a disk too full for the output is then one clean error every rank
+ * agrees on. A write that fails inside the collective writes leaves the
+ * ranks' HDF5 states apart, and closing the file (even HDF5's own close
+ * at MPI_Finalize) could wait forever. Only a check: creating the file
+ * truncates it, and another writer may take the space meanwhile.
+ * Compressed sizes are unknown; file systems without fallocate are not
+ * checked. */
+static int h5_reserve(const pl_output *o, const char *tmp, pl_error *err)
+{
+	const pl_plan *p = o->p;
+	int rc = 0;
+	if (o->rank == 0 && p->zstd_level == 0) {
+		uint64_t need =
+		    h5_data_bytes(&o->h5->shape, &p->schemas[p->nops]) +
+		    ((uint64_t)1 << 20);
+		int fd = open(tmp, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 &&
+		    fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)need) != 0 &&
+		    (errno == ENOSPC || errno == EDQUOT || errno == EFBIG))
+			rc = pl_error_set(err, PL_ERR_IO,
+					  "%s: cannot write: %s (the output "
+					  "needs about %.1f MB)",
+					  p->sink_path, strerror(errno),
+					  (double)need / 1e6);
+		if (fd >= 0)
+			close(fd);
+	}
+	return pl_mpi_agree(o->h5->comm, rc, err);
+}
+
 static int h5_make_file(pl_output *o, const char *tmp, pl_error *err)
 {
 	const pl_plan *p = o->p;
@@ -358,6 +519,12 @@ static int h5_make_file(pl_output *o, const char *tmp, pl_error *err)
 	rc = pl_mpi_agree(h->comm, rc, err);
 	if (rc == 0)
 		rc = h5_write_all(o, err);
+	rc = pl_mpi_agree(h->comm, rc, err);
+	if (rc != 0 && o->nranks > 1) {
+		pl_hdf5_writer_abandon(h->w);
+		h->w = NULL;
+		return rc;
+	}
 	int crc = pl_hdf5_writer_close(h->w, rc ? NULL : err);
 	h->w = NULL;
 	return pl_mpi_agree(h->comm, rc ? rc : crc, err);
@@ -375,7 +542,9 @@ static int h5_close(pl_output *o, int rc, MPI_Comm comm, pl_error *err)
 		rc = shared_temp(o, tmp, sizeof(tmp), comm, err);
 	if (rc != 0)
 		return rc;
-	rc = h5_make_file(o, tmp, err);
+	rc = h5_reserve(o, tmp, err);
+	if (rc == 0)
+		rc = h5_make_file(o, tmp, err);
 	return finish_temp(o, tmp, rc, comm, err);
 }
 
@@ -406,7 +575,9 @@ int pl_output_close(pl_output *o, int rc, MPI_Comm comm, uint64_t *bytes,
 		rc = pl_csv_writer_finish_part(o->part, &fd, bytes, err);
 	rc = pl_mpi_agree(comm, rc, err);
 	if (rc == 0)
-		rc = write_parts(o, fd, *bytes, comm, err);
+		rc = o->p->sink_kind == PL_OUTPUT_FILE
+			 ? write_parts(o, fd, *bytes, comm, err)
+			 : stream_parts(o, fd, *bytes, comm, err);
 	pl_csv_writer_abort(o->part);
 	o->part = NULL;
 	return rc;

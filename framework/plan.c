@@ -107,7 +107,9 @@ static int open_source(pl_plan *p, pl_pool *pool, pl_error *err)
 				      "a job of %d ranks needs a file",
 				      p->env.nranks);
 	if (rc == 0)
-		rc = pl_source_open(p->source_sec, 1, pool, &p->source, err);
+		rc = pl_source_open_excluding(
+		    p->source_sec, 1, p->exclude_sink ? p->sink_path : NULL,
+		    pool, &p->source, err);
 	if (rc == 0)
 		rc = pl_schema_copy(&p->schemas[0], pl_source_schema(p->source),
 				    err);
@@ -124,6 +126,57 @@ static size_t row_bytes(const pl_schema *s)
 		     : s->fields[i].type == PL_BOOL ? 1
 						    : 8;
 	return n;
+}
+
+/* What a stage's columns cost the plan and the run: the schema's fields
+ * and names, the output batch's column structs, per stage. Many stages
+ * over many columns (10000 [derive] sections, each adding a column) grow
+ * as their product; counted, so that such a plan is refused before it
+ * takes memory the budget does not know of. */
+static uint64_t schema_bytes(const pl_schema *s)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		n += sizeof(pl_field) + sizeof(pl_column) + 32 +
+		     strlen(s->fields[i].name);
+	return n;
+}
+
+static int plan_too_big(const pl_plan *p, const pl_section *s, size_t stages,
+			uint64_t bytes, pl_error *err)
+{
+	return pl_section_error(
+	    s, NULL, err,
+	    "the plan's first %zu stages already hold %.1f MB of column "
+	    "descriptions, more than half the memory budget (%.1f MB): put "
+	    "several NAME = EXPR lines in one [derive] section, or raise "
+	    "[job] memory",
+	    stages, (double)bytes / 1e6, (double)p->env.memory_budget / 1e6);
+}
+
+/* Below this a rank cannot hold a chunk, the reader's buffer and its
+ * spill partitions' buffers: a group-by spilled without end (615 s at
+ * --set job.memory=1). */
+#define PL_MIN_RANK_BUDGET ((size_t)256 << 10)
+
+static int check_budget(const pl_plan *p, const pl_section *job,
+			const pl_plan_options *o, pl_error *err)
+{
+	if (p->env.memory_budget >= PL_MIN_RANK_BUDGET)
+		return 0;
+	int per_node = p->node_size;
+	char why[256];
+	snprintf(
+	    why, sizeof(why),
+	    "memory %llu bytes gives each of the %d ranks on a node %llu; a "
+	    "job needs at least 256 KiB per rank (%llu bytes for this node) "
+	    "to start",
+	    (unsigned long long)p->memory, per_node,
+	    (unsigned long long)p->env.memory_budget,
+	    (unsigned long long)PL_MIN_RANK_BUDGET * (unsigned)per_node);
+	if (o->memory != NULL || job == NULL)
+		return pl_error_set(err, PL_ERR_CONF, "--memory: %s", why);
+	return pl_section_error(job, "memory", err, "%s", why);
 }
 
 /* Destroys the operators, keeping the source and schemas[0]. */
@@ -152,9 +205,14 @@ static int init_ops(pl_plan *p, const pl_section **secs, size_t nsecs,
 	if (p->chunk_rows == 0)
 		p->env.chunk_rows = pl_chunk_start_rows(
 		    p->node.l2_bytes, row_bytes(&p->schemas[0]));
+	uint64_t plan_bytes = schema_bytes(&p->schemas[0]);
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < nsecs; i++)
+	for (size_t i = 0; rc == 0 && i < nsecs; i++) {
 		rc = init_op(p, i, secs[i], defs ? defs[i] : NULL, err);
+		plan_bytes += rc ? 0 : schema_bytes(&p->schemas[i + 1]);
+		if (rc == 0 && plan_bytes > p->env.memory_budget / 2)
+			rc = plan_too_big(p, secs[i], i + 1, plan_bytes, err);
+	}
 	return rc;
 }
 
@@ -220,11 +278,15 @@ static int build(pl_plan *p, const pl_plan_options *o,
 	p->node_size = o->node_size > 0 ? o->node_size : 1;
 	p->env.memory_budget =
 	    p->memory / (size_t)(o->node_size > 0 ? o->node_size : 1);
+	if (rc == 0)
+		rc = check_budget(p, job, o, err);
 	p->env.chunk_rows = p->chunk_rows ? p->chunk_rows : 65536;
 	p->env.spill_dir = p->spill_dir;
 	p->env.job_name = p->job_name;
 	p->env.nodes = p->nodes;
 	p->env.now_us = o->now_us;
+	if (rc == 0)
+		rc = pl_plan_check_outputs(p, o, err);
 	if (rc == 0)
 		rc = open_source(p, pool, err);
 	if (rc == 0)

@@ -52,6 +52,8 @@ typedef struct pl_plan {
 	int hdf5_layout; /* PL_HDF5_COLUMNS or PL_HDF5_COMPOUND */
 	char hdf5_group[1024];
 	int overwrite;
+	int sink_kind;	  /* enum pl_output_kind (output_path.h) */
+	int exclude_sink; /* the source's glob matches the sink: skip it */
 } pl_plan;
 
 /* Loads conf_path, checks sections, keys, names and types, opens the

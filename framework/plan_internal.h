@@ -18,4 +18,9 @@ int pl_plan_read_sink(pl_plan *p, const pl_section *s, const pl_plan_options *o,
  * (plan_project.c). malloc'd; NULL when out of memory. */
 uint8_t *pl_plan_columns_used(const pl_plan *p);
 
+/* Checks the sink, the reject file and the metrics against the inputs and
+ * each other (unless explaining); sets sink_kind and exclude_sink. */
+int pl_plan_check_outputs(pl_plan *p, const pl_plan_options *o,
+			  pl_error *err);
+
 #endif

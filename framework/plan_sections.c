@@ -183,12 +183,7 @@ int pl_plan_read_sink(pl_plan *p, const pl_section *s, const pl_plan_options *o,
 	    (rc = read_sink_format(p, s, err)) != 0 ||
 	    (rc = read_compression(p, s, err)) != 0)
 		return rc;
-	struct stat st;
-	if (!o->explain && !p->overwrite && stat(p->sink_path, &st) == 0)
-		return pl_section_error(s, "path", err,
-					"output '%s' exists; set overwrite = "
-					"true to replace it",
-					p->sink_path);
+	(void)o; /* the output itself is checked with the inputs */
 	return 0;
 }
 

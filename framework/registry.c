@@ -1,6 +1,7 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "framework/registry.h"
 
@@ -159,6 +160,18 @@ int pl_registry_load_plugin(pl_registry *r, const pl_section *s,
 	int rc = plugin_path(s, path, sizeof(path), err);
 	if (rc != 0)
 		return rc;
+	/* A name without '/' would make dlopen search the library path;
+	 * the job names a file, so load exactly that file. */
+	if (strchr(path, '/') == NULL)
+		return pl_section_error(s, "plugin", err, "bad plugin path");
+	/* dlopen reads a FIFO or a device until it ends: it would wait
+	 * forever, deaf to signals. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return pl_section_error(s, "plugin", err,
+					"cannot load plugin: %s is not a "
+					"regular file",
+					path);
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL)
 		return pl_section_error(s, "plugin", err,

@@ -9,6 +9,7 @@
 
 #include "framework/csv_partition_mpi.h"
 #include "framework/exchange.h"
+#include "framework/output_path.h"
 #include "framework/read_ahead.h"
 #include "framework/source.h"
 #include "io/csv_reader.h"
@@ -112,10 +113,52 @@ static int read_columns(const pl_section *s, int use_columns, char ***names,
 	return rc ? pl_section_rewrap(s, "columns", rc, err) : 0;
 }
 
+/* 1 when path is exclude or one of the temporary files written beside it
+ * (".NAME.tmp-..."). */
+static int is_excluded(const char *path, const char *exclude)
+{
+	const char *slash = strrchr(exclude, '/');
+	const char *name = slash ? slash + 1 : exclude;
+	size_t dirlen = (size_t)(name - exclude), n = strlen(name);
+	const char *pslash = strrchr(path, '/');
+	const char *pname = pslash ? pslash + 1 : path;
+	if ((size_t)(pname - path) == dirlen &&
+	    strncmp(path, exclude, dirlen) == 0 && pname[0] == '.' &&
+	    strncmp(pname + 1, name, n) == 0 &&
+	    strncmp(pname + 1 + n, ".tmp-", 5) == 0)
+		return 1;
+	return pl_same_file(path, exclude);
+}
+
+/* Drops the excluded files from paths (see pl_source_open_excluding). */
+static int drop_excluded(const pl_section *s, char **paths, size_t *n,
+			 const char *exclude, pl_error *err)
+{
+	if (exclude == NULL)
+		return 0;
+	size_t kept = 0;
+	for (size_t i = 0; i < *n; i++) {
+		if (is_excluded(paths[i], exclude))
+			free(paths[i]);
+		else
+			paths[kept++] = paths[i];
+	}
+	*n = kept;
+	if (kept == 0)
+		return pl_section_error(s, "path", err,
+					"the glob matches only the job's own "
+					"output '%s'",
+					exclude);
+	return 0;
+}
+
 static int open_hdf5(pl_source *src, const pl_section *s, int use_columns,
-		     pl_pool *pool, pl_error *err)
+		     const char *exclude, pl_pool *pool, pl_error *err)
 {
 	int rc = pl_hdf5_options_from_section(s, &src->h5_opts, err);
+	if (rc == 0)
+		rc = drop_excluded(s, src->h5_opts.paths, &src->h5_opts.npaths,
+				   exclude, err);
 	if (rc == 0)
 		rc = read_columns(s, use_columns, &src->h5_opts.columns,
 				  &src->h5_opts.ncolumns, err);
@@ -130,9 +173,12 @@ static int open_hdf5(pl_source *src, const pl_section *s, int use_columns,
 }
 
 static int open_csv(pl_source *src, const pl_section *s, int use_columns,
-		    pl_pool *pool, pl_error *err)
+		    const char *exclude, pl_pool *pool, pl_error *err)
 {
 	int rc = pl_csv_options_from_section(s, &src->csv_opts, err);
+	if (rc == 0)
+		rc = drop_excluded(s, src->csv_opts.paths,
+				   &src->csv_opts.npaths, exclude, err);
 	if (rc == 0)
 		rc = read_columns(s, use_columns, &src->csv_opts.columns,
 				  &src->csv_opts.ncolumns, err);
@@ -161,6 +207,13 @@ static int read_validate(const pl_section *s, int *all, pl_error *err)
 int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 		   pl_source **out, pl_error *err)
 {
+	return pl_source_open_excluding(s, use_columns, NULL, pool, out, err);
+}
+
+int pl_source_open_excluding(const pl_section *s, int use_columns,
+			     const char *exclude, pl_pool *pool,
+			     pl_source **out, pl_error *err)
+{
 	int all;
 	int rc = read_validate(s, &all, err);
 	if (rc != 0)
@@ -176,8 +229,8 @@ int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 	rc = pick_format(s, &src->format, err);
 	if (rc == 0)
 		rc = src->format == FORMAT_HDF5
-			 ? open_hdf5(src, s, use_columns, pool, err)
-			 : open_csv(src, s, use_columns, pool, err);
+			 ? open_hdf5(src, s, use_columns, exclude, pool, err)
+			 : open_csv(src, s, use_columns, exclude, pool, err);
 	if (rc != 0) {
 		pl_source_close(src);
 		return rc;

@@ -23,6 +23,13 @@ int pl_source_keys(int use_columns, const char ***keys, size_t *n);
 int pl_source_open(const pl_section *s, int use_columns, pl_pool *pool,
 		   pl_source **out, pl_error *err);
 
+/* As pl_source_open, leaving out of the files the source names the one
+ * that is exclude (the job's own output, which a glob may match) and its
+ * temporary files; exclude may be NULL. */
+int pl_source_open_excluding(const pl_section *s, int use_columns,
+			     const char *exclude, pl_pool *pool,
+			     pl_source **out, pl_error *err);
+
 const pl_schema *pl_source_schema(const pl_source *src);
 
 /* Whether the planner may narrow the source to the columns the job uses:

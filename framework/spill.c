@@ -206,6 +206,8 @@ typedef struct part_merge {
 static int merge_checked(void *arg, pl_batch *b, pl_error *err)
 {
 	part_merge *pm = arg;
+	if (pl_should_stop(pm->m->env))
+		return pl_error_set(err, PL_ERR_IO, "interrupted");
 	int rc = pm->m->def->merge(pm->m, b, err);
 	return rc == 0 && pm->child ? pl_spill_check(pm->child, err) : rc;
 }

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "framework/name_index.h"
 #include "io/csv_infer.h"
 #include "io/csv_partition.h"
 #include "io/csv_reader.h"
@@ -103,8 +104,18 @@ static ssize_t read_range(pl_csv_reader *r, pl_error *err)
 		if (n < 0)
 			return pl_error_set(err, PL_ERR_IO, "%s: %s",
 					    cur_path(r), strerror(errno));
+		/* The share was cut from the file's size at the start: an
+		 * end before the stop offset means the file shrank while the
+		 * job ran, and the answer would silently miss rows. */
 		if (n == 0)
-			break;
+			return pl_error_set(err, PL_ERR_DATA,
+					    "%s: the file ends at byte %llu, "
+					    "before byte %llu where this "
+					    "rank's share ends (truncated "
+					    "while the job read it?)",
+					    cur_path(r),
+					    (unsigned long long)(r->off + got),
+					    (unsigned long long)r->stop);
 		got += (size_t)n;
 	}
 	r->off += got;
@@ -269,13 +280,14 @@ static int first_header(pl_csv_reader *r, const pl_csv_record *rec,
 {
 	char name[4096];
 	r->nin = rec->nfields;
-	for (size_t i = 0; i < r->nin; i++) {
-		int rc = 0;
+	pl_name_index *seen = pl_name_index_new(r->nin);
+	int rc = seen ? 0 : pl_error_nomem(err, "the header's names");
+	for (size_t i = 0; rc == 0 && i < r->nin; i++) {
 		if (r->o->header)
 			rc = header_name(r, i, name, sizeof(name), err);
 		else
 			snprintf(name, sizeof(name), "c%zu", i + 1);
-		if (rc == 0 && pl_schema_find(&r->in, name) >= 0)
+		if (rc == 0 && pl_name_index_find(seen, &r->in, name) >= 0)
 			rc =
 			    pl_error_set(err, PL_ERR_DATA,
 					 "%s:%lld: duplicate column name "
@@ -283,10 +295,11 @@ static int first_header(pl_csv_reader *r, const pl_csv_record *rec,
 					 cur_path(r), (long long)r->line, name);
 		if (rc == 0)
 			rc = pl_schema_add(&r->in, name, PL_STRING, err);
-		if (rc != 0)
-			return rc;
+		if (rc == 0 && pl_name_index_add(seen, &r->in, i) != 0)
+			rc = pl_error_nomem(err, "the header's names");
 	}
-	return 0;
+	pl_name_index_free(seen);
+	return rc;
 }
 
 static int same_header(pl_csv_reader *r, const pl_csv_record *rec,
@@ -1093,7 +1106,10 @@ void pl_csv_reader_discard_reject(pl_csv_reader *r)
 	if (r->reject != NULL)
 		fclose(r->reject);
 	r->reject = NULL;
-	unlink(r->o->reject_path);
+	/* a FIFO or device given as the reject file is not the job's */
+	struct stat st;
+	if (lstat(r->o->reject_path, &st) == 0 && S_ISREG(st.st_mode))
+		unlink(r->o->reject_path);
 	if (r->reject_path != NULL)
 		unlink(r->reject_path);
 }

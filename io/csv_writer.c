@@ -177,14 +177,21 @@ static int start_zstd(pl_csv_writer *w, int level, pl_error *err)
 	if (ZSTD_isError(r))
 		return pl_error_set(err, PL_ERR_CONF, "%s: zstd level %d: %s",
 				    w->path, level, ZSTD_getErrorName(r));
+	/* Each frame ends with a checksum of its content, so that a damaged
+	 * file is an error when read back, not wrong values. */
+	r = ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1);
+	if (ZSTD_isError(r))
+		return pl_error_set(err, PL_ERR_INTERNAL, "%s: zstd: %s",
+				    w->path, ZSTD_getErrorName(r));
 	return 0;
 }
 
-static int open_writer(pl_csv_writer *w, const char *path,
+/* fd < 0: a temporary file beside path; else written straight to fd. */
+static int open_writer(pl_csv_writer *w, const char *path, int fd,
 		       const pl_schema *schema, int zstd_level, int header,
 		       pl_error *err)
 {
-	w->fd = -1;
+	w->fd = fd;
 	w->path = strdup(path);
 	w->out.buf = malloc(WRITE_BUFFER);
 	w->out.cap = WRITE_BUFFER;
@@ -192,21 +199,25 @@ static int open_writer(pl_csv_writer *w, const char *path,
 	if (w->path == NULL || w->out.buf == NULL)
 		return pl_error_nomem(err, "the CSV writer");
 	int rc = zstd_level > 0 ? start_zstd(w, zstd_level, err) : 0;
-	if (rc == 0)
+	if (rc == 0 && fd < 0)
 		rc = create_temp(w, err);
 	if (rc == 0 && header)
 		rc = pl_csv_out_header(&w->out, schema, err);
 	return rc;
 }
 
-static int open_any(const char *path, const pl_schema *schema, int zstd_level,
-		    int header, pl_csv_writer **out, pl_error *err)
+static int open_any(const char *path, int fd, const pl_schema *schema,
+		    int zstd_level, int header, pl_csv_writer **out,
+		    pl_error *err)
 {
 	*out = NULL;
 	pl_csv_writer *w = calloc(1, sizeof(*w));
-	if (w == NULL)
+	if (w == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return pl_error_nomem(err, "the CSV writer");
-	int rc = open_writer(w, path, schema, zstd_level, header, err);
+	}
+	int rc = open_writer(w, path, fd, schema, zstd_level, header, err);
 	if (rc != 0) {
 		destroy(w);
 		return rc;
@@ -218,14 +229,20 @@ static int open_any(const char *path, const pl_schema *schema, int zstd_level,
 int pl_csv_writer_open(const char *path, const pl_schema *schema,
 		       int zstd_level, pl_csv_writer **out, pl_error *err)
 {
-	return open_any(path, schema, zstd_level, 1, out, err);
+	return open_any(path, -1, schema, zstd_level, 1, out, err);
+}
+
+int pl_csv_writer_open_fd(const char *path, int fd, const pl_schema *schema,
+			  int zstd_level, pl_csv_writer **out, pl_error *err)
+{
+	return open_any(path, fd, schema, zstd_level, 1, out, err);
 }
 
 int pl_csv_writer_open_part(const char *path, const pl_schema *schema,
 			    int zstd_level, int header, pl_csv_writer **out,
 			    pl_error *err)
 {
-	int rc = open_any(path, schema, zstd_level, header, out, err);
+	int rc = open_any(path, -1, schema, zstd_level, header, out, err);
 	/* A part is read back through its descriptor only: unlinked now, it
 	 * cannot outlive the process, even one killed with SIGKILL. */
 	if (rc == 0) {
@@ -273,6 +290,8 @@ static int finish_file(pl_csv_writer *w, pl_error *err)
 	w->fd = -1;
 	if (close(fd) != 0)
 		return io_error(w, "write", err);
+	if (w->tmp == NULL) /* written straight to a stream */
+		return 0;
 	pl_crash_cleanup_disarm(w->tmp);
 	if (rename(w->tmp, w->path) != 0)
 		return io_error(w, "rename the finished output into place",

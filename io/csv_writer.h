@@ -18,6 +18,13 @@ typedef struct pl_csv_writer pl_csv_writer;
 int pl_csv_writer_open(const char *path, const pl_schema *schema,
 		       int zstd_level, pl_csv_writer **out, pl_error *err);
 
+/* As pl_csv_writer_open, writing straight to fd (standard output, a FIFO,
+ * a device), which the writer owns and closes: no temporary file, nothing
+ * renamed, and what was written stays written when the job fails. path
+ * names the output in messages. */
+int pl_csv_writer_open_fd(const char *path, int fd, const pl_schema *schema,
+			  int zstd_level, pl_csv_writer **out, pl_error *err);
+
 /* For one rank's part of an output written by several ranks: like
  * pl_csv_writer_open, with the header only when header is set. */
 int pl_csv_writer_open_part(const char *path, const pl_schema *schema,

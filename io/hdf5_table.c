@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/hdf5_filters.h"
 #include "io/hdf5_table.h"
 #include "io/hdf5_time.h"
 
@@ -150,6 +151,9 @@ static int open_1d(pl_h5_table *t, const char *path, int greedy, hid_t *out,
 	if (*out < 0)
 		return h5_fail(err, PL_ERR_DATA, t->path, path,
 			       "cannot open as a dataset");
+	int rc = pl_h5_check_filters(*out, t->path, path, err);
+	if (rc != 0)
+		return rc;
 	hid_t space = H5Dget_space(*out);
 	int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
 	hsize_t dim = 0;

@@ -514,6 +514,19 @@ int pl_hdf5_writer_write(pl_hdf5_writer *w, uint64_t first, const pl_batch *b,
 	return write_valid(w, first, b, rc, err);
 }
 
+void pl_hdf5_writer_abandon(pl_hdf5_writer *w)
+{
+	if (w == NULL)
+		return;
+	/* Closing a parallel file is collective and flushes; after a failed
+	 * write the ranks' caches differ and the close waits forever. The
+	 * handles are left to the process's end (HDF5's exit handler is off,
+	 * see pl_h5_quiet) and the caller removes the file. */
+	if (!w->parallel)
+		close_all(w);
+	free_writer(w);
+}
+
 int pl_hdf5_writer_close(pl_hdf5_writer *w, pl_error *err)
 {
 	if (w == NULL)

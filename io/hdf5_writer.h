@@ -71,6 +71,11 @@ int pl_hdf5_writer_write(pl_hdf5_writer *w, uint64_t first, const pl_batch *b,
  * failed, else 0. */
 int pl_hdf5_writer_close(pl_hdf5_writer *w, pl_error *err);
 
+/* After a failure every rank agreed on: drops w without the collective
+ * close, which could wait forever on ranks whose writes failed apart (a
+ * full disk). The caller removes the file. NULL is fine. */
+void pl_hdf5_writer_abandon(pl_hdf5_writer *w);
+
 /* Registers the zstd filter (id 32015) with the HDF5 library; idempotent.
  * Returns 0 or PL_ERR_INTERNAL. */
 int pl_hdf5_register_zstd(pl_error *err);

@@ -22,6 +22,11 @@ static size_t decompress(size_t nbytes, size_t *buf_size, void **buf)
 		return 0;
 	size_t n = ZSTD_decompress(out, (size_t)size, *buf, nbytes);
 	if (ZSTD_isError(n) || n != size) {
+		/* the innermost entry is what the reader's message quotes */
+		H5Epush2(H5E_DEFAULT, __FILE__, __func__, __LINE__, H5E_ERR_CLS,
+			 H5E_PLINE, H5E_CANTFILTER, "damaged zstd chunk: %s",
+			 ZSTD_isError(n) ? ZSTD_getErrorName(n)
+					 : "wrong decompressed size");
 		H5free_memory(out);
 		return 0;
 	}
@@ -37,8 +42,19 @@ static size_t compress(int level, size_t nbytes, size_t *buf_size, void **buf)
 	void *out = H5allocate_memory(cap, 0);
 	if (out == NULL)
 		return 0;
-	size_t n = ZSTD_compress(out, cap, *buf, nbytes, level);
-	if (ZSTD_isError(n)) {
+	/* A checksum ends each chunk's frame: HDF5 stores none for raw data,
+	 * so without it a damaged chunk would read back as wrong values. */
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	size_t n =
+	    cc == NULL
+		? 0
+		: ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
+	if (cc != NULL && !ZSTD_isError(n))
+		n = ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+	if (cc != NULL && !ZSTD_isError(n))
+		n = ZSTD_compress2(cc, out, cap, *buf, nbytes);
+	ZSTD_freeCCtx(cc);
+	if (cc == NULL || ZSTD_isError(n)) {
 		H5free_memory(out);
 		return 0;
 	}

@@ -42,6 +42,16 @@ static ssize_t read_full(pl_zin *z, void *buf, size_t cap, pl_error *err)
 		got += (size_t)n;
 	}
 	z->bytes_read += got;
+	/* A regular file that ends before the size it had when opened was
+	 * truncated while the job read it: its rows would silently go
+	 * missing. */
+	if (got < cap && z->size > 0 && z->bytes_read < z->size)
+		return pl_error_set(err, PL_ERR_DATA,
+				    "%s: the file ends at byte %llu but was "
+				    "%llu bytes when the job opened it "
+				    "(truncated while the job read it?)",
+				    z->path, (unsigned long long)z->bytes_read,
+				    (unsigned long long)z->size);
 	return (ssize_t)got;
 }
 
@@ -130,6 +140,20 @@ static ssize_t read_plain(pl_zin *z, char *buf, size_t cap, pl_error *err)
 	return n < 0 ? n : (ssize_t)got + n;
 }
 
+/* Where zstd stood in the file: from the first byte of the buffer it had
+ * not consumed to the last byte read (a checksum is checked at its
+ * frame's end, so the damage may lie earlier in that frame). */
+static int damaged(const pl_zin *z, size_t code, pl_error *err)
+{
+	uint64_t at = z->bytes_read - (uint64_t)(z->in.size - z->in.pos);
+	return pl_error_set(err, PL_ERR_DATA,
+			    "%s: damaged zstd data in compressed bytes "
+			    "%llu-%llu: %s",
+			    z->path, (unsigned long long)at,
+			    (unsigned long long)z->bytes_read,
+			    ZSTD_getErrorName(code));
+}
+
 static ssize_t read_zstd(pl_zin *z, char *buf, size_t cap, pl_error *err)
 {
 	ZSTD_outBuffer o = {buf, cap, 0};
@@ -148,13 +172,14 @@ static ssize_t read_zstd(pl_zin *z, char *buf, size_t cap, pl_error *err)
 		}
 		size_t r = ZSTD_decompressStream(z->dctx, &o, &z->in);
 		if (ZSTD_isError(r))
-			return pl_error_set(err, PL_ERR_DATA, "%s: zstd: %s",
-					    z->path, ZSTD_getErrorName(r));
+			return damaged(z, r, err);
 		z->frame_left = r;
 	}
 	if (o.pos == 0 && z->frame_left != 0)
 		return pl_error_set(err, PL_ERR_DATA,
-				    "%s: truncated zstd frame", z->path);
+				    "%s: truncated zstd frame (the file ends "
+				    "at byte %llu inside a frame)",
+				    z->path, (unsigned long long)z->bytes_read);
 	return (ssize_t)o.pos;
 }
 

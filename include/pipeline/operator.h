@@ -29,6 +29,7 @@
 #ifndef PIPELINE_OPERATOR_H
 #define PIPELINE_OPERATOR_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,7 +73,17 @@ typedef struct pl_op_env {
 	int nodes;	      /* nodes the ranks run on (0: unknown, as 1) */
 	uint64_t input_bytes; /* the job source's bytes (0: unknown) */
 	int64_t now_us; /* the job's now(): microseconds, alike on every rank */
+	/* Nonzero once SIGINT or SIGTERM arrived (NULL: never). A loop that
+	 * runs long without emitting (a merge of spilled runs) checks it and
+	 * returns pl_interrupted(); emitting checks it too. */
+	const volatile sig_atomic_t *stop;
 } pl_op_env;
+
+/* Nonzero when the job is to stop (a signal arrived). */
+static inline int pl_should_stop(const pl_op_env *env)
+{
+	return env != NULL && env->stop != NULL && *env->stop;
+}
 
 typedef struct pl_operator pl_operator;
 

@@ -2,7 +2,9 @@
  * directory, and the budget from a node's figures and a size. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "framework/budget.h"
@@ -124,8 +126,9 @@ static void test_missing_files(void)
 
 static void test_budget_default_and_override(void)
 {
-	pl_node_info n = {(uint64_t)16 << 30, (uint64_t)4 << 30,
-			  (uint64_t)4 << 30, 0, 0};
+	pl_node_info n = {.physical = (uint64_t)16 << 30,
+			  .cgroup_limit = (uint64_t)4 << 30,
+			  .usable = (uint64_t)4 << 30};
 	uint64_t b;
 	CU_ASSERT_EQUAL(pl_budget_resolve(&n, NULL, &b), 0);
 	CU_ASSERT_EQUAL(b, (uint64_t)3 << 30); /* 75% of the cgroup's 4 GiB */
@@ -148,7 +151,56 @@ static void test_probe_live(void)
 	CU_ASSERT(n.cgroup_limit == 0 || n.usable <= n.cgroup_limit);
 }
 
+/* Under `ulimit -v` the room is 3/4 of what the limit leaves beyond the
+ * mapped address space, and the probe's usable memory is no larger; in a
+ * child, so that the limit does not bind the other tests. */
+static uint64_t vm_size(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long kb = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmSize: %llu", &kb) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
+static int getrlimit_is_infinite(void)
+{
+	struct rlimit rl;
+	return getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY;
+}
+
+static void test_address_space_limit(void)
+{
+	CU_ASSERT_EQUAL(pl_address_space_room() == 0, getrlimit_is_infinite());
+	pid_t pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		/* 4 GiB beyond what is mapped: AddressSanitizer maps
+		 * terabytes of shadow before main */
+		struct rlimit rl;
+		getrlimit(RLIMIT_AS, &rl);
+		rl.rlim_cur = (rlim_t)(vm_size() + ((uint64_t)4 << 30));
+		if (setrlimit(RLIMIT_AS, &rl) != 0)
+			_exit(3);
+		uint64_t room = pl_address_space_room();
+		pl_node_info n;
+		pl_node_probe("/", &n);
+		int ok = room > 0 && room <= ((uint64_t)3 << 30) &&
+			 room > ((uint64_t)2 << 30) && n.as_room > 0 &&
+			 n.usable <= n.as_room;
+		_exit(ok ? 0 : 1);
+	}
+	int status = 0;
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static const pl_test tests[] = {
+    {"address_space_limit", test_address_space_limit},
     {"v2_limit", test_v2_limit},
     {"v2_max_is_none", test_v2_max_is_none},
     {"v2_parent_binds", test_v2_parent_binds},

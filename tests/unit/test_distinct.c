@@ -60,7 +60,8 @@ static int start(run *r, const char *key, const char *value,
 	memset(r, 0, sizeof(*r));
 	r->pool = pl_pool_create(1 << 20);
 	pl_pool_fail_after(r->pool, fail, 1);
-	r->env = (pl_op_env){r->pool, 0, 1, SIZE_MAX, chunk, NULL, "t", 1, 0, 0};
+	r->env = (pl_op_env){r->pool, 0, 1, SIZE_MAX, chunk, NULL,
+			     "t",     1, 0, 0,	      NULL};
 	r->kv[0] = (pl_kv){(char *)key, (char *)value, 5};
 	r->sec =
 	    (pl_section){"distinct", 4, 1, "job.conf", "/", key != NULL, r->kv};

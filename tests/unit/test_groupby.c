@@ -108,7 +108,8 @@ static int start_failing(run *r, const char *const *kv, const pl_schema *in,
 	memset(r, 0, sizeof(*r));
 	r->pool = pl_pool_create(1 << 20);
 	pl_pool_fail_after(r->pool, fail, 1);
-	r->env = (pl_op_env){r->pool, 0, 1, SIZE_MAX, chunk, NULL, "t", 1, 0, 0};
+	r->env = (pl_op_env){r->pool, 0, 1, SIZE_MAX, chunk, NULL,
+			     "t",     1, 0, 0,	      NULL};
 	size_t n = 0;
 	for (; kv[2 * n] && n < MAX_KV; n++)
 		r->kv[n] = (pl_kv){(char *)kv[2 * n], (char *)kv[2 * n + 1],

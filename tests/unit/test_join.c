@@ -64,7 +64,8 @@ static int start(run *r, const char *file, const char *on, const char *how,
 	memset(r, 0, sizeof(*r));
 	r->pool = pl_pool_create(1 << 20);
 	pl_pool_fail_after(r->pool, fail, 1);
-	r->env = (pl_op_env){r->pool, 0, 1, SIZE_MAX, chunk, NULL, "t", 1, 0, 0};
+	r->env = (pl_op_env){r->pool, 0, 1, SIZE_MAX, chunk, NULL,
+			     "t",     1, 0, 0,	      NULL};
 	snprintf(r->path, sizeof(r->path), "%s/%s", tmpdir, file);
 	const char *keys[] = {"path", "on", "how", "columns"};
 	const char *vals[] = {r->path, on, how, columns};

@@ -60,8 +60,8 @@ static int start_failing(run *r, const char *by, const char *limit,
 	memset(r, 0, sizeof(*r));
 	r->pool = pl_pool_create(1 << 20);
 	pl_pool_fail_after(r->pool, fail, 1);
-	r->env =
-	    (pl_op_env){r->pool, 0, 1, run_budget, chunk, run_spill_dir, "t", 1, 0, 0};
+	r->env = (pl_op_env){r->pool, 0, 1, run_budget, chunk, run_spill_dir,
+			     "t",     1, 0, 0,		NULL};
 	const char *keys[] = {"by", "limit", "per"};
 	const char *vals[] = {by, limit, per};
 	for (int i = 0; i < 3; i++)
