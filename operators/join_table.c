@@ -205,7 +205,8 @@ static bool key_equal(const join_state *st, const pl_column *l, size_t i,
 		return len == slot >> 32 &&
 		       memcmp(s, (const char *)h + (uint32_t)slot, len) == 0;
 	}
-	if (l->type == PL_INT64 && rt == PL_INT64)
+	/* int64 with int64, date with date, timestamp with timestamp */
+	if (pl_type_is_i64(l->type) && l->type == rt)
 		return pl_col_i64(l)[i] == (int64_t)slot;
 	double d;
 	memcpy(&d, &slot, 8);

@@ -82,8 +82,9 @@ case_pandas_duckdb_postgres() {
     { cat want.csv; echo "8,,,"; } | diff - out.csv ||
       fail "postgres.txt column $c: other instants" || return 1
   done
-  # The inferred types: the peers' time columns are timestamps and dates.
-  msg=$("$bin" --explain peer.conf 2>&1)
+  # The inferred types: the peers' time columns are timestamps and dates
+  # (validate = all: the job reads c2 only for its type).
+  msg=$("$bin" --explain --set source.validate=all peer.conf 2>&1)
   has "c2: timestamp, c3: timestamp, c4: date"
 }
 
