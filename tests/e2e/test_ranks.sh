@@ -137,9 +137,10 @@ case_plan_errors_spawn_nothing() {
   printf '[source]\npath = missing.csv\n[sink]\npath = out.csv\n' >job.conf
   OMPI_MCA_pml=bogus run_p 1 -q --ranks 4 "$PWD/job.conf" || return 1
   has 'missing\.csv' && lacks 'MPI|ORTE' || return 1
-  printf '[source]\npath = %s\n[sink]\npath = %s\n' "$top/jobs/data/people.csv" "$top/jobs/data/people.csv" >job.conf
+  printf 'x\n' >exists.csv
+  printf '[source]\npath = %s\n[sink]\npath = exists.csv\n' "$top/jobs/data/people.csv" >job.conf
   OMPI_MCA_pml=bogus run_p 2 -q --ranks 3 "$PWD/job.conf" && has 'overwrite' && lacks 'MPI|ORTE' || return 1
-  only job.conf
+  only job.conf exists.csv
 }
 
 # --ranks auto (the default) on a small input: one process, no MPI.
@@ -147,7 +148,7 @@ case_auto_small_input_one_process() {
   printf '[source]\npath = %s\n[groupby]\nkeys = city\nn = count()\n[sink]\npath = out.csv\n' "$top/jobs/data/people.csv" >job.conf
   OMPI_MCA_pml=bogus run_p 0 -q --metrics m.json "$PWD/job.conf" || return 1
   [ "$(ranks_in m.json)" = 1 ] || fail "default: ranks $(ranks_in m.json)" || return 1
-  rm out.csv
+  rm out.csv m.json
   OMPI_MCA_pml=bogus PIPELINE_RANKS=auto run_p 0 -q --metrics m.json "$PWD/job.conf" || return 1
   [ "$(ranks_in m.json)" = 1 ] || fail "PIPELINE_RANKS=auto: ranks $(ranks_in m.json)"
 }
