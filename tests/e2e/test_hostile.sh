@@ -1095,8 +1095,9 @@ case_signal_during_spill_merge() {
 }
 
 # SIGTERM to a run spawned with --ranks 3 ends it quickly (it took 22 s).
+# Four million rows: the job must still be running 3 s in.
 case_signal_ranks3() {
-  awk 'BEGIN { srand(3); print "k,v"; for (i = 1; i <= 1000000; i++) print "key" int(rand() * 1e9) "," rand() }' >d.csv
+  awk 'BEGIN { srand(3); print "k,v"; for (i = 1; i <= 4000000; i++) print "key" int(rand() * 1e9) "," rand() }' >d.csv
   printf '[source]\npath = d.csv\n[groupby]\nkeys = k\nn = count()\n[sink]\npath = out.csv\n' >job.conf
   timeout 60 "$bin" -q --ranks 3 --memory 16MiB job.conf >/dev/null 2>err.txt &
   local job=$! t0 t1
