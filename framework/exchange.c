@@ -50,7 +50,7 @@ struct pl_exchange {
 			displs: nranks each */
 	pl_batch *out;
 	pl_batch *self; /* direct_self: this rank's rows of one push */
-	int failed; /* the agreed failure, or 0 */
+	int failed;	/* the agreed failure, or 0 */
 	int finished;
 	pl_exchange_stats stats;
 };
@@ -199,8 +199,8 @@ static int alloc_state(pl_exchange *x, const pl_schema *schema,
 		x->keys[k] = o->keys[k];
 	}
 	x->nkeys = o->nkeys;
-	if (o->direct_self && (x->self = pl_batch_new(schema, 0, x->pool,
-						      err)) == NULL)
+	if (o->direct_self &&
+	    (x->self = pl_batch_new(schema, 0, x->pool, err)) == NULL)
 		return PL_ERR_NOMEM;
 	x->chunk_cap = (size_t)INT_MAX / n;
 	x->round_bytes =

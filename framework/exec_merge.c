@@ -97,8 +97,8 @@ static int merge_at_root(pl_exec *x, size_t i, pl_error *err)
 		rc = all ? 0 : PL_ERR_NOMEM;
 	}
 	rc = pl_mpi_agree(x->comm, rc, err);
-	pl_exchange_opts opts = {NULL, 0, ROUND_BYTES,
-				 pl_exec_shuffle_level(x), 0};
+	pl_exchange_opts opts = {NULL, 0, ROUND_BYTES, pl_exec_shuffle_level(x),
+				 0};
 	pl_exchange *ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, &local->partial_schema, &opts,

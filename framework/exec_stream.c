@@ -86,8 +86,6 @@ int pl_exec_shuffle_level(const pl_exec *x)
 	return x->p->nodes > 1 ? PL_SHUFFLE_ZSTD_LEVEL : 0;
 }
 
-static int receive_input(void *arg, pl_batch *rows, pl_error *err);
-
 static int open_point(pl_exec *x, size_t i, pl_error *err)
 {
 	pl_operator *op = &x->p->ops[i];
@@ -227,18 +225,18 @@ static int aggregate_rows(pl_exec *x, size_t i, const pl_batch *b,
 static int should_pass(const pl_stream_point *sp, uint64_t state,
 		       double bytes_per_row)
 {
-	double rho = state >= sp->win_state
-			 ? (double)(state - sp->win_state) / (double)sp->win_rows
-			 : 1.0; /* the state spilled: it is not reducing */
+	double rho =
+	    state >= sp->win_state
+		? (double)(state - sp->win_state) / (double)sp->win_rows
+		: 1.0; /* the state spilled: it is not reducing */
 	double ship = sp->ship_bytes > 0
 			  ? sp->ship_seconds / (double)sp->ship_bytes
 			  : SHIP_DEFAULT;
 	if (ship < 0.25 * SHIP_DEFAULT)
 		ship = 0.25 * SHIP_DEFAULT;
 	ship *= bytes_per_row;
-	double agg = sp->agg_rows > 0
-			 ? sp->agg_seconds / (double)sp->agg_rows
-			 : ship;
+	double agg =
+	    sp->agg_rows > 0 ? sp->agg_seconds / (double)sp->agg_rows : ship;
 	return pl_preagg_should_pass(rho, ship, agg);
 }
 
@@ -265,8 +263,8 @@ static void decide(pl_exec *x, size_t i, const pl_batch *b)
 		return;
 	}
 	if (!sp->pass || sp->probing) {
-		double bpr = b->nrows ? (double)pl_batch_bytes(b) / b->nrows
-				      : 0;
+		double bpr =
+		    b->nrows ? (double)pl_batch_bytes(b) / b->nrows : 0;
 		int was_probing = sp->probing;
 		sp->pass = should_pass(sp, state, bpr);
 		sp->probing = 0;
@@ -331,9 +329,9 @@ static int send_local_state(pl_exec *x, size_t i, pl_error *err)
 	if (pa.ex != NULL) {
 		pl_emitter e = {push_partial, &pa};
 		rc = pl_exec_partial(x, i, &e, err);
-		rc = rc ? pl_exchange_abort(pa.ex, rc, err)
-			: pl_exchange_finish(pa.ex, receive_partial, &pa.a,
-					     err);
+		rc =
+		    rc ? pl_exchange_abort(pa.ex, rc, err)
+		       : pl_exchange_finish(pa.ex, receive_partial, &pa.a, err);
 		pl_exec_count_stats(x, pa.ex);
 		pl_exchange_destroy(pa.ex);
 	}

@@ -149,24 +149,23 @@ static void write_rank(FILE *f, const pl_plan *p, int rank, const uint64_t *m)
 		m[M_READ_AHEAD] ? "true" : "false",
 		(unsigned long long)m[M_CHUNKS]);
 	write_samples(f, m);
-	fprintf(f,
-		", \"budget_bytes\": %llu, \"peak_rss_bytes\": %llu, "
-		"\"peak_pool_bytes\": %llu, \"bytes_spilled\": %llu, "
-		"\"spill_depth\": %llu, "
-		"\"shuffle_bytes_raw\": %llu, \"shuffle_bytes_sent\": %llu, "
-		"\"preagg_local_rows\": %llu, \"preagg_passed_rows\": %llu, "
-		"\"seconds\": %.6f, \"cpu_seconds\": %.6f, "
-		"\"stage_seconds\": ",
-		(unsigned long long)m[M_BUDGET],
-		(unsigned long long)m[M_PEAK_RSS],
-		(unsigned long long)m[M_PEAK_POOL],
-		(unsigned long long)m[M_SPILLED],
-		(unsigned long long)m[M_SPILL_DEPTH],
-		(unsigned long long)m[M_SENT_RAW],
-		(unsigned long long)m[M_SENT],
-		(unsigned long long)m[M_ROWS_LOCAL],
-		(unsigned long long)m[M_ROWS_PASSED],
-		(double)m[M_SECONDS_US] / 1e6, (double)m[M_CPU_US] / 1e6);
+	fprintf(
+	    f,
+	    ", \"budget_bytes\": %llu, \"peak_rss_bytes\": %llu, "
+	    "\"peak_pool_bytes\": %llu, \"bytes_spilled\": %llu, "
+	    "\"spill_depth\": %llu, "
+	    "\"shuffle_bytes_raw\": %llu, \"shuffle_bytes_sent\": %llu, "
+	    "\"preagg_local_rows\": %llu, \"preagg_passed_rows\": %llu, "
+	    "\"seconds\": %.6f, \"cpu_seconds\": %.6f, "
+	    "\"stage_seconds\": ",
+	    (unsigned long long)m[M_BUDGET], (unsigned long long)m[M_PEAK_RSS],
+	    (unsigned long long)m[M_PEAK_POOL],
+	    (unsigned long long)m[M_SPILLED],
+	    (unsigned long long)m[M_SPILL_DEPTH],
+	    (unsigned long long)m[M_SENT_RAW], (unsigned long long)m[M_SENT],
+	    (unsigned long long)m[M_ROWS_LOCAL],
+	    (unsigned long long)m[M_ROWS_PASSED], (double)m[M_SECONDS_US] / 1e6,
+	    (double)m[M_CPU_US] / 1e6);
 	write_stages(f, p, m);
 	fputc('}', f);
 }
@@ -191,13 +190,13 @@ static int write_json(const char *path, const pl_plan *p, const uint64_t *all,
 	json_string(f, p->job_name);
 	fprintf(f,
 		", \"ranks\": %d, \"nodes\": %d, \"wall_seconds\": %.6f, "
-		"\"cpu_seconds\": %.6f, \"rows_in\": %llu, \"rows_out\": %llu, \"bytes_in\": %llu, "
+		"\"cpu_seconds\": %.6f, \"rows_in\": %llu, \"rows_out\": %llu, "
+		"\"bytes_in\": %llu, "
 		"\"bytes_out\": %llu, \"memory_budget_bytes\": %llu, "
 		"\"rank_budget_bytes\": %llu, "
 		"\"per_rank\": [",
 		n, p->nodes, (double)sum[M_SECONDS_US] / 1e6,
-		(double)sum[M_CPU_US] / 1e6,
-		(unsigned long long)sum[M_ROWS_IN],
+		(double)sum[M_CPU_US] / 1e6, (unsigned long long)sum[M_ROWS_IN],
 		(unsigned long long)sum[M_ROWS_OUT],
 		(unsigned long long)sum[M_BYTES_IN],
 		(unsigned long long)sum[M_BYTES_OUT],

@@ -208,11 +208,11 @@ static int kernel_copy(int fd, uint64_t size, const char *tmp, uint64_t off,
 		     errno == EOPNOTSUPP))
 			rc = 1;
 		else
-			rc = pl_error_set(err, PL_ERR_IO,
-					  "%s: cannot copy this rank's part: "
-					  "%s",
-					  path, n < 0 ? strerror(errno)
-						      : "it ended early");
+			rc = pl_error_set(
+			    err, PL_ERR_IO,
+			    "%s: cannot copy this rank's part: "
+			    "%s",
+			    path, n < 0 ? strerror(errno) : "it ended early");
 	}
 	if (close(out) != 0 && rc == 0)
 		rc = pl_error_set(err, PL_ERR_IO, "%s: %s", path,
@@ -233,8 +233,8 @@ static int mpiio_copy(int fd, uint64_t size, const char *tmp, uint64_t off,
 	MPI_File fh;
 	if (MPI_File_open(comm, tmp, MPI_MODE_WRONLY, MPI_INFO_NULL, &fh) !=
 	    MPI_SUCCESS)
-		return pl_error_set(err, PL_ERR_IO,
-				    "%s: cannot open (MPI-IO)", tmp);
+		return pl_error_set(err, PL_ERR_IO, "%s: cannot open (MPI-IO)",
+				    tmp);
 	if (fallback)
 		rc = copy_part(fd, size, fh, off, path, err);
 	MPI_File_close(&fh);

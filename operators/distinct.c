@@ -16,7 +16,7 @@
 enum { MIN_SLOTS = 1024 };
 
 typedef struct distinct_state {
-	int *map; /* input column of each output column */
+	int *map;     /* input column of each output column */
 	size_t *keys; /* map as op->input_keys */
 	size_t ncols;
 	pl_row_store rows;
@@ -89,8 +89,7 @@ static void distinct_columns_used(const pl_operator *op, const pl_schema *in,
 
 /* Which occurrence of a row is kept does not matter, so rows may go
  * straight to their owner and arrive in any order (operator.h). */
-static int offer_input_keys(pl_operator *op, distinct_state *st,
-			    pl_error *err)
+static int offer_input_keys(pl_operator *op, distinct_state *st, pl_error *err)
 {
 	if (st->ncols == 0)
 		return 0;

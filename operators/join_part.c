@@ -137,8 +137,7 @@ int pl_join_pick_distribution(pl_operator *op, join_state *st,
 	const char *d = pl_section_get(sec, "distribute", "auto");
 	bool part = strcmp(d, "partition") == 0;
 	if (strcmp(d, "auto") == 0)
-		part = choose(op->env, st,
-			      pl_input_size(st->src));
+		part = choose(op->env, st, pl_input_size(st->src));
 	else if (!part && strcmp(d, "broadcast") != 0)
 		return pl_section_error(sec, "distribute", err,
 					"distribute must be auto, broadcast "

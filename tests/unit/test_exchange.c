@@ -36,7 +36,7 @@ static void teardown(fixture *f)
 }
 
 static pl_exchange *open_direct(fixture *f, size_t round_bytes, int level,
-			       int direct_self)
+				int direct_self)
 {
 	static const size_t keys[] = {0};
 	pl_exchange_opts o = {keys, 1, round_bytes, level, direct_self};
