@@ -6,7 +6,8 @@
 #   targets: csv conf expr hdf5). The csv corpus holds real data files
 #   (jobs/data, db-benchmark answers) whole and truncated; the hdf5 corpus
 #   files written by pipeline and h5py with and without filters; the conf
-#   corpus a BOM and long operator chains.
+#   corpus a BOM and long operator chains. FUZZ_SEED fixes libFuzzer's
+#   seed (default 0: a new one each run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -26,10 +27,18 @@ status=0
 for target in $targets; do
   maxlen=4096
   [ "$target" = hdf5 ] && maxlen=32768 # the smallest real files are 4-18 KB
+  asan=$ASAN_OPTIONS
+  # libhdf5 1.10 leaks decoder state and asks for absurd allocations when
+  # its own metadata is damaged (found here; its bugs, not ours). Such an
+  # allocation fails as it would in the release build, and leaks are left
+  # to ctest's replay of the corpus under LeakSanitizer, which covers our
+  # HDF5 code with the library's known leak suppressed.
+  [ "$target" = hdf5 ] && asan=detect_leaks=0:allocator_may_return_null=1
   work=$(mktemp -d)
   cp -r "tests/fuzz/corpus/$target/." "$work/"
   echo "fuzz_$target: $secs s"
-  if ! "build-fuzz/fuzz_$target" -max_total_time="$secs" -max_len="$maxlen" \
+  if ! ASAN_OPTIONS=$asan "build-fuzz/fuzz_$target" -seed="${FUZZ_SEED:-0}" \
+      -max_total_time="$secs" -max_len="$maxlen" \
       -artifact_prefix="tests/fuzz/crashes/$target-" "$work" >"build-fuzz/fuzz_$target.log" 2>&1; then
     tail -n 30 "build-fuzz/fuzz_$target.log"
     status=1
