@@ -1094,8 +1094,10 @@ case_signal_during_spill_merge() {
   [ "$landed" -ge 4 ] || fail "only $landed of 6 signals came before the end"
 }
 
-# SIGTERM to a run spawned with --ranks 3 ends it quickly (it took 22 s).
-# Four million rows: the job must still be running 3 s in.
+# SIGTERM to a run spawned with --ranks 3 ends it quickly (it took 22 s;
+# about 0.1 s on a quiet 2-core machine, 3 s with a test suite running
+# beside it, hence the 10 s bound). Four million rows: the job must still
+# be running 3 s in.
 case_signal_ranks3() {
   awk 'BEGIN { srand(3); print "k,v"; for (i = 1; i <= 4000000; i++) print "key" int(rand() * 1e9) "," rand() }' >d.csv
   printf '[source]\npath = d.csv\n[groupby]\nkeys = k\nn = count()\n[sink]\npath = out.csv\n' >job.conf
@@ -1109,7 +1111,7 @@ case_signal_ranks3() {
   t1=$(date +%s%N)
   msg=$(cat err.txt)
   [ "$rc" -eq 143 ] || fail "status $rc: $msg" || return 1
-  [ $(((t1 - t0) / 1000000)) -le 3000 ] || fail "ended $(((t1 - t0) / 1000000)) ms after SIGTERM" || return 1
+  [ $(((t1 - t0) / 1000000)) -le 10000 ] || fail "ended $(((t1 - t0) / 1000000)) ms after SIGTERM" || return 1
   sleep 0.5
   ! pgrep -f -- "-q --ranks 3 --memory 16MiB job.conf" >/dev/null || fail "ranks left running" || return 1
   [ ! -e out.csv ] || fail "out.csv left"
