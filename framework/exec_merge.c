@@ -360,7 +360,7 @@ int pl_exec_merge(pl_exec *x, size_t i, pl_error *err)
 		if (rc != 0)
 			return rc;
 	}
-	if (op->split == PL_SPLIT_RANGE)
+	if (op->split == PL_SPLIT_RANGE || op->split == PL_SPLIT_RANGE_MERGE)
 		return pl_exec_merge_range(x, i, err);
 	if (x->p->ops[i].partition_keys > 0)
 		return merge_by_key(x, i, err);

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "framework/exec_internal.h"
+#include "framework/range_merge.h"
 
 /* Sample rows a rank keeps: between this and twice this. */
 enum { SAMPLE_ROWS = 1024 };
@@ -275,7 +276,7 @@ static int agree_splitters(range *g, int rc, pl_error *err)
 	}
 	rc = pl_mpi_agree(x->comm, rc, err);
 	pl_exchange_opts opts = {NULL, 0, PL_SHUFFLE_ROUND_BYTES,
-				 pl_exec_shuffle_level(x), 0};
+				 pl_exec_shuffle_level(x), 1};
 	pl_exchange *ex = rc ? NULL
 			     : pl_exchange_create(x->comm, &g->sample_schema,
 						  &opts, pool, err);
@@ -378,7 +379,7 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	rc = pl_mpi_agree(x->comm, rc, err);
 	size_t dest_col = local->partial_schema.n;
 	pl_exchange_opts opts = {&dest_col, 1, pl_shuffle_round_bytes(x),
-				 pl_exec_shuffle_level(x), 0};
+				 pl_exec_shuffle_level(x), 1};
 	g->sh.ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, wire, &opts, x->p->env.pool, err);
@@ -396,6 +397,23 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	pl_exchange_destroy(g->sh.ex);
 	g->sh.ex = NULL;
 	return rc;
+}
+
+/* Merges the sorted streams received, rank 0's first among equal rows,
+ * into stage i + 1 (PL_SPLIT_RANGE_MERGE). */
+static int merge_sorted(range *g, size_t i, const pl_schema *wire,
+			pl_error *err)
+{
+	pl_exec *x = g->x;
+	const pl_operator *local = &x->p->ops[i];
+	size_t chunk = x->p->env.chunk_rows ? x->p->env.chunk_rows : 16384;
+	/* The keys of the instance as it is now: resetting it freed g->keys. */
+	pl_range_merge_spec spec = {
+	    g->sh.from,	       (size_t)x->nranks,  wire, &local->partial_schema,
+	    local->range_keys, local->nrange_keys, chunk};
+	int rc =
+	    pl_range_merge(&spec, x->p->env.pool, &x->emitters[i + 1], err);
+	return rc == PL_STOP ? 0 : rc;
 }
 
 int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err)
@@ -418,7 +436,9 @@ int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err)
 	rc = shuffle_rows(&g, i, &wire, rc, err);
 	if (rc == 0)
 		rc = pl_exec_reset_local(x, i, err);
-	if (rc == 0)
+	if (rc == 0 && local->split == PL_SPLIT_RANGE_MERGE)
+		rc = merge_sorted(&g, i, &wire, err);
+	else if (rc == 0)
 		rc = pl_shuffle_merge_received(&g.sh, i, &wire, err);
 	pl_shuffle_free(&g.sh);
 	pl_column_free(&g.dcol, pool);

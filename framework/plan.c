@@ -338,7 +338,8 @@ static void print_partitioning(const pl_plan *p, FILE *out)
 			continue;
 		const char *how =
 		    op->split == PL_SPLIT_NONE ? "kept on each rank"
-		    : op->split == PL_SPLIT_RANGE
+		    : op->split == PL_SPLIT_RANGE ||
+			    op->split == PL_SPLIT_RANGE_MERGE
 			? "split among the ranks by key ranges (sample sort)"
 		    : op->partition_keys ? "shuffled among the ranks by key"
 					 : "gathered to rank 0 in input order";

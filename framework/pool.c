@@ -68,8 +68,8 @@ static void *map_aligned(size_t bytes)
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
 		return NULL;
-	size_t head = (POOL_HUGE_PAGE - (uintptr_t)m % POOL_HUGE_PAGE) %
-		      POOL_HUGE_PAGE;
+	size_t head =
+	    (POOL_HUGE_PAGE - (uintptr_t)m % POOL_HUGE_PAGE) % POOL_HUGE_PAGE;
 	if (head > 0)
 		munmap(m, head);
 	if (head < POOL_HUGE_PAGE)

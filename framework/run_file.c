@@ -209,59 +209,92 @@ static int next_message(pl_run_file *f, pl_bytes *msg, int *end, pl_error *err)
 	return 0;
 }
 
-static int hand_on(pl_run_file *f, const uint8_t *msg, size_t len,
-		   const pl_schema *schema,
-		   int (*fn)(void *arg, pl_batch *b, pl_error *err), void *arg,
-		   size_t *used, pl_error *err)
+struct pl_run_cursor {
+	pl_run_file *f;
+	const pl_schema *schema;
+	size_t at;    /* next message in f->buf, for a run held in memory */
+	pl_bytes msg; /* the message read from disk */
+};
+
+int pl_run_cursor_open(pl_run_file *f, const pl_schema *schema,
+		       pl_run_cursor **out, pl_error *err)
 {
-	pl_batch *b = pl_batch_new(schema, 1, f->pool, err);
-	int rc = b ? pl_codec_decode(f->codec, msg, len, b, used, err)
-		   : PL_ERR_NOMEM;
-	if (rc == 0) {
-		pl_batch_sync_rows(b);
-		rc = fn(arg, b, err);
+	*out = NULL;
+	if (f->fd >= 0) {
+		int rc = write_out(f, err);
+		if (rc != 0)
+			return rc;
+		if (lseek(f->fd, 0, SEEK_SET) != 0)
+			return pl_error_set(err, PL_ERR_IO,
+					    "%s: spill file: %s", f->dir,
+					    strerror(errno));
 	}
-	pl_batch_free(b, f->pool);
-	return rc;
+	pl_run_cursor *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return pl_error_nomem(err, "a run file");
+	c->f = f;
+	c->schema = schema;
+	*out = c;
+	return 0;
 }
 
-/* A run that never reached the disk is read from memory. */
-static int replay_memory(pl_run_file *f, const pl_schema *schema,
-			 int (*fn)(void *arg, pl_batch *b, pl_error *err),
-			 void *arg, pl_error *err)
+int pl_run_cursor_next(pl_run_cursor *c, pl_batch **out, pl_error *err)
 {
-	int rc = 0;
-	for (size_t at = 0, used = 0; rc == 0 && at < f->buf.len; at += used)
-		rc = hand_on(f, f->buf.data + at, f->buf.len - at, schema, fn,
-			     arg, &used, err);
-	return rc;
+	pl_run_file *f = c->f;
+	const uint8_t *msg = f->buf.data + c->at;
+	size_t len = f->buf.len - c->at, used;
+	*out = NULL;
+	if (f->fd >= 0) {
+		int end = 0, rc = next_message(f, &c->msg, &end, err);
+		if (rc != 0 || end)
+			return rc;
+		msg = c->msg.data;
+		len = c->msg.len;
+	} else if (len == 0) {
+		return 0;
+	}
+	pl_batch *b = pl_batch_new(c->schema, 1, f->pool, err);
+	int rc = b ? pl_codec_decode(f->codec, msg, len, b, &used, err)
+		   : PL_ERR_NOMEM;
+	if (rc != 0) {
+		pl_batch_free(b, f->pool);
+		return rc;
+	}
+	pl_batch_sync_rows(b);
+	if (f->fd < 0)
+		c->at += used;
+	*out = b;
+	return 0;
+}
+
+int pl_run_cursor_destroy(pl_run_cursor *c, pl_error *err)
+{
+	if (c == NULL)
+		return 0;
+	pl_run_file *f = c->f;
+	pl_bytes_free(&c->msg, f->pool);
+	free(c);
+	/* Appending after a read goes on at the end. */
+	if (f->fd >= 0 && lseek(f->fd, 0, SEEK_END) < 0)
+		return pl_error_set(err, PL_ERR_IO, "%s: spill file: %s",
+				    f->dir, strerror(errno));
+	return 0;
 }
 
 int pl_run_file_replay(pl_run_file *f, const pl_schema *schema,
 		       int (*fn)(void *arg, pl_batch *b, pl_error *err),
 		       void *arg, pl_error *err)
 {
-	if (f->fd < 0)
-		return replay_memory(f, schema, fn, arg, err);
-	int rc = write_out(f, err);
-	if (rc != 0)
-		return rc;
-	if (lseek(f->fd, 0, SEEK_SET) != 0)
-		return pl_error_set(err, PL_ERR_IO, "%s: spill file: %s",
-				    f->dir, strerror(errno));
-	pl_bytes msg = {0};
-	int end = 0;
+	pl_run_cursor *c;
+	int rc = pl_run_cursor_open(f, schema, &c, err);
 	while (rc == 0) {
-		rc = next_message(f, &msg, &end, err);
-		if (rc != 0 || end)
+		pl_batch *b;
+		rc = pl_run_cursor_next(c, &b, err);
+		if (rc != 0 || b == NULL)
 			break;
-		size_t used;
-		rc = hand_on(f, msg.data, msg.len, schema, fn, arg, &used, err);
+		rc = fn(arg, b, err);
+		pl_batch_free(b, f->pool);
 	}
-	pl_bytes_free(&msg, f->pool);
-	/* Appending after a replay goes on at the end. */
-	if (lseek(f->fd, 0, SEEK_END) < 0 && rc == 0)
-		rc = pl_error_set(err, PL_ERR_IO, "%s: spill file: %s", f->dir,
-				  strerror(errno));
-	return rc;
+	int end = pl_run_cursor_destroy(c, rc ? NULL : err);
+	return rc ? rc : end;
 }

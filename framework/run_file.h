@@ -46,6 +46,25 @@ int pl_run_file_replay(pl_run_file *f, const pl_schema *schema,
 		       int (*fn)(void *arg, pl_batch *b, pl_error *err),
 		       void *arg, pl_error *err);
 
+/* A reader of a run file's batches, one at a time, in the order
+ * appended: several files can be read side by side (a merge of sorted
+ * runs). Nothing may be appended to the file while it is read. */
+typedef struct pl_run_cursor pl_run_cursor;
+
+/* Starts reading f from its first batch, as batches of schema (borrowed;
+ * it must outlive the cursor). */
+int pl_run_cursor_open(pl_run_file *f, const pl_schema *schema,
+		       pl_run_cursor **out, pl_error *err);
+
+/* The next batch in *out, owned by the caller (pl_batch_free with the
+ * file's pool), or *out = NULL at the end. PL_ERR_DATA when the file is
+ * truncated, PL_ERR_IO when it cannot be read. */
+int pl_run_cursor_next(pl_run_cursor *c, pl_batch **out, pl_error *err);
+
+/* Ends the read (NULL is fine); appends then go on at the end. PL_ERR_IO
+ * when the file cannot be repositioned (err may be NULL). */
+int pl_run_cursor_destroy(pl_run_cursor *c, pl_error *err);
+
 /* Bytes written to disk so far. */
 uint64_t pl_run_file_bytes(const pl_run_file *f);
 

@@ -402,7 +402,7 @@ static int set_range(pl_operator *op, sort_state *st, pl_error *err)
 	for (size_t k = 0; k < st->norder; k++)
 		st->range[k] =
 		    (pl_range_key){st->order[k].col, st->order[k].desc};
-	op->split = PL_SPLIT_RANGE;
+	op->split = PL_SPLIT_RANGE_MERGE;
 	op->range_keys = st->range;
 	op->nrange_keys = st->norder;
 	return 0;

@@ -99,7 +99,13 @@ enum {
 	 * range of the global order, rank 0 the first, and the ranks' finishes
 	 * in rank order make the whole result. Equal keys may straddle ranks,
 	 * in input order. */
-	PL_SPLIT_RANGE = 2
+	PL_SPLIT_RANGE = 2,
+	/* As PL_SPLIT_RANGE, for an operator whose finish emits exactly the
+	 * rows it merged, in range_keys order (equal rows in the order
+	 * merged): a plain sort. The runtime then merges the sorted streams
+	 * the ranks send it by itself, and the merging instance is never
+	 * created: no second copy of the rows, no second sort. */
+	PL_SPLIT_RANGE_MERGE = 3
 };
 
 /* One column of a range split's order. */

@@ -1,0 +1,154 @@
+/* A k-way merge by a linear scan of the heads: the runs are the ranks'
+ * streams, a handful, so a heap would not pay. The winning run's rows are
+ * copied in stretches: as long as they stay ahead of every other head. */
+#include <stdlib.h>
+
+#include "framework/range_merge.h"
+
+int pl_range_compare(const pl_range_key *keys, size_t nkeys,
+		     const pl_column *ca, size_t a, const pl_column *cb,
+		     size_t b)
+{
+	for (size_t k = 0; k < nkeys; k++) {
+		const pl_column *x = &ca[keys[k].col], *y = &cb[keys[k].col];
+		bool xn = pl_column_is_null(x, a), yn = pl_column_is_null(y, b);
+		int r;
+		if (xn || yn)
+			r = xn == yn ? 0 : (xn ? 1 : -1);
+		else
+			r = keys[k].desc ? -pl_column_compare(x, a, y, b)
+					 : pl_column_compare(x, a, y, b);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+typedef struct head {
+	pl_run_cursor *cur;
+	pl_batch *b; /* NULL: the run has ended */
+	size_t row;
+} head;
+
+typedef struct merge {
+	const pl_range_merge_spec *spec;
+	pl_pool *pool;
+	head *h;
+	pl_batch *out;
+} merge;
+
+/* Whether head s's row at is ahead of head t's current row: smaller, or
+ * equal and from an earlier run. */
+static int ahead(const merge *m, size_t s, size_t at, size_t t)
+{
+	const head *hs = &m->h[s], *ht = &m->h[t];
+	int r = pl_range_compare(m->spec->keys, m->spec->nkeys, hs->b->cols, at,
+				 ht->b->cols, ht->row);
+	return r < 0 || (r == 0 && s < t);
+}
+
+/* Index of the head to take from next, or nruns when all have ended. */
+static size_t winner(const merge *m, size_t skip, size_t *second)
+{
+	size_t best = m->spec->nruns;
+	for (size_t r = 0; r < m->spec->nruns; r++) {
+		if (m->h[r].b == NULL || r == skip)
+			continue;
+		if (best == m->spec->nruns || ahead(m, r, m->h[r].row, best))
+			best = r;
+	}
+	if (second != NULL)
+		*second = best;
+	return best;
+}
+
+/* Moves head r on to its run's next non-empty batch, or to its end. */
+static int refill(merge *m, size_t r, pl_error *err)
+{
+	head *h = &m->h[r];
+	do {
+		pl_batch_free(h->b, m->pool);
+		h->b = NULL;
+		h->row = 0;
+		int rc = pl_run_cursor_next(h->cur, &h->b, err);
+		if (rc != 0)
+			return rc;
+	} while (h->b != NULL && h->b->nrows == 0);
+	return 0;
+}
+
+static int flush(merge *m, const pl_emitter *out, pl_error *err)
+{
+	pl_batch *o = m->out;
+	if (o->nrows == 0)
+		return 0;
+	int rc = pl_emit(out, o, err);
+	for (size_t c = 0; c < o->ncols; c++) {
+		o->cols[c].len = 0;
+		o->cols[c].arena_len = 0;
+	}
+	o->nrows = 0;
+	return rc;
+}
+
+/* Copies head s's rows while they stay ahead of head t (t == nruns: to
+ * the end of its batch), up to room rows. */
+static int take_stretch(merge *m, size_t s, size_t t, size_t room,
+			pl_error *err)
+{
+	head *h = &m->h[s];
+	size_t n = 1;
+	while (n < room && h->row + n < h->b->nrows &&
+	       (t == m->spec->nruns || ahead(m, s, h->row + n, t)))
+		n++;
+	for (size_t c = 0; c < m->out->ncols; c++) {
+		int rc = pl_column_append_range(
+		    &m->out->cols[c], &h->b->cols[c], h->row, n, m->pool, err);
+		if (rc != 0)
+			return rc;
+	}
+	m->out->nrows += n;
+	h->row += n;
+	return h->row == h->b->nrows ? refill(m, s, err) : 0;
+}
+
+static int run_merge(merge *m, const pl_emitter *out, pl_error *err)
+{
+	const pl_range_merge_spec *sp = m->spec;
+	int rc = 0;
+	for (size_t r = 0; rc == 0 && r < sp->nruns; r++)
+		if (sp->runs[r] != NULL &&
+		    (rc = pl_run_cursor_open(sp->runs[r], sp->schema,
+					     &m->h[r].cur, err)) == 0)
+			rc = refill(m, r, err);
+	while (rc == 0) {
+		size_t s = winner(m, sp->nruns, NULL), t;
+		if (s == sp->nruns)
+			break;
+		winner(m, s, &t);
+		rc = take_stretch(m, s, t, sp->chunk_rows - m->out->nrows, err);
+		if (rc == 0 && m->out->nrows >= sp->chunk_rows)
+			rc = flush(m, out, err);
+	}
+	return rc ? rc : flush(m, out, err);
+}
+
+int pl_range_merge(const pl_range_merge_spec *spec, pl_pool *pool,
+		   const pl_emitter *out, pl_error *err)
+{
+	merge m = {spec, pool,
+		   calloc(spec->nruns ? spec->nruns : 1, sizeof(head)), NULL};
+	if (m.h == NULL)
+		return pl_error_nomem(err, "a merge of sorted runs");
+	m.out = pl_batch_new(spec->out_schema, spec->chunk_rows, pool, err);
+	int rc = m.out ? run_merge(&m, out, err) : PL_ERR_NOMEM;
+	for (size_t r = 0; r < spec->nruns; r++) {
+		pl_batch_free(m.h[r].b, pool);
+		int end = pl_run_cursor_destroy(m.h[r].cur, rc ? NULL : err);
+		if (rc == 0)
+			rc = end;
+	}
+	pl_batch_free(m.out, pool);
+	free(m.h);
+	return rc;
+}

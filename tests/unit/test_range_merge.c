@@ -1,0 +1,210 @@
+/* The merge of sorted runs behind a sample sort's receiving end: rows
+ * come out in key order (NULLs last either way), equal keys in run order
+ * and then in each run's order, in batches of at most the chunk, from
+ * runs on disk and in memory alike. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "framework/range_merge.h"
+#include "harness.h"
+
+enum { NRUNS = 3, ROWS = 5000 };
+
+typedef struct fixture {
+	char dir[64];
+	pl_pool *pool;
+	pl_codec *codec;
+	pl_schema schema; /* k (the key), run, seq, tag */
+	pl_schema out;	  /* k, run, seq */
+	pl_run_file *runs[NRUNS];
+	pl_error err;
+} fixture;
+
+/* Key of row i of run r: few distinct values, so that runs tie often;
+ * every 97th NULL. */
+static int key_of(int r, int64_t i, int64_t *k)
+{
+	if ((i * 7 + r) % 97 == 0)
+		return 0;
+	*k = (i * 13 + r * 5) % 41;
+	return 1;
+}
+
+typedef struct row {
+	int has;
+	int64_t k, run, seq;
+} row;
+
+static int desc_order;
+
+static int cmp_rows(const void *pa, const void *pb)
+{
+	const row *a = pa, *b = pb;
+	if (a->has != b->has)
+		return a->has ? -1 : 1;
+	if (a->has && a->k != b->k)
+		return (a->k < b->k ? -1 : 1) * (desc_order ? -1 : 1);
+	if (a->run != b->run)
+		return a->run < b->run ? -1 : 1;
+	return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static void setup(fixture *f, int desc, size_t on_disk)
+{
+	snprintf(f->dir, sizeof(f->dir), "/tmp/pl-range-merge-XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(f->dir));
+	f->pool = pl_pool_create(0);
+	pl_error_clear(&f->err);
+	f->codec = pl_codec_create(f->pool, 1, &f->err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f->codec);
+	pl_schema_init(&f->schema);
+	pl_schema_init(&f->out);
+	const char *names[] = {"k", "run", "seq", "tag"};
+	for (int c = 0; c < 4; c++) {
+		pl_schema_add(&f->schema, names[c], PL_INT64, &f->err);
+		if (c < 3)
+			pl_schema_add(&f->out, names[c], PL_INT64, &f->err);
+	}
+	desc_order = desc;
+	/* Each run: its rows sorted by key, in batches of 700 rows. */
+	for (int r = 0; r < NRUNS; r++) {
+		row *rows = malloc(ROWS * sizeof(*rows));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(rows);
+		for (int64_t i = 0; i < ROWS; i++) {
+			rows[i].has = key_of(r, i, &rows[i].k);
+			rows[i].run = r;
+			rows[i].seq = i;
+		}
+		qsort(rows, ROWS, sizeof(*rows), cmp_rows);
+		CU_ASSERT_EQUAL_FATAL(pl_run_file_create(f->dir, f->codec,
+							 f->pool, &f->runs[r],
+							 &f->err),
+				      0);
+		for (size_t at = 0; at < ROWS; at += 700) {
+			size_t n = ROWS - at < 700 ? ROWS - at : 700;
+			pl_batch *b =
+			    pl_batch_new(&f->schema, n, f->pool, &f->err);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+			for (size_t j = at; j < at + n; j++) {
+				if (rows[j].has)
+					pl_column_push_i64(&b->cols[0],
+							   rows[j].k, f->pool,
+							   &f->err);
+				else
+					pl_column_push_null(&b->cols[0],
+							    f->pool, &f->err);
+				pl_column_push_i64(&b->cols[1], rows[j].run,
+						   f->pool, &f->err);
+				pl_column_push_i64(&b->cols[2], rows[j].seq,
+						   f->pool, &f->err);
+				pl_column_push_i64(&b->cols[3], -1, f->pool,
+						   &f->err);
+			}
+			pl_batch_sync_rows(b);
+			CU_ASSERT_EQUAL(pl_run_file_append(f->runs[r], b, NULL,
+							   0, n, &f->err),
+					0);
+			pl_batch_free(b, f->pool);
+		}
+		if ((size_t)r < on_disk)
+			CU_ASSERT_EQUAL(pl_run_file_flush(f->runs[r], &f->err),
+					0);
+		free(rows);
+	}
+}
+
+static void teardown(fixture *f)
+{
+	for (int r = 0; r < NRUNS; r++)
+		pl_run_file_destroy(f->runs[r]);
+	pl_codec_destroy(f->codec);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(f->pool).bytes_out, 0);
+	pl_pool_destroy(f->pool);
+	pl_schema_free(&f->schema);
+	pl_schema_free(&f->out);
+	CU_ASSERT_EQUAL(rmdir(f->dir), 0);
+}
+
+typedef struct sink {
+	row prev;
+	size_t rows, batches, chunk;
+	int bad, stop_after;
+} sink;
+
+static int take(void *arg, pl_batch *b, pl_error *err)
+{
+	(void)err;
+	sink *s = arg;
+	s->batches++;
+	s->bad += b->nrows == 0 || b->nrows > s->chunk || b->ncols != 3;
+	for (size_t i = 0; i < b->nrows; i++, s->rows++) {
+		row r = {!pl_column_is_null(&b->cols[0], i),
+			 pl_col_i64(&b->cols[0])[i], pl_col_i64(&b->cols[1])[i],
+			 pl_col_i64(&b->cols[2])[i]};
+		if (!r.has)
+			r.k = 0;
+		s->bad += s->rows > 0 && cmp_rows(&s->prev, &r) >= 0;
+		s->prev = r;
+	}
+	return s->stop_after && s->batches >= (size_t)s->stop_after ? PL_STOP
+								    : 0;
+}
+
+static void merge_case(int desc, size_t on_disk, size_t chunk)
+{
+	fixture f;
+	setup(&f, desc, on_disk);
+	pl_range_key key = {0, desc};
+	pl_range_merge_spec spec = {f.runs, NRUNS, &f.schema, &f.out,
+				    &key,   1,	   chunk};
+	sink s = {.chunk = chunk};
+	pl_emitter e = {take, &s};
+	CU_ASSERT_EQUAL(pl_range_merge(&spec, f.pool, &e, &f.err), 0);
+	CU_ASSERT_EQUAL(s.bad, 0);
+	CU_ASSERT_EQUAL(s.rows, (size_t)NRUNS * ROWS);
+	CU_ASSERT(s.batches >= (size_t)NRUNS * ROWS / chunk);
+	teardown(&f);
+}
+
+static void ascending_in_memory(void)
+{
+	merge_case(0, 0, 1000);
+}
+
+static void descending_on_disk(void)
+{
+	merge_case(1, NRUNS, 333);
+}
+
+static void mixed_runs_small_chunks(void)
+{
+	merge_case(0, 1, 7);
+}
+
+/* A run may be absent (a rank that sent nothing) and the emitter may stop
+ * the merge: PL_STOP comes back and nothing leaks. */
+static void absent_run_and_stop(void)
+{
+	fixture f;
+	setup(&f, 0, 1);
+	pl_run_file *runs[NRUNS + 1] = {f.runs[0], NULL, f.runs[1], f.runs[2]};
+	pl_range_key key = {0, 0};
+	pl_range_merge_spec spec = {runs, NRUNS + 1, &f.schema, &f.out,
+				    &key, 1,	     100};
+	sink s = {.chunk = 100, .stop_after = 3};
+	pl_emitter e = {take, &s};
+	CU_ASSERT_EQUAL(pl_range_merge(&spec, f.pool, &e, &f.err), PL_STOP);
+	CU_ASSERT_EQUAL(s.bad, 0);
+	CU_ASSERT_EQUAL(s.batches, 3);
+	teardown(&f);
+}
+
+static const pl_test tests[] = {
+    {"ascending_in_memory", ascending_in_memory},
+    {"descending_on_disk", descending_on_disk},
+    {"mixed_runs_small_chunks", mixed_runs_small_chunks},
+    {"absent_run_and_stop", absent_run_and_stop},
+    {NULL, NULL},
+};
+
+PL_TEST_MAIN("range_merge", tests)
