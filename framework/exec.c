@@ -72,7 +72,11 @@ static int run_stage(pl_stage *s, pl_batch *b, pl_error *err)
 	    pl_exec_is_merge_point(x, s->index) && !x->merged[s->index]
 		? &x->discard
 		: &x->emitters[s->index + 1];
-	int rc = op->def->process(op, b, next, err);
+	int rc = x->samples[s->index] && op == &x->p->ops[s->index]
+		     ? pl_exec_range_observe(x, s->index, b, err)
+		     : 0;
+	if (rc == 0)
+		rc = op->def->process(op, b, next, err);
 	if (rc == PL_STOP)
 		s->stopped = 1;
 	if (rc >= 0 && op == &x->p->ops[s->index] && x->spills[s->index]) {
@@ -330,8 +334,9 @@ static int setup(pl_exec *x, pl_error *err)
 	x->merged = calloc(n, sizeof(*x->merged));
 	x->spills = calloc(n, sizeof(*x->spills));
 	x->streams = calloc(n, sizeof(*x->streams));
+	x->samples = calloc(n, sizeof(*x->samples));
 	if (!x->stages || !x->emitters || !x->merged || !x->spills ||
-	    !x->streams)
+	    !x->streams || !x->samples)
 		return pl_error_nomem(err, "the executor");
 	for (size_t i = 0; i < x->p->nops; i++) {
 		pl_operator *op = &x->p->ops[i];
@@ -367,6 +372,8 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_progress *progress,
 		rc = pl_mpi_agree(x->comm, rc, err);
 		if (rc == 0)
 			rc = pl_exec_stream_open(x, err);
+		if (rc == 0)
+			rc = pl_exec_range_open(x, err);
 	}
 	if (rc == 0)
 		rc = stream_source(x, stop, progress, err);
@@ -398,6 +405,7 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_progress *progress,
 static void teardown(pl_exec *x)
 {
 	pl_exec_stream_free(x);
+	pl_exec_range_free(x);
 	for (size_t i = 0; x->merged && i < x->p->nops; i++)
 		pl_exec_free_merged(x, i);
 	for (size_t i = 0; i < x->p->nops; i++)

@@ -14,6 +14,7 @@
 
 typedef struct pl_exec pl_exec;
 typedef struct pl_stream_point pl_stream_point;
+typedef struct pl_range_sample pl_range_sample;
 
 typedef struct pl_stage {
 	pl_exec *x;
@@ -44,6 +45,7 @@ struct pl_exec {
 	pl_operator **merged; /* merging instance of each merge point */
 	pl_spill **spills;    /* of operators that can spill, else NULL */
 	pl_stream_point **streams; /* merge points fed while streaming */
+	pl_range_sample **samples; /* of PL_SPLIT_RANGE_MERGE points' input */
 	pl_output out;
 	pl_run_stats *st;
 	uint64_t bytes_raw, bytes_sent; /* shuffled partial state */
@@ -162,6 +164,17 @@ void pl_exec_stream_free(pl_exec *x);
  * the partial rows the window added per row, ship and agg the measured
  * seconds per row of sending one and aggregating one. */
 int pl_preagg_should_pass(double rho, double ship, double agg);
+
+/* Starts sampling the input of every merge point split by
+ * PL_SPLIT_RANGE_MERGE (several ranks): its splitters then come from
+ * there, and the local instance's rows are read once, by the route. */
+int pl_exec_range_open(pl_exec *x, pl_error *err);
+
+/* Samples a batch of merge point i's input (x->samples[i] set). */
+int pl_exec_range_observe(pl_exec *x, size_t i, pl_batch *b, pl_error *err);
+
+/* Frees the samples (also after a failure). */
+void pl_exec_range_free(pl_exec *x);
 
 /* Runs merge point i split by key ranges (exec_range.c). Collective. */
 int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err);

@@ -53,7 +53,15 @@ typedef struct range {
 	size_t dest;		 /* splitters at or before the current row */
 	pl_column dcol;		 /* per row of a batch: its token */
 	pl_shuffle sh;
+	/* Sampling the input (PL_SPLIT_RANGE_MERGE): positions are not known
+	 * yet, and rows are taken at random steps averaging the stride. */
+	int at_input;
+	uint64_t rng;
 } range;
+
+struct pl_range_sample {
+	range g;
+};
 
 /* Compares row a of cols (partial columns) with splitter s, key by key,
  * then by sender and by position. */
@@ -133,7 +141,23 @@ static int thin_sample(range *g, pl_error *err)
 	return 0;
 }
 
-/* The sampling pass's emitter: keeps the rows at multiples of stride. */
+static int compare_samples(const range *g, const pl_batch *all, size_t a,
+			   size_t b);
+
+/* The distance to the next row to sample from the input: 1 to 2 * stride
+ * - 1, uniformly (xorshift64), so that input with a period cannot bias the
+ * sample. */
+static uint64_t next_step(range *g)
+{
+	g->rng ^= g->rng << 13;
+	g->rng ^= g->rng >> 7;
+	g->rng ^= g->rng << 17;
+	return 1 + g->rng % (2 * g->stride - 1);
+}
+
+/* The sampling pass's emitter: keeps the rows at multiples of stride (at
+ * random steps of stride on average, from the input, where positions in
+ * the sorted stream are not known yet: input_sample estimates them). */
 static int sample_rows(void *arg, pl_batch *b, pl_error *err)
 {
 	range *g = arg;
@@ -160,13 +184,46 @@ static int sample_rows(void *arg, pl_batch *b, pl_error *err)
 			rc = thin_sample(g, err);
 			s = g->sample;
 		}
+		if (g->at_input)
+			g->next += next_step(g) - g->stride;
 	}
 	g->pos = end;
 	return rc;
 }
 
-/* Takes this rank's sample; each row stands for its share of the rows. */
-static int take_sample(range *g, size_t i, pl_error *err)
+/* Orders the sample by its keys, stably (insertion sort: at most 2 *
+ * SAMPLE_ROWS rows, once), as a sample of a sorted stream is. */
+static int sort_sample(range *g, pl_error *err)
+{
+	pl_pool *pool = g->x->p->env.pool;
+	pl_batch *b = g->sample;
+	uint32_t *idx = malloc((b->nrows ? b->nrows : 1) * sizeof(*idx));
+	pl_batch *t =
+	    idx ? pl_batch_new(&g->sample_schema, b->nrows, pool, err) : NULL;
+	int rc = t ? 0 : idx ? PL_ERR_NOMEM : pl_error_nomem(err, "a sample");
+	for (size_t r = 0; rc == 0 && r < b->nrows; r++) {
+		size_t j = r;
+		while (j > 0 && compare_samples(g, b, idx[j - 1], r) > 0) {
+			idx[j] = idx[j - 1];
+			j--;
+		}
+		idx[j] = (uint32_t)r;
+	}
+	for (size_t c = 0; rc == 0 && c < b->ncols; c++)
+		rc = pl_column_append_take(&t->cols[c], &b->cols[c], idx,
+					   b->nrows, pool, err);
+	free(idx);
+	if (rc != 0) {
+		pl_batch_free(t, pool);
+		return rc;
+	}
+	t->nrows = b->nrows;
+	pl_batch_free(b, pool);
+	g->sample = t;
+	return 0;
+}
+
+static int start_sample(range *g, pl_error *err)
 {
 	pl_pool *pool = g->x->p->env.pool;
 	g->sample = pl_batch_new(&g->sample_schema, 2 * SAMPLE_ROWS, pool, err);
@@ -174,13 +231,94 @@ static int take_sample(range *g, size_t i, pl_error *err)
 		return PL_ERR_NOMEM;
 	g->stride = 1;
 	g->next = g->pos = 0;
-	pl_emitter e = {sample_rows, g};
-	int rc = pl_exec_partial(g->x, i, &e, err);
+	return 0;
+}
+
+/* Each sample row stands for its share of the rows seen. */
+static void weigh_sample(range *g)
+{
 	pl_batch *s = g->sample;
 	double w = s->nrows ? (double)g->pos / (double)s->nrows : 0;
 	for (size_t r = 0; r < s->nrows; r++)
 		pl_col_f64(&s->cols[g->nkeys + SAMPLE_WEIGHT])[r] = w;
+}
+
+/* Takes this rank's sample from the local instance's sorted stream. */
+static int take_sample(range *g, size_t i, pl_error *err)
+{
+	int rc = start_sample(g, err);
+	pl_emitter e = {sample_rows, g};
+	if (rc == 0)
+		rc = pl_exec_partial(g->x, i, &e, err);
+	weigh_sample(g);
 	return rc;
+}
+
+/* Takes over the sample of the input (PL_SPLIT_RANGE_MERGE), sorted, with
+ * the position of each row in the sorted stream estimated: the j-th of the
+ * sorted sample stands for the rows up to about (j + 1/2) weights in. Any
+ * position gives a valid split (the stream is sorted by keys, then
+ * position); a good estimate spreads a key shared by most rows over
+ * several ranks as the sample of the sorted stream did. */
+static int input_sample(range *g, pl_range_sample *in, pl_error *err)
+{
+	g->sample = in->g.sample;
+	in->g.sample = NULL;
+	g->pos = in->g.pos;
+	weigh_sample(g);
+	int rc = sort_sample(g, err);
+	pl_batch *s = g->sample;
+	double w = s->nrows ? (double)g->pos / (double)s->nrows : 0;
+	int64_t *pos = pl_col_i64(&s->cols[g->nkeys + SAMPLE_POS]);
+	for (size_t j = 0; rc == 0 && j < s->nrows; j++)
+		pos[j] = (int64_t)(((double)j + 0.5) * w);
+	return rc;
+}
+
+int pl_exec_range_open(pl_exec *x, pl_error *err)
+{
+	for (size_t i = 0; x->nranks > 1 && i < x->p->nops; i++) {
+		const pl_operator *op = &x->p->ops[i];
+		if (op->split != PL_SPLIT_RANGE_MERGE ||
+		    !pl_exec_is_merge_point(x, i))
+			continue;
+		pl_range_sample *s = calloc(1, sizeof(*s));
+		if (s == NULL)
+			return pl_error_nomem(err, "a sample sort");
+		x->samples[i] = s;
+		s->g.x = x;
+		s->g.keys = op->range_keys;
+		s->g.nkeys = op->nrange_keys;
+		s->g.at_input = 1;
+		s->g.rng = 0x9e3779b97f4a7c15ULL * (uint64_t)(x->rank + 1);
+		pl_schema_init(&s->g.sample_schema);
+		int rc = sample_schema(&s->g, &op->partial_schema, err);
+		if (rc == 0)
+			rc = start_sample(&s->g, err);
+		if (rc != 0)
+			return rc;
+		s->g.next = next_step(&s->g) - 1;
+	}
+	return 0;
+}
+
+int pl_exec_range_observe(pl_exec *x, size_t i, pl_batch *b, pl_error *err)
+{
+	return sample_rows(&x->samples[i]->g, b, err);
+}
+
+void pl_exec_range_free(pl_exec *x)
+{
+	for (size_t i = 0; x->samples && i < x->p->nops; i++) {
+		pl_range_sample *s = x->samples[i];
+		if (s == NULL)
+			continue;
+		pl_batch_free(s->g.sample, x->p->env.pool);
+		pl_schema_free(&s->g.sample_schema);
+		free(s);
+	}
+	free(x->samples);
+	x->samples = NULL;
 }
 
 /* Compares sample rows a and b of all (rows of different senders). */
@@ -430,7 +568,9 @@ int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err)
 	pl_schema_init(&wire);
 	int rc = sample_schema(&g, &local->partial_schema, err);
 
-	if (rc == 0)
+	if (rc == 0 && x->samples[i] != NULL)
+		rc = input_sample(&g, x->samples[i], err);
+	else if (rc == 0)
 		rc = take_sample(&g, i, err);
 	rc = agree_splitters(&g, rc, err);
 	rc = shuffle_rows(&g, i, &wire, rc, err);
