@@ -100,11 +100,13 @@ enum {
 	 * in rank order make the whole result. Equal keys may straddle ranks,
 	 * in input order. */
 	PL_SPLIT_RANGE = 2,
-	/* As PL_SPLIT_RANGE, for an operator whose finish emits exactly the
-	 * rows it merged, in range_keys order (equal rows in the order
-	 * merged): a plain sort. The runtime then merges the sorted streams
-	 * the ranks send it by itself, and the merging instance is never
-	 * created: no second copy of the rows, no second sort. */
+	/* As PL_SPLIT_RANGE, for an operator whose partial state is its input
+	 * rows (partial_schema equal to the input schema) and whose finish
+	 * emits exactly the rows it merged, in range_keys order (equal rows
+	 * in the order merged): a plain sort. The runtime then samples the
+	 * splitters from the input as it streams, reads partial once, merges
+	 * the sorted streams the ranks send by itself, and never creates the
+	 * merging instance: no second copy of the rows, no second sort. */
 	PL_SPLIT_RANGE_MERGE = 3
 };
 
