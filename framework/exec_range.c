@@ -275,6 +275,16 @@ static int input_sample(range *g, pl_range_sample *in, pl_error *err)
 	return rc;
 }
 
+static int same_types(const pl_schema *a, const pl_schema *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t c = 0; c < a->n; c++)
+		if (a->fields[c].type != b->fields[c].type)
+			return 0;
+	return 1;
+}
+
 int pl_exec_range_open(pl_exec *x, pl_error *err)
 {
 	for (size_t i = 0; x->nranks > 1 && i < x->p->nops; i++) {
@@ -282,6 +292,13 @@ int pl_exec_range_open(pl_exec *x, pl_error *err)
 		if (op->split != PL_SPLIT_RANGE_MERGE ||
 		    !pl_exec_is_merge_point(x, i))
 			continue;
+		if (!same_types(&op->partial_schema, &x->p->schemas[i]))
+			return pl_error_set(
+			    err, PL_ERR_INTERNAL,
+			    "%s:%d: [%s] sets PL_SPLIT_RANGE_MERGE, but its "
+			    "partial rows are not its input rows",
+			    op->section->file, op->section->line,
+			    op->section->name);
 		pl_range_sample *s = calloc(1, sizeof(*s));
 		if (s == NULL)
 			return pl_error_nomem(err, "a sample sort");
