@@ -36,12 +36,25 @@ void pl_schema_free(pl_schema *s)
 	pl_schema_init(s);
 }
 
+/* Whether a schema of n fields has no room for another: its array holds
+ * 8 fields, then doubles, so that its capacity follows from n alone (the
+ * struct is part of the API and has no field for it) and a header of
+ * 100000 columns is not copied field by field 100000 times. */
+static int full(size_t n)
+{
+	return n == 0 || (n >= 8 && (n & (n - 1)) == 0);
+}
+
 int pl_schema_add(pl_schema *s, const char *name, pl_type type, pl_error *err)
 {
-	pl_field *f = realloc(s->fields, (s->n + 1) * sizeof(*f));
-	if (f == NULL)
-		return pl_error_nomem(err, "a schema");
-	s->fields = f;
+	if (full(s->n)) {
+		size_t cap = s->n == 0 ? 8 : 2 * s->n;
+		pl_field *f = realloc(s->fields, cap * sizeof(*f));
+		if (f == NULL)
+			return pl_error_nomem(err, "a schema");
+		s->fields = f;
+	}
+	pl_field *f = s->fields;
 	f[s->n].name = strdup(name);
 	if (f[s->n].name == NULL)
 		return pl_error_nomem(err, "a schema");
