@@ -72,7 +72,10 @@ typedef struct pl_schema {
 
 PL_API void pl_schema_init(pl_schema *s);
 PL_API void pl_schema_free(pl_schema *s);
-/* Appends a field (name copied). Returns 0 or PL_ERR_NOMEM. */
+/* Appends a field (name copied). Returns 0 or PL_ERR_NOMEM. The schema
+ * must come from pl_schema_init, _add and _copy only: its array's room
+ * follows from n (8 fields, then doubling), so fields must not be set by
+ * hand. */
 PL_API int pl_schema_add(pl_schema *s, const char *name, pl_type type,
 			 pl_error *err);
 /* Deep copy into dst (which is overwritten, not freed). */
