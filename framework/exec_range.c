@@ -70,16 +70,8 @@ static int compare_split(const range *g, const pl_column *cols, size_t a,
 {
 	const pl_batch *sp = g->split;
 	for (size_t k = 0; k < g->nkeys; k++) {
-		const pl_column *ca = &cols[g->keys[k].col];
-		const pl_column *cb = &sp->cols[k];
-		bool an = pl_column_is_null(ca, a),
-		     bn = pl_column_is_null(cb, s);
-		int r;
-		if (an || bn)
-			r = an == bn ? 0 : (an ? 1 : -1);
-		else
-			r = g->keys[k].desc ? -pl_column_compare(ca, a, cb, s)
-					    : pl_column_compare(ca, a, cb, s);
+		int r = pl_range_compare_key(&g->keys[k], &cols[g->keys[k].col],
+					     a, &sp->cols[k], s);
 		if (r != 0)
 			return r;
 	}
@@ -343,14 +335,8 @@ static int compare_samples(const range *g, const pl_batch *all, size_t a,
 			   size_t b)
 {
 	for (size_t k = 0; k < g->nkeys; k++) {
-		const pl_column *c = &all->cols[k];
-		bool an = pl_column_is_null(c, a), bn = pl_column_is_null(c, b);
-		int r;
-		if (an || bn)
-			r = an == bn ? 0 : (an ? 1 : -1);
-		else
-			r = g->keys[k].desc ? -pl_column_compare(c, a, c, b)
-					    : pl_column_compare(c, a, c, b);
+		int r = pl_range_compare_key(&g->keys[k], &all->cols[k], a,
+					     &all->cols[k], b);
 		if (r != 0)
 			return r;
 	}

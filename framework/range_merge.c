@@ -5,19 +5,23 @@
 
 #include "framework/range_merge.h"
 
+int pl_range_compare_key(const pl_range_key *key, const pl_column *x, size_t a,
+			 const pl_column *y, size_t b)
+{
+	bool xn = pl_column_is_null(x, a), yn = pl_column_is_null(y, b);
+	if (xn || yn)
+		return xn == yn ? 0 : (xn ? 1 : -1);
+	int r = pl_column_compare(x, a, y, b);
+	return key->desc ? -r : r;
+}
+
 int pl_range_compare(const pl_range_key *keys, size_t nkeys,
 		     const pl_column *ca, size_t a, const pl_column *cb,
 		     size_t b)
 {
 	for (size_t k = 0; k < nkeys; k++) {
-		const pl_column *x = &ca[keys[k].col], *y = &cb[keys[k].col];
-		bool xn = pl_column_is_null(x, a), yn = pl_column_is_null(y, b);
-		int r;
-		if (xn || yn)
-			r = xn == yn ? 0 : (xn ? 1 : -1);
-		else
-			r = keys[k].desc ? -pl_column_compare(x, a, y, b)
-					 : pl_column_compare(x, a, y, b);
+		int r = pl_range_compare_key(&keys[k], &ca[keys[k].col], a,
+					     &cb[keys[k].col], b);
 		if (r != 0)
 			return r;
 	}

@@ -8,6 +8,12 @@
 #include "framework/run_file.h"
 #include "pipeline/operator.h"
 
+/* <0, 0 or >0 as value a of column x sorts before, with or after value b
+ * of column y (of the same type) by key: NULLs last in either direction.
+ * The one comparison of a range split, for rows, samples and splitters. */
+int pl_range_compare_key(const pl_range_key *key, const pl_column *x, size_t a,
+			 const pl_column *y, size_t b);
+
 /* <0, 0 or >0 as row a of columns ca sorts before, with or after row b of
  * columns cb by keys (columns of the same types in the same places; NULLs
  * last in either direction). */
