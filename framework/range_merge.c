@@ -51,18 +51,23 @@ static int ahead(const merge *m, size_t s, size_t at, size_t t)
 	return r < 0 || (r == 0 && s < t);
 }
 
-/* Index of the head to take from next, or nruns when all have ended. */
-static size_t winner(const merge *m, size_t skip, size_t *second)
+/* The head to take from next and the one after it, in one pass; nruns
+ * for each that does not exist (all runs, or all but one, ended). */
+static size_t winner(const merge *m, size_t *second)
 {
-	size_t best = m->spec->nruns;
+	size_t none = m->spec->nruns, best = none;
+	*second = none;
 	for (size_t r = 0; r < m->spec->nruns; r++) {
-		if (m->h[r].b == NULL || r == skip)
+		if (m->h[r].b == NULL)
 			continue;
-		if (best == m->spec->nruns || ahead(m, r, m->h[r].row, best))
+		if (best == none || ahead(m, r, m->h[r].row, best)) {
+			*second = best;
 			best = r;
+		} else if (*second == none ||
+			   ahead(m, r, m->h[r].row, *second)) {
+			*second = r;
+		}
 	}
-	if (second != NULL)
-		*second = best;
 	return best;
 }
 
@@ -126,10 +131,9 @@ static int run_merge(merge *m, const pl_emitter *out, pl_error *err)
 					     &m->h[r].cur, err)) == 0)
 			rc = refill(m, r, err);
 	while (rc == 0) {
-		size_t s = winner(m, sp->nruns, NULL), t;
+		size_t t, s = winner(m, &t);
 		if (s == sp->nruns)
 			break;
-		winner(m, s, &t);
 		rc = take_stretch(m, s, t, sp->chunk_rows - m->out->nrows, err);
 		if (rc == 0 && m->out->nrows >= sp->chunk_rows)
 			rc = flush(m, out, err);
