@@ -65,7 +65,7 @@ peer_job() {
 case_pandas_duckdb_postgres() {
   "$py" "$peers/instants.py" >want.csv || return 1
   local f c
-  for f in pandas.csv duckdb.csv; do
+  for f in pandas.csv duckdb.csv postgres.csv; do
     for c in ts naive; do
       peer_job "$peers/$f" "$c"
       run_p 0 peer.conf || return 1
