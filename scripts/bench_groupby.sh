@@ -22,6 +22,10 @@
 #       PIPELINE=build/pipeline (built with scripts/setup.sh if missing)
 #       SCRATCH=$DATA/bench-out-pipeline   query outputs and logs
 #       RUN_TIMEOUT=300 (s per run)  REL=1e-9  CHECK=1  FLOORS=1  OUTDIR=bench/results
+#       PLAIN=1   also run each query as a user would write it without hints: no `columns`, no `schema`
+#                 (types inferred); q8 gains `[select] columns = id6, v3` before its sink, since without
+#                 `columns` its sort passes every column on. Tuned and plain runs alternate, and the table
+#                 gains their CPU-seconds and the ratio plain / tuned (the peers get no hints either).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SIZES=${SIZES:-"1e6 1e7"}
@@ -38,6 +42,7 @@ RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 REL=${REL:-1e-9}
 CHECK=${CHECK:-1}
 FLOORS=${FLOORS:-1}
+PLAIN=${PLAIN:-0}
 INSTALL_PEERS=${INSTALL_PEERS:-0}
 OUTDIR=${OUTDIR:-$ROOT/bench/results}
 DATE=$(date +%Y-%m-%d)
@@ -128,6 +133,37 @@ record() {  # size system what 'CMD' LOG
   printf '  %-4s %-9s %-24s %s\n' "$1" "$2" "$3" "$line" >&2
 }
 
+# plain_conf Q -> the job without column hints (see PLAIN above)
+plain_conf() {
+  local sel=""
+  [ "$1" = q8 ] && sel='[select]\ncolumns = id6, v3\n\n'
+  sed -e '/^columns = /d' -e '/^schema = /d' "$ROOT/jobs/dbbench/$1.conf" |
+    awk -v sel="$sel" '/^\[sink\]/ && sel != "" { printf "%s", sel } { print }' | sed 's/\\n/\n/g'
+}
+
+# record_pair SIZE Q 'CMD' TUNED PLAIN: WARMUP + RUNS rounds, each running the tuned then the plain job, so
+# that both see the same machine; records "Q" and "Q plain" as record() does.
+record_pair() {
+  local n=$1 q=$2 cmd=$3 tuned=$4 plain=$5 i k lt lp
+  lt=$SCRATCH/logs/${n}_pipeline_$q.log; lp=$SCRATCH/logs/${n}_pipeline_${q}_plain.log
+  : > "$SCRATCH/pair_t"; : > "$SCRATCH/pair_p"
+  for ((i = 0; i < WARMUP + RUNS; i++)); do
+    k=$((i < WARMUP ? 1 : 0))
+    RUNS=$((1 - k)) WARMUP=$k measure "$cmd $tuned" "$lt.$i" >> "$SCRATCH/pair_t"
+    RUNS=$((1 - k)) WARMUP=$k measure "$cmd $plain" "$lp.$i" >> "$SCRATCH/pair_p"
+  done
+  local what f line
+  for what in "$q" "$q plain"; do
+    f=$SCRATCH/pair_t; [ "$what" = "$q" ] || f=$SCRATCH/pair_p
+    line=$(awk 'NF && $2 != "NA" { if ($1 != "ok") st = $1; print $2, $3, $4 > "/dev/stderr" } END { print (st ? st : "ok") }' \
+      "$f" 2> "$f.rows")
+    line="$line $(cut -d' ' -f1 "$f.rows" | median) $(cut -d' ' -f2 "$f.rows" | median) $(cut -d' ' -f3 "$f.rows" | median)"
+    line="$line $(cut -d' ' -f1 "$f.rows" | sort -g | head -1) $(cut -d' ' -f1 "$f.rows" | sort -g | tail -1)"
+    printf '%s\t%s\t%s\t%s\n' "$n" pipeline "$what" "$(echo "$line" | tr ' ' '\t')" >> "$TSV"
+    printf '  %-4s %-9s %-24s %s\n' "$n" pipeline "$what" "$line" >&2
+  done
+}
+
 # check GOT REF -> prints OK/FAIL line. Order-free: both sorted after numbers are printed alike (%.15g); then
 # field by field, numbers equal within REL relative (of max(1,|a|,|b|)), nan == nan, text exact.
 check() {
@@ -187,8 +223,14 @@ for n in $SIZES; do
   fi
   for q in $QUERIES; do
     rm -f "$out/$q.csv"
-    record "$n" pipeline "$q" "env DATA=$DATA FILE=$(basename "$f") OUT=$out $PIPELINE $ROOT/jobs/dbbench/$q.conf" \
-      "$SCRATCH/logs/${n}_pipeline_$q.log"
+    if [ "$PLAIN" = 1 ]; then
+      plain_conf "$q" > "$SCRATCH/${q}_plain.conf"
+      record_pair "$n" "$q" "env DATA=$DATA FILE=$(basename "$f") OUT=$out $PIPELINE" \
+        "$ROOT/jobs/dbbench/$q.conf" "$SCRATCH/${q}_plain.conf"
+    else
+      record "$n" pipeline "$q" "env DATA=$DATA FILE=$(basename "$f") OUT=$out $PIPELINE $ROOT/jobs/dbbench/$q.conf" \
+        "$SCRATCH/logs/${n}_pipeline_$q.log"
+    fi
     for p in $RUN_PEERS; do
       rm -f "$out/${p}_$q.csv"
       record "$n" "$p" "$q" "env NODE_PATH=$NODE_MODS node $PEER_BENCH/peers/$p/groupby.js $q $f $out/${p}_$q.csv" \
@@ -248,7 +290,11 @@ def cell(size, sys_, q):
     return None, "-"
 for size in sizes:
     print(f"## {size} rows\n")
-    hdr = ["query", "pipeline s / MiB", "pipeline cpu s"] + [f"{p} s / MiB" for p in peers] + ["ratio to best peer"]
+    plain = any((size, "pipeline", q + " plain") in rows for q in queries)
+    hdr = ["query", "pipeline s / MiB", "pipeline cpu s"]
+    if plain:
+        hdr += ["plain s / MiB", "plain cpu s", "plain / tuned cpu"]
+    hdr += [f"{p} s / MiB" for p in peers] + ["ratio to best peer"]
     if "duckdb" in run_peers:
         hdr.append("check vs duckdb")
     print("| " + " | ".join(hdr) + " |")
@@ -268,7 +314,16 @@ for size in sizes:
         if w is not None and best:
             ratios.append(w / best[0])
             ratio = "%.2f (%s)" % (w / best[0], best[1])
-        line = [q, c, cpu] + cs + [ratio]
+        line = [q, c, cpu]
+        if plain:
+            pr = rows.get((size, "pipeline", q + " plain"))
+            pw, pc = cell(size, "pipeline", q + " plain")
+            pcpu = pr["cpu_median_s"] if pr else "-"
+            rel = "-"
+            if pr and r and pr["status"] == "ok" and r["status"] == "ok" and float(cpu) > 0:
+                rel = "%.3f" % (float(pcpu) / float(cpu))
+            line += [pc, pcpu, rel]
+        line += cs + [ratio]
         if "duckdb" in run_peers:
             line.append(checks.get((size, q), "-").split(" (")[0])
         print("| " + " | ".join(line) + " |")
