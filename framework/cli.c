@@ -9,6 +9,7 @@
 #include "framework/check_operator.h"
 #include "framework/cli.h"
 #include "framework/cli_args.h"
+#include "framework/crash_cleanup.h"
 #include "framework/exchange.h"
 #include "framework/exec.h"
 #include "framework/launch.h"
@@ -18,14 +19,37 @@
 #include "framework/progress.h"
 #include "framework/topology.h"
 
-/* The one piece of process-wide state: a signal handler can reach
- * nothing else. The executor polls it between batches. */
+/* The only process-wide state: a signal handler can reach nothing else.
+ * The executor polls stop_signal between batches. */
 static volatile sig_atomic_t stop_signal;
+static struct timespec first_signal;
 
+/* A second signal, half a second or more after the first, is the user
+ * insisting: work that does not poll the flag (planning a huge header, a
+ * blocked read of standard input, a library call) would keep them
+ * waiting, so the process ends at once, removing its temporary outputs as
+ * a crash does (spill files are unlinked from the start). Copies of one
+ * signal arriving together (from the terminal and from a parent that
+ * forwards it) are one. */
 static void on_signal(int sig)
 {
-	stop_signal = sig;
+	struct timespec now;
 	pl_launch_forward_signal(sig);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!stop_signal) {
+		first_signal = now;
+		stop_signal = sig;
+		return;
+	}
+	double after = (double)(now.tv_sec - first_signal.tv_sec) +
+		       (double)(now.tv_nsec - first_signal.tv_nsec) / 1e9;
+	if (after < 0.5)
+		return;
+	static const char msg[] = "pipeline: second signal: stopping now\n";
+	ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	pl_crash_cleanup_now();
+	_exit(128 + sig);
 }
 
 static void catch_signals(void)

@@ -38,16 +38,7 @@ static void on_crash(int sig)
 	say("pipeline: crashed (signal ");
 	say(rev);
 	say(")\n");
-	for (int i = 0; i < SLOTS; i++) {
-		if (!slots[i].used)
-			continue;
-		if (unlink(slots[i].path) == 0) {
-			say("pipeline: removed the temporary output ");
-			say(slots[i].path);
-			say("\n");
-		}
-		slots[i].used = 0;
-	}
+	pl_crash_cleanup_now();
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -90,5 +81,19 @@ void pl_crash_cleanup_disarm(const char *path)
 	for (int i = 0; path != NULL && i < SLOTS; i++) {
 		if (slots[i].used && strcmp(slots[i].path, path) == 0)
 			slots[i].used = 0;
+	}
+}
+
+void pl_crash_cleanup_now(void)
+{
+	for (int i = 0; i < SLOTS; i++) {
+		if (!slots[i].used)
+			continue;
+		if (unlink(slots[i].path) == 0) {
+			say("pipeline: removed the temporary output ");
+			say(slots[i].path);
+			say("\n");
+		}
+		slots[i].used = 0;
 	}
 }

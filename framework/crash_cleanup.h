@@ -4,7 +4,7 @@
  * SIGILL and SIGABRT, which then prints one line and re-raises the signal
  * with its default action, so that the exit status and core dump are the
  * crash's own. A normal run disarms the file once it is renamed into place
- * or removed. */
+ * or removed. pl_crash_cleanup_now removes them for other handlers. */
 #ifndef PIPELINE_FRAMEWORK_CRASH_CLEANUP_H
 #define PIPELINE_FRAMEWORK_CRASH_CLEANUP_H
 
@@ -15,5 +15,10 @@ int pl_crash_cleanup_arm(const char *path);
 
 /* Forgets path (NULL is fine); call before renaming or removing it. */
 void pl_crash_cleanup_disarm(const char *path);
+
+/* Unlinks every armed file now and forgets it, saying so on standard
+ * error; async-signal-safe, for a handler that ends the process itself
+ * (a second SIGINT or SIGTERM). */
+void pl_crash_cleanup_now(void);
 
 #endif

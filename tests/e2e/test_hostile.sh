@@ -1094,6 +1094,36 @@ case_signal_during_spill_merge() {
   [ "$landed" -ge 4 ] || fail "only $landed of 6 signals came before the end"
 }
 
+# A job still planning (here reading the sample of a standard input that
+# sends nothing) does not poll the stop flag; a second SIGTERM half a
+# second or more after the first ends it at once, saying so, with 143.
+case_second_signal_stops_at_once() {
+  mkfifo in.fifo
+  printf '[source]\npath = -\nformat = csv\n[sink]\npath = out.csv\n' >job.conf
+  "$bin" -q job.conf <in.fifo >/dev/null 2>err.txt &
+  local job=$! t0 t1 rc
+  exec 7>in.fifo
+  sleep 0.5
+  kill -TERM "$job"
+  sleep 0.7
+  t0=$(date +%s%N)
+  kill -TERM "$job" 2>/dev/null
+  local i
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$job" 2>/dev/null || break
+    sleep 0.1
+  done
+  t1=$(date +%s%N)
+  kill -KILL "$job" 2>/dev/null
+  wait "$job"
+  rc=$?
+  exec 7>&-
+  msg=$(cat err.txt)
+  [ "$rc" -eq 143 ] || fail "status $rc: $msg" || return 1
+  [ $(((t1 - t0) / 1000000)) -le 3000 ] || fail "ended $(((t1 - t0) / 1000000)) ms after the second signal" || return 1
+  clean "$msg" && has '^pipeline: second signal: stopping now$' && only in.fifo job.conf err.txt
+}
+
 # SIGTERM to a run spawned with --ranks 3 ends it quickly (it took 22 s;
 # about 0.1 s on a quiet 2-core machine, 3 s with a test suite running
 # beside it, hence the 10 s bound; under AddressSanitizer, where a spill
