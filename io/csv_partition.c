@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -185,14 +188,49 @@ typedef struct count_state {
 	pl_csv_counts c;
 } count_state;
 
+#if defined(__SSE2__)
+/* Byte counters in SSE2 lanes: a match adds one to its lane (cmpeq gives
+ * -1, subtracted), and every 255 blocks of 16 the lanes are summed by
+ * psadbw before they can wrap. About 4x the plain loop, which widens
+ * every byte to 64 bits. */
+static size_t count_simd(const char *p, size_t n, char q, uint64_t *quotes,
+			 uint64_t *lf)
+{
+	const __m128i vq = _mm_set1_epi8(q), vn = _mm_set1_epi8('\n');
+	const __m128i zero = _mm_setzero_si128();
+	__m128i sq = zero, sn = zero;
+	size_t i = 0;
+	while (n - i >= 16) {
+		__m128i aq = zero, an = zero;
+		size_t stop = n - i >= 255 * 16 ? i + 255 * 16 : i + (n - i) / 16 * 16;
+		for (; i < stop; i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+			aq = _mm_sub_epi8(aq, _mm_cmpeq_epi8(v, vq));
+			an = _mm_sub_epi8(an, _mm_cmpeq_epi8(v, vn));
+		}
+		sq = _mm_add_epi64(sq, _mm_sad_epu8(aq, zero));
+		sn = _mm_add_epi64(sn, _mm_sad_epu8(an, zero));
+	}
+	uint64_t a[2], b[2];
+	_mm_storeu_si128((__m128i *)a, sq);
+	_mm_storeu_si128((__m128i *)b, sn);
+	*quotes += a[0] + a[1];
+	*lf += b[0] + b[1];
+	return i;
+}
+#endif
+
 static int count_block(void *arg, const char *p, size_t n, uint64_t off)
 {
 	count_state *s = arg;
 	char q = s->quote;
 	uint64_t quotes = 0, lf = 0;
+	size_t i = 0;
 	(void)off;
-	/* A plain loop the compiler vectorizes: one pass for both bytes. */
-	for (size_t i = 0; i < n; i++) {
+#if defined(__SSE2__)
+	i = count_simd(p, n, q, &quotes, &lf);
+#endif
+	for (; i < n; i++) {
 		quotes += p[i] == q;
 		lf += p[i] == '\n';
 	}

@@ -580,6 +580,48 @@ static void counts_and_data_start(void)
 	done(&o);
 }
 
+/* The vector count against a byte loop: unaligned ranges, lengths around
+ * the 16-byte blocks and the 255-block flush, a run of quotes long enough
+ * to wrap a byte lane, a block edge (1 MiB) crossed, another quote byte. */
+static void counts_match_a_byte_loop(void)
+{
+	setup();
+	size_t n = (1 << 20) + 70000;
+	char *b = malloc(n);
+	uint64_t seed = 7;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t r = rnd(&seed) % 8;
+		b[i] = r == 0 ? '"' : r == 1 ? '\n' : r == 2 ? '\'' : 'x';
+	}
+	memset(b + 5000, '"', 9000);
+	memset(b + 20000, '\n', 5000);
+	char *path = put("n.csv", b, n);
+	const uint64_t at[][2] = {{0, 0},	    {0, 15},	 {1, 17},
+				  {3, 4099},	    {5, 4096},	 {4999, 14001},
+				  {0, 40000},	    {7, 1 << 20}, {1000, (1 << 20) + 33},
+				  {(1 << 20) - 5, n}, {0, n},	 {n - 3, n + 100}};
+	for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		for (int w = 0; w < 2; w++) {
+			char q = w ? '\'' : '"';
+			uint64_t wq = 0, wl = 0, end = at[k][1] < n ? at[k][1] : n;
+			for (uint64_t i = at[k][0]; i < end; i++) {
+				wq += b[i] == q;
+				wl += b[i] == '\n';
+			}
+			pl_csv_counts c;
+			CU_ASSERT_EQUAL(pl_csv_count(path, at[k][0], at[k][1],
+						     q, &c, &err),
+					0);
+			CU_ASSERT_EQUAL(c.quotes, wq);
+			CU_ASSERT_EQUAL(c.newlines, wl);
+		}
+	}
+	free(path);
+	free(b);
+	teardown();
+}
+
 static const pl_test tests[] = {
     {"quoted_newlines_everywhere", quoted_newlines_everywhere},
     {"straddle_every_split_point", straddle_every_split_point},
@@ -594,6 +636,7 @@ static const pl_test tests[] = {
     {"stray_quote_fails_instead_of_misreading",
      stray_quote_fails_instead_of_misreading},
     {"counts_and_data_start", counts_and_data_start},
+    {"counts_match_a_byte_loop", counts_match_a_byte_loop},
     {NULL, NULL}};
 
 PL_TEST_MAIN("csv_partition", tests)
