@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs jobs/NAME.conf alone (reading ahead or not, with dictionary-encoded
-# strings or not) and under mpirun with 1, 2, 3 and 4 ranks and
+# strings or not) and under mpirun with 1, 2, 3 and 4 ranks (or
+# PL_TEST_RANKS, see lib.sh) and
 # compares every output with tests/e2e/expected/NAME.csv (written by hand
 # from the data, not by pipeline).
 #   run_job.sh PIPELINE NAME ordered|any
@@ -9,6 +10,7 @@ bin=$1 name=$2 order=$3
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$top/scripts/env.sh"
+. "$here/lib.sh"
 expected="$here/expected/$name.csv"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -43,7 +45,7 @@ check "no mpirun, read-ahead in 3-row chunks"
 # and always plain.
 PIPELINE_DICT=0 PIPELINE_OUT=$out "$bin" -q "$top/jobs/$name.conf"
 check "no mpirun, no dictionaries"
-for n in 1 2 3 4; do
+for n in $(test_ranks); do
   PIPELINE_OUT=$out mpirun --oversubscribe -n "$n" "$bin" -q "$top/jobs/$name.conf"
   check "$n ranks"
 done

@@ -212,7 +212,7 @@ case_ranks_same_answer_quoted() {
   printf '[source]\npath = q.csv\n[filter]\nwhere = v != 3\n[derive]\nn = length(txt)\n[limit]\nrows = 3000\n[sink]\npath = out.csv\n' >job.conf
   run_p 0 job.conf || return 1
   mv out.csv one.csv
-  for n in 2 3 4; do
+  for n in $(ranks_from 2); do
     mpirun --oversubscribe -n "$n" "$bin" -q job.conf || fail "$n ranks: exit $?"
     cmp -s one.csv out.csv || fail "$n ranks: output differs"
     rm -f out.csv
@@ -273,7 +273,7 @@ case_reject_file_across_ranks() {
   run_p 0 job.conf || return 1
   [ "$(wc -l <rej.txt)" -eq 40 ] || fail "$(wc -l <rej.txt) rejected rows, expected 40" || return 1
   mv rej.txt one.txt
-  for n in 2 3 4; do
+  for n in $(ranks_from 2); do
     mpirun --oversubscribe -n "$n" "$bin" -q job.conf || fail "$n ranks: exit $?" || return 1
     cmp -s one.txt rej.txt || fail "$n ranks: reject file differs" || return 1
     [ "$(sed -n 2p out.csv)" = 39960 ] || fail "$n ranks: count $(sed -n 2p out.csv)" || return 1

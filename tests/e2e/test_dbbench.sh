@@ -56,7 +56,7 @@ run_question() {
 check_question() {
   local q=$1 failed=0 n
   run_question "$q" "no mpirun" || failed=1
-  for n in 1 2 3 4; do
+  for n in $(test_ranks); do
     run_question "$q" "$n ranks" mpirun --oversubscribe -n "$n" || failed=1
   done
   return "$failed"

@@ -516,7 +516,7 @@ EOF
 case_write_job_mpirun() {
   local n
   printf '[source]\npath = hdf5_write.h5\ndatasets = name, city, age, score, joined\n[sink]\npath = back.csv\noverwrite = true\n' >r.conf
-  for n in 1 2 3 4; do
+  for n in $(test_ranks); do
     rm -f hdf5_write.h5
     PIPELINE_OUT=$PWD mpirun --oversubscribe -n "$n" "$bin" -q "$top/jobs/hdf5_write.conf" >/dev/null 2>err.txt ||
       fail "mpirun -n $n: exit $?: $(cat err.txt)" || return 1
@@ -552,7 +552,7 @@ EOF
   PIPELINE_OUT=$PWD "$bin" -q "$top/jobs/hdf5_read.conf" || fail "exit $?" || return 1
   diff want.csv <(head -n 1 hdf5_read.csv; tail -n +2 hdf5_read.csv | LC_ALL=C sort) || fail "alone differs" || return 1
   local n
-  for n in 1 2 3 4; do
+  for n in $(test_ranks); do
     rm -f hdf5_read.csv
     PIPELINE_OUT=$PWD mpirun --oversubscribe -n "$n" "$bin" -q "$top/jobs/hdf5_read.conf" >/dev/null 2>err.txt ||
       fail "mpirun -n $n: exit $?: $(cat err.txt)" || return 1
@@ -587,7 +587,7 @@ EOF
 # the HDF5 tools, not by pipeline reading its own file).
 dump_runs() {
   local conf=$1 ref=$2 n
-  for n in 0 1 2 3 4; do
+  for n in 0 $(test_ranks); do
     rm -f out.h5
     if [ "$n" -eq 0 ]; then
       "$bin" -q "$conf" 2>err.txt || fail "alone: exit $?: $(cat err.txt)" || return 1

@@ -122,7 +122,7 @@ ranks_job() {
   printf '[job]\nspill_dir = spill\n[source]\npath = big.csv\n%b[sink]\npath = out.csv\noverwrite = true\n' "$body" >job.conf
   run_rss out.csv job.conf || fail "ample run failed" || return 1
   mv out.csv.sorted ample.csv.sorted
-  for n in 2 3 4; do
+  for n in $(ranks_from 2); do
     run_ranks "$n" out.csv --memory "${mib}MiB" --metrics m.json job.conf || fail "$n ranks failed" || return 1
     cmp -s ample.csv.sorted out.csv.sorted || fail "$n ranks: answer differs from the ample one" || return 1
     check_ranks "$n" "$mib" || return 1

@@ -28,7 +28,7 @@ check_bytes() {
   local conf=$1 want n got
   shift
   want=$(stat -c %s "$@" | awk '{s += $1} END {print s}')
-  for n in 1 2 3 4; do
+  for n in $(test_ranks); do
     rm -f m.json
     timeout 120 mpirun --oversubscribe -n $n "$bin" --metrics m.json "$conf" > /dev/null 2> err.txt ||
       fail "$n ranks failed: $(cat err.txt)" || return 1

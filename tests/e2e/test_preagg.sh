@@ -89,7 +89,7 @@ run_as() {
 
 check_modes() {
   local n mode
-  for n in 0 1 2 3 4; do
+  for n in 0 $(test_ranks); do
     for mode in on off auto; do
       run_as "$n" "$mode" || fail "$n ranks, $mode: failed" || return 1
       tail -n +2 out.csv | sort >got.csv
@@ -205,7 +205,7 @@ open("data.csv", "w").writelines(lines)
 EOF
   write_job u
   local n
-  for n in 2 3 4; do
+  for n in $(ranks_from 2); do
     run_as "$n" off 2>err.txt
     local rc=$?
     [ "$rc" -eq 1 ] || fail "$n ranks: exit $rc, not 1" || return 1

@@ -70,7 +70,7 @@ case_jobs_same_answer() {
   local job order n out=$PWD
   while read -r job order; do
     case $job in [a-z]*) ;; *) continue ;; esac
-    for n in 1 2 3 4; do
+    for n in $(test_ranks); do
       rm -f "$out/$job.csv" m.json
       PIPELINE_OUT=$out run_p 0 -q --ranks "$n" --metrics "$PWD/m.json" "$top/jobs/$job.conf" ||
         fail "$job on $n ranks" || return 1
@@ -89,7 +89,7 @@ case_hdf5_same_answer() {
   local n
   PIPELINE_OUT=$PWD run_p 0 -q --ranks 1 "$top/jobs/hdf5_read.conf" || return 1
   normalise hdf5_read.csv any >one.csv
-  for n in 2 3 4; do
+  for n in $(ranks_from 2); do
     PIPELINE_OUT=$PWD run_p 0 -q --ranks "$n" "$top/jobs/hdf5_read.conf" || return 1
     normalise hdf5_read.csv any | cmp -s - one.csv || fail "hdf5_read on $n ranks differs" || return 1
   done
@@ -119,7 +119,7 @@ case_bad_row_on_last_rank() {
   awk 'BEGIN { print "k,v"; for (i = 1; i <= 40000; i++) print "k" (i % 13) "," (i == 39000 ? "oops" : i) }' >d.csv
   printf '[source]\npath = d.csv\nschema = k:string, v:int64\n[groupby]\nkeys = k\ns = sum(v)\n[sink]\npath = out.csv\n' >job.conf
   local n
-  for n in 2 3 4; do
+  for n in $(ranks_from 2); do
     run_p 1 -q --ranks "$n" "$PWD/job.conf" || return 1
     has "^pipeline: rank $((n - 1)): .*/d\.csv:39001: .*oops" || return 1
     [ "$(grep -c 'd\.csv:39001' <<<"$msg")" -eq 1 ] || fail "message not once: $msg" || return 1

@@ -93,7 +93,7 @@ case_sort_on_ranks() {
   run_rss job.conf || fail "ample run failed" || return 1
   mv out.csv ample.csv
   local n limit
-  for n in 2 3 4; do
+  for n in $(ranks_from 2); do
     /usr/bin/time -f '%M %e' -o rss.txt mpirun --oversubscribe -n "$n" "$bin" -q --memory 128MiB job.conf || fail "$n ranks failed" || return 1
     read -r rss secs < <(tail -n 1 rss.txt)
     limit=$((128 * 1024 / n + OVERHEAD_KB))
