@@ -70,8 +70,26 @@ measure() {
 
 label() { case $1 in 1) echo "one process" ;; 4f) echo "4 ranks/2 nodes" ;; *) echo "$1 ranks" ;; esac; }
 
+# core_speeds: seconds of the same Python loop pinned to each core. On a
+# virtual machine one core can run at half the speed of another for
+# minutes (its host thread shares a physical core); ranks pinned there burn
+# more CPU-seconds for the same work, which reads as work inflation.
+core_speeds() {
+  local c
+  for c in $(seq 0 $(($(nproc) - 1))); do
+    printf ' core %s %.3f s' "$c" "$(taskset -c "$c" /usr/bin/python3 -c '
+import time
+t = time.perf_counter()
+x = 0
+for i in range(3000000):
+    x += i * i
+print(time.perf_counter() - t)')"
+  done
+}
+
 printf '%s, %s cores (%s), load %s\n' "$(date -u +%F)" "$(nproc)" \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'the same loop on each core, at the start:%s\n' "$(core_speeds)"
 printf 'medians of %s runs; cpu = user + sys of all ranks less the same launch of a one-row job\n\n' "$RUNS"
 
 ONE_ROW=$PWD/jobs/scaling/data/one_row.csv
@@ -96,3 +114,4 @@ for job in $JOBS; do
   done
   printf '\n'
 done
+printf '\nthe same loop on each core, at the end:%s\n' "$(core_speeds)"
