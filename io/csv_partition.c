@@ -202,7 +202,8 @@ static size_t count_simd(const char *p, size_t n, char q, uint64_t *quotes,
 	size_t i = 0;
 	while (n - i >= 16) {
 		__m128i aq = zero, an = zero;
-		size_t stop = n - i >= 255 * 16 ? i + 255 * 16 : i + (n - i) / 16 * 16;
+		size_t stop =
+		    n - i >= 255 * 16 ? i + 255 * 16 : i + (n - i) / 16 * 16;
 		for (; i < stop; i += 16) {
 			__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
 			aq = _mm_sub_epi8(aq, _mm_cmpeq_epi8(v, vq));

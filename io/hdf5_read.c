@@ -35,13 +35,24 @@ static int fail(const pl_h5_table *t, size_t i, const char *what, pl_error *err)
 	return pl_error_set(err, PL_ERR_DATA, "%s: %s: %s", where, what, why);
 }
 
-/* Wraps the value type in a one-field compound for a compound table. */
+/* Wraps the value type in a one-field compound for a compound table (as
+ * an array of the member's length for an array member). */
 static hid_t field_type(const pl_h5_table *t, size_t i, hid_t value)
 {
-	if (t->table < 0 || value < 0)
+	const pl_h5_src *s = &t->src[i];
+	if (s->dset != t->table || value < 0)
 		return value;
+	if (s->array) {
+		hsize_t k = s->width;
+		hid_t a = H5Tarray_create2(value, 1, &k);
+		H5Tclose(value);
+		if (a < 0)
+			return a;
+		value = a;
+	}
 	hid_t c = H5Tcreate(H5T_COMPOUND, H5Tget_size(value));
-	if (c >= 0 && H5Tinsert(c, t->src[i].name, 0, value) < 0) {
+	if (c >= 0 &&
+	    H5Tinsert(c, s->field ? s->field : s->name, 0, value) < 0) {
 		H5Tclose(c);
 		c = H5I_INVALID_HID;
 	}
@@ -49,20 +60,24 @@ static hid_t field_type(const pl_h5_table *t, size_t i, hid_t value)
 	return c;
 }
 
+/* Rows [first, first + n) of source i: of its 1-D dataset or compound
+ * table, or of one column of its 2-D dataset. */
 static int read_begin(const pl_h5_table *t, size_t i, hid_t dset, hid_t value,
 		      uint64_t first, size_t n, h5_read *rd)
 {
-	hsize_t start = first, count = n;
-	rd->mspace = H5Screate_simple(1, &count, NULL);
+	const pl_h5_src *s = &t->src[i];
+	hsize_t start[2] = {first, s->elem}, count[2] = {n, 1};
+	rd->mspace = H5Screate_simple(1, count, NULL);
 	rd->fspace = H5Dget_space(dset);
 	rd->mtype = field_type(t, i, value);
 	if (rd->mspace < 0 || rd->fspace < 0 || rd->mtype < 0)
 		return -1;
-	return H5Sselect_hyperslab(rd->fspace, H5S_SELECT_SET, &start, NULL,
-				   &count, NULL);
+	return H5Sselect_hyperslab(rd->fspace, H5S_SELECT_SET, start, NULL,
+				   count, NULL);
 }
 
-/* Reads n values of the stored type into buf through the memory type. */
+/* Reads n rows through the value type into buf: n values, or n * width of
+ * an array member (row after row). */
 static int read_into(const pl_h5_table *t, size_t i, hid_t dset, hid_t value,
 		     uint64_t first, size_t n, void *buf, pl_error *err)
 {
@@ -116,23 +131,80 @@ static const char *value_at(const pl_h5_type *t, const void *buf, size_t k)
 	return ((char *const *)buf)[k];
 }
 
+/* Bytes of one value of the memory type of t. */
+static size_t value_bytes(const pl_h5_type *t)
+{
+	switch (t->kind) {
+	case PL_H5_BOOL:
+	case PL_H5_BITS:
+		return 1;
+	case PL_H5_FSTR:
+	case PL_H5_ENUM:
+		return t->size;
+	case PL_H5_VSTR:
+		return sizeof(char *);
+	default:
+		return 8;
+	}
+}
+
+/* Where row k's value is in a buffer of n rows of w values each. */
+typedef struct pick {
+	size_t w, elem;
+} pick;
+
 /* Packs n strings into the arena; a NULL row's value is left empty. */
-static int pack_strings(const pl_h5_type *t, const void *buf, size_t n,
+static int pack_strings(const pl_h5_type *t, const void *buf, size_t n, pick p,
 			const uint8_t *valid, pl_column *c, pl_pool *pool,
 			pl_error *err)
 {
 	size_t total = 0;
 	for (size_t k = 0; k < n; k++)
 		if (valid == NULL || valid[k])
-			total += value_len(t, value_at(t, buf, k));
+			total +=
+			    value_len(t, value_at(t, buf, k * p.w + p.elem));
 	if (pl_column_reserve_arena(c, total, pool, err) != 0)
 		return PL_ERR_NOMEM;
 	int64_t *off = pl_col_off(c);
 	for (size_t k = 0; k < n; k++) {
-		const char *s = value_at(t, buf, k);
+		const char *s = value_at(t, buf, k * p.w + p.elem);
 		size_t len = valid == NULL || valid[k] ? value_len(t, s) : 0;
 		if (len > 0)
 			memcpy(c->arena + c->arena_len, s, len);
+		c->arena_len += len;
+		off[k + 1] = (int64_t)c->arena_len;
+	}
+	c->len = n;
+	return 0;
+}
+
+/* An enum's values as their members' names. */
+static int pack_names(const pl_h5_table *t, size_t i, uint64_t first,
+		      const void *buf, size_t n, pick p, const uint8_t *valid,
+		      pl_column *c, pl_pool *pool, pl_error *err)
+{
+	const pl_h5_type *ty = &t->src[i].t;
+	int64_t *off = pl_col_off(c);
+	for (size_t k = 0; k < n; k++) {
+		char name[256];
+		size_t len = 0;
+		const char *v =
+		    (const char *)buf + (k * p.w + p.elem) * ty->size;
+		if ((valid == NULL || valid[k]) &&
+		    H5Tenum_nameof(ty->native, v, name, sizeof(name)) < 0) {
+			char where[1200];
+			pl_h5_table_where(t, i, where, sizeof(where));
+			return pl_error_set(err, PL_ERR_DATA,
+					    "%s: row %" PRIu64 ": a value that "
+					    "is not a member of its enum",
+					    where, first + k);
+		}
+		if (valid == NULL || valid[k])
+			len = strnlen(name, sizeof(name));
+		if (pl_column_reserve_arena(c, len, pool, err) != 0)
+			return PL_ERR_NOMEM;
+		off = pl_col_off(c);
+		memcpy(c->arena + c->arena_len, name, len);
 		c->arena_len += len;
 		off[k + 1] = (int64_t)c->arena_len;
 	}
@@ -146,19 +218,23 @@ static int read_strings(const pl_h5_table *t, size_t i, uint64_t first,
 			size_t n, const uint8_t *valid, pl_column *c,
 			pl_pool *pool, pl_error *err)
 {
-	const pl_h5_type *ty = &t->src[i].t;
-	size_t width = ty->kind == PL_H5_FSTR ? ty->size : sizeof(char *);
-	void *buf = pl_pool_calloc(pool, n ? n : 1, width);
+	const pl_h5_src *s = &t->src[i];
+	const pl_h5_type *ty = &s->t;
+	pick p = {s->array ? s->width : 1, s->array ? s->elem : 0};
+	void *buf = pl_pool_calloc(pool, n ? n * p.w : 1, value_bytes(ty));
 	if (buf == NULL)
 		return pl_error_nomem(err, "an hdf5 string buffer");
 	h5_read rd = {H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID};
-	hid_t dset = t->src[i].dset;
-	int rc = read_begin(t, i, dset, pl_h5_mem_type(ty), first, n, &rd);
+	int rc = read_begin(t, i, s->dset, pl_h5_mem_type(ty), first, n, &rd);
 	if (rc >= 0)
-		rc = H5Dread(dset, rd.mtype, rd.mspace, rd.fspace, H5P_DEFAULT,
-			     buf);
-	rc = rc < 0 ? fail(t, i, "cannot read", err)
-		    : pack_strings(ty, buf, n, valid, c, pool, err);
+		rc = H5Dread(s->dset, rd.mtype, rd.mspace, rd.fspace,
+			     H5P_DEFAULT, buf);
+	if (rc < 0)
+		rc = fail(t, i, "cannot read", err);
+	else if (ty->kind == PL_H5_ENUM)
+		rc = pack_names(t, i, first, buf, n, p, valid, c, pool, err);
+	else
+		rc = pack_strings(ty, buf, n, p, valid, c, pool, err);
 	if (ty->kind == PL_H5_VSTR && rd.mtype >= 0 && rd.mspace >= 0)
 		H5Dvlen_reclaim(rd.mtype, rd.mspace, H5P_DEFAULT, buf);
 	read_end(&rd);
@@ -166,15 +242,32 @@ static int read_strings(const pl_h5_table *t, size_t i, uint64_t first,
 	return rc;
 }
 
+/* Numbers and bools straight into the column; an array member's element
+ * through a buffer of whole rows. */
 static int read_values(const pl_h5_table *t, size_t i, uint64_t first, size_t n,
-		       pl_column *c, pl_error *err)
+		       pl_column *c, pl_pool *pool, pl_error *err)
 {
-	const pl_h5_type *ty = &t->src[i].t;
-	int rc = read_into(t, i, t->src[i].dset, pl_h5_mem_type(ty), first, n,
-			   c->data, err);
+	const pl_h5_src *s = &t->src[i];
+	const pl_h5_type *ty = &s->t;
+	size_t vb = value_bytes(ty);
+	char *buf = c->data;
+	if (s->array &&
+	    (buf = pl_pool_alloc(pool, n * s->width * vb + 1)) == NULL)
+		return pl_error_nomem(err, "an hdf5 array buffer");
+	int rc =
+	    read_into(t, i, s->dset, pl_h5_mem_type(ty), first, n, buf, err);
+	if (s->array) {
+		for (size_t k = 0; rc == 0 && k < n; k++)
+			memcpy((char *)c->data + k * vb,
+			       buf + (k * s->width + s->elem) * vb, vb);
+		pl_pool_free(pool, buf);
+	}
 	c->len = n;
 	if (rc == 0 && ty->kind == PL_H5_UINT64)
 		rc = check_uint64(t, i, first, c, err);
+	if (rc == 0 && ty->kind == PL_H5_BITS)
+		for (size_t k = 0; k < n; k++)
+			pl_col_bool(c)[k] = pl_col_bool(c)[k] != 0;
 	return rc;
 }
 
@@ -245,7 +338,7 @@ int pl_h5_read_column(const pl_h5_table *t, size_t i, uint64_t first, size_t n,
 	if (rc == 0 && c->type == PL_STRING)
 		rc = read_strings(t, i, first, n, valid, c, pool, err);
 	else if (rc == 0)
-		rc = read_values(t, i, first, n, c, err);
+		rc = read_values(t, i, first, n, c, pool, err);
 	if (rc == 0 && valid != NULL)
 		rc = apply_valid(valid, n, c, pool, err);
 	if (rc == 0 && t->src[i].unit != 0)

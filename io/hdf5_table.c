@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "io/hdf5_filters.h"
+#include "io/hdf5_pandas.h"
 #include "io/hdf5_table.h"
 #include "io/hdf5_time.h"
 
@@ -187,9 +188,9 @@ static int open_valid(pl_h5_table *t, pl_h5_src *s, const char *vpath,
 {
 	if (!link_exists(t->file, vpath))
 		return 0;
-	uint64_t len;
+	uint64_t len = 0;
 	int rc = open_1d(t, vpath, 0, &s->valid, &len, err);
-	if (rc == 0)
+	if (rc == 0 && len != t->nrows)
 		rc = check_length(t, vpath, len, err);
 	hid_t type = rc == 0 ? H5Dget_type(s->valid) : H5I_INVALID_HID;
 	if (rc == 0 && H5Tget_class(type) != H5T_INTEGER)
@@ -221,18 +222,58 @@ static int unsupported(const pl_h5_table *t, size_t i, const char *why,
 	pl_h5_table_where(t, i, where, sizeof(where));
 	return pl_error_set(err, PL_ERR_DATA,
 			    "%s: unsupported type %s (integers, floats, "
-			    "strings and h5py bools are read)",
+			    "strings, bools, bitfields, enums and 1-D arrays "
+			    "of them are read)",
 			    where, why);
 }
 
-static int open_column(pl_h5_table *t, const char *path, pl_error *err)
+/* A new source at the end of t, named name (taken) and read from where
+ * (copied); its dataset and NULLs dataset not yet open. */
+static pl_h5_src *add_src(pl_h5_table *t, char *name, const char *where,
+			  pl_error *err)
 {
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 8;
+		pl_h5_src *p = realloc(t->src, cap * sizeof(*p));
+		if (p == NULL) {
+			free(name);
+			pl_error_nomem(err, "hdf5 columns");
+			return NULL;
+		}
+		t->src = p;
+		t->cap = cap;
+	}
 	pl_h5_src *s = &t->src[t->n];
-	s->where = path;
-	s->valid = H5I_INVALID_HID;
-	if ((s->name = strdup(last_part(path))) == NULL)
-		return pl_error_nomem(err, "a column name");
+	memset(s, 0, sizeof(*s));
+	s->dset = s->valid = s->t.native = H5I_INVALID_HID;
+	s->width = 1;
+	s->name = name;
+	s->where = strdup(where);
+	if (name == NULL || s->where == NULL) {
+		free(name);
+		free(s->where);
+		pl_error_nomem(err, "a column name");
+		return NULL;
+	}
 	t->n++;
+	return s;
+}
+
+static int classify(pl_h5_table *t, hid_t type, pl_h5_type *out, pl_error *err)
+{
+	char why[256];
+	if (pl_h5_classify(type, out, why, sizeof(why)) != 0)
+		return unsupported(t, t->n - 1, why, err);
+	return 0;
+}
+
+int pl_h5_add_dataset(pl_h5_table *t, const char *path, const char *name,
+		      pl_error *err)
+{
+	pl_h5_src *s =
+	    add_src(t, strdup(name ? name : last_part(path)), path, err);
+	if (s == NULL)
+		return PL_ERR_NOMEM;
 	uint64_t len;
 	int rc = open_1d(t, path, 0, &s->dset, &len, err);
 	if (rc != 0)
@@ -243,10 +284,8 @@ static int open_column(pl_h5_table *t, const char *path, pl_error *err)
 	}
 	if ((rc = check_length(t, path, len, err)) != 0)
 		return rc;
-	char why[256];
 	hid_t type = H5Dget_type(s->dset);
-	if (pl_h5_classify(type, &s->t, why, sizeof(why)) != 0)
-		rc = unsupported(t, t->n - 1, why, err);
+	rc = classify(t, type, &s->t, err);
 	H5Tclose(type);
 	char vpath[1200];
 	if (rc == 0 && valid_path(path, (size_t)(last_part(path) - 1 - path),
@@ -257,45 +296,86 @@ static int open_column(pl_h5_table *t, const char *path, pl_error *err)
 
 static int open_columns(pl_h5_table *t, const pl_hdf5_options *o, pl_error *err)
 {
-	t->src = calloc(o->ndatasets ? o->ndatasets : 1, sizeof(*t->src));
-	if (t->src == NULL)
-		return pl_error_nomem(err, "hdf5 columns");
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < o->ndatasets; i++)
-		rc = open_column(t, o->datasets[i], err);
+		rc = pl_h5_add_dataset(t, o->datasets[i], NULL, err);
 	return rc;
 }
 
-static int open_field(pl_h5_table *t, hid_t type, unsigned k, const char *table,
-		      pl_error *err)
+/* An array member's element count, or 0 when it is not a 1-D array. */
+static unsigned array_width(hid_t type)
 {
-	pl_h5_src *s = &t->src[t->n];
-	s->where = table;
-	s->dset = t->table;
-	s->valid = H5I_INVALID_HID;
-	char *name = H5Tget_member_name(type, k);
-	if (name == NULL)
+	hsize_t d = 0;
+	if (H5Tget_array_ndims(type) != 1 || H5Tget_array_dims2(type, &d) < 0)
+		return 0;
+	return d > 0 && d <= 65536 ? (unsigned)d : 0;
+}
+
+/* The name of element j of k of field: the namer's, else "field_j". */
+static int element_name(const char *field, unsigned j, unsigned k,
+			pl_h5_namer namer, void *arg, char **name,
+			pl_error *err)
+{
+	*name = NULL;
+	if (k == 1 && namer == NULL)
+		return (*name = strdup(field)) ? 0
+					       : pl_error_nomem(err, "a name");
+	int rc = namer ? namer(arg, field, j, k, name, err) : 0;
+	if (rc != 0 || *name != NULL)
+		return rc;
+	size_t n = strlen(field) + 16;
+	if ((*name = malloc(n)) == NULL)
+		return pl_error_nomem(err, "a column name");
+	snprintf(*name, n, k == 1 ? "%s" : "%s_%u", field, j);
+	return 0;
+}
+
+/* Member m of the compound type: one column, or one per element of a 1-D
+ * array member, all sharing the classified element type. */
+static int open_field(pl_h5_table *t, hid_t type, unsigned m, const char *table,
+		      pl_h5_namer namer, void *arg, pl_error *err)
+{
+	char *field = H5Tget_member_name(type, m);
+	if (field == NULL)
 		return h5_fail(err, PL_ERR_DATA, t->path, table,
 			       "cannot read a field name");
-	s->name = strdup(name);
-	H5free_memory(name);
-	if (s->name == NULL)
-		return pl_error_nomem(err, "a column name");
-	t->n++;
-	char why[256];
-	hid_t ft = H5Tget_member_type(type, k);
-	int rc = pl_h5_classify(ft, &s->t, why, sizeof(why));
+	hid_t ft = H5Tget_member_type(type, m);
+	int is_array = H5Tget_class(ft) == H5T_ARRAY;
+	unsigned k = is_array ? array_width(ft) : 1;
+	hid_t vt = is_array ? H5Tget_super(ft) : H5Tcopy(ft);
+	int rc = 0;
+	for (unsigned j = 0; rc == 0 && j < (k ? k : 1); j++) {
+		char *name;
+		rc = element_name(field, j, k ? k : 1, namer, arg, &name, err);
+		pl_h5_src *s = rc == 0 ? add_src(t, name, table, err) : NULL;
+		if (s == NULL) {
+			rc = rc ? rc : PL_ERR_NOMEM;
+			break;
+		}
+		s->dset = t->table;
+		s->elem = j;
+		s->width = is_array ? k : 1;
+		s->array = is_array;
+		if ((s->field = strdup(field)) == NULL)
+			rc = pl_error_nomem(err, "a field name");
+		else if (k == 0)
+			rc = classify(t, ft, &s->t, err);
+		else
+			rc = classify(t, vt, &s->t, err);
+		char vpath[1200];
+		if (rc == 0 && !is_array &&
+		    valid_path(table, (size_t)(last_part(table) - 1 - table),
+			       s->name, vpath, sizeof(vpath)) == 0)
+			rc = open_valid(t, s, vpath, err);
+	}
+	H5Tclose(vt);
 	H5Tclose(ft);
-	if (rc != 0)
-		return unsupported(t, t->n - 1, why, err);
-	char vpath[1200];
-	if (valid_path(table, (size_t)(last_part(table) - 1 - table), s->name,
-		       vpath, sizeof(vpath)) == 0)
-		rc = open_valid(t, s, vpath, err);
+	H5free_memory(field);
 	return rc;
 }
 
-static int open_fields(pl_h5_table *t, const char *table, pl_error *err)
+static int open_fields(pl_h5_table *t, const char *table, pl_h5_namer namer,
+		       void *arg, pl_error *err)
 {
 	hid_t type = H5Dget_type(t->table);
 	int rc = 0;
@@ -308,22 +388,75 @@ static int open_fields(pl_h5_table *t, const char *table, pl_error *err)
 				  t->path, table, what);
 	}
 	int n = rc == 0 ? H5Tget_nmembers(type) : 0;
-	if (rc == 0 &&
-	    (t->src = calloc(n > 0 ? (size_t)n : 1, sizeof(*t->src))) == NULL)
-		rc = pl_error_nomem(err, "hdf5 columns");
 	for (int k = 0; rc == 0 && k < n; k++)
-		rc = open_field(t, type, (unsigned)k, table, err);
+		rc = open_field(t, type, (unsigned)k, table, namer, arg, err);
 	H5Tclose(type);
 	return rc;
 }
 
-static int open_compound(pl_h5_table *t, const char *table, pl_error *err)
+int pl_h5_add_compound(pl_h5_table *t, const char *path, pl_h5_namer namer,
+		       void *arg, pl_error *err)
 {
-	int rc = open_1d(t, table, 1, &t->table, &t->nrows, err);
+	int rc = open_1d(t, path, 1, &t->table, &t->nrows, err);
 	if (rc != 0)
 		return rc;
 	t->chunk = chunk_rows(t->table);
-	return open_fields(t, table, err);
+	return open_fields(t, path, namer, arg, err);
+}
+
+/* Opens a 2-D dataset: *rows and *cols from its shape. */
+static int open_2d(pl_h5_table *t, const char *path, hid_t *out,
+		   hsize_t dims[2], pl_error *err)
+{
+	if (!link_exists(t->file, path))
+		return pl_error_set(err, PL_ERR_DATA, "%s:%s: no such dataset",
+				    t->path, path);
+	*out = open_dataset(t, path, 0);
+	if (*out < 0)
+		return h5_fail(err, PL_ERR_DATA, t->path, path,
+			       "cannot open as a dataset");
+	int rc = pl_h5_check_filters(*out, t->path, path, err);
+	hid_t space = H5Dget_space(*out);
+	int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+	if (rank == 2)
+		H5Sget_simple_extent_dims(space, dims, NULL);
+	H5Sclose(space);
+	if (rc == 0 && rank != 2)
+		rc = pl_error_set(err, PL_ERR_DATA,
+				  "%s:%s: a %d-D dataset where a 2-D one was "
+				  "expected",
+				  t->path, path, rank < 0 ? 0 : rank);
+	return rc;
+}
+
+int pl_h5_add_2d(pl_h5_table *t, const char *path, char *const *names, size_t k,
+		 pl_error *err)
+{
+	for (size_t j = 0; j < k; j++) {
+		pl_h5_src *s = add_src(t, strdup(names[j]), path, err);
+		if (s == NULL)
+			return PL_ERR_NOMEM;
+		hsize_t dims[2] = {0, 0};
+		int rc = open_2d(t, path, &s->dset, dims, err);
+		if (rc == 0 && dims[1] != k)
+			rc = pl_error_set(err, PL_ERR_DATA,
+					  "%s:%s: %llu columns, but %zu names",
+					  t->path, path,
+					  (unsigned long long)dims[1], k);
+		if (rc == 0 && t->n == 1)
+			t->nrows = dims[0];
+		if (rc == 0)
+			rc = check_length(t, path, dims[0], err);
+		hid_t type = rc == 0 ? H5Dget_type(s->dset) : H5I_INVALID_HID;
+		if (rc == 0)
+			rc = classify(t, type, &s->t, err);
+		H5Tclose(type);
+		if (rc != 0)
+			return rc;
+		s->elem = (unsigned)j;
+		s->twod = 1;
+	}
+	return 0;
 }
 
 int pl_h5_table_open(const pl_hdf5_options *o, size_t file, pl_h5_table *t,
@@ -338,9 +471,13 @@ int pl_h5_table_open(const pl_hdf5_options *o, size_t file, pl_h5_table *t,
 		t->cache_cap = (size_t)(o->cache_budget / nd);
 	pl_h5_quiet();
 	int rc = open_file(t->path, &t->file, err);
-	if (rc == 0)
-		rc = o->dataset ? open_compound(t, o->dataset, err)
-				: open_columns(t, o, err);
+	int pandas = 0;
+	if (rc == 0 && o->dataset)
+		rc = pl_h5_pandas_open(t, o->dataset, &pandas, err);
+	if (rc == 0 && !pandas)
+		rc = o->dataset
+			 ? pl_h5_add_compound(t, o->dataset, NULL, NULL, err)
+			 : open_columns(t, o, err);
 	if (rc == 0)
 		rc = pl_h5_table_times(o, t, err);
 	if (rc != 0)
@@ -355,7 +492,10 @@ void pl_h5_table_close(pl_h5_table *t)
 			H5Dclose(t->src[i].dset);
 		if (t->src[i].valid > 0)
 			H5Dclose(t->src[i].valid);
+		pl_h5_type_free(&t->src[i].t);
 		free(t->src[i].name);
+		free(t->src[i].field);
+		free(t->src[i].where);
 	}
 	free(t->src);
 	if (t->table > 0)
@@ -368,9 +508,16 @@ void pl_h5_table_close(pl_h5_table *t)
 
 void pl_h5_table_where(const pl_h5_table *t, size_t i, char *buf, size_t cap)
 {
-	if (t->table >= 0)
-		snprintf(buf, cap, "%s:%s, field '%s'", t->path,
-			 t->src[i].where, t->src[i].name);
+	const pl_h5_src *s = &t->src[i];
+	if (s->dset == t->table && s->array)
+		snprintf(buf, cap, "%s:%s, field '%s', element %u", t->path,
+			 s->where, s->field, s->elem);
+	else if (s->dset == t->table)
+		snprintf(buf, cap, "%s:%s, field '%s'", t->path, s->where,
+			 s->field ? s->field : s->name);
+	else if (s->twod)
+		snprintf(buf, cap, "%s:%s, column %u", t->path, s->where,
+			 s->elem);
 	else
-		snprintf(buf, cap, "%s:%s", t->path, t->src[i].where);
+		snprintf(buf, cap, "%s:%s", t->path, s->where);
 }

@@ -43,9 +43,29 @@ static int classify_string(hid_t t, pl_h5_type *out)
 	return out->size > 0 ? 0 : -1;
 }
 
+/* Any other enum reads as its members' names. */
+static int classify_enum(hid_t t, pl_h5_type *out)
+{
+	if (is_bool_enum(t)) {
+		out->kind = PL_H5_BOOL;
+		out->type = PL_BOOL;
+		return 0;
+	}
+	out->size = H5Tget_size(t);
+	if (out->size == 0 || out->size > 8 || H5Tget_nmembers(t) < 1)
+		return -1;
+	out->native = H5Tget_native_type(t, H5T_DIR_ASCEND);
+	if (out->native < 0)
+		return -1;
+	out->kind = PL_H5_ENUM;
+	out->type = PL_STRING;
+	return 0;
+}
+
 int pl_h5_classify(hid_t t, pl_h5_type *out, char *why, size_t cap)
 {
 	memset(out, 0, sizeof(*out));
+	out->native = H5I_INVALID_HID;
 	int rc = -1;
 	switch (H5Tget_class(t)) {
 	case H5T_INTEGER:
@@ -60,8 +80,11 @@ int pl_h5_classify(hid_t t, pl_h5_type *out, char *why, size_t cap)
 		rc = classify_string(t, out);
 		break;
 	case H5T_ENUM:
-		if (is_bool_enum(t)) {
-			out->kind = PL_H5_BOOL;
+		rc = classify_enum(t, out);
+		break;
+	case H5T_BITFIELD:
+		if (H5Tget_size(t) == 1) {
+			out->kind = PL_H5_BITS;
 			out->type = PL_BOOL;
 			rc = 0;
 		}
@@ -72,6 +95,13 @@ int pl_h5_classify(hid_t t, pl_h5_type *out, char *why, size_t cap)
 	if (rc != 0)
 		pl_h5_describe(t, why, cap);
 	return rc;
+}
+
+void pl_h5_type_free(pl_h5_type *t)
+{
+	if (t->native >= 0)
+		H5Tclose(t->native);
+	t->native = H5I_INVALID_HID;
 }
 
 static void describe_array(hid_t t, char *buf, size_t cap)
@@ -122,10 +152,8 @@ void pl_h5_describe(hid_t t, char *buf, size_t cap)
 		snprintf(buf, cap, "reference");
 		break;
 	case H5T_ENUM:
-		snprintf(buf, cap,
-			 "enum of %d members (only h5py's bool enum "
-			 "is read)",
-			 H5Tget_nmembers(t));
+		snprintf(buf, cap, "enum of %d members over %zu bytes",
+			 H5Tget_nmembers(t), bits / 8);
 		break;
 	case H5T_VLEN:
 		snprintf(buf, cap, "variable-length sequence");
@@ -181,6 +209,10 @@ hid_t pl_h5_mem_type(const pl_h5_type *t)
 		return fixed_string_type(t);
 	case PL_H5_VSTR:
 		return var_string_type(t->cset);
+	case PL_H5_BITS:
+		return H5Tcopy(H5T_NATIVE_B8);
+	case PL_H5_ENUM:
+		return H5Tcopy(t->native);
 	}
 	return H5I_INVALID_HID;
 }
@@ -209,8 +241,8 @@ hid_t pl_h5_vstr_type(void)
 
 hid_t pl_h5_fixed_str_type(size_t width)
 {
-	pl_h5_type t = {PL_H5_FSTR, PL_STRING, width ? width : 1, 0,
-			H5T_CSET_UTF8};
+	pl_h5_type t = {PL_H5_FSTR, PL_STRING,	   width ? width : 1,
+			0,	    H5T_CSET_UTF8, H5I_INVALID_HID};
 	return fixed_string_type(&t);
 }
 

@@ -16,15 +16,20 @@ typedef enum pl_h5_kind {
 	PL_H5_FLOAT,  /* any float: read as double */
 	PL_H5_BOOL,   /* h5py's bool, an enum with FALSE and TRUE */
 	PL_H5_FSTR,   /* fixed-length string */
-	PL_H5_VSTR    /* variable-length string */
+	PL_H5_VSTR,   /* variable-length string */
+	PL_H5_BITS,   /* an 8-bit bitfield (PyTables' bool): 0 false, else
+			 true */
+	PL_H5_ENUM    /* any other enum: its members' names, as strings */
 } pl_h5_kind;
 
 typedef struct pl_h5_type {
 	pl_h5_kind kind;
 	pl_type type; /* the column type it becomes */
-	size_t size;  /* bytes of a fixed-length string */
+	size_t size;  /* bytes of a fixed-length string or an enum value */
 	int spacepad; /* fixed-length string padded with spaces */
 	H5T_cset_t cset;
+	hid_t native; /* PL_H5_ENUM: the enum in native order (owned: close
+			 with pl_h5_type_free); else H5I_INVALID_HID */
 } pl_h5_type;
 
 /* Suffix of the uint8 dataset that holds a column's NULLs (1 present, 0
@@ -32,8 +37,12 @@ typedef struct pl_h5_type {
 #define PL_H5_VALID_SUFFIX "__valid"
 
 /* Classifies the stored type t. Returns 0, or -1 with a description of
- * the unsupported type in why. */
+ * the unsupported type in why. An enum's out->native is then the
+ * caller's (pl_h5_type_free). */
 int pl_h5_classify(hid_t t, pl_h5_type *out, char *why, size_t cap);
+
+/* Closes what pl_h5_classify opened (nothing for most kinds). */
+void pl_h5_type_free(pl_h5_type *t);
 
 /* A short description of t for messages ("32-bit signed integer"). */
 void pl_h5_describe(hid_t t, char *buf, size_t cap);

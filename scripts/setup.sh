@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libzstd-dev
-libhwloc-dev libcunit1-dev libpcre2-dev cmake pkg-config gcc g++ make zstd python3 python3-h5py valgrind time"
+libhwloc-dev libcunit1-dev libpcre2-dev cmake pkg-config gcc g++ make zstd python3 python3-h5py python3-pandas python3-tables valgrind time"
 
 missing=()
 for p in $PKGS; do

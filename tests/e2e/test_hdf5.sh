@@ -455,6 +455,42 @@ case_error_unsupported() {
   run_p 1 job.conf && has 'in\.h5:/u: row 1: 18446744073709551615 does not fit int64' && only in.h5 job.conf
 }
 
+# pandas' to_hdf layouts (fixed; table with and without data columns, under
+# a nested key), h5py's enums and PyTables' bool bitfields read with their
+# real column names and values, against what pandas itself reads back
+# (make_pandas_h5.py), alone and on several ranks; a fixed frame with a
+# column of Python objects is refused naming it; `columns` picks from the
+# names pandas pickled (UTF-8 from Latin-1 and \u escapes).
+case_pandas_layouts() {
+  "$py" "$here/make_pandas_h5.py" || fail "pandas could not write" || return 1
+  local f n k r
+  for f in fixed:df table:frames/mixed table_dc:df enum:- bits:-; do
+    n=${f%%:*} k=${f#*:}
+    if [ "$k" = - ]; then
+      k="datasets = $(h5ls "$n.h5" | awk '{ printf "%s%s", s, $1; s = ", " }')"
+    else
+      k="dataset = $k"
+    fi
+    printf '[source]\npath = %s.h5\n%s\n[sink]\npath = out.csv\noverwrite = true\n' "$n" "$k" >job.conf
+    run_p 0 job.conf || return 1
+    cmp -s "$n.csv" out.csv || fail "$n: $(diff "$n.csv" out.csv | head -5)" || return 1
+    for r in $(ranks_from 2); do
+      mpirun --oversubscribe -n "$r" "$bin" -q job.conf 2>err.txt || fail "$n on $r ranks: $(cat err.txt)" || return 1
+      cmp -s "$n.csv" out.csv || fail "$n on $r ranks: $(diff "$n.csv" out.csv | head -5)" || return 1
+    done
+  done
+  printf '[source]\npath = table.h5\ndataset = frames/mixed\ncolumns = 名, température, flag\n[sink]\npath = out.csv\noverwrite = true\n' >job.conf
+  run_p 0 job.conf || return 1
+  [ "$(head -2 out.csv)" = "$(printf '名,température,flag\n0,0.5,true')" ] || fail "columns: $(head -2 out.csv)" || return 1
+  rm out.csv
+  printf '[source]\npath = fixed_objects.h5\ndataset = df\n[sink]\npath = out.csv\n' >job.conf
+  run_p 1 job.conf || return 1
+  has "fixed_objects\.h5:/df/block[0-9]+_values: pandas stored column 'name' as pickled Python objects" || return 1
+  [ ! -e out.csv ] || fail "output left"
+  printf '[source]\npath = table.h5\ndataset = frames\n[sink]\npath = out.csv\n' >job.conf
+  run_p 1 job.conf && has "table\.h5:/frames: a group, not a compound dataset"
+}
+
 # Problems with the job.conf itself are exit 2, before any data is read.
 case_conf_errors() {
   h5_input || return 1

@@ -597,22 +597,31 @@ static void counts_match_a_byte_loop(void)
 	memset(b + 5000, '"', 9000);
 	memset(b + 20000, '\n', 5000);
 	char *path = put("n.csv", b, n);
-	const uint64_t at[][2] = {{0, 0},	    {0, 15},	 {1, 17},
-				  {3, 4099},	    {5, 4096},	 {4999, 14001},
-				  {0, 40000},	    {7, 1 << 20}, {1000, (1 << 20) + 33},
-				  {(1 << 20) - 5, n}, {0, n},	 {n - 3, n + 100}};
+	const uint64_t at[][2] = {{0, 0},
+				  {0, 15},
+				  {1, 17},
+				  {3, 4099},
+				  {5, 4096},
+				  {4999, 14001},
+				  {0, 40000},
+				  {7, 1 << 20},
+				  {1000, (1 << 20) + 33},
+				  {(1 << 20) - 5, n},
+				  {0, n},
+				  {n - 3, n + 100}};
 	for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
 		for (int w = 0; w < 2; w++) {
 			char q = w ? '\'' : '"';
-			uint64_t wq = 0, wl = 0, end = at[k][1] < n ? at[k][1] : n;
+			uint64_t wq = 0, wl = 0,
+				 end = at[k][1] < n ? at[k][1] : n;
 			for (uint64_t i = at[k][0]; i < end; i++) {
 				wq += b[i] == q;
 				wl += b[i] == '\n';
 			}
 			pl_csv_counts c;
-			CU_ASSERT_EQUAL(pl_csv_count(path, at[k][0], at[k][1],
-						     q, &c, &err),
-					0);
+			CU_ASSERT_EQUAL(
+			    pl_csv_count(path, at[k][0], at[k][1], q, &c, &err),
+			    0);
 			CU_ASSERT_EQUAL(c.quotes, wq);
 			CU_ASSERT_EQUAL(c.newlines, wl);
 		}

@@ -752,12 +752,15 @@ static void test_unsupported_types(void)
 	hid_t op = H5Tcreate(H5T_OPAQUE, 4);
 	H5Tset_tag(op, "blob");
 	put(f, "op", op, op, 2, av, 0);
-	hid_t nest = H5Tcreate(H5T_COMPOUND, 16);
+	hsize_t two_by_two[2] = {2, 2};
+	hid_t sq = H5Tarray_create2(H5T_NATIVE_INT32, 2, two_by_two);
+	hid_t nest = H5Tcreate(H5T_COMPOUND, 20);
 	H5Tinsert(nest, "k", 0, H5T_NATIVE_INT32);
-	H5Tinsert(nest, "v", 4, marr);
-	int32_t nv[8] = {0};
+	H5Tinsert(nest, "v", 4, sq);
+	int32_t nv[10] = {0};
 	put(f, "nest", nest, nest, 2, nv, 0);
 	H5Tclose(nest);
+	H5Tclose(sq);
 	H5Tclose(op);
 	H5Tclose(arr);
 	H5Tclose(marr);
@@ -775,12 +778,70 @@ static void test_unsupported_types(void)
 	expect_error(&o, PL_ERR_DATA, w2);
 	pl_hdf5_options_free(&o);
 	opts(&o, files, 1, NULL, 0, "/nest");
-	const char *w3[] = {"ty.h5:/nest", "field 'v'", "array", NULL};
+	const char *w3[] = {"ty.h5:/nest", "field 'v'", "array of 4", NULL};
 	expect_error(&o, PL_ERR_DATA, w3);
 	pl_hdf5_options_free(&o);
 	opts(&o, files, 1, NULL, 0, "/op");
 	const char *w4[] = {"ty.h5:/op", "not a compound dataset", NULL};
 	expect_error(&o, PL_ERR_DATA, w4);
+	pl_hdf5_options_free(&o);
+	teardown();
+}
+
+/* A 1-D array field is a column per element, v_0 .. v_2, each read from
+ * its place in the row; enums read as their members' names. */
+static void test_array_fields_and_enums(void)
+{
+	setup();
+	hid_t f = new_file("arr.h5");
+	hsize_t three = 3;
+	hid_t marr = H5Tarray_create2(H5T_NATIVE_INT32, 1, &three);
+	hid_t col = H5Tenum_create(H5T_NATIVE_INT8);
+	int8_t red = -1, blue = 42;
+	H5Tenum_insert(col, "RED", &red);
+	H5Tenum_insert(col, "BLUE", &blue);
+	hid_t rtype = H5Tcreate(H5T_COMPOUND, 20);
+	H5Tinsert(rtype, "k", 0, H5T_NATIVE_INT32);
+	H5Tinsert(rtype, "v", 4, marr);
+	H5Tinsert(rtype, "c", 16, col);
+	struct {
+		int32_t k, v[3];
+		int8_t c, pad[3];
+	} rows[4];
+	memset(rows, 0, sizeof(rows));
+	for (int i = 0; i < 4; i++) {
+		rows[i].k = i;
+		for (int j = 0; j < 3; j++)
+			rows[i].v[j] = 10 * i + j;
+		rows[i].c = i % 2 ? blue : red;
+	}
+	put(f, "t", rtype, rtype, 4, rows, 0);
+	H5Tclose(rtype);
+	H5Tclose(col);
+	H5Tclose(marr);
+	H5Fclose(f);
+	const char *files[] = {"arr.h5"};
+	pl_hdf5_options o;
+	opts(&o, files, 1, NULL, 0, "/t");
+	pl_hdf5_reader *r = open_ok(&o);
+	const pl_schema *s = pl_hdf5_reader_schema(r);
+	CU_ASSERT_EQUAL_FATAL(s->n, 5);
+	const char *names[] = {"k", "v_0", "v_1", "v_2", "c"};
+	for (size_t i = 0; i < 5; i++)
+		CU_ASSERT_STRING_EQUAL(s->fields[i].name, names[i]);
+	CU_ASSERT_EQUAL(s->fields[4].type, PL_STRING);
+	size_t seen = 0;
+	pl_batch *b;
+	while ((b = next_ok(r, 3)) != NULL) {
+		for (size_t i = 0; i < b->nrows; i++, seen++) {
+			for (int j = 0; j < 3; j++)
+				CU_ASSERT_EQUAL(pl_col_i64(&b->cols[1 + j])[i],
+						10 * (int64_t)seen + j);
+			check_str(&b->cols[4], i, seen % 2 ? "BLUE" : "RED");
+		}
+	}
+	CU_ASSERT_EQUAL(seen, 4);
+	pl_hdf5_reader_close(r);
 	pl_hdf5_options_free(&o);
 	teardown();
 }
@@ -1294,6 +1355,7 @@ static const pl_test tests[] = {
     {"unequal_lengths", test_unequal_lengths},
     {"two_d", test_two_d},
     {"unsupported_types", test_unsupported_types},
+    {"array_fields_and_enums", test_array_fields_and_enums},
     {"files_disagree", test_files_disagree},
     {"write_columns", test_write_columns},
     {"write_columns_zstd", test_write_columns_zstd},
