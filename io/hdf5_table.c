@@ -141,9 +141,10 @@ static hid_t open_dataset(const pl_h5_table *t, const char *path, int greedy)
 	return open_cached(t->file, path, want);
 }
 
-/* Opens a 1-D dataset and gives its length. */
-static int open_1d(pl_h5_table *t, const char *path, int greedy, hid_t *out,
-		   uint64_t *len, pl_error *err)
+/* Opens a dataset of rank want (1, or 2 for pandas' blocks) and gives its
+ * shape in dims. */
+static int open_shaped(pl_h5_table *t, const char *path, int greedy, int want,
+		       hid_t *out, hsize_t dims[2], pl_error *err)
 {
 	if (!link_exists(t->file, path))
 		return pl_error_set(err, PL_ERR_DATA, "%s:%s: no such dataset",
@@ -157,17 +158,30 @@ static int open_1d(pl_h5_table *t, const char *path, int greedy, hid_t *out,
 		return rc;
 	hid_t space = H5Dget_space(*out);
 	int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
-	hsize_t dim = 0;
-	if (rank == 1)
-		H5Sget_simple_extent_dims(space, &dim, NULL);
+	if (rank == want)
+		H5Sget_simple_extent_dims(space, dims, NULL);
 	H5Sclose(space);
-	if (rank != 1)
+	if (rank == want)
+		return 0;
+	if (want == 1)
 		return pl_error_set(err, PL_ERR_DATA,
 				    "%s:%s: unsupported shape: %d-D (only 1-D "
 				    "datasets are read)",
 				    t->path, path, rank < 0 ? 0 : rank);
-	*len = dim;
-	return 0;
+	return pl_error_set(err, PL_ERR_DATA,
+			    "%s:%s: a %d-D dataset where a %d-D one was "
+			    "expected",
+			    t->path, path, rank < 0 ? 0 : rank, want);
+}
+
+/* Opens a 1-D dataset and gives its length. */
+static int open_1d(pl_h5_table *t, const char *path, int greedy, hid_t *out,
+		   uint64_t *len, pl_error *err)
+{
+	hsize_t dims[2] = {0, 0};
+	int rc = open_shaped(t, path, greedy, 1, out, dims, err);
+	*len = dims[0];
+	return rc;
 }
 
 static int check_length(const pl_h5_table *t, const char *path, uint64_t len,
@@ -404,31 +418,6 @@ int pl_h5_add_compound(pl_h5_table *t, const char *path, pl_h5_namer namer,
 	return open_fields(t, path, namer, arg, err);
 }
 
-/* Opens a 2-D dataset: *rows and *cols from its shape. */
-static int open_2d(pl_h5_table *t, const char *path, hid_t *out,
-		   hsize_t dims[2], pl_error *err)
-{
-	if (!link_exists(t->file, path))
-		return pl_error_set(err, PL_ERR_DATA, "%s:%s: no such dataset",
-				    t->path, path);
-	*out = open_dataset(t, path, 0);
-	if (*out < 0)
-		return h5_fail(err, PL_ERR_DATA, t->path, path,
-			       "cannot open as a dataset");
-	int rc = pl_h5_check_filters(*out, t->path, path, err);
-	hid_t space = H5Dget_space(*out);
-	int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
-	if (rank == 2)
-		H5Sget_simple_extent_dims(space, dims, NULL);
-	H5Sclose(space);
-	if (rc == 0 && rank != 2)
-		rc = pl_error_set(err, PL_ERR_DATA,
-				  "%s:%s: a %d-D dataset where a 2-D one was "
-				  "expected",
-				  t->path, path, rank < 0 ? 0 : rank);
-	return rc;
-}
-
 int pl_h5_add_2d(pl_h5_table *t, const char *path, char *const *names, size_t k,
 		 pl_error *err)
 {
@@ -437,7 +426,7 @@ int pl_h5_add_2d(pl_h5_table *t, const char *path, char *const *names, size_t k,
 		if (s == NULL)
 			return PL_ERR_NOMEM;
 		hsize_t dims[2] = {0, 0};
-		int rc = open_2d(t, path, &s->dset, dims, err);
+		int rc = open_shaped(t, path, 0, 2, &s->dset, dims, err);
 		if (rc == 0 && dims[1] != k)
 			rc = pl_error_set(err, PL_ERR_DATA,
 					  "%s:%s: %llu columns, but %zu names",
