@@ -1124,6 +1124,30 @@ case_second_signal_stops_at_once() {
   clean "$msg" && has '^pipeline: second signal: stopping now$' && only in.fifo job.conf err.txt
 }
 
+# SIGTERM to mpirun (as a batch system sends it): Open MPI forwards it to
+# the ranks, each says it was interrupted and leaves nothing; mpirun's own
+# status is Open MPI's (1), the ranks exit 143.
+case_sigterm_to_mpirun() {
+  awk 'BEGIN { srand(5); print "k,v"; for (i = 1; i <= 3000000; i++) print "key" int(rand() * 1e9) "," rand() }' >d.csv
+  printf '[source]\npath = d.csv\n[groupby]\nkeys = k\nn = count()\n[sink]\npath = out.csv\n' >job.conf
+  timeout 60 mpirun --oversubscribe -n 2 "$bin" -q --memory 16MiB job.conf >/dev/null 2>err.txt &
+  local job=$! i rc
+  for ((i = 0; i < 100; i++)); do
+    [ "$(pgrep -c -f -- "-q --memory 16MiB job.conf")" -ge 3 ] && break
+    sleep 0.1
+  done
+  sleep 1
+  kill -TERM "$job" # timeout passes it on to mpirun
+  wait "$job"
+  rc=$?
+  msg=$(cat err.txt)
+  [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "status $rc: $msg" || return 1
+  clean "$msg" && has '^pipeline: rank [01]: interrupted$' || return 1
+  sleep 0.5
+  ! pgrep -f -- "-q --memory 16MiB job.conf" >/dev/null || fail "ranks left running" || return 1
+  only d.csv job.conf err.txt
+}
+
 # SIGTERM to a run spawned with --ranks 3 ends it quickly (it took 22 s;
 # about 0.1 s on a quiet 2-core machine, 3 s with a test suite running
 # beside it, hence the 10 s bound; under AddressSanitizer, where a spill
