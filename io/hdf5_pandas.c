@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "io/hdf5_pandas.h"
+#include "io/hdf5_time.h"
 
 #define MAX_NAMES 100000
 
@@ -292,6 +293,36 @@ static int reorder(pl_h5_table *t, char **names, size_t n, pl_error *err)
 	return 0;
 }
 
+/* pandas' datetime64 columns (naive or with a zone, stored in UTC) are
+ * int64 nanoseconds since 1970, NaT the least int64: timestamps. */
+static void mark_time(pl_h5_src *s, const char *dtype)
+{
+	if (dtype != NULL && strncmp(dtype, "datetime64", 10) == 0 &&
+	    s->t.kind == PL_H5_INT) {
+		s->unit = PL_H5_NSEC;
+		s->nat = 1;
+	}
+}
+
+/* A table's columns: values_block_K's dtype in values_block_K_dtype, a
+ * data column's in NAME_dtype, the index's in index_kind. */
+static void mark_table_times(pl_h5_table *t, const char *table)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const char *f = t->src[i].field;
+		char attr[1100];
+		if (f == NULL)
+			continue;
+		if (strcmp(f, "index") == 0)
+			snprintf(attr, sizeof(attr), "index_kind");
+		else
+			snprintf(attr, sizeof(attr), "%s_dtype", f);
+		char *dtype = str_attr(t->file, table, attr);
+		mark_time(&t->src[i], dtype);
+		free(dtype);
+	}
+}
+
 typedef struct block_namer {
 	pl_h5_table *t;
 	const char *table;
@@ -326,6 +357,8 @@ static int open_frame_table(pl_h5_table *t, const char *key, pl_error *err)
 		return pl_error_nomem(err, "a dataset path");
 	block_namer b = {t, table};
 	int rc = pl_h5_add_compound(t, table, name_block, &b, err);
+	if (rc == 0)
+		mark_table_times(t, table);
 	char **order;
 	size_t n;
 	if (rc == 0 &&
@@ -377,8 +410,13 @@ static int open_block(pl_h5_table *t, const char *key, int64_t k, pl_error *err)
 		rc = read_names(t, items_path, &items, &n, err);
 	if (rc == 0)
 		rc = check_block(t, values, items, n, err);
+	size_t first = t->n;
 	if (rc == 0)
 		rc = pl_h5_add_2d(t, values, items, n, err);
+	char *vt = rc == 0 ? str_attr(t->file, values, "value_type") : NULL;
+	for (size_t i = first; i < t->n; i++)
+		mark_time(&t->src[i], vt);
+	free(vt);
 	names_free(items, n);
 	free(items_path);
 	free(values);
@@ -398,6 +436,10 @@ static int open_frame(pl_h5_table *t, const char *key, pl_error *err)
 	int rc = axis0 && axis1 ? 0 : pl_error_nomem(err, "a path");
 	if (rc == 0)
 		rc = pl_h5_add_dataset(t, axis1, "index", err);
+	char *kind = rc == 0 ? str_attr(t->file, axis1, "kind") : NULL;
+	if (rc == 0)
+		mark_time(&t->src[t->n - 1], kind);
+	free(kind);
 	for (int64_t k = 0; rc == 0 && k < nblocks; k++)
 		rc = open_block(t, key, k, err);
 	char **order = NULL;

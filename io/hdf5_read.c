@@ -288,6 +288,22 @@ static int apply_valid(const uint8_t *valid, size_t n, pl_column *c,
 	return 0;
 }
 
+/* pandas' NaT, the least int64, is NULL. */
+static int apply_nat(size_t n, pl_column *c, pl_pool *pool, pl_error *err)
+{
+	int64_t *v = pl_col_i64(c);
+	for (size_t k = 0; k < n; k++) {
+		if (v[k] != INT64_MIN)
+			continue;
+		if (pl_column_make_nullable(c, pool, err) != 0)
+			return PL_ERR_NOMEM;
+		pl_bit_set(c->valid, k, false);
+		v = pl_col_i64(c);
+		v[k] = 0;
+	}
+	return 0;
+}
+
 static int read_valid(const pl_h5_table *t, size_t i, uint64_t first, size_t n,
 		      uint8_t *valid, pl_error *err)
 {
@@ -339,6 +355,8 @@ int pl_h5_read_column(const pl_h5_table *t, size_t i, uint64_t first, size_t n,
 		rc = read_strings(t, i, first, n, valid, c, pool, err);
 	else if (rc == 0)
 		rc = read_values(t, i, first, n, c, pool, err);
+	if (rc == 0 && t->src[i].nat)
+		rc = apply_nat(n, c, pool, err);
 	if (rc == 0 && valid != NULL)
 		rc = apply_valid(valid, n, c, pool, err);
 	if (rc == 0 && t->src[i].unit != 0)

@@ -22,6 +22,7 @@ typedef struct pl_h5_src {
 	unsigned width; /* elements of an array member; 1: a plain value */
 	int array;	/* an element of an array member (even of length 1) */
 	int twod;	/* a column of a 2-D dataset (rows x columns) */
+	int nat;	/* the least int64 is NULL (pandas' NaT) */
 } pl_h5_src;
 
 typedef struct pl_h5_table {

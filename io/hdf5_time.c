@@ -161,9 +161,10 @@ int pl_h5_table_times(const pl_hdf5_options *o, pl_h5_table *t, pl_error *err)
 						"%s is %s, not integers", where,
 						pl_type_name(s->t.type));
 		}
-		s->unit = k >= 0			  ? o->time_units[k]
-			  : is_int && s->dset != t->table ? attr_unit(s->dset)
-							  : 0;
+		if (k >= 0)
+			s->unit = o->time_units[k];
+		else if (s->unit == 0 && is_int && s->dset != t->table)
+			s->unit = attr_unit(s->dset);
 		if (s->unit != 0)
 			s->t.type =
 			    s->unit == PL_H5_DAYS ? PL_DATE : PL_TIMESTAMP;

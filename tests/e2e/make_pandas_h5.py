@@ -14,6 +14,14 @@ warnings.simplefilter("ignore")
 
 
 def cell(v):
+    if v is pd.NaT:
+        return None
+    if isinstance(v, pd.Timestamp):
+        v = v.tz_convert("UTC") if v.tzinfo else v
+        text = v.strftime("%Y-%m-%dT%H:%M:%S")
+        if v.microsecond:
+            text += ("." + "%06d" % v.microsecond).rstrip("0")
+        return text + "Z"
     if isinstance(v, (bool, np.bool_)):
         return "true" if v else "false"
     if isinstance(v, (float, np.floating)):
@@ -33,7 +41,8 @@ def expect(df, name):
     with open(name, "w") as f:
         f.write(",".join(quoted(str(c)) for c in df.columns) + "\n")
         for row in df.itertuples(index=False):
-            f.write(",".join(quoted(cell(v)) for v in row) + "\n")
+            f.write(",".join("" if cell(v) is None else quoted(cell(v))
+                             for v in row) + "\n")
 
 
 n = 7
@@ -59,6 +68,20 @@ expect(pd.read_hdf("table.h5", "frames/mixed").reset_index(), "table.csv")
 mixed.to_hdf("table_dc.h5", key="df", mode="w", format="table",
              data_columns=True, index=False)
 expect(pd.read_hdf("table_dc.h5", "df").reset_index(), "table_dc.csv")
+
+times = pd.DataFrame({
+    "t": pd.to_datetime(["2024-03-05 10:15:30.25", None,
+                         "1969-12-31 23:59:59.5", "1900-03-01 12:00"]),
+    "tz": pd.to_datetime(["2024-03-05 12:15:30.250001+02:00",
+                          "2000-01-01T00:00:00Z", None,
+                          "2038-01-19T03:14:08Z"], utc=True),
+    "v": [1, 2, 3, 4],
+}, index=pd.DatetimeIndex(["2020-01-01", "2020-01-02", "2020-01-03",
+                           "2020-02-29"]))
+for fmt in ("fixed", "table"):
+    times.to_hdf("times_%s.h5" % fmt, key="df", mode="w", format=fmt)
+    expect(pd.read_hdf("times_%s.h5" % fmt, "df").reset_index(),
+           "times_%s.csv" % fmt)
 
 with h5py.File("enum.h5", "w") as f:
     colour = h5py.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 42},

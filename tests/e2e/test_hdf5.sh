@@ -456,15 +456,16 @@ case_error_unsupported() {
 }
 
 # pandas' to_hdf layouts (fixed; table with and without data columns, under
-# a nested key), h5py's enums and PyTables' bool bitfields read with their
-# real column names and values, against what pandas itself reads back
+# a nested key; datetime64 columns and index, naive and with a zone, NaT),
+# h5py's enums and PyTables' bool bitfields read with their real column
+# names and values, against what pandas itself reads back
 # (make_pandas_h5.py), alone and on several ranks; a fixed frame with a
 # column of Python objects is refused naming it; `columns` picks from the
 # names pandas pickled (UTF-8 from Latin-1 and \u escapes).
 case_pandas_layouts() {
   "$py" "$here/make_pandas_h5.py" || fail "pandas could not write" || return 1
   local f n k r
-  for f in fixed:df table:frames/mixed table_dc:df enum:- bits:-; do
+  for f in fixed:df table:frames/mixed table_dc:df times_fixed:df times_table:df enum:- bits:-; do
     n=${f%%:*} k=${f#*:}
     if [ "$k" = - ]; then
       k="datasets = $(h5ls "$n.h5" | awk '{ printf "%s%s", s, $1; s = ", " }')"
