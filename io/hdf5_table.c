@@ -498,10 +498,11 @@ void pl_h5_table_close(pl_h5_table *t)
 void pl_h5_table_where(const pl_h5_table *t, size_t i, char *buf, size_t cap)
 {
 	const pl_h5_src *s = &t->src[i];
-	if (s->dset == t->table && s->array)
+	int field = t->table >= 0 && s->dset == t->table;
+	if (field && s->array)
 		snprintf(buf, cap, "%s:%s, field '%s', element %u", t->path,
 			 s->where, s->field, s->elem);
-	else if (s->dset == t->table)
+	else if (field)
 		snprintf(buf, cap, "%s:%s, field '%s'", t->path, s->where,
 			 s->field ? s->field : s->name);
 	else if (s->twod)
