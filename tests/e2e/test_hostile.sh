@@ -1124,28 +1124,34 @@ case_second_signal_stops_at_once() {
   clean "$msg" && has '^pipeline: second signal: stopping now$' && only in.fifo job.conf err.txt
 }
 
-# SIGTERM to mpirun (as a batch system sends it): Open MPI forwards it to
-# the ranks, each says it was interrupted and leaves nothing; mpirun's own
-# status is Open MPI's (1), the ranks exit 143.
+# SIGTERM to mpirun (as a batch system sends it): Open MPI passes SIGTERM
+# to the ranks and SIGKILL soon after; the job ends within seconds, not 0,
+# leaving no output, temporary file or rank. A rank that reaches its stop
+# check before the SIGKILL says "interrupted" (seen on a quiet machine; under
+# load the SIGKILL can come first, so the message is not required).
 case_sigterm_to_mpirun() {
   awk 'BEGIN { srand(5); print "k,v"; for (i = 1; i <= 3000000; i++) print "key" int(rand() * 1e9) "," rand() }' >d.csv
-  printf '[source]\npath = d.csv\n[groupby]\nkeys = k\nn = count()\n[sink]\npath = out.csv\n' >job.conf
-  timeout 60 mpirun --oversubscribe -n 2 "$bin" -q --memory 16MiB job.conf >/dev/null 2>err.txt &
-  local job=$! i rc
+  # a group-by then a sort, both spilling: about 8 s on a quiet machine
+  printf '[source]\npath = d.csv\n[groupby]\nkeys = k\nn = count()\ns = sum(v)\n[sort]\nby = s\n[sink]\npath = out.csv\n' >sigterm.conf
+  timeout 60 mpirun --oversubscribe -n 2 "$bin" -q --memory 8MiB sigterm.conf >/dev/null 2>err.txt &
+  local job=$! i rc t0 t1
   for ((i = 0; i < 100; i++)); do
-    [ "$(pgrep -c -f -- "-q --memory 16MiB job.conf")" -ge 3 ] && break
+    [ "$(pgrep -c -f -- "-q --memory 8MiB sigterm.conf")" -ge 4 ] && break
     sleep 0.1
   done
   sleep 1
+  t0=$(date +%s%N)
   kill -TERM "$job" # timeout passes it on to mpirun
   wait "$job"
   rc=$?
+  t1=$(date +%s%N)
   msg=$(cat err.txt)
   [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "status $rc: $msg" || return 1
-  clean "$msg" && has '^pipeline: rank [01]: interrupted$' || return 1
+  [ $(((t1 - t0) / 1000000)) -le 15000 ] || fail "ended $(((t1 - t0) / 1000000)) ms after SIGTERM" || return 1
+  clean "$msg" || return 1
   sleep 0.5
-  ! pgrep -f -- "-q --memory 16MiB job.conf" >/dev/null || fail "ranks left running" || return 1
-  only d.csv job.conf err.txt
+  ! pgrep -f -- "-q --memory 8MiB sigterm.conf" >/dev/null || fail "ranks left running" || return 1
+  only d.csv sigterm.conf err.txt
 }
 
 # SIGTERM to a run spawned with --ranks 3 ends it quickly (it took 22 s;
