@@ -203,7 +203,6 @@ static int pack_names(const pl_h5_table *t, size_t i, uint64_t first,
 			len = strnlen(name, sizeof(name));
 		if (pl_column_reserve_arena(c, len, pool, err) != 0)
 			return PL_ERR_NOMEM;
-		off = pl_col_off(c);
 		memcpy(c->arena + c->arena_len, name, len);
 		c->arena_len += len;
 		off[k + 1] = (int64_t)c->arena_len;

@@ -355,12 +355,14 @@ static int open_field(pl_h5_table *t, hid_t type, unsigned m, const char *table,
 			       "cannot read a field name");
 	hid_t ft = H5Tget_member_type(type, m);
 	int is_array = H5Tget_class(ft) == H5T_ARRAY;
-	unsigned k = is_array ? array_width(ft) : 1;
+	/* k is 0 for an array of more than one dimension: one source, which
+	 * classify then refuses naming the array type. */
+	unsigned k = is_array ? array_width(ft) : 1, n = k ? k : 1;
 	hid_t vt = is_array ? H5Tget_super(ft) : H5Tcopy(ft);
 	int rc = 0;
-	for (unsigned j = 0; rc == 0 && j < (k ? k : 1); j++) {
+	for (unsigned j = 0; rc == 0 && j < n; j++) {
 		char *name;
-		rc = element_name(field, j, k ? k : 1, namer, arg, &name, err);
+		rc = element_name(field, j, n, namer, arg, &name, err);
 		pl_h5_src *s = rc == 0 ? add_src(t, name, table, err) : NULL;
 		if (s == NULL) {
 			rc = rc ? rc : PL_ERR_NOMEM;
@@ -372,10 +374,8 @@ static int open_field(pl_h5_table *t, hid_t type, unsigned m, const char *table,
 		s->array = is_array;
 		if ((s->field = strdup(field)) == NULL)
 			rc = pl_error_nomem(err, "a field name");
-		else if (k == 0)
-			rc = classify(t, ft, &s->t, err);
 		else
-			rc = classify(t, vt, &s->t, err);
+			rc = classify(t, k ? vt : ft, &s->t, err);
 		char vpath[1200];
 		if (rc == 0 && !is_array &&
 		    valid_path(table, (size_t)(last_part(table) - 1 - table),

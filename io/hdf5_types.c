@@ -241,8 +241,11 @@ hid_t pl_h5_vstr_type(void)
 
 hid_t pl_h5_fixed_str_type(size_t width)
 {
-	pl_h5_type t = {PL_H5_FSTR, PL_STRING,	   width ? width : 1,
-			0,	    H5T_CSET_UTF8, H5I_INVALID_HID};
+	pl_h5_type t = {.kind = PL_H5_FSTR,
+			.type = PL_STRING,
+			.size = width ? width : 1,
+			.cset = H5T_CSET_UTF8,
+			.native = H5I_INVALID_HID};
 	return fixed_string_type(&t);
 }
 

@@ -371,6 +371,18 @@ static void make_compound(const char *file, const char *path, size_t n,
 	H5Fclose(f);
 }
 
+/* The reader's schema is exactly these names and types. */
+static void check_schema(const pl_hdf5_reader *r, const char *const *names,
+			 const pl_type *types, size_t n)
+{
+	const pl_schema *s = pl_hdf5_reader_schema(r);
+	CU_ASSERT_EQUAL_FATAL(s->n, n);
+	for (size_t i = 0; i < n; i++) {
+		CU_ASSERT_STRING_EQUAL(s->fields[i].name, names[i]);
+		CU_ASSERT_EQUAL(s->fields[i].type, types[i]);
+	}
+}
+
 static void test_compound(void)
 {
 	setup();
@@ -379,15 +391,10 @@ static void test_compound(void)
 	pl_hdf5_options o;
 	opts(&o, files, 1, NULL, 0, "/grp/table");
 	pl_hdf5_reader *r = open_ok(&o);
-	const pl_schema *s = pl_hdf5_reader_schema(r);
-	CU_ASSERT_EQUAL_FATAL(s->n, 5);
 	const char *names[] = {"a", "x", "tag", "name", "n"};
 	pl_type types[] = {PL_INT64, PL_FLOAT64, PL_STRING, PL_STRING,
 			   PL_INT64};
-	for (size_t i = 0; i < 5; i++) {
-		CU_ASSERT_STRING_EQUAL(s->fields[i].name, names[i]);
-		CU_ASSERT_EQUAL(s->fields[i].type, types[i]);
-	}
+	check_schema(r, names, types, 5);
 	size_t seen = 0;
 	pl_batch *b;
 	while ((b = next_ok(r, 6)) != NULL) {
@@ -824,12 +831,9 @@ static void test_array_fields_and_enums(void)
 	pl_hdf5_options o;
 	opts(&o, files, 1, NULL, 0, "/t");
 	pl_hdf5_reader *r = open_ok(&o);
-	const pl_schema *s = pl_hdf5_reader_schema(r);
-	CU_ASSERT_EQUAL_FATAL(s->n, 5);
 	const char *names[] = {"k", "v_0", "v_1", "v_2", "c"};
-	for (size_t i = 0; i < 5; i++)
-		CU_ASSERT_STRING_EQUAL(s->fields[i].name, names[i]);
-	CU_ASSERT_EQUAL(s->fields[4].type, PL_STRING);
+	pl_type types[] = {PL_INT64, PL_INT64, PL_INT64, PL_INT64, PL_STRING};
+	check_schema(r, names, types, 5);
 	size_t seen = 0;
 	pl_batch *b;
 	while ((b = next_ok(r, 3)) != NULL) {
