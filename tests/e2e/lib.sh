@@ -20,6 +20,11 @@ ranks_from() {
   return 0
 }
 
+# sanitized BUILD_DIR: true when BUILD_DIR was configured with the
+# sanitizers. Read from the cache, not from `ldd | grep -q`: under pipefail
+# grep's early exit can kill ldd with SIGPIPE and turn a match into a miss.
+sanitized() { grep -q '^PL_SANITIZE:BOOL=ON' "$1/CMakeCache.txt" 2>/dev/null; }
+
 # Runs the functions case_NAME of the calling script (or only the names
 # given), each in its own empty directory, and prints "ok", "FAIL" or
 # "skip" (a case returning 77) per case and the closing count line.

@@ -15,8 +15,8 @@ shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$top/scripts/env.sh"
-sanitized=0
-grep -q '^PL_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null && sanitized=1
+san=0
+sanitized "$build" && san=1
 
 # in.csv: ROWS rows of id (input order), k (most rows share k = 5), s
 # (strings, some NULL), f (floats written as Python writes them, some
@@ -157,7 +157,7 @@ case_two_ranks_small_budget() {
     fail "run failed" || return 1
   cmp -s expect.csv out.csv || fail "output differs from Python's" || return 1
   [ -z "$(ls -A spill)" ] || fail "spill files left: $(ls -A spill)" || return 1
-  python3 - "$sanitized" <<'EOF'
+  python3 - "$san" <<'EOF'
 import json, sys
 m = json.load(open("m.json"))
 budget_kb, overhead_kb = 64 * 1024, 48 * 1024

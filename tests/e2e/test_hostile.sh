@@ -12,7 +12,6 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 bin=$1
-# shellcheck disable=SC2034 # BUILD_DIR: taken for the interface every e2e test shares
 build=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -1179,7 +1178,7 @@ case_signal_ranks3() {
   msg=$(cat err.txt)
   [ "$rc" -eq 143 ] || fail "status $rc: $msg" || return 1
   local bound=10000
-  ! ldd "$bin" | grep -q libasan || bound=40000
+  ! sanitized "$build" || bound=40000
   [ $(((t1 - t0) / 1000000)) -le "$bound" ] || fail "ended $(((t1 - t0) / 1000000)) ms after SIGTERM" || return 1
   sleep 0.5
   ! pgrep -f -- "-q --ranks 3 --memory 16MiB job.conf" >/dev/null || fail "ranks left running" || return 1
@@ -1204,7 +1203,7 @@ case_budget_below_minimum() {
 # space left: a group-by that needs more spills and gives the answer
 # (it used to fail with "out of memory").
 case_budget_ulimit_v() {
-  ! ldd "$bin" | grep -q libasan ||
+  ! sanitized "$build" ||
     skip "AddressSanitizer maps terabytes of shadow memory: no ulimit -v leaves it room" || return
   awk 'BEGIN { srand(3); print "k,v"; for (i = 1; i <= 2000000; i++) print "key" int(rand() * 1e9) "," int(rand() * 1000) }' >d.csv
   printf '[source]\npath = d.csv\n[groupby]\nkeys = k\nn = count()\ns = sum(v)\n[sort]\nby = k\n[sink]\npath = out.csv\n' >job.conf

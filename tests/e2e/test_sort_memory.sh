@@ -18,8 +18,8 @@ OVERHEAD_KB=$((48 * 1024))
 BUDGET_KB=$((64 * 1024))
 # AddressSanitizer's shadow memory defeats the RSS bound (CMakeLists.txt
 # leaves test_memory.sh out of such builds); the rest still holds.
-sanitized=0
-grep -q '^PL_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null && sanitized=1
+san=0
+sanitized "$build" && san=1
 
 # 3e6 rows, about 48 MB: many equal keys (stability shows), empty strings.
 make_input() {
@@ -47,7 +47,7 @@ spill_empty() {
 # The small-budget output against the ample one, then RSS and spill_dir.
 check_sort() {
   cmp -s ample.csv out.csv || fail "64 MiB output differs from the ample one" || return 1
-  [ "$sanitized" = 1 ] || [ "$rss" -le $((BUDGET_KB + OVERHEAD_KB)) ] || fail "peak RSS $rss KB over $((BUDGET_KB + OVERHEAD_KB)) KB" || return 1
+  [ "$san" = 1 ] || [ "$rss" -le $((BUDGET_KB + OVERHEAD_KB)) ] || fail "peak RSS $rss KB over $((BUDGET_KB + OVERHEAD_KB)) KB" || return 1
   spill_empty
 }
 
@@ -99,7 +99,7 @@ case_sort_on_ranks() {
     limit=$((128 * 1024 / n + OVERHEAD_KB))
     echo "  $n ranks: largest peak RSS $rss KB under $limit KB, $secs s"
     cmp -s ample.csv out.csv || fail "$n ranks: output differs from the ample one" || return 1
-    [ "$sanitized" = 1 ] || [ "$rss" -le "$limit" ] || fail "peak RSS $rss KB over $limit KB" || return 1
+    [ "$san" = 1 ] || [ "$rss" -le "$limit" ] || fail "peak RSS $rss KB over $limit KB" || return 1
     spill_empty || return 1
   done
 }
