@@ -125,7 +125,8 @@ static int nxsum(const pl_agg *a)
 static void layout(pl_agg *a)
 {
 	size_t *e = a->esize;
-	e[F0] = (size_t)nxsum(a) * sizeof(pl_xsum);
+	e[F0] =
+	    (size_t)nxsum(a) * (a->wide ? sizeof(pl_i128) : sizeof(pl_xsum));
 	switch (a->kind) {
 	case PL_AGG_CORR:
 	case PL_AGG_VAR:
@@ -168,6 +169,9 @@ void pl_agg_init(pl_agg *a, pl_agg_kind kind, pl_type x, double p,
 	a->big.pool = pool;
 	if (pl_agg_result_type(kind, x, &a->out_type) != 0)
 		a->out_type = PL_INT64;
+	/* corr's second argument may still turn out not to be int64: the
+	 * first update that sees one leaves the fast path. */
+	a->wide = nxsum(a) > 0 && x == PL_INT64;
 	layout(a);
 }
 
@@ -240,6 +244,47 @@ static pl_xsum *xs_at(const pl_agg *a, size_t g)
 	return (pl_xsum *)a->a[F0] + g * (a->esize[F0] / sizeof(pl_xsum));
 }
 
+/* Group g's sums on the 128-bit path. */
+static pl_i128 *is_at(const pl_agg *a, size_t g)
+{
+	return (pl_i128 *)a->a[F0] + g * (a->esize[F0] / sizeof(pl_i128));
+}
+
+/* Leaves the 128-bit path for good: every group's sums in the general
+ * form, equal in value. */
+static int leave_wide(pl_agg *a, pl_error *err)
+{
+	if (!a->wide)
+		return 0;
+	size_t k = (size_t)nxsum(a), es = k * sizeof(pl_xsum);
+	pl_xsum *xs = NULL;
+	if (a->room > 0) {
+		xs = pl_pool_alloc(a->pool, a->room * es);
+		if (xs == NULL)
+			return pl_error_nomem(err, "group-by state");
+	}
+	for (size_t g = 0; g < a->cap; g++)
+		for (size_t j = 0; j < k; j++)
+			pl_xsum_from_i128(&xs[g * k + j], is_at(a, g)[j],
+					  st_n(a)[g] > 0);
+	pl_pool_free(a->pool, a->a[F0]);
+	a->a[F0] = xs;
+	a->esize[F0] = es;
+	a->wide = 0;
+	return 0;
+}
+
+/* Group g's sums in the general form: in place, or (on the 128-bit path)
+ * converted into tmp. */
+static const pl_xsum *sums_of(const pl_agg *a, size_t g, pl_xsum tmp[5])
+{
+	if (!a->wide)
+		return xs_at(a, g);
+	for (int j = 0; j < nxsum(a); j++)
+		pl_xsum_from_i128(&tmp[j], is_at(a, g)[j], st_n(a)[g] > 0);
+	return tmp;
+}
+
 /* How far ahead the update loops prefetch group state: the state of many
  * groups outgrows the caches, and a row's work is short. */
 enum { AHEAD = 16 };
@@ -304,23 +349,23 @@ static int sum_i64(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x)
 	return 0;
 }
 
-/* sum and mean: the count and the exact sum of x. */
-static int sum_f64(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x,
-		   pl_error *err)
+/* sum and mean: the count and the exact sum of x (rows from..n). */
+static int sum_f64(pl_agg *a, const uint32_t *gid, size_t from, size_t n,
+		   const pl_column *x, pl_error *err)
 {
 	int64_t *cnt = st_n(a);
 	pl_xsum *s = xs_at(a, 0);
 	int rc = 0;
 	if (x->type == PL_FLOAT64 && x->valid == NULL) {
 		const double *v = pl_col_f64(x);
-		for (size_t i = 0; rc == 0 && i < n; i++) {
+		for (size_t i = from; rc == 0 && i < n; i++) {
 			prefetch_group(a, gid, i, n);
 			cnt[gid[i]]++;
 			rc = pl_xsum_add_f64(&s[gid[i]], v[i], &a->big, err);
 		}
 		return rc;
 	}
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	for (size_t i = from; rc == 0 && i < n; i++) {
 		prefetch_group(a, gid, i, n);
 		if (!pl_bit_get(x->valid, i))
 			continue;
@@ -357,12 +402,12 @@ static inline int add_xy(pl_agg *a, pl_xsum *s, const pl_column *x,
 
 /* var and sd: the count and the exact sums of x and x^2; the variance is
  * computed from them once, exactly up to its last rounding. */
-static int var_rows(pl_agg *a, const uint32_t *gid, size_t n,
+static int var_rows(pl_agg *a, const uint32_t *gid, size_t from, size_t n,
 		    const pl_column *x, pl_error *err)
 {
 	int64_t *cnt = st_n(a);
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	for (size_t i = from; rc == 0 && i < n; i++) {
 		prefetch_group(a, gid, i, n);
 		if (!pl_bit_get(x->valid, i))
 			continue;
@@ -376,12 +421,12 @@ static int var_rows(pl_agg *a, const uint32_t *gid, size_t n,
 	return rc;
 }
 
-static int corr_rows(pl_agg *a, const uint32_t *gid, size_t n,
+static int corr_rows(pl_agg *a, const uint32_t *gid, size_t from, size_t n,
 		     const pl_column *x, const pl_column *y, pl_error *err)
 {
 	int64_t *cnt = st_n(a);
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	for (size_t i = from; rc == 0 && i < n; i++) {
 		prefetch_group(a, gid, i, n);
 		if (!pl_bit_get(x->valid, i) || !pl_bit_get(y->valid, i))
 			continue;
@@ -399,6 +444,73 @@ static int corr_rows(pl_agg *a, const uint32_t *gid, size_t n,
 			rc = add_xy(a, &s[4], x, y, i, err);
 	}
 	return rc;
+}
+
+/* Adds a row to k 128-bit sums t: x for mean; x, x^2 for var and sd; x,
+ * y, x^2, y^2, xy for corr. Products of two int64 fit in 127 bits. 0 when
+ * a sum would overflow (t is then unchanged). */
+static inline int wide_add(pl_i128 *t, int k, int64_t x, int64_t y)
+{
+	pl_i128 r[5];
+	int of = __builtin_add_overflow(t[0], (pl_i128)x, &r[0]);
+	if (k == 2)
+		of |= __builtin_add_overflow(t[1], (pl_i128)x * x, &r[1]);
+	if (k == 5) {
+		of |= __builtin_add_overflow(t[1], (pl_i128)y, &r[1]);
+		of |= __builtin_add_overflow(t[2], (pl_i128)x * x, &r[2]);
+		of |= __builtin_add_overflow(t[3], (pl_i128)y * y, &r[3]);
+		of |= __builtin_add_overflow(t[4], (pl_i128)x * y, &r[4]);
+	}
+	if (of)
+		return 0;
+	for (int j = 0; j < k; j++)
+		t[j] = r[j];
+	return 1;
+}
+
+/* mean, var, sd and corr of int64 columns on the 128-bit path; returns
+ * the first row whose sums would overflow, n when none would. */
+static size_t wide_rows(pl_agg *a, const uint32_t *gid, size_t n,
+			const pl_column *x, const pl_column *y)
+{
+	int64_t *cnt = st_n(a);
+	int k = nxsum(a);
+	const int64_t *xv = pl_col_i64(x), *yv = y ? pl_col_i64(y) : xv;
+	const uint8_t *yvalid = y ? y->valid : NULL;
+	for (size_t i = 0; i < n; i++) {
+		prefetch_group(a, gid, i, n);
+		if (!pl_bit_get(x->valid, i) || !pl_bit_get(yvalid, i))
+			continue;
+		uint32_t g = gid[i];
+		if (!wide_add(is_at(a, g), k, xv[i], yv[i]))
+			return i;
+		cnt[g]++;
+	}
+	return n;
+}
+
+/* mean, var, sd and corr: the 128-bit path while the arguments are int64
+ * and the sums fit, the general one from the row where they stop. */
+static int sum_rows(pl_agg *a, const uint32_t *gid, size_t n,
+		    const pl_column *x, const pl_column *y, pl_error *err)
+{
+	size_t from = 0;
+	if (a->wide && x->type == PL_INT64 && (!y || y->type == PL_INT64)) {
+		from = wide_rows(a, gid, n, x, y);
+		if (from == n)
+			return 0;
+	}
+	int rc = leave_wide(a, err);
+	if (rc)
+		return rc;
+	switch (a->kind) {
+	case PL_AGG_MEAN:
+		return sum_f64(a, gid, from, n, x, err);
+	case PL_AGG_CORR:
+		return corr_rows(a, gid, from, n, x, y, err);
+	default:
+		return var_rows(a, gid, from, n, x, err);
+	}
 }
 
 static int cmp_bytes(const char *p, size_t lp, const char *q, size_t lq)
@@ -578,14 +690,12 @@ int pl_agg_update(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x,
 	case PL_AGG_SUM:
 		if (a->type == PL_INT64)
 			return sum_i64(a, gid, n, x);
-		return sum_f64(a, gid, n, x, err);
+		return sum_f64(a, gid, 0, n, x, err);
 	case PL_AGG_MEAN:
-		return sum_f64(a, gid, n, x, err);
 	case PL_AGG_VAR:
 	case PL_AGG_SD:
-		return var_rows(a, gid, n, x, err);
 	case PL_AGG_CORR:
-		return corr_rows(a, gid, n, x, y, err);
+		return sum_rows(a, gid, n, x, y, err);
 	case PL_AGG_MIN:
 	case PL_AGG_MAX:
 		return extreme_rows(a, gid, n, x, err);
@@ -758,12 +868,13 @@ static int export_xsums(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 			pl_error *err)
 {
 	uint8_t buf[PL_XSUM_MAX_BYTES];
+	pl_xsum tmp[5];
 	int rc = 0;
 	for (size_t g = g0; rc == 0 && g < g0 + n; g++) {
 		rc = pl_column_push_i64(&cols[0], st_n(a)[g], a->pool, err);
+		const pl_xsum *s = sums_of(a, g, tmp);
 		for (int k = 0; rc == 0 && k < nxsum(a); k++) {
-			size_t len =
-			    pl_xsum_encode(&xs_at(a, g)[k], &a->big, buf);
+			size_t len = pl_xsum_encode(&s[k], &a->big, buf);
 			rc = pl_column_push_str(&cols[1 + k], (const char *)buf,
 						len, a->pool, err);
 		}
@@ -907,8 +1018,10 @@ int pl_agg_merge(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 		 int64_t value_tag, size_t n, const pl_column *cols,
 		 pl_error *err)
 {
-	if (nxsum(a))
-		return merge_xsums(a, gid, tag, n, cols, err);
+	if (nxsum(a)) {
+		int rc = leave_wide(a, err);
+		return rc ? rc : merge_xsums(a, gid, tag, n, cols, err);
+	}
 	switch (a->kind) {
 	case PL_AGG_COUNT_STAR:
 	case PL_AGG_COUNT:
@@ -1256,27 +1369,26 @@ static int quantile(const pl_agg *a, size_t g, double *out)
 static int f64_value(const pl_agg *a, size_t g, double *out)
 {
 	int64_t n = st_n(a) ? st_n(a)[g] : 0;
+	pl_xsum tmp[5];
+	const pl_xsum *s = nxsum(a) ? sums_of(a, g, tmp) : NULL;
 	switch (a->kind) {
 	case PL_AGG_SUM:
-		*out = n > 0 ? pl_xsum_value(&xs_at(a, g)[0], &a->big) : 0;
+		*out = n > 0 ? pl_xsum_value(&s[0], &a->big) : 0;
 		return n > 0;
 	case PL_AGG_MEAN:
-		*out = n > 0 ? pl_xsum_mean(&xs_at(a, g)[0], &a->big, n) : 0;
+		*out = n > 0 ? pl_xsum_mean(&s[0], &a->big, n) : 0;
 		return n > 0;
 	case PL_AGG_VAR:
 	case PL_AGG_SD:
 		if (n < 2)
 			return 0;
-		*out =
-		    pl_xsum_var(n, &xs_at(a, g)[0], &xs_at(a, g)[1], &a->big);
+		*out = pl_xsum_var(n, &s[0], &s[1], &a->big);
 		if (a->kind == PL_AGG_SD)
 			*out = sqrt(*out);
 		return 1;
 	case PL_AGG_CORR:
-		return n >= 2 &&
-		       pl_xsum_corr(n, &xs_at(a, g)[0], &xs_at(a, g)[1],
-				    &xs_at(a, g)[2], &xs_at(a, g)[3],
-				    &xs_at(a, g)[4], &a->big, out);
+		return n >= 2 && pl_xsum_corr(n, &s[0], &s[1], &s[2], &s[3],
+					      &s[4], &a->big, out);
 	default:
 		return quantile(a, g, out);
 	}

@@ -5,20 +5,23 @@
  * Every state starts as zero bytes, so growing the group count only has to
  * zero the new tail. Float sums (sum, mean, var, sd, corr) are exact
  * (exact_sum.h) and rounded once at the end, so that their bits do not
- * depend on the order of the rows, the chunks or the merges. median, quantile and count_distinct keep the values
- * themselves as a list of (group, value) pairs; pl_agg_prepare groups them
- * once before the final values are read, sorting a group's values for
- * count_distinct and only selecting the ranks a quantile reads. */
+ * depend on the order of the rows, the chunks or the merges; over int64
+ * arguments they are 128-bit integers while they fit (exact_sum.h,
+ * pl_i128), converted to the general form on overflow, merge and output.
+ * median, quantile and count_distinct keep the values themselves as a list of
+ * (group, value) pairs; pl_agg_prepare groups them once before the final values
+ * are read, sorting a group's values for count_distinct and only selecting the
+ * ranks a quantile reads. */
 #ifndef PL_OPERATORS_AGGREGATES_H
 #define PL_OPERATORS_AGGREGATES_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "operators/exact_sum.h"
 #include "pipeline/batch.h"
 #include "pipeline/error.h"
 #include "pipeline/pool.h"
-#include "operators/exact_sum.h"
 
 typedef enum pl_agg_kind {
 	PL_AGG_COUNT_STAR,
@@ -91,7 +94,8 @@ typedef struct pl_agg {
 	size_t esize[PL_AGG_NARRAYS];
 	void *a[PL_AGG_NARRAYS];
 	pl_agg_values vl;
-	pl_xsum_big big; /* float sums that outgrew their window */
+	pl_xsum_big big;    /* float sums that outgrew their window */
+	int wide;	    /* exact sums held as pl_i128 (int64 arguments) */
 	uint32_t bad_group; /* the group whose sum overflowed */
 } pl_agg;
 

@@ -231,6 +231,23 @@ int pl_xsum_add_mul_i64_slow_(pl_xsum *s, int64_t x, int64_t y, pl_xsum_big *t,
 	return rc;
 }
 
+void pl_xsum_from_i128(pl_xsum *s, pl_i128 v, int nonempty)
+{
+	/* v << 50 at limb 16 spans limbs 16-18 at most: store() keeps it in
+	 * the window and never takes a side-table slot. */
+	uint64_t f[L];
+	uint64_t ext = v < 0 ? ~0ull : 0;
+	for (int i = 0; i < L; i++)
+		f[i] = i < 16 ? 0 : ext;
+	u128 u = (u128)v;
+	f[16] = (uint64_t)(u << 50);
+	f[17] = (uint64_t)(u >> 14);
+	f[18] = (uint64_t)(v >> 78);
+	memset(s, 0, sizeof(*s));
+	s->flags = nonempty ? PL_XSUM_NONNEG0 : 0;
+	(void)store(s, f, NULL, NULL);
+}
+
 /* Dekker's exact product: a*b == *p + *e unless it overflows or
  * underflows. No fma: the build does not assume the instruction. */
 static void split(double a, double *h, double *l)

@@ -97,6 +97,15 @@ int pl_xsum_corr(int64_t n, const pl_xsum *sx, const pl_xsum *sy,
 		 const pl_xsum *sxx, const pl_xsum *syy, const pl_xsum *sxy,
 		 const pl_xsum_big *t, double *r);
 
+/* Integer arguments take a faster path: their sums (of int64 values and
+ * of products of two) are held as plain 128-bit integers while they fit,
+ * added with overflow checks by the caller. pl_xsum_from_i128 gives the
+ * same sum in the general form, for merging, encoding and the final
+ * values, and when an add would overflow; nonempty says whether any value
+ * was added (a sum of nothing and a sum equal to 0 differ in flags). */
+__extension__ typedef __int128 pl_i128;
+void pl_xsum_from_i128(pl_xsum *s, pl_i128 v, int nonempty);
+
 /* The hot path of pl_xsum_add_f64, inline in the callers' loops: a finite
  * non-zero double whose bits fall inside the window, without overflow,
  * without branches on the data. Everything else goes out of line. */

@@ -1017,6 +1017,147 @@ static void test_order_statistics(void)
 	}
 }
 
+/* Runs kind over x (and y) in groups gid[0..n) of ng groups and appends
+ * the final values to out; the update is split at half (so a switch of
+ * path can fall between calls) and, when via_merge, the second half goes
+ * through another instance's partial state (export, then merge). */
+static void run_sums(pl_agg_kind kind, const pl_column *x, const pl_column *y,
+		     const uint32_t *gid, size_t n, size_t ng, int via_merge,
+		     pl_column *out, pl_pool *pool)
+{
+	pl_error err;
+	pl_agg a, b;
+	pl_agg_init(&a, kind, x->type, 0, pool);
+	pl_agg_init(&b, kind, x->type, 0, pool);
+	CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(&a, ng, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(&b, ng, &err), 0);
+	CU_ASSERT_EQUAL(pl_agg_update(&a, gid, n, x, y, &err), 0);
+	pl_schema ps;
+	pl_schema_init(&ps);
+	CU_ASSERT_EQUAL(pl_agg_partial_schema(&b, "s", &ps, &err), 0);
+	pl_column cols[6];
+	size_t nc = pl_agg_partial_ncols(&b);
+	for (size_t k = 0; k < nc; k++)
+		pl_column_init(&cols[k], ps.fields[k].type, 0, 0, pool, &err);
+	if (via_merge) {
+		/* b holds the same rows again: a merged with b counts twice */
+		CU_ASSERT_EQUAL(pl_agg_update(&b, gid, n, x, y, &err), 0);
+		CU_ASSERT_EQUAL(pl_agg_export(&b, 0, ng, cols, &err), 0);
+		int64_t *tag = calloc(ng, sizeof(*tag));
+		uint32_t *g = malloc(ng * sizeof(*g));
+		for (size_t i = 0; i < ng; i++)
+			g[i] = (uint32_t)i;
+		CU_ASSERT_EQUAL(pl_agg_merge(&a, g, tag, 1, ng, cols, &err), 0);
+		free(tag);
+		free(g);
+	}
+	CU_ASSERT_EQUAL(pl_agg_final(&a, 0, ng, out, &err), 0);
+	for (size_t k = 0; k < nc; k++)
+		pl_column_free(&cols[k], pool);
+	pl_schema_free(&ps);
+	pl_agg_free(&a);
+	pl_agg_free(&b);
+}
+
+/* mean, var, sd and corr of int64 columns keep 128-bit sums while they
+ * fit: the same bits as the general exact sums (the same values as
+ * float64, below 2^53), merged or not; and when a group's squares
+ * outgrow 128 bits mid-batch, the answers of every group are still those
+ * of the general exact sums computed here directly. */
+static void test_int_sums_paths_agree(void)
+{
+	enum { N = 5000, NG = 37 };
+	const pl_agg_kind kinds[] = {PL_AGG_MEAN, PL_AGG_VAR, PL_AGG_SD,
+				     PL_AGG_CORR};
+	pl_error err;
+	pl_pool *pool = pl_pool_create(1 << 20);
+	pl_column xi, yi, xf, yf;
+	pl_column_init(&xi, PL_INT64, N, 0, pool, &err);
+	pl_column_init(&yi, PL_INT64, N, 0, pool, &err);
+	pl_column_init(&xf, PL_FLOAT64, N, 0, pool, &err);
+	pl_column_init(&yf, PL_FLOAT64, N, 0, pool, &err);
+	uint32_t gid[N];
+	uint64_t seed = 7;
+	for (size_t i = 0; i < N; i++) {
+		/* half the groups small values (an error of one shows in the
+		 * answer), half values whose squares need 80 bits */
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		int64_t x = (int64_t)(seed >> 24) - (1ll << 39);
+		gid[i] = (uint32_t)(seed >> 58) % NG;
+		if (gid[i] % 2)
+			x = (int64_t)((seed >> 33) % 201) - 100;
+		int64_t y = (int64_t)(seed % 21) - 10 + x / 3;
+		pl_column_push_i64(&xi, x, pool, &err);
+		pl_column_push_i64(&yi, y, pool, &err);
+		pl_column_push_f64(&xf, (double)x, pool, &err);
+		pl_column_push_f64(&yf, (double)y, pool, &err);
+	}
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		for (int merge = 0; merge < 2; merge++) {
+			pl_column oi, of;
+			pl_column_init(&oi, PL_FLOAT64, 0, 0, pool, &err);
+			pl_column_init(&of, PL_FLOAT64, 0, 0, pool, &err);
+			run_sums(kinds[k], &xi, &yi, gid, N, NG, merge, &oi,
+				 pool);
+			run_sums(kinds[k], &xf, &yf, gid, N, NG, merge, &of,
+				 pool);
+			CU_ASSERT_EQUAL(oi.len, NG);
+			for (size_t g = 0; g < NG && oi.len == NG; g++)
+				CU_ASSERT(same_f64(pl_col_f64(&oi)[g],
+						   pl_col_f64(&of)[g]));
+			pl_column_free(&oi, pool);
+			pl_column_free(&of, pool);
+		}
+	/* group 1 gets values near INT64_MAX from row 3000 on: its x^2
+	 * overflows 128 bits on the second such row */
+	pl_xsum ref[NG][5];
+	int64_t cnt[NG] = {0};
+	pl_xsum_big tab = {.pool = pool};
+	memset(ref, 0, sizeof(ref));
+	for (size_t i = 0; i < N; i++) {
+		if (gid[i] == 1 && i >= 3000) {
+			pl_col_i64(&xi)[i] = INT64_MAX - (int64_t)i;
+			pl_col_i64(&yi)[i] = INT64_MIN + (int64_t)(i * i);
+		}
+		int64_t x = pl_col_i64(&xi)[i], y = pl_col_i64(&yi)[i];
+		pl_xsum *r = ref[gid[i]];
+		cnt[gid[i]]++;
+		pl_xsum_add_i64(&r[0], x, &tab, &err);
+		pl_xsum_add_i64(&r[1], y, &tab, &err);
+		pl_xsum_add_mul_i64(&r[2], x, x, &tab, &err);
+		pl_xsum_add_mul_i64(&r[3], y, y, &tab, &err);
+		pl_xsum_add_mul_i64(&r[4], x, y, &tab, &err);
+	}
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		pl_column oi;
+		pl_column_init(&oi, PL_FLOAT64, 0, 0, pool, &err);
+		run_sums(kinds[k], &xi, &yi, gid, N, NG, 0, &oi, pool);
+		for (size_t g = 0; g < NG && oi.len == NG; g++) {
+			pl_xsum *r = ref[g];
+			double want = 0;
+			if (kinds[k] == PL_AGG_MEAN)
+				want = pl_xsum_mean(&r[0], &tab, cnt[g]);
+			else if (kinds[k] == PL_AGG_CORR)
+				pl_xsum_corr(cnt[g], &r[0], &r[1], &r[2], &r[3],
+					     &r[4], &tab, &want);
+			else
+				want = pl_xsum_var(cnt[g], &r[0], &r[2], &tab);
+			if (kinds[k] == PL_AGG_SD)
+				want = sqrt(want);
+			CU_ASSERT(same_f64(pl_col_f64(&oi)[g], want));
+		}
+		CU_ASSERT_EQUAL(oi.len, NG);
+		pl_column_free(&oi, pool);
+	}
+	pl_xsum_big_free(&tab);
+	pl_column_free(&xi, pool);
+	pl_column_free(&yi, pool);
+	pl_column_free(&xf, pool);
+	pl_column_free(&yf, pool);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
+	pl_pool_destroy(pool);
+}
+
 static const pl_test tests[] = {
     {"count_sum_mean", test_count_sum_mean},
     {"sum_float", test_sum_float},
@@ -1049,6 +1190,7 @@ static const pl_test tests[] = {
     {"partial_no_keys_empty", test_partial_no_keys_empty},
     {"fault_injection", test_fault_injection},
     {"order_statistics", test_order_statistics},
+    {"int_sums_paths_agree", test_int_sums_paths_agree},
     {NULL, NULL}};
 
 PL_TEST_MAIN("groupby", tests)
