@@ -287,6 +287,50 @@ int pl_xsum_add_mul_f64(pl_xsum *s, double x, double y, pl_xsum_big *t,
 	return rc;
 }
 
+/* The limbs of window w at base, sign-extended, into f[0..6) standing for
+ * limbs lo..lo+5 (lo <= base <= lo + 2). */
+static void spread(uint64_t *f, const uint64_t *w, int base, int lo)
+{
+	uint64_t ext = (w[2] >> 63) ? ~0ull : 0;
+	for (int i = 0; i < 6; i++) {
+		int j = lo + i - base;
+		f[i] = j < 0 ? 0 : j < 3 ? w[j] : ext;
+	}
+}
+
+/* dst += src for windows whose bases are at most two limbs apart (the
+ * usual case when ranks merge sums of similar values): the sum on six
+ * limbs, back into a window when it fits. 0 when it does not (dst is then
+ * unchanged). */
+static int merge_near(pl_xsum *dst, const pl_xsum *src)
+{
+	int lo = dst->base < src->base ? dst->base : src->base;
+	int d = dst->base > src->base ? dst->base - lo : src->base - lo;
+	if (d > 2 || lo + 6 > L)
+		return 0;
+	uint64_t f[6], g[6];
+	spread(f, dst->w, dst->base, lo);
+	spread(g, src->w, src->base, lo);
+	uint64_t c = 0;
+	for (int i = 0; i < 6; i++) {
+		uint64_t r;
+		uint64_t c1 = __builtin_add_overflow(f[i], g[i], &r);
+		c1 += __builtin_add_overflow(r, c, &r);
+		f[i] = r;
+		c = c1;
+	}
+	int a, b;
+	if (!trim(f, 6, &a, &b)) {
+		memset(dst->w, 0, sizeof(dst->w));
+		return 1;
+	}
+	if (b - a > 2 || lo + a > L - 3 || a + 3 > 6)
+		return 0;
+	dst->base = (uint8_t)(lo + a);
+	memcpy(dst->w, f + a, 3 * 8);
+	return 1;
+}
+
 int pl_xsum_merge(pl_xsum *dst, pl_xsum_big *t, const pl_xsum *src,
 		  const pl_xsum_big *st, pl_error *err)
 {
@@ -294,7 +338,14 @@ int pl_xsum_merge(pl_xsum *dst, pl_xsum_big *t, const pl_xsum *src,
 	if (!((dst->flags | src->flags) & PL_XSUM_BIG)) {
 		if (!(src->w[0] | src->w[1] | src->w[2]))
 			return 0;
+		if (!(dst->w[0] | dst->w[1] | dst->w[2])) {
+			dst->base = src->base;
+			memcpy(dst->w, src->w, sizeof(dst->w));
+			return 0;
+		}
 		if (dst->base == src->base && add3(dst->w, src->w))
+			return 0;
+		if (merge_near(dst, src))
 			return 0;
 	}
 	uint64_t g[L];

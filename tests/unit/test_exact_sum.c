@@ -299,11 +299,57 @@ static void test_var_hard(void)
 	teardown();
 }
 
+/* Merging states whose windows sit at different limbs (values of
+ * different magnitudes, as chunks and ranks hold them) gives exactly the
+ * state one accumulator reaches: the encodings, canonical, are equal. */
+static void test_merges_exact(void)
+{
+	setup();
+	for (int round = 0; round < 2000; round++) {
+		pl_xsum direct, total, part;
+		memset(&direct, 0, sizeof(direct));
+		memset(&total, 0, sizeof(total));
+		int chunks = 1 + (int)(next() % 6);
+		for (int c = 0; c < chunks; c++) {
+			memset(&part, 0, sizeof(part));
+			/* each chunk its own magnitude, some chunks ints */
+			int e = (int)(next() % 400) - 200;
+			int n = 1 + (int)(next() % 20);
+			for (int i = 0; i < n; i++) {
+				double m = (double)(next() >> 11) * 0x1p-53;
+				double v = ldexp(m, e + (int)(next() % 9) - 4);
+				if (next() % 3 == 0)
+					v = -v;
+				if (c % 3 == 2) {
+					int64_t k = (int64_t)(next() >> 1) >>
+						    (next() % 60);
+					CU_ASSERT_FATAL(
+					    pl_xsum_add_i64(&part, k, &tab,
+							    &err) == 0);
+					pl_xsum_add_i64(&direct, k, &tab, &err);
+					continue;
+				}
+				CU_ASSERT_FATAL(
+				    pl_xsum_add_f64(&part, v, &tab, &err) == 0);
+				pl_xsum_add_f64(&direct, v, &tab, &err);
+			}
+			CU_ASSERT_FATAL(pl_xsum_merge(&total, &tab, &part, &tab,
+						      &err) == 0);
+		}
+		uint8_t a[PL_XSUM_MAX_BYTES], b[PL_XSUM_MAX_BYTES];
+		size_t la = pl_xsum_encode(&direct, &tab, a);
+		size_t lb = pl_xsum_encode(&total, &tab, b);
+		CU_ASSERT(la == lb && memcmp(a, b, la) == 0);
+	}
+	teardown();
+}
+
 static const pl_test tests[] = {
     {"orders_and_merges_agree", test_orders_and_merges_agree},
     {"hard_cases", test_hard_cases},
     {"int_and_big_states", test_int_and_big_states},
     {"var_hard", test_var_hard},
+    {"merges_exact", test_merges_exact},
     {NULL, NULL}};
 
 PL_TEST_MAIN("exact_sum", tests)
