@@ -4,6 +4,18 @@
 #   [ -s out.csv ] || fail "no output" || return 1
 fail() { echo "  $*"; return 1; }
 
+# e2e_args PIPELINE BUILD_DIR ...: the arguments every end-to-end script
+# takes. Sets bin (absolute), build, here (tests/e2e) and top (the
+# checkout) and loads scripts/env.sh; the script then drops them with
+# `shift 2`.
+e2e_args() {
+  bin=$(realpath "$1")
+  build=$2
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  top=$(cd "$here/../.." && pwd)
+  . "$top/scripts/env.sh"
+}
+
 # The rank counts the MPI comparisons run: 1 to 4, or PL_TEST_RANKS.
 # scripts/test.sh --sanitize sets "1 3": the release run compares every
 # count; under the sanitizers one rank and an odd number of several look

@@ -5,12 +5,8 @@
 # arguments only those run.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$1
-build=$2
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 people="$top/jobs/data/people.csv"
 
 # run_p EXPECTED_STATUS ARGS...: runs pipeline, keeps its stderr in $msg.

@@ -8,13 +8,8 @@
 #   test_dates.sh PIPELINE BUILD_DIR [CASE ...]
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$1
-# shellcheck disable=SC2034 # BUILD_DIR: taken for the interface every e2e test shares
-build=$2
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 peers="$here/peer_times"
 py=/usr/bin/python3 # Debian's, with h5py
 

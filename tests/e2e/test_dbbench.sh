@@ -14,11 +14,8 @@
 #                    not pipeline (measured: 5 min at 1e6, 4 min at 1e5).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$(realpath "$1")
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 canon=$here/dbbench_canon.py
 
 rows=${DBBENCH_ROWS:-1e6}

@@ -10,11 +10,8 @@
 #   test_dist_join.sh PIPELINE BUILD_DIR [CASE ...]
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$(realpath "$1")
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 
 # left.csv: id, k (int, some NULL), s (string key, some NULL), v.
 # right.csv: rk (int), rf (the same key as a float), rs (string), w, tag.

@@ -9,12 +9,8 @@
 #   test_dist_sort.sh PIPELINE BUILD_DIR [CASE ...]
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$(realpath "$1")
-build=$2
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 san=0
 sanitized "$build" && san=1
 

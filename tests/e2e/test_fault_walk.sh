@@ -11,11 +11,8 @@
 #      every allocation (slow: minutes per job).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$(realpath "$1")
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 POINTS=${WALK_POINTS:-150}
 FIRST=50
 

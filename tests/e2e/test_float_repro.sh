@@ -8,12 +8,8 @@
 #   test_float_repro.sh PIPELINE BUILD_DIR [CASE ...]
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$1
-# shellcheck disable=SC2034 # BUILD_DIR: taken for the interface every e2e test shares
-build=$2
+e2e_args "$@"
 shift 2
-top=$(cd "$(dirname "$0")/../.." && pwd)
-. "$top/scripts/env.sh"
 unset PIPELINE_RANKS
 
 # data ROWS GROUPS EXP: values of every size (up to 10^EXP), sign and

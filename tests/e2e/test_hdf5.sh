@@ -9,13 +9,8 @@
 # h5dump and h5py read compressed output without pipeline's help.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$1
-# shellcheck disable=SC2034 # BUILD_DIR: taken for the interface every e2e test shares
-build=$2
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 people="$top/jobs/data/people.csv"
 sensors="$top/jobs/data/sensors.h5"
 py=/usr/bin/python3 # Debian's, with h5py; a pyenv python3 may lack it

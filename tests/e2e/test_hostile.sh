@@ -11,12 +11,8 @@
 # the reason and is counted apart.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$1
-build=$2
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 py=/usr/bin/python3 # Debian's, with h5py; a pyenv python3 may lack it
 
 # skip REASON: the case cannot run here; visible, and counted apart.

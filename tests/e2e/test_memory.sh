@@ -8,11 +8,8 @@
 #   test_memory.sh PIPELINE BUILD_DIR [CASE ...]
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$1
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 # Budget 64 MiB + what is not the operators' state: the binary and its
 # libraries (MPI, HDF5), reader and writer buffers. README states it.
 OVERHEAD_KB=$((48 * 1024))

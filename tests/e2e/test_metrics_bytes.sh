@@ -6,12 +6,8 @@
 #   test_metrics_bytes.sh PIPELINE BUILD_DIR [CASE ...]
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$1
-# shellcheck disable=SC2034 # BUILD_DIR: taken for the interface every e2e test shares
-build=$2
+e2e_args "$@"
 shift 2
-top=$(cd "$(dirname "$0")/../.." && pwd)
-. "$top/scripts/env.sh"
 unset PIPELINE_RANKS
 
 rows() { # N SEED: a CSV of N rows, a few MB for large N

@@ -9,11 +9,8 @@
 #   test_preagg.sh PIPELINE BUILD_DIR [CASE ...]
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$(realpath "$1")
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 
 # data.csv: u (nearly unique int), s (string, few values, some NULL),
 # k (int, 50 values), v (int), q (a quarter: float sums stay exact).

@@ -6,12 +6,8 @@
 # lasts about a second: long enough for a few quarter-second lines.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$1
-build=$2
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 
 make_job() {
   awk 'BEGIN{print "id,key,val"; for(i=0;i<1000000;i++) printf "%d,k%d,%.3f\n", i, i%1000, i*0.5}' >data.csv

@@ -7,12 +7,8 @@
 #   test_projection.sh PIPELINE BUILD_DIR [CASE ...]
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$1
-build=$2
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 
 # run_p EXPECTED_STATUS ARGS...: runs pipeline, keeps its stderr in $msg.
 run_p() {

@@ -12,13 +12,8 @@
 # that succeeds with it never started MPI.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$1
-# shellcheck disable=SC2034 # BUILD_DIR: taken for the interface every e2e test shares
-build=$2
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 unset PIPELINE_RANKS
 
 # run_p EXPECTED_STATUS ARGS...: runs pipeline under timeout 60, keeps its

@@ -7,12 +7,8 @@
 #   test_sort_memory.sh PIPELINE BUILD_DIR [CASE ...]
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-bin=$(realpath "$1")
-build=$2
+e2e_args "$@"
 shift 2
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-. "$top/scripts/env.sh"
 # As in test_memory.sh: budget + what is not the operators' state.
 OVERHEAD_KB=$((48 * 1024))
 BUDGET_KB=$((64 * 1024))
