@@ -1012,15 +1012,17 @@ EOF
 
 # A header of 100000 columns: the plan looks names up by hash, not one by
 # one (it took 19-25 s). Read and written back byte for byte, in a few
-# CPU seconds even on a loaded machine.
+# CPU seconds even on a loaded machine (under AddressSanitizer, 2-3 times
+# as many: 8.4 in one CI run beside other work).
 case_plan_wide_header() {
   "$py" -c 'n = 100000; print(",".join("c%d" % i for i in range(n))); print(",".join(str(i) for i in range(n)))' >d.csv
   printf '[source]\npath = d.csv\n[filter]\nwhere = c5 >= 0\n[derive]\nx = c99999 + 1\n[sink]\npath = out.csv\n' >job.conf
   msg=$( { /usr/bin/time -f '%U %S' timeout 60 "$bin" -q job.conf; } 2>&1 >/dev/null)
   [ $? -eq 0 ] || fail "$msg" || return 1
-  local cpu
+  local cpu bound=8
+  ! sanitized "$build" || bound=30
   cpu=$(tail -1 <<<"$msg" | awk '{ print $1 + $2 }')
-  awk -v c="$cpu" 'BEGIN { exit !(c < 8) }' || fail "took $cpu CPU seconds" || return 1
+  awk -v c="$cpu" -v b="$bound" 'BEGIN { exit !(c < b) }' || fail "took $cpu CPU seconds" || return 1
   [ "$(head -c 12 out.csv)" = "c0,c1,c2,c3," ] && [ "$(tail -1 out.csv | awk -F, '{ print $NF }')" = 100000 ] || fail "wrong output"
 }
 
