@@ -447,25 +447,51 @@ static int corr_rows(pl_agg *a, const uint32_t *gid, size_t from, size_t n,
 }
 
 /* Adds a row to k 128-bit sums t: x for mean; x, x^2 for var and sd; x,
- * y, x^2, y^2, xy for corr. Products of two int64 fit in 127 bits. 0 when
- * a sum would overflow (t is then unchanged). */
-static inline int wide_add(pl_i128 *t, int k, int64_t x, int64_t y)
+ * y, x^2, y^2, xy for corr. 0 when a sum would overflow (t is then
+ * unchanged). Sums of plain values cannot: a group would need 2^63 rows
+ * of them (merges take the general form); products of two int64 fit in
+ * 127 bits, but their sums can overflow from the second row. */
+static inline __attribute__((always_inline)) int wide_add(pl_i128 *t, int k,
+							  int64_t x, int64_t y)
 {
 	pl_i128 r[5];
-	int of = __builtin_add_overflow(t[0], (pl_i128)x, &r[0]);
+	int of = 0;
+	r[0] = t[0] + x;
 	if (k == 2)
-		of |= __builtin_add_overflow(t[1], (pl_i128)x * x, &r[1]);
+		of = __builtin_add_overflow(t[1], (pl_i128)x * x, &r[1]);
 	if (k == 5) {
-		of |= __builtin_add_overflow(t[1], (pl_i128)y, &r[1]);
-		of |= __builtin_add_overflow(t[2], (pl_i128)x * x, &r[2]);
+		r[1] = t[1] + y;
+		of = __builtin_add_overflow(t[2], (pl_i128)x * x, &r[2]);
 		of |= __builtin_add_overflow(t[3], (pl_i128)y * y, &r[3]);
 		of |= __builtin_add_overflow(t[4], (pl_i128)x * y, &r[4]);
 	}
-	if (of)
+	if (__builtin_expect(of, 0))
 		return 0;
 	for (int j = 0; j < k; j++)
 		t[j] = r[j];
 	return 1;
+}
+
+/* wide_rows for k sums (a constant in each caller, so that each kind
+ * gets a loop of its own) and, when dense, no NULL to look for. */
+static inline __attribute__((always_inline)) size_t
+wide_loop(pl_agg *a, const uint32_t *gid, size_t n, const int64_t *xv,
+	  const int64_t *yv, const uint8_t *xvalid, const uint8_t *yvalid,
+	  int k, int dense)
+{
+	int64_t *cnt = st_n(a);
+	pl_i128 *s = a->a[F0];
+	for (size_t i = 0; i < n; i++) {
+		prefetch_group(a, gid, i, n);
+		if (!dense &&
+		    (!pl_bit_get(xvalid, i) || !pl_bit_get(yvalid, i)))
+			continue;
+		uint32_t g = gid[i];
+		if (!wide_add(s + (size_t)g * (size_t)k, k, xv[i], yv[i]))
+			return i;
+		cnt[g]++;
+	}
+	return n;
 }
 
 /* mean, var, sd and corr of int64 columns on the 128-bit path; returns
@@ -473,20 +499,23 @@ static inline int wide_add(pl_i128 *t, int k, int64_t x, int64_t y)
 static size_t wide_rows(pl_agg *a, const uint32_t *gid, size_t n,
 			const pl_column *x, const pl_column *y)
 {
-	int64_t *cnt = st_n(a);
-	int k = nxsum(a);
 	const int64_t *xv = pl_col_i64(x), *yv = y ? pl_col_i64(y) : xv;
-	const uint8_t *yvalid = y ? y->valid : NULL;
-	for (size_t i = 0; i < n; i++) {
-		prefetch_group(a, gid, i, n);
-		if (!pl_bit_get(x->valid, i) || !pl_bit_get(yvalid, i))
-			continue;
-		uint32_t g = gid[i];
-		if (!wide_add(is_at(a, g), k, xv[i], yv[i]))
-			return i;
-		cnt[g]++;
+	const uint8_t *xvalid = x->valid, *yvalid = y ? y->valid : NULL;
+	int dense = xvalid == NULL && yvalid == NULL;
+	switch (nxsum(a)) {
+	case 1:
+		return dense
+			   ? wide_loop(a, gid, n, xv, yv, NULL, NULL, 1, 1)
+			   : wide_loop(a, gid, n, xv, yv, xvalid, yvalid, 1, 0);
+	case 2:
+		return dense
+			   ? wide_loop(a, gid, n, xv, yv, NULL, NULL, 2, 1)
+			   : wide_loop(a, gid, n, xv, yv, xvalid, yvalid, 2, 0);
+	default:
+		return dense
+			   ? wide_loop(a, gid, n, xv, yv, NULL, NULL, 5, 1)
+			   : wide_loop(a, gid, n, xv, yv, xvalid, yvalid, 5, 0);
 	}
-	return n;
 }
 
 /* mean, var, sd and corr: the 128-bit path while the arguments are int64
