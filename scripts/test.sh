@@ -27,7 +27,8 @@ if [ "${1:-}" = "--sanitize" ]; then
   # rank and three look for memory errors (tests/e2e/lib.sh, test_ranks).
   export PL_TEST_RANKS=${PL_TEST_RANKS:-1 3}
 fi
-ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
+# CTEST_EXCLUDE: a regular expression of tests to leave out (ctest -E).
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)" ${CTEST_EXCLUDE:+-E "$CTEST_EXCLUDE"}
 if [ "${1:-}" != "--sanitize" ]; then
   FUZZ_SEED=${FUZZ_SEED:-1} bash scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 fi
