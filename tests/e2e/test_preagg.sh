@@ -110,6 +110,19 @@ case_groupby_few_keys() {
   check_modes
 }
 
+# Two string keys are interned; the intern table keeps a string's first
+# 20 bytes itself, so strings longer than that (here all alike in their
+# first 23) are found again through their whole bytes, and 9000 of them
+# make the table grow several times.
+case_groupby_long_string_keys() {
+  make_data 60000
+  awk -F, -v OFS=, 'NR > 1 && $2 != "" { $2 = "a_prefix_shared_by_all_" ($1 % 9000) } { print }' data.csv >long.csv
+  mv long.csv data.csv
+  make_expected s,k
+  write_job "s, k"
+  check_modes
+}
+
 case_distinct() {
   make_data 60000
   cat >job.conf <<'EOF'
