@@ -44,7 +44,8 @@ struct pl_exchange {
 			       more) the raw sizes staged this round */
 	pl_bytes stage;	    /* this round's send data, by destination */
 	pl_bytes recv;
-	uint32_t *rows; /* partition scratch: 2 * rows_cap entries */
+	uint32_t *rows; /* partition scratch: 4 * rows_cap entries (row
+			   numbers, destinations, then row hashes) */
 	size_t rows_cap;
 	int *counts; /* send counts, send displs, recv counts, recv
 			displs: nranks each */
@@ -62,6 +63,27 @@ uint64_t pl_row_hash(const pl_batch *b, const size_t *keys, size_t nkeys,
 	for (size_t k = 0; k < nkeys; k++)
 		h = pl_column_hash(&b->cols[keys[k]], row, h);
 	return h;
+}
+
+void pl_rows_hash(const pl_batch *b, const size_t *keys, size_t nkeys,
+		  uint64_t *h)
+{
+	size_t n = b->nrows;
+	for (size_t i = 0; i < n; i++)
+		h[i] = 0x2545f4914f6cdd1dULL;
+	for (size_t k = 0; k < nkeys; k++) {
+		const pl_column *c = &b->cols[keys[k]];
+		if (pl_type_is_i64(c->type) && c->valid == NULL) {
+			/* pl_column_hash of a present int64, in a loop of
+			 * its own */
+			const int64_t *v = pl_col_i64(c);
+			for (size_t i = 0; i < n; i++)
+				h[i] = pl_hash_mix(h[i] ^ (uint64_t)v[i]);
+			continue;
+		}
+		for (size_t i = 0; i < n; i++)
+			h[i] = pl_column_hash(c, i, h[i]);
+	}
 }
 
 static int mpi_failed(pl_error *err, const char *call)
@@ -314,7 +336,7 @@ static int reserve_rows(pl_exchange *x, size_t n, pl_error *err)
 	if (n <= x->rows_cap && x->rows != NULL)
 		return 0;
 	uint32_t *r = pl_pool_realloc(x->pool, x->rows,
-				      2 * (n ? n : 1) * sizeof(uint32_t));
+				      4 * (n ? n : 1) * sizeof(uint32_t));
 	if (r == NULL)
 		return pl_error_nomem(err, "exchange row lists");
 	x->rows = r;
@@ -362,11 +384,12 @@ static int partition(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
 	if (reserve_rows(x, n, err) != 0)
 		return PL_ERR_NOMEM;
 	uint32_t *part = x->rows + x->rows_cap, *idx = x->rows;
+	uint64_t *hash = (uint64_t *)(x->rows + 2 * x->rows_cap);
 	int *start = x->counts;
 	memset(start, 0, (size_t)x->nranks * sizeof(int));
+	pl_rows_hash(b, x->keys, x->nkeys, hash);
 	for (size_t i = 0; i < n; i++) {
-		uint64_t h = pl_row_hash(b, x->keys, x->nkeys, i);
-		part[i] = (uint32_t)pl_hash_partition(h, x->nranks);
+		part[i] = (uint32_t)pl_hash_partition(hash[i], x->nranks);
 		start[part[i]]++;
 	}
 	size_t pos = 0;

@@ -25,6 +25,11 @@
 uint64_t pl_row_hash(const pl_batch *b, const size_t *keys, size_t nkeys,
 		     size_t row);
 
+/* pl_row_hash of every row of b into h[0 .. b->nrows), a column at a
+ * time. */
+void pl_rows_hash(const pl_batch *b, const size_t *keys, size_t nkeys,
+		  uint64_t *h);
+
 /* The partition in [0, nparts) a row hash belongs to. It reads the hash's
  * high bits, so a hash table on the receiving rank that indexes by the low
  * bits still sees them spread evenly. */
