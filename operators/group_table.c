@@ -265,16 +265,15 @@ static int intern_add(pl_intern *in, const char *s, size_t len, uint64_t h,
 	return rc;
 }
 
-/* The code of string s, added when new. */
-static int intern_code(pl_intern *in, const char *s, size_t len, pl_pool *pool,
-		       int64_t *code, pl_error *err)
+/* The code of string s, whose pl_hash_bytes is h, added when new. */
+static int intern_code(pl_intern *in, const char *s, size_t len, uint64_t h,
+		       pl_pool *pool, int64_t *code, pl_error *err)
 {
 	if (2 * (in->strs.len + 1) > in->nslots) {
 		int rc = intern_grow(in, pool, err);
 		if (rc)
 			return rc;
 	}
-	uint64_t h = pl_hash_bytes(s, len);
 	uint32_t tag = (uint32_t)(h >> 32);
 	uint32_t len32 = len < UINT32_MAX ? (uint32_t)len : UINT32_MAX;
 	char head[INTERN_HEAD] = {0};
@@ -323,12 +322,44 @@ static int encode_dict_key(pl_group_table *t, size_t k, const pl_column *src,
 		const char *s = pl_col_str(d, e, &len);
 		t->trans[e] = 0;
 		if (pl_bit_get(d->valid, e))
-			rc = intern_code(t->intern[k], s, len, t->pool,
+			rc = intern_code(t->intern[k], s, len,
+					 pl_hash_bytes(s, len), t->pool,
 					 &t->trans[e], err);
 	}
 	const uint32_t *c = pl_col_codes(src);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		code[i] = t->trans[c[i]];
+	return rc;
+}
+
+/* Interned codes of a plain string key: the rows' hashes first, so that
+ * the slot of the row PREFETCH_AHEAD on can be asked for while this one
+ * is looked up (a table of many strings is past the caches, and each
+ * lookup would otherwise wait for its slot). */
+static int encode_plain_key(pl_group_table *t, size_t k, const pl_column *src,
+			    size_t n, int64_t *code, pl_error *err)
+{
+	pl_intern *in = t->intern[k];
+	int rc = grow_scratch(t->pool, (void **)&t->ihash, &t->ihash_cap, n,
+			      sizeof(*t->ihash), err);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t len;
+		const char *s = pl_col_str(src, i, &len);
+		t->ihash[i] =
+		    pl_bit_get(src->valid, i) ? pl_hash_bytes(s, len) : 0;
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (i + PREFETCH_AHEAD < n)
+			__builtin_prefetch(
+			    &in->slots[t->ihash[i + PREFETCH_AHEAD] &
+				       (in->nslots - 1)]);
+		size_t len;
+		const char *s = pl_col_str(src, i, &len);
+		code[i] = 0;
+		if (pl_bit_get(src->valid, i))
+			rc = intern_code(in, s, len, t->ihash[i], t->pool,
+					 &code[i], err);
+	}
 	return rc;
 }
 
@@ -344,14 +375,8 @@ static int encode_key(pl_group_table *t, size_t k, const pl_column *src,
 	int64_t *code = pl_col_i64(dst);
 	if (rc == 0 && src->dict != NULL)
 		rc = encode_dict_key(t, k, src, n, code, err);
-	for (size_t i = 0; rc == 0 && src->dict == NULL && i < n; i++) {
-		size_t len;
-		const char *s = pl_col_str(src, i, &len);
-		code[i] = 0;
-		if (pl_bit_get(src->valid, i))
-			rc = intern_code(t->intern[k], s, len, t->pool,
-					 &code[i], err);
-	}
+	else if (rc == 0)
+		rc = encode_plain_key(t, k, src, n, code, err);
 	dst->len = n;
 	dst->valid = src->valid;
 	t->use[k] = dst;
@@ -463,6 +488,7 @@ void pl_group_table_free(pl_group_table *t)
 	pl_pool_free(t->pool, t->hbuf);
 	pl_pool_free(t->pool, t->dgid);
 	pl_pool_free(t->pool, t->trans);
+	pl_pool_free(t->pool, t->ihash);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -566,7 +592,7 @@ int pl_group_table_map(pl_group_table *t, const pl_column *const *keys,
 size_t pl_group_table_bytes(const pl_group_table *t)
 {
 	size_t b = t->nslots * 8 + t->hashes_cap * 8 + t->hbuf_cap * 8 +
-		   t->dgid_cap * 4 + t->trans_cap * 8;
+		   t->dgid_cap * 4 + t->trans_cap * 8 + t->ihash_cap * 8;
 	for (size_t k = 0; k < t->nkeys; k++)
 		b += pl_column_bytes(&t->keys[k]);
 	for (size_t k = 0; t->intern != NULL && k < t->nkeys; k++) {

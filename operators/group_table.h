@@ -41,6 +41,8 @@ typedef struct pl_group_table {
 	size_t dgid_cap;
 	int64_t *trans; /* per dictionary entry: its interned code */
 	size_t trans_cap;
+	uint64_t *ihash; /* per row of a plain string key: its hash */
+	size_t ihash_cap;
 } pl_group_table;
 
 /* With nkeys == 0 every row belongs to group 0, which exists from the
