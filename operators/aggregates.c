@@ -448,7 +448,7 @@ static int corr_rows(pl_agg *a, const uint32_t *gid, size_t from, size_t n,
 
 /* Adds a row to k 128-bit sums t: x for mean; x, x^2 for var and sd; x,
  * y, x^2, y^2, xy for corr. 0 when a sum would overflow (t is then
- * unchanged). Sums of plain values cannot: a group would need 2^63 rows
+ * unchanged). Sums of plain values cannot: a group would need 2^64 rows
  * of them (merges take the general form); products of two int64 fit in
  * 127 bits, but their sums can overflow from the second row. */
 static inline __attribute__((always_inline)) int wide_add(pl_i128 *t, int k,
