@@ -151,8 +151,9 @@ static int add_group(pl_group_table *t, const pl_column *const *keys, size_t i,
 /* The bytes of a string an intern slot holds itself: the keys of most
  * data (ids, codes, names) fit, and are then found or found absent within
  * one cache line, instead of following the code to its offset and its
- * bytes (three more misses on a table past the caches: a third of q10's
- * time). Longer strings compare their head here and the rest in strs. */
+ * bytes (three more misses on a table past the caches, where q10 spent a
+ * sixth of its time). Longer strings compare their head here and the
+ * rest in strs. */
 #define INTERN_HEAD 20
 
 typedef struct intern_slot {
