@@ -126,11 +126,11 @@ static void full_add2(uint64_t *f, uint64_t lo, uint64_t hi, int j, int neg)
 	}
 }
 
-/* f += g, both full two's complement grids. */
-static void full_add(uint64_t *f, const uint64_t *g)
+/* f += g, both n-limb two's complement numbers (full grids: n = L). */
+static void add_limbs(uint64_t *f, const uint64_t *g, int n)
 {
 	uint64_t c = 0;
-	for (int i = 0; i < L; i++) {
+	for (int i = 0; i < n; i++) {
 		uint64_t r;
 		uint64_t c1 = __builtin_add_overflow(f[i], g[i], &r);
 		c1 += __builtin_add_overflow(r, c, &r);
@@ -311,14 +311,7 @@ static int merge_near(pl_xsum *dst, const pl_xsum *src)
 	uint64_t f[6], g[6];
 	spread(f, dst->w, dst->base, lo);
 	spread(g, src->w, src->base, lo);
-	uint64_t c = 0;
-	for (int i = 0; i < 6; i++) {
-		uint64_t r;
-		uint64_t c1 = __builtin_add_overflow(f[i], g[i], &r);
-		c1 += __builtin_add_overflow(r, c, &r);
-		f[i] = r;
-		c = c1;
-	}
+	add_limbs(f, g, 6);
 	int a, b;
 	if (!trim(f, 6, &a, &b)) {
 		memset(dst->w, 0, sizeof(dst->w));
@@ -351,12 +344,12 @@ int pl_xsum_merge(pl_xsum *dst, pl_xsum_big *t, const pl_xsum *src,
 	uint64_t g[L];
 	materialise(src, st, g);
 	if (dst->flags & PL_XSUM_BIG) {
-		full_add(slot(t, dst->big), g);
+		add_limbs(slot(t, dst->big), g, L);
 		return 0;
 	}
 	uint64_t f[L];
 	materialise(dst, t, f);
-	full_add(f, g);
+	add_limbs(f, g, L);
 	return store(dst, f, t, err);
 }
 
@@ -408,12 +401,12 @@ int pl_xsum_merge_encoded(pl_xsum *dst, pl_xsum_big *t, const uint8_t *p,
 		f[i] = i < p[1] ? 0 : i < p[1] + (int)k ? g[i - p[1]] : ext;
 	dst->flags |= src.flags;
 	if (dst->flags & PL_XSUM_BIG) {
-		full_add(slot(t, dst->big), f);
+		add_limbs(slot(t, dst->big), f, L);
 		return 0;
 	}
 	uint64_t h[L];
 	materialise(dst, t, h);
-	full_add(h, f);
+	add_limbs(h, f, L);
 	return store(dst, h, t, err);
 }
 

@@ -182,18 +182,13 @@ static void intern_free(pl_intern *in, pl_pool *pool)
 	free(in);
 }
 
-/* n empty slots, two to a cache line. */
-static int intern_slots(pl_intern *in, size_t n, pl_pool *pool, pl_error *err)
+/* n empty slots, two to a cache line; *mem gets the block to free. */
+static intern_slot *new_slots(size_t n, void **mem, pl_pool *pool)
 {
-	void *m = pl_pool_calloc(pool, n * sizeof(intern_slot) + 64, 1);
-	if (m == NULL)
-		return pl_error_nomem(err, "group-by key strings");
-	uintptr_t a = ((uintptr_t)m + 63) & ~(uintptr_t)63;
-	pl_pool_free(pool, in->slots_mem);
-	in->slots_mem = m;
-	in->slots = (intern_slot *)a;
-	in->nslots = n;
-	return 0;
+	*mem = pl_pool_calloc(pool, n * sizeof(intern_slot) + 64, 1);
+	if (*mem == NULL)
+		return NULL;
+	return (intern_slot *)(((uintptr_t)*mem + 63) & ~(uintptr_t)63);
 }
 
 static int intern_new(pl_intern **out, pl_pool *pool, pl_error *err)
@@ -202,8 +197,11 @@ static int intern_new(pl_intern **out, pl_pool *pool, pl_error *err)
 	*out = in;
 	if (in == NULL)
 		return pl_error_nomem(err, "group-by key strings");
-	int rc = intern_slots(in, 64, pool, err);
-	return rc ? rc : pl_column_init(&in->strs, PL_STRING, 0, 0, pool, err);
+	in->nslots = 64;
+	in->slots = new_slots(in->nslots, &in->slots_mem, pool);
+	if (in->slots == NULL)
+		return pl_error_nomem(err, "group-by key strings");
+	return pl_column_init(&in->strs, PL_STRING, 0, 0, pool, err);
 }
 
 static void slot_fill(intern_slot *e, uint32_t code, uint64_t h, const char *s,
@@ -218,27 +216,23 @@ static void slot_fill(intern_slot *e, uint32_t code, uint64_t h, const char *s,
 
 static int intern_grow(pl_intern *in, pl_pool *pool, pl_error *err)
 {
-	intern_slot *old = in->slots;
-	size_t nold = in->nslots;
-	void *old_mem = in->slots_mem;
-	in->slots_mem = NULL;
-	int rc = intern_slots(in, nold * 2, pool, err);
-	if (rc) {
-		in->slots_mem = old_mem;
-		in->slots = old;
-		in->nslots = nold;
-		return rc;
-	}
-	size_t mask = in->nslots - 1;
-	for (size_t j = 0; j < nold; j++) {
-		if (old[j].code1 == 0)
+	size_t n = in->nslots * 2, mask = n - 1;
+	void *mem;
+	intern_slot *s = new_slots(n, &mem, pool);
+	if (s == NULL)
+		return pl_error_nomem(err, "group-by key strings");
+	for (size_t j = 0; j < in->nslots; j++) {
+		if (in->slots[j].code1 == 0)
 			continue;
-		size_t i = (size_t)in->hashes[old[j].code1 - 1] & mask;
-		while (in->slots[i].code1 != 0)
+		size_t i = (size_t)in->hashes[in->slots[j].code1 - 1] & mask;
+		while (s[i].code1 != 0)
 			i = (i + 1) & mask;
-		in->slots[i] = old[j];
+		s[i] = in->slots[j];
 	}
-	pl_pool_free(pool, old_mem);
+	pl_pool_free(pool, in->slots_mem);
+	in->slots_mem = mem;
+	in->slots = s;
+	in->nslots = n;
 	return 0;
 }
 

@@ -1018,9 +1018,9 @@ static void test_order_statistics(void)
 }
 
 /* Runs kind over x (and y) in groups gid[0..n) of ng groups and appends
- * the final values to out; the update is split at half (so a switch of
- * path can fall between calls) and, when via_merge, the second half goes
- * through another instance's partial state (export, then merge). */
+ * the final values to out; when via_merge, a second instance updated with
+ * the same rows is exported and merged in (so every group counts its rows
+ * twice, on whatever path the instances were). */
 static void run_sums(pl_agg_kind kind, const pl_column *x, const pl_column *y,
 		     const uint32_t *gid, size_t n, size_t ng, int via_merge,
 		     pl_column *out, pl_pool *pool)
