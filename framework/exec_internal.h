@@ -23,9 +23,10 @@ typedef struct pl_stage {
 } pl_stage;
 
 /* Where the last stage's rows go. One rank: the sink itself. Several
- * ranks, CSV: each rank writes its rows to a part file beside the output,
- * and the parts are copied into the output with MPI-IO at offsets from an
- * exclusive prefix sum of their sizes. HDF5, any number of ranks: each
+ * ranks, CSV: rank 0 writes its rows to the output's temporary file, each
+ * other rank to a part file beside it, and the other parts are copied in
+ * (copy_file_range, else MPI-IO) at offsets from an exclusive prefix sum
+ * of the sizes before rank 0 renames the file into place. HDF5, any number of ranks: each
  * rank spools its rows, then all write one file with parallel HDF5. */
 typedef struct pl_output {
 	const pl_plan *p;

@@ -138,6 +138,25 @@ static int shared_temp(pl_output *o, char *tmp, size_t cap, MPI_Comm comm,
 	return pl_mpi_agree(comm, rc, err);
 }
 
+/* Rank 0's part is the start of the output: where its file can be named
+ * (pl_csv_writer_link_part), it becomes the output's temporary file and
+ * is not copied. Every rank learns the name, or an empty one when rank 0
+ * could not name its part (then a new file takes every part). */
+static int part0_temp(pl_output *o, char *tmp, size_t cap, MPI_Comm comm,
+		      pl_error *err)
+{
+	int rc = 0;
+	tmp[0] = '\0';
+	if (o->rank == 0) {
+		rc = pl_csv_writer_link_part(o->part, err);
+		if (rc == 0)
+			snprintf(tmp, cap, "%s", pl_csv_writer_temp_path(o->part));
+		rc = rc == 1 ? 0 : rc;
+	}
+	MPI_Bcast(tmp, (int)cap, MPI_CHAR, 0, comm);
+	return pl_mpi_agree(comm, rc, err);
+}
+
 static int copy_part(int fd, uint64_t size, MPI_File fh, uint64_t off,
 		     const char *path, pl_error *err)
 {
@@ -182,6 +201,22 @@ static int finish_temp(const pl_output *o, const char *tmp, int rc,
 					  o->p->sink_path, strerror(errno));
 		if (rc != 0)
 			unlink(tmp);
+	}
+	return pl_mpi_agree(comm, rc, err);
+}
+
+/* After the other ranks' parts are in rank 0's file: rank 0 renames it
+ * into place when every rank succeeded, else removes it; then all ranks
+ * agree. */
+static int finish_parts(pl_output *o, int rc, MPI_Comm comm, pl_error *err)
+{
+	rc = pl_mpi_agree(comm, rc, err);
+	if (o->rank == 0) {
+		if (rc == 0)
+			rc = pl_csv_writer_commit(o->part, err);
+		else
+			pl_csv_writer_abort(o->part);
+		o->part = NULL;
 	}
 	return pl_mpi_agree(comm, rc, err);
 }
@@ -241,8 +276,9 @@ static int mpiio_copy(int fd, uint64_t size, const char *tmp, uint64_t off,
 	return rc;
 }
 
-/* Copies every rank's part to its offset in one file, then rank 0 renames
- * it into place once every rank succeeded. */
+/* Copies every rank's part to its offset in one file (rank 0's own, when
+ * it could be named), then rank 0 renames it into place once every rank
+ * succeeded. */
 static int write_parts(pl_output *o, int fd, uint64_t size, MPI_Comm comm,
 		       pl_error *err)
 {
@@ -251,15 +287,23 @@ static int write_parts(pl_output *o, int fd, uint64_t size, MPI_Comm comm,
 	if (o->rank == 0)
 		off = 0;
 	char tmp[sizeof(o->p->sink_path) + 64];
-	int rc = shared_temp(o, tmp, sizeof(tmp), comm, err);
+	int rc = part0_temp(o, tmp, sizeof(tmp), comm, err);
+	if (rc != 0)
+		return rc;
+	int in_part0 = tmp[0] != '\0';
+	if (!in_part0)
+		rc = shared_temp(o, tmp, sizeof(tmp), comm, err);
 	if (rc != 0)
 		return rc;
 	const char *path = o->p->sink_path;
-	rc = kernel_copy(fd, size, tmp, off, path, err);
+	int copy = !(in_part0 && o->rank == 0);
+	rc = copy ? kernel_copy(fd, size, tmp, off, path, err) : 0;
 	int fallback = rc == 1;
 	rc = fallback ? 0 : rc;
 	int r = mpiio_copy(fd, size, tmp, off, fallback, path, comm, err);
-	return finish_temp(o, tmp, rc ? rc : r, comm, err);
+	rc = rc ? rc : r;
+	return in_part0 ? finish_parts(o, rc, comm, err)
+			: finish_temp(o, tmp, rc, comm, err);
 }
 
 static int write_all(int fd, const char *p, size_t n)

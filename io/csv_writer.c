@@ -6,12 +6,14 @@
  * There is no fsync before the rename: it would cost the whole write time
  * again on a large output, and the contract promises no partial file after
  * a failed job, not durability across a power cut. */
+#define _GNU_SOURCE /* O_TMPFILE, linkat's AT_SYMLINK_FOLLOW */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -30,6 +32,8 @@ struct pl_csv_writer {
 	ZSTD_CCtx *zc;
 	char *zbuf;
 	size_t zcap;
+	int ended; /* the stream is complete: nothing more may be written */
+	int anon;  /* fd is an unnamed file (O_TMPFILE) that can be linked */
 };
 
 static int io_error(pl_csv_writer *w, const char *what, pl_error *err)
@@ -238,10 +242,34 @@ int pl_csv_writer_open_fd(const char *path, int fd, const pl_schema *schema,
 	return open_any(path, fd, schema, zstd_level, 1, out, err);
 }
 
+/* An unnamed file in path's directory (O_TMPFILE), or -1 where the file
+ * system has none (NFS, for one). */
+static int open_unnamed(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, (size_t)(slash - path + 1))
+			  : strdup(".");
+	if (dir == NULL)
+		return -1;
+	mode_t mask = umask(0);
+	umask(mask);
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0666 & ~mask);
+	free(dir);
+	return fd;
+}
+
 int pl_csv_writer_open_part(const char *path, const pl_schema *schema,
 			    int zstd_level, int header, pl_csv_writer **out,
 			    pl_error *err)
 {
+	int fd = open_unnamed(path);
+	if (fd >= 0) {
+		int rc = open_any(path, fd, schema, zstd_level, header, out,
+				  err);
+		if (rc == 0)
+			(*out)->anon = 1;
+		return rc;
+	}
 	int rc = open_any(path, -1, schema, zstd_level, header, out, err);
 	/* A part is read back through its descriptor only: unlinked now, it
 	 * cannot outlive the process, even one killed with SIGKILL. */
@@ -254,16 +282,62 @@ int pl_csv_writer_open_part(const char *path, const pl_schema *schema,
 	return rc;
 }
 
+/* The name linkat gives an unnamed file: temp_name's pattern with a
+ * suffix from the clock and a counter, tried until one is free. */
+static int link_unnamed(pl_csv_writer *w, char *name, pl_error *err)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
+	size_t stem = strlen(name) - 6;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (unsigned i = 0; i < 100; i++) {
+		snprintf(name + stem, 7, "%06lx",
+			 ((unsigned long)ts.tv_nsec + i * 7919u) & 0xffffffu);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) ==
+		    0)
+			return 0;
+		if (errno != EEXIST)
+			return errno == ENOENT || errno == EPERM ||
+				       errno == EOPNOTSUPP
+				   ? 1
+				   : io_error(w, "name the output file", err);
+	}
+	return io_error(w, "name the output file", err);
+}
+
+int pl_csv_writer_link_part(pl_csv_writer *w, pl_error *err)
+{
+	if (!w->anon || w->tmp != NULL)
+		return w->tmp != NULL ? 0 : 1;
+	char *name = temp_name(w->path);
+	if (name == NULL)
+		return pl_error_nomem(err, "the output file name");
+	int rc = link_unnamed(w, name, err);
+	if (rc != 0) {
+		free(name);
+		return rc;
+	}
+	w->tmp = name;
+	pl_crash_cleanup_arm(w->tmp);
+	return 0;
+}
+
 int pl_csv_writer_write(pl_csv_writer *w, const pl_batch *b, pl_error *err)
 {
 	return pl_csv_out_rows(&w->out, b, err);
 }
 
+/* Once only: a second zstd end would add an empty frame after the bytes
+ * other ranks were told end the part. */
 static int end_stream(pl_csv_writer *w, pl_error *err)
 {
+	if (w->ended)
+		return 0;
 	int rc = flush(w, err);
 	if (rc == 0 && w->zc)
 		rc = compress_out(w, NULL, 0, ZSTD_e_end, err);
+	w->ended = rc == 0;
 	return rc;
 }
 
@@ -312,6 +386,11 @@ void pl_csv_writer_abort(pl_csv_writer *w)
 {
 	if (w != NULL)
 		destroy(w);
+}
+
+const char *pl_csv_writer_temp_path(const pl_csv_writer *w)
+{
+	return w->tmp;
 }
 
 uint64_t pl_csv_writer_bytes(const pl_csv_writer *w)

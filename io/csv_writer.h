@@ -34,7 +34,9 @@ int pl_csv_writer_open_part(const char *path, const pl_schema *schema,
 /* Ends a part (flushes; a zstd part ends its frame, so that parts
  * concatenate into one valid stream) and lends its temporary file: *fd
  * (readable with pread) and *size bytes. The file stays the writer's:
- * pl_csv_writer_abort removes it. */
+ * pl_csv_writer_abort removes it. Also for a writer from
+ * pl_csv_writer_open whose file others extend before it is committed:
+ * the commit then writes nothing more. */
 int pl_csv_writer_finish_part(pl_csv_writer *w, int *fd, uint64_t *size,
 			      pl_error *err);
 
@@ -47,6 +49,17 @@ int pl_csv_writer_commit(pl_csv_writer *w, pl_error *err);
 
 /* Removes the temporary file and frees w. NULL is fine. */
 void pl_csv_writer_abort(pl_csv_writer *w);
+
+/* Gives a part written to an unnamed file (O_TMPFILE: no trace on disk
+ * if the process dies) a temporary name beside the output, so that other
+ * ranks can copy their parts into it (past the size
+ * pl_csv_writer_finish_part reported) and pl_csv_writer_commit can rename
+ * it into place. Returns 0, 1 when the part cannot be named (no O_TMPFILE
+ * on that file system, no /proc: nothing changed), or PL_ERR_IO. */
+int pl_csv_writer_link_part(pl_csv_writer *w, pl_error *err);
+
+/* The temporary file's name while it has one, else NULL; owned by w. */
+const char *pl_csv_writer_temp_path(const pl_csv_writer *w);
 
 /* Bytes written so far (before compression). */
 uint64_t pl_csv_writer_bytes(const pl_csv_writer *w);

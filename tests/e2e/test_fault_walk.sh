@@ -7,14 +7,15 @@
 # leave no output, no temporary file beside it and no spill file; never
 # crash, hang or (under the sanitizers) leak.
 #   test_fault_walk.sh PIPELINE BUILD_DIR [CASE ...]
-# env: WALK_POINTS=150 (failure points per job and mode), WALK_ALL=1 walks
-#      every allocation (slow: minutes per job).
+# env: WALK_FIRST=50 (the first allocations, each walked), WALK_POINTS=150
+#      (failure points spread over the rest, per job and mode), WALK_ALL=1
+#      walks every allocation (slow: minutes per job).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 e2e_args "$@"
 shift 2
 POINTS=${WALK_POINTS:-150}
-FIRST=50
+FIRST=${WALK_FIRST:-50}
 
 # ROWS rows (default 4000) over 3000 keys, and a right side holding every
 # other key.
@@ -82,7 +83,7 @@ count_allocs() {
 }
 
 # walk BODY: the reference answer, then failure points 1..total, every
-# one of the first FIRST (50) and about POINTS more spread over the rest,
+# one of the first FIRST and about POINTS more spread over the rest,
 # each failing once (N) and for good (N+).
 walk() {
   make_input
