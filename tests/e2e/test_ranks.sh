@@ -233,6 +233,32 @@ case_under_mpirun() {
   [ "$(ranks_in m.json)" = 2 ] || fail "ranks $(ranks_in m.json)"
 }
 
+# An output written by several ranks (rank 0's part becomes the file, the
+# others are copied in after it): plain and zstd, every row once and in
+# rank order, the usual mode under the caller's umask, nothing else left
+# in the directory, also with a part that is empty.
+case_output_parts() {
+  awk 'BEGIN { print "k,v"; for (i = 0; i < 30000; i++) print "k" i % 7 "," i }' >d.csv
+  local n ext
+  for ext in csv csv.zst; do
+    rm -f out.*
+    printf '[source]\npath = %s\n[filter]\nwhere = v %% 7 != 3\n[sink]\npath = out.%s\n' \
+      "$PWD/d.csv" "$ext" >job.conf
+    for n in 1 2 3 4; do
+      rm -f "out.$ext"
+      (umask 027 && run_p 0 --ranks "$n" "$PWD/job.conf") || return 1
+      [ "$(stat -c %a "out.$ext")" = 640 ] || fail "$n ranks, $ext: mode $(stat -c %a "out.$ext")" || return 1
+      if [ "$ext" = csv.zst ]; then zstd -q -dc out.csv.zst >out.txt; else cp out.csv out.txt; fi
+      awk -F, 'NR == 1 || $2 % 7 != 3' d.csv | cmp -s - out.txt || fail "$n ranks, $ext: rows differ" || return 1
+      rm out.txt
+      only d.csv job.conf "out.$ext" || return 1
+    done
+  done
+  printf '[source]\npath = %s\n[filter]\nwhere = v > 29990\n[sink]\npath = out.csv\n' "$PWD/d.csv" >job.conf
+  run_p 0 --ranks 3 "$PWD/job.conf" || return 1
+  [ "$(cat out.csv)" = "$(awk -F, 'NR == 1 || $2 > 29990' d.csv)" ] || fail "empty parts: $(cat out.csv)"
+}
+
 # Standard input is read by one process, whatever --ranks says.
 case_stdin_one_process() {
   printf '[source]\npath = -\nformat = csv\n[sink]\npath = out.csv\n' >job.conf
