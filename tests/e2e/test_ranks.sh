@@ -259,6 +259,49 @@ case_output_parts() {
   [ "$(cat out.csv)" = "$(awk -F, 'NR == 1 || $2 > 29990' d.csv)" ] || fail "empty parts: $(cat out.csv)"
 }
 
+# The same where the file system has no O_TMPFILE (NFS): a preloaded
+# open() refuses it, so every part is created and unlinked and all of
+# them, rank 0's too, are copied into a new temporary file.
+case_output_parts_without_tmpfile() {
+  cat >notmp.c <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+static int refuse(int flags) { return (flags & O_TMPFILE) == O_TMPFILE; }
+#define SHIM(name) \
+	int name(const char *path, int flags, ...) \
+	{ \
+		va_list ap; \
+		va_start(ap, flags); \
+		int mode = va_arg(ap, int); \
+		va_end(ap); \
+		if (refuse(flags)) { \
+			errno = EOPNOTSUPP; \
+			return -1; \
+		} \
+		int (*real)(const char *, int, ...) = \
+		    (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \
+		return real(path, flags, mode); \
+	}
+SHIM(open)
+SHIM(open64)
+EOF
+  cc -shared -fPIC -o "$PWD/notmp.so" notmp.c -ldl || fail "cannot build the open() shim" || return 1
+  awk 'BEGIN { print "k,v"; for (i = 0; i < 20000; i++) print "k" i % 7 "," i }' >d.csv
+  printf '[source]\npath = %s\n[sink]\npath = out.csv.zst\n' "$PWD/d.csv" >job.conf
+  local n
+  for n in 2 3; do
+    rm -f out.csv.zst
+    msg=$(LD_PRELOAD=$PWD/notmp.so ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+      timeout 60 mpirun --oversubscribe -n "$n" -x LD_PRELOAD -x ASAN_OPTIONS "$bin" -q "$PWD/job.conf" 2>&1) ||
+      fail "$n ranks: exit $?: $msg" || return 1
+    zstd -q -dc out.csv.zst | cmp -s - d.csv || fail "$n ranks: rows differ" || return 1
+    only d.csv job.conf notmp.c notmp.so out.csv.zst || return 1
+  done
+}
+
 # Standard input is read by one process, whatever --ranks says.
 case_stdin_one_process() {
   printf '[source]\npath = -\nformat = csv\n[sink]\npath = out.csv\n' >job.conf
