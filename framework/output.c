@@ -150,7 +150,8 @@ static int part0_temp(pl_output *o, char *tmp, size_t cap, MPI_Comm comm,
 	if (o->rank == 0) {
 		rc = pl_csv_writer_link_part(o->part, err);
 		if (rc == 0)
-			snprintf(tmp, cap, "%s", pl_csv_writer_temp_path(o->part));
+			snprintf(tmp, cap, "%s",
+				 pl_csv_writer_temp_path(o->part));
 		rc = rc == 1 ? 0 : rc;
 	}
 	MPI_Bcast(tmp, (int)cap, MPI_CHAR, 0, comm);

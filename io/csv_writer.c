@@ -247,8 +247,8 @@ int pl_csv_writer_open_fd(const char *path, int fd, const pl_schema *schema,
 static int open_unnamed(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir = slash ? strndup(path, (size_t)(slash - path + 1))
-			  : strdup(".");
+	char *dir =
+	    slash ? strndup(path, (size_t)(slash - path + 1)) : strdup(".");
 	if (dir == NULL)
 		return -1;
 	mode_t mask = umask(0);
@@ -264,8 +264,8 @@ int pl_csv_writer_open_part(const char *path, const pl_schema *schema,
 {
 	int fd = open_unnamed(path);
 	if (fd >= 0) {
-		int rc = open_any(path, fd, schema, zstd_level, header, out,
-				  err);
+		int rc =
+		    open_any(path, fd, schema, zstd_level, header, out, err);
 		if (rc == 0)
 			(*out)->anon = 1;
 		return rc;
@@ -308,8 +308,10 @@ static int link_unnamed(pl_csv_writer *w, char *name, pl_error *err)
 
 int pl_csv_writer_link_part(pl_csv_writer *w, pl_error *err)
 {
-	if (!w->anon || w->tmp != NULL)
-		return w->tmp != NULL ? 0 : 1;
+	if (w->tmp != NULL)
+		return 0;
+	if (!w->anon)
+		return 1;
 	char *name = temp_name(w->path);
 	if (name == NULL)
 		return pl_error_nomem(err, "the output file name");
