@@ -45,12 +45,14 @@ run_cases() {
   local passed=0 failed=0 skipped=0 c dir rc cases
   cases=$(declare -F | awk '{print $3}' | grep '^case_' | sed 's/^case_//')
   [ $# -gt 0 ] && cases="$*"
+  local t0
   for c in $cases; do
     dir=$(mktemp -d)
+    t0=$SECONDS
     (cd "$dir" && "case_$c")
     rc=$?
     if [ "$rc" -eq 0 ]; then
-      echo "ok $c"; passed=$((passed + 1))
+      echo "ok $c ($((SECONDS - t0)) s)"; passed=$((passed + 1))
     elif [ "$rc" -eq 77 ]; then
       echo "skip $c"; skipped=$((skipped + 1))
     else
