@@ -59,6 +59,12 @@ static void install(void)
 	installed = 1;
 }
 
+void pl_crash_cleanup_install(void)
+{
+	if (!installed)
+		install();
+}
+
 int pl_crash_cleanup_arm(const char *path)
 {
 	size_t len = strlen(path);
@@ -69,8 +75,7 @@ int pl_crash_cleanup_arm(const char *path)
 			continue;
 		memcpy(slots[i].path, path, len + 1);
 		slots[i].used = 1;
-		if (!installed)
-			install();
+		pl_crash_cleanup_install();
 		return 0;
 	}
 	return -1;

@@ -8,6 +8,11 @@
 #ifndef PIPELINE_FRAMEWORK_CRASH_CLEANUP_H
 #define PIPELINE_FRAMEWORK_CRASH_CLEANUP_H
 
+/* Installs the handlers (once; later calls do nothing), so that a crash
+ * is reported even while no file is armed. Call it after MPI_Init, whose
+ * own handlers it replaces. */
+void pl_crash_cleanup_install(void);
+
 /* Remembers path (copied) for removal on a crash and installs the
  * handlers on first use. Returns 0, or -1 when the path is too long or
  * all slots are taken (the file is then simply not cleaned up). */

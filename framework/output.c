@@ -75,6 +75,9 @@ static void h5_free(pl_output *o)
 int pl_output_open(pl_output *o, const pl_plan *p, MPI_Comm comm, pl_error *err)
 {
 	memset(o, 0, sizeof(*o));
+	/* The parts of several ranks have no name to arm (see
+	 * pl_csv_writer_open_part), and a crash must still be reported. */
+	pl_crash_cleanup_install();
 	o->p = p;
 	o->rank = pl_comm_rank(comm);
 	o->nranks = pl_comm_size(comm);
