@@ -146,9 +146,16 @@ static char *temp_name(const char *path)
 	return t;
 }
 
-/* mkstemp makes the file 0600; the output gets the usual 0666 & ~umask.
- * umask can only be read by setting it, which is fine in this
- * single-threaded process. */
+/* The usual mode of a new file, 0666 & ~umask (mkstemp makes 0600).
+ * umask can only be read by setting it, which is fine while the output is
+ * opened: no other thread creates files then. */
+static mode_t new_file_mode(void)
+{
+	mode_t mask = umask(0);
+	umask(mask);
+	return 0666 & ~mask;
+}
+
 static int create_temp(pl_csv_writer *w, pl_error *err)
 {
 	w->tmp = temp_name(w->path);
@@ -162,9 +169,7 @@ static int create_temp(pl_csv_writer *w, pl_error *err)
 		return rc;
 	}
 	pl_crash_cleanup_arm(w->tmp);
-	mode_t mask = umask(0);
-	umask(mask);
-	if (fchmod(w->fd, 0666 & ~mask) != 0)
+	if (fchmod(w->fd, new_file_mode()) != 0)
 		return io_error(w, "set the output file's mode", err);
 	return 0;
 }
@@ -251,9 +256,7 @@ static int open_unnamed(const char *path)
 	    slash ? strndup(path, (size_t)(slash - path + 1)) : strdup(".");
 	if (dir == NULL)
 		return -1;
-	mode_t mask = umask(0);
-	umask(mask);
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0666 & ~mask);
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, new_file_mode());
 	free(dir);
 	return fd;
 }
