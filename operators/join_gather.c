@@ -3,9 +3,9 @@
  * the same records. Instead, in prepare (before the left rows stream), the
  * node's ranks (pipeline/node_group.h) each read a share of it (in rank
  * order, which is file order) into records as usual, then every rank
- * copies the others' records in after its own place:
+ * copies the others' records in after its own:
  *
- *   records of node rank 0 | rank 1 | ... (refs index the whole arena)
+ *   its own records | rank 0's | rank 1's | ... (refs index the arena)
  *
  * Records hold no pointers (string bytes sit in the record, at offsets
  * from its start), so a copy is a table piece as it stands; each piece's
@@ -14,8 +14,6 @@
  * A left join's all-NULL record is the last rank's last record. Each rank
  * then holds the whole table, as with every rank reading it, but the
  * node parses and hashes it once; the copies go through shared memory. */
-#include <string.h>
-
 #include "operators/join_internal.h"
 
 bool pl_join_node_shared(const pl_op_env *env)
@@ -41,26 +39,23 @@ static int gather(pl_node_group *g, join_state *st, int rc, pl_pool *pool,
 	return pl_node_group_gather(g, rc, mine, FIELDS, *all, err);
 }
 
-/* Moves this rank's piece to its place in an arena of all the pieces and
- * copies the others' into theirs, then chains them all. */
+/* Copies the other ranks' pieces in after this rank's own (a piece's
+ * place in the arena differs from rank to rank, which only this rank's
+ * refs see), then chains them all in rank order. */
 static int assemble(pl_node_group *g, join_state *st, uint64_t *all,
 		    pl_pool *pool, pl_error *err)
 {
 	int n = pl_node_group_size(g), me = pl_node_group_rank(g);
 	uint64_t *bases = all + n * FIELDS, *lasts = bases + n;
-	uint64_t units = 0, recs = 0;
+	uint64_t units = st->rec_len, recs = 0;
 	for (int r = 0; r < n; r++) {
-		bases[r] = units;
+		bases[r] = r == me ? 0 : units;
+		units += r == me ? 0 : all[r * FIELDS + UNITS];
 		lasts[r] = all[r * FIELDS + LAST];
-		units += all[r * FIELDS + UNITS];
 		recs += all[r * FIELDS + RECS];
 	}
 	int rc = pl_join_table_resize(st, (size_t)units, pool, err);
 	rc = pl_node_group_agree(g, rc, err);
-	if (rc != 0)
-		return rc;
-	if (bases[me] != 0)
-		memmove(st->recs + bases[me], st->recs, st->rec_len * 8);
 	for (int r = 0; rc == 0 && r < n; r++)
 		rc = pl_node_group_bcast(g, r, st->recs + bases[r],
 					 (size_t)all[r * FIELDS + UNITS] * 8,
@@ -70,7 +65,9 @@ static int assemble(pl_node_group *g, join_state *st, uint64_t *all,
 	st->rec_len = (size_t)units;
 	st->nrecs = (size_t)recs;
 	if (st->left_join)
-		st->null_row = (uint32_t)(units - pl_join_table_null_units(st));
+		st->null_row =
+		    (uint32_t)(bases[n - 1] + all[(n - 1) * FIELDS + UNITS] -
+			       pl_join_table_null_units(st));
 	return pl_join_table_chain_pieces(st, bases, lasts, (size_t)n, pool,
 					  err);
 }
