@@ -147,6 +147,17 @@ case_broadcast_same_rows() {
   grep -q 'read whole by every rank' plan.txt || fail "plan: $(cat plan.txt)"
 }
 
+# An HDF5 right side: the node's ranks read shares of its rows.
+case_broadcast_hdf5_right() {
+  make_input 20000 3000
+  make_expected left k rk rs,w
+  printf '[source]\npath = right.csv\n[sink]\npath = right.h5\noverwrite = true\n' >h5.conf
+  "$bin" -q h5.conf || fail "writing right.h5 failed" || return 1
+  make_job 'on = k:rk\nhow = left\ncolumns = rs, w\n'
+  sed -i 's/^path = right.csv$/path = right.h5\ndatasets = rk, rf, rs, w, tag/' job.conf
+  check_all_ranks
+}
+
 # Right sides smaller than the ranks (some ranks read no row of it) and
 # empty: inner and left joins.
 case_broadcast_tiny_right() {
