@@ -1,6 +1,7 @@
 /* The ranks of a node (pipeline/node_group.h): a communicator split by
  * node as pl_topology_detect splits it, and the few collectives an
  * operator's prepare needs, waiting through pl_mpi_wait. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,8 +80,9 @@ int pl_node_group_gather(pl_node_group *g, int rc, const uint64_t *mine,
 /* Ibcast counts are ints: pieces of at most 1 GiB. */
 #define BCAST_PIECE ((size_t)1 << 30)
 
-int pl_node_group_bcast(pl_node_group *g, int root, void *buf, size_t bytes,
-			pl_error *err)
+/* Copies bytes of root's buf into every other rank's buf. */
+static int bcast(pl_node_group *g, int root, void *buf, size_t bytes,
+		 pl_error *err)
 {
 	for (size_t at = 0; g->comm != MPI_COMM_NULL && at < bytes;
 	     at += BCAST_PIECE) {
@@ -92,6 +94,45 @@ int pl_node_group_bcast(pl_node_group *g, int root, void *buf, size_t bytes,
 			return pl_error_set(err, PL_ERR_INTERNAL,
 					    "MPI_Ibcast failed");
 	}
+	return 0;
+}
+
+/* Counts and displacements in ints, or NULL when one does not fit. */
+static int *int_counts(const pl_node_group *g, const uint64_t *words,
+		       const uint64_t *at)
+{
+	int *c = malloc(2 * (size_t)g->size * sizeof(*c));
+	for (int r = 0; c != NULL && r < g->size; r++) {
+		if (words[r] > INT_MAX || at[r] > INT_MAX) {
+			free(c);
+			return NULL;
+		}
+		c[r] = (int)words[r];
+		c[g->size + r] = (int)at[r];
+	}
+	return c;
+}
+
+int pl_node_group_allgather(pl_node_group *g, uint64_t *buf,
+			    const uint64_t *words, const uint64_t *at,
+			    pl_error *err)
+{
+	if (g->comm == MPI_COMM_NULL)
+		return 0;
+	int *c = int_counts(g, words, at);
+	if (c == NULL) {
+		int rc = 0;
+		for (int r = 0; rc == 0 && r < g->size; r++)
+			rc = bcast(g, r, buf + at[r], words[r] * 8, err);
+		return rc;
+	}
+	MPI_Request req;
+	int rc = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, c,
+				 c + g->size, MPI_UINT64_T, g->comm, &req);
+	free(c);
+	if (rc != MPI_SUCCESS || pl_mpi_wait(&req) != 0)
+		return pl_error_set(err, PL_ERR_INTERNAL,
+				    "MPI_Iallgatherv failed");
 	return 0;
 }
 

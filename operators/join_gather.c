@@ -26,14 +26,14 @@ bool pl_join_node_shared(const pl_op_env *env)
 enum { UNITS, LAST, RECS, FIELDS };
 
 /* Gathers what the ranks loaded into all[r * FIELDS + ...] (local status
- * rc first); the same outcome on every rank. all has room for two more
- * values per rank after that. */
+ * rc first); the same outcome on every rank. all has room for three
+ * more values per rank after that. */
 static int gather(pl_node_group *g, join_state *st, int rc, pl_pool *pool,
 		  uint64_t **all, pl_error *err)
 {
 	size_t n = (size_t)pl_node_group_size(g);
 	uint64_t mine[FIELDS] = {st->rec_len, st->last, st->nrecs};
-	*all = pl_pool_alloc(pool, n * (FIELDS + 2) * sizeof(uint64_t));
+	*all = pl_pool_alloc(pool, n * (FIELDS + 3) * sizeof(uint64_t));
 	if (rc == 0 && *all == NULL)
 		rc = pl_error_nomem(err, "the join's pieces");
 	return pl_node_group_gather(g, rc, mine, FIELDS, *all, err);
@@ -46,28 +46,27 @@ static int assemble(pl_node_group *g, join_state *st, uint64_t *all,
 		    pl_pool *pool, pl_error *err)
 {
 	int n = pl_node_group_size(g), me = pl_node_group_rank(g);
-	uint64_t *bases = all + n * FIELDS, *lasts = bases + n;
+	uint64_t *bases = all + n * FIELDS, *words = bases + n,
+		 *lasts = words + n;
 	uint64_t units = st->rec_len, recs = 0;
 	for (int r = 0; r < n; r++) {
-		bases[r] = r == me ? 0 : units;
-		units += r == me ? 0 : all[r * FIELDS + UNITS];
+		words[r] = all[r * FIELDS + UNITS];
 		lasts[r] = all[r * FIELDS + LAST];
+		bases[r] = r == me ? 0 : units;
+		units += r == me ? 0 : words[r];
 		recs += all[r * FIELDS + RECS];
 	}
 	int rc = pl_join_table_resize(st, (size_t)units, pool, err);
 	rc = pl_node_group_agree(g, rc, err);
-	for (int r = 0; rc == 0 && r < n; r++)
-		rc = pl_node_group_bcast(g, r, st->recs + bases[r],
-					 (size_t)all[r * FIELDS + UNITS] * 8,
-					 err);
+	if (rc == 0)
+		rc = pl_node_group_allgather(g, st->recs, words, bases, err);
 	if (rc != 0)
 		return rc;
 	st->rec_len = (size_t)units;
 	st->nrecs = (size_t)recs;
 	if (st->left_join)
-		st->null_row =
-		    (uint32_t)(bases[n - 1] + all[(n - 1) * FIELDS + UNITS] -
-			       pl_join_table_null_units(st));
+		st->null_row = (uint32_t)(bases[n - 1] + words[n - 1] -
+					  pl_join_table_null_units(st));
 	return pl_join_table_chain_pieces(st, bases, lasts, (size_t)n, pool,
 					  err);
 }

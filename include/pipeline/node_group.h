@@ -51,10 +51,13 @@ PL_API int pl_node_group_agree(pl_node_group *g, int rc, pl_error *err);
 PL_API int pl_node_group_gather(pl_node_group *g, int rc, const uint64_t *mine,
 				size_t n, uint64_t *all, pl_error *err);
 
-/* Copies bytes of root's buf into every other rank's buf (any size; the
- * same on every rank). */
-PL_API int pl_node_group_bcast(pl_node_group *g, int root, void *buf,
-			       size_t bytes, pl_error *err);
+/* Every rank's piece of words[r] 64-bit words, found at buf + at[r] on
+ * each rank (this rank's own already there; at[] may differ from rank to
+ * rank), copied to every other rank at once rather than one root after
+ * another. */
+PL_API int pl_node_group_allgather(pl_node_group *g, uint64_t *buf,
+				   const uint64_t *words, const uint64_t *at,
+				   pl_error *err);
 
 /* Frees the group (NULL is fine). */
 PL_API void pl_node_group_close(pl_node_group *g);
