@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs jobs/NAME.conf alone (reading ahead or not, with dictionary-encoded
 # strings or not) and under mpirun with 1, 2, 3 and 4 ranks (or
-# PL_TEST_RANKS, see lib.sh) and
+# PL_TEST_RANKS and PL_TEST_SPREAD, see lib.sh) and
 # compares every output with tests/e2e/expected/NAME.csv (written by hand
 # from the data, not by pipeline).
 #   run_job.sh PIPELINE NAME ordered|any
@@ -45,7 +45,11 @@ check "no mpirun, read-ahead in 3-row chunks"
 # and always plain.
 PIPELINE_DICT=0 PIPELINE_OUT=$out "$bin" -q "$top/jobs/$name.conf"
 check "no mpirun, no dictionaries"
-for n in $(test_ranks); do
+# The job's place in jobs.list numbers it for combo_ranks: with
+# PL_TEST_SPREAD=1 the jobs take the rank counts in turn (every job still
+# runs on 2 ranks below).
+index=$(grep '^[a-z]' "$here/jobs.list" | awk -v j="$name" '$1 == j { print NR - 1 }')
+for n in $(combo_ranks "${index:-0}"); do
   PIPELINE_OUT=$out mpirun --oversubscribe -n "$n" "$bin" -q "$top/jobs/$name.conf"
   check "$n ranks"
 done

@@ -79,13 +79,18 @@ same_rows() {
     fail "$1: output differs from Python's ($(head -4 diff.txt))"
 }
 
-# Runs job.conf alone and on 1-4 ranks (extra pipeline options in $@).
+# check_all_ranks I [OPTION...]: runs job.conf alone and on 1-4 ranks
+# (combo_ranks I: with PL_TEST_SPREAD=1 one case on every count, the
+# others on the most ranks, where both sides are shuffled), with extra
+# pipeline options.
 check_all_ranks() {
+  local i=$1
+  shift
   rm -f out.csv
   "$bin" -q "$@" job.conf || fail "run alone failed" || return 1
   same_rows alone || return 1
   local n
-  for n in $(test_ranks); do
+  for n in $(combo_ranks "$i"); do
     rm -f out.csv
     mpirun --oversubscribe -n "$n" "$bin" -q --metrics m$n.json "$@" job.conf ||
       fail "$n ranks: run failed" || return 1
@@ -104,7 +109,7 @@ case_inner_int_partitioned() {
   make_input 20000 3000
   make_expected inner k rk w,tag
   make_job 'on = k:rk\nhow = inner\ncolumns = w, tag\ndistribute = partition\n'
-  check_all_ranks || return 1
+  check_all_ranks all || return 1
   explains || return 1
   grep -q 'both sides partitioned by key' plan.txt || fail "plan: $(cat plan.txt)"
 }
@@ -113,21 +118,21 @@ case_left_string_partitioned() {
   make_input 20000 3000
   make_expected left s rs rk,w
   make_job 'on = s:rs\nhow = left\ncolumns = rk, w\ndistribute = partition\n'
-  check_all_ranks
+  check_all_ranks 0
 }
 
 case_int_meets_float_partitioned() {
   make_input 20000 3000
   make_expected left k rf rs,tag
   make_job 'on = k:rf\nhow = left\ncolumns = rs, tag\ndistribute = partition\n'
-  check_all_ranks
+  check_all_ranks 0
 }
 
 case_broadcast_same_rows() {
   make_input 20000 3000
   make_expected left k rk w,tag
   make_job 'on = k:rk\nhow = left\ncolumns = w, tag\ndistribute = broadcast\n'
-  check_all_ranks || return 1
+  check_all_ranks 0 || return 1
   explains || return 1
   grep -q 'read whole by every rank' plan.txt || fail "plan: $(cat plan.txt)"
 }
@@ -143,14 +148,14 @@ case_auto_by_cost() {
   explains || return 1
   grep -q 'both sides partitioned by key (per rank a broadcast parses' plan.txt ||
     fail "big right side: $(cat plan.txt)" || return 1
-  check_all_ranks || return 1
+  check_all_ranks 0 || return 1
   make_input 20000 3000
   make_expected inner k rk rs,w
   make_job 'on = k:rk\nhow = inner\ncolumns = rs, w\n'
   explains || return 1
   grep -q 'read whole by every rank (per rank a broadcast parses' plan.txt ||
     fail "small right side: $(cat plan.txt)" || return 1
-  check_all_ranks
+  check_all_ranks 0
 }
 
 # auto: a right side over a sixteenth of the budget is partitioned; under a
