@@ -26,7 +26,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   # Every mpirun launch costs 2 to 3 CPU-seconds a rank here, whatever the
   # job (LeakSanitizer's slow unwinding of Open MPI's start-up, which
   # tests/lsan.supp needs): the walk of the group-by on 2 ranks fails the
-  # first 3 allocations and 4 more spread over the rest (the release
+  # first 3 allocations and 3 or 4 more spread over the rest (the release
   # build: 5 and 10; WALK_FIRST_RANKS=5 WALK_POINTS_RANKS=10 as many).
   export WALK_FIRST_RANKS=${WALK_FIRST_RANKS:-3} WALK_POINTS_RANKS=${WALK_POINTS_RANKS:-4}
   # The release run compares answers on 1, 2, 3 and 4 ranks; here one
@@ -34,10 +34,12 @@ if [ "${1:-}" = "--sanitize" ]; then
   export PL_TEST_RANKS=${PL_TEST_RANKS:-1 3}
   # Cases that repeat a job over many combinations (HDF5 layouts,
   # compressions and inputs, group-by modes, the example jobs, projection
-  # jobs, distributed sort and join keys) run each combination alone and
-  # under mpirun on one of those counts, taken in turn, rather than on
-  # every one (tests/e2e/lib.sh, combo_ranks): each option still meets one
-  # rank and three. PL_TEST_SPREAD=0 runs every pair, as the release run.
+  # and timestamp jobs, output parts) run each combination alone and under
+  # mpirun on one of those counts, taken in turn, rather than on every one
+  # (tests/e2e/lib.sh, combo_ranks): each option still meets one rank and
+  # three. The distributed sort and join cases run one case on every count
+  # and the others on three. PL_TEST_SPREAD=0 runs every pair, as the
+  # release run does.
   export PL_TEST_SPREAD=${PL_TEST_SPREAD:-1}
 fi
 # CTEST_EXCLUDE: a regular expression of tests to leave out (ctest -E).
