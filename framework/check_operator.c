@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpi.h>
+
 #include "framework/check_operator.h"
 
 #define MAX_PARTS 5
@@ -78,7 +80,7 @@ static int discard(void *arg, pl_batch *b, pl_error *err)
 }
 
 /* A fresh instance of operator i, as the runtime makes one on the rank
- * env describes. */
+ * env describes, prepared as a process without MPI would be. */
 static int instance(const pl_plan *p, size_t i, const pl_op_env *env,
 		    pl_operator *op, pl_schema *out, pl_error *err)
 {
@@ -89,7 +91,11 @@ static int instance(const pl_plan *p, size_t i, const pl_op_env *env,
 	op->section = model->section;
 	pl_schema_init(&op->partial_schema);
 	pl_schema_init(out);
-	return op->def->init(op, op->section, &p->schemas[i], out, err);
+	int rc = op->def->init(op, op->section, &p->schemas[i], out, err);
+	MPI_Comm none = MPI_COMM_NULL;
+	if (rc == 0 && op->prepare != NULL)
+		rc = op->prepare(op, &none, err);
+	return rc;
 }
 
 static void release(pl_operator *op, pl_schema *out)

@@ -314,6 +314,32 @@ static int finish_one(pl_exec *x, size_t i, pl_error *err)
 	return op->def->finish ? op->def->finish(op, out, err) : 0;
 }
 
+/* Calls prepare of operators [from, until] (those that have one) on every
+ * rank together, agreeing on the outcome first and after each, so that
+ * either all ranks call one or none does. */
+static int prepare_ops(pl_exec *x, size_t from, size_t until, int rc,
+		       pl_error *err)
+{
+	size_t end = until < x->p->nops ? until + 1 : x->p->nops, i = from;
+	while (i < end && x->p->ops[i].prepare == NULL)
+		i++;
+	if (i == end)
+		return rc;
+	rc = pl_mpi_agree(x->comm, rc, err);
+	for (; i < end; i++) {
+		pl_operator *op = &x->p->ops[i];
+		if (op->prepare == NULL)
+			continue;
+		if (rc == 0) {
+			enter_stage(x, i + 1);
+			rc = pl_exec_op_error(
+			    op, "prepare", op->prepare(op, &x->comm, err), err);
+		}
+		rc = pl_mpi_agree(x->comm, rc, err);
+	}
+	return rc;
+}
+
 /* Finishes operators [from, until), none of them a merge point. */
 static int finish_run(pl_exec *x, size_t from, size_t until, pl_error *err)
 {
@@ -375,22 +401,24 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_progress *progress,
 		if (rc == 0)
 			rc = pl_exec_range_open(x, err);
 	}
+	size_t at = next_merge_point(x, 0);
+	rc = prepare_ops(x, 0, at, rc, err);
 	if (rc == 0)
 		rc = stream_source(x, stop, progress, err);
-	size_t at = next_merge_point(x, 0);
 	if (rc == 0)
 		rc = finish_run(x, 0, at, err);
 	while (at < x->p->nops) {
 		if (x->streams[at] != NULL)
 			rc = pl_exec_stream_end(x, at, rc, err);
 		rc = pl_mpi_agree(x->comm, rc, err);
+		size_t next = next_merge_point(x, at + 1);
+		rc = prepare_ops(x, at + 1, next, rc, err);
 		if (rc != 0)
 			break;
 		enter_stage(x, at + 1);
 		rc =
 		    pl_exec_op_error(&x->p->ops[at], "partial, merge or finish",
 				     pl_exec_merge(x, at, err), err);
-		size_t next = next_merge_point(x, at + 1);
 		if (rc == 0)
 			rc = finish_run(x, at + 1, next, err);
 		at = next;

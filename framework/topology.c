@@ -20,22 +20,34 @@ static int fake_node(int r, int n, int *k, pl_error *err)
 	return (int)((long)r * *k / n);
 }
 
-int pl_topology_detect(MPI_Comm comm, pl_topology *t, pl_error *err)
+int pl_topology_node_comm(MPI_Comm comm, MPI_Comm *node_comm, pl_error *err)
 {
 	int rank = pl_comm_rank(comm), n = pl_comm_size(comm), k = 0;
+	int fake = fake_node(rank, n, &k, err);
+	if (fake < -1)
+		return fake;
+	int rc = fake >= 0
+		     ? MPI_Comm_split(comm, fake, rank, node_comm)
+		     : MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank,
+					   MPI_INFO_NULL, node_comm);
+	if (rc != MPI_SUCCESS)
+		return pl_error_set(
+		    err, PL_ERR_IO,
+		    "MPI_Comm_split of the ranks by node failed");
+	return 0;
+}
+
+int pl_topology_detect(MPI_Comm comm, pl_topology *t, pl_error *err)
+{
+	int rank = pl_comm_rank(comm), n = pl_comm_size(comm);
 	t->nodes = t->node_size = 1;
 	t->node = 0;
 	if (n == 1)
 		return 0;
-	int fake = fake_node(rank, n, &k, err);
-	if (fake < -1)
-		return fake;
 	MPI_Comm node_comm;
-	if (fake >= 0)
-		MPI_Comm_split(comm, fake, rank, &node_comm);
-	else
-		MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank,
-				    MPI_INFO_NULL, &node_comm);
+	int rc = pl_topology_node_comm(comm, &node_comm, err);
+	if (rc != 0)
+		return rc;
 	int node_rank, first = rank, leader, before = 0;
 	MPI_Comm_rank(node_comm, &node_rank);
 	MPI_Comm_size(node_comm, &t->node_size);

@@ -19,4 +19,10 @@ typedef struct pl_topology {
  * One rank (or comm MPI_COMM_NULL) is one node. */
 int pl_topology_detect(MPI_Comm comm, pl_topology *t, pl_error *err);
 
+/* A new communicator of the ranks on this rank's node (as
+ * pl_topology_detect counts nodes), ranked in comm's order; the caller
+ * frees it. Collective over comm, which must not be MPI_COMM_NULL.
+ * Errors: a malformed PIPELINE_FAKE_NODES (PL_ERR_CONF), MPI's. */
+int pl_topology_node_comm(MPI_Comm comm, MPI_Comm *node_comm, pl_error *err);
+
 #endif

@@ -314,8 +314,7 @@ bool pl_join_row_hash(const join_state *st, const pl_column *cols, bool left,
 	return true;
 }
 
-/* Reads the whole right side into the hash table, batch by batch. */
-static int load_right(join_state *st, pl_pool *pool, pl_error *err)
+int pl_join_load_right(join_state *st, pl_pool *pool, pl_error *err)
 {
 	size_t n = st->right.ncols;
 	pl_column *cols = pl_pool_alloc(pool, (n ? n : 1) * sizeof(*cols));
@@ -354,14 +353,18 @@ int pl_join_build(pl_operator *op, join_state *st, bool load, pl_error *err)
 	pl_pool *pool = op->env->pool;
 	st->built = true;
 	st->chunk = pl_row_store_chunk(op->env);
-	int rc =
-	    load ? load_right(st, pool, err) : table_from_store(st, pool, err);
+	int rc = load ? pl_join_load_right(st, pool, err)
+		      : table_from_store(st, pool, err);
 	if (rc == 0)
 		rc = pl_join_table_chain(st, pool, err);
 	if (rc == 0 && st->left_join)
 		rc = pl_join_table_add_nulls(st, pool, err);
-	if (rc != 0)
-		return rc;
+	return rc ? rc : pl_join_build_buffers(op, st, err);
+}
+
+int pl_join_build_buffers(pl_operator *op, join_state *st, pl_error *err)
+{
+	pl_pool *pool = op->env->pool;
 	st->lidx = pl_pool_alloc(pool, st->chunk * sizeof(*st->lidx));
 	st->ridx = pl_pool_alloc(pool, st->chunk * sizeof(*st->ridx));
 	st->hashes = pl_pool_alloc(pool, PROBE_BLOCK * sizeof(*st->hashes));
@@ -538,7 +541,12 @@ static const char *distribution(const pl_operator *op, const join_state *st)
 		return op->env->nranks > 1 ? ", both sides partitioned by key"
 					   : ", both sides partitioned by key "
 					     "into spill files";
-	return op->env->nranks > 1 ? ", read whole by every rank" : "";
+	if (op->env->nranks < 2)
+		return "";
+	return pl_join_node_shared(op->env)
+		   ? ", parsed once per node, each rank reading a part and "
+		     "copying the others'"
+		   : ", read whole by every rank";
 }
 
 static void join_describe(const pl_operator *op, char *buf, size_t cap)

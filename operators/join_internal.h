@@ -9,6 +9,7 @@
 #include "operators/row_order.h"
 #include "operators/row_store.h"
 #include "pipeline/input.h"
+#include "pipeline/node_group.h"
 #include "pipeline/operator.h"
 
 enum { KEY_SAME, KEY_BY_VALUE };
@@ -97,6 +98,34 @@ size_t pl_join_table_bytes(const join_state *st);
 /* Reads the right side when load is set (else it is already stored),
  * chains it by key hash and makes the output buffers. */
 int pl_join_build(pl_operator *op, join_state *st, bool load, pl_error *err);
+
+/* Reads all of st->src (the whole right side, or this rank's share) into
+ * the table's records, then closes it. */
+int pl_join_load_right(join_state *st, pl_pool *pool, pl_error *err);
+
+/* The probe's buffers, once the table is chained. */
+int pl_join_build_buffers(pl_operator *op, join_state *st, pl_error *err);
+
+/* A broadcast join's table built by the ranks of a node together
+ * (join_gather.c): whether the job's ranks share nodes, and the
+ * operator's prepare. */
+bool pl_join_node_shared(const pl_op_env *env);
+int pl_join_prepare(pl_operator *op, const void *comm, pl_error *err);
+
+/* Chains records loaded as n pieces, each a list as loading leaves it:
+ * piece p's refs start at bases[p] and its last record is lasts[p] (ref
+ * + 1, 0: empty). Chains list records in piece order, then load order. */
+int pl_join_table_chain_pieces(join_state *st, const uint64_t *bases,
+			       const uint64_t *lasts, size_t n, pl_pool *pool,
+			       pl_error *err);
+
+/* Makes the arena exactly units long (keeping what it holds up to
+ * that). */
+int pl_join_table_resize(join_state *st, size_t units, pl_pool *pool,
+			 pl_error *err);
+
+/* Units of a record with every column NULL (the left join's). */
+size_t pl_join_table_null_units(const join_state *st);
 
 /* Joins a batch of left rows with the built right side into out. */
 int pl_join_probe(pl_operator *op, const pl_batch *in, const pl_emitter *out,

@@ -154,6 +154,14 @@ int pl_join_table_add(join_state *st, const pl_column *cols, size_t n,
 
 int pl_join_table_chain(join_state *st, pl_pool *pool, pl_error *err)
 {
+	uint64_t base = 0, last = st->last;
+	return pl_join_table_chain_pieces(st, &base, &last, 1, pool, err);
+}
+
+int pl_join_table_chain_pieces(join_state *st, const uint64_t *bases,
+			       const uint64_t *lasts, size_t n, pl_pool *pool,
+			       pl_error *err)
+{
 	size_t nb = 1;
 	while (nb < st->nrecs)
 		nb *= 2;
@@ -161,16 +169,39 @@ int pl_join_table_chain(join_state *st, pl_pool *pool, pl_error *err)
 	st->head = pl_pool_calloc(pool, nb, sizeof(*st->head));
 	if (st->head == NULL)
 		return pl_error_nomem(err, "a join hash table");
-	for (uint32_t ref = st->last; ref != 0;) {
-		rec_head *h = rec_at(st, ref - 1);
-		uint32_t before = h->next;
-		size_t b = h->hash & st->mask;
-		h->next = st->head[b];
-		st->head[b] = ref;
-		ref = before;
+	for (size_t p = n; p-- > 0;) {
+		uint32_t base = (uint32_t)bases[p];
+		for (uint32_t ref = (uint32_t)lasts[p]; ref != 0;) {
+			rec_head *h = rec_at(st, base + ref - 1);
+			uint32_t before = h->next;
+			size_t b = h->hash & st->mask;
+			h->next = st->head[b];
+			st->head[b] = base + ref;
+			ref = before;
+		}
 	}
 	st->last = 0;
 	return 0;
+}
+
+int pl_join_table_resize(join_state *st, size_t units, pl_pool *pool,
+			 pl_error *err)
+{
+	if (units > (size_t)UINT32_MAX - 1)
+		return pl_error_set(err, PL_ERR_NOMEM,
+				    "join: the right side passes 32 GiB in "
+				    "memory; use distribute = partition");
+	uint64_t *a = pl_pool_realloc(pool, st->recs, (units ? units : 1) * 8);
+	if (a == NULL)
+		return pl_error_nomem(err, "the join's right rows");
+	st->recs = a;
+	st->rec_cap = units;
+	return 0;
+}
+
+size_t pl_join_table_null_units(const join_state *st)
+{
+	return fixed_units(st->right.ncols);
 }
 
 int pl_join_table_add_nulls(join_state *st, pl_pool *pool, pl_error *err)

@@ -233,6 +233,15 @@ struct pl_operator {
 	void (*columns_used)(const pl_operator *op, const pl_schema *in,
 			     const pl_schema *out, const uint8_t *out_used,
 			     uint8_t *in_used);
+	/* Optional: called on every rank together before the instance's
+	 * first batch (before the input streams, or for an operator after a
+	 * merge point, before that point's merge), with comm pointing at the
+	 * job's MPI_Comm (MPI_COMM_NULL when the job has no MPI); for
+	 * collective set-up such as a table the ranks of a node build once
+	 * and share (pipeline/node_group.h). Every rank calls it even when
+	 * it will see no rows. Returns 0 or a negative PL_ERR_* with err set;
+	 * the runtime makes the ranks agree on the outcome. */
+	int (*prepare)(pl_operator *op, const void *comm, pl_error *err);
 };
 
 /* The layout a plugin was compiled against: the API version and the sizes

@@ -15,6 +15,7 @@
 #include "pipeline/error.h"
 #include "pipeline/expr.h"
 #include "pipeline/input.h"
+#include "pipeline/node_group.h"
 #include "pipeline/operator.h"
 #include "pipeline/pool.h"
 #include "pipeline/section.h"
