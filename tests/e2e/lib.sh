@@ -32,6 +32,24 @@ ranks_from() {
   return 0
 }
 
+# combo_ranks I: the rank counts under which the I-th (from 0) of a
+# case's combinations (HDF5 layouts, compressions and inputs, group-by
+# modes, example jobs, sort keys) runs under mpirun: every count of
+# test_ranks, or with PL_TEST_SPREAD=1 (scripts/test.sh --sanitize) one of
+# them, taken in turn from the largest (I = 0 the largest, 1 the next...;
+# I = all: every count still). The cases number their combinations so
+# that each option meets the largest count and the smallest one; one
+# process alone still runs every combination, and the release run every
+# pair. Under LeakSanitizer each rank of each launch costs 2 to 3
+# CPU-seconds, whatever the job.
+combo_ranks() {
+  if [ "${PL_TEST_SPREAD:-0}" = 1 ] && [ "$1" != all ]; then
+    test_ranks | awk -v i="$1" '{ print $(NF - i % NF) }'
+  else
+    test_ranks
+  fi
+}
+
 # sanitized BUILD_DIR: true when BUILD_DIR was configured with the
 # sanitizers. Read from the cache, not from `ldd | grep -q`: under pipefail
 # grep's early exit can kill ldd with SIGPIPE and turn a match into a miss.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs jobs/NAME.conf alone (reading ahead or not, with dictionary-encoded
 # strings or not) and under mpirun with 1, 2, 3 and 4 ranks (or
-# PL_TEST_RANKS, see lib.sh) and
+# PL_TEST_RANKS and PL_TEST_SPREAD, see lib.sh) and
 # compares every output with tests/e2e/expected/NAME.csv (written by hand
 # from the data, not by pipeline).
 #   run_job.sh PIPELINE NAME ordered|any
@@ -45,11 +45,20 @@ check "no mpirun, read-ahead in 3-row chunks"
 # and always plain.
 PIPELINE_DICT=0 PIPELINE_OUT=$out "$bin" -q "$top/jobs/$name.conf"
 check "no mpirun, no dictionaries"
-for n in $(test_ranks); do
+# The job's place in jobs.list numbers it for combo_ranks: with
+# PL_TEST_SPREAD=1 the jobs take the rank counts in turn, and only those
+# that ran on one rank here run the 2 ranks reading ahead below: every job
+# still runs on several ranks, and half of them read ahead there.
+index=$(grep '^[a-z]' "$here/jobs.list" | awk -v j="$name" '$1 == j { print NR - 1 }')
+several=0
+for n in $(combo_ranks "${index:-0}"); do
   PIPELINE_OUT=$out mpirun --oversubscribe -n "$n" "$bin" -q "$top/jobs/$name.conf"
   check "$n ranks"
+  [ "$n" -lt 2 ] || several=1
 done
-PIPELINE_READ_AHEAD=1 PIPELINE_OUT=$out mpirun --oversubscribe -n 2 \
-  -x PIPELINE_READ_AHEAD "$bin" -q --set job.chunk_rows=3 "$top/jobs/$name.conf"
-check "2 ranks, read-ahead in 3-row chunks"
+if [ "${PL_TEST_SPREAD:-0}" != 1 ] || [ "$several" = 0 ]; then
+  PIPELINE_READ_AHEAD=1 PIPELINE_OUT=$out mpirun --oversubscribe -n 2 \
+    -x PIPELINE_READ_AHEAD "$bin" -q --set job.chunk_rows=3 "$top/jobs/$name.conf"
+  check "2 ranks, read-ahead in 3-row chunks"
+fi
 echo "ok $name: same answer alone (both ways of reading) and on 1-4 ranks"

@@ -82,14 +82,18 @@ same_rows() {
     fail "$1: output differs from Python's ($(head -4 diff.txt))"
 }
 
-# Runs job.conf alone and on 1-4 ranks (extra pipeline options in $@;
-# RANKS="..." for other counts).
+# check_all_ranks I [OPTION...]: runs job.conf alone and on 1-4 ranks
+# (combo_ranks I: with PL_TEST_SPREAD=1 one case on every count, the
+# others on the most ranks, where both sides are shuffled; RANKS="..."
+# for given counts), with extra pipeline options.
 check_all_ranks() {
+  local i=$1
+  shift
   rm -f out.csv
   "$bin" -q "$@" job.conf || fail "run alone failed" || return 1
   same_rows alone || return 1
   local n
-  for n in ${RANKS:-$(test_ranks)}; do
+  for n in ${RANKS:-$(combo_ranks "$i")}; do
     rm -f out.csv
     mpirun --oversubscribe -n "$n" "$bin" -q --metrics m$n.json "$@" job.conf ||
       fail "$n ranks: run failed" || return 1
@@ -108,7 +112,7 @@ case_inner_int_partitioned() {
   make_input 20000 3000
   make_expected inner k rk w,tag
   make_job 'on = k:rk\nhow = inner\ncolumns = w, tag\ndistribute = partition\n'
-  check_all_ranks || return 1
+  check_all_ranks all || return 1
   explains || return 1
   grep -q 'both sides partitioned by key' plan.txt || fail "plan: $(cat plan.txt)"
 }
@@ -117,14 +121,14 @@ case_left_string_partitioned() {
   make_input 20000 3000
   make_expected left s rs rk,w
   make_job 'on = s:rs\nhow = left\ncolumns = rk, w\ndistribute = partition\n'
-  check_all_ranks
+  check_all_ranks 0
 }
 
 case_int_meets_float_partitioned() {
   make_input 20000 3000
   make_expected left k rf rs,tag
   make_job 'on = k:rf\nhow = left\ncolumns = rs, tag\ndistribute = partition\n'
-  check_all_ranks
+  check_all_ranks 0
 }
 
 # A broadcast's table is parsed once per node: the node's ranks each read
@@ -135,11 +139,11 @@ case_broadcast_same_rows() {
   make_input 20000 3000
   make_expected left k rk w,tag
   make_job 'on = k:rk\nhow = left\ncolumns = w, tag\ndistribute = broadcast\n'
-  check_all_ranks || return 1
-  PIPELINE_FAKE_NODES=2 RANKS=3 check_all_ranks || return 1
+  check_all_ranks 0 || return 1
+  PIPELINE_FAKE_NODES=2 RANKS=3 check_all_ranks 0 || return 1
   make_expected inner s rs rk,w
   make_job 'on = s:rs\nhow = inner\ncolumns = rk, w\n'
-  RANKS=3 check_all_ranks || return 1
+  RANKS=3 check_all_ranks 0 || return 1
   explains || return 1
   grep -q "parsed once per node, each rank reading a part and copying the others'" plan.txt ||
     fail "plan: $(cat plan.txt)" || return 1
@@ -155,7 +159,7 @@ case_broadcast_hdf5_right() {
   "$bin" -q h5.conf || fail "writing right.h5 failed" || return 1
   make_job 'on = k:rk\nhow = left\ncolumns = rs, w\n'
   sed -i 's/^path = right.csv$/path = right.h5\ndatasets = rk, rf, rs, w, tag/' job.conf
-  check_all_ranks
+  check_all_ranks 0
 }
 
 # Right sides smaller than the ranks (some ranks read no row of it) and
@@ -164,14 +168,14 @@ case_broadcast_tiny_right() {
   make_input 300 4
   make_expected left k rk w,tag
   make_job 'on = k:rk\nhow = left\ncolumns = w, tag\n'
-  check_all_ranks || return 1
+  check_all_ranks 0 || return 1
   make_expected inner k rk rs,tag
   make_job 'on = k:rk\nhow = inner\ncolumns = rs, tag\n'
-  RANKS=3 check_all_ranks || return 1
+  RANKS=3 check_all_ranks 0 || return 1
   head -1 right.csv >r && mv r right.csv
   make_expected left k rk w,tag
   make_job 'schema = rk:int64, rf:float64, rs:string, w:int64, tag:string\non = k:rk\nhow = left\ncolumns = w, tag\n'
-  RANKS=3 check_all_ranks
+  RANKS=3 check_all_ranks 0
 }
 
 # Joins after a merge point and one after another: the table is built
@@ -220,7 +224,7 @@ case_auto_by_cost() {
   PIPELINE_FAKE_NODES=3 explains || return 1
   grep -q 'read whole by every rank (per rank a broadcast parses and hashes 1 MiB more, a partition sends 0 MiB at 4 times that cost a byte: 0 MiB left, 1 MiB right, 3 ranks, 3 nodes)' plan.txt ||
     fail "big right side: $(cat plan.txt)" || return 1
-  PIPELINE_FAKE_NODES=3 check_all_ranks || return 1
+  PIPELINE_FAKE_NODES=3 check_all_ranks 0 || return 1
   explains || return 1
   grep -q "parsed once per node, each rank reading a part and copying the others' (per rank a broadcast parses and hashes 0 MiB more" plan.txt ||
     fail "big right side, one node: $(cat plan.txt)" || return 1
@@ -230,7 +234,7 @@ case_auto_by_cost() {
   PIPELINE_FAKE_NODES=3 explains || return 1
   grep -q 'read whole by every rank (per rank a broadcast parses' plan.txt ||
     fail "small right side: $(cat plan.txt)" || return 1
-  PIPELINE_FAKE_NODES=3 check_all_ranks
+  PIPELINE_FAKE_NODES=3 check_all_ranks 0
 }
 
 # auto: a right side over a sixteenth of the budget is partitioned; under a

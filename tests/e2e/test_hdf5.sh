@@ -614,12 +614,13 @@ with open("par.csv", "w") as f:
 EOF
 }
 
-# dump_runs CONF REF: pipeline alone and under mpirun with 1 to 4 ranks
+# dump_runs CONF REF I: pipeline alone and under mpirun with 1 to 4 ranks
+# (the counts of combo_ranks I, for the I-th combination of the case)
 # write CONF's out.h5; h5dump of each must equal REF (h5dump text, made by
 # the HDF5 tools, not by pipeline reading its own file).
 dump_runs() {
   local conf=$1 ref=$2 n
-  for n in 0 $(test_ranks); do
+  for n in 0 $(combo_ranks "$3"); do
     rm -f out.h5
     if [ "$n" -eq 0 ]; then
       "$bin" -q "$conf" 2>err.txt || fail "alone: exit $?: $(cat err.txt)" || return 1
@@ -641,8 +642,9 @@ dump_runs() {
 case_mpirun_same_file() {
   zplugin || return 1
   par_csv 70001
-  local layout comp
+  local layout comp l=0 i
   for layout in columns compound; do
+    i=$l # the combination's number: plain and zstd alike meet every count
     for comp in none zstd:3; do
       printf '[job]\nname = par\n[source]\npath = par.csv\n[sink]\npath = out.h5\nlayout = %s\ncompression = %s\noverwrite = true\n' \
         "$layout" "$comp" >"$layout-$comp.conf"
@@ -650,8 +652,10 @@ case_mpirun_same_file() {
       "$bin" -q "$layout-$comp.conf" || fail "alone: exit $?" || return 1
       HDF5_PLUGIN_PATH=$PWD/plug h5dump out.h5 >"ref-$layout-$comp.txt" || fail "h5dump" || return 1
       [ "$comp" = none ] && cp out.h5 "plain-$layout.h5"
-      dump_runs "$layout-$comp.conf" "ref-$layout-$comp.txt" || return 1
+      dump_runs "$layout-$comp.conf" "ref-$layout-$comp.txt" "$i" || return 1
+      i=$((i + 1))
     done
+    l=$((l + 1))
     cmp -s "ref-$layout-none.txt" "ref-$layout-zstd:3.txt" || fail "$layout: zstd holds other values" || return 1
   done
   HDF5_PLUGIN_PATH=$PWD/plug h5dump -p -H -d /table out.h5 | finds 'FILTER_ID 32015' || fail "no zstd filter" || return 1
@@ -684,21 +688,28 @@ case_mpirun_zero_row_ranks() {
   zplugin || return 1
   printf 'a,s,b\n1,x,true\n,yy,\n' >tiny.csv
   printf 'a,s,b\n' >none.csv
-  local layout comp src
+  local layout comp src s=0 l i
   for src in none tiny; do
+    l=$s
     for layout in compound columns; do
+      # the combination's number: every input, layout and compression
+      # meets every count
+      i=$l
       for comp in none zstd; do
         printf '[source]\npath = %s.csv\n[sink]\npath = out.h5\nlayout = %s\ncompression = %s\noverwrite = true\n' \
           "$src" "$layout" "$comp" >j.conf
         [ "$comp" = none ] && sed -i '/^compression/d' j.conf
         "$bin" -q j.conf || fail "alone: exit $?" || return 1
         HDF5_PLUGIN_PATH=$PWD/plug h5dump out.h5 >"ref-$src.txt" || fail "h5dump" || return 1
-        dump_runs j.conf "ref-$src.txt" || return 1
+        dump_runs j.conf "ref-$src.txt" "$i" || return 1
+        i=$((i + 1))
       done
+      l=$((l + 1))
     done
+    s=$((s + 1))
   done
   grep -q 'SIMPLE { ( 0 ) / ( H5S_UNLIMITED ) }' ref-none.txt || fail "no empty dataset: $(cat ref-none.txt)" || return 1
-  # the last run: tiny.csv, columns, zstd, on 4 ranks
+  # the last run: tiny.csv, columns, zstd, on the most ranks
   HDF5_PLUGIN_PATH=$PWD/plug "$py" - <<'EOF' || fail "h5py sees other values" || return 1
 import h5py
 f = h5py.File("out.h5", "r")

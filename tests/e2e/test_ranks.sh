@@ -59,13 +59,15 @@ normalise() {
 }
 
 # Every job of jobs.list gives its expected answer on 1 to 4 ranks (3 and
-# 4 are more than this machine may have cores), and --metrics says how
+# 4 are more than this machine may have cores; with PL_TEST_SPREAD=1 the
+# jobs take the counts in turn, see combo_ranks), and --metrics says how
 # many ranks ran it.
 case_jobs_same_answer() {
-  local job order n out=$PWD
+  local job order n out=$PWD i=0
   while read -r job order; do
     case $job in [a-z]*) ;; *) continue ;; esac
-    for n in $(test_ranks); do
+    i=$((i + 1))
+    for n in $(combo_ranks $((i - 1))); do
       rm -f "$out/$job.csv" m.json
       PIPELINE_OUT=$out run_p 0 -q --ranks "$n" --metrics "$PWD/m.json" "$top/jobs/$job.conf" ||
         fail "$job on $n ranks" || return 1
@@ -236,15 +238,18 @@ case_under_mpirun() {
 # An output written by several ranks (rank 0's part becomes the file, the
 # others are copied in after it): plain and zstd, every row once and in
 # rank order, the usual mode under the caller's umask, nothing else left
-# in the directory, also with a part that is empty.
+# in the directory, also with a part that is empty. With PL_TEST_SPREAD=1
+# (combo_ranks) zstd on the most ranks and plain on one: the last run
+# below writes a plain file's parts on 3 ranks.
 case_output_parts() {
   awk 'BEGIN { print "k,v"; for (i = 0; i < 30000; i++) print "k" i % 7 "," i }' >d.csv
-  local n ext
+  local n ext i=2
   for ext in csv csv.zst; do
     rm -f out.*
     printf '[source]\npath = %s\n[filter]\nwhere = v %% 7 != 3\n[sink]\npath = out.%s\n' \
       "$PWD/d.csv" "$ext" >job.conf
-    for n in 1 2 3 4; do
+    i=$((i - 1))
+    for n in $(combo_ranks "$i"); do
       rm -f "out.$ext"
       (umask 027 && run_p 0 --ranks "$n" "$PWD/job.conf") || return 1
       [ "$(stat -c %a "out.$ext")" = 640 ] || fail "$n ranks, $ext: mode $(stat -c %a "out.$ext")" || return 1
