@@ -96,29 +96,27 @@ enum { HOLD_FACTOR = 4 };
 enum { SHIP_COST_NODE = 2, SHIP_COST_NET = 4 };
 
 /* distribute = auto: partition when the right side held whole would not
- * fit, else when partitioning does less work per rank than a broadcast.
- * A broadcast's table is held once per node and the node's k ranks each
- * read R / k of the right side (join_shared.c; k = 1 with a rank per
- * node), R (n - 1) / p bytes more than a rank's share with n nodes and p
- * ranks; a partitioned join sends (R + L) (p - 1) / p^2 bytes (both
- * sides, its share of them, all but 1/p to other ranks) and receives as
- * many. With w the cost of a byte shipped, broadcast wins when
- * R (n - 1) p <= w (R + L) (p - 1): always on one node. The held table
- * is split alike: R * HOLD_FACTOR / k per rank must fit in a quarter of
- * its budget. Writes the reason to st->why. */
+ * fit in a quarter of the rank's budget (every rank holds all of it),
+ * else when partitioning does less work per rank than a broadcast. A
+ * broadcast's right side is parsed once per node, its k ranks each
+ * reading R / k (join_gather.c; k = 1 with a rank per node): R (n - 1) / p
+ * bytes more than a rank's share with n nodes and p ranks; a partitioned
+ * join sends (R + L) (p - 1) / p^2 bytes (both sides, its share of them,
+ * all but 1/p to other ranks) and receives as many. With w the cost of a
+ * byte shipped, broadcast wins when R (n - 1) p <= w (R + L) (p - 1):
+ * always on one node. Writes the reason to st->why. */
 static bool choose(const pl_op_env *env, join_state *st, uint64_t right)
 {
 	uint64_t left = env->input_bytes ? env->input_bytes : right;
 	uint64_t p = env->nranks > 1 ? (uint64_t)env->nranks : 1;
 	uint64_t n = env->nodes > 1 ? (uint64_t)env->nodes : 1;
-	uint64_t k = pl_join_node_shared(env) ? p / n : 1;
 	uint64_t w = n > 1 ? SHIP_COST_NET : SHIP_COST_NODE;
 	double mib = 1.0 / (1 << 20);
-	if (right / k > env->memory_budget / 4 / HOLD_FACTOR) {
+	if (right > env->memory_budget / 4 / HOLD_FACTOR) {
 		snprintf(st->why, sizeof(st->why),
-			 "%.0f MiB held per rank would pass a quarter of its "
-			 "%.0f MiB budget",
-			 (double)right / k * HOLD_FACTOR * mib,
+			 "%.0f MiB held would pass a quarter of the %.0f MiB "
+			 "budget",
+			 (double)right * HOLD_FACTOR * mib,
 			 (double)env->memory_budget * mib);
 		return true;
 	}

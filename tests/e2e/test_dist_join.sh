@@ -228,6 +228,11 @@ case_auto_by_cost() {
   explains || return 1
   grep -q "parsed once per node, each rank reading a part and copying the others' (per rank a broadcast parses and hashes 0 MiB more" plan.txt ||
     fail "big right side, one node: $(cat plan.txt)" || return 1
+  # every rank holds the whole table: 0.8 MB of right side passes a
+  # sixteenth of the 5.3 MiB a rank gets, one node or not
+  explains --memory 16MiB || return 1
+  grep -q 'both sides partitioned by key (3 MiB held would pass a quarter of the 5 MiB budget)' plan.txt ||
+    fail "16 MiB: $(cat plan.txt)" || return 1
   make_input 20000 3000
   make_expected inner k rk rs,w
   make_job 'on = k:rk\nhow = inner\ncolumns = rs, w\n'
