@@ -543,7 +543,7 @@ static const char *distribution(const pl_operator *op, const join_state *st)
 					     "into spill files";
 	if (op->env->nranks < 2)
 		return "";
-	return pl_join_node_shared(op->env)
+	return pl_join_ranks_share_nodes(op->env)
 		   ? ", parsed once per node, each rank reading a part and "
 		     "copying the others'"
 		   : ", read whole by every rank";

@@ -16,7 +16,7 @@
  * node parses and hashes it once; the copies go through shared memory. */
 #include "operators/join_internal.h"
 
-bool pl_join_node_shared(const pl_op_env *env)
+bool pl_join_ranks_share_nodes(const pl_op_env *env)
 {
 	int nodes = env->nodes > 1 ? env->nodes : 1;
 	return env->nranks > nodes;

@@ -109,7 +109,7 @@ int pl_join_build_buffers(pl_operator *op, join_state *st, pl_error *err);
 /* A broadcast join's table built by the ranks of a node together
  * (join_gather.c): whether the job's ranks share nodes, and the
  * operator's prepare. */
-bool pl_join_node_shared(const pl_op_env *env);
+bool pl_join_ranks_share_nodes(const pl_op_env *env);
 int pl_join_prepare(pl_operator *op, const void *comm, pl_error *err);
 
 /* Chains records loaded as n pieces, each a list as loading leaves it:

@@ -151,7 +151,7 @@ int pl_join_pick_distribution(pl_operator *op, join_state *st,
 		snprintf(st->why, sizeof(st->why), "distribute = %s", d);
 	if (!part) {
 		op->split = PL_SPLIT_NONE;
-		if (op->env->nranks > 1 && pl_join_node_shared(op->env))
+		if (op->env->nranks > 1 && pl_join_ranks_share_nodes(op->env))
 			op->prepare = pl_join_prepare;
 		return 0;
 	}

@@ -62,6 +62,27 @@ static void rec_set_null(rec_head *h, size_t j)
 	w[(j - 32) / 64] |= 1ull << ((j - 32) % 64);
 }
 
+/* Refs are uint32_t: the arena holds at most UINT32_MAX - 1 units. */
+static int check_units(size_t units, pl_error *err)
+{
+	if (units <= (size_t)UINT32_MAX - 1)
+		return 0;
+	return pl_error_set(err, PL_ERR_NOMEM,
+			    "join: the right side passes 32 GiB in memory; "
+			    "use distribute = partition");
+}
+
+/* Makes the arena cap units long (keeping what it holds up to that). */
+static int set_cap(join_state *st, size_t cap, pl_pool *pool, pl_error *err)
+{
+	uint64_t *a = pl_pool_realloc(pool, st->recs, (cap ? cap : 1) * 8);
+	if (a == NULL)
+		return pl_error_nomem(err, "the join's right rows");
+	st->recs = a;
+	st->rec_cap = cap;
+	return 0;
+}
+
 /* Room for units more 8-byte units in the arena. */
 static int reserve_units(join_state *st, size_t units, pl_pool *pool,
 			 pl_error *err)
@@ -69,19 +90,13 @@ static int reserve_units(join_state *st, size_t units, pl_pool *pool,
 	size_t need = st->rec_len + units;
 	if (need <= st->rec_cap)
 		return 0;
-	if (need > (size_t)UINT32_MAX - 1)
-		return pl_error_set(err, PL_ERR_NOMEM,
-				    "join: the right side passes 32 GiB in "
-				    "memory; use distribute = partition");
+	int rc = check_units(need, err);
+	if (rc != 0)
+		return rc;
 	size_t cap = st->rec_cap ? st->rec_cap : 4096;
 	while (cap < need)
 		cap *= 2;
-	uint64_t *a = pl_pool_realloc(pool, st->recs, cap * 8);
-	if (a == NULL)
-		return pl_error_nomem(err, "the join's right rows");
-	st->recs = a;
-	st->rec_cap = cap;
-	return 0;
+	return set_cap(st, cap, pool, err);
 }
 
 /* Bytes of string values in row i of the stored columns. */
@@ -187,16 +202,8 @@ int pl_join_table_chain_pieces(join_state *st, const uint64_t *bases,
 int pl_join_table_resize(join_state *st, size_t units, pl_pool *pool,
 			 pl_error *err)
 {
-	if (units > (size_t)UINT32_MAX - 1)
-		return pl_error_set(err, PL_ERR_NOMEM,
-				    "join: the right side passes 32 GiB in "
-				    "memory; use distribute = partition");
-	uint64_t *a = pl_pool_realloc(pool, st->recs, (units ? units : 1) * 8);
-	if (a == NULL)
-		return pl_error_nomem(err, "the join's right rows");
-	st->recs = a;
-	st->rec_cap = units;
-	return 0;
+	int rc = check_units(units, err);
+	return rc ? rc : set_cap(st, units, pool, err);
 }
 
 size_t pl_join_table_null_units(const join_state *st)
