@@ -1,6 +1,7 @@
 /* sched_getaffinity and CPU_COUNT: the cores a container or taskset
  * leaves us, which sysconf does not tell. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -38,9 +39,15 @@ static pid_t *children;
 static volatile sig_atomic_t nchildren;
 static volatile sig_atomic_t pending_signal; /* came before the pids */
 static atomic_int watch_armed;
+static atomic_int pids_known; /* children[] is complete */
 static int watching;
 static pthread_t watchdog;
 static MPI_Comm intercomm = MPI_COMM_NULL;
+/* The ranks the watchdog found itself while they start ([nchildren_max],
+ * 0 until found): the watchdog thread's alone until it is joined. */
+static pid_t *starting;
+static int nstarting;
+static char self_exe[PATH_MAX];
 
 int pl_ranks_parse(const char *s, const char *what, int *out, pl_error *err)
 {
@@ -126,10 +133,11 @@ static int gone(pid_t pid)
 	return kill(pid, 0) != 0 && errno == ESRCH;
 }
 
-/* A child died while the job ran. The parent's main thread is stuck in MPI
- * and cannot be unwound: like mpirun when a rank dies, the watchdog ends
- * the job, here with the process exit that is the only way out. */
-static void give_up(int rank)
+/* A child died while the job ran or started. The parent's main thread is
+ * stuck in MPI and cannot be unwound: like mpirun when a rank dies, the
+ * watchdog ends the job, here with the process exit that is the only way
+ * out. */
+static void give_up(const pid_t *pids, int n, int rank)
 {
 	for (int t = 0; t < WATCH_GRACE_MS && atomic_load(&watch_armed);
 	     t += WATCH_POLL_MS)
@@ -140,9 +148,89 @@ static void give_up(int rank)
 		"pipeline: rank %d ended unexpectedly (killed or crashed); "
 		"stopping the job\n",
 		rank);
-	for (int i = 0; i < nchildren; i++)
-		kill(children[i], SIGKILL);
+	for (int i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGKILL);
 	_exit(1);
+}
+
+/* The parent's pid of pid from /proc/PID/stat ("pid (comm) state ppid",
+ * comm may hold spaces and parentheses), or -1. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *end = strrchr(buf, ')');
+	int ppid = -1;
+	if (end == NULL || sscanf(end + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+/* The rank in the spawned job (0 is the job's rank 1) of pid if it runs
+ * this program, from the environment Open MPI gives it; else -1. */
+static int spawned_rank(pid_t pid)
+{
+	char path[64], exe[PATH_MAX];
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	ssize_t len = readlink(path, exe, sizeof(exe) - 1);
+	if (len <= 0)
+		return -1;
+	exe[len] = '\0';
+	if (strcmp(exe, self_exe) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	static const char key[] = "OMPI_COMM_WORLD_RANK=";
+	char *var = NULL;
+	size_t cap = 0;
+	int rank = -1;
+	while (rank < 0 && getdelim(&var, &cap, '\0', f) > 0)
+		if (strncmp(var, key, sizeof(key) - 1) == 0)
+			rank = atoi(var + sizeof(key) - 1);
+	free(var);
+	fclose(f);
+	return rank;
+}
+
+/* Before their pids come over MPI, the spawned ranks are found in /proc:
+ * this program, run by a child of ours (Open MPI's daemon). */
+static void find_starting(void)
+{
+	pid_t me = getpid(), daemons[8];
+	int ndaemons = 0;
+	DIR *dir = opendir("/proc");
+	if (dir == NULL)
+		return;
+	for (int pass = 0; pass < 2; pass++, rewinddir(dir)) {
+		struct dirent *e;
+		while ((e = readdir(dir)) != NULL) {
+			pid_t pid = (pid_t)atoi(e->d_name), pp;
+			if (pid <= 0 || (pp = parent_of(pid)) <= 0)
+				continue;
+			if (pass == 0) {
+				if (pp == me && ndaemons < 8)
+					daemons[ndaemons++] = pid;
+				continue;
+			}
+			for (int d = 0; d < ndaemons; d++) {
+				int r = pp == daemons[d] ? spawned_rank(pid) : -1;
+				if (r >= 0 && r < nstarting && starting[r] == 0)
+					starting[r] = pid;
+			}
+		}
+	}
+	closedir(dir);
 }
 
 static void *watch(void *arg)
@@ -150,11 +238,48 @@ static void *watch(void *arg)
 	(void)arg;
 	while (atomic_load(&watch_armed)) {
 		sleep_ms(WATCH_POLL_MS);
-		for (int i = 0; i < nchildren && atomic_load(&watch_armed); i++)
-			if (gone(children[i]))
-				give_up(i + 1);
+		int known = atomic_load(&pids_known);
+		if (!known)
+			find_starting();
+		const pid_t *pids = known ? children : starting;
+		int n = known ? nchildren : nstarting;
+		for (int i = 0; i < n && atomic_load(&watch_armed); i++)
+			if (pids[i] > 0 && gone(pids[i]))
+				give_up(pids, n, i + 1);
 	}
 	return NULL;
+}
+
+/* From before the spawn: a rank that dies while the ranks start leaves the
+ * parent waiting in MPI_Comm_spawn or the merge for ever, as one that
+ * dies later leaves it waiting in a collective. */
+static int start_watch(int nranks, pl_error *err)
+{
+	starting = calloc((size_t)nranks - 1, sizeof(*starting));
+	if (starting == NULL)
+		return pl_error_nomem(err, "the spawn");
+	nstarting = nranks - 1;
+	atomic_store(&watch_armed, 1);
+	if (pthread_create(&watchdog, NULL, watch, NULL) != 0) {
+		atomic_store(&watch_armed, 0);
+		return pl_error_set(err, PL_ERR_IO,
+				    "cannot start the thread that watches "
+				    "the ranks");
+	}
+	watching = 1;
+	return 0;
+}
+
+static void stop_watch(void)
+{
+	if (watching) {
+		atomic_store(&watch_armed, 0);
+		pthread_join(watchdog, NULL);
+		watching = 0;
+	}
+	free(starting);
+	starting = NULL;
+	nstarting = 0;
 }
 
 /* Open MPI's daemon, forked by a singleton's MPI_Init, would read our
@@ -211,16 +336,9 @@ static int gather_pids(MPI_Comm comm, int nranks, pl_error *err)
 	if (children == NULL)
 		return pl_error_nomem(err, "the ranks' pids");
 	nchildren = nranks - 1;
+	atomic_store(&pids_known, 1);
 	if (pending_signal)
 		pl_launch_forward_signal(pending_signal);
-	atomic_store(&watch_armed, 1);
-	if (pthread_create(&watchdog, NULL, watch, NULL) != 0) {
-		atomic_store(&watch_armed, 0);
-		return pl_error_set(err, PL_ERR_IO,
-				    "cannot start the thread that watches "
-				    "the ranks");
-	}
-	watching = 1;
 	return 0;
 }
 
@@ -231,18 +349,20 @@ int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
 	 * costs 0.2 s. More ranks than cores are the user's choice. */
 	setenv("OMPI_MCA_pml", "ob1", 0);
 	setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
-	char exe[PATH_MAX];
 	/* Resolved here: in Open MPI's daemon, /proc/self/exe is the daemon. */
-	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ssize_t len = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 	if (len <= 0)
 		return pl_error_set(err, PL_ERR_IO,
 				    "cannot find this program to start more "
 				    "ranks: /proc/self/exe: %s",
 				    strerror(errno));
-	exe[len] = '\0';
+	self_exe[len] = '\0';
 	int *codes = calloc((size_t)nranks, sizeof(*codes));
-	if (codes == NULL)
-		return pl_error_nomem(err, "the spawn");
+	if (codes == NULL || start_watch(nranks, err) != 0) {
+		free(codes);
+		return codes == NULL ? pl_error_nomem(err, "the spawn")
+				     : PL_ERR_IO;
+	}
 	init_mpi_without_stdin();
 	MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
 	/* The parent is bound to no core: children bound to cores (Open
@@ -250,15 +370,17 @@ int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
 	MPI_Info info;
 	MPI_Info_create(&info);
 	MPI_Info_set(info, "bind_to", "none");
-	int rc = MPI_Comm_spawn(exe, argv + 1, nranks - 1, info, 0,
+	int rc = MPI_Comm_spawn(self_exe, argv + 1, nranks - 1, info, 0,
 				MPI_COMM_SELF, &intercomm, codes);
 	MPI_Info_free(&info);
 	for (int i = 0; rc == MPI_SUCCESS && i < nranks - 1; i++)
 		if (codes[i] != MPI_SUCCESS)
 			rc = codes[i];
 	free(codes);
-	if (rc != MPI_SUCCESS)
+	if (rc != MPI_SUCCESS) {
+		stop_watch();
 		return spawn_failed(nranks, rc, err);
+	}
 	MPI_Intercomm_merge(intercomm, 0, comm);
 	rc = gather_pids(*comm, nranks, err);
 	return pl_mpi_agree(*comm, rc, err);
@@ -322,11 +444,7 @@ int pl_launch_end(MPI_Comm *comm, int status, const char *line)
 	int rank = pl_comm_rank(*comm), worst = status;
 	gather_lines(*comm, line);
 	MPI_Reduce(&status, &worst, 1, MPI_INT, MPI_MAX, 0, *comm);
-	if (watching) {
-		atomic_store(&watch_armed, 0);
-		pthread_join(watchdog, NULL);
-		watching = 0;
-	}
+	stop_watch();
 	MPI_Comm_free(comm);
 	MPI_Comm_disconnect(&intercomm);
 	MPI_Finalize();

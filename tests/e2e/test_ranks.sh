@@ -335,7 +335,7 @@ slow_job() {
 # the children in a session of their own) stops every rank soon: status
 # 130, no output, no temporary or spill file, no process left.
 interrupt() {
-  timeout 60 "$bin" -q --ranks 3 --memory 64MiB "$PWD/job.conf" 2>err.txt &
+  timeout -k 10 60 "$bin" -q --ranks 3 --memory 64MiB "$PWD/job.conf" 2>err.txt &
   local pid=$! n start rc
   for _ in $(seq 100); do
     n=$(pgrep -f -- "$PWD/job.conf" | wc -l)
@@ -350,8 +350,13 @@ interrupt() {
   rc=$?
   msg=$(cat err.txt)
   [ "$rc" -eq 130 ] || fail "exit $rc, expected 130: $msg" || return 1
-  # the whole run takes minutes: the children were told, not waited for
-  [ $(($(date +%s) - start)) -le 15 ] || fail "took more than 15 s to stop" || return 1
+  # The whole run takes minutes: the children were told, not waited for.
+  # Under the sanitizers each rank's leak check at exit takes 4 s alone and
+  # over 15 s beside the suite's other tests.
+  local bound=15
+  ! sanitized "$build" || bound=40
+  [ $(($(date +%s) - start)) -le "$bound" ] ||
+    fail "took more than $bound s to stop" || return 1
   # the last rank heard of the signal itself, not from the others
   has '^pipeline: rank 2: interrupted' && lacks 'unexpectedly' || return 1
   [ -z "$(ls -A spill)" ] || fail "spill_dir not empty: $(ls -A spill)" || return 1
@@ -369,35 +374,45 @@ case_interrupt_spilling() {
 by = x1' && interrupt
 }
 
-# A spawned rank killed mid-run: the job ends with status 1 and a message
-# within 30 s, no output under its name, no process left.
-case_rank_killed() {
+# A spawned rank killed DELAY seconds after it appears: the job ends with
+# status 1 and a message naming a rank (or the spawn) within 30 s, no output under its name, no process
+# left.
+kill_a_rank() {
   slow_job '[filter]
 where = x100 < 0'
   local start victim rc
   start=$(date +%s)
-  timeout 60 "$bin" -q --ranks 3 "$PWD/job.conf" 2>err.txt &
+  timeout -k 10 60 "$bin" -q --ranks 3 "$PWD/job.conf" 2>err.txt &
   local pid=$!
   victim=
-  for _ in $(seq 100); do
+  for _ in $(seq 500); do
     victim=$(pgrep -f -- "$PWD/job.conf" | grep -vx "$pid" | while read -r p; do
       [ "$(ps -o ppid= -p "$p" | tr -d ' ')" != "$pid" ] && echo "$p"
     done | head -n 1)
     [ -n "$victim" ] && break
-    sleep 0.1
+    sleep 0.02
   done
   [ -n "$victim" ] || { wait "$pid"; fail "no spawned rank found"; return 1; }
-  sleep 1
+  sleep "$1"
   kill -KILL "$victim"
   wait "$pid"
   rc=$?
   msg=$(cat err.txt)
   [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg" || return 1
   [ $(($(date +%s) - start)) -le 30 ] || fail "took more than 30 s" || return 1
-  has '^pipeline: rank [12] ended unexpectedly' || return 1
+  # Killed before the watchdog saw it, while Open MPI still connects the
+  # ranks, it is a failed spawn.
+  has '^pipeline: (rank [12] ended unexpectedly|could not start 3 ranks)' ||
+    return 1
   [ ! -e out.csv ] || fail "out.csv left behind" || return 1
   no_processes_left
 }
+
+case_rank_killed() { kill_a_rank 1; }
+
+# Killed while the ranks connect (in MPI_Comm_spawn or the merge, before
+# the parent has the ranks' pids): the parent used to wait there for ever.
+case_rank_killed_starting() { kill_a_rank 0; }
 
 # A spawn that fails (here: more ranks than cores, oversubscription
 # forbidden by the user) is an error, not a silent run on fewer ranks.
