@@ -224,7 +224,8 @@ static void find_starting(void)
 				continue;
 			}
 			for (int d = 0; d < ndaemons; d++) {
-				int r = pp == daemons[d] ? spawned_rank(pid) : -1;
+				int r =
+				    pp == daemons[d] ? spawned_rank(pid) : -1;
 				if (r >= 0 && r < nstarting && starting[r] == 0)
 					starting[r] = pid;
 			}
@@ -350,7 +351,8 @@ int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
 	setenv("OMPI_MCA_pml", "ob1", 0);
 	setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
 	/* Resolved here: in Open MPI's daemon, /proc/self/exe is the daemon. */
-	ssize_t len = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	ssize_t len =
+	    readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 	if (len <= 0)
 		return pl_error_set(err, PL_ERR_IO,
 				    "cannot find this program to start more "
