@@ -396,6 +396,7 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_progress *progress,
 		rc = pl_output_open(&x->out, x->p, x->comm, err);
 	if (x->nranks > 1) {
 		rc = pl_mpi_agree(x->comm, rc, err);
+		rc = pl_output_share(&x->out, rc, x->comm, err);
 		if (rc == 0)
 			rc = pl_exec_stream_open(x, err);
 		if (rc == 0)

@@ -26,14 +26,17 @@ typedef struct pl_stage {
  * ranks, CSV: rank 0 writes its rows to the output's temporary file, each
  * other rank to a part file beside it, and the other parts are copied in
  * (copy_file_range, else MPI-IO) at offsets from an exclusive prefix sum
- * of the sizes before rank 0 renames the file into place. HDF5, any number of ranks: each
- * rank spools its rows, then all write one file with parallel HDF5. */
+ * of the sizes before rank 0 renames the file into place; or, where row
+ * order is free and the ranks share a host, all append to rank 0's. HDF5, any
+ * number of ranks: each rank spools its rows, then all write one file with
+ * parallel HDF5. */
 typedef struct pl_output {
 	const pl_plan *p;
 	int rank, nranks;
 	pl_sink *sink;		 /* one rank, CSV */
 	pl_csv_writer *part;	 /* several ranks, CSV */
 	struct pl_h5_output *h5; /* HDF5: this rank's rows, spooled */
+	int shared; /* every rank appends to rank 0's part (pl_output_share) */
 } pl_output;
 
 struct pl_exec {
@@ -202,6 +205,14 @@ void pl_exec_free_merged(pl_exec *x, size_t i);
 /* Opens this rank's output. */
 int pl_output_open(pl_output *o, const pl_plan *p, MPI_Comm comm,
 		   pl_error *err);
+
+/* Collective, after pl_output_open and an agreement on rc: when the
+ * output's row order is free (pl_operator.any_order), its CSV file
+ * uncompressed, and the ranks on one host, every rank appends whole rows
+ * to rank 0's part instead of writing a part of its own, so that nothing
+ * is copied at the end. Otherwise, or when that cannot be set up, the
+ * parts stay as they are. Returns the agreed status. */
+int pl_output_share(pl_output *o, int rc, MPI_Comm comm, pl_error *err);
 
 int pl_output_write(pl_output *o, const pl_batch *b, pl_error *err);
 

@@ -96,6 +96,46 @@ int pl_output_open(pl_output *o, const pl_plan *p, MPI_Comm comm, pl_error *err)
 	return pl_error_set(err, PL_ERR_INTERNAL, "unknown sink format");
 }
 
+static int can_share(const pl_output *o)
+{
+	const pl_plan *p = o->p;
+	return o->nranks > 1 && p->nodes == 1 && o->part != NULL &&
+	       p->sink_format == PL_SINK_CSV && p->zstd_level == 0 &&
+	       p->sink_kind == PL_OUTPUT_FILE && pl_plan_order_free(p) > 0;
+}
+
+int pl_output_share(pl_output *o, int rc, MPI_Comm comm, pl_error *err)
+{
+	if (o->nranks == 1 || o->p->sink_format != PL_SINK_CSV)
+		return rc;
+	char proc[64] = "";
+	int r = 1;
+	if (rc == 0 && o->rank == 0 && can_share(o))
+		r = pl_csv_writer_share(o->part, proc, sizeof(proc), err);
+	if (r < 0)
+		rc = r;
+	MPI_Bcast(proc, sizeof(proc), MPI_CHAR, 0, comm);
+	pl_csv_writer *mine = NULL;
+	int ok = proc[0] != '\0';
+	if (ok && o->rank != 0) {
+		r = pl_csv_writer_open_shared(o->p->sink_path, proc,
+					      &o->p->schemas[o->p->nops], &mine,
+					      err);
+		ok = r == 0;
+		rc = r < 0 ? r : rc;
+	}
+	int all = 0;
+	MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+	if (all && o->rank != 0) {
+		pl_csv_writer_abort(o->part);
+		o->part = mine;
+	} else {
+		pl_csv_writer_abort(mine);
+	}
+	o->shared = all;
+	return pl_mpi_agree(comm, rc, err);
+}
+
 int pl_output_write(pl_output *o, const pl_batch *b, pl_error *err)
 {
 	if (o->h5)
@@ -596,6 +636,31 @@ static int h5_close(pl_output *o, int rc, MPI_Comm comm, pl_error *err)
 	return finish_temp(o, tmp, rc, comm, err);
 }
 
+/* Every rank has appended its rows to rank 0's part: each flushes the
+ * rows it holds, then rank 0 names the file and renames it into place
+ * once all succeeded. */
+static int close_shared(pl_output *o, int rc, MPI_Comm comm, uint64_t *bytes,
+			pl_error *err)
+{
+	int fd = -1;
+	uint64_t size = 0;
+	if (rc == 0)
+		rc = pl_csv_writer_finish_part(o->part, &fd, &size, err);
+	*bytes = pl_csv_writer_bytes(o->part);
+	if (o->rank != 0) {
+		pl_csv_writer_abort(o->part);
+		o->part = NULL;
+	}
+	rc = pl_mpi_agree(comm, rc, err);
+	if (rc == 0 && o->rank == 0)
+		rc = pl_csv_writer_link_part(o->part, err);
+	if (rc == 1) /* it was shared for being unnamed: cannot happen */
+		rc = pl_error_set(err, PL_ERR_INTERNAL,
+				  "%s: cannot name the output file",
+				  o->p->sink_path);
+	return finish_parts(o, rc, comm, err);
+}
+
 int pl_output_close(pl_output *o, int rc, MPI_Comm comm, uint64_t *bytes,
 		    pl_error *err)
 {
@@ -616,6 +681,8 @@ int pl_output_close(pl_output *o, int rc, MPI_Comm comm, uint64_t *bytes,
 		pl_sink_abort(o->sink);
 		return rc;
 	}
+	if (o->shared)
+		return close_shared(o, rc, comm, bytes, err);
 	int fd = -1;
 	if (rc == 0 && o->part == NULL)
 		rc = pl_error_set(err, PL_ERR_INTERNAL, "no output part");

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "framework/chunk_controller.h"
+#include "framework/output_path.h"
 #include "framework/plan.h"
 #include "framework/plan_internal.h"
 
@@ -325,6 +326,39 @@ static void print_schema(const pl_schema *s, FILE *out)
 	fputc('\n', out);
 }
 
+int pl_plan_order_free(const pl_plan *p)
+{
+	for (size_t i = p->nops; i-- > 0;) {
+		const pl_operator *op = &p->ops[i];
+		if (op->split == PL_SPLIT_RANGE ||
+		    op->split == PL_SPLIT_RANGE_MERGE)
+			return 0;
+		if (op->any_order ||
+		    (op->partition_keys > 0 && op->split == PL_SPLIT_DEFAULT &&
+		     op->def->merge != NULL))
+			return (int)i + 1;
+	}
+	return 0;
+}
+
+/* How several ranks make one CSV file (framework/output.c). */
+static void print_output(const pl_plan *p, FILE *out)
+{
+	if (p->env.nranks == 1 || p->sink_format != PL_SINK_CSV)
+		return;
+	int freed = pl_plan_order_free(p);
+	if (freed > 0 && p->nodes == 1 && p->zstd_level == 0 &&
+	    p->sink_kind == PL_OUTPUT_FILE)
+		fprintf(out,
+			"  output: the ranks append whole rows to one file "
+			"(row order is free after [%s]); nothing is copied "
+			"at the end\n",
+			p->ops[freed - 1].def->name);
+	else
+		fprintf(out, "  output: each rank writes a part; the parts "
+			     "are put together in rank order at the end\n");
+}
+
 static void print_partitioning(const pl_plan *p, FILE *out)
 {
 	fprintf(out, "  partitioning: %s\n",
@@ -404,6 +438,7 @@ void pl_plan_print_annotated(const pl_plan *p, FILE *out,
 	if (note)
 		note(arg, p->nops + 1, out);
 	print_partitioning(p, out);
+	print_output(p, out);
 }
 
 void pl_plan_print(const pl_plan *p, FILE *out)

@@ -75,6 +75,12 @@ typedef void (*pl_plan_annotate_fn)(void *arg, size_t k, FILE *out);
 void pl_plan_print_annotated(const pl_plan *p, FILE *out,
 			     pl_plan_annotate_fn note, void *arg);
 
+/* Whether the order of the rows reaching the sink means nothing: 1 + the
+ * index of the last operator whose rows carry no order (any_order, or
+ * state spread by partition_keys) when no range split (a sort) follows
+ * it, else 0 (input order, or a sort's). */
+int pl_plan_order_free(const pl_plan *p);
+
 /* Destroys operators, closes the source, frees everything. */
 void pl_plan_free(pl_plan *p);
 

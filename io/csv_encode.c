@@ -148,6 +148,7 @@ int pl_csv_out_rows(pl_csv_out *o, const pl_batch *b, pl_error *err)
 {
 	int rc = 0;
 	for (size_t r = 0; r < b->nrows && rc == 0; r++) {
+		o->row = o->len;
 		for (size_t c = 0; c < b->ncols && rc == 0; c++) {
 			if (c > 0)
 				rc = put_char(o, ',', err);
@@ -176,7 +177,7 @@ int pl_csv_out_header(pl_csv_out *o, const pl_schema *s, pl_error *err)
 static int encode_into(char **buf, size_t *len, size_t *cap, const pl_schema *s,
 		       const pl_batch *b, pl_error *err)
 {
-	pl_csv_out o = {*buf, *len, *cap, pl_csv_out_grow};
+	pl_csv_out o = {*buf, *len, *cap, 0, pl_csv_out_grow};
 	int rc =
 	    s ? pl_csv_out_header(&o, s, err) : pl_csv_out_rows(&o, b, err);
 	*buf = o.buf;

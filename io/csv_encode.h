@@ -14,7 +14,9 @@ struct pl_csv_out {
 	char *buf;
 	size_t len;
 	size_t cap;
-	/* Makes cap - len >= need, by flushing or growing; 0 or PL_ERR_*. */
+	size_t row; /* where the row being encoded starts in buf */
+	/* Makes cap - len >= need, by flushing or growing; 0 or PL_ERR_*.
+	 * May move the bytes of the row being encoded (updating row). */
 	int (*room)(pl_csv_out *o, size_t need, pl_error *err);
 };
 

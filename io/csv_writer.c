@@ -9,6 +9,7 @@
 #define _GNU_SOURCE /* O_TMPFILE, linkat's AT_SYMLINK_FOLLOW */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct pl_csv_writer {
 	size_t zcap;
 	int ended; /* the stream is complete: nothing more may be written */
 	int anon;  /* fd is an unnamed file (O_TMPFILE) that can be linked */
+	int whole_rows; /* others append to the file too: write rows whole */
 };
 
 static int io_error(pl_csv_writer *w, const char *what, pl_error *err)
@@ -114,21 +116,45 @@ static int flush(pl_csv_writer *w, pl_error *err)
 		return rc;
 	w->flushed += n;
 	w->out.len = 0;
+	w->out.row = 0;
 	return 0;
 }
 
-/* Flushes; a single field larger than the buffer grows it. */
+/* Writes the rows encoded whole and keeps the one being encoded: one
+ * write() per call, which O_APPEND keeps in one piece among the other
+ * processes' appends. */
+static int flush_rows(pl_csv_writer *w, pl_error *err)
+{
+	pl_csv_out *o = &w->out;
+	size_t n = o->row;
+	int rc = n > 0 ? write_all(w, o->buf, n, err) : 0;
+	if (rc != 0)
+		return rc;
+	memmove(o->buf, o->buf + n, o->len - n);
+	w->flushed += n;
+	o->len -= n;
+	o->row = 0;
+	return 0;
+}
+
+/* Flushes; a single field (or, for whole rows, a row) larger than the
+ * buffer grows it. */
 static int make_room(pl_csv_out *o, size_t need, pl_error *err)
 {
 	pl_csv_writer *w = (pl_csv_writer *)o;
-	int rc = flush(w, err);
-	if (rc != 0 || need <= o->cap)
+	int rc = w->whole_rows ? flush_rows(w, err) : flush(w, err);
+	if (rc != 0 || need <= o->cap - o->len)
 		return rc;
-	char *p = realloc(o->buf, need);
+	if (need > SIZE_MAX / 2 - o->len)
+		return pl_error_nomem(err, "the CSV write buffer");
+	size_t cap = o->cap;
+	while (cap - o->len < need)
+		cap *= 2;
+	char *p = realloc(o->buf, cap);
 	if (p == NULL)
 		return pl_error_nomem(err, "the CSV write buffer");
 	o->buf = p;
-	o->cap = need;
+	o->cap = cap;
 	return 0;
 }
 
@@ -326,6 +352,36 @@ int pl_csv_writer_link_part(pl_csv_writer *w, pl_error *err)
 	w->tmp = name;
 	pl_crash_cleanup_arm(w->tmp);
 	return 0;
+}
+
+int pl_csv_writer_share(pl_csv_writer *w, char *proc_path, size_t cap,
+			pl_error *err)
+{
+	if (!w->anon || w->zc != NULL || w->ended || w->fd < 0)
+		return 1;
+	int rc = flush(w, err);
+	if (rc != 0)
+		return rc;
+	int flags = fcntl(w->fd, F_GETFL);
+	if (flags < 0 || fcntl(w->fd, F_SETFL, flags | O_APPEND) != 0)
+		return 1;
+	w->whole_rows = 1;
+	snprintf(proc_path, cap, "/proc/%ld/fd/%d", (long)getpid(), w->fd);
+	return 0;
+}
+
+int pl_csv_writer_open_shared(const char *path, const char *proc_path,
+			      const pl_schema *schema, pl_csv_writer **out,
+			      pl_error *err)
+{
+	*out = NULL;
+	int fd = open(proc_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	int rc = open_any(path, fd, schema, 0, 0, out, err);
+	if (rc == 0)
+		(*out)->whole_rows = 1;
+	return rc;
 }
 
 int pl_csv_writer_write(pl_csv_writer *w, const pl_batch *b, pl_error *err)

@@ -50,6 +50,24 @@ int pl_csv_writer_commit(pl_csv_writer *w, pl_error *err);
 /* Removes the temporary file and frees w. NULL is fine. */
 void pl_csv_writer_abort(pl_csv_writer *w);
 
+/* Lets other processes of this host append to w's part (an unnamed file,
+ * header included): flushes what w holds, makes w append, and from then on
+ * every write holds whole rows, so that the processes' rows interleave but
+ * never mix. *proc_path gets the name they open it by (/proc/PID/fd/N,
+ * valid while w is open). Returns 0, 1 when w cannot be shared (not an
+ * unnamed file, zstd, or ended: nothing changed), or PL_ERR_IO. */
+int pl_csv_writer_share(pl_csv_writer *w, char *proc_path, size_t cap,
+			pl_error *err);
+
+/* A writer that appends whole rows, without a header, to the part another
+ * process shared as proc_path (pl_csv_writer_share); path names the output
+ * in messages. The file stays the sharer's: commit or abort only close this
+ * writer's descriptor. Returns 0, 1 when proc_path cannot be opened
+ * (nothing made), or PL_ERR_NOMEM. */
+int pl_csv_writer_open_shared(const char *path, const char *proc_path,
+			      const pl_schema *schema, pl_csv_writer **out,
+			      pl_error *err);
+
 /* Gives a part written to an unnamed file (O_TMPFILE: no trace on disk
  * if the process dies) a temporary name beside the output, so that other
  * ranks can copy their parts into it (past the size

@@ -274,6 +274,7 @@ static int join_init(pl_operator *op, const pl_section *sec,
 		return pl_error_nomem(err, "join state");
 	op->state = st;
 	op->columns_used = join_columns_used;
+	op->any_order = 1;
 	pl_schema_init(&st->out);
 	int rc = check_keys(sec, err);
 	if (rc == 0)

@@ -242,6 +242,14 @@ struct pl_operator {
 	 * it will see no rows. Returns 0 or a negative PL_ERR_* with err set;
 	 * the runtime makes the ranks agree on the outcome. */
 	int (*prepare)(pl_operator *op, const void *comm, pl_error *err);
+	/* Set by init when the order of the rows this instance emits carries
+	 * no meaning (a join's: the contract gives it none), as it carries
+	 * none after an instance whose state is spread by partition_keys.
+	 * When nothing after it orders them again (a range split), the
+	 * ranks of one host may then write the output interleaved, whole
+	 * rows at a time, into one file instead of parts copied together in
+	 * rank order at the end. */
+	int any_order;
 };
 
 /* The layout a plugin was compiled against: the API version and the sizes

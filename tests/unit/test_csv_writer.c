@@ -368,6 +368,88 @@ static void test_huge_field(void)
 	teardown();
 }
 
+/* Writer w's rows: "w,ppp...", of 1 to 2000 bytes and one of 1.5 MiB
+ * (past the write buffer). */
+static pl_batch *shared_rows(const pl_schema *sc, int w, const char *payload)
+{
+	pl_batch *b = pl_batch_new(sc, 1000, pool, &err);
+	for (size_t r = 0; r < 1000; r++) {
+		pl_column_push_i64(&b->cols[0], w, pool, &err);
+		size_t n = r == 500 ? (size_t)3 << 19 : 1 + r * 2;
+		pl_column_push_str(&b->cols[1], payload, n, pool, &err);
+	}
+	pl_batch_sync_rows(b);
+	return b;
+}
+
+/* Two writers append to one file in turn, as two ranks do: every line is
+ * one writer's whole row, none cut by the other's, the header first. */
+static void test_shared_whole_rows(void)
+{
+	setup();
+	char dir[64], path[128], proc[64];
+	make_dir(dir);
+	snprintf(path, sizeof(path), "%s/out.csv", dir);
+	char *payload = malloc((size_t)3 << 19);
+	memset(payload, 'p', (size_t)3 << 19);
+	pl_schema sc;
+	pl_schema_init(&sc);
+	pl_schema_add(&sc, "w", PL_INT64, &err);
+	pl_schema_add(&sc, "p", PL_STRING, &err);
+	pl_batch *b0 = shared_rows(&sc, 0, payload);
+	pl_batch *b1 = shared_rows(&sc, 1, payload);
+	pl_csv_writer *w0, *w1;
+	CU_ASSERT_EQUAL_FATAL(
+	    pl_csv_writer_open_part(path, &sc, 0, 1, &w0, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(pl_csv_writer_share(w0, proc, sizeof(proc), &err),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    pl_csv_writer_open_shared(path, proc, &sc, &w1, &err), 0);
+	int times = 5;
+	for (int i = 0; i < times; i++) {
+		CU_ASSERT_EQUAL(pl_csv_writer_write(w0, b0, &err), 0);
+		CU_ASSERT_EQUAL(pl_csv_writer_write(w1, b1, &err), 0);
+	}
+	int fd;
+	uint64_t size;
+	CU_ASSERT_EQUAL(pl_csv_writer_finish_part(w1, &fd, &size, &err), 0);
+	CU_ASSERT_EQUAL(pl_csv_writer_finish_part(w0, &fd, &size, &err), 0);
+	uint64_t bytes = pl_csv_writer_bytes(w0) + pl_csv_writer_bytes(w1);
+	pl_csv_writer_abort(w1);
+	CU_ASSERT_EQUAL(pl_csv_writer_link_part(w0, &err), 0);
+	CU_ASSERT_EQUAL(pl_csv_writer_commit(w0, &err), 0);
+	size_t len = 0;
+	char *got = slurp(path, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	CU_ASSERT_EQUAL(len, bytes);
+	CU_ASSERT(len > 4 && memcmp(got, "w,p\n", 4) == 0);
+	int rows[2] = {0, 0}, bad = 0;
+	for (char *line = got + 4; line < got + len;) {
+		char *end = memchr(line, '\n', (size_t)(got + len - line));
+		if (end == NULL || end - line < 3 || line[1] != ',' ||
+		    (line[0] != '0' && line[0] != '1')) {
+			bad++;
+			break;
+		}
+		for (char *c = line + 2; c < end; c++)
+			bad += *c != 'p';
+		rows[line[0] - '0']++;
+		line = end + 1;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(rows[0], times * 1000);
+	CU_ASSERT_EQUAL(rows[1], times * 1000);
+	CU_ASSERT_EQUAL(count_entries(dir), 1);
+	free(got);
+	free(payload);
+	pl_batch_free(b0, pool);
+	pl_batch_free(b1, pool);
+	pl_schema_free(&sc);
+	unlink(path);
+	rmdir(dir);
+	teardown();
+}
+
 static char *unzstd(const char *z, size_t zlen, size_t *len)
 {
 	ZSTD_DStream *ds = ZSTD_createDStream();
@@ -500,6 +582,7 @@ static const pl_test tests[] = {
     {"commit_plain", test_commit_plain},
     {"commit_large", test_commit_large},
     {"huge_field", test_huge_field},
+    {"shared_whole_rows", test_shared_whole_rows},
     {"commit_zstd", test_commit_zstd},
     {"replaces_existing", test_replaces_existing},
     {"abort_leaves_nothing", test_abort_leaves_nothing},
