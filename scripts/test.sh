@@ -15,6 +15,12 @@ build=build
 if [ "${1:-}" = "--sanitize" ]; then
   # MPI's own allocations are not ours to report. use_tls=0: gcc 12's
   # LeakSanitizer crashes scanning the dynamic TLS of Open MPI's plugins.
+  # fast_unwind_on_malloc=0: Open MPI's libraries have no frame pointers,
+  # and the suppressions match its leaks through the deeper frames (with
+  # the fast unwinder glibc's dlopen leaks one block no rule names); it
+  # costs about 0.1 CPU-second a rank. The sanitized programs keep Open
+  # MPI's plugins loaded until exit (tools/lsan_keep_mca.c): unloaded,
+  # they made the leak check at exit 2 to 3 CPU-seconds a rank.
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
   export LSAN_OPTIONS=use_tls=0:suppressions=$PWD/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0
   # The release build walks the first 50 allocations of each fault-walk
@@ -23,11 +29,12 @@ if [ "${1:-}" = "--sanitize" ]; then
   # at 50 and 50, a third of CI). WALK_FIRST=50 WALK_POINTS=150 walks as
   # many as the release build.
   export WALK_FIRST=${WALK_FIRST:-20} WALK_POINTS=${WALK_POINTS:-20}
-  # Every mpirun launch costs 2 to 3 CPU-seconds a rank here, whatever the
-  # job (LeakSanitizer's slow unwinding of Open MPI's start-up, which
-  # tests/lsan.supp needs): the walk of the group-by on 2 ranks fails the
-  # first 3 allocations and 3 or 4 more spread over the rest (the release
-  # build: 5 and 10; WALK_FIRST_RANKS=5 WALK_POINTS_RANKS=10 as many).
+  # Every mpirun launch costs about 1 CPU-second a rank here, whatever the
+  # job (LeakSanitizer's check at exit of what Open MPI keeps; 2 to 3
+  # before its plugins stayed loaded): the walk of the group-by on 2 ranks
+  # fails the first 3 allocations and 3 or 4 more spread over the rest (the
+  # release build: 5 and 10; WALK_FIRST_RANKS=5 WALK_POINTS_RANKS=10 as
+  # many).
   export WALK_FIRST_RANKS=${WALK_FIRST_RANKS:-3} WALK_POINTS_RANKS=${WALK_POINTS_RANKS:-4}
   # The release run compares answers on 1, 2, 3 and 4 ranks; here one
   # rank and three look for memory errors (tests/e2e/lib.sh, test_ranks).

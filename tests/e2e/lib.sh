@@ -40,8 +40,8 @@ ranks_from() {
 # I = all: every count still). The cases number their combinations so
 # that each option meets the largest count and the smallest one; one
 # process alone still runs every combination, and the release run every
-# pair. Under LeakSanitizer each rank of each launch costs 2 to 3
-# CPU-seconds, whatever the job.
+# pair. Under LeakSanitizer each rank of each launch costs about 1
+# CPU-second, whatever the job (its check at exit of what Open MPI keeps).
 combo_ranks() {
   if [ "${PL_TEST_SPREAD:-0}" = 1 ] && [ "$1" != all ]; then
     test_ranks | awk -v i="$1" '{ print $(NF - i % NF) }'

@@ -27,10 +27,13 @@ api_names() {
     grep -oE 'pl_[a-z0-9_]+ *\($' | tr -d ' (' | grep -vx pl_operator_entry | sort -u
 }
 
-# Defined dynamic symbols of FILE, the sanitizers' own left out.
+# Defined dynamic symbols of FILE, the sanitizers' own left out (and in
+# the sanitizer build the binary's dlclose, which keeps Open MPI's
+# plugins loaded for LeakSanitizer: tools/lsan_keep_mca.c).
 exported() {
-  nm -D --defined-only "$1" | awk '{print $NF}' |
-    grep -vE '^(__(asan|ubsan|lsan|sanitizer|sancov)|_(init|fini|edata|end)$|__bss_start$|_IO_stdin_used$)' | sort -u
+  local own='^(__(asan|ubsan|lsan|sanitizer|sancov)|_(init|fini|edata|end)$|__bss_start$|_IO_stdin_used$)'
+  [ -n "$san" ] && own="$own|^dlclose\$"
+  nm -D --defined-only "$1" | awk '{print $NF}' | grep -vE "$own" | sort -u
 }
 
 case_layout() {
