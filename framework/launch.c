@@ -43,8 +43,9 @@ static atomic_int pids_known; /* children[] is complete */
 static int watching;
 static pthread_t watchdog;
 static MPI_Comm intercomm = MPI_COMM_NULL;
-/* The ranks the watchdog found itself while they start ([nchildren_max],
- * 0 until found): the watchdog thread's alone until it is joined. */
+/* The ranks the watchdog found itself while they start (nstarting, one
+ * per spawned rank, 0 until found): the watchdog thread's alone until it
+ * is joined. */
 static pid_t *starting;
 static int nstarting;
 static char self_exe[PATH_MAX];
@@ -360,10 +361,12 @@ int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
 				    strerror(errno));
 	self_exe[len] = '\0';
 	int *codes = calloc((size_t)nranks, sizeof(*codes));
-	if (codes == NULL || start_watch(nranks, err) != 0) {
+	if (codes == NULL)
+		return pl_error_nomem(err, "the spawn");
+	int rc = start_watch(nranks, err);
+	if (rc != 0) {
 		free(codes);
-		return codes == NULL ? pl_error_nomem(err, "the spawn")
-				     : PL_ERR_IO;
+		return rc;
 	}
 	init_mpi_without_stdin();
 	MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
@@ -372,8 +375,8 @@ int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
 	MPI_Info info;
 	MPI_Info_create(&info);
 	MPI_Info_set(info, "bind_to", "none");
-	int rc = MPI_Comm_spawn(self_exe, argv + 1, nranks - 1, info, 0,
-				MPI_COMM_SELF, &intercomm, codes);
+	rc = MPI_Comm_spawn(self_exe, argv + 1, nranks - 1, info, 0,
+			    MPI_COMM_SELF, &intercomm, codes);
 	MPI_Info_free(&info);
 	for (int i = 0; rc == MPI_SUCCESS && i < nranks - 1; i++)
 		if (codes[i] != MPI_SUCCESS)
