@@ -96,21 +96,14 @@ int pl_output_open(pl_output *o, const pl_plan *p, MPI_Comm comm, pl_error *err)
 	return pl_error_set(err, PL_ERR_INTERNAL, "unknown sink format");
 }
 
-static int can_share(const pl_output *o)
-{
-	const pl_plan *p = o->p;
-	return o->nranks > 1 && p->nodes == 1 && o->part != NULL &&
-	       p->sink_format == PL_SINK_CSV && p->zstd_level == 0 &&
-	       p->sink_kind == PL_OUTPUT_FILE && pl_plan_order_free(p) > 0;
-}
-
 int pl_output_share(pl_output *o, int rc, MPI_Comm comm, pl_error *err)
 {
 	if (o->nranks == 1 || o->p->sink_format != PL_SINK_CSV)
 		return rc;
 	char proc[64] = "";
 	int r = 1;
-	if (rc == 0 && o->rank == 0 && can_share(o))
+	if (rc == 0 && o->rank == 0 && o->part != NULL &&
+	    pl_plan_output_shared(o->p) > 0)
 		r = pl_csv_writer_share(o->part, proc, sizeof(proc), err);
 	if (r < 0)
 		rc = r;

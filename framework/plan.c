@@ -341,14 +341,22 @@ int pl_plan_order_free(const pl_plan *p)
 	return 0;
 }
 
+int pl_plan_output_shared(const pl_plan *p)
+{
+	if (p->env.nranks == 1 || p->nodes != 1 ||
+	    p->sink_format != PL_SINK_CSV || p->zstd_level != 0 ||
+	    p->sink_kind != PL_OUTPUT_FILE)
+		return 0;
+	return pl_plan_order_free(p);
+}
+
 /* How several ranks make one CSV file (framework/output.c). */
 static void print_output(const pl_plan *p, FILE *out)
 {
 	if (p->env.nranks == 1 || p->sink_format != PL_SINK_CSV)
 		return;
-	int freed = pl_plan_order_free(p);
-	if (freed > 0 && p->nodes == 1 && p->zstd_level == 0 &&
-	    p->sink_kind == PL_OUTPUT_FILE)
+	int freed = pl_plan_output_shared(p);
+	if (freed > 0)
 		fprintf(out,
 			"  output: the ranks append whole rows to one file "
 			"(row order is free after [%s]); nothing is copied "

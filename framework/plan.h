@@ -81,6 +81,11 @@ void pl_plan_print_annotated(const pl_plan *p, FILE *out,
  * it, else 0 (input order, or a sort's). */
 int pl_plan_order_free(const pl_plan *p);
 
+/* Where the ranks may append to one output file (framework/output.c):
+ * pl_plan_order_free's answer for an uncompressed CSV file written by
+ * several ranks of one host, else 0. */
+int pl_plan_output_shared(const pl_plan *p);
+
 /* Destroys operators, closes the source, frees everything. */
 void pl_plan_free(pl_plan *p);
 
