@@ -27,7 +27,7 @@ typedef struct pool_header {
 
 #define POOL_MAGIC 0x706c706cu
 
-/* Buffers of this class and up (4 MiB) are mappings of their own, so that
+/* Buffers of this class and up (2 MiB) are mappings of their own, so that
  * growing one remaps it: its pages stay where they are instead of being
  * copied into fresh memory that the kernel must first fault in and zero
  * (most of a group-by's time with ten million groups, measured). Sanitizer
@@ -35,7 +35,7 @@ typedef struct pool_header {
 #if defined(__SANITIZE_ADDRESS__)
 #define POOL_MAP_CLASS POOL_CLASSES
 #else
-#define POOL_MAP_CLASS 16
+#define POOL_MAP_CLASS 15
 #endif
 
 struct pl_pool {
@@ -53,37 +53,59 @@ static size_t class_bytes(uint32_t cls)
 	return (size_t)1 << (cls + POOL_MIN_SHIFT);
 }
 
-/* A mapping of bytes starting on a huge-page boundary, asked to use huge
- * pages (fewer, larger pages: a tenth of the faults on big tables), or
- * NULL. Alignment is what keeps them huge when the buffer grows: mremap
- * moves whole huge pages only between aligned addresses, and splits them
- * into 4 KiB pages otherwise; a sort of ten million rows gathering from
- * such split columns ran seven times slower on a virtual machine, where
- * every TLB miss walks two page tables. */
-static void *map_aligned(size_t bytes)
+/* A mapped block is one small page that ends with the header, then the
+ * buffer, which starts on a huge-page boundary and is asked to use huge
+ * pages (fewer, larger pages: a tenth of the faults on big tables). The
+ * buffer's alignment is what keeps them huge: mremap moves whole huge pages
+ * only between aligned addresses, and splits them into 4 KiB pages
+ * otherwise (a sort of ten million rows gathering from such split columns
+ * ran seven times slower on a virtual machine, where every TLB miss walks
+ * two page tables); and a header on the buffer's first page instead would
+ * push the buffer's last bytes into the next huge page's range, which then
+ * holds a small page and faults in 4 KiB pages after every growth (512
+ * faults each, most of a ten-million-group table's page faults). */
+static size_t page_bytes(void)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t len = (bytes + page - 1) / page * page;
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static char *map_start(pool_header *h)
+{
+	return (char *)h + POOL_HEADER - page_bytes();
+}
+
+static pool_header *header_at(char *map)
+{
+	return (pool_header *)(map + page_bytes() - POOL_HEADER);
+}
+
+/* Maps a block whose buffer holds bytes (a multiple of the page size);
+ * returns the start of the mapping, or NULL. */
+static char *map_block(size_t bytes)
+{
+	size_t page = page_bytes(), len = page + bytes;
 	char *m = mmap(NULL, len + POOL_HUGE_PAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
 		return NULL;
 	size_t head =
-	    (POOL_HUGE_PAGE - (uintptr_t)m % POOL_HUGE_PAGE) % POOL_HUGE_PAGE;
+	    (POOL_HUGE_PAGE - (uintptr_t)(m + page) % POOL_HUGE_PAGE) %
+	    POOL_HUGE_PAGE;
 	if (head > 0)
 		munmap(m, head);
 	if (head < POOL_HUGE_PAGE)
 		munmap(m + head + len, POOL_HUGE_PAGE - head);
-	madvise(m + head, len, MADV_HUGEPAGE);
+	madvise(m + head, len, MADV_HUGEPAGE); /* all: mremap wants one VMA */
 	return m + head;
 }
 
 static pool_header *new_block(uint32_t cls)
 {
-	size_t bytes = POOL_HEADER + class_bytes(cls);
 	if (cls < POOL_MAP_CLASS)
-		return aligned_alloc(POOL_HEADER, bytes);
-	return map_aligned(bytes);
+		return aligned_alloc(POOL_HEADER,
+				     POOL_HEADER + class_bytes(cls));
+	char *m = map_block(class_bytes(cls));
+	return m == NULL ? NULL : header_at(m);
 }
 
 static void release_block(pool_header *h)
@@ -91,7 +113,7 @@ static void release_block(pool_header *h)
 	if (h->cls < POOL_MAP_CLASS)
 		free(h);
 	else
-		munmap(h, POOL_HEADER + class_bytes(h->cls));
+		munmap(map_start(h), page_bytes() + class_bytes(h->cls));
 }
 
 pl_pool *pl_pool_create(size_t cache_limit)
@@ -233,25 +255,29 @@ void pl_pool_free(pl_pool *pool, void *p)
 		release_block(h);
 }
 
-/* Grows the mapping at h from have to want bytes, in place when the
- * addresses after it are free, else by moving its pages to a new aligned
- * mapping (see map_aligned); NULL (h intact) when neither can be done. */
-static void *move_block(void *h, size_t have, size_t want)
+/* Grows the block at h from a buffer of have to want bytes, in place when
+ * the addresses after it are free, else by moving its pages to a new
+ * mapping laid out as map_block's; returns the block's new header, or
+ * NULL (h intact) when neither can be done. */
+static pool_header *move_block(pool_header *h, size_t have, size_t want)
 {
-	void *m = mremap(h, have, want, 0);
+	size_t page = page_bytes();
+	char *from = map_start(h);
+	char *m = mremap(from, page + have, page + want, 0);
 	if (m != MAP_FAILED) {
-		madvise(m, want, MADV_HUGEPAGE);
-		return m;
+		madvise(m, page + want, MADV_HUGEPAGE);
+		return header_at(m);
 	}
-	void *to = map_aligned(want);
+	char *to = map_block(want);
 	if (to == NULL)
 		return NULL;
-	m = mremap(h, have, want, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	m = mremap(from, page + have, page + want,
+		   MREMAP_MAYMOVE | MREMAP_FIXED, to);
 	if (m == MAP_FAILED) {
-		munmap(to, want);
+		munmap(to, page + want);
 		return NULL;
 	}
-	return m;
+	return header_at(m);
 }
 
 /* Grows a mapped buffer in place or by moving its pages; NULL (p intact)
@@ -264,7 +290,7 @@ static void *remap(pl_pool *pool, void *p, size_t size)
 	if (!should_fail(pool) && class_of(size, &cls) == 0) {
 		pool_header *h = header_of(p);
 		size_t have = class_bytes(h->cls), want = class_bytes(cls);
-		void *m = move_block(h, POOL_HEADER + have, POOL_HEADER + want);
+		pool_header *m = move_block(h, have, want);
 		if (m != NULL) {
 			h = m;
 			h->cls = cls;

@@ -1,4 +1,6 @@
+#include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "harness.h"
 #include "pipeline/pool.h"
@@ -82,12 +84,78 @@ static void cache_limit_bounds_free_lists(void)
 	pl_pool_destroy(p);
 }
 
+static long minor_faults(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return u.ru_minflt;
+}
+
+/* Whether anonymous memory may get huge pages when asked (madvise). */
+static int huge_pages_on(void)
+{
+	char line[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f != NULL) {
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = 0;
+		fclose(f);
+	}
+	return strstr(line, "[always]") || strstr(line, "[madvise]");
+}
+
+/* A big buffer grown from 2 to 64 MiB keeps its bytes, and each new half
+ * is faulted in as huge pages: a header on the buffer's first page once
+ * put its last bytes in the next huge page's range, which then took 512
+ * small-page faults after every growth. Sanitizer builds keep buffers on
+ * malloc, so there only the bytes are checked. */
+static void grown_buffer_keeps_huge_pages(void)
+{
+	const size_t huge = (size_t)2 << 20, page = 4096;
+	pl_pool *p = pl_pool_create(0);
+	size_t cap = huge, from = 0;
+	char *b = pl_pool_alloc(p, cap);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	long faults = 0;
+	for (;;) {
+#if !defined(__SANITIZE_ADDRESS__)
+		CU_ASSERT_EQUAL((uintptr_t)b % huge, 0);
+#endif
+		long before = minor_faults();
+		for (size_t i = from; i < cap; i += page)
+			b[i] = (char)(i / page);
+		faults += minor_faults() - before;
+		if (cap == (size_t)64 << 20)
+			break;
+		from = cap;
+		cap *= 2;
+		char *g = pl_pool_realloc(p, b, cap);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+		b = g;
+	}
+	size_t wrong = 0;
+	for (size_t i = 0; i < cap; i += page)
+		wrong += b[i] != (char)(i / page);
+	CU_ASSERT_EQUAL(wrong, 0);
+#if !defined(__SANITIZE_ADDRESS__)
+	if (huge_pages_on()) {
+		CU_ASSERT(faults < 512);
+	} else {
+		printf(
+		    "(huge pages off here: only bytes and alignment checked) ");
+	}
+#endif
+	pl_pool_free(p, b);
+	pl_pool_destroy(p);
+}
+
 static const pl_test tests[] = {
     {"reuse_same_class", reuse_same_class},
     {"accounting_and_peak", accounting_and_peak},
     {"realloc_keeps_bytes", realloc_keeps_bytes},
     {"fault_injection_nth", fault_injection_nth},
     {"cache_limit_bounds_free_lists", cache_limit_bounds_free_lists},
+    {"grown_buffer_keeps_huge_pages", grown_buffer_keeps_huge_pages},
     {NULL, NULL},
 };
 
