@@ -26,10 +26,14 @@ int pl_row_order_compare_across(const pl_column *ca, size_t a,
 				const pl_order_key *keys, size_t nkeys);
 
 /* Sorts idx[0..n) by the keys, stably (equal rows keep their order in
- * idx). Needs n scratch indices from the pool. */
+ * idx). Takes pl_row_order_scratch bytes of scratch from the pool. */
 int pl_row_order_sort(uint32_t *idx, size_t n, const pl_column *cols,
 		      const pl_order_key *keys, size_t nkeys, pl_pool *pool,
 		      pl_error *err);
+
+/* Bytes of scratch pl_row_order_sort takes for n rows of these columns. */
+size_t pl_row_order_scratch(const pl_column *cols, const pl_order_key *keys,
+			    size_t nkeys, size_t n);
 
 /* Reads one column name at *p, bare (ending at a blank, ',' or ':') or in
  * backquotes, into a malloc'd *name and moves *p past it. Returns 0, or -1

@@ -513,11 +513,13 @@ static int prune(sort_state *st, pl_pool *pool, pl_error *err)
 	return rc;
 }
 
-/* Bytes held for n stored rows taking store bytes: with the permutation
- * and the scratch that sorting them takes. */
-static size_t held(size_t store, size_t n)
+/* Bytes held for n stored rows of columns like cols taking store bytes:
+ * with the permutation and the scratch that sorting them takes. */
+static size_t held(const sort_state *st, const pl_column *cols, size_t store,
+		   size_t n)
 {
-	return store + 2 * n * sizeof(uint32_t);
+	return store + n * sizeof(uint32_t) +
+	       pl_row_order_scratch(cols, st->order, st->norder, n);
 }
 
 /* Writes the held rows, sorted and limited, as a run, and empties the
@@ -552,7 +554,8 @@ static int store_rows(pl_operator *op, sort_state *st, const pl_batch *b,
 	size_t half = op->env->memory_budget / 2, n = st->rows.nrows;
 	int rc = 0;
 	if (n > 0 &&
-	    held(pl_row_store_bytes_after(&st->rows, b->cols, b->nrows),
+	    held(st, b->cols,
+		 pl_row_store_bytes_after(&st->rows, b->cols, b->nrows),
 		 n + b->nrows) > half)
 		rc = spill_run(op, st, err);
 	if (rc == 0)
@@ -560,8 +563,8 @@ static int store_rows(pl_operator *op, sort_state *st, const pl_batch *b,
 				       pool, err);
 	if (rc == 0 && st->has_limit && st->rows.nrows > st->prune_at)
 		rc = prune(st, pool, err);
-	if (rc == 0 &&
-	    held(pl_row_store_bytes(&st->rows), st->rows.nrows) > half)
+	if (rc == 0 && held(st, st->rows.cols, pl_row_store_bytes(&st->rows),
+			    st->rows.nrows) > half)
 		rc = spill_run(op, st, err);
 	return rc;
 }

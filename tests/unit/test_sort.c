@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "operators/row_order.h"
 #include "operators/row_store.h"
 #include "operators/sort_spill.h"
 #include "pipeline/operator.h"
@@ -932,6 +933,76 @@ static void test_spill_fault_injection(void)
 	pl_schema_free(&s);
 }
 
+/* Whether idx is in the keys' order, equal rows in increasing index
+ * (the order they started in). */
+static size_t misordered(const uint32_t *idx, size_t n, const pl_column *cols,
+			 const pl_order_key *keys, size_t nkeys)
+{
+	size_t bad = 0;
+	for (size_t i = 1; i < n; i++) {
+		int r =
+		    pl_row_order_compare(cols, keys, nkeys, idx[i - 1], idx[i]);
+		bad += r > 0 || (r == 0 && idx[i - 1] >= idx[i]);
+	}
+	return bad;
+}
+
+/* A first key of doubles (NaN, both zeros, infinities, NULLs, many
+ * repeats) and a second of integers with NULLs, in every direction: the
+ * radix path (3000 rows) gives the comparator's order, stably, and every
+ * row once. */
+static void test_radix_order(void)
+{
+	enum { N = 3000 };
+	const double special[] = {NAN,	     -0.0,   0.0,   INFINITY,
+				  -INFINITY, 1e-310, -1e308};
+	pl_pool *pool = pl_pool_create(1 << 20);
+	pl_error err;
+	pl_column cols[2];
+	pl_column_init(&cols[0], PL_FLOAT64, N, 0, pool, &err);
+	pl_column_init(&cols[1], PL_INT64, N, 0, pool, &err);
+	uint64_t x = 12345;
+	for (size_t i = 0; i < N; i++) {
+		x = x * 6364136223846793005u + 1442695040888963407u;
+		unsigned pick = (unsigned)(x >> 33) % 16;
+		if (pick == 0)
+			pl_column_push_null(&cols[0], pool, &err);
+		else if (pick < 8)
+			pl_column_push_f64(&cols[0], special[pick - 1], pool,
+					   &err);
+		else
+			pl_column_push_f64(&cols[0],
+					   (double)((x >> 40) % 50) - 25.5,
+					   pool, &err);
+		if ((x >> 20) % 10 == 0)
+			pl_column_push_null(&cols[1], pool, &err);
+		else
+			pl_column_push_i64(&cols[1], (int64_t)(x >> 50) % 7 - 3,
+					   pool, &err);
+	}
+	uint32_t idx[N];
+	for (int dir = 0; dir < 4; dir++) {
+		pl_order_key keys[2] = {{0, dir & 1}, {1, dir & 2}};
+		for (size_t nkeys = 1; nkeys <= 2; nkeys++) {
+			for (uint32_t i = 0; i < N; i++)
+				idx[i] = i;
+			CU_ASSERT_EQUAL(pl_row_order_sort(idx, N, cols, keys,
+							  nkeys, pool, &err),
+					0);
+			CU_ASSERT_EQUAL(misordered(idx, N, cols, keys, nkeys),
+					0);
+			uint64_t sum = 0;
+			for (size_t i = 0; i < N; i++)
+				sum += idx[i];
+			CU_ASSERT_EQUAL(sum, (uint64_t)N * (N - 1) / 2);
+		}
+	}
+	pl_column_free(&cols[0], pool);
+	pl_column_free(&cols[1], pool);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
+	pl_pool_destroy(pool);
+}
+
 static const pl_test tests[] = {
     {"asc_desc", test_asc_desc},
     {"multi_key", test_multi_key},
@@ -950,6 +1021,7 @@ static const pl_test tests[] = {
     {"spill_full_sort", test_spill_full_sort},
     {"spill_limits", test_spill_limits},
     {"spill_fault_injection", test_spill_fault_injection},
+    {"radix_order", test_radix_order},
     {NULL, NULL},
 };
 
