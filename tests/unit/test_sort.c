@@ -1003,6 +1003,62 @@ static void test_radix_order(void)
 	pl_pool_destroy(pool);
 }
 
+/* The same for a first key of strings: shared prefixes longer than 8
+ * bytes, zero bytes inside and at the end, the empty string, NULLs,
+ * strings past the radix's 256 bytes that differ only at their end. */
+static void test_radix_order_strings(void)
+{
+	enum { N = 4000 };
+	static const char *const stem[] = {
+	    "", "a", "id000000", "id0000001", "id00000012345", "zz"};
+	pl_pool *pool = pl_pool_create(1 << 20);
+	pl_error err;
+	pl_column cols[2];
+	pl_column_init(&cols[0], PL_STRING, N, 0, pool, &err);
+	pl_column_init(&cols[1], PL_INT64, N, 0, pool, &err);
+	char buf[400];
+	uint64_t x = 777;
+	for (size_t i = 0; i < N; i++) {
+		x = x * 6364136223846793005u + 1442695040888963407u;
+		unsigned pick = (unsigned)(x >> 33);
+		if (pick % 13 == 0) {
+			pl_column_push_null(&cols[0], pool, &err);
+		} else if (pick % 13 == 1) {
+			memset(buf, 'q', 300);
+			buf[299] = (char)('a' + (x >> 20) % 3);
+			pl_column_push_str(&cols[0], buf, 300, pool, &err);
+		} else {
+			const char *s = stem[pick % 6];
+			size_t len = strlen(s), tail = (x >> 40) % 4;
+			memcpy(buf, s, len);
+			for (size_t k = 0; k < tail; k++)
+				buf[len + k] =
+				    "\0\001x9"[(x >> (44 + 2 * k)) % 4];
+			pl_column_push_str(&cols[0], buf, len + tail, pool,
+					   &err);
+		}
+		pl_column_push_i64(&cols[1], (int64_t)(x >> 55) % 5, pool,
+				   &err);
+	}
+	uint32_t idx[N];
+	for (int dir = 0; dir < 4; dir++) {
+		pl_order_key keys[2] = {{0, dir & 1}, {1, dir & 2}};
+		for (size_t nkeys = 1; nkeys <= 2; nkeys++) {
+			for (uint32_t i = 0; i < N; i++)
+				idx[i] = i;
+			CU_ASSERT_EQUAL(pl_row_order_sort(idx, N, cols, keys,
+							  nkeys, pool, &err),
+					0);
+			CU_ASSERT_EQUAL(misordered(idx, N, cols, keys, nkeys),
+					0);
+		}
+	}
+	pl_column_free(&cols[0], pool);
+	pl_column_free(&cols[1], pool);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
+	pl_pool_destroy(pool);
+}
+
 static const pl_test tests[] = {
     {"asc_desc", test_asc_desc},
     {"multi_key", test_multi_key},
@@ -1022,6 +1078,7 @@ static const pl_test tests[] = {
     {"spill_limits", test_spill_limits},
     {"spill_fault_injection", test_spill_fault_injection},
     {"radix_order", test_radix_order},
+    {"radix_order_strings", test_radix_order_strings},
     {NULL, NULL},
 };
 
