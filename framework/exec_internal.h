@@ -75,7 +75,8 @@ static inline void pl_exec_add_spill(pl_exec *x, size_t i, uint64_t bytes)
 
 /* A shuffle of a merge point's partial state (exec_merge.c): rows go out
  * with extra columns after the partial ones, the last being the sender's
- * rank, and are filed on arrival by sender in run files. */
+ * rank, and are filed on arrival by sender in run files, as batches of
+ * the partial columns alone. */
 typedef struct pl_shuffle {
 	pl_exec *x;
 	size_t op; /* the operator whose state it carries */
@@ -115,9 +116,9 @@ int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, const pl_column *dest,
 
 /* Merges what each rank sent, rank 0's first, into a new instance of
  * operator i (which spills over budget as a local one would) and
- * finishes it into stage i + 1. */
-int pl_shuffle_merge_received(pl_shuffle *sh, size_t i, const pl_schema *wire,
-			      pl_error *err);
+ * finishes it into stage i + 1. partial: operator i's partial schema. */
+int pl_shuffle_merge_received(pl_shuffle *sh, size_t i,
+			      const pl_schema *partial, pl_error *err);
 
 /* Gives back the memory of operator i's local instance once its partial
  * state has been sent: the instance starts afresh, empty. */

@@ -143,6 +143,11 @@ int pl_shuffle_receive(void *arg, pl_batch *rows, pl_error *err)
 		sh->idx = idx;
 		sh->idx_cap = rows->nrows;
 	}
+	/* The run files keep the partial columns only: they are filed by
+	 * sender already, and the extra columns would take 16 bytes a row of
+	 * the memory that holds them. */
+	pl_batch part = *rows;
+	part.ncols -= sh->extra;
 	/* Rows arrive grouped by sender, so this finds runs. */
 	for (size_t r = 0; r < rows->nrows;) {
 		size_t n = 0;
@@ -154,7 +159,7 @@ int pl_shuffle_receive(void *arg, pl_batch *rows, pl_error *err)
 					    "shuffle: bad sender %lld",
 					    (long long)s);
 		int rc =
-		    pl_run_file_append(sh->from[s], rows, sh->idx, 0, n, err);
+		    pl_run_file_append(sh->from[s], &part, sh->idx, 0, n, err);
 		if (rc != 0)
 			return rc;
 	}
@@ -283,17 +288,18 @@ static int merge_one(void *arg, pl_batch *b, pl_error *err)
 	return rc;
 }
 
-int pl_shuffle_merge_received(pl_shuffle *sh, size_t i, const pl_schema *wire,
-			      pl_error *err)
+int pl_shuffle_merge_received(pl_shuffle *sh, size_t i,
+			      const pl_schema *partial, pl_error *err)
 {
 	pl_exec *x = sh->x;
 	int rc = pl_exec_new_instance(x, i, err);
-	receiver rv = {x->merged[i], NULL, wire->n - sh->extra};
+	receiver rv = {x->merged[i], NULL, partial->n};
 	if (rc == 0 && pl_spill_possible(rv.m))
 		rc = pl_spill_create(rv.m, &x->p->schemas[i], x->p->spill_dir,
 				     &rv.spill, err);
 	for (int r = 0; rc == 0 && r < x->nranks; r++)
-		rc = pl_run_file_replay(sh->from[r], wire, merge_one, &rv, err);
+		rc = pl_run_file_replay(sh->from[r], partial, merge_one, &rv,
+					err);
 	if (rc == 0 && pl_spill_active(rv.spill))
 		rc = pl_spill_finish(rv.spill, &x->emitters[i + 1], err);
 	else if (rc == 0 && rv.m->def->finish)
@@ -342,7 +348,8 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 	if (rc == 0)
 		rc = pl_exec_reset_local(x, i, err);
 	if (rc == 0)
-		rc = pl_shuffle_merge_received(&sh, i, &wire, err);
+		rc = pl_shuffle_merge_received(&sh, i, &local->partial_schema,
+					       err);
 	pl_shuffle_free(&sh);
 	free(keys);
 	pl_schema_free(&wire);

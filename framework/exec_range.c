@@ -542,16 +542,19 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 
 /* Merges the sorted streams received, rank 0's first among equal rows,
  * into stage i + 1 (PL_SPLIT_RANGE_MERGE). */
-static int merge_sorted(range *g, size_t i, const pl_schema *wire,
-			pl_error *err)
+static int merge_sorted(range *g, size_t i, pl_error *err)
 {
 	pl_exec *x = g->x;
 	const pl_operator *local = &x->p->ops[i];
 	size_t chunk = x->p->env.chunk_rows ? x->p->env.chunk_rows : 16384;
 	/* The keys of the instance as it is now: resetting it freed g->keys. */
-	pl_range_merge_spec spec = {
-	    g->sh.from,	       (size_t)x->nranks,  wire, &local->partial_schema,
-	    local->range_keys, local->nrange_keys, chunk};
+	pl_range_merge_spec spec = {g->sh.from,
+				    (size_t)x->nranks,
+				    &local->partial_schema,
+				    &local->partial_schema,
+				    local->range_keys,
+				    local->nrange_keys,
+				    chunk};
 	int rc =
 	    pl_range_merge(&spec, x->p->env.pool, &x->emitters[i + 1], err);
 	return rc == PL_STOP ? 0 : rc;
@@ -580,9 +583,10 @@ int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err)
 	if (rc == 0)
 		rc = pl_exec_reset_local(x, i, err);
 	if (rc == 0 && local->split == PL_SPLIT_RANGE_MERGE)
-		rc = merge_sorted(&g, i, &wire, err);
+		rc = merge_sorted(&g, i, err);
 	else if (rc == 0)
-		rc = pl_shuffle_merge_received(&g.sh, i, &wire, err);
+		rc = pl_shuffle_merge_received(&g.sh, i, &local->partial_schema,
+					       err);
 	pl_shuffle_free(&g.sh);
 	pl_column_free(&g.dcol, pool);
 	free(g.token);
