@@ -149,6 +149,31 @@ static void grown_buffer_keeps_huge_pages(void)
 	pl_pool_destroy(p);
 }
 
+/* A big buffer that grows takes a cached freed buffer of its new size
+ * (memory already faulted in) rather than new pages, keeping its bytes. */
+static void growth_takes_cached_buffer(void)
+{
+	const size_t mib = (size_t)1 << 20;
+	pl_pool *p = pl_pool_create(64 * mib);
+	char *freed = pl_pool_alloc(p, 8 * mib);
+	char *b = pl_pool_alloc(p, 4 * mib);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(freed);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	memset(b, 7, 4 * mib);
+	pl_pool_free(p, freed);
+	uint64_t reuses = pl_pool_get_stats(p).reuses;
+	char *g = pl_pool_realloc(p, b, 8 * mib);
+	CU_ASSERT_PTR_EQUAL(g, freed);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(p).reuses, reuses + 1);
+	size_t wrong = 0;
+	for (size_t i = 0; g != NULL && i < 4 * mib; i++)
+		wrong += g[i] != 7;
+	CU_ASSERT_EQUAL(wrong, 0);
+	pl_pool_free(p, g);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(p).bytes_out, 0);
+	pl_pool_destroy(p);
+}
+
 static const pl_test tests[] = {
     {"reuse_same_class", reuse_same_class},
     {"accounting_and_peak", accounting_and_peak},
@@ -156,6 +181,7 @@ static const pl_test tests[] = {
     {"fault_injection_nth", fault_injection_nth},
     {"cache_limit_bounds_free_lists", cache_limit_bounds_free_lists},
     {"grown_buffer_keeps_huge_pages", grown_buffer_keeps_huge_pages},
+    {"growth_takes_cached_buffer", growth_takes_cached_buffer},
     {NULL, NULL},
 };
 
