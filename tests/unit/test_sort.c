@@ -947,6 +947,37 @@ static size_t misordered(const uint32_t *idx, size_t n, const pl_column *cols,
 	return bad;
 }
 
+/* Sorts the rows of cols (two columns of n rows) by the first, then by
+ * both, in every direction: each order must be the comparator's, stable,
+ * with every row once. Frees the columns and the pool. */
+static void check_every_order(pl_column *cols, size_t n, pl_pool *pool)
+{
+	pl_error err;
+	uint32_t *idx = malloc(n * sizeof(*idx));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(idx);
+	for (int dir = 0; dir < 4; dir++) {
+		pl_order_key keys[2] = {{0, dir & 1}, {1, dir & 2}};
+		for (size_t nkeys = 1; nkeys <= 2; nkeys++) {
+			for (size_t i = 0; i < n; i++)
+				idx[i] = (uint32_t)i;
+			CU_ASSERT_EQUAL(pl_row_order_sort(idx, n, cols, keys,
+							  nkeys, pool, &err),
+					0);
+			CU_ASSERT_EQUAL(misordered(idx, n, cols, keys, nkeys),
+					0);
+			uint64_t sum = 0;
+			for (size_t i = 0; i < n; i++)
+				sum += idx[i];
+			CU_ASSERT_EQUAL(sum, (uint64_t)n * (n - 1) / 2);
+		}
+	}
+	free(idx);
+	pl_column_free(&cols[0], pool);
+	pl_column_free(&cols[1], pool);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
+	pl_pool_destroy(pool);
+}
+
 /* A first key of doubles (NaN, both zeros, infinities, NULLs, many
  * repeats) and a second of integers with NULLs, in every direction: the
  * radix path (3000 rows) gives the comparator's order, stably, and every
@@ -980,27 +1011,7 @@ static void test_radix_order(void)
 			pl_column_push_i64(&cols[1], (int64_t)(x >> 50) % 7 - 3,
 					   pool, &err);
 	}
-	uint32_t idx[N];
-	for (int dir = 0; dir < 4; dir++) {
-		pl_order_key keys[2] = {{0, dir & 1}, {1, dir & 2}};
-		for (size_t nkeys = 1; nkeys <= 2; nkeys++) {
-			for (uint32_t i = 0; i < N; i++)
-				idx[i] = i;
-			CU_ASSERT_EQUAL(pl_row_order_sort(idx, N, cols, keys,
-							  nkeys, pool, &err),
-					0);
-			CU_ASSERT_EQUAL(misordered(idx, N, cols, keys, nkeys),
-					0);
-			uint64_t sum = 0;
-			for (size_t i = 0; i < N; i++)
-				sum += idx[i];
-			CU_ASSERT_EQUAL(sum, (uint64_t)N * (N - 1) / 2);
-		}
-	}
-	pl_column_free(&cols[0], pool);
-	pl_column_free(&cols[1], pool);
-	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
-	pl_pool_destroy(pool);
+	check_every_order(cols, N, pool);
 }
 
 /* The same for a first key of strings: shared prefixes longer than 8
@@ -1040,23 +1051,7 @@ static void test_radix_order_strings(void)
 		pl_column_push_i64(&cols[1], (int64_t)(x >> 55) % 5, pool,
 				   &err);
 	}
-	uint32_t idx[N];
-	for (int dir = 0; dir < 4; dir++) {
-		pl_order_key keys[2] = {{0, dir & 1}, {1, dir & 2}};
-		for (size_t nkeys = 1; nkeys <= 2; nkeys++) {
-			for (uint32_t i = 0; i < N; i++)
-				idx[i] = i;
-			CU_ASSERT_EQUAL(pl_row_order_sort(idx, N, cols, keys,
-							  nkeys, pool, &err),
-					0);
-			CU_ASSERT_EQUAL(misordered(idx, N, cols, keys, nkeys),
-					0);
-		}
-	}
-	pl_column_free(&cols[0], pool);
-	pl_column_free(&cols[1], pool);
-	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
-	pl_pool_destroy(pool);
+	check_every_order(cols, N, pool);
 }
 
 static const pl_test tests[] = {
