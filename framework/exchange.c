@@ -51,7 +51,8 @@ struct pl_exchange {
 			displs: nranks each */
 	pl_batch *out;
 	pl_batch *self; /* direct_self: this rank's rows of one push */
-	int failed;	/* the agreed failure, or 0 */
+	int drop_self;
+	int failed; /* the agreed failure, or 0 */
 	int finished;
 	pl_exchange_stats stats;
 };
@@ -221,6 +222,7 @@ static int alloc_state(pl_exchange *x, const pl_schema *schema,
 		x->keys[k] = o->keys[k];
 	}
 	x->nkeys = o->nkeys;
+	x->drop_self = o->drop_self;
 	if (o->direct_self &&
 	    (x->self = pl_batch_new(schema, 0, x->pool, err)) == NULL)
 		return PL_ERR_NOMEM;
@@ -404,6 +406,8 @@ static int partition(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
 	for (int r = 0; rc == 0 && r < x->nranks; r++) {
 		size_t end = (size_t)start[r];
 		size_t from = r == 0 ? 0 : (size_t)start[r - 1];
+		if (r == x->rank && x->drop_self)
+			continue;
 		if (end > from && r == x->rank && x->self != NULL)
 			rc = deliver_self(x, b, idx + from, end - from, fn, arg,
 					  err);

@@ -81,6 +81,9 @@ typedef struct pl_exchange_opts {
 	 * then arrive before rows other ranks sent earlier; each sender's
 	 * rows still arrive in the order it pushed them. */
 	int direct_self;
+	/* Non-zero: a shuffle drops the rows a push keeps on this rank (the
+	 * caller has them and reads them by other means). */
+	int drop_self;
 } pl_exchange_opts;
 
 typedef struct pl_exchange_stats {

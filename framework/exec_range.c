@@ -57,6 +57,10 @@ typedef struct range {
 	 * yet, and rows are taken at random steps averaging the stride. */
 	int at_input;
 	uint64_t rng;
+	/* The instance reads back this rank's own range (pl_operator.rows_at):
+	 * those rows are not sent, and own_lo..own_hi are their positions. */
+	int own;
+	uint64_t own_lo, own_hi;
 } range;
 
 struct pl_range_sample {
@@ -416,8 +420,8 @@ static int agree_splitters(range *g, int rc, pl_error *err)
 			rc = PL_ERR_NOMEM;
 	}
 	rc = pl_mpi_agree(x->comm, rc, err);
-	pl_exchange_opts opts = {NULL, 0, PL_SHUFFLE_ROUND_BYTES,
-				 pl_exec_shuffle_level(x), 1};
+	pl_exchange_opts opts = {
+	    NULL, 0, PL_SHUFFLE_ROUND_BYTES, pl_exec_shuffle_level(x), 1, 0};
 	pl_exchange *ex = rc ? NULL
 			     : pl_exchange_create(x->comm, &g->sample_schema,
 						  &opts, pool, err);
@@ -496,6 +500,11 @@ static int route_rows(void *arg, pl_batch *b, pl_error *err)
 				     g->dest) >= 0)
 			g->dest++;
 		d[r] = g->token[g->dest];
+		if (g->dest == (size_t)g->x->rank) {
+			if (g->own_hi == 0)
+				g->own_lo = g->pos;
+			g->own_hi = g->pos + 1;
+		}
 	}
 	g->dcol.len = b->nrows;
 	return pl_shuffle_push(&g->sh, b, &g->dcol, err);
@@ -519,8 +528,13 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 				    err);
 	rc = pl_mpi_agree(x->comm, rc, err);
 	size_t dest_col = local->partial_schema.n;
-	pl_exchange_opts opts = {&dest_col, 1, pl_shuffle_round_bytes(x),
-				 pl_exec_shuffle_level(x), 1};
+	g->own = local->split == PL_SPLIT_RANGE_MERGE && local->rows_at != NULL;
+	pl_exchange_opts opts = {&dest_col,
+				 1,
+				 pl_shuffle_round_bytes(x),
+				 pl_exec_shuffle_level(x),
+				 1,
+				 g->own};
 	g->sh.ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, wire, &opts, x->p->env.pool, err);
@@ -540,13 +554,32 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	return rc;
 }
 
+/* This rank's own range, read back from the local instance. */
+typedef struct own_reader {
+	pl_operator *op;
+	uint64_t pos, end;
+	size_t chunk;
+} own_reader;
+
+static int read_own(void *arg, pl_batch *b, pl_error *err)
+{
+	own_reader *o = arg;
+	size_t n =
+	    o->end - o->pos < o->chunk ? (size_t)(o->end - o->pos) : o->chunk;
+	int rc = n > 0 ? o->op->rows_at(o->op, o->pos, n, b, err) : 0;
+	o->pos += n;
+	return rc;
+}
+
 /* Merges the sorted streams received, rank 0's first among equal rows,
- * into stage i + 1 (PL_SPLIT_RANGE_MERGE). */
+ * into stage i + 1 (PL_SPLIT_RANGE_MERGE); this rank's own rows come
+ * from its instance when g->own. */
 static int merge_sorted(range *g, size_t i, pl_error *err)
 {
 	pl_exec *x = g->x;
-	const pl_operator *local = &x->p->ops[i];
+	pl_operator *local = &x->p->ops[i];
 	size_t chunk = x->p->env.chunk_rows ? x->p->env.chunk_rows : 16384;
+	own_reader o = {local, g->own_lo, g->own_hi, chunk};
 	/* The keys of the instance as it is now: resetting it freed g->keys. */
 	pl_range_merge_spec spec = {g->sh.from,
 				    (size_t)x->nranks,
@@ -554,7 +587,10 @@ static int merge_sorted(range *g, size_t i, pl_error *err)
 				    &local->partial_schema,
 				    local->range_keys,
 				    local->nrange_keys,
-				    chunk};
+				    chunk,
+				    (size_t)x->rank,
+				    g->own ? read_own : NULL,
+				    &o};
 	int rc =
 	    pl_range_merge(&spec, x->p->env.pool, &x->emitters[i + 1], err);
 	return rc == PL_STOP ? 0 : rc;
@@ -580,13 +616,16 @@ int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err)
 		rc = take_sample(&g, i, err);
 	rc = agree_splitters(&g, rc, err);
 	rc = shuffle_rows(&g, i, &wire, rc, err);
-	if (rc == 0)
+	/* The instance goes once its rows are sent, or read back. */
+	if (rc == 0 && !g.own)
 		rc = pl_exec_reset_local(x, i, err);
 	if (rc == 0 && local->split == PL_SPLIT_RANGE_MERGE)
 		rc = merge_sorted(&g, i, err);
 	else if (rc == 0)
 		rc = pl_shuffle_merge_received(&g.sh, i, &local->partial_schema,
 					       err);
+	if (rc == 0 && g.own)
+		rc = pl_exec_reset_local(x, i, err);
 	pl_shuffle_free(&g.sh);
 	pl_column_free(&g.dcol, pool);
 	free(g.token);

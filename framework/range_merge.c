@@ -71,10 +71,44 @@ static size_t winner(const merge *m, size_t *second)
 	return best;
 }
 
+static void clear_batch(pl_batch *b)
+{
+	for (size_t c = 0; c < b->ncols; c++) {
+		b->cols[c].len = 0;
+		b->cols[c].arena_len = 0;
+	}
+	b->nrows = 0;
+}
+
+static int own(const merge *m, size_t r)
+{
+	return m->spec->read_own != NULL && r == m->spec->own;
+}
+
+/* Moves the own run's head on to its next rows, in the batch it keeps. */
+static int refill_own(merge *m, head *h, pl_error *err)
+{
+	if (h->b == NULL) {
+		h->b = pl_batch_new(m->spec->out_schema, 0, m->pool, err);
+		if (h->b == NULL)
+			return PL_ERR_NOMEM;
+	}
+	clear_batch(h->b);
+	h->row = 0;
+	int rc = m->spec->read_own(m->spec->own_arg, h->b, err);
+	if (rc == 0 && h->b->nrows == 0) {
+		pl_batch_free(h->b, m->pool);
+		h->b = NULL;
+	}
+	return rc;
+}
+
 /* Moves head r on to its run's next non-empty batch, or to its end. */
 static int refill(merge *m, size_t r, pl_error *err)
 {
 	head *h = &m->h[r];
+	if (own(m, r))
+		return refill_own(m, h, err);
 	do {
 		pl_batch_free(h->b, m->pool);
 		h->b = NULL;
@@ -92,11 +126,7 @@ static int flush(merge *m, const pl_emitter *out, pl_error *err)
 	if (o->nrows == 0)
 		return 0;
 	int rc = pl_emit(out, o, err);
-	for (size_t c = 0; c < o->ncols; c++) {
-		o->cols[c].len = 0;
-		o->cols[c].arena_len = 0;
-	}
-	o->nrows = 0;
+	clear_batch(o);
 	return rc;
 }
 
@@ -126,9 +156,10 @@ static int run_merge(merge *m, const pl_emitter *out, pl_error *err)
 	const pl_range_merge_spec *sp = m->spec;
 	int rc = 0;
 	for (size_t r = 0; rc == 0 && r < sp->nruns; r++)
-		if (sp->runs[r] != NULL &&
-		    (rc = pl_run_cursor_open(sp->runs[r], sp->schema,
-					     &m->h[r].cur, err)) == 0)
+		if (own(m, r) ||
+		    (sp->runs[r] != NULL &&
+		     (rc = pl_run_cursor_open(sp->runs[r], sp->schema,
+					      &m->h[r].cur, err)) == 0))
 			rc = refill(m, r, err);
 	while (rc == 0) {
 		size_t t, s = winner(m, &t);

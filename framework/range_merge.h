@@ -30,6 +30,12 @@ typedef struct pl_range_merge_spec {
 	const pl_range_key *keys;
 	size_t nkeys;
 	size_t chunk_rows; /* rows per output batch, at most */
+	/* Optional: run `own` (< nruns) is read through read_own instead of
+	 * runs[own]: it fills an empty batch of out_schema with the run's
+	 * next rows, none at its end. */
+	size_t own;
+	int (*read_own)(void *arg, pl_batch *b, pl_error *err);
+	void *own_arg;
 } pl_range_merge_spec;
 
 /* Emits the rows of all runs to out in key order, equal rows in run

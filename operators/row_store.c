@@ -214,9 +214,8 @@ void pl_row_store_clear_batch(pl_batch *b)
 	b->nrows = 0;
 }
 
-/* Fills b with rows idx[from..from+n) (or from..from+n) of the store. */
-static int fill(pl_batch *b, const pl_row_store *rs, const uint32_t *idx,
-		size_t from, size_t n, pl_pool *pool, pl_error *err)
+int pl_row_store_fill(pl_batch *b, const pl_row_store *rs, const uint32_t *idx,
+		      size_t from, size_t n, pl_pool *pool, pl_error *err)
 {
 	pl_row_store_clear_batch(b);
 	for (size_t j = 0; j < rs->ncols; j++) {
@@ -244,7 +243,7 @@ int pl_row_store_emit(const pl_row_store *rs, const uint32_t *idx, size_t n,
 	int rc = 0;
 	for (size_t from = 0; from < n && rc == 0; from += chunk_rows) {
 		size_t m = n - from < chunk_rows ? n - from : chunk_rows;
-		rc = fill(b, rs, idx, from, m, pool, err);
+		rc = pl_row_store_fill(b, rs, idx, from, m, pool, err);
 		if (rc == 0)
 			rc = pl_emit(out, b, err);
 	}

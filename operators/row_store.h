@@ -61,6 +61,11 @@ pl_batch *pl_row_store_new_batch(const pl_row_store *rs, size_t cap,
 /* Empties a batch for reuse, keeping its buffers. */
 void pl_row_store_clear_batch(pl_batch *b);
 
+/* Fills b (a batch of the store's columns) with rows idx[from..from+n)
+ * of the store, or rows from..from+n when idx is NULL. */
+int pl_row_store_fill(pl_batch *b, const pl_row_store *rs, const uint32_t *idx,
+		      size_t from, size_t n, pl_pool *pool, pl_error *err);
+
 /* Emits rows idx[0..n) (idx NULL: rows 0..n) in batches of at most
  * chunk_rows. Returns 0, PL_STOP when downstream wants no more, or an
  * error. */

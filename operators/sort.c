@@ -393,6 +393,19 @@ static int top_sorted_rows(sort_state *st, pl_pool *pool, uint32_t **idx,
 /* Without a limit the whole order can be split across ranks by key
  * ranges (sample sort, framework/exec_range.c), since partial emits the
  * rows sorted, and the same rows again when asked twice. */
+/* pl_operator.rows_at: rows of the sorted permutation partial emitted. */
+static int sort_rows_at(pl_operator *op, uint64_t from, size_t n, pl_batch *out,
+			pl_error *err)
+{
+	sort_state *st = op->state;
+	if (st->perm == NULL || from > st->nperm || n > st->nperm - from)
+		return pl_error_set(err, PL_ERR_INTERNAL,
+				    "sort: rows %llu+%zu of %zu asked for",
+				    (unsigned long long)from, n, st->nperm);
+	return pl_row_store_fill(out, &st->rows, st->perm, (size_t)from, n,
+				 op->env->pool, err);
+}
+
 static int set_range(pl_operator *op, sort_state *st, pl_error *err)
 {
 	st->range =
@@ -405,6 +418,7 @@ static int set_range(pl_operator *op, sort_state *st, pl_error *err)
 	op->split = PL_SPLIT_RANGE_MERGE;
 	op->range_keys = st->range;
 	op->nrange_keys = st->norder;
+	op->rows_at = sort_rows_at;
 	return 0;
 }
 
@@ -527,6 +541,7 @@ static size_t held(const sort_state *st, const pl_column *cols, size_t store,
 static int spill_run(pl_operator *op, sort_state *st, pl_error *err)
 {
 	pl_pool *pool = op->env->pool;
+	op->rows_at = NULL; /* the rows are now a merge of runs */
 	uint32_t *idx;
 	size_t n;
 	int rc = sorted_rows(st, pool, &idx, &n, err);

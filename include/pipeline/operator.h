@@ -250,6 +250,16 @@ struct pl_operator {
 	 * rows at a time, into one file instead of parts copied together in
 	 * rank order at the end. */
 	int any_order;
+	/* Optional, with PL_SPLIT_RANGE_MERGE: fills out (an empty batch of
+	 * partial_schema, the runtime's) with rows [from, from + n) of what
+	 * partial emits. Set by init; the operator clears it when that stops
+	 * being possible (a sort that spilled). When it is still set after
+	 * the input has ended, the runtime keeps the instance until the
+	 * merge and reads this rank's own range through it, after partial,
+	 * instead of sending those rows to itself. Returns 0 or a PL_ERR_*
+	 * with err set. */
+	int (*rows_at)(pl_operator *op, uint64_t from, size_t n, pl_batch *out,
+		       pl_error *err);
 };
 
 /* The layout a plugin was compiled against: the API version and the sizes

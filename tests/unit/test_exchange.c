@@ -35,13 +35,20 @@ static void teardown(fixture *f)
 	pl_pool_destroy(f->pool);
 }
 
+static pl_exchange *open_opts(fixture *f, size_t round_bytes, int level,
+			      int direct_self, int drop_self)
+{
+	static const size_t keys[] = {0};
+	pl_exchange_opts o = {keys,  1,		  round_bytes,
+			      level, direct_self, drop_self};
+	return pl_exchange_create(MPI_COMM_WORLD, &f->schema, &o, f->pool,
+				  &f->err);
+}
+
 static pl_exchange *open_direct(fixture *f, size_t round_bytes, int level,
 				int direct_self)
 {
-	static const size_t keys[] = {0};
-	pl_exchange_opts o = {keys, 1, round_bytes, level, direct_self};
-	return pl_exchange_create(MPI_COMM_WORLD, &f->schema, &o, f->pool,
-				  &f->err);
+	return open_opts(f, round_bytes, level, direct_self, 0);
 }
 
 /* Row (key, val, name): name is "v<val>", or NULL when val % 7 == 0. */
@@ -122,8 +129,9 @@ static pl_batch *make_rows(fixture *f, int r, int from, int n)
 	return b;
 }
 
-/* The rows and sum of val this rank must receive, from the formula. */
-static void expected(fixture *f, int64_t *rows, int64_t *sum)
+/* The rows and sum of val this rank must receive, from the formula;
+ * without its own rows when drop_own. */
+static void expected_from(fixture *f, int drop_own, int64_t *rows, int64_t *sum)
 {
 	static const size_t key[] = {0};
 	int most = rows_of(f->nranks - 1);
@@ -134,13 +142,18 @@ static void expected(fixture *f, int64_t *rows, int64_t *sum)
 		if (pl_hash_partition(h, f->nranks) != f->rank)
 			continue;
 		for (int r = 0; r < f->nranks; r++) {
-			if (i < rows_of(r)) {
+			if (i < rows_of(r) && !(drop_own && r == f->rank)) {
 				++*rows;
 				*sum += (int64_t)r * 1000 + i;
 			}
 		}
 	}
 	pl_batch_free(keys, f->pool);
+}
+
+static void expected(fixture *f, int64_t *rows, int64_t *sum)
+{
+	expected_from(f, 0, rows, sum);
 }
 
 /* Pushes this rank's rows in chunks of `chunk`, then finishes. */
@@ -187,6 +200,25 @@ static void shuffle_by_key(size_t round_bytes, int level, int direct_self)
 	CU_ASSERT_EQUAL(st.rows_recv, (uint64_t)rows);
 	if (level != 0 && f.nranks > 1)
 		CU_ASSERT(st.bytes_sent < st.bytes_raw);
+	pl_exchange_destroy(x);
+	teardown(&f);
+}
+
+/* Under drop_self a rank's own rows never reach it (the caller reads
+ * them by other means); every other rank's rows for it do. */
+static void shuffle_drop_self(void)
+{
+	fixture f;
+	setup(&f);
+	pl_exchange *x = open_opts(&f, 4096, 0, 1, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	tally t = {f.rank, f.nranks, 0, 0, 0, 0, 0};
+	CU_ASSERT_EQUAL(shuffle(&f, x, &t, 1000), 0);
+	int64_t rows, sum;
+	expected_from(&f, 1, &rows, &sum);
+	CU_ASSERT_EQUAL(t.bad, 0);
+	CU_ASSERT_EQUAL(t.rows, rows);
+	CU_ASSERT_EQUAL(t.sum, sum);
 	pl_exchange_destroy(x);
 	teardown(&f);
 }
@@ -501,6 +533,7 @@ static const pl_test tests[] = {
     {"shuffle_raw", shuffle_raw},
     {"shuffle_compressed", shuffle_compressed},
     {"shuffle_direct_self", shuffle_direct_self},
+    {"shuffle_drop_self", shuffle_drop_self},
     {"kept_rows_not_encoded", kept_rows_not_encoded},
     {"rounds_bounded_before_compression", rounds_bounded_before_compression},
     {"gather_in_rank_order", gather_in_rank_order},

@@ -155,8 +155,13 @@ static void merge_case(int desc, size_t on_disk, size_t chunk)
 	fixture f;
 	setup(&f, desc, on_disk);
 	pl_range_key key = {0, desc};
-	pl_range_merge_spec spec = {f.runs, NRUNS, &f.schema, &f.out,
-				    &key,   1,	   chunk};
+	pl_range_merge_spec spec = {.runs = f.runs,
+				    .nruns = NRUNS,
+				    .schema = &f.schema,
+				    .out_schema = &f.out,
+				    .keys = &key,
+				    .nkeys = 1,
+				    .chunk_rows = chunk};
 	sink s = {.chunk = chunk};
 	pl_emitter e = {take, &s};
 	CU_ASSERT_EQUAL(pl_range_merge(&spec, f.pool, &e, &f.err), 0);
@@ -189,8 +194,13 @@ static void absent_run_and_stop(void)
 	setup(&f, 0, 1);
 	pl_run_file *runs[NRUNS + 1] = {f.runs[0], NULL, f.runs[1], f.runs[2]};
 	pl_range_key key = {0, 0};
-	pl_range_merge_spec spec = {runs, NRUNS + 1, &f.schema, &f.out,
-				    &key, 1,	     100};
+	pl_range_merge_spec spec = {.runs = runs,
+				    .nruns = NRUNS + 1,
+				    .schema = &f.schema,
+				    .out_schema = &f.out,
+				    .keys = &key,
+				    .nkeys = 1,
+				    .chunk_rows = 100};
 	sink s = {.chunk = 100, .stop_after = 3};
 	pl_emitter e = {take, &s};
 	CU_ASSERT_EQUAL(pl_range_merge(&spec, f.pool, &e, &f.err), PL_STOP);
@@ -199,11 +209,81 @@ static void absent_run_and_stop(void)
 	teardown(&f);
 }
 
+/* A reader of one run as the merge's own run: its rows in batches of 123,
+ * the first three columns only, the way a rank reads its own range back
+ * from its sort. */
+typedef struct own_run {
+	fixture *f;
+	pl_run_cursor *cur;
+	pl_batch *b;
+	size_t row, calls;
+} own_run;
+
+static int read_own(void *arg, pl_batch *out, pl_error *err)
+{
+	own_run *o = arg;
+	o->calls++;
+	CU_ASSERT_EQUAL(out->nrows, 0);
+	if (o->b != NULL && o->row == o->b->nrows) {
+		pl_batch_free(o->b, o->f->pool);
+		o->b = NULL;
+	}
+	if (o->b == NULL) {
+		o->row = 0;
+		int rc = pl_run_cursor_next(o->cur, &o->b, err);
+		if (rc != 0 || o->b == NULL)
+			return rc;
+	}
+	size_t n = o->b->nrows - o->row < 123 ? o->b->nrows - o->row : 123;
+	for (size_t c = 0; c < out->ncols; c++)
+		if (pl_column_append_range(&out->cols[c], &o->b->cols[c],
+					   o->row, n, o->f->pool, err) != 0)
+			return PL_ERR_NOMEM;
+	out->nrows = n;
+	o->row += n;
+	return 0;
+}
+
+/* Run 1 read through the own-run reader instead of its file: the same
+ * order, every row once, in both directions. */
+static void own_run_read_back(void)
+{
+	for (int desc = 0; desc < 2; desc++) {
+		fixture f;
+		setup(&f, desc, 2);
+		own_run o = {&f, NULL, NULL, 0, 0};
+		CU_ASSERT_EQUAL_FATAL(
+		    pl_run_cursor_open(f.runs[1], &f.schema, &o.cur, &f.err),
+		    0);
+		pl_range_key key = {0, desc};
+		pl_range_merge_spec spec = {.runs = f.runs,
+					    .nruns = NRUNS,
+					    .schema = &f.schema,
+					    .out_schema = &f.out,
+					    .keys = &key,
+					    .nkeys = 1,
+					    .chunk_rows = 500,
+					    .own = 1,
+					    .read_own = read_own,
+					    .own_arg = &o};
+		sink s = {.chunk = 500};
+		pl_emitter e = {take, &s};
+		CU_ASSERT_EQUAL(pl_range_merge(&spec, f.pool, &e, &f.err), 0);
+		CU_ASSERT_EQUAL(s.bad, 0);
+		CU_ASSERT_EQUAL(s.rows, (size_t)NRUNS * ROWS);
+		CU_ASSERT(o.calls > ROWS / 123);
+		pl_batch_free(o.b, f.pool);
+		CU_ASSERT_EQUAL(pl_run_cursor_destroy(o.cur, &f.err), 0);
+		teardown(&f);
+	}
+}
+
 static const pl_test tests[] = {
     {"ascending_in_memory", ascending_in_memory},
     {"descending_on_disk", descending_on_disk},
     {"mixed_runs_small_chunks", mixed_runs_small_chunks},
     {"absent_run_and_stop", absent_run_and_stop},
+    {"own_run_read_back", own_run_read_back},
     {NULL, NULL},
 };
 
