@@ -150,18 +150,26 @@ static int take(void *arg, pl_batch *b, pl_error *err)
 								    : 0;
 }
 
+/* A merge of the fixture's runs (or runs, when not NULL) by key. */
+static pl_range_merge_spec spec_of(fixture *f, pl_run_file **runs, size_t nruns,
+				   const pl_range_key *key, size_t chunk)
+{
+	pl_range_merge_spec spec = {.runs = runs ? runs : f->runs,
+				    .nruns = nruns,
+				    .schema = &f->schema,
+				    .out_schema = &f->out,
+				    .keys = key,
+				    .nkeys = 1,
+				    .chunk_rows = chunk};
+	return spec;
+}
+
 static void merge_case(int desc, size_t on_disk, size_t chunk)
 {
 	fixture f;
 	setup(&f, desc, on_disk);
 	pl_range_key key = {0, desc};
-	pl_range_merge_spec spec = {.runs = f.runs,
-				    .nruns = NRUNS,
-				    .schema = &f.schema,
-				    .out_schema = &f.out,
-				    .keys = &key,
-				    .nkeys = 1,
-				    .chunk_rows = chunk};
+	pl_range_merge_spec spec = spec_of(&f, NULL, NRUNS, &key, chunk);
 	sink s = {.chunk = chunk};
 	pl_emitter e = {take, &s};
 	CU_ASSERT_EQUAL(pl_range_merge(&spec, f.pool, &e, &f.err), 0);
@@ -194,13 +202,7 @@ static void absent_run_and_stop(void)
 	setup(&f, 0, 1);
 	pl_run_file *runs[NRUNS + 1] = {f.runs[0], NULL, f.runs[1], f.runs[2]};
 	pl_range_key key = {0, 0};
-	pl_range_merge_spec spec = {.runs = runs,
-				    .nruns = NRUNS + 1,
-				    .schema = &f.schema,
-				    .out_schema = &f.out,
-				    .keys = &key,
-				    .nkeys = 1,
-				    .chunk_rows = 100};
+	pl_range_merge_spec spec = spec_of(&f, runs, NRUNS + 1, &key, 100);
 	sink s = {.chunk = 100, .stop_after = 3};
 	pl_emitter e = {take, &s};
 	CU_ASSERT_EQUAL(pl_range_merge(&spec, f.pool, &e, &f.err), PL_STOP);
@@ -256,16 +258,10 @@ static void own_run_read_back(void)
 		    pl_run_cursor_open(f.runs[1], &f.schema, &o.cur, &f.err),
 		    0);
 		pl_range_key key = {0, desc};
-		pl_range_merge_spec spec = {.runs = f.runs,
-					    .nruns = NRUNS,
-					    .schema = &f.schema,
-					    .out_schema = &f.out,
-					    .keys = &key,
-					    .nkeys = 1,
-					    .chunk_rows = 500,
-					    .own = 1,
-					    .read_own = read_own,
-					    .own_arg = &o};
+		pl_range_merge_spec spec = spec_of(&f, NULL, NRUNS, &key, 500);
+		spec.own = 1;
+		spec.read_own = read_own;
+		spec.own_arg = &o;
 		sink s = {.chunk = 500};
 		pl_emitter e = {take, &s};
 		CU_ASSERT_EQUAL(pl_range_merge(&spec, f.pool, &e, &f.err), 0);
