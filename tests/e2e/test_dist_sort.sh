@@ -132,6 +132,17 @@ case_sort_then_limit() {
   check_all_ranks 0
 }
 
+# --explain on 2 ranks says the sort is a sample sort whose ranks read
+# their own range back instead of sending it to themselves.
+case_explain_own_range() {
+  make_input 100
+  make_job "k"
+  mpirun --oversubscribe -n 2 "$bin" --explain job.conf >explain.txt 2>&1 ||
+    fail "--explain failed" || return 1
+  grep -q "sample sort; each rank reads its own range back" explain.txt ||
+    fail "explain: $(grep -i sort explain.txt)"
+}
+
 # An empty input and an input smaller than the ranks.
 case_tiny_inputs() {
   printf 'id,k,s,f\n' >in.csv
