@@ -39,6 +39,15 @@ void pl_batch_free(pl_batch *b, pl_pool *pool)
 	free(b);
 }
 
+void pl_batch_clear(pl_batch *b)
+{
+	for (size_t j = 0; j < b->ncols; j++) {
+		b->cols[j].len = 0;
+		b->cols[j].arena_len = 0;
+	}
+	b->nrows = 0;
+}
+
 void pl_batch_sync_rows(pl_batch *b)
 {
 	b->nrows = b->ncols ? b->cols[0].len : 0;

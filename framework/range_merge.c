@@ -71,15 +71,6 @@ static size_t winner(const merge *m, size_t *second)
 	return best;
 }
 
-static void clear_batch(pl_batch *b)
-{
-	for (size_t c = 0; c < b->ncols; c++) {
-		b->cols[c].len = 0;
-		b->cols[c].arena_len = 0;
-	}
-	b->nrows = 0;
-}
-
 static int own(const merge *m, size_t r)
 {
 	return m->spec->read_own != NULL && r == m->spec->own;
@@ -93,7 +84,7 @@ static int refill_own(merge *m, head *h, pl_error *err)
 		if (h->b == NULL)
 			return PL_ERR_NOMEM;
 	}
-	clear_batch(h->b);
+	pl_batch_clear(h->b);
 	h->row = 0;
 	int rc = m->spec->read_own(m->spec->own_arg, h->b, err);
 	if (rc == 0 && h->b->nrows == 0) {
@@ -126,7 +117,7 @@ static int flush(merge *m, const pl_emitter *out, pl_error *err)
 	if (o->nrows == 0)
 		return 0;
 	int rc = pl_emit(out, o, err);
-	clear_batch(o);
+	pl_batch_clear(o);
 	return rc;
 }
 

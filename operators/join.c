@@ -386,7 +386,7 @@ static int gather_pending(join_state *st, pl_pool *pool, pl_error *err)
 	if (st->ngathered == st->npairs)
 		return 0;
 	if (st->ngathered == 0)
-		pl_row_store_clear_batch(b);
+		pl_batch_clear(b);
 	int rc = pl_join_table_gather(st, &b->cols[st->nleft],
 				      st->ridx + st->ngathered,
 				      st->npairs - st->ngathered, pool, err);

@@ -223,7 +223,7 @@ static int to_wire(join_state *st, int side, const pl_column *cols, size_t from,
 		   size_t n, pl_pool *pool, pl_error *err)
 {
 	pl_batch *w = st->wire;
-	pl_row_store_clear_batch(w);
+	pl_batch_clear(w);
 	int rc = 0;
 	for (size_t k = 0; rc == 0 && k < st->nkeys; k++) {
 		size_t c = side == 0 ? (size_t)st->keys[k].left : k;

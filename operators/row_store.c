@@ -205,19 +205,10 @@ pl_batch *pl_row_store_new_batch(const pl_row_store *rs, size_t cap,
 	return b;
 }
 
-void pl_row_store_clear_batch(pl_batch *b)
-{
-	for (size_t j = 0; j < b->ncols; j++) {
-		b->cols[j].len = 0;
-		b->cols[j].arena_len = 0;
-	}
-	b->nrows = 0;
-}
-
 int pl_row_store_fill(pl_batch *b, const pl_row_store *rs, const uint32_t *idx,
 		      size_t from, size_t n, pl_pool *pool, pl_error *err)
 {
-	pl_row_store_clear_batch(b);
+	pl_batch_clear(b);
 	for (size_t j = 0; j < rs->ncols; j++) {
 		int rc = idx ? pl_column_append_take(&b->cols[j], &rs->cols[j],
 						     idx + from, n, pool, err)

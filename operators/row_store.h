@@ -58,9 +58,6 @@ int pl_row_store_push_nulls(pl_row_store *rs, pl_pool *pool, pl_error *err);
 pl_batch *pl_row_store_new_batch(const pl_row_store *rs, size_t cap,
 				 pl_pool *pool, pl_error *err);
 
-/* Empties a batch for reuse, keeping its buffers. */
-void pl_row_store_clear_batch(pl_batch *b);
-
 /* Fills b (a batch of the store's columns) with rows idx[from..from+n)
  * of the store, or rows from..from+n when idx is NULL. */
 int pl_row_store_fill(pl_batch *b, const pl_row_store *rs, const uint32_t *idx,

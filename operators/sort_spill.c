@@ -238,7 +238,7 @@ static int read_message(merger *m, cursor *c, pl_error *err)
  * at the run's end. */
 static int load(merger *m, cursor *c, pl_error *err)
 {
-	pl_row_store_clear_batch(c->b);
+	pl_batch_clear(c->b);
 	c->row = 0;
 	while (c->b->nrows == 0 && c->rest.start < c->rest.end) {
 		size_t used;
@@ -367,14 +367,14 @@ static int send(merger *m, pl_error *err)
 		return 0;
 	int rc = m->sink(m->arg, o, err);
 	if (rc == 0 && grouped(m)) {
-		pl_row_store_clear_batch(m->last);
+		pl_batch_clear(m->last);
 		for (size_t j = 0; j < o->ncols && rc == 0; j++)
 			rc = pl_column_append_range(&m->last->cols[j],
 						    &o->cols[j], o->nrows - 1,
 						    1, m->s->pool, err);
 		m->last->nrows = 1;
 	}
-	pl_row_store_clear_batch(o);
+	pl_batch_clear(o);
 	return rc;
 }
 

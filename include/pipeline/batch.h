@@ -294,6 +294,9 @@ PL_API void pl_batch_free(pl_batch *b, pl_pool *pool);
 /* Sets nrows to the length of column 0 (after filling columns by hand). */
 PL_API void pl_batch_sync_rows(pl_batch *b);
 
+/* Empties b for refilling: no rows, every column's buffers kept. */
+PL_API void pl_batch_clear(pl_batch *b);
+
 /* Bytes the batch holds from the pool. */
 PL_API size_t pl_batch_bytes(const pl_batch *b);
 
