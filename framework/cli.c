@@ -361,9 +361,9 @@ static int single_node_ranks(const pl_cli_args *a, int want)
 	return pl_ranks_auto(bytes, pl_cpu_count());
 }
 
-/* No launcher: the job runs in this process alone, or on ranks it spawns.
- * The parent plans first, so that a job.conf error is found (and exits 2)
- * before any rank starts. */
+/* No launcher: the job runs in this process alone, or on ranks it starts
+ * under mpirun (or spawns, without mpirun). The parent plans first, so
+ * that a job.conf error is found (and exits 2) before any rank starts. */
 static int run_single_node(const pl_cli_args *a,
 			   const pl_operator_def *const *builtins, int want,
 			   char **argv)
@@ -376,9 +376,15 @@ static int run_single_node(const pl_cli_args *a,
 		return status;
 	pl_error err;
 	pl_error_clear(&err);
+	int rc = pl_launch_siblings(nranks, argv, &status, &err);
+	if (rc <= 0) {
+		if (rc < 0)
+			report(&err, 0, 1, 1);
+		return rc == 0 ? status : exit_status(rc);
+	}
 	MPI_Comm comm;
 	int alike = 0;
-	int rc = pl_launch_spawn(nranks, argv, &comm, &err);
+	rc = pl_launch_spawn(nranks, argv, &comm, &err);
 	if (rc != 0 && comm == MPI_COMM_NULL) {
 		report(&err, 0, 1, 1);
 		return exit_status(rc);

@@ -155,9 +155,9 @@ static void give_up(const pid_t *pids, int n, int rank)
 	_exit(1);
 }
 
-/* The parent's pid of pid from /proc/PID/stat ("pid (comm) state ppid",
- * comm may hold spaces and parentheses), or -1. */
-static pid_t parent_of(pid_t pid)
+/* From /proc/PID/stat ("pid (comm) state ppid", comm may hold spaces and
+ * parentheses). */
+pid_t pl_proc_parent(pid_t pid)
 {
 	char path[64], buf[512];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -217,7 +217,7 @@ static void find_starting(void)
 		struct dirent *e;
 		while ((e = readdir(dir)) != NULL) {
 			pid_t pid = (pid_t)atoi(e->d_name), pp;
-			if (pid <= 0 || (pp = parent_of(pid)) <= 0)
+			if (pid <= 0 || (pp = pl_proc_parent(pid)) <= 0)
 				continue;
 			if (pass == 0) {
 				if (pp == me && ndaemons < 8)
@@ -344,6 +344,23 @@ static int gather_pids(MPI_Comm comm, int nranks, pl_error *err)
 	return 0;
 }
 
+const char *pl_launch_self(pl_error *err)
+{
+	if (self_exe[0] != '\0')
+		return self_exe;
+	ssize_t len =
+	    readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (len <= 0) {
+		pl_error_set(err, PL_ERR_IO,
+			     "cannot find this program to start more ranks: "
+			     "/proc/self/exe: %s",
+			     strerror(errno));
+		return NULL;
+	}
+	self_exe[len] = '\0';
+	return self_exe;
+}
+
 int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
 {
 	*comm = MPI_COMM_NULL;
@@ -351,15 +368,8 @@ int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
 	 * costs 0.2 s. More ranks than cores are the user's choice. */
 	setenv("OMPI_MCA_pml", "ob1", 0);
 	setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
-	/* Resolved here: in Open MPI's daemon, /proc/self/exe is the daemon. */
-	ssize_t len =
-	    readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
-	if (len <= 0)
-		return pl_error_set(err, PL_ERR_IO,
-				    "cannot find this program to start more "
-				    "ranks: /proc/self/exe: %s",
-				    strerror(errno));
-	self_exe[len] = '\0';
+	if (pl_launch_self(err) == NULL)
+		return PL_ERR_IO;
 	int *codes = calloc((size_t)nranks, sizeof(*codes));
 	if (codes == NULL)
 		return pl_error_nomem(err, "the spawn");
@@ -396,8 +406,10 @@ int pl_launch_join(MPI_Comm *comm, int *spawned, pl_error *err)
 	MPI_Comm parent;
 	MPI_Comm_get_parent(&parent);
 	*spawned = parent != MPI_COMM_NULL;
-	if (!*spawned)
+	if (!*spawned) {
+		*spawned = pl_launch_sibling_join(pl_comm_rank(*comm));
 		return 0;
+	}
 	intercomm = parent;
 	MPI_Intercomm_merge(parent, 1, comm);
 	return pl_mpi_agree(*comm, gather_pids(*comm, pl_comm_size(*comm), err),
@@ -450,11 +462,63 @@ int pl_launch_end(MPI_Comm *comm, int status, const char *line)
 	gather_lines(*comm, line);
 	MPI_Reduce(&status, &worst, 1, MPI_INT, MPI_MAX, 0, *comm);
 	stop_watch();
-	MPI_Comm_free(comm);
-	MPI_Comm_disconnect(&intercomm);
+	if (intercomm != MPI_COMM_NULL) {
+		MPI_Comm_free(comm);
+		MPI_Comm_disconnect(&intercomm);
+	}
 	MPI_Finalize();
 	if (rank != 0)
 		return 0;
 	wait_children();
-	return worst;
+	return pl_launch_sibling_status(worst);
+}
+
+int pl_launch_track_ranks(int nranks, int *seen)
+{
+	if (starting == NULL) {
+		starting = calloc((size_t)nranks, sizeof(*starting));
+		if (starting == NULL)
+			return 0;
+		nstarting = nranks;
+	}
+	find_starting();
+	int found = 0;
+	for (int i = 0; i < nstarting; i++)
+		found += starting[i] > 0;
+	*seen |= found > 0;
+	if (found < nstarting)
+		return 0;
+	children = starting;
+	starting = NULL;
+	nchildren = nstarting;
+	nstarting = 0;
+	atomic_store(&pids_known, 1);
+	if (pending_signal)
+		pl_launch_forward_signal(pending_signal);
+	return 1;
+}
+
+int pl_launch_ranks(pid_t *pids, int n)
+{
+	if (!atomic_load(&pids_known) || n != nchildren)
+		return -1;
+	memcpy(pids, children, (size_t)n * sizeof(*pids));
+	return 0;
+}
+
+void pl_launch_untrack_ranks(void)
+{
+	pid_t *pids = children;
+	nchildren = 0;
+	children = NULL;
+	atomic_store(&pids_known, 0);
+	free(pids);
+	free(starting);
+	starting = NULL;
+	nstarting = 0;
+}
+
+int pl_launch_signal(void)
+{
+	return pending_signal;
 }

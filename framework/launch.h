@@ -1,7 +1,9 @@
 /* Single-node mode on all cores: how many ranks `pipeline job.conf` runs
- * when no launcher (mpirun, srun) started it, and starting them from the
- * one process with MPI_Comm_spawn. The job then runs on the intracommunicator
- * of parent (rank 0) and children exactly as it would under mpirun.
+ * when no launcher (mpirun, srun) started it, and starting them: as
+ * siblings under mpirun (launch_siblings.c) or, without mpirun, from the
+ * one process with MPI_Comm_spawn. A spawned job runs on the
+ * intracommunicator of parent (rank 0) and children exactly as it would
+ * under mpirun.
  *
  * Open MPI does not stop a spawning parent when a child dies, nor wait
  * for the children when the parent exits: this file does both (a watchdog
@@ -11,6 +13,7 @@
 
 #include <mpi.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "pipeline/error.h"
 
@@ -48,6 +51,50 @@ int pl_cpu_count(void);
 int pl_input_bytes(const char *conf_path, char *const *sets, size_t nsets,
 		   uint64_t *bytes, int *from_stdin, pl_error *err);
 
+/* In the process started without a launcher: runs nranks copies of this
+ * program with argv[1..] (NULL-terminated) as siblings under Open MPI's
+ * launcher (PIPELINE_MPIRUN, else the mpiexec found at build time, else
+ * mpirun on PATH), so that they reach each other through shared memory,
+ * and waits for them. This process computes nothing: it hands rank 0 its
+ * standard output and error, forwards signals to the ranks and sets
+ * *status to the job's exit status, which rank 0 sends it (a rank that
+ * dies, or ranks that never start, are told on standard error and give
+ * 1). Returns 0 when the job ran, 1 when no launcher could be run (the
+ * caller spawns instead: pl_launch_spawn), or a negative code with err. */
+int pl_launch_siblings(int nranks, char **argv, int *status, pl_error *err);
+
+/* In a rank under a launcher, after MPI_Init: whether pl_launch_siblings
+ * started it (1) or not (0). Rank 0 of such a run takes the parent's
+ * standard output and error as its own. */
+int pl_launch_sibling_join(int rank);
+
+/* Rank 0 of a run pl_launch_siblings started: sends status to the parent
+ * and returns 0, so that the launcher has no failure of its own to tell;
+ * status itself when it cannot be sent (or the rank is not such). */
+int pl_launch_sibling_status(int status);
+
+/* For launch_siblings.c. This program's path (cached), or NULL with err. */
+const char *pl_launch_self(pl_error *err);
+
+/* The parent of pid from /proc, or -1. */
+pid_t pl_proc_parent(pid_t pid);
+
+/* Looks for nranks ranks: this program, run by a child of this process
+ * (the launcher), each known by its OMPI_COMM_WORLD_RANK. Sets *seen once
+ * one is found; returns 1 once all are, from when on signals are
+ * forwarded to them (and one that came before is forwarded then). */
+int pl_launch_track_ranks(int nranks, int *seen);
+
+/* Copies the n ranks' pids once pl_launch_track_ranks has found them all
+ * (0), else -1. */
+int pl_launch_ranks(pid_t *pids, int n);
+
+/* Forgets the ranks pl_launch_track_ranks found. */
+void pl_launch_untrack_ranks(void);
+
+/* The last signal pl_launch_forward_signal was given, or 0. */
+int pl_launch_signal(void);
+
 /* In the process started without a launcher: starts MPI (with the
  * single-node settings: pml ob1, oversubscription allowed, unless the
  * user set them), spawns nranks - 1 copies of this program with argv[1..]
@@ -63,9 +110,11 @@ int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err);
  * which is collective). */
 int pl_launch_join(MPI_Comm *comm, int *spawned, pl_error *err);
 
-/* Sends sig to the spawned children: a Ctrl-C reaches only the parent
- * (Open MPI starts the children in a session of their own). A signal that
- * comes before they are known is sent once they are. Async-signal-safe. */
+/* Sends sig to the ranks this process started (spawned, or siblings once
+ * pl_launch_track_ranks found them): a Ctrl-C reaches only the parent
+ * (Open MPI starts spawned children in a session of their own, and
+ * mpirun runs in a process group of its own). A signal that comes before
+ * they are known is sent once they are. Async-signal-safe. */
 void pl_launch_forward_signal(int sig);
 
 /* The end of a spawned run, collective over comm: rank 0 prints every

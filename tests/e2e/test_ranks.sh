@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Single-node mode: `pipeline --ranks N job.conf` without mpirun spawns its
-# own ranks. Same answers as one process, errors and Ctrl-C handled as
+# Single-node mode: `pipeline --ranks N job.conf` without mpirun starts its
+# own ranks (under mpirun, or spawned when PIPELINE_MPIRUN is empty). Same answers as one process, errors and Ctrl-C handled as
 # under mpirun, job.conf errors found before anything is spawned, and no
 # process left behind.
 #   test_ranks.sh PIPELINE BUILD_DIR [CASE ...]
@@ -264,6 +264,62 @@ case_output_parts() {
   [ "$(cat out.csv)" = "$(awk -F, 'NR == 1 || $2 > 29990' d.csv)" ] || fail "empty parts: $(cat out.csv)"
 }
 
+# Standard output under several ranks is the caller's own: rank 0 writes
+# to the parent's descriptor (passed over a socket, not copied through
+# mpirun), so output appended to a file after a line the caller wrote
+# lands after it, in rank order, and a pipe gets every byte; progress and
+# messages reach the caller's standard error. Also when spawned.
+case_stdout_ranks() {
+  awk 'BEGIN { print "k,v"; for (i = 0; i < 200000; i++) print "k" i % 7 "," i }' >d.csv
+  printf '[source]\npath = %s\n[filter]\nwhere = v %% 7 != 3\n[sink]\npath = -\n' "$PWD/d.csv" >job.conf
+  awk -F, 'NR == 1 || $2 % 7 != 3' d.csv >want.txt
+  local n launcher
+  for launcher in default ""; do
+    for n in $(combo_ranks 0); do
+      [ "$n" -gt 1 ] || continue
+      if [ "$launcher" = default ]; then unset PIPELINE_MPIRUN; else export PIPELINE_MPIRUN=; fi
+      { echo before; timeout 60 "$bin" --ranks "$n" "$PWD/job.conf" 2>err.txt; echo after; } >out.txt ||
+        fail "$n ranks: exit $?: $(cat err.txt)" || return 1
+      { echo before; cat want.txt; echo after; } | cmp -s - out.txt ||
+        fail "$n ranks ($launcher): output differs" || return 1
+      grep -q '^pipeline: job: 200000 rows in' err.txt || fail "$n ranks: no summary: $(cat err.txt)" || return 1
+      [ "$(timeout 60 "$bin" -q --ranks "$n" "$PWD/job.conf" | md5sum)" = "$(md5sum <want.txt)" ] ||
+        fail "$n ranks ($launcher): piped output differs" || return 1
+    done
+  done
+  unset PIPELINE_MPIRUN
+  no_processes_left
+}
+
+# Rank 0's standard output and error are the caller's own descriptors,
+# the other ranks' go through mpirun: exactly one rank writes to the
+# caller's file directly.
+case_rank0_has_callers_stdout() {
+  slow_job '[filter]
+where = x100 < 0'
+  sed -i 's|^path = out.csv$|path = -|' job.conf
+  timeout -k 10 60 "$bin" -q --ranks 3 "$PWD/job.conf" >out.txt 2>err.txt &
+  local pid=$! exe ranks= r direct=0
+  exe=$(readlink -f "$bin")
+  for _ in $(seq 500); do
+    ranks=$(for p in $(pgrep -f -- "$PWD/job.conf"); do
+      [ "$(readlink "/proc/$p/exe")" = "$exe" ] && [ "$(ps -o ppid= -p "$p" | tr -d ' ')" != "$pid" ] && echo "$p"
+    done)
+    [ "$(wc -w <<<"$ranks")" -eq 3 ] && break
+    sleep 0.02
+  done
+  sleep 0.5
+  for r in $ranks; do
+    [ "$(readlink "/proc/$r/fd/1")" = "$PWD/out.txt" ] && [ "$(readlink "/proc/$r/fd/2")" = "$PWD/err.txt" ] &&
+      direct=$((direct + 1))
+  done
+  kill -INT "$(pgrep -P "$pid")"
+  wait "$pid"
+  [ "$(wc -w <<<"$ranks")" -eq 3 ] || fail "ranks: $ranks" || return 1
+  [ "$direct" -eq 1 ] || fail "$direct ranks write to the caller's files" || return 1
+  no_processes_left
+}
+
 # Where row order is free (after a join, a group-by, a distinct) and the
 # ranks share a host, they append whole rows to rank 0's file instead of
 # writing parts copied together at the end: the same rows as one process
@@ -371,8 +427,9 @@ slow_job() {
   mkdir -p spill
 }
 
-# SIGINT to the parent (a Ctrl-C reaches only the parent: Open MPI puts
-# the children in a session of their own) stops every rank soon: status
+# SIGINT to the parent (a Ctrl-C reaches only the parent: mpirun runs in a
+# process group of its own, spawned children in a session of their own)
+# stops every rank soon: status
 # 130, no output, no temporary or spill file, no process left.
 interrupt() {
   timeout -k 10 60 "$bin" -q --ranks 3 --memory 64MiB "$PWD/job.conf" 2>err.txt &
@@ -414,25 +471,29 @@ case_interrupt_spilling() {
 by = x1' && interrupt
 }
 
-# A spawned rank killed DELAY seconds after it appears: the job ends with
-# status 1 and a message naming a rank (or the spawn) within 30 s, no output under its name, no process
-# left.
+# A rank killed DELAY seconds after it appears: the job ends with status
+# 1 and a message naming a rank (or the start) within 30 s, no output
+# under its name, no process left. The ranks run this program under
+# mpirun (or, with PIPELINE_MPIRUN empty, under Open MPI's daemon); the
+# parent runs it too, but its parent is timeout.
 kill_a_rank() {
   slow_job '[filter]
 where = x100 < 0'
-  local start victim rc
+  local start victim rc exe
+  exe=$(readlink -f "$bin")
   start=$(date +%s)
   timeout -k 10 60 "$bin" -q --ranks 3 "$PWD/job.conf" 2>err.txt &
   local pid=$!
   victim=
   for _ in $(seq 500); do
     victim=$(pgrep -f -- "$PWD/job.conf" | grep -vx "$pid" | while read -r p; do
-      [ "$(ps -o ppid= -p "$p" | tr -d ' ')" != "$pid" ] && echo "$p"
+      [ "$(ps -o ppid= -p "$p" | tr -d ' ')" != "$pid" ] &&
+        [ "$(readlink "/proc/$p/exe")" = "$exe" ] && echo "$p"
     done | head -n 1)
     [ -n "$victim" ] && break
     sleep 0.02
   done
-  [ -n "$victim" ] || { wait "$pid"; fail "no spawned rank found"; return 1; }
+  [ -n "$victim" ] || { wait "$pid"; fail "no rank found"; return 1; }
   sleep "$1"
   kill -KILL "$victim"
   wait "$pid"
@@ -441,8 +502,8 @@ where = x100 < 0'
   [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg" || return 1
   [ $(($(date +%s) - start)) -le 30 ] || fail "took more than 30 s" || return 1
   # Killed before the watchdog saw it, while Open MPI still connects the
-  # ranks, it is a failed spawn.
-  has '^pipeline: (rank [12] ended unexpectedly|could not start 3 ranks)' ||
+  # ranks, it is a failed start.
+  has '^pipeline: ((rank [0-2]|a rank) ended unexpectedly|could not start 3 ranks)' ||
     return 1
   [ ! -e out.csv ] || fail "out.csv left behind" || return 1
   no_processes_left
@@ -453,6 +514,34 @@ case_rank_killed() { kill_a_rank 1; }
 # Killed while the ranks connect (in MPI_Comm_spawn or the merge, before
 # the parent has the ranks' pids): the parent used to wait there for ever.
 case_rank_killed_starting() { kill_a_rank 0; }
+
+# The same two through MPI_Comm_spawn, what runs when there is no mpirun.
+case_spawned_rank_killed() { PIPELINE_MPIRUN= kill_a_rank 1; }
+case_spawned_rank_killed_starting() { PIPELINE_MPIRUN= kill_a_rank 0; }
+
+# mpirun itself killed: the parent ends the ranks it left and says so.
+case_launcher_killed() {
+  slow_job '[filter]
+where = x100 < 0'
+  timeout -k 10 60 "$bin" -q --ranks 3 "$PWD/job.conf" 2>err.txt &
+  local pid=$! parent launcher= rc
+  for _ in $(seq 500); do
+    parent=$(pgrep -P "$pid" | head -n 1)
+    launcher=$([ -z "$parent" ] || pgrep -P "$parent" | head -n 1)
+    [ -n "$launcher" ] && [ "$(pgrep -P "$launcher" | wc -l)" -eq 3 ] && break
+    sleep 0.02
+  done
+  [ -n "$launcher" ] || { wait "$pid"; fail "no launcher found"; return 1; }
+  sleep 1
+  kill -KILL "$launcher"
+  wait "$pid"
+  rc=$?
+  msg=$(cat err.txt)
+  [ "$rc" -eq 1 ] || fail "exit $rc, expected 1: $msg" || return 1
+  has '^pipeline: mpirun ended unexpectedly \(signal 9\)' || return 1
+  [ ! -e out.csv ] || fail "out.csv left behind" || return 1
+  no_processes_left
+}
 
 # A spawn that fails (here: more ranks than cores, oversubscription
 # forbidden by the user) is an error, not a silent run on fewer ranks.
