@@ -22,13 +22,13 @@
 #define PL_RANKS_MAX 1024
 
 /* Input bytes each rank is given at least under "--ranks auto". Measured
- * on a 2-core machine: starting a second rank costs 0.2 to 0.3 s (a
- * singleton MPI_Init that forks Open MPI's daemon, the spawn, the child's
- * MPI_Init, a second plan, the wait for the child's exit), while db-
- * benchmark q1 on a 510 MB CSV runs 0.42 s in one process and 0.28 s on
- * two ranks: 0.14 s gained per 510 MB, so two ranks pay from about 1 GB.
- * Below that a job stays in one process, which also keeps every small job
- * (and the whole test suite) free of MPI's start-up. */
+ * on a 2-core machine (scripts/bench_auto_ranks.sh, README "Performance"):
+ * starting 2 ranks as siblings under mpirun costs about 0.3 s of wall
+ * time; db-benchmark q1 then gains from 1-2 GB of input (1.40 s against
+ * 2.25 at 1.9 GB, 0.95 against 0.86 at 1 GB), while group-bys with many
+ * groups tie or lose at 2 GB (one process already runs two threads with
+ * read-ahead). Below 1 GiB a job stays in one process, which also keeps
+ * every small job (and the whole test suite) free of MPI's start-up. */
 #define PL_AUTO_BYTES_PER_RANK ((uint64_t)512 << 20)
 
 /* Parses a --ranks or PIPELINE_RANKS value: "auto" gives PL_RANKS_AUTO, a
