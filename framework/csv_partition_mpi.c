@@ -1,81 +1,75 @@
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "framework/csv_partition_mpi.h"
 #include "framework/exchange.h"
 
-/* The nominal share and, per piece, the counts of its bytes (own) and of
- * the file's bytes before it (before). */
+/* The nominal share, the split's cells and their counts, and per piece
+ * the counts of its bytes (own) and of the file's bytes before it
+ * (before). */
 typedef struct split {
 	pl_csv_share share;
+	pl_csv_cell *cells;
+	size_t ncells;
+	pl_csv_counts *counts;
 	pl_csv_counts *own;
 	pl_csv_counts *before;
-	uint64_t *sums; /* per file: quotes then LFs; 2 * npaths */
-	uint64_t *prefix;
 } split;
 
 static void split_free(split *s)
 {
 	pl_csv_share_free(&s->share);
+	free(s->cells);
+	free(s->counts);
 	free(s->own);
 	free(s->before);
-	free(s->sums);
-	free(s->prefix);
 }
 
-/* Local work before the scan: file sizes, the nominal share, counts. */
+/* Local work before the sum: file sizes, the nominal share, this rank's
+ * slices of the cells counted. */
 static int count_local(const pl_csv_options *o, int rank, int nranks, split *s,
 		       pl_error *err)
 {
 	size_t nf = o->npaths;
 	pl_csv_file_info *info = malloc((nf + 1) * sizeof(*info));
-	s->sums = calloc(2 * nf + 1, sizeof(*s->sums));
-	s->prefix = calloc(2 * nf + 1, sizeof(*s->prefix));
-	if (info == NULL || s->sums == NULL || s->prefix == NULL) {
-		free(info);
+	if (info == NULL)
 		return pl_error_nomem(err, "a csv split");
-	}
 	int rc = pl_csv_file_infos(o, info, err);
 	if (rc == 0)
 		rc = pl_csv_nominal_share(info, nf, rank, nranks, &s->share,
 					  err);
+	if (rc == 0)
+		rc = pl_csv_cells(info, nf, nranks, &s->cells, &s->ncells, err);
 	free(info);
 	if (rc != 0)
 		return rc;
 	size_t np = s->share.npieces;
+	s->counts = calloc(s->ncells + 1, sizeof(*s->counts));
 	s->own = calloc(np + 1, sizeof(*s->own));
 	s->before = calloc(np + 1, sizeof(*s->before));
-	if (s->own == NULL || s->before == NULL)
+	if (s->counts == NULL || s->own == NULL || s->before == NULL)
 		return pl_error_nomem(err, "a csv split");
-	rc = pl_csv_count_share(o, &s->share, s->own, err);
-	for (size_t i = 0; rc == 0 && i < np; i++) {
-		size_t f = s->share.pieces[i].file;
-		s->sums[2 * f] += s->own[i].quotes;
-		s->sums[2 * f + 1] += s->own[i].newlines;
-	}
-	return rc;
+	return pl_csv_count_cells(o, s->cells, s->ncells, rank, nranks,
+				  s->counts, err);
 }
 
-/* The lower ranks' ranges in a file are exactly its bytes before this
- * rank's piece, so the scan's sums are the counts up to the piece. */
-static int scan_counts(MPI_Comm comm, int rank, const pl_csv_options *o,
-		       split *s, pl_error *err)
+/* The cells' counts summed over the ranks, then each piece's. */
+static int sum_counts(MPI_Comm comm, int rank, split *s, pl_error *err)
 {
-	int n = (int)(2 * o->npaths);
-	if (MPI_Exscan(s->sums, s->prefix, n, MPI_UINT64_T, MPI_SUM, comm) !=
-	    MPI_SUCCESS)
+	/* pl_csv_counts is two uint64_t, as the sum takes it. */
+	size_t n = 2 * s->ncells;
+	if (n > INT_MAX)
+		return pl_error_set(err, PL_ERR_CONF,
+				    "csv: too many files for %d ranks",
+				    pl_comm_size(comm));
+	if (n > 0 && MPI_Allreduce(MPI_IN_PLACE, s->counts, (int)n,
+				   MPI_UINT64_T, MPI_SUM, comm) != MPI_SUCCESS)
 		return pl_error_set(err, PL_ERR_INTERNAL,
-				    "%s:%d: MPI_Exscan "
-				    "failed",
-				    __FILE__, __LINE__);
-	/* MPI leaves rank 0's result undefined. */
-	if (rank == 0)
-		memset(s->prefix, 0, (size_t)n * sizeof(*s->prefix));
-	for (size_t i = 0; i < s->share.npieces; i++) {
-		size_t f = s->share.pieces[i].file;
-		s->before[i].quotes = s->prefix[2 * f];
-		s->before[i].newlines = s->prefix[2 * f + 1];
-	}
+				    "%s:%d: MPI_Allreduce failed", __FILE__,
+				    __LINE__);
+	pl_csv_share_counts(s->cells, s->ncells, s->counts, rank, &s->share,
+			    s->before, s->own);
 	return 0;
 }
 
@@ -88,15 +82,10 @@ int pl_csv_partition_mpi(MPI_Comm comm, const pl_csv_options *o,
 	memset(out, 0, sizeof(*out));
 	MPI_Comm_rank(comm, &rank);
 	MPI_Comm_size(comm, &nranks);
-	if (o->npaths > (size_t)INT32_MAX / 2)
-		return pl_error_set(err, PL_ERR_CONF,
-				    "csv: too many files "
-				    "(%zu)",
-				    o->npaths);
 	int rc = count_local(o, rank, nranks, &s, err);
 	rc = pl_mpi_agree(comm, rc, err);
 	if (rc == 0)
-		rc = scan_counts(comm, rank, o, &s, err);
+		rc = pl_mpi_agree(comm, sum_counts(comm, rank, &s, err), err);
 	if (rc == 0)
 		rc = pl_csv_fix_share(o, &s.share, s.before, s.own, err);
 	rc = pl_mpi_agree(comm, rc, err);

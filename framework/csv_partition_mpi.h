@@ -1,8 +1,10 @@
 /* The collective half of the CSV split: every rank counts the quotes and
- * LFs of its own nominal range only, an exclusive scan over the ranks
- * gives each rank the counts of the bytes before its range, and each rank
- * moves both edges of its range to record starts on its own (its end is
- * the next rank's start, computed alike, so no more is exchanged). */
+ * LFs of its slice of each cell (io/csv_partition.h: the nominal ranges
+ * of all ranks but the last, each cut in nranks slices), a sum over the
+ * ranks gives every rank the counts of the bytes before its range and of
+ * its range, and each rank moves both edges of its range to record starts
+ * on its own (its end is the next rank's start, computed alike, so no
+ * more is exchanged). */
 #ifndef PIPELINE_FRAMEWORK_CSV_PARTITION_MPI_H
 #define PIPELINE_FRAMEWORK_CSV_PARTITION_MPI_H
 

@@ -403,20 +403,74 @@ int pl_csv_data_start(const char *path, int header, char quote, uint64_t *start,
 	return rc;
 }
 
-int pl_csv_count_share(const pl_csv_options *o, const pl_csv_share *nominal,
-		       pl_csv_counts *own, pl_error *err)
+int pl_csv_cells(const pl_csv_file_info *info, size_t nfiles, int nranks,
+		 pl_csv_cell **cells, size_t *ncells, pl_error *err)
 {
-	for (size_t i = 0; i < nominal->npieces; i++) {
-		const pl_csv_piece *p = &nominal->pieces[i];
-		own[i] = (pl_csv_counts){0, 0};
-		if (p->whole)
-			continue;
-		int rc = pl_csv_count(o->paths[p->file], p->start, p->end,
-				      o->quote, &own[i], err);
+	*cells = NULL;
+	*ncells = 0;
+	for (int j = 0; j < nranks - 1; j++) {
+		pl_csv_share s;
+		int rc = pl_csv_nominal_share(info, nfiles, j, nranks, &s, err);
+		pl_csv_cell *c =
+		    rc ? NULL
+		       : realloc(*cells,
+				 (*ncells + s.npieces + 1) * sizeof(**cells));
+		if (rc == 0 && c == NULL)
+			rc = pl_error_nomem(err, "a csv split");
+		for (size_t i = 0; c != NULL && i < s.npieces; i++)
+			if (!s.pieces[i].whole)
+				c[(*ncells)++] = (pl_csv_cell){
+				    s.pieces[i].file, j, s.pieces[i].start,
+				    s.pieces[i].end};
+		pl_csv_share_free(&s);
+		if (rc != 0) {
+			free(*cells);
+			*cells = NULL;
+			*ncells = 0;
+			return rc;
+		}
+		*cells = c;
+	}
+	return 0;
+}
+
+int pl_csv_count_cells(const pl_csv_options *o, const pl_csv_cell *cells,
+		       size_t ncells, int rank, int nranks,
+		       pl_csv_counts *counts, pl_error *err)
+{
+	uint64_t n = (uint64_t)nranks, k = (uint64_t)rank;
+	for (size_t i = 0; i < ncells; i++) {
+		const pl_csv_cell *c = &cells[i];
+		uint64_t len = c->end - c->start;
+		uint64_t lo = c->start + len / n * k + len % n * k / n;
+		uint64_t hi =
+		    c->start + len / n * (k + 1) + len % n * (k + 1) / n;
+		counts[i] = (pl_csv_counts){0, 0};
+		int rc = pl_csv_count(o->paths[c->file], lo, hi, o->quote,
+				      &counts[i], err);
 		if (rc != 0)
 			return rc;
 	}
 	return 0;
+}
+
+void pl_csv_share_counts(const pl_csv_cell *cells, size_t ncells,
+			 const pl_csv_counts *sum, int rank,
+			 const pl_csv_share *share, pl_csv_counts *before,
+			 pl_csv_counts *own)
+{
+	for (size_t p = 0; p < share->npieces; p++) {
+		size_t f = share->pieces[p].file;
+		before[p] = own[p] = (pl_csv_counts){0, 0};
+		for (size_t i = 0; i < ncells; i++) {
+			if (cells[i].file != f || cells[i].rank > rank)
+				continue;
+			pl_csv_counts *to =
+			    cells[i].rank < rank ? &before[p] : &own[p];
+			to->quotes += sum[i].quotes;
+			to->newlines += sum[i].newlines;
+		}
+	}
 }
 
 /* Moves nominal edge pos of a file with data start ds to a record start;

@@ -100,15 +100,42 @@ int pl_csv_next_record_start(const char *path, uint64_t pos, int parity,
 int pl_csv_data_start(const char *path, int header, char quote, uint64_t *start,
 		      int64_t *line, pl_error *err);
 
-/* Counts the bytes of each cut piece of a nominal share into own[i] (one
- * entry per piece; zero for whole files). */
-int pl_csv_count_share(const pl_csv_options *o, const pl_csv_share *nominal,
-		       pl_csv_counts *own, pl_error *err);
+/* The counting of a split, spread evenly over the ranks instead of each
+ * rank counting its own nominal range (and the last rank's count, which
+ * nobody needs: its pieces end at their files' ends, and no rank comes
+ * after it). The cells are the cut pieces of the nominal shares of ranks
+ * 0 .. nranks - 2 in rank order; each rank counts its nranks-th slice of
+ * every cell, and the sums over the ranks are the cells' counts. On 2
+ * ranks that halves the bytes counted, and a rank counts a quarter of the
+ * input instead of half. */
+typedef struct pl_csv_cell {
+	size_t file;
+	int rank; /* whose nominal range it is part of */
+	uint64_t start, end;
+} pl_csv_cell;
+
+/* The cells of a split of the files of info among nranks (none for one
+ * rank). *cells is the caller's to free. */
+int pl_csv_cells(const pl_csv_file_info *info, size_t nfiles, int nranks,
+		 pl_csv_cell **cells, size_t *ncells, pl_error *err);
+
+/* Counts rank's slice of each cell into counts[i]. */
+int pl_csv_count_cells(const pl_csv_options *o, const pl_csv_cell *cells,
+		       size_t ncells, int rank, int nranks,
+		       pl_csv_counts *counts, pl_error *err);
+
+/* From the cells' counts summed over the ranks, the before and own counts
+ * of each piece of rank's nominal share, as pl_csv_fix_share takes them
+ * (own is zero for the last rank, whose edges are its files' ends). */
+void pl_csv_share_counts(const pl_csv_cell *cells, size_t ncells,
+			 const pl_csv_counts *sum, int rank,
+			 const pl_csv_share *share, pl_csv_counts *before,
+			 pl_csv_counts *own);
 
 /* Moves the edges of a nominal share to record starts and sets each
  * piece's line, given before[i], the counts of piece i's file from byte 0
  * to the piece's nominal start (the lower ranks' counts in that file), and
- * own[i] from pl_csv_count_share. Pieces left empty are dropped, except a
+ * own[i] from pl_csv_share_counts. Pieces left empty are dropped, except a
  * file's first piece (kept for the header check). */
 int pl_csv_fix_share(const pl_csv_options *o, pl_csv_share *share,
 		     const pl_csv_counts *before, const pl_csv_counts *own,

@@ -154,32 +154,52 @@ static int read_rows(const pl_csv_options *o, const pl_csv_share *share,
 	return rc;
 }
 
-/* Every rank's share of o among nranks, the exclusive scan simulated. */
+/* The cells' counts as the ranks' sum gives them: every rank's slices
+ * counted and added up. */
+static pl_csv_counts *summed_cells(const pl_csv_options *o,
+				   const pl_csv_cell *cells, size_t ncells,
+				   int nranks)
+{
+	pl_csv_counts *sum = calloc(ncells + 1, sizeof(*sum));
+	pl_csv_counts *part = calloc(ncells + 1, sizeof(*part));
+	CU_ASSERT_FATAL(sum != NULL && part != NULL);
+	for (int r = 0; r < nranks; r++) {
+		CU_ASSERT_EQUAL_FATAL(
+		    pl_csv_count_cells(o, cells, ncells, r, nranks, part, &err),
+		    0);
+		for (size_t i = 0; i < ncells; i++) {
+			sum[i].quotes += part[i].quotes;
+			sum[i].newlines += part[i].newlines;
+		}
+	}
+	free(part);
+	return sum;
+}
+
+/* Every rank's share of o among nranks, the ranks' sum simulated. */
 static void split(const pl_csv_options *o, int nranks, pl_csv_share *shares)
 {
 	pl_csv_file_info info[8];
 	pl_csv_counts own[MAX_RANKS][16], before[MAX_RANKS][16];
-	pl_csv_counts sum[8] = {{0, 0}};
+	pl_csv_cell *cells;
+	size_t ncells;
 	CU_ASSERT_EQUAL_FATAL(pl_csv_file_infos(o, info, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(
+	    pl_csv_cells(info, o->npaths, nranks, &cells, &ncells, &err), 0);
+	pl_csv_counts *sum = summed_cells(o, cells, ncells, nranks);
 	for (int r = 0; r < nranks; r++) {
 		pl_csv_share *s = &shares[r];
 		CU_ASSERT_EQUAL_FATAL(
 		    pl_csv_nominal_share(info, o->npaths, r, nranks, s, &err),
 		    0);
 		CU_ASSERT_FATAL(s->npieces <= 16);
-		CU_ASSERT_EQUAL_FATAL(pl_csv_count_share(o, s, own[r], &err),
-				      0);
-		for (size_t i = 0; i < s->npieces; i++) {
-			size_t f = s->pieces[i].file;
-			before[r][i] = sum[f];
-			sum[f].quotes += own[r][i].quotes;
-			sum[f].newlines += own[r][i].newlines;
-		}
-	}
-	for (int r = 0; r < nranks; r++)
+		pl_csv_share_counts(cells, ncells, sum, r, s, before[r],
+				    own[r]);
 		CU_ASSERT_EQUAL_FATAL(
-		    pl_csv_fix_share(o, &shares[r], before[r], own[r], &err),
-		    0);
+		    pl_csv_fix_share(o, s, before[r], own[r], &err), 0);
+	}
+	free(sum);
+	free(cells);
 }
 
 /* The cut pieces of each file, in rank order, tile it from its data
@@ -583,6 +603,82 @@ static void counts_and_data_start(void)
 /* The vector count against a byte loop: unaligned ranges, lengths around
  * the 16-byte blocks and the 255-block flush, a run of quotes long enough
  * to wrap a byte lane, a block edge (1 MiB) crossed, another quote byte. */
+/* The cells are the nominal ranges of all ranks but the last, cut at file
+ * ends (whole files left out); the ranks' slices of each add up to its
+ * count; before and own of a piece are the counts of its file before it
+ * and of it, as each rank counting its own range gave them. */
+static void cells_counted_in_slices(void)
+{
+	setup();
+	char a[3000], b[7001];
+	uint64_t seed = 11;
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = "x\"\n,"[rnd(&seed) % 4];
+	for (size_t i = 0; i < sizeof(b); i++)
+		b[i] = "y\"\n"[rnd(&seed) % 3];
+	pl_csv_options o;
+	opts_init(&o);
+	char *paths[2] = {put("a.csv", a, sizeof(a)),
+			  put("b.csv", b, sizeof(b))};
+	o.paths = paths;
+	o.npaths = 2;
+	pl_csv_file_info info[2];
+	CU_ASSERT_EQUAL_FATAL(pl_csv_file_infos(&o, info, &err), 0);
+	for (int nranks = 1; nranks <= MAX_RANKS; nranks++) {
+		pl_csv_cell *cells;
+		size_t ncells;
+		CU_ASSERT_EQUAL_FATAL(
+		    pl_csv_cells(info, 2, nranks, &cells, &ncells, &err), 0);
+		pl_csv_counts *sum = summed_cells(&o, cells, ncells, nranks);
+		uint64_t covered = 0;
+		for (size_t i = 0; i < ncells; i++) {
+			pl_csv_counts c;
+			CU_ASSERT(cells[i].rank < nranks - 1);
+			CU_ASSERT_EQUAL(
+			    pl_csv_count(paths[cells[i].file], cells[i].start,
+					 cells[i].end, '"', &c, &err),
+			    0);
+			CU_ASSERT_EQUAL(sum[i].quotes, c.quotes);
+			CU_ASSERT_EQUAL(sum[i].newlines, c.newlines);
+			covered += cells[i].end - cells[i].start;
+		}
+		/* all bytes but the last rank's nominal range */
+		uint64_t total = sizeof(a) + sizeof(b), n = (uint64_t)nranks;
+		CU_ASSERT_EQUAL(covered,
+				total / n * (n - 1) + total % n * (n - 1) / n);
+		for (int r = 0; r < nranks - 1; r++) {
+			pl_csv_share s;
+			pl_csv_counts before[4], own[4];
+			CU_ASSERT_EQUAL_FATAL(
+			    pl_csv_nominal_share(info, 2, r, nranks, &s, &err),
+			    0);
+			pl_csv_share_counts(cells, ncells, sum, r, &s, before,
+					    own);
+			for (size_t i = 0; i < s.npieces; i++) {
+				const pl_csv_piece *p = &s.pieces[i];
+				pl_csv_counts wb, wo;
+				CU_ASSERT_EQUAL(pl_csv_count(paths[p->file], 0,
+							     p->start, '"', &wb,
+							     &err),
+						0);
+				CU_ASSERT_EQUAL(pl_csv_count(paths[p->file],
+							     p->start, p->end,
+							     '"', &wo, &err),
+						0);
+				CU_ASSERT_EQUAL(before[i].quotes, wb.quotes);
+				CU_ASSERT_EQUAL(before[i].newlines,
+						wb.newlines);
+				CU_ASSERT_EQUAL(own[i].quotes, wo.quotes);
+				CU_ASSERT_EQUAL(own[i].newlines, wo.newlines);
+			}
+			pl_csv_share_free(&s);
+		}
+		free(sum);
+		free(cells);
+	}
+	teardown();
+}
+
 static void counts_match_a_byte_loop(void)
 {
 	setup();
@@ -646,6 +742,7 @@ static const pl_test tests[] = {
      stray_quote_fails_instead_of_misreading},
     {"counts_and_data_start", counts_and_data_start},
     {"counts_match_a_byte_loop", counts_match_a_byte_loop},
+    {"cells_counted_in_slices", cells_counted_in_slices},
     {NULL, NULL}};
 
 PL_TEST_MAIN("csv_partition", tests)
