@@ -105,9 +105,10 @@ int pl_launch_signal(void);
 int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err);
 
 /* In a process a launcher started, after MPI_Init: *spawned says whether
- * pl_launch_spawn started it, and if so *comm is the job's
- * intracommunicator, to be ended with pl_launch_end (also on failure,
- * which is collective). */
+ * this program started it (pl_launch_spawn, or pl_launch_siblings through
+ * mpirun), and if so *comm is the job's intracommunicator (the merged one,
+ * or MPI_COMM_WORLD for siblings), to be ended with pl_launch_end (also on
+ * failure, which is collective). */
 int pl_launch_join(MPI_Comm *comm, int *spawned, pl_error *err);
 
 /* Sends sig to the ranks this process started (spawned, or siblings once
@@ -117,12 +118,14 @@ int pl_launch_join(MPI_Comm *comm, int *spawned, pl_error *err);
  * they are known is sent once they are. Async-signal-safe. */
 void pl_launch_forward_signal(int sig);
 
-/* The end of a spawned run, collective over comm: rank 0 prints every
- * rank's `line` (an error message, or "") in rank order, so that nothing
- * depends on Open MPI forwarding a child's output before the parent exits,
- * and gets the highest of the ranks' exit statuses; the other ranks get 0
- * (their status is the parent's to tell). Frees comm and ends MPI; the
- * parent then waits for the children to exit. */
+/* The end of a run this program started, collective over comm: rank 0
+ * prints every rank's `line` (an error message, or "") in rank order, so
+ * that nothing depends on Open MPI forwarding a child's output before the
+ * parent exits, and gets the highest of the ranks' exit statuses; the
+ * other ranks get 0 (their status is rank 0's to tell). Ends MPI (and
+ * frees a spawned run's comm); a spawning parent then waits for the
+ * children to exit, rank 0 of siblings sends the status to the process
+ * that launched them and gets 0 (pl_launch_sibling_status). */
 int pl_launch_end(MPI_Comm *comm, int status, const char *line);
 
 #endif

@@ -167,7 +167,10 @@ static int start_launcher(struct siblings *s, char **args)
 		exec_launcher(args, paths, parent, report[1]);
 	close(report[1]);
 	int e = 0;
-	ssize_t got = s->mpirun > 0 ? read(report[0], &e, sizeof(e)) : -1;
+	ssize_t got = -1;
+	while (s->mpirun > 0 && (got = read(report[0], &e, sizeof(e))) < 0 &&
+	       errno == EINTR)
+		;
 	close(report[0]);
 	if (s->mpirun < 0)
 		return 1;
