@@ -54,10 +54,12 @@ static int count_local(const pl_csv_options *o, int rank, int nranks, split *s,
 				  s->counts, err);
 }
 
+_Static_assert(sizeof(pl_csv_counts) == 2 * sizeof(uint64_t),
+	       "the sum takes pl_csv_counts as two uint64_t");
+
 /* The cells' counts summed over the ranks, then each piece's. */
 static int sum_counts(MPI_Comm comm, int rank, split *s, pl_error *err)
 {
-	/* pl_csv_counts is two uint64_t, as the sum takes it. */
 	size_t n = 2 * s->ncells;
 	if (n > INT_MAX)
 		return pl_error_set(err, PL_ERR_CONF,

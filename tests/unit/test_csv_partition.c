@@ -618,10 +618,9 @@ static void cells_counted_in_slices(void)
 		b[i] = "y\"\n"[rnd(&seed) % 3];
 	pl_csv_options o;
 	opts_init(&o);
-	char *paths[2] = {put("a.csv", a, sizeof(a)),
-			  put("b.csv", b, sizeof(b))};
-	o.paths = paths;
-	o.npaths = 2;
+	o.paths[o.npaths++] = put("a.csv", a, sizeof(a));
+	o.paths[o.npaths++] = put("b.csv", b, sizeof(b));
+	char *const *paths = o.paths;
 	pl_csv_file_info info[2];
 	CU_ASSERT_EQUAL_FATAL(pl_csv_file_infos(&o, info, &err), 0);
 	for (int nranks = 1; nranks <= MAX_RANKS; nranks++) {
@@ -676,7 +675,7 @@ static void cells_counted_in_slices(void)
 		free(sum);
 		free(cells);
 	}
-	teardown();
+	done(&o);
 }
 
 static void counts_match_a_byte_loop(void)
