@@ -97,8 +97,8 @@ static int merge_at_root(pl_exec *x, size_t i, pl_error *err)
 		rc = all ? 0 : PL_ERR_NOMEM;
 	}
 	rc = pl_mpi_agree(x->comm, rc, err);
-	pl_exchange_opts opts = {NULL, 0, ROUND_BYTES, pl_exec_shuffle_level(x),
-				 0,    0};
+	pl_exchange_opts opts = {.round_bytes = ROUND_BYTES,
+				 .zstd_level = pl_exec_shuffle_level(x)};
 	pl_exchange *ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, &local->partial_schema, &opts,
@@ -328,12 +328,10 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 	for (size_t k = 0; rc == 0 && k < local->partition_keys; k++)
 		keys[k] = k;
 	rc = pl_mpi_agree(x->comm, rc, err);
-	pl_exchange_opts opts = {keys,
-				 local->partition_keys,
-				 pl_shuffle_round_bytes(x),
-				 pl_exec_shuffle_level(x),
-				 0,
-				 0};
+	pl_exchange_opts opts = {.keys = keys,
+				 .nkeys = local->partition_keys,
+				 .round_bytes = pl_shuffle_round_bytes(x),
+				 .zstd_level = pl_exec_shuffle_level(x)};
 	sh.ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, &wire, &opts, x->p->env.pool, err);

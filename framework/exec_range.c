@@ -420,8 +420,9 @@ static int agree_splitters(range *g, int rc, pl_error *err)
 			rc = PL_ERR_NOMEM;
 	}
 	rc = pl_mpi_agree(x->comm, rc, err);
-	pl_exchange_opts opts = {
-	    NULL, 0, PL_SHUFFLE_ROUND_BYTES, pl_exec_shuffle_level(x), 1, 0};
+	pl_exchange_opts opts = {.round_bytes = PL_SHUFFLE_ROUND_BYTES,
+				 .zstd_level = pl_exec_shuffle_level(x),
+				 .direct_self = 1};
 	pl_exchange *ex = rc ? NULL
 			     : pl_exchange_create(x->comm, &g->sample_schema,
 						  &opts, pool, err);
@@ -529,12 +530,12 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	rc = pl_mpi_agree(x->comm, rc, err);
 	size_t dest_col = local->partial_schema.n;
 	g->own = local->split == PL_SPLIT_RANGE_MERGE && local->rows_at != NULL;
-	pl_exchange_opts opts = {&dest_col,
-				 1,
-				 pl_shuffle_round_bytes(x),
-				 pl_exec_shuffle_level(x),
-				 1,
-				 g->own};
+	pl_exchange_opts opts = {.keys = &dest_col,
+				 .nkeys = 1,
+				 .round_bytes = pl_shuffle_round_bytes(x),
+				 .zstd_level = pl_exec_shuffle_level(x),
+				 .direct_self = 1,
+				 .drop_self = g->own};
 	g->sh.ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, wire, &opts, x->p->env.pool, err);

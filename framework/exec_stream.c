@@ -112,12 +112,11 @@ static int open_point(pl_exec *x, size_t i, pl_error *err)
 	rc = pl_mpi_agree(x->comm, rc, err);
 	if (rc != 0)
 		return rc;
-	pl_exchange_opts o = {op->input_keys,
-			      op->partition_keys,
-			      pl_shuffle_round_bytes(x),
-			      pl_exec_shuffle_level(x),
-			      1,
-			      0};
+	pl_exchange_opts o = {.keys = op->input_keys,
+			      .nkeys = op->partition_keys,
+			      .round_bytes = pl_shuffle_round_bytes(x),
+			      .zstd_level = pl_exec_shuffle_level(x),
+			      .direct_self = 1};
 	sp->ex = pl_exchange_create(x->comm, &x->p->schemas[i], &o,
 				    x->p->env.pool, err);
 	return sp->ex ? 0 : PL_ERR_NOMEM;
@@ -349,12 +348,11 @@ static int send_local_state(pl_exec *x, size_t i, pl_error *err)
 	for (size_t k = 0; rc == 0 && k < local->partition_keys; k++)
 		keys[k] = k;
 	rc = pl_mpi_agree(x->comm, rc, err);
-	pl_exchange_opts o = {keys,
-			      local->partition_keys,
-			      pl_shuffle_round_bytes(x),
-			      pl_exec_shuffle_level(x),
-			      1,
-			      0};
+	pl_exchange_opts o = {.keys = keys,
+			      .nkeys = local->partition_keys,
+			      .round_bytes = pl_shuffle_round_bytes(x),
+			      .zstd_level = pl_exec_shuffle_level(x),
+			      .direct_self = 1};
 	push_arg pa = {NULL, {x, i}};
 	pa.ex = rc ? NULL
 		   : pl_exchange_create(x->comm, &local->partial_schema, &o,

@@ -92,8 +92,7 @@ static void set_environment(const char *name)
 /* mpirun -n N --bind-to none --stdin none EXE ARGS...: the ranks float
  * over the cores as the parent's threads did, and no rank reads standard
  * input (a job that does runs in one process). */
-static char **launcher_argv(const char *launcher, int nranks, char **argv,
-			    const char *exe, char *n)
+static char **launcher_argv(int nranks, char **argv, const char *exe, char *n)
 {
 	size_t argc = 0;
 	while (argv[argc] != NULL)
@@ -102,8 +101,9 @@ static char **launcher_argv(const char *launcher, int nranks, char **argv,
 	if (args == NULL)
 		return NULL;
 	snprintf(n, 16, "%d", nranks);
-	const char *head[] = {launcher, "-n",	   n,	   "--bind-to",
-			      "none",	"--stdin", "none", exe};
+	/* args[0], the launcher, is set when it is run (exec_launcher). */
+	const char *head[] = {"",     "-n",	 n,	 "--bind-to",
+			      "none", "--stdin", "none", exe};
 	size_t k = 0;
 	for (; k < sizeof(head) / sizeof(*head); k++)
 		args[k] = (char *)head[k];
@@ -379,7 +379,7 @@ int pl_launch_siblings(int nranks, char **argv, int *status, pl_error *err)
 		return pl_error_nomem(err, "the launcher's poll set");
 	char name[32] = "", n[16];
 	s.listener = listen_anywhere(name, sizeof(name));
-	char **args = launcher_argv("", nranks, argv, exe, n);
+	char **args = launcher_argv(nranks, argv, exe, n);
 	if (args == NULL) {
 		if (s.listener >= 0)
 			close(s.listener);

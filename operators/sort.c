@@ -390,9 +390,6 @@ static int top_sorted_rows(sort_state *st, pl_pool *pool, uint32_t **idx,
 	return rc;
 }
 
-/* Without a limit the whole order can be split across ranks by key
- * ranges (sample sort, framework/exec_range.c), since partial emits the
- * rows sorted, and the same rows again when asked twice. */
 /* pl_operator.rows_at: rows of the sorted permutation partial emitted. */
 static int sort_rows_at(pl_operator *op, uint64_t from, size_t n, pl_batch *out,
 			pl_error *err)
@@ -406,6 +403,9 @@ static int sort_rows_at(pl_operator *op, uint64_t from, size_t n, pl_batch *out,
 				 op->env->pool, err);
 }
 
+/* Without a limit the whole order can be split across ranks by key
+ * ranges (sample sort, framework/exec_range.c), since partial emits the
+ * rows sorted, and the same rows again when asked twice. */
 static int set_range(pl_operator *op, sort_state *st, pl_error *err)
 {
 	st->range =

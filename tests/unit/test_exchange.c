@@ -39,8 +39,12 @@ static pl_exchange *open_opts(fixture *f, size_t round_bytes, int level,
 			      int direct_self, int drop_self)
 {
 	static const size_t keys[] = {0};
-	pl_exchange_opts o = {keys,  1,		  round_bytes,
-			      level, direct_self, drop_self};
+	pl_exchange_opts o = {.keys = keys,
+			      .nkeys = 1,
+			      .round_bytes = round_bytes,
+			      .zstd_level = level,
+			      .direct_self = direct_self,
+			      .drop_self = drop_self};
 	return pl_exchange_create(MPI_COMM_WORLD, &f->schema, &o, f->pool,
 				  &f->err);
 }
