@@ -378,6 +378,15 @@ int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
 		free(codes);
 		return rc;
 	}
+	/* A child killed while the ranks connect can leave the parent
+	 * writing to its socket: SIGPIPE would end the parent with 141
+	 * before the watchdog tells what happened (seen in CI). Ignored until
+	 * the ranks are connected; after that a closed standard output
+	 * still ends the job as in one process. */
+	struct sigaction ign, old_pipe;
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &ign, &old_pipe);
 	init_mpi_without_stdin();
 	MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
 	/* The parent is bound to no core: children bound to cores (Open
@@ -394,11 +403,14 @@ int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
 	free(codes);
 	if (rc != MPI_SUCCESS) {
 		stop_watch();
+		sigaction(SIGPIPE, &old_pipe, NULL);
 		return spawn_failed(nranks, rc, err);
 	}
 	MPI_Intercomm_merge(intercomm, 0, comm);
 	rc = gather_pids(*comm, nranks, err);
-	return pl_mpi_agree(*comm, rc, err);
+	rc = pl_mpi_agree(*comm, rc, err);
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	return rc;
 }
 
 int pl_launch_join(MPI_Comm *comm, int *spawned, pl_error *err)
