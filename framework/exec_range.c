@@ -12,6 +12,10 @@
  *      ranks receive them by broadcast.
  *   2. the shuffle: rows go to ranks by where they fall among the
  *      splitters. The stream is sorted, so the destination only grows.
+ *      When the instance reads its rows by position (rows_at), partial
+ *      only orders them, each rank's range is found by binary search,
+ *      and the rows of the other ranks are read out by position: a
+ *      rank's own rows are never copied out for the shuffle.
  *
  * Rows and splitters are compared as (keys, sending rank, position in the
  * sender's sorted stream): a total order that agrees with the stable sort
@@ -511,6 +515,92 @@ static int route_rows(void *arg, pl_batch *b, pl_error *err)
 	return pl_shuffle_push(&g->sh, b, &g->dcol, err);
 }
 
+static int stop_rows(void *arg, pl_batch *b, pl_error *err)
+{
+	(void)arg;
+	(void)b;
+	(void)err;
+	return PL_STOP;
+}
+
+/* The first position from lo on (below hi) whose row falls at or after
+ * splitter s; one row is read through rows_at at each step of a binary
+ * search, as the stream is sorted. */
+static int split_position(range *g, pl_operator *op, pl_batch *one, size_t s,
+			  uint64_t lo, uint64_t hi, uint64_t *at, pl_error *err)
+{
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		int rc = op->rows_at(op, mid, 1, one, err);
+		if (rc != 0)
+			return rc;
+		if (compare_split(g, one->cols, 0, g->x->rank, mid, s) >= 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	*at = lo;
+	return 0;
+}
+
+/* Pushes rows [from, to) of the local instance's sorted stream to rank d,
+ * read in chunks through rows_at. */
+static int send_range(range *g, pl_operator *op, pl_batch *b, size_t chunk,
+		      uint64_t from, uint64_t to, int d, pl_error *err)
+{
+	pl_pool *pool = g->x->p->env.pool;
+	int rc = pl_column_reserve(&g->dcol, chunk, pool, err);
+	for (size_t r = 0; rc == 0 && r < chunk; r++)
+		pl_col_i64(&g->dcol)[r] = g->token[d];
+	while (rc == 0 && from < to) {
+		size_t n = to - from < chunk ? (size_t)(to - from) : chunk;
+		rc = op->rows_at(op, from, n, b, err);
+		g->dcol.len = n;
+		if (rc == 0)
+			rc = pl_shuffle_push(&g->sh, b, &g->dcol, err);
+		from += n;
+	}
+	return rc;
+}
+
+/* The shuffle pass when the instance reads rows by position (rows_at) and
+ * its total is known: partial only sorts (its emitter stops it at the
+ * first batch), the ranks' boundaries are found by binary search, and
+ * only the rows of other ranks are read out, straight from the sorted
+ * state; this rank's own stay there for the merge. */
+static int route_by_position(range *g, size_t i, uint64_t total, pl_error *err)
+{
+	pl_exec *x = g->x;
+	pl_operator *op = &x->p->ops[i];
+	pl_pool *pool = x->p->env.pool;
+	size_t chunk = x->p->env.chunk_rows ? x->p->env.chunk_rows : 16384;
+	pl_emitter stop = {stop_rows, NULL};
+	int rc = pl_exec_partial(x, i, &stop, err);
+	if (rc == PL_STOP)
+		rc = 0;
+	pl_batch *one =
+	    rc ? NULL : pl_batch_new(&op->partial_schema, 1, pool, err);
+	pl_batch *b =
+	    one ? pl_batch_new(&op->partial_schema, chunk, pool, err) : NULL;
+	if (rc == 0 && b == NULL)
+		rc = PL_ERR_NOMEM;
+	uint64_t lo = 0, hi;
+	for (int d = 0; rc == 0 && d < x->nranks; d++, lo = hi) {
+		hi = total;
+		if ((size_t)d < g->split->nrows)
+			rc = split_position(g, op, one, (size_t)d, lo, total,
+					    &hi, err);
+		if (rc == 0 && d == x->rank) {
+			g->own_lo = lo;
+			g->own_hi = hi;
+		} else if (rc == 0)
+			rc = send_range(g, op, b, chunk, lo, hi, d, err);
+	}
+	pl_batch_free(b, pool);
+	pl_batch_free(one, pool);
+	return rc;
+}
+
 /* Sends the rows to their ranks; they are filed in run files by sender.
  * Collective. */
 static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
@@ -543,10 +633,13 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 		rc = PL_ERR_NOMEM;
 	if (g->sh.ex == NULL)
 		return rc;
+	uint64_t total = g->pos;
 	g->pos = 0;
 	g->dest = 0;
 	pl_emitter e = {route_rows, g};
-	rc = pl_exec_partial(x, i, &e, err);
+	rc = g->own && !pl_spill_active(x->spills[i])
+		 ? route_by_position(g, i, total, err)
+		 : pl_exec_partial(x, i, &e, err);
 	rc = rc ? pl_exchange_abort(g->sh.ex, rc, err)
 		: pl_exchange_finish(g->sh.ex, pl_shuffle_receive, &g->sh, err);
 	pl_exec_count_stats(x, g->sh.ex);

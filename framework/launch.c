@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
  * after). */
 #define WATCH_GRACE_MS 2000
 #define WATCH_POLL_MS 50
+#define DAEMON_GRACE_MS 1000
 /* How long the parent waits at the end for its children to exit. */
 #define EXIT_WAIT_MS 10000
 
@@ -134,27 +136,6 @@ static int gone(pid_t pid)
 	return kill(pid, 0) != 0 && errno == ESRCH;
 }
 
-/* A child died while the job ran or started. The parent's main thread is
- * stuck in MPI and cannot be unwound: like mpirun when a rank dies, the
- * watchdog ends the job, here with the process exit that is the only way
- * out. */
-static void give_up(const pid_t *pids, int n, int rank)
-{
-	for (int t = 0; t < WATCH_GRACE_MS && atomic_load(&watch_armed);
-	     t += WATCH_POLL_MS)
-		sleep_ms(WATCH_POLL_MS);
-	if (!atomic_load(&watch_armed))
-		return;
-	fprintf(stderr,
-		"pipeline: rank %d ended unexpectedly (killed or crashed); "
-		"stopping the job\n",
-		rank);
-	for (int i = 0; i < n; i++)
-		if (pids[i] > 0)
-			kill(pids[i], SIGKILL);
-	_exit(1);
-}
-
 /* From /proc/PID/stat ("pid (comm) state ppid", comm may hold spaces and
  * parentheses). */
 pid_t pl_proc_parent(pid_t pid)
@@ -174,6 +155,24 @@ pid_t pl_proc_parent(pid_t pid)
 	if (end == NULL || sscanf(end + 1, " %*c %d", &ppid) != 1)
 		return -1;
 	return (pid_t)ppid;
+}
+
+/* Our own children in /proc: in a spawned run, Open MPI's daemon. */
+static int own_children(pid_t *out, int cap)
+{
+	pid_t me = getpid();
+	int n = 0;
+	DIR *dir = opendir("/proc");
+	if (dir == NULL)
+		return 0;
+	struct dirent *e;
+	while (n < cap && (e = readdir(dir)) != NULL) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+		if (pid > 0 && pl_proc_parent(pid) == me)
+			out[n++] = pid;
+	}
+	closedir(dir);
+	return n;
 }
 
 /* The rank in the spawned job (0 is the job's rank 1) of pid if it runs
@@ -208,31 +207,69 @@ static int spawned_rank(pid_t pid)
  * this program, run by a child of ours (Open MPI's daemon). */
 static void find_starting(void)
 {
-	pid_t me = getpid(), daemons[8];
-	int ndaemons = 0;
-	DIR *dir = opendir("/proc");
+	pid_t daemons[8];
+	int ndaemons = own_children(daemons, 8);
+	DIR *dir = ndaemons > 0 ? opendir("/proc") : NULL;
 	if (dir == NULL)
 		return;
-	for (int pass = 0; pass < 2; pass++, rewinddir(dir)) {
-		struct dirent *e;
-		while ((e = readdir(dir)) != NULL) {
-			pid_t pid = (pid_t)atoi(e->d_name), pp;
-			if (pid <= 0 || (pp = pl_proc_parent(pid)) <= 0)
-				continue;
-			if (pass == 0) {
-				if (pp == me && ndaemons < 8)
-					daemons[ndaemons++] = pid;
-				continue;
-			}
-			for (int d = 0; d < ndaemons; d++) {
-				int r =
-				    pp == daemons[d] ? spawned_rank(pid) : -1;
-				if (r >= 0 && r < nstarting && starting[r] == 0)
-					starting[r] = pid;
-			}
+	struct dirent *e;
+	while ((e = readdir(dir)) != NULL) {
+		pid_t pid = (pid_t)atoi(e->d_name), pp;
+		if (pid <= 0 || (pp = pl_proc_parent(pid)) <= 0)
+			continue;
+		for (int d = 0; d < ndaemons; d++) {
+			int r = pp == daemons[d] ? spawned_rank(pid) : -1;
+			if (r >= 0 && r < nstarting && starting[r] == 0)
+				starting[r] = pid;
 		}
 	}
 	closedir(dir);
+}
+
+/* Ends Open MPI's daemon after its ranks were killed. It usually exits
+ * when its singleton does, but it has been seen deadlocked in its own
+ * abort (a futex, for ever), keeping the caller's standard error open, so
+ * it gets SIGTERM, a moment, then SIGKILL. */
+static void end_daemons(void)
+{
+	pid_t d[8];
+	int n = own_children(d, 8), alive = n;
+	for (int i = 0; i < n; i++)
+		kill(d[i], SIGTERM);
+	for (int t = 0; alive > 0 && t < DAEMON_GRACE_MS; t += 10) {
+		sleep_ms(10);
+		alive = 0;
+		for (int i = 0; i < n; i++)
+			if (d[i] > 0 && waitpid(d[i], NULL, WNOHANG) == 0)
+				alive++;
+			else
+				d[i] = 0;
+	}
+	for (int i = 0; i < n; i++)
+		if (d[i] > 0)
+			kill(d[i], SIGKILL);
+}
+
+/* A child died while the job ran or started. The parent's main thread is
+ * stuck in MPI and cannot be unwound: like mpirun when a rank dies, the
+ * watchdog ends the job, here with the process exit that is the only way
+ * out. */
+static void give_up(const pid_t *pids, int n, int rank)
+{
+	for (int t = 0; t < WATCH_GRACE_MS && atomic_load(&watch_armed);
+	     t += WATCH_POLL_MS)
+		sleep_ms(WATCH_POLL_MS);
+	if (!atomic_load(&watch_armed))
+		return;
+	fprintf(stderr,
+		"pipeline: rank %d ended unexpectedly (killed or crashed); "
+		"stopping the job\n",
+		rank);
+	for (int i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGKILL);
+	end_daemons();
+	_exit(1);
 }
 
 static void *watch(void *arg)

@@ -255,9 +255,13 @@ struct pl_operator {
 	 * partial emits. Set by init; the operator clears it when that stops
 	 * being possible (a sort that spilled). When it is still set after
 	 * the input has ended, the runtime keeps the instance until the
-	 * merge and reads this rank's own range through it, after partial,
-	 * instead of sending those rows to itself. Returns 0 or a PL_ERR_*
-	 * with err set. */
+	 * merge and reads through it, after partial, the rows it sends and
+	 * this rank's own range, which it does not send. Positions run over
+	 * everything partial would emit, the rows the instance processed,
+	 * also when partial's emitter stopped it at its first batch
+	 * (PL_STOP): the runtime calls partial that way to have the rows
+	 * ordered, then reads them only through rows_at. Returns 0 or a
+	 * PL_ERR_* with err set. */
 	int (*rows_at)(pl_operator *op, uint64_t from, size_t n, pl_batch *out,
 		       pl_error *err);
 };

@@ -32,16 +32,29 @@ has() { grep -qE -- "$1" <<<"$msg" || fail "message lacks /$1/: $msg"; }
 lacks() { ! grep -qE -- "$1" <<<"$msg" || fail "message has /$1/: $msg"; }
 
 # no_processes_left: no pipeline process runs on this case's job.conf
-# (the cases use absolute paths under their own directory). The children
-# are given 3 s to go: only the watchdog's exit leaves them dying.
+# (the cases use absolute paths under their own directory), and no MPI
+# launcher or daemon started in this directory (Open MPI's orted, seen
+# deadlocked once its ranks were killed). The children are given 3 s to
+# go: only the watchdog's exit leaves them dying.
 no_processes_left() {
   local left
   for _ in $(seq 30); do
-    left=$(pgrep -f -- "$PWD/" | grep -vx "$$")
+    left=$( (pgrep -f -- "$PWD/" | grep -vx "$$"; launchers_here) | sort -u)
     [ -z "$left" ] && return 0
     sleep 0.1
   done
   fail "processes left behind: $(ps -o pid,args -p "$(echo $left | tr ' ' ,)")"
+}
+
+# launchers_here: pids of MPI launchers and daemons working in $PWD.
+launchers_here() {
+  local p
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/cwd" 2>/dev/null)" = "$PWD" ] || continue
+    case "$(readlink "$p/exe" 2>/dev/null)" in
+    */orted | */orterun | */mpirun | */mpiexec | */prte | */prted | */prterun) echo "${p#/proc/}" ;;
+    esac
+  done
 }
 
 # only FILE...: the directory holds exactly these files (dot files too).
@@ -291,6 +304,16 @@ case_stdout_ranks() {
   no_processes_left
 }
 
+# How many of the processes given have out.txt and err.txt as fd 1 and 2.
+ranks_writing_to_caller() {
+  local r n=0
+  for r in "$@"; do
+    [ "$(readlink "/proc/$r/fd/1")" = "$PWD/out.txt" ] && [ "$(readlink "/proc/$r/fd/2")" = "$PWD/err.txt" ] &&
+      n=$((n + 1))
+  done
+  echo "$n"
+}
+
 # Rank 0's standard output and error are the caller's own descriptors,
 # the other ranks' go through mpirun: exactly one rank writes to the
 # caller's file directly.
@@ -308,11 +331,14 @@ where = x100 < 0'
     [ "$(wc -w <<<"$ranks")" -eq 3 ] && break
     sleep 0.02
   done
-  sleep 0.5
-  for r in $ranks; do
-    [ "$(readlink "/proc/$r/fd/1")" = "$PWD/out.txt" ] && [ "$(readlink "/proc/$r/fd/2")" = "$PWD/err.txt" ] &&
-      direct=$((direct + 1))
+  # Rank 0 takes the files once MPI has started, which under the
+  # sanitizers on a loaded machine can take seconds: wait for it.
+  for _ in $(seq 300); do
+    [ "$(ranks_writing_to_caller $ranks)" -ge 1 ] && break
+    sleep 0.1
   done
+  sleep 0.3
+  direct=$(ranks_writing_to_caller $ranks)
   kill -INT "$(pgrep -P "$pid")"
   wait "$pid"
   [ "$(wc -w <<<"$ranks")" -eq 3 ] || fail "ranks: $ranks" || return 1
