@@ -373,6 +373,84 @@ int pl_column_append_range(pl_column *dst, const pl_column *src, size_t from,
 	return append_rows(dst, src, NULL, from, n, pool, err);
 }
 
+/* The validity of picks: only when a source or dst has a bitmap. */
+static int pick_validity(pl_column *dst, const pl_column *const *srcs,
+			 size_t nsrcs, const uint32_t *src, const uint32_t *row,
+			 size_t n, pl_pool *pool, pl_error *err)
+{
+	int any = dst->valid != NULL;
+	for (size_t i = 0; !any && i < nsrcs; i++)
+		any = srcs[i] != NULL && srcs[i]->valid != NULL;
+	if (!any)
+		return 0;
+	if (pl_column_make_nullable(dst, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	for (size_t k = 0; k < n; k++) {
+		const pl_column *c = srcs[src[k]];
+		pl_bit_set(dst->valid, dst->len + k,
+			   c->valid == NULL || pl_bit_get(c->valid, row[k]));
+	}
+	return 0;
+}
+
+static int pick_strings(pl_column *dst, const pl_column *const *srcs,
+			size_t nsrcs, const uint32_t *src, const uint32_t *row,
+			size_t n, pl_pool *pool, pl_error *err)
+{
+	int dict = 0;
+	for (size_t i = 0; i < nsrcs; i++)
+		dict |= srcs[i] != NULL && srcs[i]->dict != NULL;
+	size_t bytes = 0, len;
+	for (size_t k = 0; k < n; k++) {
+		const pl_column *c = srcs[src[k]];
+		if (dict)
+			pl_col_str(c, row[k], &len);
+		else
+			len = (size_t)(pl_col_off(c)[row[k] + 1] -
+				       pl_col_off(c)[row[k]]);
+		bytes += len;
+	}
+	if (pl_column_reserve_arena(dst, bytes + 16, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	int64_t *doff = pl_col_off(dst);
+	for (size_t k = 0; k < n; k++) {
+		const pl_column *c = srcs[src[k]];
+		const char *str = pl_col_str(c, row[k], &len);
+		size_t room =
+		    dict ? len : c->arena_cap - (size_t)(str - c->arena);
+		copy_str(dst->arena + dst->arena_len, str, len, room);
+		dst->arena_len += len;
+		doff[dst->len + k + 1] = (int64_t)dst->arena_len;
+	}
+	return 0;
+}
+
+int pl_column_append_picks(pl_column *dst, const pl_column *const *srcs,
+			   size_t nsrcs, const uint32_t *src,
+			   const uint32_t *row, size_t n, pl_pool *pool,
+			   pl_error *err)
+{
+	if (n == 0)
+		return 0;
+	if (pl_column_reserve(dst, dst->len + n, pool, err) != 0 ||
+	    pick_validity(dst, srcs, nsrcs, src, row, n, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	if (dst->type == PL_STRING) {
+		if (pick_strings(dst, srcs, nsrcs, src, row, n, pool, err) != 0)
+			return PL_ERR_NOMEM;
+	} else if (dst->type == PL_BOOL) {
+		uint8_t *d = pl_col_bool(dst) + dst->len;
+		for (size_t k = 0; k < n; k++)
+			d[k] = pl_col_bool(srcs[src[k]])[row[k]];
+	} else {
+		int64_t *d = pl_col_i64(dst) + dst->len;
+		for (size_t k = 0; k < n; k++)
+			d[k] = pl_col_i64(srcs[src[k]])[row[k]];
+	}
+	dst->len += n;
+	return 0;
+}
+
 size_t pl_column_bytes(const pl_column *c)
 {
 	return pl_pool_size(c->data) + pl_pool_size(c->valid) +

@@ -1,6 +1,9 @@
 /* A k-way merge by a linear scan of the heads: the runs are the ranks'
  * streams, a handful, so a heap would not pay. The winning run's rows are
- * copied in stretches: as long as they stay ahead of every other head. */
+ * taken in stretches, as long as they stay ahead of every other head.
+ * Short stretches (random keys interleave the runs row by row) are noted
+ * as picks and gathered column by column when a head's batch ends or the
+ * output batch is full; long ones are copied at once. */
 #include <stdlib.h>
 
 #include "framework/range_merge.h"
@@ -34,11 +37,17 @@ typedef struct head {
 	size_t row;
 } head;
 
+/* A stretch at least this long is copied as a range, not as picks. */
+enum { LONG_STRETCH = 64 };
+
 typedef struct merge {
 	const pl_range_merge_spec *spec;
 	pl_pool *pool;
 	head *h;
 	pl_batch *out;
+	uint32_t *pick_run, *pick_row; /* picks not yet gathered */
+	size_t npicks;
+	const pl_column **srcs; /* per run: its batch's column being gathered */
 } merge;
 
 /* Whether head s's row at is ahead of head t's current row: smaller, or
@@ -111,17 +120,37 @@ static int refill(merge *m, size_t r, pl_error *err)
 	return 0;
 }
 
+/* Appends the picks to the output batch, column by column. */
+static int gather(merge *m, pl_error *err)
+{
+	pl_batch *o = m->out;
+	size_t nruns = m->spec->nruns;
+	for (size_t c = 0; m->npicks > 0 && c < o->ncols; c++) {
+		for (size_t r = 0; r < nruns; r++)
+			m->srcs[r] = m->h[r].b ? &m->h[r].b->cols[c] : NULL;
+		int rc = pl_column_append_picks(&o->cols[c], m->srcs, nruns,
+						m->pick_run, m->pick_row,
+						m->npicks, m->pool, err);
+		if (rc != 0)
+			return rc;
+	}
+	o->nrows += m->npicks;
+	m->npicks = 0;
+	return 0;
+}
+
 static int flush(merge *m, const pl_emitter *out, pl_error *err)
 {
 	pl_batch *o = m->out;
-	if (o->nrows == 0)
-		return 0;
-	int rc = pl_emit(out, o, err);
+	int rc = gather(m, err);
+	if (rc != 0 || o->nrows == 0)
+		return rc;
+	rc = pl_emit(out, o, err);
 	pl_batch_clear(o);
 	return rc;
 }
 
-/* Copies head s's rows while they stay ahead of head t (t == nruns: to
+/* Takes head s's rows while they stay ahead of head t (t == nruns: to
  * the end of its batch), up to room rows. */
 static int take_stretch(merge *m, size_t s, size_t t, size_t room,
 			pl_error *err)
@@ -131,15 +160,26 @@ static int take_stretch(merge *m, size_t s, size_t t, size_t room,
 	while (n < room && h->row + n < h->b->nrows &&
 	       (t == m->spec->nruns || ahead(m, s, h->row + n, t)))
 		n++;
-	for (size_t c = 0; c < m->out->ncols; c++) {
-		int rc = pl_column_append_range(
-		    &m->out->cols[c], &h->b->cols[c], h->row, n, m->pool, err);
-		if (rc != 0)
-			return rc;
+	int rc = 0;
+	if (n < LONG_STRETCH) {
+		for (size_t k = 0; k < n; k++) {
+			m->pick_run[m->npicks + k] = (uint32_t)s;
+			m->pick_row[m->npicks + k] = (uint32_t)(h->row + k);
+		}
+		m->npicks += n;
+	} else {
+		rc = gather(m, err);
+		for (size_t c = 0; rc == 0 && c < m->out->ncols; c++)
+			rc = pl_column_append_range(&m->out->cols[c],
+						    &h->b->cols[c], h->row, n,
+						    m->pool, err);
+		m->out->nrows += rc == 0 ? n : 0;
 	}
-	m->out->nrows += n;
 	h->row += n;
-	return h->row == h->b->nrows ? refill(m, s, err) : 0;
+	/* The picks point into the batch refill replaces. */
+	if (rc == 0 && h->row == h->b->nrows && (rc = gather(m, err)) == 0)
+		rc = refill(m, s, err);
+	return rc;
 }
 
 static int run_merge(merge *m, const pl_emitter *out, pl_error *err)
@@ -156,8 +196,9 @@ static int run_merge(merge *m, const pl_emitter *out, pl_error *err)
 		size_t t, s = winner(m, &t);
 		if (s == sp->nruns)
 			break;
-		rc = take_stretch(m, s, t, sp->chunk_rows - m->out->nrows, err);
-		if (rc == 0 && m->out->nrows >= sp->chunk_rows)
+		rc = take_stretch(
+		    m, s, t, sp->chunk_rows - m->out->nrows - m->npicks, err);
+		if (rc == 0 && m->out->nrows + m->npicks >= sp->chunk_rows)
 			rc = flush(m, out, err);
 	}
 	return rc ? rc : flush(m, out, err);
@@ -166,12 +207,23 @@ static int run_merge(merge *m, const pl_emitter *out, pl_error *err)
 int pl_range_merge(const pl_range_merge_spec *spec, pl_pool *pool,
 		   const pl_emitter *out, pl_error *err)
 {
-	merge m = {spec, pool,
-		   calloc(spec->nruns ? spec->nruns : 1, sizeof(head)), NULL};
+	merge m = {.spec = spec,
+		   .pool = pool,
+		   .h = calloc(spec->nruns ? spec->nruns : 1, sizeof(head))};
 	if (m.h == NULL)
 		return pl_error_nomem(err, "a merge of sorted runs");
+	size_t cap = spec->chunk_rows ? spec->chunk_rows : 1;
 	m.out = pl_batch_new(spec->out_schema, spec->chunk_rows, pool, err);
-	int rc = m.out ? run_merge(&m, out, err) : PL_ERR_NOMEM;
+	m.pick_run = malloc(cap * sizeof(*m.pick_run));
+	m.pick_row = malloc(cap * sizeof(*m.pick_row));
+	m.srcs = calloc(spec->nruns ? spec->nruns : 1, sizeof(*m.srcs));
+	int rc = 0;
+	if (m.out == NULL)
+		rc = PL_ERR_NOMEM;
+	else if (!m.pick_run || !m.pick_row || !m.srcs)
+		rc = pl_error_nomem(err, "a merge of sorted runs");
+	if (rc == 0)
+		rc = run_merge(&m, out, err);
 	for (size_t r = 0; r < spec->nruns; r++) {
 		pl_batch_free(m.h[r].b, pool);
 		int end = pl_run_cursor_destroy(m.h[r].cur, rc ? NULL : err);
@@ -179,6 +231,9 @@ int pl_range_merge(const pl_range_merge_spec *spec, pl_pool *pool,
 			rc = end;
 	}
 	pl_batch_free(m.out, pool);
+	free(m.pick_run);
+	free(m.pick_row);
+	free(m.srcs);
 	free(m.h);
 	return rc;
 }

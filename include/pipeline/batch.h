@@ -197,6 +197,16 @@ PL_API int pl_column_append_take(pl_column *dst, const pl_column *src,
 				 const uint32_t *idx, size_t n, pl_pool *pool,
 				 pl_error *err);
 
+/* Appends, for k in [0, n), row row[k] of column srcs[src[k]] to dst:
+ * a gather from several columns of dst's type, as a merge of sorted runs
+ * interleaves them. srcs holds nsrcs columns (borrowed; an entry no pick
+ * names may be NULL). Returns 0 or PL_ERR_NOMEM (dst then holds what it
+ * held before, possibly with more room). */
+PL_API int pl_column_append_picks(pl_column *dst, const pl_column *const *srcs,
+				  size_t nsrcs, const uint32_t *src,
+				  const uint32_t *row, size_t n, pl_pool *pool,
+				  pl_error *err);
+
 /* Appends rows [from, from + n) of src to dst (same type). */
 PL_API int pl_column_append_range(pl_column *dst, const pl_column *src,
 				  size_t from, size_t n, pl_pool *pool,

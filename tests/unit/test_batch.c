@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -86,6 +87,103 @@ static void take_and_range_keep_nulls(void)
 	teardown();
 }
 
+/* A string column of the given values (NULL pointers are NULLs). */
+static void strings(pl_column *c, const char *const *v, size_t n)
+{
+	pl_error err;
+	pl_error_clear(&err);
+	pl_column_init(c, PL_STRING, 1, 0, pool, &err);
+	for (size_t k = 0; k < n; k++)
+		if (v[k] == NULL)
+			pl_column_push_null(c, pool, &err);
+		else
+			pl_column_push_str(c, v[k], strlen(v[k]), pool, &err);
+}
+
+/* Picks from three sources in any order: strings short, empty, past 16
+ * bytes, NULL, and from a dictionary-encoded column; int64 and bool with
+ * a NULL in one source only. */
+static void picks_from_several_columns(void)
+{
+	setup();
+	pl_error err;
+	pl_error_clear(&err);
+	const char *a[] = {"alpha", "", "a string longer than sixteen bytes"};
+	const char *b[] = {NULL, "b1"};
+	const char *words[] = {"dict-zero", "dict-one"};
+	pl_column s[3], d, i[3], di, f[3], df;
+	strings(&s[0], a, 3);
+	strings(&s[1], b, 2);
+	/* s[2]: codes 1, 0, 1 into a dictionary of two words */
+	pl_column_init(&s[2], PL_STRING, 4, 0, pool, &err);
+	s[2].dict = calloc(1, sizeof(pl_column));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s[2].dict);
+	strings(s[2].dict, words, 2);
+	uint32_t codes[] = {1, 0, 1};
+	memcpy(pl_col_codes(&s[2]), codes, sizeof(codes));
+	s[2].len = 3;
+	for (int r = 0; r < 3; r++) {
+		pl_column_init(&i[r], PL_INT64, 4, 0, pool, &err);
+		pl_column_init(&f[r], PL_BOOL, 4, 0, pool, &err);
+		for (int k = 0; k < 3; k++) {
+			if (r == 1 && k == 0)
+				pl_column_push_null(&i[r], pool, &err);
+			else
+				pl_column_push_i64(&i[r], r * 10 + k, pool,
+						   &err);
+			pl_column_push_bool(&f[r], (r + k) % 2, pool, &err);
+		}
+	}
+	pl_column_init(&d, PL_STRING, 1, 0, pool, &err);
+	pl_column_init(&di, PL_INT64, 1, 0, pool, &err);
+	pl_column_init(&df, PL_BOOL, 1, 0, pool, &err);
+	uint32_t src[] = {0, 1, 2, 0, 1, 2, 0, 2};
+	uint32_t row[] = {2, 0, 0, 1, 1, 1, 0, 2};
+	const pl_column *ss[] = {&s[0], &s[1], &s[2]};
+	const pl_column *is[] = {&i[0], &i[1], &i[2]};
+	const pl_column *fs[] = {&f[0], &f[1], &f[2]};
+	CU_ASSERT_EQUAL(
+	    pl_column_append_picks(&d, ss, 3, src, row, 8, pool, &err), 0);
+	CU_ASSERT_EQUAL(
+	    pl_column_append_picks(&di, is, 3, src, row, 8, pool, &err), 0);
+	CU_ASSERT_EQUAL(
+	    pl_column_append_picks(&df, fs, 3, src, row, 8, pool, &err), 0);
+	const char *want[] = {"a string longer than sixteen bytes",
+			      NULL,
+			      "dict-one",
+			      "",
+			      "b1",
+			      "dict-zero",
+			      "alpha",
+			      "dict-one"};
+	CU_ASSERT_EQUAL(d.len, 8);
+	for (size_t k = 0; k < 8; k++) {
+		size_t len;
+		const char *v = pl_col_str(&d, k, &len);
+		CU_ASSERT_EQUAL(pl_column_is_null(&d, k), want[k] == NULL);
+		if (want[k] != NULL) {
+			CU_ASSERT_EQUAL(len, strlen(want[k]));
+			CU_ASSERT_EQUAL(memcmp(v, want[k], len), 0);
+		}
+		CU_ASSERT_EQUAL(pl_column_is_null(&di, k),
+				src[k] == 1 && row[k] == 0);
+		if (!(src[k] == 1 && row[k] == 0))
+			CU_ASSERT_EQUAL(pl_col_i64(&di)[k],
+					src[k] * 10 + row[k]);
+		CU_ASSERT_EQUAL(pl_col_bool(&df)[k], (src[k] + row[k]) % 2);
+	}
+	CU_ASSERT_PTR_NULL(df.valid);
+	for (int r = 0; r < 3; r++) {
+		pl_column_free(&s[r], pool);
+		pl_column_free(&i[r], pool);
+		pl_column_free(&f[r], pool);
+	}
+	pl_column_free(&d, pool);
+	pl_column_free(&di, pool);
+	pl_column_free(&df, pool);
+	teardown();
+}
+
 static void compare_and_hash(void)
 {
 	setup();
@@ -154,6 +252,7 @@ static void allocation_failures_are_clean(void)
 static const pl_test tests[] = {
     {"push_and_read_every_type", push_and_read_every_type},
     {"take_and_range_keep_nulls", take_and_range_keep_nulls},
+    {"picks_from_several_columns", picks_from_several_columns},
     {"compare_and_hash", compare_and_hash},
     {"batch_from_schema", batch_from_schema},
     {"allocation_failures_are_clean", allocation_failures_are_clean},
