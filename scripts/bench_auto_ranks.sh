@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
+. scripts/bench_lib.sh
 RUNS=${RUNS:-3}
 JOBS=${JOBS:-"q1 q3 q6 q10"}
 COPIES=${COPIES:-"1 2 4"}
@@ -17,13 +18,8 @@ BIN=${BIN:-build/pipeline}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 [ -x "$BIN" ] || bash scripts/setup.sh
-if [ ! -f "$DATA/$BASE" ]; then
-  mkdir -p "$DATA"
-  /usr/bin/python3 scripts/gen_groupby.py 1e7 100 "$DATA/$BASE"
-fi
+groupby_data "$DATA" "$BASE"
 CORES=$(nproc)
-
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # file_for COPIES: the base file, or COPIES copies of its rows under one header.
 file_for() {

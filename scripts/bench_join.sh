@@ -37,6 +37,7 @@ log() { echo "bench: $*" >&2; }
 [ -x /usr/bin/time ] || { log "GNU time(1) is needed (apt-get install time)"; exit 1; }
 [ -x "$PIPELINE" ] || bash "$ROOT/scripts/setup.sh" || exit 1
 . "$ROOT/scripts/env.sh"
+. "$ROOT/scripts/bench_lib.sh"
 export PEER_NODE_DIR
 mkdir -p "$DATA" "$OUTDIR"
 mapfile -t F < <($PY "$ROOT/scripts/gen_join.py" "$N" "$DATA" --names)
@@ -93,6 +94,7 @@ run() {
 printf 'query\tsystem\tround\texit\twall_s\tuser_s\tsys_s\tpeak_kb\tother_cpu_s\n' >"$TSV"
 : >"$REPORT.check"
 LOAD_BEFORE=$(uptime)
+CORES_BEFORE=$(core_speeds)
 for q in $QUERIES; do
   for ((r = 1; r <= RUNS; r++)); do
     read -r -a sys <<<"$RUNNING"
@@ -116,6 +118,7 @@ for q in $QUERIES; do
   done
 done
 LOAD_AFTER=$(uptime)
+CORES_AFTER=$(core_speeds)
 
 {
   echo "# Join benchmark, N = $N ($(date -u '+%Y-%m-%d %H:%M UTC'))"
@@ -123,6 +126,8 @@ LOAD_AFTER=$(uptime)
   echo "scripts/bench_join.sh: db-benchmark join questions, whole process each (read both CSV files, join,"
   echo "write the answer CSV), medians of $RUNS rounds; CPU = user + sys seconds of the process and its children."
   echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB. Load before: $LOAD_BEFORE; after: $LOAD_AFTER."
+  echo "The same Python loop pinned to each core (a virtual machine's cores can differ for minutes; compare"
+  echo "runs only when they agree): before:$CORES_BEFORE; after:$CORES_AFTER."
   echo "'other cpu-s' is the CPU the rest of the machine used during the run: on a shared machine wall times"
   echo "are inflated by it, CPU seconds much less."
   [ -z "$MISSING" ] || echo "Not run (no scripts or node packages here):$MISSING."

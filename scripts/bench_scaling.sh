@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
+. scripts/bench_lib.sh
 RUNS=${RUNS:-3}
 JOBS=${JOBS:-"q1 q2 q3 q4 q5 q6 q7 q8 q9 q10 sort distinct"}
 SETTINGS=${SETTINGS:-"1 2 4 4f"} # 4f: 4 ranks on 2 fake nodes
@@ -20,13 +21,9 @@ BIN=${BIN:-build/pipeline}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 [ -x "$BIN" ] || bash scripts/setup.sh
-if [ ! -f "$DATA/$FILE" ]; then
-  mkdir -p "$DATA"
-  /usr/bin/python3 scripts/gen_groupby.py 1e7 100 "$DATA/$FILE"
-fi
+groupby_data "$DATA" "$FILE"
 cat "$DATA/$FILE" >/dev/null # warm the page cache
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 conf_of() { [ -f "jobs/dbbench/$1.conf" ] && echo "jobs/dbbench/$1.conf" || echo "jobs/scaling/$1.conf"; }
 
 # run SETTING CONF: prints "wall ranks_cpu launcher_cpu" of one run.
@@ -69,23 +66,6 @@ measure() {
 }
 
 label() { case $1 in 1) echo "one process" ;; 4f) echo "4 ranks/2 nodes" ;; *) echo "$1 ranks" ;; esac; }
-
-# core_speeds: seconds of the same Python loop pinned to each core. On a
-# virtual machine one core can run at half the speed of another for
-# minutes (its host thread shares a physical core); ranks pinned there burn
-# more CPU-seconds for the same work, which reads as work inflation.
-core_speeds() {
-  local c
-  for c in $(seq 0 $(($(nproc) - 1))); do
-    printf ' core %s %.3f s' "$c" "$(taskset -c "$c" /usr/bin/python3 -c '
-import time
-t = time.perf_counter()
-x = 0
-for i in range(3000000):
-    x += i * i
-print(time.perf_counter() - t)')"
-  done
-}
 
 printf '%s, %s cores (%s), load %s\n' "$(date -u +%F)" "$(nproc)" \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
