@@ -45,8 +45,7 @@ static uint64_t hash_bytes(const char *s, size_t n, uint64_t h)
 		s += 8;
 		n -= 8;
 	}
-	uint64_t w = 0;
-	memcpy(&w, s, n);
+	uint64_t w = pl_load_tail(s, n);
 	h = (h ^ w ^ ((uint64_t)n << 56)) * 0x100000001b3ULL;
 	return pl_hash_mix(h);
 }
