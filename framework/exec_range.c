@@ -505,11 +505,6 @@ static int route_rows(void *arg, pl_batch *b, pl_error *err)
 				     g->dest) >= 0)
 			g->dest++;
 		d[r] = g->token[g->dest];
-		if (g->dest == (size_t)g->x->rank) {
-			if (g->own_hi == 0)
-				g->own_lo = g->pos;
-			g->own_hi = g->pos + 1;
-		}
 	}
 	g->dcol.len = b->nrows;
 	return pl_shuffle_push(&g->sh, b, &g->dcol, err);
@@ -619,7 +614,9 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 				    err);
 	rc = pl_mpi_agree(x->comm, rc, err);
 	size_t dest_col = local->partial_schema.n;
-	g->own = local->split == PL_SPLIT_RANGE_MERGE && local->rows_at != NULL;
+	/* Rows the runtime spilled are no longer the instance's to read. */
+	g->own = local->split == PL_SPLIT_RANGE_MERGE &&
+		 local->rows_at != NULL && !pl_spill_active(x->spills[i]);
 	pl_exchange_opts opts = {.keys = &dest_col,
 				 .nkeys = 1,
 				 .round_bytes = pl_shuffle_round_bytes(x),
@@ -637,9 +634,8 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	g->pos = 0;
 	g->dest = 0;
 	pl_emitter e = {route_rows, g};
-	rc = g->own && !pl_spill_active(x->spills[i])
-		 ? route_by_position(g, i, total, err)
-		 : pl_exec_partial(x, i, &e, err);
+	rc = g->own ? route_by_position(g, i, total, err)
+		    : pl_exec_partial(x, i, &e, err);
 	rc = rc ? pl_exchange_abort(g->sh.ex, rc, err)
 		: pl_exchange_finish(g->sh.ex, pl_shuffle_receive, &g->sh, err);
 	pl_exec_count_stats(x, g->sh.ex);
