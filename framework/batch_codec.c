@@ -5,19 +5,30 @@
  *           u64 message length (header included), u64 raw body length
  *   body (zstd frame of it when flags has FLAG_ZSTD):
  *           u64 nrows, u32 ncols, u32 zero, then per column:
- *           u8 type, u8 has_bitmap, u16 zero, u32 zero,
+ *           u8 type, u8 has_bitmap, u8 encoding, u8 zero, u32 zero,
  *           [bitmap of (nrows + 7) / 8 bytes], then
  *           int64/float64: nrows * 8 bytes; bool: nrows bytes;
- *           string: u64 arena length, (nrows + 1) * 8 offsets, arena. */
+ *           string: u64 arena length, (nrows + 1) * 8 offsets, arena;
+ *           string, encoding 1 (a dictionary): u32 nentries, u8
+ *           has_bitmap, 3 zero bytes, [bitmap of the entries], the
+ *           entries as a string column of nentries rows (arena length,
+ *           offsets, arena), then nrows u32 codes. The entries are the
+ *           ones the message's rows use, in order of first use; a NULL
+ *           row's code names a NULL entry and only a NULL row's does. */
+#include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
 #include "framework/batch_codec.h"
 
 #define MAGIC 0x31424c50u /* "PLB1" */
-#define VERSION 1
+#define VERSION 2
 #define FLAG_ZSTD 1
 #define COL_HEADER 8
+#define ENC_PLAIN 0
+#define ENC_DICT 1
+#define DICT_HEADER 8
+#define NO_CODE UINT32_MAX
 #define BODY_HEADER 16
 /* Bodies smaller than this are sent as they are: zstd's frame overhead
  * and the call cost outweigh what it could save. */
@@ -34,6 +45,11 @@ struct pl_codec {
 	ZSTD_DCtx *dctx;
 	pl_bytes scratch;
 	pl_codec_stats stats;
+	int keep_dict;
+	/* Encoding a dictionary column: remap[e] is entry e's code in the
+	 * message (NO_CODE while unused), used[] the entries in order. */
+	uint32_t *remap, *used;
+	size_t remap_cap, used_cap;
 };
 
 int pl_bytes_reserve(pl_bytes *b, size_t extra, pl_pool *pool, pl_error *err)
@@ -79,7 +95,14 @@ void pl_codec_destroy(pl_codec *c)
 	ZSTD_freeCCtx(c->cctx);
 	ZSTD_freeDCtx(c->dctx);
 	pl_bytes_free(&c->scratch, c->pool);
+	pl_pool_free(c->pool, c->remap);
+	pl_pool_free(c->pool, c->used);
 	pl_pool_free(c->pool, c);
+}
+
+void pl_codec_keep_dict(pl_codec *c, int on)
+{
+	c->keep_dict = on != 0;
 }
 
 pl_codec_stats pl_codec_get_stats(const pl_codec *c)
@@ -115,6 +138,25 @@ static size_t string_bytes(const pl_column *col, const uint32_t *idx,
 	return sum;
 }
 
+/* What a dictionary column's entries and codes take at most: the rows may
+ * use every entry, or name each a different one. */
+static size_t dict_size(const pl_column *col, const uint32_t *idx, size_t from,
+			size_t n)
+{
+	const pl_column *d = col->dict;
+	const int64_t *off = pl_col_off(d);
+	const uint32_t *code = pl_col_codes(col);
+	size_t m = n < d->len ? n : d->len, bytes = 0;
+	for (size_t k = 0; k < n && bytes < d->arena_len; k++) {
+		uint32_t e = code[row_at(idx, from, k)];
+		bytes += (size_t)(off[e + 1] - off[e]);
+	}
+	if (bytes > d->arena_len)
+		bytes = d->arena_len;
+	size_t bits = d->valid != NULL ? (m + 7) / 8 : 0;
+	return DICT_HEADER + bits + 8 + (m + 1) * 8 + bytes + n * 4;
+}
+
 static size_t column_size(const pl_column *col, const uint32_t *idx,
 			  size_t from, size_t n)
 {
@@ -125,6 +167,8 @@ static size_t column_size(const pl_column *col, const uint32_t *idx,
 		return s + n;
 	if (col->type != PL_STRING)
 		return s + n * 8;
+	if (col->dict != NULL)
+		return s + dict_size(col, idx, from, n);
 	return s + 8 + (n + 1) * 8 + string_bytes(col, idx, from, n);
 }
 
@@ -200,16 +244,79 @@ static uint8_t *put_values(uint8_t *p, const pl_column *col,
 	return p;
 }
 
-static uint8_t *put_column(uint8_t *p, const pl_column *col,
+/* The entries the rows use, in order of first use (into c->used), and
+ * then each row's code among them. */
+static uint8_t *put_dict(pl_codec *c, uint8_t *p, const pl_column *col,
+			 const uint32_t *idx, size_t from, size_t n)
+{
+	const uint32_t *code = pl_col_codes(col);
+	uint32_t m = 0;
+	for (size_t k = 0; k < n; k++) {
+		uint32_t e = code[row_at(idx, from, k)];
+		if (c->remap[e] == NO_CODE) {
+			c->remap[e] = m;
+			c->used[m++] = e;
+		}
+	}
+	uint8_t head[DICT_HEADER] = {0};
+	memcpy(head, &m, 4);
+	head[4] = (uint8_t)any_null(col->dict, c->used, 0, m);
+	p = put(p, head, DICT_HEADER);
+	if (head[4])
+		p = put_bitmap(p, col->dict, c->used, 0, m);
+	p = put_strings(p, col->dict, c->used, 0, m);
+	for (size_t k = 0; k < n; k++)
+		p = put(p, &c->remap[code[row_at(idx, from, k)]], 4);
+	for (uint32_t j = 0; j < m; j++)
+		c->remap[c->used[j]] = NO_CODE;
+	return p;
+}
+
+static uint8_t *put_column(pl_codec *c, uint8_t *p, const pl_column *col,
 			   const uint32_t *idx, size_t from, size_t n)
 {
 	uint8_t head[COL_HEADER] = {0};
 	head[0] = (uint8_t)col->type;
 	head[1] = (uint8_t)any_null(col, idx, from, n);
+	head[2] = col->dict != NULL ? ENC_DICT : ENC_PLAIN;
 	p = put(p, head, COL_HEADER);
 	if (head[1])
 		p = put_bitmap(p, col, idx, from, n);
+	if (col->dict != NULL)
+		return put_dict(c, p, col, idx, from, n);
 	return put_values(p, col, idx, from, n);
+}
+
+/* Room in remap for every entry of the batch's dictionaries (NO_CODE in
+ * all of it) and in used for the entries n rows can use. */
+static int reserve_remap(pl_codec *c, const pl_batch *b, size_t n,
+			 pl_error *err)
+{
+	for (size_t j = 0; j < b->ncols; j++) {
+		const pl_column *d = b->cols[j].dict;
+		if (d == NULL)
+			continue;
+		size_t m = n < d->len ? n : d->len;
+		if (d->len > c->remap_cap) {
+			uint32_t *r = pl_pool_realloc(c->pool, c->remap,
+						      d->len * sizeof(*r));
+			if (r == NULL)
+				return pl_error_nomem(err, "a codec scratch");
+			memset(r + c->remap_cap, 0xff,
+			       (d->len - c->remap_cap) * sizeof(*r));
+			c->remap = r;
+			c->remap_cap = d->len;
+		}
+		if (m > c->used_cap) {
+			uint32_t *u =
+			    pl_pool_realloc(c->pool, c->used, m * sizeof(*u));
+			if (u == NULL)
+				return pl_error_nomem(err, "a codec scratch");
+			c->used = u;
+			c->used_cap = m;
+		}
+	}
+	return 0;
 }
 
 static void put_header(uint8_t *p, int flags, uint64_t total, uint64_t raw)
@@ -247,8 +354,9 @@ static size_t maybe_compress(pl_codec *c, uint8_t *body, size_t raw, int *flags)
 int pl_codec_encode(pl_codec *c, const pl_batch *b, const uint32_t *idx,
 		    size_t from, size_t n, pl_bytes *out, pl_error *err)
 {
-	size_t raw = body_size(b, idx, from, n);
-	if (pl_bytes_reserve(out, PL_CODEC_HEADER_SIZE + raw, c->pool, err))
+	size_t bound = body_size(b, idx, from, n);
+	if (reserve_remap(c, b, n, err) != 0 ||
+	    pl_bytes_reserve(out, PL_CODEC_HEADER_SIZE + bound, c->pool, err))
 		return PL_ERR_NOMEM;
 	uint8_t *msg = out->data + out->len;
 	uint8_t *body = msg + PL_CODEC_HEADER_SIZE;
@@ -259,7 +367,8 @@ int pl_codec_encode(pl_codec *c, const pl_batch *b, const uint32_t *idx,
 	memcpy(head + 8, &ncols, 4);
 	uint8_t *p = put(body, head, BODY_HEADER);
 	for (size_t j = 0; j < b->ncols; j++)
-		p = put_column(p, &b->cols[j], idx, from, n);
+		p = put_column(c, p, &b->cols[j], idx, from, n);
+	size_t raw = (size_t)(p - body);
 	int flags = 0;
 	size_t len = maybe_compress(c, body, raw, &flags);
 	put_header(msg, flags, PL_CODEC_HEADER_SIZE + len, raw);
@@ -335,10 +444,21 @@ static const uint8_t *take(reader *r, size_t n)
 /* Where one column's parts sit inside a validated body. */
 typedef struct col_view {
 	const uint8_t *bits; /* NULL: no NULLs */
-	const uint8_t *data; /* values, or the n + 1 string offsets */
+	const uint8_t *data; /* values, or the n + 1 string offsets (of the
+				entries, in a dictionary column) */
 	const uint8_t *arena;
 	size_t arena_len;
+	const uint8_t *codes; /* a dictionary column's: n u32 */
+	const uint8_t *ebits; /* its entries' bitmap, NULL: none is NULL */
+	size_t nent;	      /* its entries */
 } col_view;
+
+static uint32_t code_at(const col_view *v, size_t k)
+{
+	uint32_t e;
+	memcpy(&e, v->codes + k * 4, 4);
+	return e;
+}
 
 static int64_t offset_at(const col_view *v, size_t k)
 {
@@ -385,6 +505,36 @@ static int check_fixed(reader *r, col_view *v, pl_type t, size_t n,
 	return 0;
 }
 
+/* A dictionary column's entries and codes: every code names an entry,
+ * NULL exactly when its row is. */
+static int check_dict(reader *r, col_view *v, size_t n, pl_error *err)
+{
+	const uint8_t *h = take(r, DICT_HEADER);
+	if (h == NULL)
+		return corrupt(err, "truncated dictionary");
+	uint32_t m;
+	memcpy(&m, h, 4);
+	if (h[4] > 1 || h[5] || h[6] || h[7])
+		return corrupt(err, "bad dictionary header");
+	v->nent = m;
+	if (h[4] &&
+	    (v->ebits = take(r, v->nent / 8 + (v->nent % 8 != 0))) == NULL)
+		return corrupt(err, "truncated dictionary");
+	int rc = check_strings(r, v, v->nent, err);
+	if (rc != 0)
+		return rc;
+	if (n > r->left / 4 || (v->codes = take(r, n * 4)) == NULL)
+		return corrupt(err, "truncated dictionary codes");
+	for (size_t k = 0; k < n; k++) {
+		uint32_t e = code_at(v, k);
+		if (e >= v->nent)
+			return corrupt(err, "dictionary code out of range");
+		if (pl_bit_get(v->bits, k) != pl_bit_get(v->ebits, e))
+			return corrupt(err, "dictionary NULLs disagree");
+	}
+	return 0;
+}
+
 /* Parses the next column, checking every size against what is left. */
 static int parse_column(reader *r, pl_type want, size_t n, col_view *v,
 			pl_error *err)
@@ -403,8 +553,13 @@ static int parse_column(reader *r, pl_type want, size_t n, col_view *v,
 				    pl_type_name(want));
 	if (h[1] > 1)
 		return corrupt(err, "bad bitmap flag");
+	if (h[2] > (want == PL_STRING ? ENC_DICT : ENC_PLAIN) || h[3] || h[4] ||
+	    h[5] || h[6] || h[7])
+		return corrupt(err, "bad column encoding");
 	if (h[1] && (v->bits = take(r, n / 8 + (n % 8 != 0))) == NULL)
 		return corrupt(err, "truncated bitmap");
+	if (h[2] == ENC_DICT)
+		return check_dict(r, v, n, err);
 	if (want == PL_STRING)
 		return check_strings(r, v, n, err);
 	return check_fixed(r, v, want, n, err);
@@ -466,13 +621,94 @@ static int append_column(pl_column *c, const col_view *v, size_t n,
 	return 0;
 }
 
+/* The n rows of a dictionary view kept as a dictionary column: c is
+ * empty and plain. */
+static int append_dict_kept(pl_column *c, const col_view *v, size_t n,
+			    pl_pool *pool, pl_error *err)
+{
+	col_view ev = {.bits = v->ebits,
+		       .data = v->data,
+		       .arena = v->arena,
+		       .arena_len = v->arena_len};
+	pl_column *d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return pl_error_nomem(err, "a dictionary");
+	if (pl_column_init(d, PL_STRING, v->nent, v->arena_len, pool, err) ||
+	    append_column(d, &ev, v->nent, pool, err) ||
+	    pl_column_reserve(c, n, pool, err) ||
+	    (v->bits && pl_column_make_nullable(c, pool, err))) {
+		pl_column_free(d, pool);
+		free(d);
+		return PL_ERR_NOMEM;
+	}
+	if (c->valid != NULL)
+		for (size_t k = 0; k < n; k++)
+			pl_bit_set(c->valid, k, pl_bit_get(v->bits, k));
+	if (n > 0)
+		memcpy(c->data, v->codes, n * 4);
+	c->dict = d;
+	c->len = n;
+	return 0;
+}
+
+/* The n rows of a dictionary view appended as plain strings. */
+static int append_dict_plain(pl_column *c, const col_view *v, size_t n,
+			     pl_pool *pool, pl_error *err)
+{
+	size_t bytes = 0;
+	for (size_t k = 0; k < n; k++) {
+		uint32_t e = code_at(v, k);
+		bytes += (size_t)(offset_at(v, e + 1) - offset_at(v, e));
+	}
+	if (pl_column_reserve(c, c->len + n, pool, err) != 0 ||
+	    (v->bits && pl_column_make_nullable(c, pool, err) != 0) ||
+	    pl_column_reserve_arena(c, bytes, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	int64_t *off = pl_col_off(c);
+	for (size_t k = 0; k < n; k++) {
+		uint32_t e = code_at(v, k);
+		int64_t at = offset_at(v, e);
+		size_t len = (size_t)(offset_at(v, e + 1) - at);
+		if (len > 0)
+			memcpy(c->arena + c->arena_len, v->arena + at, len);
+		c->arena_len += len;
+		off[c->len + k + 1] = (int64_t)c->arena_len;
+		if (c->valid != NULL)
+			pl_bit_set(c->valid, c->len + k,
+				   pl_bit_get(v->bits, k));
+	}
+	c->len += n;
+	return 0;
+}
+
+/* Appends a parsed column to c: a dictionary stays one when the codec
+ * keeps them and c is empty; otherwise c becomes (or stays) plain. */
+static int append_view(pl_codec *codec, pl_column *c, const col_view *v,
+		       size_t n, pl_error *err)
+{
+	pl_pool *pool = codec->pool;
+	if (c->dict != NULL && c->len == 0)
+		pl_column_reset(c, pool);
+	if (v->codes != NULL && codec->keep_dict && c->len == 0)
+		return append_dict_kept(c, v, n, pool, err);
+	if (pl_column_undict(c, pool, err) != 0)
+		return PL_ERR_NOMEM;
+	if (v->codes != NULL)
+		return append_dict_plain(c, v, n, pool, err);
+	return append_column(c, v, n, pool, err);
+}
+
 /* Takes back the n rows just appended to columns [0, upto); string
  * offsets are absolute, so the old arena end is the offset at the old
- * length. */
-static void unappend(pl_batch *dst, size_t upto, size_t n)
+ * length. A dictionary column was made by this call, from empty. */
+static void unappend(pl_batch *dst, size_t upto, size_t n, pl_pool *pool)
 {
 	for (size_t j = 0; j < upto; j++) {
 		pl_column *c = &dst->cols[j];
+		if (c->dict != NULL) {
+			pl_column_reset(c, pool);
+			continue;
+		}
 		c->len -= n;
 		if (c->type == PL_STRING)
 			c->arena_len = (size_t)pl_col_off(c)[c->len];
@@ -495,8 +731,8 @@ static int decode_body(pl_codec *c, const uint8_t *body, size_t len,
 	r = (reader){body + BODY_HEADER, len - BODY_HEADER};
 	for (size_t j = 0; j < dst->ncols; j++) {
 		parse_column(&r, dst->cols[j].type, n, &v, NULL);
-		if (append_column(&dst->cols[j], &v, n, c->pool, err) != 0) {
-			unappend(dst, j, n);
+		if (append_view(c, &dst->cols[j], &v, n, err) != 0) {
+			unappend(dst, j, n, c->pool);
 			return PL_ERR_NOMEM;
 		}
 	}

@@ -73,6 +73,19 @@ int pl_column_reserve(pl_column *c, size_t cap, pl_pool *pool, pl_error *err)
 	return 0;
 }
 
+void pl_column_reset(pl_column *c, pl_pool *pool)
+{
+	c->len = 0;
+	c->arena_len = 0;
+	if (c->dict == NULL)
+		return;
+	pl_column_free(c->dict, pool);
+	free(c->dict);
+	c->dict = NULL;
+	if (c->data != NULL)
+		pl_col_off(c)[0] = 0;
+}
+
 int pl_column_undict(pl_column *c, pl_pool *pool, pl_error *err)
 {
 	if (c->dict == NULL)

@@ -52,6 +52,7 @@ struct pl_exchange {
 	pl_batch *out;
 	pl_batch *self; /* direct_self: this rank's rows of one push */
 	int drop_self;
+	int keep_dict;
 	int failed; /* the agreed failure, or 0 */
 	int finished;
 	pl_exchange_stats stats;
@@ -223,6 +224,8 @@ static int alloc_state(pl_exchange *x, const pl_schema *schema,
 	}
 	x->nkeys = o->nkeys;
 	x->drop_self = o->drop_self;
+	x->keep_dict = o->keep_dict;
+	pl_codec_keep_dict(x->codec, o->keep_dict);
 	if (o->direct_self &&
 	    (x->self = pl_batch_new(schema, 0, x->pool, err)) == NULL)
 		return PL_ERR_NOMEM;
@@ -325,10 +328,14 @@ static int encode_split(pl_exchange *x, const pl_batch *b, const uint32_t *idx,
 				    "a row of %zu bytes is too large to send "
 				    "between ranks",
 				    size);
+	size_t at = out->len, len, exact;
 	int rc = pl_codec_encode(x->codec, b, idx, from, n, out, err);
 	if (rc == 0) {
+		/* size only bounds a dictionary column's: count what it took */
+		pl_codec_message_size(out->data + at, out->len - at, &len,
+				      &exact, NULL);
 		x->stats.rows_sent += n;
-		*raw += size;
+		*raw += exact;
 	}
 	return rc;
 }
@@ -350,27 +357,60 @@ static void reset_batch(pl_exchange *x, pl_batch *b)
 {
 	for (size_t j = 0; j < b->ncols; j++) {
 		pl_column *c = &b->cols[j];
-		c->len = 0;
-		c->arena_len = 0;
+		pl_column_reset(c, x->pool);
 		pl_pool_free(x->pool, c->valid);
 		c->valid = NULL;
 	}
 	b->nrows = 0;
 }
 
-/* Hands this rank's rows idx[0 .. n) of b to fn, copied: no message. */
+/* Rows idx[0 .. n) of the dictionary column src into the empty dst as
+ * their codes, dst borrowing src's dictionary (see deliver_self). */
+static int take_codes(pl_exchange *x, pl_column *dst, const pl_column *src,
+		      const uint32_t *idx, size_t n, pl_error *err)
+{
+	if (pl_column_reserve(dst, n, x->pool, err) != 0 ||
+	    (src->valid && pl_column_make_nullable(dst, x->pool, err) != 0))
+		return PL_ERR_NOMEM;
+	const uint32_t *from = pl_col_codes(src);
+	uint32_t *to = pl_col_codes(dst);
+	for (size_t k = 0; k < n; k++)
+		to[k] = from[idx[k]];
+	if (src->valid != NULL)
+		for (size_t k = 0; k < n; k++)
+			pl_bit_set(dst->valid, k,
+				   pl_bit_get(src->valid, idx[k]));
+	dst->len = n;
+	dst->dict = src->dict;
+	return 0;
+}
+
+/* Hands this rank's rows idx[0 .. n) of b to fn, copied: no message.
+ * Under keep_dict a dictionary column goes as codes into the very
+ * dictionary of b, lent for the call like the rest. */
 static int deliver_self(pl_exchange *x, const pl_batch *b, const uint32_t *idx,
 			size_t n, pl_exchange_fn fn, void *arg, pl_error *err)
 {
-	reset_batch(x, x->self);
-	for (size_t j = 0; j < b->ncols; j++)
-		if (pl_column_append_take(&x->self->cols[j], &b->cols[j], idx,
-					  n, x->pool, err) != 0)
-			return PL_ERR_NOMEM;
-	x->self->nrows = n;
+	pl_batch *s = x->self;
+	reset_batch(x, s);
+	int rc = 0;
+	for (size_t j = 0; rc == 0 && j < b->ncols; j++)
+		rc = x->keep_dict && b->cols[j].dict != NULL
+			 ? take_codes(x, &s->cols[j], &b->cols[j], idx, n, err)
+			 : pl_column_append_take(&s->cols[j], &b->cols[j], idx,
+						 n, x->pool, err);
+	s->nrows = n;
 	x->stats.rows_sent += n;
 	x->stats.rows_recv += n;
-	return fn(arg, x->self, err);
+	if (rc == 0)
+		rc = fn(arg, s, err);
+	for (size_t j = 0; j < s->ncols; j++)
+		if (s->cols[j].dict != NULL) {
+			s->cols[j].dict = NULL;
+			s->cols[j].len = 0;
+			pl_col_off(&s->cols[j])[0] = 0;
+		}
+	return rc;
 }
 
 /* Sorts the row numbers of b by destination (stably) into x->rows and
@@ -510,9 +550,30 @@ static int size_recv(pl_exchange *x, size_t *total, pl_error *err)
 	return pl_bytes_reserve(&x->recv, *total, x->pool, err);
 }
 
+/* Under keep_dict: each message's rows to fn on their own, so that its
+ * dictionary columns stay such. */
+static int deliver_each(pl_exchange *x, size_t total, pl_exchange_fn fn,
+			void *arg, pl_error *err)
+{
+	for (size_t pos = 0, used = 0; pos < total; pos += used) {
+		reset_batch(x, x->out);
+		int rc = pl_codec_decode(x->codec, x->recv.data + pos,
+					 total - pos, x->out, &used, err);
+		if (rc == 0 && x->out->nrows > 0) {
+			x->stats.rows_recv += x->out->nrows;
+			rc = fn(arg, x->out, err);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int deliver(pl_exchange *x, size_t total, pl_exchange_fn fn, void *arg,
 		   pl_error *err)
 {
+	if (x->keep_dict)
+		return deliver_each(x, total, fn, arg, err);
 	reset_batch(x, x->out);
 	int rc =
 	    pl_codec_decode_all(x->codec, x->recv.data, total, x->out, err);

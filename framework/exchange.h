@@ -84,6 +84,10 @@ typedef struct pl_exchange_opts {
 	/* Non-zero: a shuffle drops the rows a push keeps on this rank (the
 	 * caller has them and reads them by other means). */
 	int drop_self;
+	/* Non-zero: dictionary-encoded string columns reach fn as such
+	 * (pl_codec_keep_dict); a shuffle then hands fn each message's rows
+	 * on their own. For a receiver that takes dictionary columns. */
+	int keep_dict;
 } pl_exchange_opts;
 
 typedef struct pl_exchange_stats {

@@ -20,7 +20,9 @@
  * as it arrives (no spooling: the operator promised that order does not
  * matter); the merging instance spills through its own pl_spill when the
  * budget is short. Shuffles are compressed only when the job spans
- * several nodes, and rows a rank keeps are never encoded.
+ * several nodes, and rows a rank keeps are never encoded. Dictionary-
+ * encoded strings (for an operator that takes them) travel as such, so
+ * the owner looks up each distinct value of a message once.
  *
  * Collectives: the exchanges run rounds while the input streams, so a
  * rank that fails must still meet the others' rounds: on failure every
@@ -58,9 +60,6 @@ struct pl_stream_point {
 	uint64_t win_rows, win_state;
 	double agg_seconds, ship_seconds;
 	uint64_t agg_rows, ship_bytes;
-	pl_batch plain; /* a batch with dictionary columns decoded */
-	pl_column *plain_cols;
-	size_t nplain;
 };
 
 static double now_seconds(void)
@@ -116,7 +115,8 @@ static int open_point(pl_exec *x, size_t i, pl_error *err)
 			      .nkeys = op->partition_keys,
 			      .round_bytes = pl_shuffle_round_bytes(x),
 			      .zstd_level = pl_exec_shuffle_level(x),
-			      .direct_self = 1};
+			      .direct_self = 1,
+			      .keep_dict = op->dict_input};
 	sp->ex = pl_exchange_create(x->comm, &x->p->schemas[i], &o,
 				    x->p->env.pool, err);
 	return sp->ex ? 0 : PL_ERR_NOMEM;
@@ -163,56 +163,14 @@ static int receive_partial(void *arg, pl_batch *rows, pl_error *err)
 	return absorb(a->x, a->i, rows, 1, err);
 }
 
-/* b with its dictionary-encoded columns decoded (messages carry plain
- * columns only); b itself when it has none. */
-static int plain_batch(pl_stream_point *sp, const pl_batch *b,
-		       const pl_batch **out, pl_pool *pool, pl_error *err)
-{
-	*out = b;
-	for (size_t c = 0; c < b->ncols; c++) {
-		if (b->cols[c].dict == NULL)
-			continue;
-		if (sp->plain_cols == NULL) {
-			sp->plain_cols = calloc(b->ncols, sizeof(pl_column));
-			sp->plain.cols = calloc(b->ncols, sizeof(pl_column));
-			if (!sp->plain_cols || !sp->plain.cols)
-				return pl_error_nomem(err, "a decoded column");
-			sp->nplain = b->ncols;
-		}
-		pl_column *p = &sp->plain_cols[c];
-		if (p->data == NULL &&
-		    pl_column_init(p, PL_STRING, 0, 0, pool, err) != 0)
-			return PL_ERR_NOMEM;
-		p->len = p->arena_len = 0;
-		pl_pool_free(pool, p->valid);
-		p->valid = NULL;
-		if (pl_column_append_range(p, &b->cols[c], 0, b->nrows, pool,
-					   err) != 0)
-			return PL_ERR_NOMEM;
-		if (*out == b) {
-			memcpy(sp->plain.cols, b->cols,
-			       b->ncols * sizeof(pl_column));
-			sp->plain.nrows = b->nrows;
-			sp->plain.ncols = b->ncols;
-			*out = &sp->plain;
-		}
-		sp->plain.cols[c] = *p;
-	}
-	return 0;
-}
-
 static int pass_rows(pl_exec *x, size_t i, const pl_batch *b, pl_error *err)
 {
 	pl_stream_point *sp = x->streams[i];
-	const pl_batch *plain;
-	int rc = plain_batch(sp, b, &plain, x->p->env.pool, err);
-	if (rc != 0)
-		return pl_exchange_abort(sp->ex, rc, err);
 	stream_arg a = {x, i};
 	double t0 = now_seconds();
-	rc = pl_exchange_push(sp->ex, plain, receive_input, &a, err);
+	int rc = pl_exchange_push(sp->ex, b, receive_input, &a, err);
 	sp->ship_seconds += now_seconds() - t0;
-	sp->ship_bytes += pl_batch_bytes(plain);
+	sp->ship_bytes += pl_batch_bytes(b);
 	x->st->rows_passed += b->nrows;
 	return rc;
 }
@@ -296,10 +254,6 @@ static void decide(pl_exec *x, size_t i, const pl_batch *b)
 	} else if (++sp->pass_windows >= sp->probe_after) {
 		sp->probing = 1;
 	}
-	/* Passed rows are decoded to be sent; the first operator is the
-	 * only one that gets dictionaries. */
-	if (sp->pass && i == 0)
-		pl_source_drop_dict(x->p->source);
 	sp->win_rows = 0;
 	sp->win_state = state;
 }
@@ -428,10 +382,6 @@ void pl_exec_stream_free(pl_exec *x)
 		if (pl_spill_depth(sp->spill) > x->spill_depth)
 			x->spill_depth = pl_spill_depth(sp->spill);
 		pl_spill_destroy(sp->spill);
-		for (size_t c = 0; c < sp->nplain; c++)
-			pl_column_free(&sp->plain_cols[c], x->p->env.pool);
-		free(sp->plain_cols);
-		free(sp->plain.cols);
 		free(sp);
 	}
 	free(x->streams);

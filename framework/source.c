@@ -414,14 +414,6 @@ int pl_source_balance_dict(pl_source *src)
 	return 1;
 }
 
-void pl_source_drop_dict(pl_source *src)
-{
-	if (src->ra != NULL)
-		atomic_store(&src->drop_dict, 1);
-	else if (src->csv != NULL)
-		pl_csv_reader_drop_dict(src->csv);
-}
-
 void pl_source_stop_read_ahead(pl_source *src)
 {
 	if (src == NULL || src->ra == NULL)

@@ -75,10 +75,6 @@ int pl_source_read_ahead(pl_source *src, size_t max_rows);
  * 1 when it asked for that. */
 int pl_source_balance_dict(pl_source *src);
 
-/* Stops handing out dictionary-encoded columns, for good, from a batch
- * soon after: for a consumer that would only decode them. */
-void pl_source_drop_dict(pl_source *src);
-
 /* Ends the read-ahead (a no-op without one), so that the source is again
  * used from one thread; a batch read ahead is dropped. */
 void pl_source_stop_read_ahead(pl_source *src);

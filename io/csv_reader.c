@@ -434,12 +434,7 @@ static int reset_dict(pl_csv_reader *r, size_t k, pl_error *err)
 	pl_column *c = &r->batch->cols[k];
 	dict_col *dc = r->dict ? &r->dict[k] : NULL;
 	if (dc == NULL || dc->slots == NULL) {
-		if (c->dict != NULL) {
-			pl_column_free(c->dict, r->pool);
-			free(c->dict);
-			c->dict = NULL;
-			pl_col_off(c)[0] = 0;
-		}
+		pl_column_reset(c, r->pool);
 		return 0;
 	}
 	if (c->dict == NULL) {

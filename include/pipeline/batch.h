@@ -161,6 +161,10 @@ PL_API int pl_column_init(pl_column *c, pl_type t, size_t cap, size_t arena_cap,
  * zeroes it. */
 PL_API void pl_column_free(pl_column *c, pl_pool *pool);
 
+/* Empties c for refilling, keeping its buffers; a dictionary-encoded
+ * column's dictionary is freed, so that it is a plain column again. */
+PL_API void pl_column_reset(pl_column *c, pl_pool *pool);
+
 /* Turns a dictionary-encoded column into a plain one in place (a no-op
  * for others). On PL_ERR_NOMEM the column is unchanged. */
 PL_API int pl_column_undict(pl_column *c, pl_pool *pool, pl_error *err);

@@ -4,12 +4,13 @@
  * A message holds some rows of a batch, column by column: a type byte per
  * column (checked on decoding, since both sides know the schema), an
  * optional validity bitmap, the fixed-width values, and for strings the
- * offsets rebased to start at zero followed by the bytes they cover. The
- * whole body is zstd-compressed when that saves at least a tenth; a flag in
- * the header says which form was kept. Messages are self-delimiting, so a
- * buffer may hold many of them back to back. Values are in host byte order
- * (all ranks of a job share one architecture); the header's magic and
- * version catch anything else.
+ * offsets rebased to start at zero followed by the bytes they cover. A
+ * dictionary-encoded string column travels as such: the entries its rows
+ * use, once each, and a 4-byte code per row. The whole body is zstd-compressed
+ * when that saves at least a tenth; a flag in the header says which form was
+ * kept. Messages are self-delimiting, so a buffer may hold many of them back to
+ * back. Values are in host byte order (all ranks of a job share one
+ * architecture); the header's magic and version catch anything else.
  *
  * Decoding trusts nothing: every size is checked against the bytes at hand,
  * so a corrupt or truncated message is PL_ERR_DATA, never a crash. */
@@ -68,9 +69,19 @@ PL_API void pl_codec_destroy(pl_codec *c);
 /* Current counters. */
 PL_API pl_codec_stats pl_codec_get_stats(const pl_codec *c);
 
+/* Whether decoding keeps dictionary-encoded string columns as such (on)
+ * or turns them into plain strings (off, the default). Kept, a message's
+ * dictionary column becomes a dictionary column of dst only when that
+ * column is empty; appended to rows already there, it is decoded (and a
+ * dictionary column of dst is made plain first), since two messages'
+ * dictionaries differ. Turn it on only for a reader of the batches that
+ * takes dictionary columns (an operator with dict_input). */
+PL_API void pl_codec_keep_dict(pl_codec *c, int on);
+
 /* The size of the uncompressed message pl_codec_encode would make for the
- * same rows: the upper bound of what it appends. Used to split rows into
- * messages of bounded size. */
+ * same rows, or for dictionary columns an upper bound of it (their entries
+ * are counted as if the rows used all they could): the most it appends.
+ * Used to split rows into messages of bounded size. */
 PL_API size_t pl_codec_raw_size(const pl_batch *b, const uint32_t *idx,
 				size_t from, size_t n);
 
@@ -91,8 +102,9 @@ PL_API int pl_codec_message_size(const uint8_t *buf, size_t len, size_t *size,
 /* Decodes the message at the start of buf[0 .. len) and appends its rows to
  * dst, whose column types must match the message's; sets *used to the
  * message's length. dst must not carry provenance (line == NULL). On any
- * failure dst keeps its rows as they were: PL_ERR_DATA for a corrupt,
- * truncated or mismatched message, PL_ERR_NOMEM when memory runs out. */
+ * failure dst keeps its rows as they were (though a dictionary column of
+ * dst may have been made plain): PL_ERR_DATA for a corrupt, truncated or
+ * mismatched message, PL_ERR_NOMEM when memory runs out. */
 PL_API int pl_codec_decode(pl_codec *c, const uint8_t *buf, size_t len,
 			   pl_batch *dst, size_t *used, pl_error *err);
 

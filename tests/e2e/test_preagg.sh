@@ -195,6 +195,29 @@ case_metrics_say_the_mode() {
   rank_rows local || fail "350 groups were sent on" || return 1
 }
 
+# Rows sent on keep the reader's dictionary-encoded strings: the owner
+# looks each value of a message up once, and fewer bytes travel than with
+# dictionaries off (PIPELINE_DICT=0), for the same answer.
+case_dictionaries_travel() {
+  make_data 200000
+  make_expected s,k
+  write_job "s, k"
+  sed -i '/^med =/d; /^dk =/d' job.conf
+  cut -d, -f1-7 expect.csv >e.csv && mv e.csv expect.csv
+  local d
+  local -a raw
+  for d in 1 0; do
+    PIPELINE_DICT=$d PIPELINE_PREAGG=off timeout 120 mpirun -x PIPELINE_DICT \
+      -x PIPELINE_PREAGG -n 2 "$bin" -q --metrics metrics.json job.conf ||
+      fail "PIPELINE_DICT=$d failed" || return 1
+    tail -n +2 out.csv | sort >got.csv
+    cmp -s got.csv expect.csv || fail "PIPELINE_DICT=$d: $(diff got.csv expect.csv | head -4)" || return 1
+    raw[$d]=$(python3 -c 'import json; print(sum(r["shuffle_bytes_raw"] for r in json.load(open("metrics.json"))["per_rank"]))')
+  done
+  python3 -c "import sys; sys.exit(not 0 < ${raw[1]} < 0.9 * ${raw[0]})" ||
+    fail "bytes shuffled with dictionaries ${raw[1]}, without ${raw[0]}"
+}
+
 # The first decision comes after 131072 rows (16384 when nearly every row
 # has been a new group), so a rank whose keys are unique aggregates that
 # many itself and sends the rest on (but for short probes). Each rank's share starts with unique keys and goes on with few: it

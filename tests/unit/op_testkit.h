@@ -208,4 +208,45 @@ static inline void kit_op_free(kit_op *k)
 	pl_schema_free(&k->op.partial_schema);
 }
 
+/* Dictionary-encodes the plain string column c in place as the CSV reader
+ * does: entries in order of first appearance, NULL one of them. Returns 0
+ * or PL_ERR_NOMEM (c is then unchanged). */
+static inline int kit_encode_dict(pl_column *c, pl_pool *pool)
+{
+	pl_error err;
+	size_t nslots = 16;
+	while (nslots < 2 * c->len)
+		nslots *= 2;
+	uint32_t *slot = calloc(nslots, sizeof(*slot)); /* entry + 1 */
+	uint32_t *code = malloc((c->len ? c->len : 1) * sizeof(*code));
+	pl_column *d = calloc(1, sizeof(*d));
+	int rc = slot && code && d ? 0 : PL_ERR_NOMEM;
+	if (rc == 0)
+		rc = pl_column_init(d, PL_STRING, 0, 0, pool, &err);
+	for (size_t i = 0; rc == 0 && i < c->len; i++) {
+		size_t s = pl_column_hash(c, i, 0) & (nslots - 1);
+		while (slot[s] != 0 &&
+		       (pl_column_is_null(c, i) !=
+			    pl_column_is_null(d, slot[s] - 1) ||
+			pl_column_compare(c, i, d, slot[s] - 1) != 0))
+			s = (s + 1) & (nslots - 1);
+		if (slot[s] == 0) {
+			rc = pl_column_push_from(d, c, i, pool, &err);
+			slot[s] = (uint32_t)d->len;
+		}
+		code[i] = slot[s] - 1;
+	}
+	for (size_t i = 0; rc == 0 && i < c->len; i++)
+		pl_col_codes(c)[i] = code[i];
+	if (rc == 0)
+		c->dict = d;
+	else if (d != NULL) {
+		pl_column_free(d, pool);
+		free(d);
+	}
+	free(slot);
+	free(code);
+	return rc;
+}
+
 #endif

@@ -3,6 +3,7 @@
 
 #include "framework/batch_codec.h"
 #include "harness.h"
+#include "op_testkit.h"
 
 typedef struct fixture {
 	pl_pool *pool;
@@ -325,7 +326,7 @@ static void bad_headers_named(void)
 	CU_ASSERT_EQUAL(decode_copy(c, msg.data, msg.len, dst, &f.err),
 			PL_ERR_DATA);
 	CU_ASSERT_PTR_NOT_NULL(strstr(f.err.msg, "version 9"));
-	msg.data[4] = 1;
+	msg.data[4] = 2;
 	msg.data[0] ^= 0x55;
 	CU_ASSERT_EQUAL(decode_copy(c, msg.data, msg.len, dst, &f.err),
 			PL_ERR_DATA);
@@ -337,8 +338,201 @@ static void bad_headers_named(void)
 	teardown(&f);
 }
 
-/* One encode and decode with the pool failing at allocation `at`. */
-static int faulty_round_trip(fixture *f, pl_batch *src, uint64_t at)
+/* make_batch with its string column dictionary-encoded: 50 values and
+ * NULL, so a message of some rows uses some of the entries. */
+static pl_batch *make_dict_batch(fixture *f, size_t n)
+{
+	pl_batch *b = make_batch(f, n);
+	CU_ASSERT_FATAL(b != NULL &&
+			kit_encode_dict(&b->cols[3], f->pool) == 0);
+	return b;
+}
+
+/* Distinct values (NULL counted) among rows idx[0 .. n) of column c. */
+static size_t distinct_of(const pl_column *c, const uint32_t *idx, size_t n)
+{
+	size_t count = 0;
+	for (size_t k = 0; k < n; k++) {
+		size_t j = 0;
+		while (j < k && !(pl_column_is_null(c, idx[j]) ==
+				      pl_column_is_null(c, idx[k]) &&
+				  pl_column_compare(c, idx[j], c, idx[k]) == 0))
+			j++;
+		count += j == k;
+	}
+	return count;
+}
+
+/* A dictionary column travels as the entries its rows use and codes:
+ * decoded plain by default; kept into an empty column when asked, then
+ * made plain when another message's rows join it. */
+static void dictionary_round_trip(void)
+{
+	fixture f;
+	setup(&f);
+	pl_codec *c = pl_codec_create(f.pool, 0, &f.err);
+	pl_batch *src = make_dict_batch(&f, 300);
+	pl_batch *plain = make_batch(&f, 300);
+	uint32_t idx[120];
+	for (size_t k = 0; k < 120; k++)
+		idx[k] = (uint32_t)((k * 37) % 300);
+	pl_bytes msg = {0}, ref = {0};
+	CU_ASSERT_EQUAL(pl_codec_encode(c, src, idx, 0, 120, &msg, &f.err), 0);
+	size_t first = msg.len;
+	CU_ASSERT_EQUAL(pl_codec_encode(c, src, NULL, 200, 80, &msg, &f.err),
+			0);
+	CU_ASSERT(pl_codec_get_stats(c).bytes_raw <=
+		  pl_codec_raw_size(src, idx, 0, 120) +
+		      pl_codec_raw_size(src, NULL, 200, 80));
+	pl_codec_encode(c, plain, idx, 0, 120, &ref, &f.err);
+	CU_ASSERT(first < ref.len);
+	for (int keep = 0; keep < 2; keep++) {
+		pl_codec_keep_dict(c, keep);
+		pl_batch *dst = pl_batch_new(&f.schema, 0, f.pool, &f.err);
+		size_t used = 0;
+		CU_ASSERT_EQUAL_FATAL(
+		    pl_codec_decode(c, msg.data, msg.len, dst, &used, &f.err),
+		    0);
+		CU_ASSERT_EQUAL(used, first);
+		const pl_column *s = &dst->cols[3];
+		CU_ASSERT_EQUAL(s->dict != NULL, keep);
+		if (keep)
+			CU_ASSERT_EQUAL(s->dict->len,
+					distinct_of(&src->cols[3], idx, 120));
+		int same = 1;
+		for (size_t k = 0; k < 120; k++)
+			same &= same_row(src, idx[k], dst, k);
+		CU_ASSERT(same);
+		CU_ASSERT_EQUAL(pl_codec_decode(c, msg.data + first,
+						msg.len - first, dst, &used,
+						&f.err),
+				0);
+		CU_ASSERT_EQUAL_FATAL(dst->nrows, 200);
+		CU_ASSERT_PTR_NULL(dst->cols[3].dict);
+		for (size_t k = 0; k < 120; k++)
+			same &= same_row(src, idx[k], dst, k);
+		for (size_t k = 0; k < 80; k++)
+			same &= same_row(src, 200 + k, dst, 120 + k);
+		CU_ASSERT(same);
+		pl_batch_free(dst, f.pool);
+	}
+	pl_bytes_free(&msg, f.pool);
+	pl_bytes_free(&ref, f.pool);
+	pl_batch_free(src, f.pool);
+	pl_batch_free(plain, f.pool);
+	pl_codec_destroy(c);
+	teardown(&f);
+}
+
+/* A message of one dictionary column of n rows, NULL at row 1. */
+static void dict_message(fixture *f, pl_schema *one, pl_codec *c, size_t n,
+			 pl_bytes *msg)
+{
+	pl_schema_init(one);
+	pl_schema_add(one, "s", PL_STRING, &f->err);
+	pl_batch *b = pl_batch_new(one, n, f->pool, &f->err);
+	for (size_t k = 0; k < n; k++)
+		if (k == 1)
+			pl_column_push_null(&b->cols[0], f->pool, &f->err);
+		else
+			pl_column_push_str(&b->cols[0], k % 2 ? "odd" : "even",
+					   k % 2 ? 3 : 4, f->pool, &f->err);
+	pl_batch_sync_rows(b);
+	CU_ASSERT_FATAL(kit_encode_dict(&b->cols[0], f->pool) == 0);
+	pl_codec_encode(c, b, NULL, 0, n, msg, &f->err);
+	pl_batch_free(b, f->pool);
+}
+
+/* Codes past the entries, a code whose NULL disagrees with its row's and
+ * an unknown column encoding are named errors, with dst left alone. */
+static void dictionary_corrupt_rejected(void)
+{
+	fixture f;
+	setup(&f);
+	pl_codec *c = pl_codec_create(f.pool, 0, &f.err);
+	pl_schema one;
+	pl_bytes msg = {0};
+	dict_message(&f, &one, c, 6, &msg);
+	pl_batch *dst = pl_batch_new(&one, 0, f.pool, &f.err);
+	/* entries: even, NULL, odd; codes 0 1 0 2 0 2 end the message */
+	uint8_t *codes = msg.data + msg.len - 6 * 4;
+	static const struct {
+		size_t row;
+		uint32_t code;
+		const char *what;
+	} bad[] = {{4, 3, "code out of range"},
+		   {3, 1, "NULLs disagree"},
+		   {1, 0, "NULLs disagree"}};
+	for (int keep = 0; keep < 2; keep++) {
+		pl_codec_keep_dict(c, keep);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			uint8_t was[4];
+			memcpy(was, codes + bad[i].row * 4, 4);
+			memcpy(codes + bad[i].row * 4, &bad[i].code, 4);
+			CU_ASSERT_EQUAL(
+			    decode_copy(c, msg.data, msg.len, dst, &f.err),
+			    PL_ERR_DATA);
+			CU_ASSERT_PTR_NOT_NULL(strstr(f.err.msg, bad[i].what));
+			memcpy(codes + bad[i].row * 4, was, 4);
+		}
+		uint8_t *enc = msg.data + PL_CODEC_HEADER_SIZE + 16 + 2;
+		*enc = 2;
+		CU_ASSERT_EQUAL(decode_copy(c, msg.data, msg.len, dst, &f.err),
+				PL_ERR_DATA);
+		CU_ASSERT_PTR_NOT_NULL(strstr(f.err.msg, "encoding"));
+		*enc = 1;
+		CU_ASSERT_EQUAL(decode_copy(c, msg.data, msg.len, dst, &f.err),
+				0);
+		CU_ASSERT_EQUAL(dst->cols[0].dict != NULL, keep);
+		pl_batch_clear(dst);
+		pl_column_reset(&dst->cols[0], f.pool);
+	}
+	pl_bytes_free(&msg, f.pool);
+	pl_batch_free(dst, f.pool);
+	pl_schema_free(&one);
+	pl_codec_destroy(c);
+	teardown(&f);
+}
+
+/* corrupt_bytes_never_crash for a message with a dictionary column,
+ * decoded both ways. */
+static void dictionary_bytes_never_crash(void)
+{
+	fixture f;
+	setup(&f);
+	pl_codec *c = pl_codec_create(f.pool, 0, &f.err);
+	pl_batch *src = make_dict_batch(&f, 40);
+	pl_bytes msg = {0};
+	pl_codec_encode(c, src, NULL, 0, 40, &msg, &f.err);
+	static const uint8_t vals[] = {0x00, 0x01, 0x02, 0x7f, 0x80, 0xff};
+	int ok = 1;
+	for (int keep = 0; keep < 2; keep++) {
+		pl_codec_keep_dict(c, keep);
+		for (size_t pos = 0; pos < msg.len; pos++) {
+			uint8_t was = msg.data[pos];
+			for (size_t v = 0; v < sizeof(vals); v++) {
+				pl_batch *dst =
+				    pl_batch_new(&f.schema, 0, f.pool, &f.err);
+				msg.data[pos] = vals[v];
+				int rc = decode_copy(c, msg.data, msg.len, dst,
+						     &f.err);
+				ok &= rc == 0 || rc == PL_ERR_DATA;
+				pl_batch_free(dst, f.pool);
+			}
+			msg.data[pos] = was;
+		}
+	}
+	CU_ASSERT(ok);
+	pl_bytes_free(&msg, f.pool);
+	pl_batch_free(src, f.pool);
+	pl_codec_destroy(c);
+	teardown(&f);
+}
+
+/* One encode and decode with the pool failing at allocation `at`;
+ * keep: the codec keeps dictionaries (the first message's stay one, the
+ * second's rows make the column plain). */
+static int faulty_round_trip(fixture *f, pl_batch *src, int keep, uint64_t at)
 {
 	pl_error_clear(&f->err);
 	pl_batch *dst = pl_batch_new(&f->schema, 0, f->pool, &f->err);
@@ -348,6 +542,8 @@ static int faulty_round_trip(fixture *f, pl_batch *src, uint64_t at)
 	pl_codec *c = pl_codec_create(f->pool, 3, &f->err);
 	pl_bytes msg = {0};
 	int rc = c ? 0 : PL_ERR_NOMEM;
+	if (c != NULL)
+		pl_codec_keep_dict(c, keep);
 	for (int k = 0; rc == 0 && k < 3; k++)
 		rc = pl_codec_encode(c, src, NULL, (size_t)k * 100, 100, &msg,
 				     &f->err);
@@ -365,26 +561,36 @@ static int faulty_round_trip(fixture *f, pl_batch *src, uint64_t at)
 	return rc;
 }
 
-static void fault_injection_walk(void)
+static void fault_walk(int dict)
 {
 	fixture f;
 	setup(&f);
-	pl_batch *src = make_batch(&f, 300);
+	pl_batch *src = dict ? make_dict_batch(&f, 300) : make_batch(&f, 300);
 	size_t base = pl_pool_get_stats(f.pool).bytes_out;
 	int failures = 0;
 	/* A failed scratch allocation only turns compression off, so a
 	 * success does not mean the walk is over: go past the last one. */
 	for (uint64_t at = 1; at < 80; at++) {
-		int rc = faulty_round_trip(&f, src, at);
+		int rc = faulty_round_trip(&f, src, dict, at);
 		CU_ASSERT(rc == 0 || rc == PL_ERR_NOMEM);
 		CU_ASSERT(rc == 0 || f.err.code == PL_ERR_NOMEM);
 		CU_ASSERT_EQUAL(pl_pool_get_stats(f.pool).bytes_out, base);
 		failures += rc != 0;
 	}
 	CU_ASSERT(failures > 3);
-	CU_ASSERT_EQUAL(faulty_round_trip(&f, src, 0), 0);
+	CU_ASSERT_EQUAL(faulty_round_trip(&f, src, dict, 0), 0);
 	pl_batch_free(src, f.pool);
 	teardown(&f);
+}
+
+static void fault_injection_walk(void)
+{
+	fault_walk(0);
+}
+
+static void fault_injection_walk_dict(void)
+{
+	fault_walk(1);
 }
 
 static const pl_test tests[] = {
@@ -398,6 +604,10 @@ static const pl_test tests[] = {
     {"corrupt_bytes_never_crash", corrupt_bytes_never_crash},
     {"bad_headers_named", bad_headers_named},
     {"fault_injection_walk", fault_injection_walk},
+    {"dictionary_round_trip", dictionary_round_trip},
+    {"dictionary_corrupt_rejected", dictionary_corrupt_rejected},
+    {"dictionary_bytes_never_crash", dictionary_bytes_never_crash},
+    {"fault_injection_walk_dict", fault_injection_walk_dict},
     {NULL, NULL}};
 
 PL_TEST_MAIN("batch_codec", tests)

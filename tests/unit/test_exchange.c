@@ -7,6 +7,7 @@
 
 #include "framework/exchange.h"
 #include "harness.h"
+#include "op_testkit.h"
 
 typedef struct fixture {
 	pl_pool *pool;
@@ -240,6 +241,64 @@ static void shuffle_compressed(void)
 static void shuffle_direct_self(void)
 {
 	shuffle_by_key(4096, 0, 1);
+}
+
+/* count_rows, and how the name column arrived. */
+typedef struct dict_tally {
+	tally t;
+	int as_dict, as_plain;
+} dict_tally;
+
+static int count_dict_rows(void *arg, pl_batch *b, pl_error *err)
+{
+	dict_tally *d = arg;
+	d->as_dict += b->cols[2].dict != NULL;
+	d->as_plain += b->cols[2].dict == NULL;
+	return count_rows(&d->t, b, err);
+}
+
+/* Rows whose name column is dictionary-encoded: with keep_dict they reach
+ * the receiver encoded (from other ranks, a message at a time, and from
+ * itself under direct_self), without it plain; every value right. */
+static void shuffle_keeps_dictionaries(void)
+{
+	static const size_t keys[] = {0};
+	for (int keep = 0; keep < 2; keep++) {
+		fixture f;
+		setup(&f);
+		pl_exchange_opts o = {.keys = keys,
+				      .nkeys = 1,
+				      .round_bytes = 4096,
+				      .direct_self = 1,
+				      .keep_dict = keep};
+		pl_exchange *x = pl_exchange_create(MPI_COMM_WORLD, &f.schema,
+						    &o, f.pool, &f.err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+		dict_tally d = {{f.rank, f.nranks, 0, 0, 0, 0, 0}, 0, 0};
+		int n = rows_of(f.rank), rc = 0;
+		for (int from = 0; rc == 0 && from < n; from += 1000) {
+			int k = n - from < 1000 ? n - from : 1000;
+			pl_batch *b = make_rows(&f, f.rank, from, k);
+			CU_ASSERT_FATAL(b != NULL &&
+					kit_encode_dict(&b->cols[2], f.pool) ==
+					    0);
+			rc =
+			    pl_exchange_push(x, b, count_dict_rows, &d, &f.err);
+			pl_batch_free(b, f.pool);
+		}
+		if (rc == 0)
+			rc = pl_exchange_finish(x, count_dict_rows, &d, &f.err);
+		CU_ASSERT_EQUAL(rc, 0);
+		int64_t rows, sum;
+		expected(&f, &rows, &sum);
+		CU_ASSERT_EQUAL(d.t.bad, 0);
+		CU_ASSERT_EQUAL(d.t.rows, rows);
+		CU_ASSERT_EQUAL(d.t.sum, sum);
+		CU_ASSERT(d.as_dict + d.as_plain > 0);
+		CU_ASSERT_EQUAL(keep ? d.as_plain : d.as_dict, 0);
+		pl_exchange_destroy(x);
+		teardown(&f);
+	}
 }
 
 /* Raw bytes this rank encoded in a shuffle of its rows. */
@@ -538,6 +597,7 @@ static const pl_test tests[] = {
     {"shuffle_compressed", shuffle_compressed},
     {"shuffle_direct_self", shuffle_direct_self},
     {"shuffle_drop_self", shuffle_drop_self},
+    {"shuffle_keeps_dictionaries", shuffle_keeps_dictionaries},
     {"kept_rows_not_encoded", kept_rows_not_encoded},
     {"rounds_bounded_before_compression", rounds_bounded_before_compression},
     {"gather_in_rank_order", gather_in_rank_order},

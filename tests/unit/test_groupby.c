@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "op_testkit.h"
 #include "operators/aggregates.h"
 #include "pipeline/operator.h"
 
@@ -199,34 +200,6 @@ static pl_batch *mk_batch(const pl_schema *s, const char *const *rows,
 	return b;
 }
 
-/* Dictionary-encodes string column c as a reader would: entries in
- * order of first appearance, NULL one of them. */
-static void encode_dict(pl_column *c, pl_pool *pool)
-{
-	pl_error err;
-	pl_column *d = calloc(1, sizeof(*d));
-	uint32_t *code = malloc((c->len ? c->len : 1) * sizeof(*code));
-	CU_ASSERT_FATAL(d != NULL && code != NULL);
-	CU_ASSERT_FATAL(pl_column_init(d, PL_STRING, 0, 0, pool, &err) == 0);
-	for (size_t i = 0; i < c->len; i++) {
-		size_t e = 0;
-		while (e < d->len &&
-		       !(pl_column_is_null(c, i)
-			     ? pl_column_is_null(d, e)
-			     : pl_column_compare(c, i, d, e) == 0 &&
-				   !pl_column_is_null(d, e)))
-			e++;
-		if (e == d->len)
-			CU_ASSERT_FATAL(
-			    pl_column_push_from(d, c, i, pool, &err) == 0);
-		code[i] = (uint32_t)e;
-	}
-	for (size_t i = 0; i < c->len; i++)
-		pl_col_codes(c)[i] = code[i];
-	free(code);
-	c->dict = d;
-}
-
 /* Feeds each NULL-terminated group of rows as one batch; the list of
  * batches ends with NULL too. With use_dict set (the test's own global),
  * string columns come dictionary-encoded, as the CSV reader gives them. */
@@ -241,7 +214,8 @@ static int feed(run *r, const pl_schema *s, const char *const *const *batches)
 		pl_batch *b = mk_batch(s, batches[i], pool);
 		for (size_t k = 0; use_dict && k < b->ncols; k++)
 			if (b->cols[k].type == PL_STRING)
-				encode_dict(&b->cols[k], pool);
+				CU_ASSERT_FATAL(
+				    kit_encode_dict(&b->cols[k], pool) == 0);
 		rc = pl_op_groupby.process(&r->op, b, &none, &r->err);
 		pl_batch_free(b, pool);
 	}
