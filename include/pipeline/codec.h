@@ -6,11 +6,12 @@
  * optional validity bitmap, the fixed-width values, and for strings the
  * offsets rebased to start at zero followed by the bytes they cover. A
  * dictionary-encoded string column travels as such: the entries its rows
- * use, once each, and a 4-byte code per row. The whole body is zstd-compressed
- * when that saves at least a tenth; a flag in the header says which form was
- * kept. Messages are self-delimiting, so a buffer may hold many of them back to
- * back. Values are in host byte order (all ranks of a job share one
- * architecture); the header's magic and version catch anything else.
+ * use, once each, and a 4-byte code per row. The whole body is
+ * zstd-compressed when that saves at least a tenth; a flag in the header
+ * says which form was kept. Messages are self-delimiting, so a buffer may
+ * hold many of them back to back. Values are in host byte order (all ranks
+ * of a job share one architecture); the header's magic and version catch
+ * anything else.
  *
  * Decoding trusts nothing: every size is checked against the bytes at hand,
  * so a corrupt or truncated message is PL_ERR_DATA, never a crash. */
