@@ -248,6 +248,45 @@ case_under_mpirun() {
   [ "$(ranks_in m.json)" = 2 ] || fail "ranks $(ranks_in m.json)"
 }
 
+# The pml components the running ranks of job.conf have loaded, one line
+# per rank ("ob1", or "ob1 ucx" ...), once each has one.
+rank_pmls() {
+  local exe p ranks= out
+  exe=$(readlink -f "$bin")
+  for _ in $(seq 300); do
+    ranks=$(for p in $(pgrep -f -- "$PWD/job.conf"); do
+      [ "$(readlink "/proc/$p/exe")" = "$exe" ] && echo "$p"
+    done)
+    out=$(for p in $ranks; do
+      grep -o 'mca_pml_[a-z0-9]*' "/proc/$p/maps" 2>/dev/null | sed 's/mca_pml_//' | sort -u | xargs
+    done)
+    [ "$(wc -w <<<"$ranks")" -eq 2 ] && [ "$(grep -c . <<<"$out")" -eq 2 ] && break
+    sleep 0.1
+  done
+  echo "$out"
+}
+
+# Under a plain `mpirun -n 2` on one node, with OMPI_MCA_pml unset, the
+# ranks take ob1 (shared memory) without probing UCX, which costs each
+# 0.2 s; a pml the user names is kept (a bogus one fails).
+case_ob1_under_mpirun() {
+  slow_job '[filter]
+where = x100 < 0'
+  env -u OMPI_MCA_pml timeout -k 10 60 mpirun --oversubscribe -n 2 "$bin" -q "$PWD/job.conf" 2>err.txt &
+  local pid=$! pmls
+  pmls=$(rank_pmls)
+  kill -TERM "$pid"
+  wait "$pid"
+  [ "$pmls" = "$(printf 'ob1\nob1')" ] || fail "pml of the ranks: $pmls" || return 1
+  printf '[source]\npath = %s\n[sink]\npath = out.csv\noverwrite = true\n' "$top/jobs/data/people.csv" >job.conf
+  if OMPI_MCA_pml=bogus timeout 60 mpirun --oversubscribe -x OMPI_MCA_pml -n 2 "$bin" -q "$PWD/job.conf" 2>err.txt; then
+    fail "OMPI_MCA_pml=bogus: exit 0"
+    return 1
+  fi
+  [ ! -e out.csv ] || fail "out.csv written" || return 1
+  no_processes_left
+}
+
 # An output written by several ranks (rank 0's part becomes the file, the
 # others are copied in after it): plain and zstd, every row once and in
 # rank order, the usual mode under the caller's umask, nothing else left
