@@ -709,9 +709,7 @@ static void unappend(pl_batch *dst, size_t upto, size_t n, pl_pool *pool)
 			pl_column_reset(c, pool);
 			continue;
 		}
-		c->len -= n;
-		if (c->type == PL_STRING)
-			c->arena_len = (size_t)pl_col_off(c)[c->len];
+		pl_column_truncate(c, c->len - n);
 	}
 }
 

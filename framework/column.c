@@ -86,6 +86,13 @@ void pl_column_reset(pl_column *c, pl_pool *pool)
 		pl_col_off(c)[0] = 0;
 }
 
+void pl_column_truncate(pl_column *c, size_t len)
+{
+	c->len = len;
+	if (c->type == PL_STRING)
+		c->arena_len = (size_t)pl_col_off(c)[len];
+}
+
 int pl_column_undict(pl_column *c, pl_pool *pool, pl_error *err)
 {
 	if (c->dict == NULL)

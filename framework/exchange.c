@@ -448,9 +448,14 @@ static int partition(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
 		part[i] = (uint32_t)pl_hash_partition(hash[i], x->nranks);
 		start[part[i]]++;
 	}
+	/* All rows to one rank (a sample sort's ranges): they stay in order,
+	 * and encoding a range copies each column in one go. */
+	const uint32_t *order = idx;
 	size_t pos = 0;
 	for (int r = 0; r < x->nranks; r++) {
 		size_t c = (size_t)start[r];
+		if (c == n)
+			order = NULL;
 		start[r] = (int)pos;
 		pos += c;
 	}
@@ -466,7 +471,7 @@ static int partition(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
 			rc = deliver_self(x, b, idx + from, end - from, fn, arg,
 					  err);
 		else if (end > from)
-			rc = encode_split(x, b, idx, from, end - from,
+			rc = encode_split(x, b, order, from, end - from,
 					  &x->dest[r], &x->dest_raw[r], err);
 	}
 	return rc;
@@ -714,17 +719,6 @@ static int encode_all(pl_exchange *x, const pl_batch *b, pl_bytes *enc,
 	return encode_split(x, b, NULL, 0, b->nrows, enc, &raw, err);
 }
 
-/* Takes the columns [0, upto) of out back to len rows. */
-static void truncate_columns(pl_batch *out, size_t upto, size_t len)
-{
-	for (size_t k = 0; k < upto; k++) {
-		pl_column *c = &out->cols[k];
-		c->len = len;
-		if (c->type == PL_STRING)
-			c->arena_len = (size_t)pl_col_off(c)[len];
-	}
-}
-
 /* Rank 0's own rows go straight into out: they need no message. */
 static int append_own(pl_exchange *x, const pl_batch *b, pl_batch *out,
 		      pl_error *err)
@@ -732,7 +726,8 @@ static int append_own(pl_exchange *x, const pl_batch *b, pl_batch *out,
 	for (size_t j = 0; j < out->ncols; j++) {
 		if (pl_column_append_range(&out->cols[j], &b->cols[j], 0,
 					   b->nrows, x->pool, err) != 0) {
-			truncate_columns(out, j + 1, out->nrows);
+			for (size_t k = 0; k <= j; k++)
+				pl_column_truncate(&out->cols[k], out->nrows);
 			return PL_ERR_NOMEM;
 		}
 	}

@@ -86,9 +86,7 @@ typedef struct pl_shuffle {
 	size_t extra;	 /* columns after the partial ones: 1 or 2 */
 	pl_column src;	 /* this rank's number, repeated */
 	pl_column *cols; /* a partial batch plus the extra columns */
-	uint32_t *idx;	 /* scratch for splitting by sender */
-	size_t idx_cap;
-	size_t hold; /* bytes the run files may keep in memory together */
+	size_t hold;	 /* bytes the run files may keep in memory together */
 } pl_shuffle;
 
 /* Sets up a shuffle of operator i's partial state whose wire schema is

@@ -136,30 +136,23 @@ int pl_shuffle_receive(void *arg, pl_batch *rows, pl_error *err)
 {
 	pl_shuffle *sh = arg;
 	const int64_t *src = pl_col_i64(&rows->cols[rows->ncols - 1]);
-	if (rows->nrows > sh->idx_cap) {
-		uint32_t *idx = realloc(sh->idx, rows->nrows * sizeof(*idx));
-		if (idx == NULL)
-			return pl_error_nomem(err, "a shuffle");
-		sh->idx = idx;
-		sh->idx_cap = rows->nrows;
-	}
 	/* The run files keep the partial columns only: they are filed by
 	 * sender already, and the extra columns would take 16 bytes a row of
 	 * the memory that holds them. */
 	pl_batch part = *rows;
 	part.ncols -= sh->extra;
-	/* Rows arrive grouped by sender, so this finds runs. */
+	/* Rows arrive grouped by sender: each sender's are one range. */
 	for (size_t r = 0; r < rows->nrows;) {
-		size_t n = 0;
+		size_t from = r;
 		int64_t s = src[r];
 		while (r < rows->nrows && src[r] == s)
-			sh->idx[n++] = (uint32_t)r++;
+			r++;
 		if (s < 0 || s >= sh->x->nranks)
 			return pl_error_set(err, PL_ERR_INTERNAL,
 					    "shuffle: bad sender %lld",
 					    (long long)s);
-		int rc =
-		    pl_run_file_append(sh->from[s], &part, sh->idx, 0, n, err);
+		int rc = pl_run_file_append(sh->from[s], &part, NULL, from,
+					    r - from, err);
 		if (rc != 0)
 			return rc;
 	}
@@ -252,7 +245,6 @@ void pl_shuffle_free(pl_shuffle *sh)
 	free(sh->from);
 	pl_codec_destroy(sh->codec);
 	free(sh->cols);
-	free(sh->idx);
 	pl_column_free(&sh->src, pool);
 }
 

@@ -165,6 +165,10 @@ PL_API void pl_column_free(pl_column *c, pl_pool *pool);
  * column's dictionary is freed, so that it is a plain column again. */
 PL_API void pl_column_reset(pl_column *c, pl_pool *pool);
 
+/* Drops the values of a plain column from len on (len <= c->len): what
+ * undoes a failed append to some columns of a batch. */
+PL_API void pl_column_truncate(pl_column *c, size_t len);
+
 /* Turns a dictionary-encoded column into a plain one in place (a no-op
  * for others). On PL_ERR_NOMEM the column is unchanged. */
 PL_API int pl_column_undict(pl_column *c, pl_pool *pool, pl_error *err);
