@@ -218,6 +218,13 @@ static uint8_t *put_strings(uint8_t *p, const pl_column *col,
 	p = put_u64(p, total);
 	int64_t pos = 0;
 	p = put(p, &pos, 8);
+	if (idx == NULL) { /* a range: its offsets rebased, its bytes at once */
+		for (size_t k = 1; k <= n; k++) {
+			pos = off[from + k] - off[from];
+			p = put(p, &pos, 8);
+		}
+		return put(p, col->arena + off[from], total);
+	}
 	for (size_t k = 0; k < n; k++) {
 		size_t r = row_at(idx, from, k);
 		pos += off[r + 1] - off[r];
