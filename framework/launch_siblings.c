@@ -75,13 +75,13 @@ fail:
 	return -1;
 }
 
-/* The environment mpirun and the ranks inherit: the single-node settings
- * of pl_launch_spawn (the user's own win), and, for root, Open MPI's
- * consent, since the user ran pipeline, not mpirun. */
+/* The environment mpirun and the ranks inherit: more ranks than cores
+ * (the user's own win), and, for root, Open MPI's consent, since the user
+ * ran pipeline, not mpirun. The ranks, all on this node, choose ob1
+ * themselves (pl_mpi_init). */
 static void set_environment(const char *name)
 {
 	setenv(SIBLINGS_ENV, name, 1);
-	setenv("OMPI_MCA_pml", "ob1", 0);
 	setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
 	if (geteuid() == 0) {
 		setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
