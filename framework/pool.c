@@ -23,6 +23,8 @@ typedef struct pool_header {
 	struct pool_header *next; /* free-list link while cached */
 	uint32_t cls;
 	uint32_t magic;
+	uint8_t slab; /* carved from a slab: never unmapped alone */
+	uint8_t cold; /* cached with its pages handed back */
 } pool_header;
 
 #define POOL_MAGIC 0x706c706cu
@@ -38,9 +40,38 @@ typedef struct pool_header {
 #define POOL_MAP_CLASS 15
 #endif
 
+/* Buffers from this class (64 KiB) up to the mapped ones are carved from
+ * slabs: huge-page-aligned mappings cut into blocks of any of these
+ * classes, one after the other. On a virtual machine whose guest page
+ * tables are shadowed by the hypervisor, the first touch of every 4 KiB
+ * page traps (3-10 us each measured on the 2-core test VM), and a rank's
+ * batches, tables and exchange buffers are mostly such mid-sized buffers:
+ * on huge pages that is one trap per 2 MiB. All classes share the slab
+ * being cut, so that at most its last huge page is resident and unused.
+ * Smaller classes stay on malloc, and so do all when the cache limit is
+ * under POOL_SLAB_MIN_CACHE: a tight budget (a rank's is 8 times its cache
+ * limit) wants memory resident by the 4 KiB page, not by the 2 MiB. A slab
+ * block is never unmapped alone: past the cache limit its pages are handed
+ * back (MADV_DONTNEED) and it waits, cold, on its free list. */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_SLAB_CLASS POOL_CLASSES
+#else
+#define POOL_SLAB_CLASS 10
+#endif
+#define POOL_SLAB_BYTES ((size_t)8 << 20)
+#define POOL_SLAB_MIN_CACHE ((size_t)16 << 20)
+
+typedef struct pool_slab {
+	struct pool_slab *next;
+	size_t bytes;
+} pool_slab;
+
 struct pl_pool {
 	pthread_mutex_t lock;
 	pool_header *free_list[POOL_CLASSES];
+	char *slab_at; /* where the slab being cut has room */
+	char *slab_end;
+	pool_slab *slabs; /* every slab, for pl_pool_destroy */
 	size_t cache_limit;
 	pl_pool_stats stats;
 	uint64_t alloc_count; /* attempts, for fault injection */
@@ -79,17 +110,18 @@ static pool_header *header_at(char *map)
 	return (pool_header *)(map + page_bytes() - POOL_HEADER);
 }
 
-/* Maps a block whose buffer holds bytes (a multiple of the page size);
- * returns the start of the mapping, or NULL. */
-static char *map_block(size_t bytes)
+/* Maps lead + bytes (multiples of the page size) so that the bytes start
+ * on a huge-page boundary, asked to use huge pages; returns the start of
+ * the mapping, or NULL. */
+static char *map_huge(size_t lead, size_t bytes)
 {
-	size_t page = page_bytes(), len = page + bytes;
+	size_t len = lead + bytes;
 	char *m = mmap(NULL, len + POOL_HUGE_PAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
 		return NULL;
 	size_t head =
-	    (POOL_HUGE_PAGE - (uintptr_t)(m + page) % POOL_HUGE_PAGE) %
+	    (POOL_HUGE_PAGE - (uintptr_t)(m + lead) % POOL_HUGE_PAGE) %
 	    POOL_HUGE_PAGE;
 	if (head > 0)
 		munmap(m, head);
@@ -99,13 +131,50 @@ static char *map_block(size_t bytes)
 	return m + head;
 }
 
-static pool_header *new_block(uint32_t cls)
+/* Maps a block whose buffer holds bytes (a multiple of the page size);
+ * returns the start of the mapping, or NULL. */
+static char *map_block(size_t bytes)
 {
-	if (cls < POOL_MAP_CLASS)
-		return aligned_alloc(POOL_HEADER,
-				     POOL_HEADER + class_bytes(cls));
-	char *m = map_block(class_bytes(cls));
-	return m == NULL ? NULL : header_at(m);
+	return map_huge(page_bytes(), bytes);
+}
+
+/* The next block of class cls from the slab being cut, mapping a new slab
+ * when it has no room left; NULL when that fails. */
+static pool_header *carve(pl_pool *pool, uint32_t cls)
+{
+	size_t stride = POOL_HEADER + class_bytes(cls);
+	if (pool->slab_at == NULL ||
+	    (size_t)(pool->slab_end - pool->slab_at) < stride) {
+		pool_slab *s = (pool_slab *)map_huge(0, POOL_SLAB_BYTES);
+		if (s == NULL)
+			return NULL;
+		s->next = pool->slabs;
+		s->bytes = POOL_SLAB_BYTES;
+		pool->slabs = s;
+		pool->slab_at = (char *)s + POOL_HEADER;
+		pool->slab_end = (char *)s + POOL_SLAB_BYTES;
+	}
+	pool_header *h = (pool_header *)pool->slab_at;
+	pool->slab_at += stride;
+	h->slab = 1;
+	return h;
+}
+
+static pool_header *new_block(pl_pool *pool, uint32_t cls)
+{
+	pool_header *h;
+	if (cls >= POOL_SLAB_CLASS && cls < POOL_MAP_CLASS &&
+	    pool->cache_limit >= POOL_SLAB_MIN_CACHE)
+		return carve(pool, cls);
+	if (cls < POOL_MAP_CLASS) {
+		h = aligned_alloc(POOL_HEADER, POOL_HEADER + class_bytes(cls));
+	} else {
+		char *m = map_block(class_bytes(cls));
+		h = m == NULL ? NULL : header_at(m);
+	}
+	if (h != NULL)
+		h->slab = 0;
+	return h;
 }
 
 static void release_block(pool_header *h)
@@ -114,6 +183,29 @@ static void release_block(pool_header *h)
 		free(h);
 	else
 		munmap(map_start(h), page_bytes() + class_bytes(h->cls));
+}
+
+/* Hands a slab block's whole pages back to the kernel; its header, on a
+ * page it may share, stays. */
+static void cool(pool_header *h)
+{
+	size_t page = page_bytes();
+	uintptr_t from = (uintptr_t)h + POOL_HEADER;
+	uintptr_t to = from + class_bytes(h->cls);
+	from = (from + page - 1) / page * page;
+	to = to / page * page;
+	if (to > from)
+		madvise((void *)from, to - from, MADV_DONTNEED);
+	h->cold = 1;
+}
+
+/* Puts h on its class's free list. */
+static void push(pl_pool *pool, pool_header *h)
+{
+	h->next = pool->free_list[h->cls];
+	pool->free_list[h->cls] = h;
+	if (!h->cold)
+		pool->stats.bytes_cached += class_bytes(h->cls);
 }
 
 pl_pool *pl_pool_create(size_t cache_limit)
@@ -134,12 +226,19 @@ void pl_pool_set_cache_limit(pl_pool *pool, size_t cache_limit)
 	pthread_mutex_lock(&pool->lock);
 	pool->cache_limit = cache_limit;
 	for (int c = POOL_CLASSES - 1; c >= 0; c--) {
-		while (pool->stats.bytes_cached > cache_limit &&
-		       pool->free_list[c] != NULL) {
-			pool_header *h = pool->free_list[c];
-			pool->free_list[c] = h->next;
-			pool->stats.bytes_cached -= class_bytes((uint32_t)c);
-			release_block(h);
+		pool_header **at = &pool->free_list[c];
+		while (*at != NULL && pool->stats.bytes_cached > cache_limit) {
+			pool_header *h = *at;
+			if (!h->cold)
+				pool->stats.bytes_cached -=
+				    class_bytes((uint32_t)c);
+			if (h->slab) {
+				cool(h);
+				at = &h->next;
+			} else {
+				*at = h->next;
+				release_block(h);
+			}
 		}
 	}
 	pthread_mutex_unlock(&pool->lock);
@@ -153,9 +252,15 @@ void pl_pool_destroy(pl_pool *pool)
 		pool_header *h = pool->free_list[c];
 		while (h != NULL) {
 			pool_header *next = h->next;
-			release_block(h);
+			if (!h->slab)
+				release_block(h);
 			h = next;
 		}
+	}
+	while (pool->slabs != NULL) {
+		pool_slab *s = pool->slabs;
+		pool->slabs = s->next;
+		munmap(s, s->bytes);
 	}
 	pthread_mutex_destroy(&pool->lock);
 	free(pool);
@@ -188,14 +293,17 @@ static void *take(pl_pool *pool, uint32_t cls)
 	size_t bytes = class_bytes(cls);
 	if (h != NULL) {
 		pool->free_list[cls] = h->next;
-		pool->stats.bytes_cached -= bytes;
+		if (!h->cold)
+			pool->stats.bytes_cached -= bytes;
+		h->cold = 0;
 		pool->stats.reuses++;
 	} else {
-		h = new_block(cls);
+		h = new_block(pool, cls);
 		if (h == NULL)
 			return NULL;
 		h->cls = cls;
 		h->magic = POOL_MAGIC;
+		h->cold = 0;
 	}
 	h->next = NULL;
 	pool->stats.allocs++;
@@ -242,16 +350,16 @@ void pl_pool_free(pl_pool *pool, void *p)
 		return;
 	pool_header *h = header_of(p);
 	size_t bytes = class_bytes(h->cls);
+	int slab = h->slab;
 	pthread_mutex_lock(&pool->lock);
 	pool->stats.bytes_out -= bytes;
 	int keep = pool->stats.bytes_cached + bytes <= pool->cache_limit;
-	if (keep) {
-		h->next = pool->free_list[h->cls];
-		pool->free_list[h->cls] = h;
-		pool->stats.bytes_cached += bytes;
-	}
+	if (!keep && slab)
+		cool(h);
+	if (keep || slab)
+		push(pool, h);
 	pthread_mutex_unlock(&pool->lock);
-	if (!keep)
+	if (!keep && !slab)
 		release_block(h);
 }
 

@@ -178,6 +178,89 @@ static void growth_takes_cached_buffer(void)
 	pl_pool_destroy(p);
 }
 
+/* Mid-sized buffers (64 KiB up to the mapped 2 MiB ones) of a pool with
+ * room to cache come from slabs on huge pages: touching 64 of 64 KiB costs
+ * a few page faults, not one a page (1024). Each keeps its bytes beside
+ * its neighbours. */
+static void mid_buffers_share_huge_pages(void)
+{
+	const size_t kib64 = (size_t)64 << 10, page = 4096;
+	enum { N = 64 };
+	pl_pool *p = pl_pool_create((size_t)64 << 20);
+	char *b[N];
+	long before = minor_faults();
+	for (size_t k = 0; k < N; k++) {
+		b[k] = pl_pool_alloc(p, kib64);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b[k]);
+		CU_ASSERT_EQUAL((uintptr_t)b[k] % 64, 0);
+		CU_ASSERT(pl_pool_size(b[k]) >= kib64);
+		for (size_t i = 0; i < kib64; i += page / 2)
+			b[k][i] = (char)(k + i / page);
+	}
+	long faults = minor_faults() - before;
+	size_t wrong = 0;
+	for (size_t k = 0; k < N; k++)
+		for (size_t i = 0; i < kib64; i += page / 2)
+			wrong += b[k][i] != (char)(k + i / page);
+	CU_ASSERT_EQUAL(wrong, 0);
+#if defined(__SANITIZE_ADDRESS__)
+	(void)faults;
+#else
+	if (huge_pages_on())
+		CU_ASSERT(faults < (long)(N * kib64 / page / 8));
+#endif
+	for (size_t k = 0; k < N; k++)
+		pl_pool_free(p, b[k]);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(p).bytes_out, 0);
+	pl_pool_destroy(p);
+}
+
+/* Past the cache limit a freed slab buffer is not counted as cached (its
+ * pages went back to the kernel), yet it is handed out again, whole and
+ * writable, and its neighbour keeps its bytes. */
+static void cold_slab_buffer_reused(void)
+{
+	const size_t kib128 = (size_t)128 << 10;
+	pl_pool *p = pl_pool_create((size_t)64 << 20);
+	char *a = pl_pool_alloc(p, kib128), *b = pl_pool_alloc(p, kib128);
+	char *c = pl_pool_alloc(p, kib128);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	memset(a, 1, kib128);
+	memset(b, 2, kib128);
+	memset(c, 3, kib128);
+	pl_pool_set_cache_limit(p, kib128);
+	pl_pool_free(p, a); /* cached: within the limit */
+	pl_pool_free(p, c); /* past it */
+	pl_pool_stats s = pl_pool_get_stats(p);
+	CU_ASSERT_EQUAL(s.bytes_cached, kib128);
+	CU_ASSERT_EQUAL(s.bytes_out, kib128);
+	pl_pool_set_cache_limit(p, 0);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(p).bytes_cached, 0);
+	uint64_t reuses = pl_pool_get_stats(p).reuses;
+	char *x = pl_pool_alloc(p, kib128), *y = pl_pool_alloc(p, kib128);
+#if !defined(__SANITIZE_ADDRESS__) /* there no slabs: c was freed */
+	CU_ASSERT_EQUAL(pl_pool_get_stats(p).reuses, reuses + 2);
+#else
+	(void)reuses;
+#endif
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+	memset(x, 4, kib128);
+	memset(y, 5, kib128);
+	size_t wrong = 0;
+	for (size_t i = 0; i < kib128; i++)
+		wrong += (b[i] != 2) + (x[i] != 4) + (y[i] != 5);
+	CU_ASSERT_EQUAL(wrong, 0);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(p).bytes_cached, 0);
+	pl_pool_free(p, x);
+	pl_pool_free(p, y);
+	pl_pool_free(p, b);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(p).bytes_out, 0);
+	pl_pool_destroy(p);
+}
+
 static const pl_test tests[] = {
     {"reuse_same_class", reuse_same_class},
     {"accounting_and_peak", accounting_and_peak},
@@ -186,6 +269,8 @@ static const pl_test tests[] = {
     {"cache_limit_bounds_free_lists", cache_limit_bounds_free_lists},
     {"grown_buffer_keeps_huge_pages", grown_buffer_keeps_huge_pages},
     {"growth_takes_cached_buffer", growth_takes_cached_buffer},
+    {"mid_buffers_share_huge_pages", mid_buffers_share_huge_pages},
+    {"cold_slab_buffer_reused", cold_slab_buffer_reused},
     {NULL, NULL},
 };
 
