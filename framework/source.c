@@ -395,6 +395,7 @@ int pl_source_read_ahead(pl_source *src, size_t max_rows)
 	if (pthread_mutex_init(&src->stats_lock, NULL) != 0)
 		return 0;
 	src->seen = pl_csv_reader_stats(src->csv);
+	pl_csv_reader_two_batches(src->csv);
 	if (pl_read_ahead_start(read_csv, src, max_rows, &src->ra, &err) != 0) {
 		pthread_mutex_destroy(&src->stats_lock);
 		return 0;

@@ -71,6 +71,7 @@ struct pl_csv_reader {
 	pl_batch *batches[2];
 	size_t rooms[2];
 	unsigned cur;
+	int two; /* fill batches[0] and [1] in turn (read-ahead) */
 	FILE *reject;
 	char *reject_path; /* where reject writes now, when redirected */
 	pl_csv_stats stats;
@@ -416,10 +417,14 @@ static int grow_rows(pl_csv_reader *r, size_t n, pl_error *err)
 	return 0;
 }
 
-/* Turns to the other batch: the one handed out last stays valid while
- * this one fills (a read-ahead thread relies on it). */
+/* Turns to the other batch when two are filled in turn: the one handed
+ * out last stays valid while this one fills (a read-ahead thread relies
+ * on it). Else the one batch is filled again: each rank of a job without
+ * read-ahead would fault in a second set of buffers for nothing. */
 static void swap_batch(pl_csv_reader *r)
 {
+	if (!r->two)
+		return;
 	r->rooms[r->cur] = r->batch_room;
 	r->cur ^= 1;
 	r->batch = r->batches[r->cur];
@@ -1059,6 +1064,11 @@ int pl_csv_reader_set_share(pl_csv_reader *r, const pl_csv_share *share,
 	if (r->piece == 0)
 		r->bytes_done = 0;
 	return 0;
+}
+
+void pl_csv_reader_two_batches(pl_csv_reader *r)
+{
+	r->two = 1;
 }
 
 void pl_csv_reader_drop_dict(pl_csv_reader *r)

@@ -60,8 +60,8 @@ const pl_schema *pl_csv_reader_schema(const pl_csv_reader *r);
 int pl_csv_reader_project(pl_csv_reader *r, const uint8_t *keep, pl_error *err);
 
 /* Reads up to max_rows rows into *out. The batch is owned by the reader
- * and valid until the call after next, or close (the reader fills two
- * batches in turn, so that one can be read ahead); it carries provenance
+ * and valid until the next call, or close (until the call after next once
+ * pl_csv_reader_two_batches was called); it carries provenance
  * (origin = the file's path, line[i] = the physical line where row i starts).
  * *out is NULL at the end of the last file. A bad row (wrong field count, value
  * not fitting its type, unterminated quote) is PL_ERR_DATA naming
@@ -75,6 +75,12 @@ int pl_csv_reader_next(pl_csv_reader *r, size_t max_rows, pl_batch **out,
  * column with many goes plain for good. Call before the first batch is
  * read. PL_ERR_NOMEM on failure. */
 int pl_csv_reader_allow_dict(pl_csv_reader *r, pl_error *err);
+
+/* From now on the reader fills two batches in turn, so that the one it
+ * handed out last stays valid through the next call (a read-ahead thread
+ * fills one while the caller works on the other). Call before the first
+ * batch is read. */
+void pl_csv_reader_two_batches(pl_csv_reader *r);
 
 /* From the next batch on, every column is plain again, for good. */
 void pl_csv_reader_drop_dict(pl_csv_reader *r);

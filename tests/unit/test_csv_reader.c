@@ -322,6 +322,34 @@ static void files_form_one_table(void)
 	done(r, &o);
 }
 
+/* One batch is filled again and again unless two are asked for (for a
+ * read-ahead thread): then the one handed out last keeps its rows while
+ * the other fills. */
+static void batches_one_or_two(void)
+{
+	setup();
+	pl_csv_options o;
+	opts_init(&o, puts_file("a.csv", "x\n1\n2\n3\n4\n5\n6\n"));
+	pl_csv_reader *r = open_ok(&o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	pl_batch *a = next_ok(r, 2), *b = next_ok(r, 2);
+	CU_ASSERT_PTR_EQUAL(a, b);
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[0])[0], 3);
+	pl_csv_reader_two_batches(r);
+	pl_batch *c = next_ok(r, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_PTR_NOT_EQUAL(c, b);
+	CU_ASSERT_EQUAL(pl_col_i64(&b->cols[0])[0], 3);
+	CU_ASSERT_EQUAL(pl_col_i64(&c->cols[0])[0], 5);
+	pl_batch *d = next_ok(r, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_PTR_NOT_EQUAL(d, c);
+	CU_ASSERT_EQUAL(pl_col_i64(&c->cols[0])[0], 5);
+	CU_ASSERT_EQUAL(pl_col_i64(&d->cols[0])[0], 6);
+	CU_ASSERT_EQUAL(d->line[0], 7);
+	done(r, &o);
+}
+
 static void expect_error(const char *text, long long infer, const char *msg)
 {
 	setup();
@@ -1035,6 +1063,7 @@ static void random_decimals_match_strtod(void)
 
 static const pl_test tests[] = {
     {"quoted_fields_kept_byte_for_byte", quoted_fields_kept_byte_for_byte},
+    {"batches_one_or_two", batches_one_or_two},
     {"dictionary_columns", dictionary_columns},
     {"mixed_line_ends_and_bom", mixed_line_ends_and_bom},
     {"no_header_names_columns", no_header_names_columns},
