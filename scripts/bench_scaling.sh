@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Work inflation: the same jobs on the same 1e7-row file in one process and
-# under mpirun with 2 and 4 ranks (and 4 ranks on 2 fake nodes). For each,
+# under mpirun with 1, 2 and 4 ranks (and 4 ranks on 2 fake nodes; mpirun
+# -n 1 is the wall time 2 ranks are to beat, launch included). For each,
 # the median (of RUNS, the settings alternating within each run) of the
 # wall time and of the CPU-seconds of all ranks together (user + sys, from
 # each rank's metrics), less what the same launch costs for a one-row job;
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 . scripts/bench_lib.sh
 RUNS=${RUNS:-3}
 JOBS=${JOBS:-"q1 q2 q3 q4 q5 q6 q7 q8 q9 q10 sort distinct"}
-SETTINGS=${SETTINGS:-"1 2 4 4f"} # 4f: 4 ranks on 2 fake nodes
+SETTINGS=${SETTINGS:-"1 m1 2 4 4f"} # m1: mpirun -n 1; 4f: 4 ranks on 2 fake nodes
 DATA=${DATA:-/tmp/bench-data}
 FILE=${FILE:-G1_1e7_1e2.csv}
 BIN=${BIN:-build/pipeline}
@@ -32,6 +33,7 @@ run() {
   local cmd=("$BIN" -q --metrics "$m" "$conf")
   case $s in
   1) cmd=(env PIPELINE_RANKS=1 "${cmd[@]}") ;;
+  m1) cmd=(mpirun -n 1 "${cmd[@]}") ;;
   4f) cmd=(env PIPELINE_FAKE_NODES=2 mpirun -x PIPELINE_FAKE_NODES -n 4 "${cmd[@]}") ;;
   *) cmd=(mpirun -n "$s" "${cmd[@]}") ;;
   esac
@@ -65,7 +67,7 @@ measure() {
   done
 }
 
-label() { case $1 in 1) echo "one process" ;; 4f) echo "4 ranks/2 nodes" ;; *) echo "$1 ranks" ;; esac; }
+label() { case $1 in 1) echo "one process" ;; m1) echo "mpirun -n 1" ;; 4f) echo "4 ranks/2 nodes" ;; *) echo "$1 ranks" ;; esac; }
 
 printf '%s, %s cores (%s), load %s\n' "$(date -u +%F)" "$(nproc)" \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
