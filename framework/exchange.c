@@ -1,4 +1,4 @@
-/* Shuffle rounds over MPI_Alltoallv, plus gather and broadcast.
+/* Shuffle rounds over MPI point-to-point, plus gather and broadcast.
  *
  * A shuffle round, the same sequence of collectives on every rank:
  *   1. MPI_Allreduce of {status, finished, failing rank}: stop when a rank
@@ -6,7 +6,8 @@
  *   2. MPI_Alltoall of the byte counts each rank sends each other rank;
  *   3. MPI_Allreduce of the status after sizing the buffers, so that a
  *      rank out of memory stops everyone before data moves;
- *   4. MPI_Alltoallv of the messages, which are then decoded.
+ *   4. MPI_Isend / MPI_Irecv of the messages between each pair of ranks
+ *      (an Alltoallv without its staging copy), then decoded.
  * Each destination gets at most round_bytes a round, counted before
  * compression (whole messages, so a receiver decodes at most nranks *
  * round_bytes), and what does not fit waits for the next round. Counting
@@ -43,10 +44,10 @@ struct pl_exchange {
 	pl_bytes *dest;	    /* nranks buffers of messages */
 	size_t *dest_raw;   /* their sizes before compression, then (nranks
 			       more) the raw sizes staged this round */
-	pl_bytes stage;	    /* this round's send data, by destination */
 	pl_bytes recv;
-	uint32_t *rows; /* partition scratch: 4 * rows_cap entries (row
-			   numbers, destinations, then row hashes) */
+	MPI_Request *reqs; /* 2 * nranks: this round's sends and receives */
+	uint32_t *rows;	   /* partition scratch: 4 * rows_cap entries (row
+			      numbers, destinations, then row hashes) */
 	size_t rows_cap;
 	int *counts; /* send counts, send displs, recv counts, recv
 			displs: nranks each */
@@ -225,9 +226,10 @@ static int alloc_state(pl_exchange *x, const pl_schema *schema,
 	x->dest = pl_pool_calloc(x->pool, n, sizeof(pl_bytes));
 	x->dest_raw = pl_pool_calloc(x->pool, 2 * n, sizeof(size_t));
 	x->counts = pl_pool_calloc(x->pool, 4 * n, sizeof(int));
+	x->reqs = pl_pool_calloc(x->pool, 2 * n, sizeof(MPI_Request));
 	x->out = pl_batch_new(schema, 0, x->pool, err);
 	if (!x->codec || !x->keys || !x->dest || !x->dest_raw || !x->counts ||
-	    !x->out)
+	    !x->reqs || !x->out)
 		return pl_error_nomem(err, "an exchange");
 	for (size_t k = 0; k < o->nkeys; k++) {
 		if (o->keys[k] >= schema->n)
@@ -257,8 +259,8 @@ static void free_state(pl_exchange *x)
 		pl_bytes_free(&x->dest[r], x->pool);
 	pl_pool_free(x->pool, x->dest);
 	pl_pool_free(x->pool, x->dest_raw);
-	pl_bytes_free(&x->stage, x->pool);
 	pl_bytes_free(&x->recv, x->pool);
+	pl_pool_free(x->pool, x->reqs);
 	pl_pool_free(x->pool, x->rows);
 	pl_pool_free(x->pool, x->counts);
 	pl_pool_free(x->pool, x->keys);
@@ -513,30 +515,14 @@ static size_t prefix_bytes(const pl_bytes *buf, size_t cap, size_t *raw)
 	return pos;
 }
 
-/* Sets this round's send counts and copies the data into the staging
- * buffer, each destination's part at its displacement. */
-static int stage_sends(pl_exchange *x, pl_error *err)
+/* Sets this round's send counts: whole messages from the front of each
+ * destination's buffer, sent from there (no staging copy). */
+static void count_sends(pl_exchange *x)
 {
-	int *cnt = x->counts, *dsp = x->counts + x->nranks;
-	size_t total = 0;
 	size_t *staged = x->dest_raw + x->nranks;
-	for (int r = 0; r < x->nranks; r++) {
-		size_t n =
-		    prefix_bytes(&x->dest[r], x->round_bytes, &staged[r]);
-		cnt[r] = (int)n;
-		dsp[r] = (int)total;
-		total += n;
-	}
-	x->stage.len = 0;
-	if (pl_bytes_reserve(&x->stage, total, x->pool, err) != 0) {
-		memset(cnt, 0, (size_t)x->nranks * sizeof(int));
-		return PL_ERR_NOMEM;
-	}
 	for (int r = 0; r < x->nranks; r++)
-		if (cnt[r] > 0)
-			memcpy(x->stage.data + dsp[r], x->dest[r].data,
-			       (size_t)cnt[r]);
-	return 0;
+		x->counts[r] =
+		    (int)prefix_bytes(&x->dest[r], x->round_bytes, &staged[r]);
 }
 
 /* Drops what this round sent from the front of each destination buffer. */
@@ -604,21 +590,48 @@ static int deliver(pl_exchange *x, size_t total, pl_exchange_fn fn, void *arg,
 	return fn(arg, x->out, err);
 }
 
+/* Each peer's bytes straight from its destination buffer into the receive
+ * buffer at its displacement, this rank's own by a copy: an Alltoallv
+ * wants one send buffer, and staging every destination's bytes in one
+ * cost a copy of all of them and a buffer as big (8 MiB a rank at the end
+ * of a 4-rank q3). Rounds cannot mix: each starts with a collective on
+ * the exchange's own communicator and ends with all its transfers. */
+static int transfer(pl_exchange *x)
+{
+	const int *c = x->counts, n = x->nranks;
+	int nreq = 0, ok = 1;
+	for (int r = 0; r < n; r++) {
+		if (r == x->rank) {
+			if (c[r] > 0)
+				memcpy(x->recv.data + c[3 * n + r],
+				       x->dest[r].data, (size_t)c[r]);
+			continue;
+		}
+		if (c[2 * n + r] > 0)
+			ok &= MPI_Irecv(x->recv.data + c[3 * n + r],
+					c[2 * n + r], MPI_BYTE, r, 0, x->comm,
+					&x->reqs[nreq++]) == MPI_SUCCESS;
+		if (c[r] > 0)
+			ok &=
+			    MPI_Isend(x->dest[r].data, c[r], MPI_BYTE, r, 0,
+				      x->comm, &x->reqs[nreq++]) == MPI_SUCCESS;
+	}
+	ok &= MPI_Waitall(nreq, x->reqs, MPI_STATUSES_IGNORE) == MPI_SUCCESS;
+	return ok;
+}
+
 static int move_data(pl_exchange *x, size_t *total, pl_error *err)
 {
 	int *c = x->counts, n = x->nranks;
-	int rc = stage_sends(x, err);
+	count_sends(x);
 	if (MPI_Alltoall(c, 1, MPI_INT, c + 2 * n, 1, MPI_INT, x->comm) !=
 	    MPI_SUCCESS)
 		return x->failed = mpi_failed(err, "MPI_Alltoall");
-	if (rc == 0)
-		rc = size_recv(x, total, err);
+	int rc = size_recv(x, total, err);
 	if ((rc = agree(x, rc, err)) != 0)
 		return rc;
-	if (MPI_Alltoallv(x->stage.data, c, c + n, MPI_BYTE, x->recv.data,
-			  c + 2 * n, c + 3 * n, MPI_BYTE,
-			  x->comm) != MPI_SUCCESS)
-		return x->failed = mpi_failed(err, "MPI_Alltoallv");
+	if (!transfer(x))
+		return x->failed = mpi_failed(err, "MPI_Isend/MPI_Irecv");
 	consume_sends(x);
 	return 0;
 }
