@@ -229,9 +229,11 @@ void pl_pool_set_cache_limit(pl_pool *pool, size_t cache_limit)
 		pool_header **at = &pool->free_list[c];
 		while (*at != NULL && pool->stats.bytes_cached > cache_limit) {
 			pool_header *h = *at;
-			if (!h->cold)
-				pool->stats.bytes_cached -=
-				    class_bytes((uint32_t)c);
+			if (h->cold) {
+				at = &h->next;
+				continue;
+			}
+			pool->stats.bytes_cached -= class_bytes((uint32_t)c);
 			if (h->slab) {
 				cool(h);
 				at = &h->next;
