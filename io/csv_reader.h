@@ -76,10 +76,10 @@ int pl_csv_reader_next(pl_csv_reader *r, size_t max_rows, pl_batch **out,
  * read. PL_ERR_NOMEM on failure. */
 int pl_csv_reader_allow_dict(pl_csv_reader *r, pl_error *err);
 
-/* From now on the reader fills two batches in turn, so that the one it
- * handed out last stays valid through the next call (a read-ahead thread
- * fills one while the caller works on the other). Call before the first
- * batch is read. */
+/* From the next call on the reader fills two batches in turn, so that the
+ * one it handed out last stays valid through the call after it (a
+ * read-ahead thread fills one while the caller works on the other). May be
+ * called at any time; there is no way back. */
 void pl_csv_reader_two_batches(pl_csv_reader *r);
 
 /* From the next batch on, every column is plain again, for good. */
