@@ -49,8 +49,8 @@ struct pl_exchange {
 	uint32_t *rows;	   /* partition scratch: 4 * rows_cap entries (row
 			      numbers, destinations, then row hashes) */
 	size_t rows_cap;
-	int *counts; /* send counts, send displs, recv counts, recv
-			displs: nranks each */
+	int *counts; /* send counts, recv counts, recv displs: nranks
+			each */
 	pl_batch *out;
 	pl_batch *self; /* direct_self: this rank's rows of one push */
 	int drop_self;
@@ -225,7 +225,7 @@ static int alloc_state(pl_exchange *x, const pl_schema *schema,
 	x->keys = pl_pool_alloc(x->pool, (o->nkeys + 1) * sizeof(size_t));
 	x->dest = pl_pool_calloc(x->pool, n, sizeof(pl_bytes));
 	x->dest_raw = pl_pool_calloc(x->pool, 2 * n, sizeof(size_t));
-	x->counts = pl_pool_calloc(x->pool, 4 * n, sizeof(int));
+	x->counts = pl_pool_calloc(x->pool, 3 * n, sizeof(int));
 	x->reqs = pl_pool_calloc(x->pool, 2 * n, sizeof(MPI_Request));
 	x->out = pl_batch_new(schema, 0, x->pool, err);
 	if (!x->codec || !x->keys || !x->dest || !x->dest_raw || !x->counts ||
@@ -544,8 +544,8 @@ static void consume_sends(pl_exchange *x)
 
 static int size_recv(pl_exchange *x, size_t *total, pl_error *err)
 {
-	const int *rcnt = x->counts + 2 * x->nranks;
-	int *rdsp = x->counts + 3 * x->nranks;
+	const int *rcnt = x->counts + x->nranks;
+	int *rdsp = x->counts + 2 * x->nranks;
 	*total = 0;
 	for (int r = 0; r < x->nranks; r++) {
 		rdsp[r] = (int)*total;
@@ -598,22 +598,23 @@ static int deliver(pl_exchange *x, size_t total, pl_exchange_fn fn, void *arg,
  * the exchange's own communicator and ends with all its transfers. */
 static int transfer(pl_exchange *x)
 {
-	const int *c = x->counts, n = x->nranks;
+	const int n = x->nranks, *send = x->counts, *recv = send + n,
+		  *at = recv + n;
 	int nreq = 0, ok = 1;
 	for (int r = 0; r < n; r++) {
 		if (r == x->rank) {
-			if (c[r] > 0)
-				memcpy(x->recv.data + c[3 * n + r],
-				       x->dest[r].data, (size_t)c[r]);
+			if (send[r] > 0)
+				memcpy(x->recv.data + at[r], x->dest[r].data,
+				       (size_t)send[r]);
 			continue;
 		}
-		if (c[2 * n + r] > 0)
-			ok &= MPI_Irecv(x->recv.data + c[3 * n + r],
-					c[2 * n + r], MPI_BYTE, r, 0, x->comm,
+		if (recv[r] > 0)
+			ok &= MPI_Irecv(x->recv.data + at[r], recv[r], MPI_BYTE,
+					r, 0, x->comm,
 					&x->reqs[nreq++]) == MPI_SUCCESS;
-		if (c[r] > 0)
+		if (send[r] > 0)
 			ok &=
-			    MPI_Isend(x->dest[r].data, c[r], MPI_BYTE, r, 0,
+			    MPI_Isend(x->dest[r].data, send[r], MPI_BYTE, r, 0,
 				      x->comm, &x->reqs[nreq++]) == MPI_SUCCESS;
 	}
 	ok &= MPI_Waitall(nreq, x->reqs, MPI_STATUSES_IGNORE) == MPI_SUCCESS;
@@ -624,7 +625,7 @@ static int move_data(pl_exchange *x, size_t *total, pl_error *err)
 {
 	int *c = x->counts, n = x->nranks;
 	count_sends(x);
-	if (MPI_Alltoall(c, 1, MPI_INT, c + 2 * n, 1, MPI_INT, x->comm) !=
+	if (MPI_Alltoall(c, 1, MPI_INT, c + n, 1, MPI_INT, x->comm) !=
 	    MPI_SUCCESS)
 		return x->failed = mpi_failed(err, "MPI_Alltoall");
 	int rc = size_recv(x, total, err);

@@ -136,12 +136,8 @@ static int add_group(pl_group_table *t, const pl_column *const *keys, size_t i,
 		    pl_column_push_from(&t->keys[k], keys[k], i, t->pool, err);
 		if (rc == 0)
 			continue;
-		for (size_t j = 0; j < k; j++) {
-			pl_column *c = &t->keys[j];
-			c->len = t->ngroups;
-			if (c->type == PL_STRING)
-				c->arena_len = (size_t)pl_col_off(c)[c->len];
-		}
+		for (size_t j = 0; j < k; j++)
+			pl_column_truncate(&t->keys[j], t->ngroups);
 		return rc;
 	}
 	t->hashes[t->ngroups++] = h;
