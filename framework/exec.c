@@ -211,10 +211,6 @@ static void after_chunk(pl_exec *x, pl_chunk_ctl *cc, pl_progress *progress,
 	}
 }
 
-/* Chunks after which the dictionaries are weighed (pl_source_balance_dict):
- * enough to see which thread waits, early in any input worth it. */
-#define BALANCE_CHUNKS 16
-
 static int stream_chunks(pl_exec *x, pl_chunk_ctl *cc,
 			 volatile sig_atomic_t *stop, pl_progress *progress,
 			 pl_error *err)
@@ -228,8 +224,7 @@ static int stream_chunks(pl_exec *x, pl_chunk_ctl *cc,
 					err);
 		if (rc != 0 || b == NULL)
 			return rc;
-		if (++x->st->chunks == BALANCE_CHUNKS && x->dict_on)
-			pl_source_balance_dict(x->p->source);
+		x->st->chunks++;
 		size_t rows = b->nrows, bytes = pl_batch_bytes(b);
 		rc = pl_emit(&x->emitters[0], b, err);
 		if (rc == PL_STOP)
@@ -263,7 +258,6 @@ static int allow_dict(pl_exec *x, pl_error *err)
 	if (x->p->nops == 0 || (v != NULL && strcmp(v, "0") == 0) ||
 	    !x->p->ops[0].dict_input)
 		return 0;
-	x->dict_on = 1;
 	return pl_source_allow_dict(x->p->source, err);
 }
 

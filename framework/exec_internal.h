@@ -55,7 +55,6 @@ struct pl_exec {
 	uint64_t bytes_raw, bytes_sent; /* shuffled partial state */
 	uint64_t bytes_spilled;
 	int spill_depth;
-	int dict_on;	   /* the source hands out dictionary-encoded strings */
 	size_t stage;	   /* the stage running now (pl_exec_stage_slot's k) */
 	double stage_mark; /* when it started running */
 	size_t peak_mark;  /* the pool's high-water mark then */

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "framework/read_ahead.h"
 
@@ -21,26 +20,15 @@ struct pl_read_ahead {
 	pl_batch *batch; /* the slot: a batch, or NULL at the end */
 	int rc;
 	pl_error err;
-	double caller_wait, reader_wait; /* seconds each side waited */
 };
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void *read_loop(void *arg)
 {
 	pl_read_ahead *ra = arg;
 	pthread_mutex_lock(&ra->lock);
 	for (;;) {
-		double t0 = ra->full ? now() : 0;
 		while (ra->full && !ra->stop)
 			pthread_cond_wait(&ra->cond, &ra->lock);
-		if (t0 > 0)
-			ra->reader_wait += now() - t0;
 		if (ra->stop)
 			break;
 		size_t rows = ra->max_rows;
@@ -102,11 +90,8 @@ int pl_read_ahead_next(pl_read_ahead *ra, size_t max_rows, pl_batch **out,
 		       pl_error *err)
 {
 	pthread_mutex_lock(&ra->lock);
-	double t0 = ra->full ? 0 : now();
 	while (!ra->full)
 		pthread_cond_wait(&ra->cond, &ra->lock);
-	if (t0 > 0)
-		ra->caller_wait += now() - t0;
 	*out = ra->batch;
 	int rc = ra->rc;
 	if (rc != 0)
@@ -118,14 +103,6 @@ int pl_read_ahead_next(pl_read_ahead *ra, size_t max_rows, pl_batch **out,
 	}
 	pthread_mutex_unlock(&ra->lock);
 	return rc;
-}
-
-void pl_read_ahead_waits(pl_read_ahead *ra, double *caller, double *reader)
-{
-	pthread_mutex_lock(&ra->lock);
-	*caller = ra->caller_wait;
-	*reader = ra->reader_wait;
-	pthread_mutex_unlock(&ra->lock);
 }
 
 void pl_read_ahead_stop(pl_read_ahead *ra)

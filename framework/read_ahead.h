@@ -29,10 +29,6 @@ int pl_read_ahead_start(pl_read_fn fn, void *src, size_t max_rows,
 int pl_read_ahead_next(pl_read_ahead *ra, size_t max_rows, pl_batch **out,
 		       pl_error *err);
 
-/* Seconds the caller has waited for batches and the thread for the caller
- * to take one: which side is the bottleneck. */
-void pl_read_ahead_waits(pl_read_ahead *ra, double *caller, double *reader);
-
 /* Stops the thread (waiting for a read in progress to end) and frees ra;
  * a batch read ahead and not taken is dropped. NULL is allowed. */
 void pl_read_ahead_stop(pl_read_ahead *ra);

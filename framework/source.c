@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,6 @@ struct pl_source {
 	pl_read_ahead *ra;	    /* reading on a second thread, or NULL */
 	pthread_mutex_t stats_lock; /* guards seen while ra runs */
 	pl_csv_stats seen;	    /* the reader's stats after its last read */
-	atomic_int drop_dict;	    /* asked of the reading thread */
 	int projectable;	    /* see pl_source_projectable */
 };
 
@@ -372,8 +370,6 @@ int pl_source_partition(pl_source *src, MPI_Comm comm, pl_error *err)
 static int read_csv(void *arg, size_t max_rows, pl_batch **out, pl_error *err)
 {
 	pl_source *src = arg;
-	if (atomic_exchange(&src->drop_dict, 0))
-		pl_csv_reader_drop_dict(src->csv);
 	int rc = pl_csv_reader_next(src->csv, max_rows, out, err);
 	pl_csv_stats s = pl_csv_reader_stats(src->csv);
 	pthread_mutex_lock(&src->stats_lock);
@@ -400,18 +396,6 @@ int pl_source_read_ahead(pl_source *src, size_t max_rows)
 		pthread_mutex_destroy(&src->stats_lock);
 		return 0;
 	}
-	return 1;
-}
-
-int pl_source_balance_dict(pl_source *src)
-{
-	double caller, reader;
-	if (src->ra == NULL)
-		return 0;
-	pl_read_ahead_waits(src->ra, &caller, &reader);
-	if (caller <= reader)
-		return 0;
-	atomic_store(&src->drop_dict, 1);
 	return 1;
 }
 

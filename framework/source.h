@@ -68,13 +68,6 @@ int pl_source_allow_dict(pl_source *src, pl_error *err);
  * functions stop the thread where they must. */
 int pl_source_read_ahead(pl_source *src, size_t max_rows);
 
-/* With read-ahead and dictionaries: when the caller has waited for the
- * reading thread more than the thread for the caller, the reader is the
- * bottleneck, and the dictionary lookups it does for the operators only
- * slow it; they are dropped (for good, from a batch soon after). Returns
- * 1 when it asked for that. */
-int pl_source_balance_dict(pl_source *src);
-
 /* Ends the read-ahead (a no-op without one), so that the source is again
  * used from one thread; a batch read ahead is dropped. */
 void pl_source_stop_read_ahead(pl_source *src);

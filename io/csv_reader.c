@@ -1071,14 +1071,6 @@ void pl_csv_reader_two_batches(pl_csv_reader *r)
 	r->two = 1;
 }
 
-void pl_csv_reader_drop_dict(pl_csv_reader *r)
-{
-	for (size_t k = 0; r->dict != NULL && k < r->out.n; k++) {
-		pl_pool_free(r->pool, r->dict[k].slots);
-		r->dict[k].slots = NULL;
-	}
-}
-
 int pl_csv_reader_allow_dict(pl_csv_reader *r, pl_error *err)
 {
 	if (r->dict != NULL)

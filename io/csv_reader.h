@@ -82,9 +82,6 @@ int pl_csv_reader_allow_dict(pl_csv_reader *r, pl_error *err);
  * called at any time; there is no way back. */
 void pl_csv_reader_two_batches(pl_csv_reader *r);
 
-/* From the next batch on, every column is plain again, for good. */
-void pl_csv_reader_drop_dict(pl_csv_reader *r);
-
 typedef struct pl_csv_stats {
 	uint64_t rows;	       /* rows produced */
 	uint64_t rows_skipped; /* bad rows skipped */
