@@ -176,14 +176,27 @@ static int64_t job_now(MPI_Comm comm)
 	return now;
 }
 
+/* Whether a run on several ranks may guess the CSV split's edges (see
+ * pl_csv_partition_mpi) rather than count every byte before them: not
+ * once a guess failed, not with plugins (their operators may read the
+ * rows' line numbers, which a guessed split leaves unknown), not when
+ * PIPELINE_SPLIT=count asks for the counting (tests compare both). */
+static int may_guess(const pl_plan *plan, int retries)
+{
+	const char *v = getenv("PIPELINE_SPLIT");
+	return retries == 0 && plan->registry.nhandles == 0 &&
+	       !(v != NULL && strcmp(v, "count") == 0);
+}
+
 /* Every rank builds the same plan, so an error there (a job.conf mistake,
  * a missing input) is found alike on all of them: *alike tells. Without
  * MPI (comm MPI_COMM_NULL) the plan is made for plan_ranks ranks: what
  * --explain shows of a spawned run, and what the parent checks before it
  * spawns (check_only: plan, then stop). */
-static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
-		   MPI_Comm comm, int plan_ranks, int check_only, int *alike,
-		   pl_error *err)
+static int run_once(const pl_cli_args *a,
+		    const pl_operator_def *const *builtins, MPI_Comm comm,
+		    int plan_ranks, int check_only, int retries, int *alike,
+		    int *guessed, pl_error *err)
 {
 	int rank = pl_comm_rank(comm), nranks = pl_comm_size(comm);
 	if (comm == MPI_COMM_NULL)
@@ -208,6 +221,8 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 		rc = pl_plan_build(&plan, a->conf, &o, builtins, pool, err);
 	if (rc == 0) /* freed buffers kept for reuse count against the budget */
 		pl_pool_set_cache_limit(pool, plan.env.memory_budget / 8);
+	plan.split_guess = may_guess(&plan, retries);
+	plan.split_retries = retries;
 	rc = pl_mpi_agree(comm, rc, err);
 	*alike = rc != 0;
 	if (rc == 0 && check_only) {
@@ -223,9 +238,42 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 			pl_plan_print(&plan, stderr);
 		rc = run_plan(&plan, a, comm, err);
 	}
+	*guessed = pl_source_split_guessed(plan.source);
 	pl_plan_free(&plan);
 	pl_pool_destroy(pool);
 	return rc;
+}
+
+/* After a failed run that guessed the split: whether to run again
+ * counting. Every rank took part in the guess and so calls this; it is
+ * done when no rank failed but of a data error (a wrong guess is one, and
+ * any other message would name a line the guess left unknown) and none
+ * was stopped by a signal. */
+static int retry_split(int rc, int guessed, MPI_Comm comm, const pl_error *err)
+{
+	if (rc == 0 || !guessed || comm == MPI_COMM_NULL)
+		return 0;
+	int mine = !stop_signal && (err->elsewhere || rc == PL_ERR_DATA);
+	int all = 0;
+	if (pl_mpi_allreduce_min(&mine, &all, 1, comm) != 0)
+		return 0;
+	return all;
+}
+
+/* The job, run once more counting when a guessed split went wrong (or
+ * left a data error's line unknown): the second run cannot guess. */
+static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
+		   MPI_Comm comm, int plan_ranks, int check_only, int *alike,
+		   pl_error *err)
+{
+	for (int retries = 0;; retries++) {
+		int guessed = 0;
+		int rc = run_once(a, builtins, comm, plan_ranks, check_only,
+				  retries, alike, &guessed, err);
+		if (!retry_split(rc, guessed, comm, err))
+			return rc;
+		pl_error_clear(err);
+	}
 }
 
 static int exit_status(int rc)

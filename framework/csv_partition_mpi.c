@@ -26,9 +26,9 @@ static void split_free(split *s)
 	free(s->before);
 }
 
-/* Local work before the sum: file sizes, the nominal share, this rank's
- * slices of the cells counted. */
-static int count_local(const pl_csv_options *o, int rank, int nranks, split *s,
+/* Local work before the sum: file sizes, the nominal share and the
+ * cells, with room for their counts. */
+static int cells_local(const pl_csv_options *o, int rank, int nranks, split *s,
 		       pl_error *err)
 {
 	size_t nf = o->npaths;
@@ -50,8 +50,7 @@ static int count_local(const pl_csv_options *o, int rank, int nranks, split *s,
 	s->before = calloc(np + 1, sizeof(*s->before));
 	if (s->counts == NULL || s->own == NULL || s->before == NULL)
 		return pl_error_nomem(err, "a csv split");
-	return pl_csv_count_cells(o, s->cells, s->ncells, rank, nranks,
-				  s->counts, err);
+	return 0;
 }
 
 _Static_assert(sizeof(pl_csv_counts) == 2 * sizeof(uint64_t),
@@ -75,21 +74,28 @@ static int sum_counts(MPI_Comm comm, int rank, split *s, pl_error *err)
 	return 0;
 }
 
-int pl_csv_partition_mpi(MPI_Comm comm, const pl_csv_options *o,
-			 pl_csv_share *out, pl_error *err)
+int pl_csv_partition_mpi(MPI_Comm comm, const pl_csv_options *o, int guess,
+			 pl_csv_share *out, int *guessed, pl_error *err)
 {
 	int rank, nranks;
 	split s;
 	memset(&s, 0, sizeof(s));
 	memset(out, 0, sizeof(*out));
+	*guessed = 0;
 	MPI_Comm_rank(comm, &rank);
 	MPI_Comm_size(comm, &nranks);
-	int rc = count_local(o, rank, nranks, &s, err);
+	int rc = cells_local(o, rank, nranks, &s, err);
+	if (rc == 0 && !guess)
+		rc = pl_csv_count_cells(o, s.cells, s.ncells, rank, nranks,
+					s.counts, err);
 	rc = pl_mpi_agree(comm, rc, err);
-	if (rc == 0)
+	*guessed = rc == 0 && guess && s.ncells > 0;
+	if (rc == 0 && !guess)
 		rc = pl_mpi_agree(comm, sum_counts(comm, rank, &s, err), err);
 	if (rc == 0)
-		rc = pl_csv_fix_share(o, &s.share, s.before, s.own, err);
+		rc = guess
+			 ? pl_csv_fix_share(o, &s.share, NULL, NULL, err)
+			 : pl_csv_fix_share(o, &s.share, s.before, s.own, err);
 	rc = pl_mpi_agree(comm, rc, err);
 	if (rc == 0) {
 		*out = s.share;

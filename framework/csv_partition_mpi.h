@@ -17,8 +17,16 @@
  * every record once, in input order. When any rank fails, all return an
  * error: the failing rank its own (PL_ERR_IO naming the file, ...), the
  * others "stopped: rank N failed". out is the caller's (pl_csv_share_free)
- * and empty on error. */
-int pl_csv_partition_mpi(MPI_Comm comm, const pl_csv_options *o,
-			 pl_csv_share *out, pl_error *err);
+ * and empty on error.
+ *
+ * With guess set nothing is counted: each edge moves by the parity
+ * pl_csv_guess_parity gives, and the pieces' lines are 0 (unknown). The
+ * shares are then right unless a guess was wrong, which the reader of
+ * the share before that edge reports as a quoted field running past its
+ * end (PL_ERR_DATA), so a job that fails with a data error after a guess
+ * must be run again counting. *guessed (alike on every rank) says
+ * whether an edge was guessed: guess set and some file cut. */
+int pl_csv_partition_mpi(MPI_Comm comm, const pl_csv_options *o, int guess,
+			 pl_csv_share *out, int *guessed, pl_error *err);
 
 #endif

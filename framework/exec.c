@@ -385,7 +385,8 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_progress *progress,
 	if (x->nranks > 1)
 		rc = pl_mpi_agree(x->comm, rc, err);
 	if (rc == 0 && x->nranks > 1)
-		rc = pl_source_partition(x->p->source, x->comm, err);
+		rc = pl_source_partition(x->p->source, x->comm,
+					 x->p->split_guess, err);
 	if (rc == 0)
 		rc = pl_output_open(&x->out, x->p, x->comm, err);
 	if (x->nranks > 1) {

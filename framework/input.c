@@ -45,7 +45,7 @@ int pl_input_share(pl_input *in, const void *comm, pl_error *err)
 	if (comm == NULL)
 		return 0;
 	MPI_Comm c = *(const MPI_Comm *)comm;
-	return c == MPI_COMM_NULL ? 0 : pl_source_partition(in->src, c, err);
+	return c == MPI_COMM_NULL ? 0 : pl_source_partition(in->src, c, 0, err);
 }
 
 int pl_input_next(pl_input *in, size_t max_rows, pl_batch **out, pl_error *err)

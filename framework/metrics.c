@@ -188,20 +188,22 @@ static int write_json(const char *path, const pl_plan *p, const uint64_t *all,
 				    strerror(errno));
 	fputs("{\"job\": ", f);
 	json_string(f, p->job_name);
-	fprintf(f,
-		", \"ranks\": %d, \"nodes\": %d, \"wall_seconds\": %.6f, "
-		"\"cpu_seconds\": %.6f, \"rows_in\": %llu, \"rows_out\": %llu, "
-		"\"bytes_in\": %llu, "
-		"\"bytes_out\": %llu, \"memory_budget_bytes\": %llu, "
-		"\"rank_budget_bytes\": %llu, "
-		"\"per_rank\": [",
-		n, p->nodes, (double)sum[M_SECONDS_US] / 1e6,
-		(double)sum[M_CPU_US] / 1e6, (unsigned long long)sum[M_ROWS_IN],
-		(unsigned long long)sum[M_ROWS_OUT],
-		(unsigned long long)sum[M_BYTES_IN],
-		(unsigned long long)sum[M_BYTES_OUT],
-		(unsigned long long)p->memory,
-		(unsigned long long)p->env.memory_budget);
+	fprintf(
+	    f,
+	    ", \"ranks\": %d, \"nodes\": %d, \"split_guessed\": %s, "
+	    "\"split_retries\": %d, \"wall_seconds\": %.6f, "
+	    "\"cpu_seconds\": %.6f, \"rows_in\": %llu, \"rows_out\": %llu, "
+	    "\"bytes_in\": %llu, "
+	    "\"bytes_out\": %llu, \"memory_budget_bytes\": %llu, "
+	    "\"rank_budget_bytes\": %llu, "
+	    "\"per_rank\": [",
+	    n, p->nodes, pl_source_split_guessed(p->source) ? "true" : "false",
+	    p->split_retries, (double)sum[M_SECONDS_US] / 1e6,
+	    (double)sum[M_CPU_US] / 1e6, (unsigned long long)sum[M_ROWS_IN],
+	    (unsigned long long)sum[M_ROWS_OUT],
+	    (unsigned long long)sum[M_BYTES_IN],
+	    (unsigned long long)sum[M_BYTES_OUT], (unsigned long long)p->memory,
+	    (unsigned long long)p->env.memory_budget);
 	for (int r = 0; r < n; r++) {
 		fputs(r ? ", " : "", f);
 		write_rank(f, p, r, all + r * M_COUNT);

@@ -52,8 +52,10 @@ typedef struct pl_plan {
 	int hdf5_layout; /* PL_HDF5_COLUMNS or PL_HDF5_COMPOUND */
 	char hdf5_group[1024];
 	int overwrite;
-	int sink_kind;	  /* enum pl_output_kind (output_path.h) */
-	int exclude_sink; /* the source's glob matches the sink: skip it */
+	int sink_kind;	   /* enum pl_output_kind (output_path.h) */
+	int exclude_sink;  /* the source's glob matches the sink: skip it */
+	int split_guess;   /* guess the CSV split's edges (see cli.c) */
+	int split_retries; /* runs before this one that guessed and failed */
 } pl_plan;
 
 /* Loads conf_path, checks sections, keys, names and types, opens the

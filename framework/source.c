@@ -27,6 +27,7 @@ struct pl_source {
 	pthread_mutex_t stats_lock; /* guards seen while ra runs */
 	pl_csv_stats seen;	    /* the reader's stats after its last read */
 	int projectable;	    /* see pl_source_projectable */
+	int guessed;		    /* see pl_source_split_guessed */
 };
 
 static const char *const generic_keys[] = {"path", "format", "validate", NULL};
@@ -350,12 +351,14 @@ static int partition_hdf5(pl_source *src, MPI_Comm comm, pl_error *err)
 	return pl_mpi_agree(comm, rc, err);
 }
 
-int pl_source_partition(pl_source *src, MPI_Comm comm, pl_error *err)
+int pl_source_partition(pl_source *src, MPI_Comm comm, int guess, pl_error *err)
 {
 	if (src->h5)
 		return partition_hdf5(src, comm, err);
 	pl_csv_share share = {0};
-	int rc = pl_csv_partition_mpi(comm, &src->csv_opts, &share, err);
+	guess = guess && !src->csv_opts.skip_errors;
+	int rc = pl_csv_partition_mpi(comm, &src->csv_opts, guess, &share,
+				      &src->guessed, err);
 	if (rc == 0)
 		rc = pl_csv_reader_set_share(src->csv, &share, err);
 	pl_csv_share_free(&share);
@@ -376,6 +379,11 @@ static int read_csv(void *arg, size_t max_rows, pl_batch **out, pl_error *err)
 	src->seen = s;
 	pthread_mutex_unlock(&src->stats_lock);
 	return rc;
+}
+
+int pl_source_split_guessed(const pl_source *src)
+{
+	return src != NULL && src->guessed;
 }
 
 int pl_source_allow_dict(pl_source *src, pl_error *err)

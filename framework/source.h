@@ -48,8 +48,18 @@ void pl_source_set_cache_budget(pl_source *src, uint64_t bytes);
 /* Restricts this rank to its share of the input among the ranks of comm
  * (CSV: byte ranges moved to true record starts; HDF5: an even split of
  * the rows), so that the shares of ranks 0, 1, ... are the input in order.
- * Collective: every rank of comm calls it; when one fails, all fail. */
-int pl_source_partition(pl_source *src, MPI_Comm comm, pl_error *err);
+ * Collective: every rank of comm calls it; when one fails, all fail.
+ * With guess set (and no on_error = skip) a CSV split guesses quote
+ * parity at its edges instead of counting every byte before them (see
+ * pl_csv_partition_mpi): rows then carry no line numbers off rank 0's
+ * first piece, and a data error may come of a wrong guess. */
+int pl_source_partition(pl_source *src, MPI_Comm comm, int guess,
+			pl_error *err);
+
+/* Whether the last pl_source_partition guessed an edge (alike on every
+ * rank): a job that then fails with PL_ERR_DATA is to be run again with
+ * guess off, for the right rows or the right line in the message. */
+int pl_source_split_guessed(const pl_source *src);
 
 /* Next batch of at most max_rows rows (owned by the source, valid until
  * the next call), or *out = NULL at the end. */

@@ -327,6 +327,75 @@ int pl_csv_next_record_start(const char *path, uint64_t pos, int parity,
 			      err);
 }
 
+/* How far past a nominal edge the parity guess looks for a telling
+ * quote. */
+#define GUESS_WINDOW ((size_t)64 << 10)
+
+static int ends_field(char c, char delim)
+{
+	return c == delim || c == '\n' || c == '\r';
+}
+
+/* The quote parity at p[0] guessed from the quotes after it. When p runs
+ * to the file's end, where a field cannot be open, the quotes' count
+ * tells. Else the first quote that can only open a field (after a
+ * delimiter or a line end, not before one) says even, one that can only
+ * close a field (the reverse) says odd; a doubled quote tells nothing. No
+ * telling quote: even. */
+static int guess_parity(const char *p, size_t n, int to_end, char before,
+			char quote, char delim)
+{
+	size_t seen = 0;
+	if (to_end) {
+		for (size_t i = 0; i < n; i++)
+			seen += p[i] == quote;
+		return (int)(seen & 1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != quote)
+			continue;
+		char prev = i > 0 ? p[i - 1] : before;
+		if (i + 1 < n && p[i + 1] == quote) {
+			i++;
+			continue;
+		}
+		int after_end = i + 1 == n || ends_field(p[i + 1], delim);
+		int opens = ends_field(prev, delim) && !after_end;
+		int closes = !ends_field(prev, delim) && after_end;
+		if (opens || closes)
+			return (int)((seen + (size_t)closes) & 1);
+		seen++;
+	}
+	return 0;
+}
+
+int pl_csv_guess_parity(const char *path, uint64_t pos, char quote, char delim,
+			int *parity, pl_error *err)
+{
+	*parity = 0;
+	int fd;
+	int rc = open_ro(path, &fd, err);
+	if (rc != 0)
+		return rc;
+	char *buf = malloc(GUESS_WINDOW + 1);
+	ssize_t n = buf == NULL ? 0
+				: read_at(fd, path, buf, GUESS_WINDOW + 1,
+					  pos > 0 ? pos - 1 : 0, err);
+	close(fd);
+	if (buf == NULL)
+		return pl_error_nomem(err, "a csv split buffer");
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	size_t lead = pos > 0 && n > 0 ? 1 : 0;
+	*parity = guess_parity(buf + lead, (size_t)n - lead,
+			       (size_t)n < GUESS_WINDOW + 1,
+			       lead ? buf[0] : '\n', quote, delim);
+	free(buf);
+	return 0;
+}
+
 /* State of the scan for the end of the header record. */
 typedef struct header_scan {
 	char quote;
@@ -510,6 +579,39 @@ static int fix_piece(const pl_csv_options *o, pl_csv_piece *p,
 	return rc;
 }
 
+/* Moves nominal edge pos to the record start its guessed parity gives. */
+static int guess_edge(const pl_csv_options *o, const char *path, uint64_t pos,
+		      uint64_t ds, uint64_t *at, pl_error *err)
+{
+	uint64_t skipped;
+	int parity;
+	if (pos <= ds) {
+		*at = ds;
+		return 0;
+	}
+	int rc = pl_csv_guess_parity(path, pos, o->quote, o->delimiter, &parity,
+				     err);
+	if (rc == 0)
+		rc = pl_csv_next_record_start(path, pos, parity, o->quote, at,
+					      &skipped, err);
+	return rc;
+}
+
+static int guess_piece(const pl_csv_options *o, pl_csv_piece *p, pl_error *err)
+{
+	const char *path = o->paths[p->file];
+	uint64_t ds;
+	int64_t ds_line;
+	int rc =
+	    pl_csv_data_start(path, o->header, o->quote, &ds, &ds_line, err);
+	if (rc == 0)
+		rc = guess_edge(o, path, p->start, ds, &p->start, err);
+	p->line = p->start == ds ? ds_line : 0;
+	if (rc == 0)
+		rc = guess_edge(o, path, p->end, ds, &p->end, err);
+	return rc;
+}
+
 int pl_csv_fix_share(const pl_csv_options *o, pl_csv_share *share,
 		     const pl_csv_counts *before, const pl_csv_counts *own,
 		     pl_error *err)
@@ -519,7 +621,9 @@ int pl_csv_fix_share(const pl_csv_options *o, pl_csv_share *share,
 		pl_csv_piece p = share->pieces[i];
 		int first = p.start == 0;
 		if (!p.whole) {
-			int rc = fix_piece(o, &p, &before[i], &own[i], err);
+			int rc =
+			    before ? fix_piece(o, &p, &before[i], &own[i], err)
+				   : guess_piece(o, &p, err);
 			if (rc != 0)
 				return rc;
 		}

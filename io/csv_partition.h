@@ -93,6 +93,16 @@ int pl_csv_next_record_start(const char *path, uint64_t pos, int parity,
 			     char quote, uint64_t *start, uint64_t *newlines,
 			     pl_error *err);
 
+/* A guess of the quote parity at pos (see pl_csv_next_record_start) from
+ * the 64 KiB after it, without counting the bytes before: within 64 KiB
+ * of the file's end the quotes up to the end tell; else the first quote
+ * that can only open a field or only close one, else even. A wrong guess
+ * matters only when pos is inside a quoted field that holds a line end;
+ * the reader of the share before the edge then finds a quoted field
+ * running past its end (PL_ERR_DATA). */
+int pl_csv_guess_parity(const char *path, uint64_t pos, char quote, char delim,
+			int *parity, pl_error *err);
+
 /* The data start of path: past the BOM, and with header set past any
  * empty lines and the header record, whose line end is found by quote
  * parity; *line gets its physical line. A file holding no header record
@@ -136,7 +146,10 @@ void pl_csv_share_counts(const pl_csv_cell *cells, size_t ncells,
  * piece's line, given before[i], the counts of piece i's file from byte 0
  * to the piece's nominal start (the lower ranks' counts in that file), and
  * own[i] from pl_csv_share_counts. Pieces left empty are dropped, except a
- * file's first piece (kept for the header check). */
+ * file's first piece (kept for the header check). With before and own
+ * NULL the edges move by guessed parity (pl_csv_guess_parity) and the
+ * line of a piece that does not start at its file's data start is 0:
+ * unknown, as nothing was counted. */
 int pl_csv_fix_share(const pl_csv_options *o, pl_csv_share *share,
 		     const pl_csv_counts *before, const pl_csv_counts *own,
 		     pl_error *err);

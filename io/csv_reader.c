@@ -71,7 +71,8 @@ struct pl_csv_reader {
 	pl_batch *batches[2];
 	size_t rooms[2];
 	unsigned cur;
-	int two; /* fill batches[0] and [1] in turn (read-ahead) */
+	int two;      /* fill batches[0] and [1] in turn (read-ahead) */
+	int no_lines; /* a piece's line is unknown: rows carry no lines */
 	FILE *reject;
 	char *reject_path; /* where reject writes now, when redirected */
 	pl_csv_stats stats;
@@ -409,11 +410,13 @@ static int grow_rows(pl_csv_reader *r, size_t n, pl_error *err)
 	for (size_t k = 0; k < b->ncols; k++)
 		if (pl_column_reserve(&b->cols[k], n, r->pool, err) != 0)
 			return PL_ERR_NOMEM;
+	r->batch_room = n;
+	if (r->no_lines)
+		return 0;
 	int64_t *line = pl_pool_realloc(r->pool, b->line, n * sizeof(*line));
 	if (line == NULL)
 		return pl_error_nomem(err, "row line numbers");
 	b->line = line;
-	r->batch_room = n;
 	return 0;
 }
 
@@ -724,7 +727,8 @@ static int take_record(pl_csv_reader *r, bad_row *b, pl_error *err)
 		if (rc != 0)
 			return rc;
 	}
-	bt->line[row] = b->line;
+	if (bt->line != NULL)
+		bt->line[row] = b->line;
 	bt->nrows++;
 	return 0;
 }
@@ -1050,6 +1054,9 @@ int pl_csv_reader_set_share(pl_csv_reader *r, const pl_csv_share *share,
 		return pl_error_nomem(err, "a csv share");
 	memcpy(r->pieces, share->pieces, share->npieces * sizeof(*r->pieces));
 	r->npieces = share->npieces;
+	for (size_t i = 0; i < share->npieces; i++)
+		r->no_lines |=
+		    !share->pieces[i].whole && share->pieces[i].line == 0;
 	r->stats.bytes_total = share_bytes(r);
 	/* The open stream of the first file stands at its first record, the
 	 * sample still in the window: a share starting with that whole file

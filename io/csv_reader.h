@@ -98,7 +98,8 @@ typedef struct pl_csv_share pl_csv_share;
  * pl_csv_reader_next. Open read the header and the sample from the start
  * of the first file (alike on every rank, so all agree on the schema);
  * from here the reader reads the share's pieces in order, and only them,
- * with true file line numbers. Each cut piece's file header is checked
+ * with true file line numbers (a cut piece whose line is 0, unknown, makes
+ * the batches' line arrays NULL). Each cut piece's file header is checked
  * against the first file's. A quoted field running past a cut piece's end
  * is PL_ERR_DATA naming its line (a stray quote misled the split), even
  * with skip_errors. The share is copied; bytes_total becomes the share's

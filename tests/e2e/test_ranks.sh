@@ -608,6 +608,34 @@ where = x100 < 0'
   no_processes_left
 }
 
+# A split guesses quote parity at its edges instead of counting the bytes
+# before them. A quoted field of 400 KiB of lines holds every edge, so
+# every guess is wrong: the job runs once more counting (split_retries 1,
+# split_guessed false: the run that wrote counted) and writes the rows one
+# process writes (group order aside). Plain rows: guessed, no retry.
+# PIPELINE_SPLIT=count: counted.
+case_guessed_split_retried() {
+  awk 'BEGIN { print "k,note"; printf "a,\""; for (i = 0; i < 51200; i++) print "abc def"; print "\""; for (i = 0; i < 50; i++) print "b" i ",x" }' >d.csv
+  printf '[source]\npath = d.csv\n[groupby]\nkeys = k\nn = count()\nw = max(length(note))\n[sink]\npath = out.csv\noverwrite = true\n' >job.conf
+  run_p 0 -q --ranks 1 "$PWD/job.conf" && sort out.csv >want.csv || return 1
+  local n m=m.json
+  for n in $(ranks_from 2); do
+    run_p 0 -q --ranks "$n" --metrics "$m" "$PWD/job.conf" || return 1
+    sort out.csv | cmp -s - want.csv || fail "$n ranks: $(sort out.csv | diff - want.csv | head -5)" || return 1
+    python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert not m["split_guessed"] and m["split_retries"]==1, m' "$m" ||
+      fail "$n ranks: $(cat "$m")" || return 1
+  done
+  awk 'BEGIN { print "k,note"; for (i = 0; i < 40000; i++) print "b" (i % 7) ",\"x,y\"" }' >d.csv
+  run_p 0 -q --ranks 1 "$PWD/job.conf" && sort out.csv >want.csv || return 1
+  run_p 0 -q --ranks 2 --metrics "$m" "$PWD/job.conf" && sort out.csv | cmp -s - want.csv || fail "plain rows differ" || return 1
+  python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["split_guessed"] and m["split_retries"]==0, m' "$m" ||
+    fail "plain rows: $(cat "$m")" || return 1
+  PIPELINE_SPLIT=count run_p 0 -q --ranks 2 --metrics "$m" "$PWD/job.conf" && sort out.csv | cmp -s - want.csv || fail "counted rows differ" || return 1
+  python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert not m["split_guessed"] and m["split_retries"]==0, m' "$m" ||
+    fail "counted: $(cat "$m")" || return 1
+  no_processes_left
+}
+
 # A spawn that fails (here: more ranks than cores, oversubscription
 # forbidden by the user) is an error, not a silent run on fewer ranks.
 case_spawn_failure() {

@@ -726,6 +726,53 @@ static void counts_match_a_byte_loop(void)
 	teardown();
 }
 
+static int guess_at(const char *path, uint64_t pos)
+{
+	int parity = -1;
+	CU_ASSERT_EQUAL(pl_csv_guess_parity(path, pos, '"', ',', &parity, &err),
+			0);
+	return parity;
+}
+
+/* The guess reads the first quote after pos that can only open or only
+ * close a field, or near the end the quotes up to it; a file without
+ * quotes is even everywhere; on 140 KiB of straddling multi-line fields
+ * (past the 64 KiB window but for the last ones) every guess is the
+ * counted parity. */
+static void guessed_parity(void)
+{
+	setup();
+	static const char one[] = "id,note\n1,\"ab\ncd\",x\n2,y\n";
+	char *p = put("g.csv", one, sizeof(one) - 1);
+	CU_ASSERT_EQUAL(guess_at(p, 9), 0);  /* before 1,"ab */
+	CU_ASSERT_EQUAL(guess_at(p, 12), 1); /* inside "ab */
+	CU_ASSERT_EQUAL(guess_at(p, 16), 1); /* on c: "..." then , */
+	CU_ASSERT_EQUAL(guess_at(p, 20), 0); /* after the field */
+	free(p);
+	static const char none[] = "a,b\n1,2\n3,4\n";
+	p = put("n.csv", none, sizeof(none) - 1);
+	for (uint64_t pos = 0; pos <= sizeof(none) - 1; pos++)
+		CU_ASSERT_EQUAL(guess_at(p, pos), 0);
+	free(p);
+	text t = {0};
+	adds(&t, "id,note\n");
+	for (int i = 0; i < 80; i++) {
+		addf(&t, "%d,\"", i);
+		for (int k = 0; k < 40 + 7 * i; k++)
+			adds(&t, k % 3 ? "ab,\"\"c\n" : "x\r\n");
+		adds(&t, "\"\n");
+	}
+	CU_ASSERT(t.len > 128 << 10);
+	p = put("s.csv", t.p, t.len);
+	size_t right = 0, n = 0;
+	for (uint64_t pos = 8; pos < t.len; pos += 97, n++)
+		right += guess_at(p, pos) == inside_quotes(p, pos);
+	CU_ASSERT_EQUAL(right, n);
+	free(p);
+	free(t.p);
+	teardown();
+}
+
 static const pl_test tests[] = {
     {"quoted_newlines_everywhere", quoted_newlines_everywhere},
     {"straddle_every_split_point", straddle_every_split_point},
@@ -742,6 +789,7 @@ static const pl_test tests[] = {
     {"counts_and_data_start", counts_and_data_start},
     {"counts_match_a_byte_loop", counts_match_a_byte_loop},
     {"cells_counted_in_slices", cells_counted_in_slices},
+    {"guessed_parity", guessed_parity},
     {NULL, NULL}};
 
 PL_TEST_MAIN("csv_partition", tests)

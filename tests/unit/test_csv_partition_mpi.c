@@ -65,12 +65,15 @@ static void opts_init(pl_csv_options *o)
 	o->infer_rows = 4;
 }
 
-/* Appends each row as "origin:line|v1|v2..." and a NUL. */
-static void take_batch(const pl_batch *b, text *out)
+/* Appends each row as "origin:line|v1|v2..." (without :line when lines is
+ * 0) and a NUL. */
+static void take_batch(const pl_batch *b, int lines, text *out)
 {
 	char buf[64];
 	for (size_t i = 0; i < b->nrows; i++) {
-		addf(out, "%s:%lld", b->origin, (long long)b->line[i]);
+		adds(out, b->origin);
+		if (lines)
+			addf(out, ":%lld", (long long)b->line[i]);
 		for (size_t k = 0; k < b->ncols; k++) {
 			const pl_column *c = &b->cols[k];
 			size_t len;
@@ -89,7 +92,7 @@ static void take_batch(const pl_batch *b, text *out)
 
 /* Reads the whole input (share NULL) or one share into out. */
 static int read_rows(const pl_csv_options *o, const pl_csv_share *share,
-		     text *out, pl_error *e)
+		     int lines, text *out, pl_error *e)
 {
 	pl_pool *pool = pl_pool_create(1 << 20);
 	pl_csv_reader *r = NULL;
@@ -101,7 +104,7 @@ static int read_rows(const pl_csv_options *o, const pl_csv_share *share,
 		rc = pl_csv_reader_next(r, 5, &b, e);
 		if (rc != 0 || b == NULL)
 			break;
-		take_batch(b, out);
+		take_batch(b, lines, out);
 	}
 	pl_csv_reader_close(r);
 	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
@@ -133,25 +136,33 @@ static void gather(const text *mine, text *all)
 	free(offs);
 }
 
-/* Splits o among all ranks and checks the union on rank 0. */
-static void check_union(pl_csv_options *o)
+/* Splits o among all ranks (guessing the edges with guess set) and
+ * reads each share; rank 0 compares the union with one reader's rows,
+ * line numbers too unless guessed. Returns this rank's reading status: a
+ * wrong guess is PL_ERR_DATA on some rank (the union is then not
+ * compared). */
+static int split_and_read(pl_csv_options *o, int guess)
 {
 	pl_csv_share share;
 	pl_error e;
 	text mine = {0}, all = {0}, whole = {0};
+	int guessed = -1;
 	pl_error_clear(&e);
-	int rc = pl_csv_partition_mpi(MPI_COMM_WORLD, o, &share, &e);
+	int rc = pl_csv_partition_mpi(MPI_COMM_WORLD, o, guess, &share,
+				      &guessed, &e);
 	if (rc != 0)
 		fprintf(stderr, "rank %d: partition: %s\n", rank, e.msg);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
-	rc = read_rows(o, &share, &mine, &e);
-	if (rc != 0)
+	CU_ASSERT(guessed == 0 || (guess && guessed == 1));
+	rc = read_rows(o, &share, !guess, &mine, &e);
+	if (rc != 0 && !guess)
 		fprintf(stderr, "rank %d: read: %s\n", rank, e.msg);
-	CU_ASSERT_EQUAL(rc, 0);
 	pl_csv_share_free(&share);
+	int failed = rc != 0, any = 0;
+	MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
 	gather(&mine, &all);
-	if (rank == 0) {
-		CU_ASSERT_EQUAL(read_rows(o, NULL, &whole, &e), 0);
+	if (rank == 0 && !any) {
+		CU_ASSERT_EQUAL(read_rows(o, NULL, !guess, &whole, &e), 0);
 		CU_ASSERT_EQUAL(all.len, whole.len);
 		CU_ASSERT(all.len == whole.len &&
 			  memcmp(all.p, whole.p, all.len) == 0);
@@ -159,6 +170,15 @@ static void check_union(pl_csv_options *o)
 	free(mine.p);
 	free(all.p);
 	free(whole.p);
+	return rc;
+}
+
+/* Counted, the union is exact; guessed, the guesses hold here (every
+ * edge sees a telling quote, or none is needed). */
+static void check_union(pl_csv_options *o)
+{
+	CU_ASSERT_EQUAL(split_and_read(o, 0), 0);
+	CU_ASSERT_EQUAL(split_and_read(o, 1), 0);
 }
 
 static void done(pl_csv_options *o)
@@ -255,11 +275,35 @@ static void one_rank_failing_stops_all(void)
 	if (rank == nranks - 1)
 		snprintf(o.paths[0], 256, "%s/missing.csv", dir);
 	pl_error_clear(&e);
-	int rc = pl_csv_partition_mpi(MPI_COMM_WORLD, &o, &share, &e);
+	int guessed;
+	int rc =
+	    pl_csv_partition_mpi(MPI_COMM_WORLD, &o, 0, &share, &guessed, &e);
 	CU_ASSERT_NOT_EQUAL(rc, 0);
 	CU_ASSERT_EQUAL(share.npieces, 0);
 	const char *want = rank == nranks - 1 ? "missing.csv" : "rank";
 	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, want));
+	done(&o);
+}
+
+/* A quoted field of 400 KiB of lines and no quote holds every nominal
+ * edge: each guess (even, nothing tells) is wrong, and rank 0, whose
+ * share ends inside the field, must fail with a data error rather than
+ * hand out rows; counted, the split is right. */
+static void wrong_guess_is_caught(void)
+{
+	pl_csv_options o;
+	text t = {0};
+	opts_init(&o);
+	adds(&t, "id,note\n1,\"");
+	for (int i = 0; i < 400 * 1024 / 8; i++)
+		adds(&t, "abc def\n");
+	adds(&t, "\"\n2,x\n");
+	o.paths[o.npaths++] = put("wrong.csv", &t);
+	free(t.p);
+	CU_ASSERT_EQUAL(split_and_read(&o, 0), 0);
+	int rc = split_and_read(&o, 1);
+	if (nranks > 1 && rank == 0)
+		CU_ASSERT_EQUAL(rc, PL_ERR_DATA);
 	done(&o);
 }
 
@@ -268,6 +312,7 @@ static const pl_test tests[] = {
     {"straddling_multiline_fields", straddling_multiline_fields},
     {"several_files_and_a_compressed_one", several_files_and_a_compressed_one},
     {"fewer_records_than_ranks", fewer_records_than_ranks},
+    {"wrong_guess_is_caught", wrong_guess_is_caught},
     {"one_rank_failing_stops_all", one_rank_failing_stops_all},
     {NULL, NULL}};
 
