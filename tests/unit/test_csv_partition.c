@@ -301,6 +301,19 @@ static void quoted_newlines_everywhere(void)
 	}
 }
 
+/* A header and n records that are nearly all one long multi-line quoted
+ * field, with doubled quotes and delimiters inside. */
+static void straddling_fields(text *t, int n)
+{
+	adds(t, "id,note\n");
+	for (int i = 0; i < n; i++) {
+		addf(t, "%d,\"", i);
+		for (int k = 0; k < 40 + 7 * i; k++)
+			adds(t, k % 3 ? "ab,\"\"c\n" : "x\r\n");
+		adds(t, "\"\n");
+	}
+}
+
 /* Is byte pos of path inside a quoted field (odd quotes before it)? */
 static int inside_quotes(const char *path, uint64_t pos)
 {
@@ -315,14 +328,7 @@ static void straddle_every_split_point(void)
 	pl_csv_options o;
 	text t = {0};
 	opts_init(&o);
-	adds(&t, "id,note\n");
-	/* Records that are nearly all one long multi-line quoted field. */
-	for (int i = 0; i < 12; i++) {
-		addf(&t, "%d,\"", i);
-		for (int k = 0; k < 40 + 7 * i; k++)
-			adds(&t, k % 3 ? "ab,\"\"c\n" : "x\r\n");
-		adds(&t, "\"\n");
-	}
+	straddling_fields(&t, 12);
 	add_file(&o, "s.csv", &t);
 	pl_csv_file_info info;
 	CU_ASSERT_EQUAL(pl_csv_file_infos(&o, &info, &err), 0);
@@ -755,13 +761,7 @@ static void guessed_parity(void)
 		CU_ASSERT_EQUAL(guess_at(p, pos), 0);
 	free(p);
 	text t = {0};
-	adds(&t, "id,note\n");
-	for (int i = 0; i < 80; i++) {
-		addf(&t, "%d,\"", i);
-		for (int k = 0; k < 40 + 7 * i; k++)
-			adds(&t, k % 3 ? "ab,\"\"c\n" : "x\r\n");
-		adds(&t, "\"\n");
-	}
+	straddling_fields(&t, 80);
 	CU_ASSERT(t.len > 128 << 10);
 	p = put("s.csv", t.p, t.len);
 	size_t right = 0, n = 0;
