@@ -410,13 +410,14 @@ static int grow_rows(pl_csv_reader *r, size_t n, pl_error *err)
 	for (size_t k = 0; k < b->ncols; k++)
 		if (pl_column_reserve(&b->cols[k], n, r->pool, err) != 0)
 			return PL_ERR_NOMEM;
+	if (!r->no_lines) {
+		int64_t *line =
+		    pl_pool_realloc(r->pool, b->line, n * sizeof(*line));
+		if (line == NULL)
+			return pl_error_nomem(err, "row line numbers");
+		b->line = line;
+	}
 	r->batch_room = n;
-	if (r->no_lines)
-		return 0;
-	int64_t *line = pl_pool_realloc(r->pool, b->line, n * sizeof(*line));
-	if (line == NULL)
-		return pl_error_nomem(err, "row line numbers");
-	b->line = line;
 	return 0;
 }
 
