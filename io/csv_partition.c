@@ -347,9 +347,9 @@ static int guess_parity(const char *p, size_t n, int to_end, char before,
 {
 	size_t seen = 0;
 	if (to_end) {
-		for (size_t i = 0; i < n; i++)
-			seen += p[i] == quote;
-		return (int)(seen & 1);
+		count_state cs = {quote, {0, 0}};
+		count_block(&cs, p, n, 0);
+		return (int)(cs.c.quotes & 1);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] != quote)

@@ -153,7 +153,7 @@ static int split_and_read(pl_csv_options *o, int guess)
 	if (rc != 0)
 		fprintf(stderr, "rank %d: partition: %s\n", rank, e.msg);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
-	CU_ASSERT(guessed == 0 || (guess && guessed == 1));
+	CU_ASSERT_EQUAL(guessed, guess && nranks > 1);
 	rc = read_rows(o, &share, !guess, &mine, &e);
 	if (rc != 0 && !guess)
 		fprintf(stderr, "rank %d: read: %s\n", rank, e.msg);
