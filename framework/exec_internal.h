@@ -167,6 +167,15 @@ void pl_exec_stream_free(pl_exec *x);
  * seconds per row of sending one and aggregating one. */
 int pl_preagg_should_pass(double rho, double ship, double agg);
 
+/* The number of distinct keys D of a uniform draw in which n rows held d
+ * distinct keys (the D solving d = D (1 - exp(-n / D))); INFINITY when
+ * none repeated (d >= n). */
+double pl_preagg_estimate_keys(double n, double d);
+
+/* New keys expected among the next rows rows when d of keys keys have
+ * been seen and rows draw keys uniformly (rows when keys is INFINITY). */
+double pl_preagg_expected_new(double keys, double d, double rows);
+
 /* Starts sampling the input of every merge point split by
  * PL_SPLIT_RANGE_MERGE (several ranks): its splitters then come from
  * there, and the local instance's rows are read once, by the route. */

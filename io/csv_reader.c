@@ -1101,6 +1101,12 @@ pl_csv_stats pl_csv_reader_stats(const pl_csv_reader *r)
 {
 	pl_csv_stats s = r->stats;
 	s.bytes_read = r->bytes_done + (r->zin ? pl_zin_bytes_read(r->zin) : 0);
+	/* A cut piece's window holds raw bytes read but not yet parsed (up
+	 * to a block); they are not consumed yet. A whole file's window may
+	 * hold decompressed bytes, which bytes_done does not count. */
+	size_t ahead = r->zin == NULL ? r->len - r->pos : 0;
+	if (s.bytes_read >= ahead)
+		s.bytes_read -= ahead;
 	return s;
 }
 
