@@ -67,9 +67,14 @@ static inline void pl_exec_add_spill(pl_exec *x, size_t i, uint64_t bytes)
 	x->st->stage_spilled[pl_exec_stage_slot(x->p->nops, i + 1)] += bytes;
 }
 
-/* Bytes buffered per destination that start a shuffle round, and the
- * zstd level of shuffled and spooled rows. */
-#define PL_SHUFFLE_ROUND_BYTES ((size_t)4 << 20)
+/* Bytes buffered per destination that start a shuffle round (at most),
+ * and the zstd level of shuffled and spooled rows. Rounds of 1 MiB
+ * rather than 4 cost more collectives but let a rank's send, receive and
+ * decoded buffers be a quarter as big: an exchange's buffers were ~25 MB
+ * of fresh memory a rank at the end of a 4-rank q3, and on the test VM
+ * each fresh MB costs ~1.5 ms to fault in (4-rank q3, medians of 5:
+ * 1.86 -> 1.65 CPU-s). */
+#define PL_SHUFFLE_ROUND_BYTES ((size_t)1 << 20)
 #define PL_SHUFFLE_ZSTD_LEVEL 1
 
 /* A shuffle of a merge point's partial state (exec_merge.c): rows go out
