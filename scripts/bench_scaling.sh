@@ -8,12 +8,22 @@
 # and that CPU over one process's: the work inflation (1.00 = no extra
 # work). The launchers' own start-up is printed on a line of its own: the
 # ranks' CPU for a one-row job, and mpirun's own CPU beside it.
+#
+# Each timed run follows an untimed run of the same command (WARM=0
+# skips it). A virtual machine that reports free pages to its host (the
+# test VM: page_reporting_order=11 on its kernel command line) hands
+# memory freed for ~2 s back, and a process touching it again pays the
+# host's fault and zeroing: ~1.5 ms per MB measured there against ~0.1
+# warm. Without the warm-up the order of the runs decided which of them
+# paid: 0.28 s of a 1.4 s q6 once, 0.7-0.85 s of sys on 4-rank q3 cold
+# against 0.44-0.47 warm (0.37 of it the launch).
 #   RUNS=3 JOBS="q1 q3 q6 q10 sort distinct" bash scripts/bench_scaling.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 . scripts/bench_lib.sh
 RUNS=${RUNS:-3}
+WARM=${WARM:-1}
 JOBS=${JOBS:-"q1 q2 q3 q4 q5 q6 q7 q8 q9 q10 sort distinct"}
 SETTINGS=${SETTINGS:-"1 m1 2 4 4f"} # m1: mpirun -n 1; 4f: 4 ranks on 2 fake nodes
 DATA=${DATA:-/tmp/bench-data}
@@ -58,7 +68,10 @@ measure() {
   conf=$(conf_of "$job")
   for s in $SETTINGS; do : >"$OUT/$job.$s"; done
   for r in $(seq "$RUNS"); do
-    for s in $SETTINGS; do run "$s" "$conf" >>"$OUT/$job.$s"; done
+    for s in $SETTINGS; do
+      [ "$WARM" = 0 ] || run "$s" "$conf" >/dev/null
+      run "$s" "$conf" >>"$OUT/$job.$s"
+    done
   done
   for s in $SETTINGS; do
     wall[$job.$s]=$(cut -d' ' -f1 "$OUT/$job.$s" | median)
@@ -72,7 +85,8 @@ label() { case $1 in 1) echo "one process" ;; m1) echo "mpirun -n 1" ;; 4f) echo
 printf '%s, %s cores (%s), load %s\n' "$(date -u +%F)" "$(nproc)" \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'the same loop on each core, at the start:%s\n' "$(core_speeds)"
-printf 'medians of %s runs; cpu = user + sys of all ranks less the same launch of a one-row job\n\n' "$RUNS"
+printf 'medians of %s runs%s; cpu = user + sys of all ranks less the same launch of a one-row job\n\n' \
+  "$RUNS" "$([ "$WARM" = 0 ] && echo ', no warm-up' || echo ', each after an untimed run of the same command')"
 
 ONE_ROW=$PWD/jobs/scaling/data/one_row.csv
 export ONE_ROW
