@@ -14,7 +14,9 @@
 #include "framework/exec_internal.h"
 
 #define ROUND_BYTES PL_SHUFFLE_ROUND_BYTES
-#define ZSTD_LEVEL PL_SHUFFLE_ZSTD_LEVEL
+/* Received rows held or spooled short of memory: size matters more than
+ * speed there. */
+#define ZSTD_LEVEL 1
 
 int pl_exec_new_instance(pl_exec *x, size_t i, pl_error *err)
 {
