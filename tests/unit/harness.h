@@ -6,8 +6,17 @@
 #define PL_TEST_HARNESS_H
 
 #include <CUnit/Basic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+/* The next number of a fixed 64-bit LCG (Knuth's MMIX constants), its
+ * upper 31 bits: random test data that repeats exactly from a seed. */
+static inline uint32_t pl_test_rand(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)(*s >> 33);
+}
 
 typedef struct pl_test {
 	const char *name;

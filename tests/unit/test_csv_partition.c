@@ -67,12 +67,6 @@ static void add_file(pl_csv_options *o, const char *name, text *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static uint32_t rnd(uint64_t *s)
-{
-	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
-	return (uint32_t)(*s >> 33);
-}
-
 /* n rows (id, text, val) whose text is often quoted and holds newlines
  * (LF, CRLF), delimiters and doubled quotes; rows end with LF or CRLF,
  * some after an empty line; row `bad` (if >= 0) has a field too many. */
@@ -82,11 +76,11 @@ static void gen_rows(text *t, int n, uint64_t seed, int bad)
 	    "w", "\"a,b\"",	  "\"l1\nl2\"", "\"say \"\"hi\"\"\r\nok\"",
 	    "",	 "\"x\n\n,y\n\"", "\"\"\"\"",	"\"\n\""};
 	for (int i = 0; i < n; i++) {
-		if (rnd(&seed) % 11 == 0)
-			adds(t, rnd(&seed) % 2 ? "\n" : "\r\n");
-		addf(t, "%d,%s,%u%s", i, texts[rnd(&seed) % 8],
-		     rnd(&seed) % 1000, i == bad ? ",extra" : "");
-		adds(t, rnd(&seed) % 3 ? "\n" : "\r\n");
+		if (pl_test_rand(&seed) % 11 == 0)
+			adds(t, pl_test_rand(&seed) % 2 ? "\n" : "\r\n");
+		addf(t, "%d,%s,%u%s", i, texts[pl_test_rand(&seed) % 8],
+		     pl_test_rand(&seed) % 1000, i == bad ? ",extra" : "");
+		adds(t, pl_test_rand(&seed) % 3 ? "\n" : "\r\n");
 	}
 }
 
@@ -619,9 +613,9 @@ static void cells_counted_in_slices(void)
 	char a[3000], b[7001];
 	uint64_t seed = 11;
 	for (size_t i = 0; i < sizeof(a); i++)
-		a[i] = "x\"\n,"[rnd(&seed) % 4];
+		a[i] = "x\"\n,"[pl_test_rand(&seed) % 4];
 	for (size_t i = 0; i < sizeof(b); i++)
-		b[i] = "y\"\n"[rnd(&seed) % 3];
+		b[i] = "y\"\n"[pl_test_rand(&seed) % 3];
 	pl_csv_options o;
 	opts_init(&o);
 	o.paths[o.npaths++] = put("a.csv", a, sizeof(a));
@@ -692,7 +686,7 @@ static void counts_match_a_byte_loop(void)
 	uint64_t seed = 7;
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
 	for (size_t i = 0; i < n; i++) {
-		uint32_t r = rnd(&seed) % 8;
+		uint32_t r = pl_test_rand(&seed) % 8;
 		b[i] = r == 0 ? '"' : r == 1 ? '\n' : r == 2 ? '\'' : 'x';
 	}
 	memset(b + 5000, '"', 9000);

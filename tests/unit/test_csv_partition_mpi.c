@@ -17,12 +17,6 @@
 static int rank, nranks;
 static char dir[64];
 
-static uint32_t rnd(uint64_t *s)
-{
-	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
-	return (uint32_t)(*s >> 33);
-}
-
 /* n rows whose text field is often quoted with newlines, delimiters and
  * doubled quotes; LF and CRLF line ends, some empty lines. */
 static void gen_rows(text *t, int n, uint64_t seed)
@@ -31,11 +25,11 @@ static void gen_rows(text *t, int n, uint64_t seed)
 	    "w", "\"a,b\"",	 "\"l1\nl2\"", "\"say \"\"hi\"\"\r\nok\"",
 	    "",	 "\"x\n\n,y\n\""};
 	for (int i = 0; i < n; i++) {
-		if (rnd(&seed) % 13 == 0)
+		if (pl_test_rand(&seed) % 13 == 0)
 			adds(t, "\n");
-		addf(t, "%d,%s,%u", i, texts[rnd(&seed) % 6],
-		     rnd(&seed) % 1000);
-		adds(t, rnd(&seed) % 3 ? "\n" : "\r\n");
+		addf(t, "%d,%s,%u", i, texts[pl_test_rand(&seed) % 6],
+		     pl_test_rand(&seed) % 1000);
+		adds(t, pl_test_rand(&seed) % 3 ? "\n" : "\r\n");
 	}
 }
 

@@ -48,8 +48,7 @@ static double draw_distinct(uint32_t keys, uint32_t n, uint8_t *seen)
 	uint64_t x = 88172645463325252ull;
 	double d = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		x = x * 6364136223846793005ull + 1442695040888963407ull;
-		uint32_t k = (uint32_t)((x >> 33) % keys);
+		uint32_t k = pl_test_rand(&x) % keys;
 		d += !seen[k];
 		seen[k] = 1;
 	}

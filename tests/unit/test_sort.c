@@ -476,12 +476,6 @@ static size_t check_top(const pl_schema *s, const trow *r, size_t n,
 	return peak;
 }
 
-static uint64_t next_rand(uint64_t *x)
-{
-	*x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
-	return *x >> 33;
-}
-
 /* Top-N per group over many batches: few and many groups, ties, NULL
  * groups and values, limits on either side of the one-pass top-N's, the
  * batch boundaries anywhere. */
@@ -500,10 +494,10 @@ static void test_per_top_n_random(void)
 		     limits[] = {1, 2, 3, 64, 65};
 	for (size_t gi = 0; gi < 4; gi++) {
 		for (size_t i = 0; i < N; i++)
-			r[i] = (trow){(int64_t)(next_rand(&x) % groups[gi]),
-				      (double)(next_rand(&x) % 20),
-				      next_rand(&x) % 50 == 0,
-				      next_rand(&x) % 30 == 0};
+			r[i] = (trow){(int64_t)(pl_test_rand(&x) % groups[gi]),
+				      (double)(pl_test_rand(&x) % 20),
+				      pl_test_rand(&x) % 50 == 0,
+				      pl_test_rand(&x) % 30 == 0};
 		for (size_t li = 0; li < 5; li++) {
 			check_top(&s, r, N, 997, "p desc", limits[li]);
 			check_top(&s, r, N, 4096, "p", limits[li]);
@@ -550,10 +544,10 @@ static void test_per_top_n_floats(void)
 	pl_schema_add(&s, "p", PL_FLOAT64, &err);
 	pl_schema_add(&s, "q", PL_INT64, &err);
 	for (size_t i = 0; i < N; i++) {
-		uint64_t u = next_rand(&x);
+		uint64_t u = pl_test_rand(&x);
 		r[i] = (trow){(int64_t)(u % 300),
-			      u % 4 ? (double)(next_rand(&x) % 1000) / 8
-				    : odd[next_rand(&x) % 6],
+			      u % 4 ? (double)(pl_test_rand(&x) % 1000) / 8
+				    : odd[pl_test_rand(&x) % 6],
 			      u % 97 == 0, u % 13 == 0};
 	}
 	for (size_t limit = 1; limit <= 4; limit++) {
@@ -770,9 +764,10 @@ static size_t spill_input(pl_schema *s, size_t n, size_t chunk, pl_batch **b)
 	trow *r = malloc(n * sizeof(*r));
 	uint64_t x = 11;
 	for (size_t i = 0; i < n; i++)
-		r[i] = (trow){(int64_t)(next_rand(&x) % 3000),
-			      (double)(next_rand(&x) % 40),
-			      next_rand(&x) % 40 == 0, next_rand(&x) % 25 == 0};
+		r[i] = (trow){(int64_t)(pl_test_rand(&x) % 3000),
+			      (double)(pl_test_rand(&x) % 40),
+			      pl_test_rand(&x) % 40 == 0,
+			      pl_test_rand(&x) % 25 == 0};
 	pl_schema_init(s);
 	pl_schema_add(s, "k", PL_STRING, &err);
 	pl_schema_add(s, "p", PL_INT64, &err);
