@@ -136,9 +136,7 @@ static void merge_sort(uint32_t *idx, size_t n, const order_ctx *c,
 /* Whether a key of this column is sorted by radix on 64-bit codes. */
 static bool radix_type(const pl_column *c)
 {
-	return c->type == PL_INT64 || c->type == PL_DATE ||
-	       c->type == PL_TIMESTAMP || c->type == PL_FLOAT64 ||
-	       c->type == PL_BOOL || c->type == PL_STRING;
+	return pl_row_order_has_code(c->type) || c->type == PL_STRING;
 }
 
 /* Bytes [off, off + 8) of row r's string as a big-endian number, zeros
@@ -151,29 +149,6 @@ static inline uint64_t str_code(const pl_column *c, size_t r, size_t off,
 	uint64_t u = 0;
 	for (size_t k = 0; k < 8; k++)
 		u = u << 8 | (off + k < len ? p[off + k] : 0);
-	return desc ? ~u : u;
-}
-
-/* An unsigned code of row r's value whose order is key_compare's for
- * values that are not NULL: -0.0 and +0.0 share one, every NaN one above
- * every number. */
-static inline uint64_t code_of(const pl_column *c, size_t r, bool desc)
-{
-	uint64_t u;
-	if (c->type == PL_FLOAT64) {
-		double x = pl_col_f64(c)[r];
-		if (x != x) {
-			u = UINT64_MAX;
-		} else {
-			x = x == 0 ? 0.0 : x;
-			memcpy(&u, &x, sizeof(u));
-			u = u >> 63 ? ~u : u | (uint64_t)1 << 63;
-		}
-	} else if (c->type == PL_BOOL) {
-		u = pl_col_bool(c)[r];
-	} else {
-		u = (uint64_t)pl_col_i64(c)[r] ^ (uint64_t)1 << 63;
-	}
 	return desc ? ~u : u;
 }
 
@@ -291,7 +266,7 @@ static size_t nulls_last(uint32_t *idx, size_t n, const order_ctx *c,
 			continue;
 		}
 		if (col->type != PL_STRING)
-			codes[nn] = code_of(col, r, c->keys[0].desc);
+			codes[nn] = pl_row_order_code(col, r, c->keys[0].desc);
 		idx[nn++] = r;
 	}
 	memcpy(idx + nn, tmp, nulls * sizeof(*idx));

@@ -559,6 +559,37 @@ static void test_per_top_n_floats(void)
 	free(r);
 }
 
+/* The codes a group's bound compares: the extremes of int64 (descending,
+ * INT64_MIN's code is the largest, which a group not yet full also
+ * holds), NULLs, and ties the second key decides; groups of hundreds of
+ * rows and of one or two. */
+static void test_per_top_n_extremes(void)
+{
+	enum { N = 12000 };
+	const double odd[] = {-0x1p63, -1, 0, 1, 0x1p62, 9e18};
+	trow *r = malloc(N * sizeof(*r));
+	uint64_t x = 11;
+	pl_schema s;
+	pl_error err;
+	pl_schema_init(&s);
+	pl_schema_add(&s, "k", PL_INT64, &err);
+	pl_schema_add(&s, "p", PL_INT64, &err);
+	pl_schema_add(&s, "q", PL_INT64, &err);
+	for (size_t i = 0; i < N; i++) {
+		uint64_t u = pl_test_rand(&x);
+		int64_t k =
+		    u % 2 ? (int64_t)(u % 40) : 100 + (int64_t)(u % 6000);
+		r[i] = (trow){k, odd[pl_test_rand(&x) % 6], false, u % 11 == 0};
+	}
+	for (size_t limit = 1; limit <= 3; limit++) {
+		check_top(&s, r, N, 700, "p desc", limit);
+		check_top(&s, r, N, 700, "p", limit);
+		check_top(&s, r, N, 700, "p desc, q desc", limit);
+	}
+	pl_schema_free(&s);
+	free(r);
+}
+
 typedef struct fwd {
 	run *to;
 } fwd;
@@ -1061,6 +1092,7 @@ static const pl_test tests[] = {
     {"per_top_n_random", test_per_top_n_random},
     {"per_top_n_compacts", test_per_top_n_compacts},
     {"per_top_n_floats", test_per_top_n_floats},
+    {"per_top_n_extremes", test_per_top_n_extremes},
     {"partial_merge", test_partial_merge},
     {"errors", test_errors},
     {"fault_injection", test_fault_injection},
