@@ -38,6 +38,10 @@ static inline int pl_hash_partition(uint64_t hash, int nparts)
 	return (int)(((hash >> 32) * (uint64_t)nparts) >> 32);
 }
 
+/* HWLOC_COMPONENTS for ranks that all share one node: no I/O discovery
+ * (PCI devices), which only serves finding network cards. */
+#define PL_HWLOC_NO_IO "-pci,-linuxio"
+
 /* MPI_Init for a process with helper threads that never call MPI (the
  * read-ahead thread, the spawn watchdog): MPI_THREAD_FUNNELED. */
 void pl_mpi_init(void);
