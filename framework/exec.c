@@ -426,6 +426,36 @@ static int run(pl_exec *x, volatile sig_atomic_t *stop, pl_progress *progress,
 	return rc;
 }
 
+int pl_exec_new_instance(pl_exec *x, size_t i, pl_error *err)
+{
+	const pl_operator *local = &x->p->ops[i];
+	pl_operator *m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return pl_error_nomem(err, "an operator");
+	m->def = local->def;
+	m->env = local->env;
+	m->section = local->section;
+	pl_schema_init(&m->partial_schema);
+	x->merged[i] = m;
+	pl_schema out;
+	pl_schema_init(&out);
+	int rc = m->def->init(m, m->section, &x->p->schemas[i], &out, err);
+	pl_schema_free(&out);
+	return rc;
+}
+
+void pl_exec_free_merged(pl_exec *x, size_t i)
+{
+	pl_operator *m = x->merged[i];
+	if (m == NULL)
+		return;
+	pl_exec_add_spill(x, i, m->spilled_bytes);
+	m->def->destroy(m);
+	pl_schema_free(&m->partial_schema);
+	free(m);
+	x->merged[i] = NULL;
+}
+
 static void teardown(pl_exec *x)
 {
 	pl_exec_stream_free(x);

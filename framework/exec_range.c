@@ -36,6 +36,7 @@
 
 #include "framework/exec_internal.h"
 #include "framework/range_merge.h"
+#include "framework/shuffle.h"
 
 /* Sample rows a rank keeps: between this and twice this. */
 enum { SAMPLE_ROWS = 1024 };

@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "framework/exec_internal.h"
+#include "framework/shuffle.h"
 
 /* Rows per decision window, and how often pass mode re-measures: after
  * 1, 2, 4, ... windows while passing keeps paying, at most PROBE_MAX. The

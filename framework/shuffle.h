@@ -1,0 +1,78 @@
+/* Shuffles of partial state between ranks (shuffle.c): the rows of a
+ * merge point's local instances to the ranks that own them, filed by
+ * sender, then merged into a second instance there. */
+#ifndef PIPELINE_FRAMEWORK_SHUFFLE_H
+#define PIPELINE_FRAMEWORK_SHUFFLE_H
+
+#include "framework/exec_internal.h"
+
+/* Bytes buffered per destination that start a shuffle round (at most),
+ * and the zstd level of rows shuffled across nodes. Rounds of 1 MiB
+ * rather than 4 cost more collectives but let a rank's send, receive and
+ * decoded buffers be a quarter as big: an exchange's buffers were ~25 MB
+ * of fresh memory a rank at the end of a 4-rank q3, and on the test VM
+ * each fresh MB costs ~1.5 ms to fault in (4-rank q3, medians of 5:
+ * 1.86 -> 1.65 CPU-s). */
+#define PL_SHUFFLE_ROUND_BYTES ((size_t)1 << 20)
+/* zstd's fast level 5 rather than level 1: 4 ranks on 2 fake nodes,
+ * medians of 3, CPU-seconds of all ranks: the sort 9.05 -> 7.99, q10
+ * 8.48 -> 7.58, q6 2.47 -> 2.27, for 30% more bytes on the wire (the
+ * sort's 786 MB raw as 230 MB against 177; level -3 was slower and sent
+ * more). Which pays on a real network depends on its speed against the
+ * cores' (not measured here: the fake nodes share memory). */
+#define PL_SHUFFLE_ZSTD_LEVEL (-5)
+
+/* A shuffle of a merge point's partial state (by key for exec_merge.c, by
+ * key range for exec_range.c): rows go out
+ * with extra columns after the partial ones, the last being the sender's
+ * rank, and are filed on arrival by sender in run files, as batches of
+ * the partial columns alone. */
+typedef struct pl_shuffle {
+	pl_exec *x;
+	size_t op; /* the operator whose state it carries */
+	pl_exchange *ex;
+	pl_run_file **from; /* rows received, per sending rank */
+	pl_codec *codec;
+	size_t extra;	 /* columns after the partial ones: 1 or 2 */
+	pl_column src;	 /* this rank's number, repeated */
+	pl_column *cols; /* a partial batch plus the extra columns */
+	size_t hold;	 /* bytes the run files may keep in memory together */
+} pl_shuffle;
+
+/* Sets up a shuffle of operator i's partial state whose wire schema is
+ * the partial schema plus the extra names (int64 columns), the sender's
+ * rank last; fills wire. sh->x must be set; free with pl_shuffle_free
+ * also on failure. Local: the exchange is the caller's to create. */
+int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local,
+		    const char *const *extra, size_t nextra, pl_schema *wire,
+		    pl_error *err);
+void pl_shuffle_free(pl_shuffle *sh);
+
+/* Raw bytes per destination and round of a shuffle: a round brings a
+ * receiver at most a sixteenth of its budget, however well the rows
+ * compressed on the way. */
+size_t pl_shuffle_round_bytes(const pl_exec *x);
+
+/* An exchange callback: files received rows by their sender. */
+int pl_shuffle_receive(void *arg, pl_batch *rows, pl_error *err);
+
+/* Pushes the rows of partial batch b into the shuffle, with dest (NULL
+ * when extra is 1; else b->nrows values) then the sender's rank as the
+ * extra columns. */
+int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, const pl_column *dest,
+		    pl_error *err);
+
+/* Merges what each rank sent, rank 0's first, into a new instance of
+ * operator i (which spills over budget as a local one would) and
+ * finishes it into stage i + 1. partial: operator i's partial schema. */
+int pl_shuffle_merge_received(pl_shuffle *sh, size_t i,
+			      const pl_schema *partial, pl_error *err);
+
+/* Gives back the memory of operator i's local instance once its partial
+ * state has been sent: the instance starts afresh, empty. */
+int pl_exec_reset_local(pl_exec *x, size_t i, pl_error *err);
+
+/* Adds the exchange's traffic to the run's counters. */
+void pl_exec_count_stats(pl_exec *x, const pl_exchange *ex);
+
+#endif
