@@ -42,19 +42,19 @@ enum { TOP_MAX_LIMIT = 64, TOP_MIN_DEAD = 4096 };
  * stored then, and rows pushed out leave dead rows in the store that a
  * compaction drops once they outnumber the live ones.
  *
- * When the first by key is a number, each group also keeps in bound the
- * code (pl_row_order_code) of its last row's value once full, UINT64_MAX
- * until then: most rows of a long input lose to that row, and comparing
- * codes decides them from one array without reaching into the store or
- * the slots (cache misses at 1e5 groups: `largest two v3 by id6` took a
- * third less time). */
+ * When the first by key is a number, each slot also keeps the code of its
+ * row's value there (pl_row_order_code; NULL as UINT64_MAX, since NULLs
+ * sort last), and slots not yet filled hold UINT64_MAX: most rows of a
+ * long input lose to a full group's last row, and codes decide them, and
+ * the place of most that enter, without reaching into the store (a cache
+ * miss a row at 1e5 groups); only equal codes compare rows. */
 typedef struct top_groups {
 	pl_group_table table;	/* the per keys, one row a group */
 	const pl_column **keys; /* the batch's per columns, for the table */
 	pl_order_key *gorder;	/* the table's columns, ascending */
 	uint32_t *slots;	/* group g's references at g * limit */
 	uint32_t *count;	/* references held by each group */
-	uint64_t *bound;	/* each group's bound (see above), or NULL */
+	uint64_t *codes;	/* beside slots (see above), or NULL */
 	size_t cap;		/* groups slots and count have room for */
 	size_t dead;		/* stored rows no group refers to */
 	uint32_t *gid;		/* per batch row: its group */
@@ -157,8 +157,8 @@ static int top_init(sort_state *st, const pl_schema *in, pl_pool *pool,
 		t->gorder[k] = (pl_order_key){k, false};
 	if (st->norder > st->nper &&
 	    pl_row_order_has_code(in->fields[st->order[st->nper].col].type)) {
-		t->bound = pl_pool_alloc(pool, sizeof(*t->bound));
-		if (t->bound == NULL)
+		t->codes = pl_pool_alloc(pool, sizeof(*t->codes));
+		if (t->codes == NULL)
 			return pl_error_nomem(err, "sort groups");
 	}
 	return 0;
@@ -172,7 +172,7 @@ static void top_free(top_groups *t, pl_pool *pool)
 	pl_pool_free(pool, t->gorder);
 	pl_pool_free(pool, t->slots);
 	pl_pool_free(pool, t->count);
-	pl_pool_free(pool, t->bound);
+	pl_pool_free(pool, t->codes);
 	pl_pool_free(pool, t->gid);
 	pl_pool_free(pool, t->taken);
 	pl_pool_free(pool, t->gone);
@@ -198,13 +198,14 @@ static int top_reserve(sort_state *st, size_t ngroups, pl_pool *pool,
 		return pl_error_nomem(err, "sort groups");
 	memset(count + t->cap, 0, (cap - t->cap) * sizeof(*count));
 	t->count = count;
-	if (t->bound != NULL) {
-		uint64_t *bound =
-		    pl_pool_realloc(pool, t->bound, cap * sizeof(*bound));
-		if (bound == NULL)
+	if (t->codes != NULL) {
+		size_t k = st->limit, have = t->cap * k;
+		uint64_t *codes =
+		    pl_pool_realloc(pool, t->codes, cap * k * sizeof(*codes));
+		if (codes == NULL)
 			return pl_error_nomem(err, "sort groups");
-		memset(bound + t->cap, 0xff, (cap - t->cap) * sizeof(*bound));
-		t->bound = bound;
+		memset(codes + have, 0xff, (cap * k - have) * sizeof(*codes));
+		t->codes = codes;
 	}
 	t->cap = cap;
 	return 0;
@@ -248,36 +249,27 @@ static int top_cmp(const sort_state *st, uint32_t a, uint32_t b)
 					   st->norder - st->nper);
 }
 
-/* The bound of the row behind a reference: the code of its first by key,
- * UINT64_MAX when NULL (NULLs sort last, so every code but the largest
- * sorts before). */
+/* The code of batch row ref's first by key, NULL as UINT64_MAX. */
 static uint64_t top_code(const sort_state *st, uint32_t ref)
-{
-	const top_groups *t = &st->top;
-	const pl_order_key *k = &st->order[st->nper];
-	const pl_column *c = &st->rows.cols[k->col];
-	size_t r = ref;
-	if (ref >= t->base) {
-		c = &t->bcols[k->col];
-		r -= t->base;
-	}
-	return pl_column_is_null(c, r) ? UINT64_MAX
-				       : pl_row_order_code(c, r, k->desc);
-}
-
-/* How batch row ref compares with the last row of group g by their
- * codes: >0 after it (or the group is not full), <0 before it, 0 when
- * the codes cannot tell. */
-static int top_vs_bound(const sort_state *st, uint32_t g, uint32_t ref)
 {
 	const top_groups *t = &st->top;
 	const pl_order_key *k = &st->order[st->nper];
 	const pl_column *c = &t->bcols[k->col];
 	size_t r = ref - t->base;
-	if (pl_column_is_null(c, r))
-		return 0;
-	uint64_t code = pl_row_order_code(c, r, k->desc);
-	return code == t->bound[g] ? 0 : code < t->bound[g] ? -1 : 1;
+	return pl_column_is_null(c, r) ? UINT64_MAX
+				       : pl_row_order_code(c, r, k->desc);
+}
+
+/* top_cmp of slot i of group g with batch row ref, whose code is code:
+ * by the codes when they differ. */
+static int top_cmp_slot(const sort_state *st, uint32_t g, size_t i,
+			uint32_t ref, uint64_t code)
+{
+	const top_groups *t = &st->top;
+	size_t at = (size_t)g * st->limit + i;
+	if (t->codes != NULL && t->codes[at] != code)
+		return t->codes[at] < code ? -1 : 1;
+	return top_cmp(st, t->slots[at], ref);
 }
 
 /* Forgets the row behind a reference pushed out of its group. */
@@ -294,29 +286,36 @@ static void top_drop(top_groups *t, uint32_t ref)
 static void top_offer(sort_state *st, uint32_t g, uint32_t ref)
 {
 	top_groups *t = &st->top;
-	int vs = t->bound != NULL ? top_vs_bound(st, g, ref) : 0;
-	if (vs > 0)
-		return;
-	uint32_t *s = t->slots + (size_t)g * st->limit;
-	size_t n = t->count[g], lo = 0, hi;
-	if (n == st->limit) {
-		if (vs == 0 && top_cmp(st, ref, s[n - 1]) >= 0)
+	size_t k = st->limit, n, lo = 0, hi;
+	uint64_t code = 0, *c = NULL;
+	if (t->codes != NULL) {
+		code = top_code(st, ref);
+		c = t->codes + (size_t)g * k;
+		if (code > c[k - 1])
+			return;
+	}
+	uint32_t *s = t->slots + (size_t)g * k;
+	n = t->count[g];
+	if (n == k) {
+		if (top_cmp_slot(st, g, n - 1, ref, code) <= 0)
 			return;
 		top_drop(t, s[--n]);
 	}
 	/* after every slot that does not sort after ref */
 	for (hi = n; lo < hi;) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (top_cmp(st, s[mid], ref) > 0)
+		if (top_cmp_slot(st, g, mid, ref, code) > 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
 	memmove(s + lo + 1, s + lo, (n - lo) * sizeof(*s));
 	s[lo] = ref;
+	if (c != NULL) {
+		memmove(c + lo + 1, c + lo, (n - lo) * sizeof(*c));
+		c[lo] = code;
+	}
 	t->count[g] = (uint32_t)(n + 1);
-	if (n + 1 == st->limit && t->bound != NULL)
-		t->bound[g] = top_code(st, s[n]);
 	t->taken[t->ntaken++] = (uint32_t)(ref - t->base);
 }
 
