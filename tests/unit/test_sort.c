@@ -476,6 +476,28 @@ static size_t check_top(const pl_schema *s, const trow *r, size_t n,
 	return peak;
 }
 
+/* The schema (k, p, q) of trow_batches with these types of k and p. */
+static void kpq_schema(pl_schema *s, pl_type k, pl_type p)
+{
+	pl_error err;
+	pl_schema_init(s);
+	pl_schema_add(s, "k", k, &err);
+	pl_schema_add(s, "p", p, &err);
+	pl_schema_add(s, "q", PL_INT64, &err);
+}
+
+/* check_top for limits 1 .. max: by p either way, and by p then q, both
+ * descending. */
+static void check_tops(const pl_schema *s, const trow *r, size_t n,
+		       size_t chunk, size_t max)
+{
+	for (size_t limit = 1; limit <= max; limit++) {
+		check_top(s, r, n, chunk, "p desc", limit);
+		check_top(s, r, n, chunk, "p", limit);
+		check_top(s, r, n, chunk, "p desc, q desc", limit);
+	}
+}
+
 /* Top-N per group over many batches: few and many groups, ties, NULL
  * groups and values, limits on either side of the one-pass top-N's, the
  * batch boundaries anywhere. */
@@ -485,11 +507,7 @@ static void test_per_top_n_random(void)
 	trow *r = malloc(N * sizeof(*r));
 	uint64_t x = 7;
 	pl_schema s;
-	pl_error err;
-	pl_schema_init(&s);
-	pl_schema_add(&s, "k", PL_INT64, &err);
-	pl_schema_add(&s, "p", PL_INT64, &err);
-	pl_schema_add(&s, "q", PL_INT64, &err);
+	kpq_schema(&s, PL_INT64, PL_INT64);
 	const size_t groups[] = {1, 7, 500, 20000},
 		     limits[] = {1, 2, 3, 64, 65};
 	for (size_t gi = 0; gi < 4; gi++) {
@@ -515,11 +533,7 @@ static void test_per_top_n_compacts(void)
 	enum { N = 100000, G = 50 };
 	trow *r = malloc(N * sizeof(*r));
 	pl_schema s;
-	pl_error err;
-	pl_schema_init(&s);
-	pl_schema_add(&s, "k", PL_INT64, &err);
-	pl_schema_add(&s, "p", PL_INT64, &err);
-	pl_schema_add(&s, "q", PL_INT64, &err);
+	kpq_schema(&s, PL_INT64, PL_INT64);
 	for (size_t i = 0; i < N; i++)
 		r[i] = (trow){(int64_t)(i % G), (double)(i / 3), false, false};
 	size_t peak = check_top(&s, r, N, 100, "p desc", 2);
@@ -538,11 +552,7 @@ static void test_per_top_n_floats(void)
 	trow *r = malloc(N * sizeof(*r));
 	uint64_t x = 3;
 	pl_schema s;
-	pl_error err;
-	pl_schema_init(&s);
-	pl_schema_add(&s, "k", PL_STRING, &err);
-	pl_schema_add(&s, "p", PL_FLOAT64, &err);
-	pl_schema_add(&s, "q", PL_INT64, &err);
+	kpq_schema(&s, PL_STRING, PL_FLOAT64);
 	for (size_t i = 0; i < N; i++) {
 		uint64_t u = pl_test_rand(&x);
 		r[i] = (trow){(int64_t)(u % 300),
@@ -550,16 +560,12 @@ static void test_per_top_n_floats(void)
 				    : odd[pl_test_rand(&x) % 6],
 			      u % 97 == 0, u % 13 == 0};
 	}
-	for (size_t limit = 1; limit <= 4; limit++) {
-		check_top(&s, r, N, 1500, "p desc", limit);
-		check_top(&s, r, N, 1500, "p", limit);
-		check_top(&s, r, N, 1500, "p desc, q desc", limit);
-	}
+	check_tops(&s, r, N, 1500, 4);
 	pl_schema_free(&s);
 	free(r);
 }
 
-/* The codes a group's bound compares: the extremes of int64 (descending,
+/* The codes the slots compare: the extremes of int64 (descending,
  * INT64_MIN's code is the largest, which a group not yet full also
  * holds), NULLs, and ties the second key decides; groups of hundreds of
  * rows and of one or two. */
@@ -570,22 +576,14 @@ static void test_per_top_n_extremes(void)
 	trow *r = malloc(N * sizeof(*r));
 	uint64_t x = 11;
 	pl_schema s;
-	pl_error err;
-	pl_schema_init(&s);
-	pl_schema_add(&s, "k", PL_INT64, &err);
-	pl_schema_add(&s, "p", PL_INT64, &err);
-	pl_schema_add(&s, "q", PL_INT64, &err);
+	kpq_schema(&s, PL_INT64, PL_INT64);
 	for (size_t i = 0; i < N; i++) {
 		uint64_t u = pl_test_rand(&x);
 		int64_t k =
 		    u % 2 ? (int64_t)(u % 40) : 100 + (int64_t)(u % 6000);
 		r[i] = (trow){k, odd[pl_test_rand(&x) % 6], false, u % 11 == 0};
 	}
-	for (size_t limit = 1; limit <= 3; limit++) {
-		check_top(&s, r, N, 700, "p desc", limit);
-		check_top(&s, r, N, 700, "p", limit);
-		check_top(&s, r, N, 700, "p desc, q desc", limit);
-	}
+	check_tops(&s, r, N, 700, 3);
 	pl_schema_free(&s);
 	free(r);
 }
