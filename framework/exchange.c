@@ -115,8 +115,8 @@ static int settle(int local_rc, int agreed, int who, pl_error *err)
  * Nor do they need to know where the network cards sit: a rank that binds
  * itself (mpirun --bind-to none, or more ranks than cores) loads hwloc's
  * whole topology, PCI devices included, and reading their configuration
- * space is slow on a virtual machine (4 ranks on the 2-core test VM: 0.36
- * -> 0.25 s of system time to start a one-row job). */
+ * space is slow on a virtual machine (mpirun -n 4 on the 2-core test VM:
+ * 0.36 -> 0.25 s of system time to start a one-row job). */
 static void tune_for_one_node(void)
 {
 	const char *size = getenv("OMPI_COMM_WORLD_SIZE");

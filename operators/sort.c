@@ -55,7 +55,7 @@ typedef struct top_groups {
 	uint32_t *slots;	/* group g's references at g * limit */
 	uint32_t *count;	/* references held by each group */
 	uint64_t *codes;	/* beside slots (see above), or NULL */
-	size_t cap;		/* groups slots and count have room for */
+	size_t cap;		/* groups slots, count, codes have room for */
 	size_t dead;		/* stored rows no group refers to */
 	uint32_t *gid;		/* per batch row: its group */
 	uint32_t *taken;	/* batch rows that entered a group, in order */
@@ -157,6 +157,7 @@ static int top_init(sort_state *st, const pl_schema *in, pl_pool *pool,
 		t->gorder[k] = (pl_order_key){k, false};
 	if (st->norder > st->nper &&
 	    pl_row_order_has_code(in->fields[st->order[st->nper].col].type)) {
+		/* a first buffer that top_reserve grows with the slots */
 		t->codes = pl_pool_alloc(pool, sizeof(*t->codes));
 		if (t->codes == NULL)
 			return pl_error_nomem(err, "sort groups");
@@ -281,8 +282,8 @@ static void top_drop(top_groups *t, uint32_t ref)
 		t->dead++;
 }
 
-/* Offers the row behind ref (later in the input than every row held) to
- * group g. */
+/* Offers batch row ref (later in the input than every row held) to group
+ * g. */
 static void top_offer(sort_state *st, uint32_t g, uint32_t ref)
 {
 	top_groups *t = &st->top;
