@@ -108,23 +108,28 @@ static int settle(int local_rc, int agreed, int who, pl_error *err)
 	return agreed;
 }
 
+/* Processes all on one node need nothing but shared memory: ob1 rather
+ * than the default's probing of UCX, which costs each rank 0.2 s of
+ * start-up. Nor do they need to know where the network cards sit: a rank
+ * that binds itself (mpirun --bind-to none, or more ranks than cores)
+ * loads hwloc's whole topology, PCI devices included, and reading their
+ * configuration space is slow on a virtual machine (mpirun -n 4 on the
+ * 2-core test VM: 0.36 -> 0.25 s of system time to start a one-row
+ * job). */
+void pl_mpi_one_node_env(void)
+{
+	setenv("OMPI_MCA_pml", "ob1", 0);
+	setenv("HWLOC_COMPONENTS", "-pci,-linuxio", 0);
+}
+
 /* Ranks that an Open MPI launcher put all on this node (the same on every
- * rank) need nothing but shared memory: unless the user chose a transport,
- * ob1 rather than the default's probing of UCX, which costs each rank 0.2
- * s of start-up (as for the ranks pipeline launches itself, launch.c).
- * Nor do they need to know where the network cards sit: a rank that binds
- * itself (mpirun --bind-to none, or more ranks than cores) loads hwloc's
- * whole topology, PCI devices included, and reading their configuration
- * space is slow on a virtual machine (mpirun -n 4 on the 2-core test VM:
- * 0.36 -> 0.25 s of system time to start a one-row job). */
+ * rank), as those pipeline launches itself (launch.c). */
 static void tune_for_one_node(void)
 {
 	const char *size = getenv("OMPI_COMM_WORLD_SIZE");
 	const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-	if (size == NULL || local == NULL || strcmp(size, local) != 0)
-		return;
-	setenv("OMPI_MCA_pml", "ob1", 0);
-	setenv("HWLOC_COMPONENTS", PL_HWLOC_NO_IO, 0);
+	if (size != NULL && local != NULL && strcmp(size, local) == 0)
+		pl_mpi_one_node_env();
 }
 
 void pl_mpi_init(void)

@@ -38,9 +38,11 @@ static inline int pl_hash_partition(uint64_t hash, int nparts)
 	return (int)(((hash >> 32) * (uint64_t)nparts) >> 32);
 }
 
-/* HWLOC_COMPONENTS for ranks that all share one node: no I/O discovery
- * (PCI devices), which only serves finding network cards. */
-#define PL_HWLOC_NO_IO "-pci,-linuxio"
+/* Sets, unless the user did, what MPI processes that all share one node
+ * (and the launcher starting them) want: Open MPI's ob1 transport, and no
+ * hwloc I/O discovery (PCI devices), which only serves finding network
+ * cards. Call before MPI_Init, or before starting the launcher. */
+void pl_mpi_one_node_env(void);
 
 /* MPI_Init for a process with helper threads that never call MPI (the
  * read-ahead thread, the spawn watchdog): MPI_THREAD_FUNNELED. */

@@ -401,11 +401,9 @@ const char *pl_launch_self(pl_error *err)
 int pl_launch_spawn(int nranks, char **argv, MPI_Comm *comm, pl_error *err)
 {
 	*comm = MPI_COMM_NULL;
-	/* One node: shared memory and TCP suffice, and UCX's start-up alone
-	 * costs 0.2 s; no network card to find (exchange.c). More ranks than
-	 * cores are the user's choice. */
-	setenv("OMPI_MCA_pml", "ob1", 0);
-	setenv("HWLOC_COMPONENTS", PL_HWLOC_NO_IO, 0);
+	/* One node: shared memory and TCP suffice. More ranks than cores are
+	 * the user's choice. */
+	pl_mpi_one_node_env();
 	setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
 	if (pl_launch_self(err) == NULL)
 		return PL_ERR_IO;

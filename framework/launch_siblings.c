@@ -76,16 +76,15 @@ fail:
 	return -1;
 }
 
-/* The environment mpirun and the ranks inherit: more ranks than cores
- * (the user's own win), no hwloc I/O discovery (one node: no network card
- * to find), and, for root, Open MPI's consent, since the user ran
- * pipeline, not mpirun. The ranks, all on this node, choose ob1
- * themselves (pl_mpi_init). */
+/* The environment mpirun and the ranks inherit: one node's
+ * (pl_mpi_one_node_env, for mpirun too), more ranks than cores (the
+ * user's own win), and, for root, Open MPI's consent, since the user ran
+ * pipeline, not mpirun. */
 static void set_environment(const char *name)
 {
 	setenv(SIBLINGS_ENV, name, 1);
 	setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
-	setenv("HWLOC_COMPONENTS", PL_HWLOC_NO_IO, 0);
+	pl_mpi_one_node_env();
 	if (geteuid() == 0) {
 		setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
 		setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);

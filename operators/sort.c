@@ -54,7 +54,8 @@ typedef struct top_groups {
 	pl_order_key *gorder;	/* the table's columns, ascending */
 	uint32_t *slots;	/* group g's references at g * limit */
 	uint32_t *count;	/* references held by each group */
-	uint64_t *codes;	/* beside slots (see above), or NULL */
+	bool coded;		/* slots keep codes (see above) */
+	uint64_t *codes;	/* beside slots, once top_reserve made room */
 	size_t cap;		/* groups slots, count, codes have room for */
 	size_t dead;		/* stored rows no group refers to */
 	uint32_t *gid;		/* per batch row: its group */
@@ -155,13 +156,9 @@ static int top_init(sort_state *st, const pl_schema *in, pl_pool *pool,
 		return pl_error_nomem(err, "sort groups");
 	for (size_t k = 0; k < st->nper; k++)
 		t->gorder[k] = (pl_order_key){k, false};
-	if (st->norder > st->nper &&
-	    pl_row_order_has_code(in->fields[st->order[st->nper].col].type)) {
-		/* a first buffer that top_reserve grows with the slots */
-		t->codes = pl_pool_alloc(pool, sizeof(*t->codes));
-		if (t->codes == NULL)
-			return pl_error_nomem(err, "sort groups");
-	}
+	t->coded =
+	    st->norder > st->nper &&
+	    pl_row_order_has_code(in->fields[st->order[st->nper].col].type);
 	return 0;
 }
 
@@ -199,7 +196,7 @@ static int top_reserve(sort_state *st, size_t ngroups, pl_pool *pool,
 		return pl_error_nomem(err, "sort groups");
 	memset(count + t->cap, 0, (cap - t->cap) * sizeof(*count));
 	t->count = count;
-	if (t->codes != NULL) {
+	if (t->coded) {
 		size_t k = st->limit, have = t->cap * k;
 		uint64_t *codes =
 		    pl_pool_realloc(pool, t->codes, cap * k * sizeof(*codes));
@@ -268,7 +265,7 @@ static int top_cmp_slot(const sort_state *st, uint32_t g, size_t i,
 {
 	const top_groups *t = &st->top;
 	size_t at = (size_t)g * st->limit + i;
-	if (t->codes != NULL && t->codes[at] != code)
+	if (t->coded && t->codes[at] != code)
 		return t->codes[at] < code ? -1 : 1;
 	return top_cmp(st, t->slots[at], ref);
 }
@@ -289,7 +286,7 @@ static void top_offer(sort_state *st, uint32_t g, uint32_t ref)
 	top_groups *t = &st->top;
 	size_t k = st->limit, n, lo = 0, hi;
 	uint64_t code = 0, *c = NULL;
-	if (t->codes != NULL) {
+	if (t->coded) {
 		code = top_code(st, ref);
 		c = t->codes + (size_t)g * k;
 		if (code > c[k - 1])

@@ -789,7 +789,6 @@ static bool same_rows(const collector *a, const collector *b)
  * random groups and values, some NULL, with many duplicates. */
 static size_t spill_input(pl_schema *s, size_t n, size_t chunk, pl_batch **b)
 {
-	pl_error err;
 	trow *r = malloc(n * sizeof(*r));
 	uint64_t x = 11;
 	for (size_t i = 0; i < n; i++)
@@ -797,10 +796,7 @@ static size_t spill_input(pl_schema *s, size_t n, size_t chunk, pl_batch **b)
 			      (double)(pl_test_rand(&x) % 40),
 			      pl_test_rand(&x) % 40 == 0,
 			      pl_test_rand(&x) % 25 == 0};
-	pl_schema_init(s);
-	pl_schema_add(s, "k", PL_STRING, &err);
-	pl_schema_add(s, "p", PL_INT64, &err);
-	pl_schema_add(s, "q", PL_INT64, &err);
+	kpq_schema(s, PL_STRING, PL_INT64);
 	size_t nb = trow_batches(s, r, n, chunk, b);
 	free(r);
 	return nb;
