@@ -742,12 +742,13 @@ static const char *const sfx_var[] = {"n", "s1", "s2", NULL};
 static const char *const sfx_corr[] = {"n",   "sx",  "sy", "sxx",
 				       "syy", "sxy", NULL};
 static const char *const sfx_kept[] = {"seen", "v", NULL};
+static const char *const sfx_values[] = {"v", "pack", NULL};
 
 /* Partial columns: counts and sums for count/sum/mean; the count and the
  * exact sums of x and x^2 for var/sd, of x, y, x^2, y^2 and xy for corr
  * (encoded exact sums, string columns); the kept value for min/max, plus
- * whether the group saw a row for first/last; and for the value-list kinds one
- * value column used only by value rows. */
+ * whether the group saw a row for first/last; and for the value-list kinds a
+ * value column and a packed-values column, used only by value rows. */
 static const char *const *state_suffixes(const pl_agg *a)
 {
 	switch (a->kind) {
@@ -765,8 +766,11 @@ static const char *const *state_suffixes(const pl_agg *a)
 	case PL_AGG_FIRST:
 	case PL_AGG_LAST:
 		return sfx_kept;
-	default:
+	case PL_AGG_MIN:
+	case PL_AGG_MAX:
 		return sfx_kept + 1;
+	default:
+		return sfx_values;
 	}
 }
 
@@ -785,7 +789,9 @@ int pl_agg_has_values(const pl_agg *a)
 
 static pl_type state_type(const pl_agg *a, size_t k)
 {
-	if (keeps_value(a->kind) || is_value_list(a->kind)) {
+	if (is_value_list(a->kind))
+		return k == 1 ? PL_STRING : a->type;
+	if (keeps_value(a->kind)) {
 		int seen_col =
 		    a->kind == PL_AGG_FIRST || a->kind == PL_AGG_LAST;
 		return seen_col && k == 0 ? PL_BOOL : a->type;
@@ -916,8 +922,10 @@ int pl_agg_export(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 {
 	if (nxsum(a))
 		return export_xsums(a, g0, n, cols, err);
-	if (is_value_list(a->kind))
-		return pl_agg_append_nulls(&cols[0], n, a->pool, err);
+	if (is_value_list(a->kind)) {
+		int rc = pl_agg_append_nulls(&cols[0], n, a->pool, err);
+		return rc ? rc : pl_agg_append_nulls(&cols[1], n, a->pool, err);
+	}
 	if (keeps_value(a->kind))
 		return export_kept(a, g0, n, cols, err);
 	size_t nc = pl_agg_partial_ncols(a);
@@ -928,31 +936,6 @@ int pl_agg_export(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 			return rc;
 		memcpy((char *)cols[k].data + base * 8,
 		       (const char *)state_array(a, k) + g0 * 8, n * 8);
-	}
-	return 0;
-}
-
-int pl_agg_export_values(pl_agg *a, size_t from, size_t n, pl_column *cols,
-			 pl_error *err)
-{
-	const pl_agg_values *v = &a->vl;
-	for (size_t i = from; i < from + n; i++) {
-		int rc;
-		if (a->type == PL_FLOAT64)
-			rc = pl_column_push_f64(&cols[0], v->f64[i], a->pool,
-						err);
-		else if (a->type == PL_BOOL)
-			rc = pl_column_push_bool(&cols[0], v->i64[i] != 0,
-						 a->pool, err);
-		else if (pl_type_is_i64(a->type))
-			rc = pl_column_push_i64(&cols[0], v->i64[i], a->pool,
-						err);
-		else
-			rc = pl_column_push_str(
-			    &cols[0], v->arena + v->off[i],
-			    (size_t)(v->off[i + 1] - v->off[i]), a->pool, err);
-		if (rc)
-			return rc;
 	}
 	return 0;
 }
@@ -1030,16 +1013,64 @@ static int merge_kept(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 	return 0;
 }
 
+/* Values in the value rows of cols: one in a row whose value is present,
+ * else as many as its packed bytes hold. */
+static int count_values(const int64_t *tag, int64_t value_tag, size_t n,
+			const pl_column *cols, size_t *count, pl_error *err)
+{
+	const pl_column *v = &cols[0], *pack = &cols[1];
+	*count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (tag[i] != value_tag)
+			continue;
+		size_t len = 0;
+		if (pl_bit_get(v->valid, i))
+			len = 8;
+		else if (pl_bit_get(pack->valid, i))
+			pl_col_str(pack, i, &len);
+		if (len % 8 != 0)
+			return pl_error_set(err, PL_ERR_INTERNAL,
+					    "packed values of %zu bytes", len);
+		*count += len / 8;
+	}
+	return 0;
+}
+
+/* Appends the values packed in row i (numbers: 8 bytes each) to group g. */
+static void vl_push_packed(pl_agg *a, uint32_t g, const pl_column *pack,
+			   size_t i)
+{
+	pl_agg_values *v = &a->vl;
+	size_t len;
+	const char *p = pl_col_str(pack, i, &len);
+	size_t k = len / 8;
+	void *to = a->type == PL_FLOAT64 ? (void *)(v->f64 + v->len)
+					 : (void *)(v->i64 + v->len);
+	memcpy(to, p, len);
+	for (size_t j = 0; j < k; j++)
+		v->gid[v->len + j] = g;
+	v->len += k;
+}
+
 static int merge_values(pl_agg *a, const uint32_t *gid, const int64_t *tag,
-			int64_t value_tag, size_t n, const pl_column *v,
+			int64_t value_tag, size_t n, const pl_column *cols,
 			pl_error *err)
 {
-	int rc = vl_reserve(a, n, str_bytes(v, 0, n), err);
+	const pl_column *v = &cols[0], *pack = &cols[1];
+	size_t count;
+	int rc = count_values(tag, value_tag, n, cols, &count, err);
+	if (rc == 0)
+		rc = vl_reserve(a, count, str_bytes(v, 0, n), err);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < n; i++)
-		if (tag[i] == value_tag && pl_bit_get(v->valid, i))
+	for (size_t i = 0; i < n; i++) {
+		if (tag[i] != value_tag)
+			continue;
+		if (pl_bit_get(v->valid, i))
 			vl_push(a, gid[i], v, i);
+		else if (pl_bit_get(pack->valid, i))
+			vl_push_packed(a, gid[i], pack, i);
+	}
 	return 0;
 }
 

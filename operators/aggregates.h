@@ -120,19 +120,49 @@ size_t pl_agg_partial_ncols(const pl_agg *a);
 int pl_agg_has_values(const pl_agg *a);
 
 /* Appends state rows for groups g0..g0+n to cols (the aggregate's partial
- * columns); the value column, if any, gets NULLs. Exact sums travel as
+ * columns); the value columns, if any, get NULLs. Exact sums travel as
  * string columns holding pl_xsum_encode's bytes (10 to 26 bytes for
  * usual data). */
 int pl_agg_export(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 		  pl_error *err);
 
-/* Appends value-list entries from..from+n to cols, the other state
- * columns getting NULLs. */
-int pl_agg_export_values(pl_agg *a, size_t from, size_t n, pl_column *cols,
-			 pl_error *err);
+/* A packed value row holds at most this many values of one group. */
+#define PL_AGG_PACK_VALUES 1024
+
+/* Where pl_agg_export_values is in the value list: zeroed to start,
+ * pl_agg_cursor_free after. */
+typedef struct pl_agg_cursor {
+	int started, packed;
+	size_t next;	/* the first value not yet exported or sliced */
+	size_t nslice;	/* values in the slice */
+	size_t g, pos;	/* the slice's next group and its next value */
+	size_t ngroups; /* of the table, when the export started */
+	size_t *seg;	/* ngroups: after group g in buf (see load_slice) */
+	void *buf;	/* the slice's values in group order */
+} pl_agg_cursor;
+
+/* Appends the next value rows of the list to cols (the aggregate's
+ * partial columns: 0 a value, 1 packed values), at most max_values values
+ * in at most max_values rows, and each row's group to gid; *nrows gets
+ * their count, 0 once the list is done. Numbers travel packed when their
+ * groups hold two values or more on average (the list of ngroups groups):
+ * up to PL_AGG_PACK_VALUES values of one group a row, as their bytes in
+ * column 1 (column 0 NULL); else one value a row (column 1 NULL). Rows of
+ * a group may come in several pieces. The cursor holds scratch from the
+ * pool: bounded (a slice of the list) and freed by pl_agg_cursor_free. */
+int pl_agg_export_values(pl_agg *a, size_t ngroups, pl_agg_cursor *c,
+			 size_t max_values, uint32_t *gid, size_t *nrows,
+			 pl_column *cols, pl_error *err);
+void pl_agg_cursor_free(pl_agg *a, pl_agg_cursor *c);
+
+/* The rows pl_agg_export_values would make of the list now (at most:
+ * packed groups may share a slice's row count), for the runtime's
+ * estimate of what partial state costs to send. */
+size_t pl_agg_value_rows(const pl_agg *a, size_t ngroups);
 
 /* Absorbs partial rows: rows whose tag is 0 are group states, rows whose
- * tag is value_tag are value-list entries of this aggregate. Groups must
+ * tag is value_tag are value-list entries of this aggregate (one value, or
+ * packed values: see pl_agg_export_values). Groups must
  * be reserved. May fail like pl_agg_update. */
 int pl_agg_merge(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 		 int64_t value_tag, size_t n, const pl_column *cols,

@@ -12,9 +12,10 @@
  * for aggregate J its state columns __aJ_* (see aggregates.c). A row whose
  * __part is 0 holds one group's complete state, with NULL in value
  * columns. median, quantile and count_distinct need their values: a row
- * whose __part is J + 1 carries one value of aggregate J for its group in
- * column __aJ_v, every other state column NULL. Merging is then exact for
- * every aggregate, and the rows may be split or reordered freely. */
+ * whose __part is J + 1 carries values of aggregate J for its group, one
+ * in column __aJ_v or several packed in __aJ_pack (pl_agg_export_values),
+ * every other state column NULL. Merging is then exact for every
+ * aggregate, and the rows may be split or reordered freely. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,12 +300,13 @@ static int offer_input_keys(pl_operator *op, gb_state *st, pl_error *err)
 	return 0;
 }
 
-/* Groups plus kept values: what partial would emit. */
+/* Groups plus value rows: what partial would emit. */
 static void count_state_rows(pl_operator *op, const gb_state *st)
 {
-	uint64_t n = st->table.ngroups;
+	size_t ng = st->table.ngroups;
+	uint64_t n = ng;
 	for (size_t j = 0; j < st->naggs; j++)
-		n += st->aggs[j].agg.vl.len;
+		n += pl_agg_value_rows(&st->aggs[j].agg, ng);
 	op->state_rows = n;
 }
 
@@ -613,26 +615,33 @@ static int emit_state_rows(pl_operator *op, size_t g0, size_t n,
 	return rc;
 }
 
-static int emit_value_rows(pl_operator *op, size_t j, size_t from, size_t n,
-			   const pl_emitter *out, pl_error *err)
+/* The next batch of aggregate j's value rows (cursor c); *done when
+ * there were none left. */
+static int emit_value_rows(pl_operator *op, size_t j, pl_agg_cursor *c,
+			   int *done, const pl_emitter *out, pl_error *err)
 {
 	gb_state *st = op->state;
 	pl_agg *a = &st->aggs[j].agg;
-	pl_batch *b = pl_batch_new(&op->partial_schema, n, st->pool, err);
-	int rc = b ? 0 : PL_ERR_NOMEM;
+	size_t n = 0, first = st->aggs[j].first_col;
+	pl_batch *b =
+	    pl_batch_new(&op->partial_schema, st->chunk, st->pool, err);
+	int rc = b ? reserve_gids(st, st->chunk, err) : PL_ERR_NOMEM;
+	if (rc == 0)
+		rc = pl_agg_export_values(a, st->table.ngroups, c, st->chunk,
+					  st->gid, &n, &b->cols[first], err);
+	*done = rc == 0 && n == 0;
 	for (size_t k = 0; rc == 0 && k < st->nkeys; k++)
-		rc = pl_group_table_append_keys(
-		    &st->table, k, 0, a->vl.gid + from, n, &b->cols[k], err);
+		rc = pl_group_table_append_keys(&st->table, k, 0, st->gid, n,
+						&b->cols[k], err);
 	if (rc == 0)
 		rc = fill_tag(&b->cols[st->nkeys], n, (int64_t)j + 1, st->pool,
 			      err);
-	for (size_t c = st->nkeys + 1; rc == 0 && c < b->ncols; c++)
-		if (c != st->aggs[j].first_col)
-			rc = pl_agg_append_nulls(&b->cols[c], n, st->pool, err);
-	if (rc == 0)
-		rc = pl_agg_export_values(a, from, n,
-					  &b->cols[st->aggs[j].first_col], err);
-	if (rc == 0) {
+	size_t ncols = pl_agg_partial_ncols(a);
+	for (size_t col = st->nkeys + 1; rc == 0 && col < b->ncols; col++)
+		if (col < first || col >= first + ncols)
+			rc = pl_agg_append_nulls(&b->cols[col], n, st->pool,
+						 err);
+	if (rc == 0 && !*done) {
 		b->nrows = n;
 		rc = pl_emit(out, b, err);
 	}
@@ -652,13 +661,11 @@ static int gb_partial(pl_operator *op, const pl_emitter *out, pl_error *err)
 		rc = emit_state_rows(op, g0, n, out, err);
 	}
 	for (size_t j = 0; rc == 0 && j < st->naggs; j++) {
-		size_t len = st->aggs[j].agg.vl.len;
-		for (size_t from = 0; rc == 0 && from < len;
-		     from += st->chunk) {
-			size_t n =
-			    len - from < st->chunk ? len - from : st->chunk;
-			rc = emit_value_rows(op, j, from, n, out, err);
-		}
+		pl_agg_cursor c = {0};
+		int done = !pl_agg_has_values(&st->aggs[j].agg);
+		while (rc == 0 && !done)
+			rc = emit_value_rows(op, j, &c, &done, out, err);
+		pl_agg_cursor_free(&st->aggs[j].agg, &c);
 	}
 	return rc == PL_STOP ? 0 : rc;
 }

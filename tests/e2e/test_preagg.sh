@@ -186,10 +186,12 @@ case_metrics_say_the_mode() {
   run_as 2 auto --metrics metrics.json || fail "auto failed" || return 1
   rank_rows few_local || fail "unique keys aggregated too long" || return 1
   sed -i '1,2d' job.conf
-  # median and count_distinct keep every value: their rows go on.
+  # median and count_distinct keep every value, but numbers leave packed
+  # (about a row per group and rank), so 350 groups aggregate locally with
+  # them too (their rows went on before they were packed).
   write_job "s, k"
   run_as 2 auto --metrics metrics.json || fail "auto failed" || return 1
-  rank_rows mostly_passed || fail "kept values did not pass" || return 1
+  rank_rows local || fail "350 groups with medians were sent on" || return 1
   sed -i '/^med =/d; /^dk =/d' job.conf
   run_as 2 auto --metrics metrics.json || fail "auto failed" || return 1
   rank_rows local || fail "350 groups were sent on" || return 1

@@ -991,6 +991,152 @@ static void test_order_statistics(void)
 	}
 }
 
+/* Exports a's value list max_values at a time and merges every batch into
+ * b, counting the rows in *rows and checking each batch's bounds; returns
+ * the first failure. */
+static int move_values(pl_agg *a, pl_agg *b, size_t ng, size_t max_values,
+		       pl_pool *pool, size_t *rows)
+{
+	pl_error err;
+	pl_schema ps;
+	pl_schema_init(&ps);
+	CU_ASSERT_EQUAL_FATAL(pl_agg_partial_schema(a, "a", &ps, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(ps.n, 2);
+	uint32_t *gid = malloc(max_values * sizeof(*gid));
+	int64_t *tag = malloc(max_values * sizeof(*tag));
+	for (size_t i = 0; i < max_values; i++)
+		tag[i] = 3;
+	pl_agg_cursor c = {0};
+	size_t nrows = 0;
+	int rc = 0;
+	*rows = 0;
+	do {
+		pl_column cols[2] = {0};
+		for (int k = 0; rc == 0 && k < 2; k++)
+			rc = pl_column_init(&cols[k], ps.fields[k].type, 0, 0,
+					    pool, &err);
+		if (rc == 0)
+			rc = pl_agg_export_values(a, ng, &c, max_values, gid,
+						  &nrows, cols, &err);
+		if (rc == 0)
+			rc = pl_agg_merge(b, gid, tag, 3, nrows, cols, &err);
+		size_t values = 0;
+		for (size_t i = 0; rc == 0 && i < nrows; i++) {
+			size_t len = 8;
+			if (pl_column_is_null(&cols[0], i)) {
+				pl_col_str(&cols[1], i, &len);
+			} else {
+				CU_ASSERT(pl_column_is_null(&cols[1], i));
+			}
+			CU_ASSERT(len > 0 && len % 8 == 0 &&
+				  len <= 8 * PL_AGG_PACK_VALUES);
+			values += len / 8;
+		}
+		CU_ASSERT(values <= max_values);
+		CU_ASSERT(rc || (cols[0].len == nrows && cols[1].len == nrows));
+		*rows += nrows;
+		for (int k = 0; k < 2; k++)
+			pl_column_free(&cols[k], pool);
+	} while (rc == 0 && nrows > 0);
+	pl_agg_cursor_free(a, &c);
+	pl_schema_free(&ps);
+	free(gid);
+	free(tag);
+	return rc;
+}
+
+/* An order-free digest of each group's values (adds a hash of each). */
+static uint64_t *value_digests(const pl_agg *a, size_t ng)
+{
+	uint64_t *d = calloc(ng, sizeof(*d));
+	for (size_t i = 0; i < a->vl.len; i++) {
+		uint64_t h;
+		if (a->type == PL_FLOAT64)
+			memcpy(&h, &a->vl.f64[i], 8);
+		else
+			h = (uint64_t)a->vl.i64[i];
+		h = (h ^ (h >> 31)) * 0x9e3779b97f4a7c15ULL;
+		d[a->vl.gid[i]] += h ^ (h >> 29);
+	}
+	return d;
+}
+
+/* ng groups of n values (group g's values interleaved, every 7th group
+ * taking ten times as many) through export and merge: b holds the same
+ * values in each group as a and the same final values, and the rows are packed
+ * exactly when the groups average two values or more. */
+static void check_values_round_trip(pl_agg_kind kind, pl_type type, size_t ng,
+				    size_t n, size_t max_values)
+{
+	pl_error err;
+	pl_pool *pool = pl_pool_create(1 << 20);
+	pl_column x, fa, fb;
+	uint32_t *gid = malloc(n * sizeof(*gid));
+	uint64_t seed = 7;
+	pl_column_init(&x, type, n, 0, pool, &err);
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		size_t g = (seed >> 20) % (ng + ng / 7 * 9);
+		gid[i] = (uint32_t)(g < ng ? g : (g - ng) / 9 * 7);
+		int64_t r = (int64_t)(seed >> 40) % 5000 - 2500;
+		if (type == PL_FLOAT64)
+			pl_column_push_f64(&x, (double)r / 8, pool, &err);
+		else
+			pl_column_push_i64(&x, r, pool, &err);
+	}
+	pl_agg a, b;
+	pl_agg_init(&a, kind, type, 0.3, pool);
+	pl_agg_init(&b, kind, type, 0.3, pool);
+	CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(&a, ng, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(&b, ng, &err), 0);
+	CU_ASSERT_EQUAL(pl_agg_update(&a, gid, n, &x, NULL, &err), 0);
+	size_t rows;
+	CU_ASSERT_EQUAL(move_values(&a, &b, ng, max_values, pool, &rows), 0);
+	if (n >= 2 * ng) {
+		/* a batch that ends inside a group splits its row */
+		size_t batches = n / max_values + 1;
+		CU_ASSERT(rows <= pl_agg_value_rows(&a, ng) + batches);
+		CU_ASSERT(max_values < 16 || rows < n / 2);
+	} else {
+		CU_ASSERT_EQUAL(rows, n);
+	}
+	uint64_t *da = value_digests(&a, ng), *db = value_digests(&b, ng);
+	CU_ASSERT_EQUAL(memcmp(da, db, ng * sizeof(*da)), 0);
+	free(da);
+	free(db);
+	pl_type ot = kind == PL_AGG_COUNT_DISTINCT ? PL_INT64 : PL_FLOAT64;
+	pl_column_init(&fa, ot, 0, 0, pool, &err);
+	pl_column_init(&fb, ot, 0, 0, pool, &err);
+	CU_ASSERT_EQUAL(pl_agg_prepare(&a, ng, &err), 0);
+	CU_ASSERT_EQUAL(pl_agg_prepare(&b, ng, &err), 0);
+	CU_ASSERT_EQUAL(pl_agg_final(&a, 0, ng, &fa, &err), 0);
+	CU_ASSERT_EQUAL(pl_agg_final(&b, 0, ng, &fb, &err), 0);
+	CU_ASSERT_EQUAL(memcmp(fa.data, fb.data, ng * 8), 0);
+	CU_ASSERT_EQUAL(b.vl.len, a.vl.len);
+	pl_agg_free(&a);
+	pl_agg_free(&b);
+	pl_column_free(&x, pool);
+	pl_column_free(&fa, pool);
+	pl_column_free(&fb, pool);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
+	pl_pool_destroy(pool);
+	free(gid);
+}
+
+/* Value rows packed: several slices of the list (over 2^20 values),
+ * groups over PL_AGG_PACK_VALUES values and batches that end inside a
+ * group; and one value a row when groups hold about one. */
+static void test_values_packed(void)
+{
+	check_values_round_trip(PL_AGG_QUANTILE, PL_FLOAT64, 1000, 1300000,
+				100000);
+	check_values_round_trip(PL_AGG_MEDIAN, PL_INT64, 97, 50000, 777);
+	check_values_round_trip(PL_AGG_COUNT_DISTINCT, PL_INT64, 3, 9000, 1);
+	check_values_round_trip(PL_AGG_MEDIAN, PL_FLOAT64, 5000, 6000, 1000);
+	check_values_round_trip(PL_AGG_COUNT_DISTINCT, PL_FLOAT64, 40000, 90000,
+				4096);
+}
+
 /* Runs kind over x (and y) in groups gid[0..n) of ng groups and appends
  * the final values to out; when via_merge, a second instance updated with
  * the same rows is exported and merged in (so every group counts its rows
@@ -1132,6 +1278,46 @@ static void test_int_sums_paths_agree(void)
 	pl_pool_destroy(pool);
 }
 
+/* Packing and merging packed rows fail cleanly at every allocation. */
+static void test_values_packed_out_of_memory(void)
+{
+	enum { NG = 6, N = 3000 };
+	int done = 0;
+	for (uint64_t fail = 1; !done && fail < 1000; fail++) {
+		pl_error err;
+		pl_pool *pool = pl_pool_create(1 << 20);
+		pl_column x;
+		uint32_t gid[N];
+		pl_column_init(&x, PL_FLOAT64, N, 0, pool, &err);
+		for (size_t i = 0; i < N; i++) {
+			gid[i] = (uint32_t)(i * 7 % NG);
+			pl_column_push_f64(&x, (double)(i % 101), pool, &err);
+		}
+		pl_agg a, b;
+		pl_agg_init(&a, PL_AGG_MEDIAN, PL_FLOAT64, 0.5, pool);
+		pl_agg_init(&b, PL_AGG_MEDIAN, PL_FLOAT64, 0.5, pool);
+		CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(&a, NG, &err), 0);
+		CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(&b, NG, &err), 0);
+		CU_ASSERT_EQUAL(pl_agg_update(&a, gid, N, &x, NULL, &err), 0);
+		pl_pool_fail_after(pool, fail, 1);
+		size_t rows;
+		int rc = move_values(&a, &b, NG, 700, pool, &rows);
+		pl_pool_fail_after(pool, 0, 0);
+		CU_ASSERT(rc == 0 || rc == PL_ERR_NOMEM);
+		if (rc == 0) {
+			done = 1;
+			CU_ASSERT_EQUAL(b.vl.len, N);
+			CU_ASSERT(rows < N / 100);
+		}
+		pl_agg_free(&a);
+		pl_agg_free(&b);
+		pl_column_free(&x, pool);
+		CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
+		pl_pool_destroy(pool);
+	}
+	CU_ASSERT(done);
+}
+
 static const pl_test tests[] = {
     {"count_sum_mean", test_count_sum_mean},
     {"sum_float", test_sum_float},
@@ -1164,6 +1350,8 @@ static const pl_test tests[] = {
     {"partial_no_keys_empty", test_partial_no_keys_empty},
     {"fault_injection", test_fault_injection},
     {"order_statistics", test_order_statistics},
+    {"values_packed", test_values_packed},
+    {"values_packed_out_of_memory", test_values_packed_out_of_memory},
     {"int_sums_paths_agree", test_int_sums_paths_agree},
     {NULL, NULL}};
 
