@@ -35,21 +35,6 @@ int pl_column_compare(const pl_column *a, size_t i, const pl_column *b,
 	}
 }
 
-static uint64_t hash_bytes(const char *s, size_t n, uint64_t h)
-{
-	/* FNV-1a over 8-byte words, finished with a strong mix. */
-	while (n >= 8) {
-		uint64_t w;
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0x100000001b3ULL;
-		s += 8;
-		n -= 8;
-	}
-	uint64_t w = pl_load_tail(s, n);
-	h = (h ^ w ^ ((uint64_t)n << 56)) * 0x100000001b3ULL;
-	return pl_hash_mix(h);
-}
-
 uint64_t pl_column_hash(const pl_column *c, size_t i, uint64_t seed)
 {
 	if (pl_column_is_null(c, i))
@@ -70,9 +55,11 @@ uint64_t pl_column_hash(const pl_column *c, size_t i, uint64_t seed)
 	case PL_BOOL:
 		return pl_hash_mix(seed ^ (pl_col_bool(c)[i] + 1));
 	default: {
+		/* The bytes' hash does not depend on the seed, so that a
+		 * dictionary's entries can be hashed once (pl_rows_hash). */
 		size_t len;
 		const char *s = pl_col_str(c, i, &len);
-		return hash_bytes(s, len, seed ^ 0xcbf29ce484222325ULL);
+		return pl_hash_mix(seed ^ pl_hash_str_words(s, len));
 	}
 	}
 }

@@ -274,6 +274,24 @@ static inline uint64_t pl_hash_bytes(const char *s, size_t n)
 	return pl_hash_mix((h ^ pl_load_tail(s, n)) * 0x100000001b3ULL);
 }
 
+/* What pl_column_hash folds into its seed for a string: FNV-1a over
+ * 8-byte words, its length in the last, not yet mixed (the seed comes
+ * after, so that a dictionary's entries can be hashed once for all rows). */
+static inline uint64_t pl_hash_str_words(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t len = n;
+	while (n >= 8) {
+		uint64_t w;
+		__builtin_memcpy(&w, s, 8);
+		h = (h ^ w) * 0x100000001b3ULL;
+		s += 8;
+		n -= 8;
+	}
+	return (h ^ pl_load_tail(s, n) ^ ((uint64_t)len << 56)) *
+	       0x100000001b3ULL;
+}
+
 /* The order of doubles everywhere in pipeline: IEEE order, NaN after
  * every number. Returns -1, 0 or 1. */
 static inline int pl_f64_compare(double x, double y)
