@@ -1045,6 +1045,19 @@ static int move_values(pl_agg *a, pl_agg *b, size_t ng, size_t max_values,
 	return rc;
 }
 
+/* a holds x's values in groups gid (p = 0.3 for a quantile), b none yet:
+ * both with room for ng groups. */
+static void agg_pair(pl_agg *a, pl_agg *b, pl_agg_kind kind, const pl_column *x,
+		     const uint32_t *gid, size_t ng, pl_pool *pool)
+{
+	pl_error err;
+	pl_agg_init(a, kind, x->type, 0.3, pool);
+	pl_agg_init(b, kind, x->type, 0.3, pool);
+	CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(a, ng, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(b, ng, &err), 0);
+	CU_ASSERT_EQUAL(pl_agg_update(a, gid, x->len, x, NULL, &err), 0);
+}
+
 /* An order-free digest of each group's values (adds a hash of each). */
 static uint64_t *value_digests(const pl_agg *a, size_t ng)
 {
@@ -1085,11 +1098,7 @@ static void check_values_round_trip(pl_agg_kind kind, pl_type type, size_t ng,
 			pl_column_push_i64(&x, r, pool, &err);
 	}
 	pl_agg a, b;
-	pl_agg_init(&a, kind, type, 0.3, pool);
-	pl_agg_init(&b, kind, type, 0.3, pool);
-	CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(&a, ng, &err), 0);
-	CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(&b, ng, &err), 0);
-	CU_ASSERT_EQUAL(pl_agg_update(&a, gid, n, &x, NULL, &err), 0);
+	agg_pair(&a, &b, kind, &x, gid, ng, pool);
 	size_t rows;
 	CU_ASSERT_EQUAL(move_values(&a, &b, ng, max_values, pool, &rows), 0);
 	if (n >= 2 * ng) {
@@ -1294,11 +1303,7 @@ static void test_values_packed_out_of_memory(void)
 			pl_column_push_f64(&x, (double)(i % 101), pool, &err);
 		}
 		pl_agg a, b;
-		pl_agg_init(&a, PL_AGG_MEDIAN, PL_FLOAT64, 0.5, pool);
-		pl_agg_init(&b, PL_AGG_MEDIAN, PL_FLOAT64, 0.5, pool);
-		CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(&a, NG, &err), 0);
-		CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(&b, NG, &err), 0);
-		CU_ASSERT_EQUAL(pl_agg_update(&a, gid, N, &x, NULL, &err), 0);
+		agg_pair(&a, &b, PL_AGG_MEDIAN, &x, gid, NG, pool);
 		pl_pool_fail_after(pool, fail, 1);
 		size_t rows;
 		int rc = move_values(&a, &b, NG, 700, pool, &rows);
