@@ -48,15 +48,45 @@ typedef struct merge {
 	uint32_t *pick_run, *pick_row; /* picks not yet gathered */
 	size_t npicks;
 	const pl_column **srcs; /* per run: its batch's column being gathered */
+	/* One key of 8-byte numbers (an int64, date, time or float64):
+	 * compared in place, not through pl_range_compare's calls (the
+	 * merge's comparisons were a third of a 4-rank sort's instructions
+	 * over one process's). */
+	int fixed;
+	pl_type fixed_type;
 } merge;
+
+/* pl_range_compare_key of a fixed key, inline. */
+static int compare_fixed(const merge *m, const pl_column *x, size_t a,
+			 const pl_column *y, size_t b)
+{
+	bool xn = !pl_bit_get(x->valid, a), yn = !pl_bit_get(y->valid, b);
+	if (xn || yn)
+		return xn == yn ? 0 : (xn ? 1 : -1);
+	int r;
+	if (m->fixed_type == PL_FLOAT64) {
+		r = pl_f64_compare(pl_col_f64(x)[a], pl_col_f64(y)[b]);
+	} else {
+		int64_t u = pl_col_i64(x)[a], v = pl_col_i64(y)[b];
+		r = (u > v) - (u < v);
+	}
+	return m->spec->keys[0].desc ? -r : r;
+}
 
 /* Whether head s's row at is ahead of head t's current row: smaller, or
  * equal and from an earlier run. */
 static int ahead(const merge *m, size_t s, size_t at, size_t t)
 {
 	const head *hs = &m->h[s], *ht = &m->h[t];
-	int r = pl_range_compare(m->spec->keys, m->spec->nkeys, hs->b->cols, at,
-				 ht->b->cols, ht->row);
+	int r;
+	if (m->fixed) {
+		size_t col = m->spec->keys[0].col;
+		r = compare_fixed(m, &hs->b->cols[col], at, &ht->b->cols[col],
+				  ht->row);
+	} else {
+		r = pl_range_compare(m->spec->keys, m->spec->nkeys, hs->b->cols,
+				     at, ht->b->cols, ht->row);
+	}
 	return r < 0 || (r == 0 && s < t);
 }
 
@@ -210,6 +240,11 @@ int pl_range_merge(const pl_range_merge_spec *spec, pl_pool *pool,
 	merge m = {.spec = spec,
 		   .pool = pool,
 		   .h = calloc(spec->nruns ? spec->nruns : 1, sizeof(head))};
+	if (spec->nkeys == 1) {
+		m.fixed_type = spec->schema->fields[spec->keys[0].col].type;
+		m.fixed =
+		    pl_type_is_i64(m.fixed_type) || m.fixed_type == PL_FLOAT64;
+	}
 	if (m.h == NULL)
 		return pl_error_nomem(err, "a merge of sorted runs");
 	size_t cap = spec->chunk_rows ? spec->chunk_rows : 1;
