@@ -165,7 +165,8 @@ static int export_single(pl_agg *a, pl_agg_cursor *c, size_t max_values,
 		rc = pl_agg_append_nulls(&cols[1], n, a->pool, err);
 	if (rc)
 		return rc;
-	memcpy(gid, a->vl.gid + c->next, n * sizeof(*gid));
+	if (n > 0) /* an empty list may have no arrays at all */
+		memcpy(gid, a->vl.gid + c->next, n * sizeof(*gid));
 	c->next += n;
 	*nrows = n;
 	return 0;

@@ -1084,7 +1084,7 @@ static void check_values_round_trip(pl_agg_kind kind, pl_type type, size_t ng,
 	pl_error err;
 	pl_pool *pool = pl_pool_create(1 << 20);
 	pl_column x, fa, fb;
-	uint32_t *gid = malloc(n * sizeof(*gid));
+	uint32_t *gid = malloc((n ? n : 1) * sizeof(*gid));
 	uint64_t seed = 7;
 	pl_column_init(&x, type, n, 0, pool, &err);
 	for (size_t i = 0; i < n; i++) {
@@ -1144,6 +1144,8 @@ static void test_values_packed(void)
 	check_values_round_trip(PL_AGG_MEDIAN, PL_FLOAT64, 5000, 6000, 1000);
 	check_values_round_trip(PL_AGG_COUNT_DISTINCT, PL_FLOAT64, 40000, 90000,
 				4096);
+	/* a rank whose groups kept no values: its list has no arrays */
+	check_values_round_trip(PL_AGG_MEDIAN, PL_INT64, 5, 0, 100);
 }
 
 /* Runs kind over x (and y) in groups gid[0..n) of ng groups and appends
