@@ -55,7 +55,9 @@ struct pl_exchange {
 	pl_batch *self; /* direct_self: this rank's rows of one push */
 	int drop_self;
 	int keep_dict;
-	int failed; /* the agreed failure, or 0 */
+	size_t wire_cols;		    /* columns of a batch that travel */
+	pl_exchange_undecoded_fn undecoded; /* see pl_exchange_opts */
+	int failed;			    /* the agreed failure, or 0 */
 	int finished;
 	pl_exchange_stats stats;
 };
@@ -261,13 +263,19 @@ static int alloc_state(pl_exchange *x, const pl_schema *schema,
 		       const pl_exchange_opts *o, pl_error *err)
 {
 	size_t n = (size_t)x->nranks;
+	x->wire_cols =
+	    o->wire_cols && o->wire_cols < schema->n ? o->wire_cols : schema->n;
+	x->undecoded = o->undecoded;
+	/* fn's batches have the wire columns: schema's first ones. */
+	pl_schema wire = *schema;
+	wire.n = x->wire_cols;
 	x->codec = pl_codec_create(x->pool, o->zstd_level, err);
 	x->keys = pl_pool_alloc(x->pool, (o->nkeys + 1) * sizeof(size_t));
 	x->dest = pl_pool_calloc(x->pool, n, sizeof(pl_bytes));
 	x->dest_raw = pl_pool_calloc(x->pool, 2 * n, sizeof(size_t));
 	x->counts = pl_pool_calloc(x->pool, 3 * n, sizeof(int));
 	x->reqs = pl_pool_calloc(x->pool, 2 * n, sizeof(MPI_Request));
-	x->out = pl_batch_new(schema, 0, x->pool, err);
+	x->out = pl_batch_new(&wire, 0, x->pool, err);
 	if (!x->codec || !x->keys || !x->dest || !x->dest_raw || !x->counts ||
 	    !x->reqs || !x->out)
 		return pl_error_nomem(err, "an exchange");
@@ -283,7 +291,7 @@ static int alloc_state(pl_exchange *x, const pl_schema *schema,
 	x->keep_dict = o->keep_dict;
 	pl_codec_keep_dict(x->codec, o->keep_dict);
 	if (o->direct_self &&
-	    (x->self = pl_batch_new(schema, 0, x->pool, err)) == NULL)
+	    (x->self = pl_batch_new(&wire, 0, x->pool, err)) == NULL)
 		return PL_ERR_NOMEM;
 	x->chunk_cap = (size_t)INT_MAX / n;
 	x->round_bytes =
@@ -503,6 +511,8 @@ static int partition(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
 	}
 	for (size_t i = 0; i < n; i++)
 		idx[start[part[i]]++] = (uint32_t)i;
+	pl_batch w = *b;
+	w.ncols = x->wire_cols;
 	int rc = 0;
 	for (int r = 0; rc == 0 && r < x->nranks; r++) {
 		size_t end = (size_t)start[r];
@@ -510,10 +520,10 @@ static int partition(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
 		if (r == x->rank && x->drop_self)
 			continue;
 		if (end > from && r == x->rank && x->self != NULL)
-			rc = deliver_self(x, b, idx + from, end - from, fn, arg,
-					  err);
+			rc = deliver_self(x, &w, idx + from, end - from, fn,
+					  arg, err);
 		else if (end > from)
-			rc = encode_split(x, b, order, from, end - from,
+			rc = encode_split(x, &w, order, from, end - from,
 					  &x->dest[r], &x->dest_raw[r], err);
 	}
 	return rc;
@@ -614,9 +624,26 @@ static int deliver_each(pl_exchange *x, size_t total, pl_exchange_fn fn,
 	return 0;
 }
 
+/* Under undecoded: each sender's messages, as they came. */
+static int deliver_undecoded(pl_exchange *x, void *arg, pl_error *err)
+{
+	const int *recv = x->counts + x->nranks, *at = recv + x->nranks;
+	for (int r = 0; r < x->nranks; r++) {
+		int rc = recv[r] > 0
+			     ? x->undecoded(arg, r, x->recv.data + at[r],
+					    (size_t)recv[r], err)
+			     : 0;
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int deliver(pl_exchange *x, size_t total, pl_exchange_fn fn, void *arg,
 		   pl_error *err)
 {
+	if (x->undecoded)
+		return deliver_undecoded(x, arg, err);
 	if (x->keep_dict)
 		return deliver_each(x, total, fn, arg, err);
 	reset_batch(x, x->out);

@@ -76,6 +76,14 @@ int pl_mpi_agree(MPI_Comm comm, int local_rc, pl_error *err);
  * return (a PL_ERR_* with err set) fails the exchange on every rank. */
 typedef int (*pl_exchange_fn)(void *arg, pl_batch *rows, pl_error *err);
 
+/* Called under the undecoded option with the messages a round brought from one
+ * rank, undecoded: whole pl_codec messages back to back, len bytes, lent
+ * for the call (pl_codec_decode reads them as batches of the wire
+ * columns). A nonzero return fails the exchange as fn's does. */
+typedef int (*pl_exchange_undecoded_fn)(void *arg, int sender,
+					const uint8_t *msgs, size_t len,
+					pl_error *err);
+
 typedef struct pl_exchange_opts {
 	const size_t *keys; /* key column indexes for shuffles */
 	size_t nkeys;	    /* 0 when only gathering or broadcasting */
@@ -94,12 +102,21 @@ typedef struct pl_exchange_opts {
 	 * (pl_codec_keep_dict); a shuffle then hands fn each message's rows
 	 * on their own. For a receiver that takes dictionary columns. */
 	int keep_dict;
+	/* Non-zero: only the first wire_cols columns of a pushed batch
+	 * travel, and fn gets batches of those; the rest (routing keys)
+	 * stay behind. */
+	size_t wire_cols;
+	/* Non-NULL: a shuffle round hands each sender's messages to undecoded,
+	 * with the arg of the push or finish, instead of their rows to fn
+	 * (fn still gets the rows of direct_self). For a receiver that only
+	 * files rows away by sender: they are decoded once, when read. */
+	pl_exchange_undecoded_fn undecoded;
 } pl_exchange_opts;
 
 typedef struct pl_exchange_stats {
 	uint64_t rounds;     /* shuffle rounds run */
 	uint64_t rows_sent;  /* rows this rank sent (itself included) */
-	uint64_t rows_recv;  /* rows delivered to this rank */
+	uint64_t rows_recv;  /* rows delivered to this rank (to fn) */
 	uint64_t bytes_raw;  /* message bytes before compression */
 	uint64_t bytes_sent; /* message bytes handed to MPI for other ranks */
 } pl_exchange_stats;

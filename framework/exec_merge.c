@@ -99,8 +99,7 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 	sh.x = x;
 	pl_schema wire;
 	pl_schema_init(&wire);
-	static const char *const extra[] = {"__src"};
-	int rc = pl_shuffle_init(&sh, local, extra, 1, &wire, err);
+	int rc = pl_shuffle_init(&sh, local, NULL, &wire, err);
 	size_t *keys = malloc(local->partition_keys * sizeof(*keys));
 	if (rc == 0 && keys == NULL)
 		rc = pl_error_nomem(err, "a shuffle");
@@ -111,6 +110,7 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 				 .nkeys = local->partition_keys,
 				 .round_bytes = pl_shuffle_round_bytes(x),
 				 .zstd_level = pl_exec_shuffle_level(x)};
+	pl_shuffle_wire(&sh, &opts);
 	sh.ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, &wire, &opts, x->p->env.pool, err);

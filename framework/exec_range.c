@@ -604,10 +604,9 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 {
 	pl_exec *x = g->x;
 	const pl_operator *local = &x->p->ops[i];
-	static const char *const extra[] = {"__dest", "__src"};
 	g->sh.x = x;
 	if (rc == 0)
-		rc = pl_shuffle_init(&g->sh, local, extra, 2, wire, err);
+		rc = pl_shuffle_init(&g->sh, local, "__dest", wire, err);
 	if (rc == 0)
 		rc = make_tokens(g, err);
 	if (rc == 0)
@@ -624,6 +623,7 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 				 .zstd_level = pl_exec_shuffle_level(x),
 				 .direct_self = 1,
 				 .drop_self = g->own};
+	pl_shuffle_wire(&g->sh, &opts);
 	g->sh.ex =
 	    rc ? NULL
 	       : pl_exchange_create(x->comm, wire, &opts, x->p->env.pool, err);

@@ -61,6 +61,8 @@ typedef struct head {
 	pl_run_cursor *cur;
 	pl_batch *b; /* NULL: the run has ended */
 	size_t row;
+	uint64_t *code; /* when coded: pl_order_code of b's rows' first key */
+	size_t code_cap;
 } head;
 
 /* A stretch at least this long is copied as a range, not as picks. */
@@ -75,13 +77,23 @@ typedef struct merge {
 	size_t npicks;
 	const pl_column **srcs; /* per run: its batch's column being gathered */
 	bool one_number;	/* a single key, is_number: compared inline */
+	/* The first key has a pl_order_code: the heads' codes decide wherever
+	 * they differ, so most steps compare two integers. NULL's code is
+	 * UINT64_MAX, which an ascending NaN shares: equal codes compare the
+	 * rows. */
+	bool coded;
 } merge;
 
 /* Whether head s's row at is ahead of head t's current row: smaller, or
  * equal and from an earlier run. */
-static int ahead(const merge *m, size_t s, size_t at, size_t t)
+static inline int ahead(const merge *m, size_t s, size_t at, size_t t)
 {
 	const head *hs = &m->h[s], *ht = &m->h[t];
+	if (m->coded) {
+		uint64_t a = hs->code[at], b = ht->code[ht->row];
+		if (a != b)
+			return a < b;
+	}
 	int r;
 	if (m->one_number) {
 		const pl_range_key *key = &m->spec->keys[0];
@@ -114,6 +126,28 @@ static size_t winner(const merge *m, size_t *second)
 	return best;
 }
 
+/* Fills head h's codes for its new batch. */
+static int code_rows(merge *m, head *h, pl_error *err)
+{
+	if (!m->coded || h->b == NULL)
+		return 0;
+	size_t n = h->b->nrows;
+	if (n > h->code_cap) {
+		uint64_t *c = realloc(h->code, n * sizeof(*c));
+		if (c == NULL)
+			return pl_error_nomem(err, "a merge of sorted runs");
+		h->code = c;
+		h->code_cap = n;
+	}
+	const pl_range_key *key = &m->spec->keys[0];
+	const pl_column *c = &h->b->cols[key->col];
+	for (size_t r = 0; r < n; r++)
+		h->code[r] = pl_column_is_null(c, r)
+				 ? UINT64_MAX
+				 : pl_order_code(c, r, key->desc);
+	return 0;
+}
+
 static int own(const merge *m, size_t r)
 {
 	return m->spec->read_own != NULL && r == m->spec->own;
@@ -134,7 +168,7 @@ static int refill_own(merge *m, head *h, pl_error *err)
 		pl_batch_free(h->b, m->pool);
 		h->b = NULL;
 	}
-	return rc;
+	return rc ? rc : code_rows(m, h, err);
 }
 
 /* Moves head r on to its run's next non-empty batch, or to its end. */
@@ -151,7 +185,7 @@ static int refill(merge *m, size_t r, pl_error *err)
 		if (rc != 0)
 			return rc;
 	} while (h->b != NULL && h->b->nrows == 0);
-	return 0;
+	return code_rows(m, h, err);
 }
 
 /* Appends the picks to the output batch, column by column. */
@@ -244,8 +278,11 @@ int pl_range_merge(const pl_range_merge_spec *spec, pl_pool *pool,
 	merge m = {.spec = spec,
 		   .pool = pool,
 		   .h = calloc(spec->nruns ? spec->nruns : 1, sizeof(head))};
-	m.one_number = spec->nkeys == 1 &&
-		       is_number(spec->schema->fields[spec->keys[0].col].type);
+	pl_type first = spec->nkeys
+			    ? spec->schema->fields[spec->keys[0].col].type
+			    : PL_STRING;
+	m.one_number = spec->nkeys == 1 && is_number(first);
+	m.coded = spec->nkeys > 0 && pl_order_has_code(first);
 	if (m.h == NULL)
 		return pl_error_nomem(err, "a merge of sorted runs");
 	size_t cap = spec->chunk_rows ? spec->chunk_rows : 1;
@@ -262,6 +299,7 @@ int pl_range_merge(const pl_range_merge_spec *spec, pl_pool *pool,
 		rc = run_merge(&m, out, err);
 	for (size_t r = 0; r < spec->nruns; r++) {
 		pl_batch_free(m.h[r].b, pool);
+		free(m.h[r].code);
 		int end = pl_run_cursor_destroy(m.h[r].cur, rc ? NULL : err);
 		if (rc == 0)
 			rc = end;

@@ -35,6 +35,14 @@ void pl_run_file_destroy(pl_run_file *f);
 int pl_run_file_append(pl_run_file *f, const pl_batch *b, const uint32_t *idx,
 		       size_t from, size_t n, pl_error *err);
 
+/* Appends len bytes of whole pl_codec messages, as they are (a shuffle's
+ * rows as they came over the wire, decoded only when read back): held or
+ * gathered like encoded rows, a message larger than 128 KiB written out
+ * at once when the file may not hold it. The messages are checked when
+ * read (PL_ERR_DATA then). */
+int pl_run_file_append_messages(pl_run_file *f, const uint8_t *msgs, size_t len,
+				pl_error *err);
+
 /* Writes what is gathered and gives its buffer back to the pool: a file
  * between appends then holds no memory. */
 int pl_run_file_flush(pl_run_file *f, pl_error *err);

@@ -23,42 +23,47 @@
 #define PL_SHUFFLE_ZSTD_LEVEL (-5)
 
 /* A shuffle of a merge point's partial state (by key for exec_merge.c, by
- * key range for exec_range.c): rows go out
- * with extra columns after the partial ones, the last being the sender's
- * rank, and are filed on arrival by sender in run files, as batches of
- * the partial columns alone. */
+ * key range for exec_range.c): batches of the partial columns go out
+ * (a routing column after them stays behind) and are filed on arrival by
+ * sender in run files, as the messages they came in. */
 typedef struct pl_shuffle {
 	pl_exec *x;
 	size_t op; /* the operator whose state it carries */
 	pl_exchange *ex;
 	pl_run_file **from; /* rows received, per sending rank */
 	pl_codec *codec;
-	size_t extra;	 /* columns after the partial ones: 1 or 2 */
-	pl_column src;	 /* this rank's number, repeated */
-	pl_column *cols; /* a partial batch plus the extra columns */
+	size_t ncols;	 /* the partial columns */
+	pl_column *cols; /* a partial batch plus the routing column */
 	size_t hold;	 /* bytes the run files may keep in memory together */
 } pl_shuffle;
 
 /* Sets up a shuffle of operator i's partial state whose wire schema is
- * the partial schema plus the extra names (int64 columns), the sender's
- * rank last; fills wire. sh->x must be set; free with pl_shuffle_free
- * also on failure. Local: the exchange is the caller's to create. */
-int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local,
-		    const char *const *extra, size_t nextra, pl_schema *wire,
-		    pl_error *err);
+ * the partial schema plus, when route is not NULL, an int64 column of
+ * that name for the exchange to route by; fills wire. sh->x must be set;
+ * free with pl_shuffle_free also on failure. Local: the exchange is the
+ * caller's to create, with pl_shuffle_wire's options. */
+int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local, const char *route,
+		    pl_schema *wire, pl_error *err);
 void pl_shuffle_free(pl_shuffle *sh);
+
+/* Sets the options of the shuffle's exchange that make it send the
+ * partial columns only and hand pl_shuffle_receive_undecoded what it receives
+ * (push and finish then take pl_shuffle_receive and sh). */
+void pl_shuffle_wire(const pl_shuffle *sh, pl_exchange_opts *o);
 
 /* Raw bytes per destination and round of a shuffle: a round brings a
  * receiver at most a sixteenth of its budget, however well the rows
  * compressed on the way. */
 size_t pl_shuffle_round_bytes(const pl_exec *x);
 
-/* An exchange callback: files received rows by their sender. */
+/* Exchange callbacks: file the rows a push kept on this rank
+ * (direct_self), and a round's messages from sender, under that rank. */
 int pl_shuffle_receive(void *arg, pl_batch *rows, pl_error *err);
+int pl_shuffle_receive_undecoded(void *arg, int sender, const uint8_t *msgs,
+				 size_t len, pl_error *err);
 
-/* Pushes the rows of partial batch b into the shuffle, with dest (NULL
- * when extra is 1; else b->nrows values) then the sender's rank as the
- * extra columns. */
+/* Pushes the rows of partial batch b into the shuffle, with dest (when
+ * the shuffle routes by a column; else NULL) as the routing column. */
 int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, const pl_column *dest,
 		    pl_error *err);
 

@@ -136,7 +136,7 @@ static void merge_sort(uint32_t *idx, size_t n, const order_ctx *c,
 /* Whether a key of this column is sorted by radix on 64-bit codes. */
 static bool radix_type(const pl_column *c)
 {
-	return pl_row_order_has_code(c->type) || c->type == PL_STRING;
+	return pl_order_has_code(c->type) || c->type == PL_STRING;
 }
 
 /* Bytes [off, off + 8) of row r's string as a big-endian number, zeros
@@ -266,7 +266,7 @@ static size_t nulls_last(uint32_t *idx, size_t n, const order_ctx *c,
 			continue;
 		}
 		if (col->type != PL_STRING)
-			codes[nn] = pl_row_order_code(col, r, c->keys[0].desc);
+			codes[nn] = pl_order_code(col, r, c->keys[0].desc);
 		idx[nn++] = r;
 	}
 	memcpy(idx + nn, tmp, nulls * sizeof(*idx));

@@ -6,7 +6,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "pipeline/batch.h"
 #include "pipeline/section.h"
@@ -15,40 +14,6 @@ typedef struct pl_order_key {
 	size_t col; /* index into the column array being ordered */
 	bool desc;
 } pl_order_key;
-
-/* Whether pl_row_order_code serves columns of this type (the numbers,
- * dates, times and booleans). */
-static inline bool pl_row_order_has_code(pl_type type)
-{
-	return type == PL_INT64 || type == PL_DATE || type == PL_TIMESTAMP ||
-	       type == PL_FLOAT64 || type == PL_BOOL;
-}
-
-/* An unsigned code of row r's value (not NULL, of a type
- * pl_row_order_has_code takes) whose order is the comparator's for that
- * key: a smaller code sorts before, a larger after; equal codes compare
- * equal on this key (-0.0 and +0.0 share one, every NaN one above every
- * number). */
-static inline uint64_t pl_row_order_code(const pl_column *c, size_t r,
-					 bool desc)
-{
-	uint64_t u;
-	if (c->type == PL_FLOAT64) {
-		double x = pl_col_f64(c)[r];
-		if (x != x) {
-			u = UINT64_MAX;
-		} else {
-			x = x == 0 ? 0.0 : x;
-			memcpy(&u, &x, sizeof(u));
-			u = u >> 63 ? ~u : u | (uint64_t)1 << 63;
-		}
-	} else if (c->type == PL_BOOL) {
-		u = pl_col_bool(c)[r];
-	} else {
-		u = (uint64_t)pl_col_i64(c)[r] ^ (uint64_t)1 << 63;
-	}
-	return desc ? ~u : u;
-}
 
 /* <0, 0 or >0 as row a sorts before, with or after row b. */
 int pl_row_order_compare(const pl_column *cols, const pl_order_key *keys,

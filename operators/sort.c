@@ -43,7 +43,7 @@ enum { TOP_MAX_LIMIT = 64, TOP_MIN_DEAD = 4096 };
  * compaction drops once they outnumber the live ones.
  *
  * When the first by key is a number, each slot also keeps the code of its
- * row's value there (pl_row_order_code; NULL as UINT64_MAX, since NULLs
+ * row's value there (pl_order_code; NULL as UINT64_MAX, since NULLs
  * sort last), and slots not yet filled hold UINT64_MAX: most rows of a
  * long input lose to a full group's last row, and codes decide them, and
  * the place of most that enter, without reaching into the store (a cache
@@ -156,9 +156,8 @@ static int top_init(sort_state *st, const pl_schema *in, pl_pool *pool,
 		return pl_error_nomem(err, "sort groups");
 	for (size_t k = 0; k < st->nper; k++)
 		t->gorder[k] = (pl_order_key){k, false};
-	t->coded =
-	    st->norder > st->nper &&
-	    pl_row_order_has_code(in->fields[st->order[st->nper].col].type);
+	t->coded = st->norder > st->nper &&
+		   pl_order_has_code(in->fields[st->order[st->nper].col].type);
 	return 0;
 }
 
@@ -255,7 +254,7 @@ static uint64_t top_code(const sort_state *st, uint32_t ref)
 	const pl_column *c = &t->bcols[k->col];
 	size_t r = ref - t->base;
 	return pl_column_is_null(c, r) ? UINT64_MAX
-				       : pl_row_order_code(c, r, k->desc);
+				       : pl_order_code(c, r, k->desc);
 }
 
 /* top_cmp of slot i of group g with batch row ref, whose code is code:

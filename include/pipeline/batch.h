@@ -318,6 +318,39 @@ static inline int pl_f64_total_compare(double x, double y)
 	return c;
 }
 
+/* Whether pl_order_code serves columns of this type (the numbers, dates,
+ * times and booleans). */
+static inline bool pl_order_has_code(pl_type type)
+{
+	return type == PL_INT64 || type == PL_DATE || type == PL_TIMESTAMP ||
+	       type == PL_FLOAT64 || type == PL_BOOL;
+}
+
+/* An unsigned code of row r's value (not NULL, of a type pl_order_has_code
+ * takes) whose order is the sort order of that value (pl_f64_compare for
+ * doubles), reversed under desc: a smaller code sorts before, a larger
+ * after; equal codes compare equal (-0.0 and +0.0 share one, every NaN
+ * one above every number). */
+static inline uint64_t pl_order_code(const pl_column *c, size_t r, bool desc)
+{
+	uint64_t u;
+	if (c->type == PL_FLOAT64) {
+		double x = pl_col_f64(c)[r];
+		if (x != x) {
+			u = UINT64_MAX;
+		} else {
+			x = x == 0 ? 0.0 : x;
+			__builtin_memcpy(&u, &x, sizeof(u));
+			u = u >> 63 ? ~u : u | (uint64_t)1 << 63;
+		}
+	} else if (c->type == PL_BOOL) {
+		u = pl_col_bool(c)[r];
+	} else {
+		u = (uint64_t)pl_col_i64(c)[r] ^ (uint64_t)1 << 63;
+	}
+	return desc ? ~u : u;
+}
+
 /* 64-bit hash of value i (NULLs hash alike; equal values hash alike, and an
  * int64 and a float64 of the same value do not need to). */
 PL_API uint64_t pl_column_hash(const pl_column *c, size_t i, uint64_t seed);

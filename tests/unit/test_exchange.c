@@ -75,16 +75,22 @@ static int push_row(pl_batch *b, int64_t key, int64_t val, pl_pool *pool,
 	return pl_column_push_str(&b->cols[2], s, (size_t)len, pool, err);
 }
 
-static int row_ok(const pl_batch *b, size_t i)
+/* Whether name's row i is what push_row makes of val's. */
+static int name_ok(const pl_column *val, const pl_column *name, size_t i)
 {
-	int64_t val = pl_col_i64(&b->cols[1])[i];
-	if (val % 7 == 0)
-		return pl_column_is_null(&b->cols[2], i);
+	int64_t v = pl_col_i64(val)[i];
+	if (v % 7 == 0)
+		return pl_column_is_null(name, i);
 	char s[32];
 	size_t len;
-	int n = snprintf(s, sizeof(s), "v%lld", (long long)val);
-	const char *got = pl_col_str(&b->cols[2], i, &len);
+	int n = snprintf(s, sizeof(s), "v%lld", (long long)v);
+	const char *got = pl_col_str(name, i, &len);
 	return len == (size_t)n && memcmp(got, s, len) == 0;
+}
+
+static int row_ok(const pl_batch *b, size_t i)
+{
+	return name_ok(&b->cols[1], &b->cols[2], i);
 }
 
 /* What the shuffle callback saw on this rank. */
@@ -241,6 +247,128 @@ static void shuffle_compressed(void)
 static void shuffle_direct_self(void)
 {
 	shuffle_by_key(4096, 0, 1);
+}
+
+/* What a shuffle of the wire columns (val, name) alone saw: the messages
+ * each sender's rounds brought, decoded here, and the rows pushes kept. */
+typedef struct undecoded_tally {
+	tally t;
+	pl_codec *codec;
+	pl_schema wire;
+	pl_pool *pool;
+	int *owner; /* by key: the rank it hashes to */
+	int nkeys;
+	int64_t last[16]; /* by sender: the last key seen */
+	int wide;     /* batches that came with more than the wire columns */
+	int messages; /* calls with messages */
+} undecoded_tally;
+
+/* val = sender * 1000 + key (make_rows): the key is not on the wire. */
+static void count_wire_rows(undecoded_tally *u, int sender, const pl_batch *b)
+{
+	u->wide += b->ncols != 2;
+	for (size_t i = 0; i < b->nrows; i++) {
+		int64_t val = pl_col_i64(&b->cols[0])[i];
+		int64_t k = val - (int64_t)sender * 1000;
+		u->t.bad += k < 0 || k >= u->nkeys || u->owner[k] != u->t.rank;
+		u->t.bad += !name_ok(&b->cols[0], &b->cols[1], i);
+		u->t.bad += k <= u->last[sender];
+		u->last[sender] = k;
+		u->t.rows++;
+		u->t.sum += val;
+	}
+}
+
+static int take_messages(void *arg, int sender, const uint8_t *msgs, size_t len,
+			 pl_error *err)
+{
+	undecoded_tally *u = arg;
+	pl_batch *b = pl_batch_new(&u->wire, 0, u->pool, err);
+	int rc =
+	    b ? pl_codec_decode_all(u->codec, msgs, len, b, err) : PL_ERR_NOMEM;
+	if (rc == 0)
+		count_wire_rows(u, sender, b);
+	pl_batch_free(b, u->pool);
+	u->messages++;
+	return rc;
+}
+
+static int take_kept(void *arg, pl_batch *b, pl_error *err)
+{
+	(void)err;
+	undecoded_tally *u = arg;
+	count_wire_rows(u, u->t.rank, b);
+	return 0;
+}
+
+/* Under wire_cols and undecoded the routing key stays behind and each
+ * sender's messages arrive as sent: decoded, they hold the rows this rank
+ * owns in the order their sender pushed them; the rows a push keeps
+ * (direct_self) reach fn with the wire columns alone. */
+static void shuffle_undecoded(void)
+{
+	fixture f;
+	setup(&f);
+	CU_ASSERT_FATAL(f.nranks <= 16);
+	pl_schema s; /* val, name, key: the key routes, last */
+	pl_schema_init(&s);
+	pl_schema_add(&s, "val", PL_INT64, &f.err);
+	pl_schema_add(&s, "name", PL_STRING, &f.err);
+	pl_schema_add(&s, "key", PL_INT64, &f.err);
+	undecoded_tally u = {.t = {f.rank, f.nranks, 0, 0, 0, 0, 0},
+			     .pool = f.pool,
+			     .nkeys = rows_of(f.nranks - 1)};
+	pl_schema_init(&u.wire);
+	pl_schema_add(&u.wire, "val", PL_INT64, &f.err);
+	pl_schema_add(&u.wire, "name", PL_STRING, &f.err);
+	u.codec = pl_codec_create(f.pool, 0, &f.err);
+	u.owner = malloc((size_t)u.nkeys * sizeof(*u.owner));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u.owner);
+	static const size_t key0[] = {0};
+	pl_batch *keys = make_rows(&f, 0, 0, u.nkeys);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(keys);
+	for (int i = 0; i < u.nkeys; i++)
+		u.owner[i] = pl_hash_partition(
+		    pl_row_hash(keys, key0, 1, (size_t)i), f.nranks);
+	pl_batch_free(keys, f.pool);
+	for (int r = 0; r < 16; r++)
+		u.last[r] = -1;
+	static const size_t route[] = {2};
+	pl_exchange_opts o = {.keys = route,
+			      .nkeys = 1,
+			      .round_bytes = 4096,
+			      .direct_self = 1,
+			      .wire_cols = 2,
+			      .undecoded = take_messages};
+	pl_exchange *x =
+	    pl_exchange_create(MPI_COMM_WORLD, &s, &o, f.pool, &f.err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	int n = rows_of(f.rank), rc = 0;
+	for (int from = 0; rc == 0 && from < n; from += 1000) {
+		int k = n - from < 1000 ? n - from : 1000;
+		pl_batch *b = make_rows(&f, f.rank, from, k);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		pl_column cols[3] = {b->cols[1], b->cols[2], b->cols[0]};
+		pl_batch view = {b->nrows, 3, cols, NULL, NULL};
+		rc = pl_exchange_push(x, &view, take_kept, &u, &f.err);
+		pl_batch_free(b, f.pool);
+	}
+	if (rc == 0)
+		rc = pl_exchange_finish(x, take_kept, &u, &f.err);
+	CU_ASSERT_EQUAL(rc, 0);
+	int64_t rows, sum;
+	expected(&f, &rows, &sum);
+	CU_ASSERT_EQUAL(u.t.bad, 0);
+	CU_ASSERT_EQUAL(u.wide, 0);
+	CU_ASSERT_EQUAL(u.t.rows, rows);
+	CU_ASSERT_EQUAL(u.t.sum, sum);
+	CU_ASSERT(f.nranks == 1 || u.messages > 0);
+	pl_exchange_destroy(x);
+	pl_codec_destroy(u.codec);
+	free(u.owner);
+	pl_schema_free(&u.wire);
+	pl_schema_free(&s);
+	teardown(&f);
 }
 
 /* count_rows, and how the name column arrived. */
@@ -614,6 +742,7 @@ static const pl_test tests[] = {
     {"shuffle_compressed", shuffle_compressed},
     {"shuffle_direct_self", shuffle_direct_self},
     {"shuffle_drop_self", shuffle_drop_self},
+    {"shuffle_undecoded", shuffle_undecoded},
     {"shuffle_keeps_dictionaries", shuffle_keeps_dictionaries},
     {"kept_rows_not_encoded", kept_rows_not_encoded},
     {"rounds_bounded_before_compression", rounds_bounded_before_compression},

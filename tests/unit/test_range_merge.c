@@ -2,6 +2,7 @@
  * come out in key order (NULLs last either way), equal keys in run order
  * and then in each run's order, in batches of at most the chunk, from
  * runs on disk and in memory alike. */
+#include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -274,12 +275,157 @@ static void own_run_read_back(void)
 	}
 }
 
+/* Runs keyed by (k, k2): k of type t with its edge values (for doubles
+ * NaN, both zeros and the infinities; NULLs), k2 an int64 that equal k
+ * leave to decide. The merge compares the first key by its order code
+ * where the codes differ, so codes that tie (the zeros; an ascending
+ * NaN and NULL) must still order as the rows compare. */
+typedef struct typed_row {
+	int has;
+	double k; /* bool as 0 / 1 */
+	int64_t k2, run, seq;
+} typed_row;
+
+static pl_type typed_type;
+
+static int typed_cmp(const typed_row *a, const typed_row *b)
+{
+	if (a->has != b->has)
+		return a->has ? -1 : 1;
+	int c = a->has ? pl_f64_compare(a->k, b->k) : 0;
+	if (c == 0 && a->k2 != b->k2)
+		return a->k2 < b->k2 ? -1 : 1;
+	if (c != 0)
+		return desc_order ? -c : c;
+	if (a->run != b->run)
+		return a->run < b->run ? -1 : 1;
+	return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static int typed_qsort_cmp(const void *a, const void *b)
+{
+	return typed_cmp(a, b);
+}
+
+static typed_row typed_at(const pl_batch *b, size_t i)
+{
+	const pl_column *k = &b->cols[0];
+	typed_row r = {!pl_column_is_null(k, i), 0, pl_col_i64(&b->cols[1])[i],
+		       pl_col_i64(&b->cols[2])[i], pl_col_i64(&b->cols[3])[i]};
+	if (r.has)
+		r.k = typed_type == PL_BOOL ? pl_col_bool(k)[i]
+					    : pl_col_f64(k)[i];
+	return r;
+}
+
+typedef struct typed_sink {
+	typed_row prev;
+	size_t rows;
+	int bad;
+} typed_sink;
+
+static int typed_take(void *arg, pl_batch *b, pl_error *err)
+{
+	(void)err;
+	typed_sink *s = arg;
+	for (size_t i = 0; i < b->nrows; i++, s->rows++) {
+		typed_row r = typed_at(b, i);
+		s->bad += s->rows > 0 && typed_cmp(&s->prev, &r) >= 0;
+		s->prev = r;
+	}
+	return 0;
+}
+
+static void typed_push(pl_batch *b, const typed_row *r, pl_pool *pool,
+		       pl_error *err)
+{
+	if (!r->has)
+		pl_column_push_null(&b->cols[0], pool, err);
+	else if (typed_type == PL_BOOL)
+		pl_column_push_bool(&b->cols[0], r->k != 0, pool, err);
+	else
+		pl_column_push_f64(&b->cols[0], r->k, pool, err);
+	pl_column_push_i64(&b->cols[1], r->k2, pool, err);
+	pl_column_push_i64(&b->cols[2], r->run, pool, err);
+	pl_column_push_i64(&b->cols[3], r->seq, pool, err);
+}
+
+static void typed_case(pl_type t, int desc)
+{
+	static const double edge[] = {NAN,	-0.0, 0.0,  -INFINITY,
+				      INFINITY, 1.5,  -2.5, 3.0};
+	enum { TROWS = 900 };
+	fixture f;
+	snprintf(f.dir, sizeof(f.dir), "/tmp/pl-range-merge-XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(f.dir));
+	f.pool = pl_pool_create(0);
+	pl_error_clear(&f.err);
+	f.codec = pl_codec_create(f.pool, 1, &f.err);
+	pl_schema_init(&f.schema);
+	pl_schema_init(&f.out);
+	pl_schema_add(&f.schema, "k", t, &f.err);
+	pl_schema_add(&f.schema, "k2", PL_INT64, &f.err);
+	pl_schema_add(&f.schema, "run", PL_INT64, &f.err);
+	pl_schema_add(&f.schema, "seq", PL_INT64, &f.err);
+	CU_ASSERT_EQUAL_FATAL(pl_schema_copy(&f.out, &f.schema, &f.err), 0);
+	typed_type = t;
+	desc_order = desc;
+	typed_row *rows = malloc(TROWS * sizeof(*rows));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rows);
+	for (int r = 0; r < NRUNS; r++) {
+		for (int64_t i = 0; i < TROWS; i++) {
+			int64_t v = (i * 7 + r * 3) % 11;
+			rows[i] =
+			    (typed_row){v != 10, 0, (i * 5 + r) % 3, r, i};
+			rows[i].k =
+			    t == PL_BOOL ? (double)(v % 2) : edge[v % 8];
+		}
+		qsort(rows, TROWS, sizeof(*rows), typed_qsort_cmp);
+		CU_ASSERT_EQUAL_FATAL(pl_run_file_create(f.dir, f.codec, f.pool,
+							 &f.runs[r], &f.err),
+				      0);
+		pl_batch *b = pl_batch_new(&f.schema, 300, f.pool, &f.err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		for (size_t i = 0; i < TROWS; i++) {
+			typed_push(b, &rows[i], f.pool, &f.err);
+			if ((i + 1) % 300 != 0)
+				continue;
+			pl_batch_sync_rows(b);
+			CU_ASSERT_EQUAL(pl_run_file_append(f.runs[r], b, NULL,
+							   0, b->nrows, &f.err),
+					0);
+			pl_batch_clear(b);
+		}
+		pl_batch_free(b, f.pool);
+	}
+	free(rows);
+	pl_range_key keys[2] = {{0, desc}, {1, 0}};
+	pl_range_merge_spec spec = spec_of(&f, NULL, NRUNS, keys, 256);
+	spec.nkeys = 2;
+	typed_sink s = {.rows = 0};
+	pl_emitter e = {typed_take, &s};
+	CU_ASSERT_EQUAL(pl_range_merge(&spec, f.pool, &e, &f.err), 0);
+	CU_ASSERT_EQUAL(s.bad, 0);
+	CU_ASSERT_EQUAL(s.rows, (size_t)NRUNS * TROWS);
+	teardown(&f);
+}
+
+/* Doubles and booleans as the first of two keys, both directions. */
+static void coded_first_key(void)
+{
+	for (int desc = 0; desc < 2; desc++) {
+		typed_case(PL_FLOAT64, desc);
+		typed_case(PL_BOOL, desc);
+	}
+}
+
 static const pl_test tests[] = {
     {"ascending_in_memory", ascending_in_memory},
     {"descending_on_disk", descending_on_disk},
     {"mixed_runs_small_chunks", mixed_runs_small_chunks},
     {"absent_run_and_stop", absent_run_and_stop},
     {"own_run_read_back", own_run_read_back},
+    {"coded_first_key", coded_first_key},
     {NULL, NULL},
 };
 

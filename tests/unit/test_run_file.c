@@ -227,6 +227,61 @@ static void small_allowance_writes(void)
 	teardown(&f);
 }
 
+/* Appends rows [from, from + n) as messages of per rows each, encoded
+ * apart (level 0: plain, else zstd) and handed over in one call. */
+static void append_encoded(fixture *f, pl_run_file *rf, int level, int64_t from,
+			   size_t n, size_t per)
+{
+	pl_codec *codec = pl_codec_create(f->pool, level, &f->err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(codec);
+	pl_batch *b = make_rows(f, from, n);
+	pl_bytes msgs = {0};
+	for (size_t at = 0; at < n; at += per) {
+		size_t k = n - at < per ? n - at : per;
+		CU_ASSERT_EQUAL(
+		    pl_codec_encode(codec, b, NULL, at, k, &msgs, &f->err), 0);
+	}
+	CU_ASSERT_EQUAL(
+	    pl_run_file_append_messages(rf, msgs.data, msgs.len, &f->err), 0);
+	pl_bytes_free(&msgs, f->pool);
+	pl_batch_free(b, f->pool);
+	pl_codec_destroy(codec);
+}
+
+/* Messages encoded elsewhere (a shuffle's, as they came over the wire),
+ * plain and compressed, small and past the file's 128 KiB, between rows
+ * the file encodes itself: read back in order, from disk without an
+ * allowance and from memory with one, which comes back whole. */
+static void messages_as_they_came(void)
+{
+	for (int held = 0; held < 2; held++) {
+		fixture f;
+		setup(&f);
+		size_t allowance = (size_t)64 << 20;
+		pl_run_file *rf;
+		CU_ASSERT_EQUAL_FATAL(
+		    pl_run_file_create(f.dir, f.codec, f.pool, &rf, &f.err), 0);
+		if (held)
+			pl_run_file_hold(rf, &allowance);
+		append_encoded(&f, rf, 0, 0, 10, 3);
+		append(&f, rf, 10, 50);
+		append_encoded(&f, rf, 1, 60, 30000, 20000);
+		append_encoded(&f, rf, 0, 30060, 40000, 40000);
+		append(&f, rf, 70060, 7);
+		append_encoded(&f, rf, 0, 70067, 1, 1);
+		CU_ASSERT_EQUAL(pl_run_file_bytes(rf) > 0, !held);
+		checker c = {0, 0};
+		CU_ASSERT_EQUAL(
+		    pl_run_file_replay(rf, &f.schema, check_rows, &c, &f.err),
+		    0);
+		CU_ASSERT_EQUAL(c.bad, 0);
+		CU_ASSERT_EQUAL(c.next, 70068);
+		pl_run_file_destroy(rf);
+		CU_ASSERT_EQUAL(allowance, (size_t)64 << 20);
+		teardown(&f);
+	}
+}
+
 /* Reads every batch of cursor c through check_rows; returns the batches. */
 static size_t read_all(fixture *f, pl_run_cursor *c, checker *ck)
 {
@@ -306,6 +361,7 @@ static const pl_test tests[] = {
     {"rows_come_back_in_order", rows_come_back_in_order},
     {"big_batch_holds_little", big_batch_holds_little},
     {"small_run_stays_in_memory", small_run_stays_in_memory},
+    {"messages_as_they_came", messages_as_they_came},
     {NULL, NULL},
 };
 
