@@ -532,6 +532,17 @@ static int check_dict(reader *r, col_view *v, size_t n, pl_error *err)
 		return rc;
 	if (n > r->left / 4 || (v->codes = take(r, n * 4)) == NULL)
 		return corrupt(err, "truncated dictionary codes");
+	if (v->bits == NULL && v->ebits == NULL) {
+		/* No NULLs on either side: only the largest code matters. */
+		uint32_t top = 0;
+		for (size_t k = 0; k < n; k++) {
+			uint32_t e = code_at(v, k);
+			top = e > top ? e : top;
+		}
+		return n > 0 && top >= v->nent
+			   ? corrupt(err, "dictionary code out of range")
+			   : 0;
+	}
 	for (size_t k = 0; k < n; k++) {
 		uint32_t e = code_at(v, k);
 		if (e >= v->nent)

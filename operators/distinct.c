@@ -18,6 +18,7 @@ enum { MIN_SLOTS = 1024 };
 typedef struct distinct_state {
 	int *map;     /* input column of each output column */
 	size_t *keys; /* map as op->input_keys */
+	size_t *own;  /* 0 .. ncols - 1: the columns of a partial batch */
 	size_t ncols;
 	pl_row_store rows;
 	uint64_t *hashes;  /* hash of each stored row, then of pending ones */
@@ -26,6 +27,8 @@ typedef struct distinct_state {
 	uint32_t *pending; /* rows of the current batch that are new */
 	size_t pcap;	   /* rows pending has room for */
 	size_t hcap;	   /* rows hashes has room for */
+	uint64_t *bh;	   /* hash of each row of the current batch */
+	size_t bhcap;	   /* rows bh has room for */
 } distinct_state;
 
 static const char *const distinct_keys[] = {"columns", NULL};
@@ -94,10 +97,13 @@ static int offer_input_keys(pl_operator *op, distinct_state *st, pl_error *err)
 	if (st->ncols == 0)
 		return 0;
 	st->keys = pl_pool_alloc(op->env->pool, st->ncols * sizeof(size_t));
-	if (st->keys == NULL)
+	st->own = pl_pool_alloc(op->env->pool, st->ncols * sizeof(size_t));
+	if (st->keys == NULL || st->own == NULL)
 		return pl_error_nomem(err, "distinct columns");
-	for (size_t j = 0; j < st->ncols; j++)
+	for (size_t j = 0; j < st->ncols; j++) {
 		st->keys[j] = (size_t)st->map[j];
+		st->own[j] = j;
+	}
 	op->input_keys = st->keys;
 	return 0;
 }
@@ -178,6 +184,10 @@ static int reserve(distinct_state *st, pl_pool *pool, size_t batch_rows,
 	if (p == NULL)
 		return pl_error_nomem(err, "distinct row ids");
 	st->pending = p;
+	uint64_t *bh = grow(pool, st->bh, &st->bhcap, batch_rows, sizeof(*bh));
+	if (bh == NULL)
+		return pl_error_nomem(err, "distinct row hashes");
+	st->bh = bh;
 	return reserve_slots(st, pool, total, err);
 }
 
@@ -209,10 +219,12 @@ static size_t find_new_rows(distinct_state *st, const pl_batch *b,
 			    const int *map)
 {
 	size_t npending = 0, mask = st->nslots - 1;
+	/* Its own seed: the shuffle's hash of the same columns chose the
+	 * rank, and must not choose the slot too. */
+	pl_column_hash_rows(b, map ? st->keys : st->own, st->ncols,
+			    0x6a09e667f3bcc909ULL, st->bh);
 	for (size_t i = 0; i < b->nrows; i++) {
-		uint64_t h = 0x6a09e667f3bcc909ULL;
-		for (size_t j = 0; j < st->ncols; j++)
-			h = pl_column_hash(input_col(b, map, j), i, h);
+		uint64_t h = st->bh[i];
 		size_t k = h & mask;
 		for (; st->slots[k] != 0; k = (k + 1) & mask) {
 			size_t id = st->slots[k] - 1;
@@ -284,6 +296,8 @@ static void distinct_destroy(pl_operator *op)
 	pl_row_store_free(&st->rows, pool);
 	pl_pool_free(pool, st->map);
 	pl_pool_free(pool, st->keys);
+	pl_pool_free(pool, st->own);
+	pl_pool_free(pool, st->bh);
 	pl_pool_free(pool, st->hashes);
 	pl_pool_free(pool, st->slots);
 	pl_pool_free(pool, st->pending);

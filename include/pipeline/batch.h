@@ -369,6 +369,14 @@ typedef struct pl_batch {
 	int64_t *line;	    /* pool buffer of nrows entries or NULL */
 } pl_batch;
 
+/* For every row i of b: h[i] = pl_column_hash chained over the columns
+ * keys[0 .. nkeys) of row i, starting from seed; the same values as
+ * chaining pl_column_hash row by row, computed a column at a time (a
+ * dictionary-encoded column's entries hashed once each). h holds
+ * b->nrows values. */
+PL_API void pl_column_hash_rows(const pl_batch *b, const size_t *keys,
+				size_t nkeys, uint64_t seed, uint64_t *h);
+
 /* A new batch whose columns have the schema's types and room for cap rows.
  * Returns NULL with err set on failure. */
 PL_API pl_batch *pl_batch_new(const pl_schema *schema, size_t cap,

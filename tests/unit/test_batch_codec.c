@@ -424,15 +424,16 @@ static void dictionary_round_trip(void)
 	teardown(&f);
 }
 
-/* A message of one dictionary column of n rows, NULL at row 1. */
-static void dict_message(fixture *f, pl_schema *one, pl_codec *c, size_t n,
-			 pl_bytes *msg)
+/* A message of one dictionary column of n rows, "even" and "odd" by
+ * row, NULL at row null_row (none when it is n or more). */
+static void dict_message_null_at(fixture *f, pl_schema *one, pl_codec *c,
+				 size_t n, size_t null_row, pl_bytes *msg)
 {
 	pl_schema_init(one);
 	pl_schema_add(one, "s", PL_STRING, &f->err);
 	pl_batch *b = pl_batch_new(one, n, f->pool, &f->err);
 	for (size_t k = 0; k < n; k++)
-		if (k == 1)
+		if (k == null_row)
 			pl_column_push_null(&b->cols[0], f->pool, &f->err);
 		else
 			pl_column_push_str(&b->cols[0], k % 2 ? "odd" : "even",
@@ -441,6 +442,95 @@ static void dict_message(fixture *f, pl_schema *one, pl_codec *c, size_t n,
 	CU_ASSERT_FATAL(kit_encode_dict(&b->cols[0], f->pool) == 0);
 	pl_codec_encode(c, b, NULL, 0, n, msg, &f->err);
 	pl_batch_free(b, f->pool);
+}
+
+/* dict_message_null_at with the NULL at row 1. */
+static void dict_message(fixture *f, pl_schema *one, pl_codec *c, size_t n,
+			 pl_bytes *msg)
+{
+	dict_message_null_at(f, one, c, n, 1, msg);
+}
+
+/* Without NULLs the codes are checked by their largest: one code at the
+ * number of entries, or far past it, anywhere, is still refused. */
+static void dictionary_codes_without_nulls(void)
+{
+	fixture f;
+	setup(&f);
+	pl_codec *c = pl_codec_create(f.pool, 0, &f.err);
+	pl_schema one;
+	pl_bytes msg = {0};
+	dict_message_null_at(&f, &one, c, 6, 6, &msg);
+	pl_batch *dst = pl_batch_new(&one, 0, f.pool, &f.err);
+	uint8_t *codes = msg.data + msg.len - 6 * 4; /* two entries */
+	static const struct {
+		size_t row;
+		uint32_t code;
+	} bad[] = {{4, 2}, {0, 0xffffffffu}, {5, 7}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t was[4];
+		memcpy(was, codes + bad[i].row * 4, 4);
+		memcpy(codes + bad[i].row * 4, &bad[i].code, 4);
+		CU_ASSERT_EQUAL(decode_copy(c, msg.data, msg.len, dst, &f.err),
+				PL_ERR_DATA);
+		CU_ASSERT_PTR_NOT_NULL(strstr(f.err.msg, "code out of range"));
+		memcpy(codes + bad[i].row * 4, was, 4);
+	}
+	CU_ASSERT_EQUAL(decode_copy(c, msg.data, msg.len, dst, &f.err), 0);
+	CU_ASSERT_EQUAL(dst->nrows, 6);
+	pl_bytes_free(&msg, f.pool);
+	pl_batch_free(dst, f.pool);
+	pl_schema_free(&one);
+	pl_codec_destroy(c);
+	teardown(&f);
+}
+
+/* A plain string column's offsets must start at 0, never go back, stay
+ * within the bytes and end at their length: each break is refused. */
+static void string_offsets_checked(void)
+{
+	fixture f;
+	setup(&f);
+	pl_codec *c = pl_codec_create(f.pool, 0, &f.err);
+	pl_schema one;
+	pl_schema_init(&one);
+	pl_schema_add(&one, "s", PL_STRING, &f.err);
+	pl_batch *b = pl_batch_new(&one, 4, f.pool, &f.err);
+	static const char *const strs[] = {"aa", "bbb", "c", "dddd"};
+	for (size_t k = 0; k < 4; k++)
+		pl_column_push_str(&b->cols[0], strs[k], strlen(strs[k]),
+				   f.pool, &f.err);
+	pl_batch_sync_rows(b);
+	pl_bytes msg = {0};
+	CU_ASSERT_EQUAL_FATAL(pl_codec_encode(c, b, NULL, 0, 4, &msg, &f.err),
+			      0);
+	pl_batch *dst = pl_batch_new(&one, 0, f.pool, &f.err);
+	/* body and column headers, then the bytes' length and 0 2 5 6 10 */
+	uint8_t *off = msg.data + PL_CODEC_HEADER_SIZE + 16 + 8 + 8;
+	int64_t first;
+	memcpy(&first, off + 8, 8);
+	CU_ASSERT_EQUAL_FATAL(first, 2);
+	static const struct {
+		size_t k;
+		int64_t v;
+	} bad[] = {{0, 1}, {2, 1}, {3, 11}, {4, 9}, {1, -1}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t was[8];
+		memcpy(was, off + bad[i].k * 8, 8);
+		memcpy(off + bad[i].k * 8, &bad[i].v, 8);
+		CU_ASSERT_EQUAL(decode_copy(c, msg.data, msg.len, dst, &f.err),
+				PL_ERR_DATA);
+		CU_ASSERT_PTR_NOT_NULL(strstr(f.err.msg, "bad string offsets"));
+		memcpy(off + bad[i].k * 8, was, 8);
+	}
+	CU_ASSERT_EQUAL(decode_copy(c, msg.data, msg.len, dst, &f.err), 0);
+	CU_ASSERT_EQUAL(dst->nrows, 4);
+	pl_bytes_free(&msg, f.pool);
+	pl_batch_free(b, f.pool);
+	pl_batch_free(dst, f.pool);
+	pl_schema_free(&one);
+	pl_codec_destroy(c);
+	teardown(&f);
 }
 
 /* Codes past the entries, a code whose NULL disagrees with its row's and
@@ -606,6 +696,8 @@ static const pl_test tests[] = {
     {"fault_injection_walk", fault_injection_walk},
     {"dictionary_round_trip", dictionary_round_trip},
     {"dictionary_corrupt_rejected", dictionary_corrupt_rejected},
+    {"dictionary_codes_without_nulls", dictionary_codes_without_nulls},
+    {"string_offsets_checked", string_offsets_checked},
     {"dictionary_bytes_never_crash", dictionary_bytes_never_crash},
     {"fault_injection_walk_dict", fault_injection_walk_dict},
     {NULL, NULL}};

@@ -727,6 +727,16 @@ static void rows_hash_agrees(void)
 				bad += h[i] != pl_row_hash(b, orders[o], nk, i);
 			CU_ASSERT_EQUAL(bad, 0);
 		}
+	/* from any seed, the chain of pl_column_hash (the distinct's) */
+	pl_column_hash_rows(b, orders[1], NC, 42, h);
+	size_t off_chain = 0;
+	for (size_t i = 0; i < N; i++) {
+		uint64_t want = 42;
+		for (size_t k = 0; k < NC; k++)
+			want = pl_column_hash(&b->cols[orders[1][k]], i, want);
+		off_chain += h[i] != want;
+	}
+	CU_ASSERT_EQUAL(off_chain, 0);
 	/* a dictionary-encoded column hashes as its plain strings */
 	pl_rows_hash(b, orders[2], NC, h);
 	pl_rows_hash(b, orders[3], NC, h2);
