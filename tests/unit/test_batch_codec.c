@@ -451,6 +451,21 @@ static void dict_message(fixture *f, pl_schema *one, pl_codec *c, size_t n,
 	dict_message_null_at(f, one, c, n, 1, msg);
 }
 
+/* Writes the size (at most 8) bytes at p over with val, expects decoding
+ * msg into dst to fail naming what, and puts the bytes back. */
+static void refused_with(fixture *f, pl_codec *c, const pl_bytes *msg,
+			 pl_batch *dst, uint8_t *p, const void *val,
+			 size_t size, const char *what)
+{
+	uint8_t was[8];
+	memcpy(was, p, size);
+	memcpy(p, val, size);
+	CU_ASSERT_EQUAL(decode_copy(c, msg->data, msg->len, dst, &f->err),
+			PL_ERR_DATA);
+	CU_ASSERT_PTR_NOT_NULL(strstr(f->err.msg, what));
+	memcpy(p, was, size);
+}
+
 /* Without NULLs the codes are checked by their largest: one code at the
  * number of entries, or far past it, anywhere, is still refused. */
 static void dictionary_codes_without_nulls(void)
@@ -467,15 +482,9 @@ static void dictionary_codes_without_nulls(void)
 		size_t row;
 		uint32_t code;
 	} bad[] = {{4, 2}, {0, 0xffffffffu}, {5, 7}};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		uint8_t was[4];
-		memcpy(was, codes + bad[i].row * 4, 4);
-		memcpy(codes + bad[i].row * 4, &bad[i].code, 4);
-		CU_ASSERT_EQUAL(decode_copy(c, msg.data, msg.len, dst, &f.err),
-				PL_ERR_DATA);
-		CU_ASSERT_PTR_NOT_NULL(strstr(f.err.msg, "code out of range"));
-		memcpy(codes + bad[i].row * 4, was, 4);
-	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		refused_with(&f, c, &msg, dst, codes + bad[i].row * 4,
+			     &bad[i].code, 4, "code out of range");
 	CU_ASSERT_EQUAL(decode_copy(c, msg.data, msg.len, dst, &f.err), 0);
 	CU_ASSERT_EQUAL(dst->nrows, 6);
 	pl_bytes_free(&msg, f.pool);
@@ -514,15 +523,9 @@ static void string_offsets_checked(void)
 		size_t k;
 		int64_t v;
 	} bad[] = {{0, 1}, {2, 1}, {3, 11}, {4, 9}, {1, -1}};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		uint8_t was[8];
-		memcpy(was, off + bad[i].k * 8, 8);
-		memcpy(off + bad[i].k * 8, &bad[i].v, 8);
-		CU_ASSERT_EQUAL(decode_copy(c, msg.data, msg.len, dst, &f.err),
-				PL_ERR_DATA);
-		CU_ASSERT_PTR_NOT_NULL(strstr(f.err.msg, "bad string offsets"));
-		memcpy(off + bad[i].k * 8, was, 8);
-	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		refused_with(&f, c, &msg, dst, off + bad[i].k * 8, &bad[i].v, 8,
+			     "bad string offsets");
 	CU_ASSERT_EQUAL(decode_copy(c, msg.data, msg.len, dst, &f.err), 0);
 	CU_ASSERT_EQUAL(dst->nrows, 4);
 	pl_bytes_free(&msg, f.pool);
