@@ -47,8 +47,10 @@ int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local, const char *route,
 void pl_shuffle_free(pl_shuffle *sh);
 
 /* Sets the options of the shuffle's exchange that make it send the
- * partial columns only and hand pl_shuffle_receive_undecoded what it receives
- * (push and finish then take pl_shuffle_receive and sh). */
+ * partial columns only and hand what it receives to
+ * pl_shuffle_receive_undecoded (push and finish then take
+ * pl_shuffle_receive and sh); a rank short of memory also compresses
+ * what it sends, as the run files keep the messages as they came. */
 void pl_shuffle_wire(const pl_shuffle *sh, pl_exchange_opts *o);
 
 /* Raw bytes per destination and round of a shuffle: a round brings a
