@@ -8,40 +8,14 @@
 
 #include "framework/range_merge.h"
 
-/* Whether t is stored as 8-byte numbers: an int64, date, time or
- * float64, which compare_key compares itself. */
-static bool is_number(pl_type t)
-{
-	return pl_type_is_i64(t) || t == PL_FLOAT64;
-}
-
-/* pl_range_compare_key; number says the key is_number, compared in place
- * rather than through pl_column_compare's call and switch (the merge's
- * comparisons were a third of a 4-rank sort's instructions over one
- * process's). */
-static inline int compare_key(const pl_range_key *key, bool number,
-			      const pl_column *x, size_t a, const pl_column *y,
-			      size_t b)
+int pl_range_compare_key(const pl_range_key *key, const pl_column *x, size_t a,
+			 const pl_column *y, size_t b)
 {
 	bool xn = pl_column_is_null(x, a), yn = pl_column_is_null(y, b);
 	if (xn || yn)
 		return xn == yn ? 0 : (xn ? 1 : -1);
-	int r;
-	if (!number) {
-		r = pl_column_compare(x, a, y, b);
-	} else if (x->type == PL_FLOAT64) {
-		r = pl_f64_compare(pl_col_f64(x)[a], pl_col_f64(y)[b]);
-	} else {
-		int64_t u = pl_col_i64(x)[a], v = pl_col_i64(y)[b];
-		r = (u > v) - (u < v);
-	}
+	int r = pl_column_compare(x, a, y, b);
 	return key->desc ? -r : r;
-}
-
-int pl_range_compare_key(const pl_range_key *key, const pl_column *x, size_t a,
-			 const pl_column *y, size_t b)
-{
-	return compare_key(key, is_number(x->type), x, a, y, b);
 }
 
 int pl_range_compare(const pl_range_key *keys, size_t nkeys,
@@ -76,7 +50,6 @@ typedef struct merge {
 	uint32_t *pick_run, *pick_row; /* picks not yet gathered */
 	size_t npicks;
 	const pl_column **srcs; /* per run: its batch's column being gathered */
-	bool one_number;	/* a single key, is_number: compared inline */
 	/* The first key has a pl_order_code: the heads' codes decide wherever
 	 * they differ, so most steps compare two integers. NULL's code is
 	 * UINT64_MAX, which an ascending NaN shares: equal codes compare the
@@ -94,15 +67,8 @@ static inline int ahead(const merge *m, size_t s, size_t at, size_t t)
 		if (a != b)
 			return a < b;
 	}
-	int r;
-	if (m->one_number) {
-		const pl_range_key *key = &m->spec->keys[0];
-		r = compare_key(key, true, &hs->b->cols[key->col], at,
-				&ht->b->cols[key->col], ht->row);
-	} else {
-		r = pl_range_compare(m->spec->keys, m->spec->nkeys, hs->b->cols,
-				     at, ht->b->cols, ht->row);
-	}
+	int r = pl_range_compare(m->spec->keys, m->spec->nkeys, hs->b->cols, at,
+				 ht->b->cols, ht->row);
 	return r < 0 || (r == 0 && s < t);
 }
 
@@ -278,11 +244,9 @@ int pl_range_merge(const pl_range_merge_spec *spec, pl_pool *pool,
 	merge m = {.spec = spec,
 		   .pool = pool,
 		   .h = calloc(spec->nruns ? spec->nruns : 1, sizeof(head))};
-	pl_type first = spec->nkeys
-			    ? spec->schema->fields[spec->keys[0].col].type
-			    : PL_STRING;
-	m.one_number = spec->nkeys == 1 && is_number(first);
-	m.coded = spec->nkeys > 0 && pl_order_has_code(first);
+	m.coded =
+	    spec->nkeys > 0 &&
+	    pl_order_has_code(spec->schema->fields[spec->keys[0].col].type);
 	if (m.h == NULL)
 		return pl_error_nomem(err, "a merge of sorted runs");
 	size_t cap = spec->chunk_rows ? spec->chunk_rows : 1;

@@ -258,25 +258,10 @@ static inline uint64_t pl_load_tail(const char *s, size_t n)
 	       (uint64_t)u[n - 1] << (8 * (n - 1));
 }
 
-/* A 64-bit hash of n bytes, eight at a time: short keys (ids, codes,
- * names) cost a few multiplies. */
-static inline uint64_t pl_hash_bytes(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL ^ n;
-	while (n >= 8) {
-		uint64_t w;
-		__builtin_memcpy(&w, s, 8);
-		h = (h ^ w) * 0x100000001b3ULL;
-		h ^= h >> 29;
-		s += 8;
-		n -= 8;
-	}
-	return pl_hash_mix((h ^ pl_load_tail(s, n)) * 0x100000001b3ULL);
-}
-
-/* What pl_column_hash folds into its seed for a string: FNV-1a over
- * 8-byte words, its length in the last, not yet mixed (the seed comes
- * after, so that a dictionary's entries can be hashed once for all rows). */
+/* FNV-1a over 8-byte words, the length in the last, not yet mixed: what
+ * pl_column_hash folds into its seed for a string (the seed comes after,
+ * so that a dictionary's entries can be hashed once for all rows). Short
+ * keys (ids, codes, names) cost a few multiplies. */
 static inline uint64_t pl_hash_str_words(const char *s, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
@@ -290,6 +275,13 @@ static inline uint64_t pl_hash_str_words(const char *s, size_t n)
 	}
 	return (h ^ pl_load_tail(s, n) ^ ((uint64_t)len << 56)) *
 	       0x100000001b3ULL;
+}
+
+/* A 64-bit hash of n bytes for a table of their own (interned keys, a
+ * reader's dictionary): pl_hash_str_words, mixed. */
+static inline uint64_t pl_hash_bytes(const char *s, size_t n)
+{
+	return pl_hash_mix(pl_hash_str_words(s, n));
 }
 
 /* The order of doubles everywhere in pipeline: IEEE order, NaN after
