@@ -58,7 +58,9 @@ struct pl_exchange {
 	int keep_dict;
 	size_t wire_cols;		    /* columns of a batch that travel */
 	pl_exchange_undecoded_fn undecoded; /* see pl_exchange_opts */
-	int failed;			    /* the agreed failure, or 0 */
+	pl_exchange_place_fn place;	    /* see pl_exchange_opts */
+	uint8_t **placed; /* under place: where each sender's bytes land */
+	int failed;	  /* the agreed failure, or 0 */
 	int finished;
 	pl_exchange_stats stats;
 };
@@ -227,6 +229,7 @@ static int alloc_state(pl_exchange *x, const pl_schema *schema,
 	x->wire_cols =
 	    o->wire_cols && o->wire_cols < schema->n ? o->wire_cols : schema->n;
 	x->undecoded = o->undecoded;
+	x->place = o->undecoded ? o->place : NULL;
 	/* fn's batches have the wire columns: schema's first ones. */
 	pl_schema wire = *schema;
 	wire.n = x->wire_cols;
@@ -237,9 +240,10 @@ static int alloc_state(pl_exchange *x, const pl_schema *schema,
 	x->dest_raw = pl_pool_calloc(x->pool, 2 * n, sizeof(size_t));
 	x->counts = pl_pool_calloc(x->pool, 3 * n, sizeof(int));
 	x->reqs = pl_pool_calloc(x->pool, 2 * n, sizeof(MPI_Request));
+	x->placed = pl_pool_calloc(x->pool, n, sizeof(uint8_t *));
 	x->out = pl_batch_new(&wire, 0, x->pool, err);
 	if (!x->codec || !x->keys || !x->dest || !x->dest_at || !x->dest_raw ||
-	    !x->counts || !x->reqs || !x->out)
+	    !x->counts || !x->reqs || !x->placed || !x->out)
 		return pl_error_nomem(err, "an exchange");
 	for (size_t k = 0; k < o->nkeys; k++) {
 		if (o->keys[k] >= schema->n)
@@ -272,6 +276,7 @@ static void free_state(pl_exchange *x)
 	pl_pool_free(x->pool, x->dest_raw);
 	pl_bytes_free(&x->recv, x->pool);
 	pl_pool_free(x->pool, x->reqs);
+	pl_pool_free(x->pool, x->placed);
 	pl_pool_free(x->pool, x->rows);
 	pl_pool_free(x->pool, x->counts);
 	pl_pool_free(x->pool, x->keys);
@@ -589,7 +594,29 @@ static int size_recv(pl_exchange *x, size_t *total, pl_error *err)
 		*total += (size_t)rcnt[r];
 	}
 	x->recv.len = 0;
-	return pl_bytes_reserve(&x->recv, *total, x->pool, err);
+	return x->place ? 0 : pl_bytes_reserve(&x->recv, *total, x->pool, err);
+}
+
+/* Where sender r's bytes of this round land. */
+static uint8_t *landing(const pl_exchange *x, int r)
+{
+	const int *at = x->counts + 2 * x->nranks;
+	return x->place ? x->placed[r] : x->recv.data + at[r];
+}
+
+/* Under place: asks the receiver where each sender's bytes are to land. */
+static int place_all(pl_exchange *x, void *arg, pl_error *err)
+{
+	const int *recv = x->counts + x->nranks;
+	for (int r = 0; r < x->nranks; r++) {
+		x->placed[r] = NULL;
+		int rc = recv[r] > 0 ? x->place(arg, r, (size_t)recv[r],
+						&x->placed[r], err)
+				     : 0;
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* Under keep_dict: each message's rows to fn on their own, so that its
@@ -614,12 +641,11 @@ static int deliver_each(pl_exchange *x, size_t total, pl_exchange_fn fn,
 /* Under undecoded: each sender's messages, as they came. */
 static int deliver_undecoded(pl_exchange *x, void *arg, pl_error *err)
 {
-	const int *recv = x->counts + x->nranks, *at = recv + x->nranks;
+	const int *recv = x->counts + x->nranks;
 	for (int r = 0; r < x->nranks; r++) {
-		int rc = recv[r] > 0
-			     ? x->undecoded(arg, r, x->recv.data + at[r],
-					    (size_t)recv[r], err)
-			     : 0;
+		int rc = recv[r] > 0 ? x->undecoded(arg, r, landing(x, r),
+						    (size_t)recv[r], err)
+				     : 0;
 		if (rc != 0)
 			return rc;
 	}
@@ -652,21 +678,20 @@ static int deliver(pl_exchange *x, size_t total, pl_exchange_fn fn, void *arg,
  * the exchange's own communicator and ends with all its transfers. */
 static int transfer(pl_exchange *x)
 {
-	const int n = x->nranks, *send = x->counts, *recv = send + n,
-		  *at = recv + n;
+	const int n = x->nranks, *send = x->counts, *recv = send + n;
 	int nreq = 0, ok = 1;
 	for (int r = 0; r < n; r++) {
 		if (r == x->rank) {
 			if (send[r] > 0)
-				memcpy(x->recv.data + at[r],
+				memcpy(landing(x, r),
 				       x->dest[r].data + x->dest_at[r],
 				       (size_t)send[r]);
 			continue;
 		}
 		if (recv[r] > 0)
-			ok &= MPI_Irecv(x->recv.data + at[r], recv[r], MPI_BYTE,
-					r, 0, x->comm,
-					&x->reqs[nreq++]) == MPI_SUCCESS;
+			ok &=
+			    MPI_Irecv(landing(x, r), recv[r], MPI_BYTE, r, 0,
+				      x->comm, &x->reqs[nreq++]) == MPI_SUCCESS;
 		if (send[r] > 0)
 			ok &= MPI_Isend(x->dest[r].data + x->dest_at[r],
 					send[r], MPI_BYTE, r, 0, x->comm,
@@ -676,7 +701,7 @@ static int transfer(pl_exchange *x)
 	return ok;
 }
 
-static int move_data(pl_exchange *x, size_t *total, pl_error *err)
+static int move_data(pl_exchange *x, void *arg, size_t *total, pl_error *err)
 {
 	int *c = x->counts, n = x->nranks;
 	count_sends(x);
@@ -684,6 +709,8 @@ static int move_data(pl_exchange *x, size_t *total, pl_error *err)
 	    MPI_SUCCESS)
 		return x->failed = mpi_failed(err, "MPI_Alltoall");
 	int rc = size_recv(x, total, err);
+	if (rc == 0 && x->place)
+		rc = place_all(x, arg, err);
 	if ((rc = agree(x, rc, err)) != 0)
 		return rc;
 	if (!transfer(x))
@@ -702,7 +729,7 @@ static int run_round(pl_exchange *x, int finishing, pl_exchange_fn fn,
 		return rc;
 	x->stats.rounds++;
 	size_t total = 0;
-	if ((rc = move_data(x, &total, err)) != 0)
+	if ((rc = move_data(x, arg, &total, err)) != 0)
 		return rc;
 	rc = deliver(x, total, fn, arg, err);
 	return rc != 0 ? fail_now(x, rc, err) : 0;

@@ -84,6 +84,13 @@ typedef int (*pl_exchange_undecoded_fn)(void *arg, int sender,
 					const uint8_t *msgs, size_t len,
 					pl_error *err);
 
+/* Called under the undecoded and place options before a round's bytes
+ * from sender arrive: *at gets room for their len bytes, which must stay
+ * put until undecoded is called with them. Nonzero (err set) fails the
+ * exchange on every rank before anything is sent. */
+typedef int (*pl_exchange_place_fn)(void *arg, int sender, size_t len,
+				    uint8_t **at, pl_error *err);
+
 typedef struct pl_exchange_opts {
 	const size_t *keys; /* key column indexes for shuffles */
 	size_t nkeys;	    /* 0 when only gathering or broadcasting */
@@ -111,6 +118,11 @@ typedef struct pl_exchange_opts {
 	 * (fn still gets the rows of direct_self). For a receiver that only
 	 * files rows away by sender: they are decoded once, when read. */
 	pl_exchange_undecoded_fn undecoded;
+	/* Optional with undecoded: each sender's bytes are received straight
+	 * into the room place gives, and undecoded gets them there, instead
+	 * of in the exchange's receive buffer: a receiver that keeps them
+	 * does not copy them again. */
+	pl_exchange_place_fn place;
 } pl_exchange_opts;
 
 typedef struct pl_exchange_stats {

@@ -1,10 +1,14 @@
-/* A k-way merge by a linear scan of the heads: the runs are the ranks'
- * streams, a handful, so a heap would not pay. The winning run's rows are
- * taken in stretches, as long as they stay ahead of every other head.
- * Short stretches (random keys interleave the runs row by row) are noted
- * as picks and gathered column by column when a head's batch ends or the
- * output batch is full; long ones are copied at once. */
+/* A k-way merge of the ranks' sorted streams, a handful: the live heads
+ * are kept in order (only the one taken from moves, so putting it back is
+ * a step or two along a short array; a heap would not pay). The first
+ * head's rows are taken in stretches, as long as they stay ahead of the
+ * second; with order codes a stretch is a scan of integers, rows compared
+ * only where codes tie. Short stretches (random keys interleave the runs
+ * row by row) are noted as picks and gathered column by column when a
+ * head's batch ends or the output batch is full; long ones are copied at
+ * once. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "framework/range_merge.h"
 
@@ -50,6 +54,8 @@ typedef struct merge {
 	uint32_t *pick_run, *pick_row; /* picks not yet gathered */
 	size_t npicks;
 	const pl_column **srcs; /* per run: its batch's column being gathered */
+	size_t *order; /* the live heads, the next to take from first */
+	size_t nlive;
 	/* The first key has a pl_order_code: the heads' codes decide wherever
 	 * they differ, so most steps compare two integers. NULL's code is
 	 * UINT64_MAX, which an ascending NaN shares: equal codes compare the
@@ -72,24 +78,45 @@ static inline int ahead(const merge *m, size_t s, size_t at, size_t t)
 	return r < 0 || (r == 0 && s < t);
 }
 
-/* The head to take from next and the one after it, in one pass; nruns
- * for each that does not exist (all runs, or all but one, ended). */
-static size_t winner(const merge *m, size_t *second)
+/* Puts head r, live, into the order after the heads ahead of it, from
+ * position i on (order[i] is free). */
+static void place(merge *m, size_t r, size_t i)
 {
-	size_t none = m->spec->nruns, best = none;
-	*second = none;
+	size_t *o = m->order;
+	while (i + 1 < m->nlive && ahead(m, o[i + 1], m->h[o[i + 1]].row, r)) {
+		o[i] = o[i + 1];
+		i++;
+	}
+	o[i] = r;
+}
+
+/* The first head moved on: back into its place, or out when it ended. */
+static void reorder(merge *m)
+{
+	size_t r = m->order[0];
+	if (m->h[r].b != NULL) {
+		place(m, r, 0);
+		return;
+	}
+	m->nlive--;
+	memmove(m->order, m->order + 1, m->nlive * sizeof(*m->order));
+}
+
+/* The order of the heads as the runs start (runs in order: equal rows stay
+ * in run order). */
+static void first_order(merge *m)
+{
+	m->nlive = 0;
 	for (size_t r = 0; r < m->spec->nruns; r++) {
 		if (m->h[r].b == NULL)
 			continue;
-		if (best == none || ahead(m, r, m->h[r].row, best)) {
-			*second = best;
-			best = r;
-		} else if (*second == none ||
-			   ahead(m, r, m->h[r].row, *second)) {
-			*second = r;
+		size_t j = m->nlive++;
+		while (j > 0 && ahead(m, r, m->h[r].row, m->order[j - 1])) {
+			m->order[j] = m->order[j - 1];
+			j--;
 		}
+		m->order[j] = r;
 	}
-	return best;
 }
 
 /* Fills head h's codes for its new batch. */
@@ -105,12 +132,25 @@ static int code_rows(merge *m, head *h, pl_error *err)
 		h->code = c;
 		h->code_cap = n;
 	}
+	/* A local copy of the column and a loop per type: the type test
+	 * inside pl_order_code folds away, and the stores to the codes do not
+	 * make every row read the column again. */
 	const pl_range_key *key = &m->spec->keys[0];
-	const pl_column *c = &h->b->cols[key->col];
-	for (size_t r = 0; r < n; r++)
-		h->code[r] = pl_column_is_null(c, r)
-				 ? UINT64_MAX
-				 : pl_order_code(c, r, key->desc);
+	const pl_column c = h->b->cols[key->col];
+	const bool desc = key->desc;
+	uint64_t *code = h->code;
+	if (c.type == PL_FLOAT64)
+		for (size_t r = 0; r < n; r++)
+			code[r] = pl_order_code(&c, r, desc);
+	else if (c.type == PL_BOOL)
+		for (size_t r = 0; r < n; r++)
+			code[r] = pl_order_code(&c, r, desc);
+	else
+		for (size_t r = 0; r < n; r++)
+			code[r] = pl_order_code(&c, r, desc);
+	for (size_t r = 0; c.valid != NULL && r < n; r++)
+		if (pl_column_is_null(&c, r))
+			code[r] = UINT64_MAX;
 	return 0;
 }
 
@@ -184,16 +224,38 @@ static int flush(merge *m, const pl_emitter *out, pl_error *err)
 	return rc;
 }
 
-/* Takes head s's rows while they stay ahead of head t (t == nruns: to
- * the end of its batch), up to room rows. */
+/* How many of head s's rows, from its current one and at most room, stay
+ * ahead of head t's current row (t == nruns: to the end of its batch). */
+static size_t stretch(const merge *m, size_t s, size_t t, size_t room)
+{
+	const head *h = &m->h[s];
+	size_t at = h->row + 1, end = h->b->nrows;
+	if (room < end - h->row)
+		end = h->row + room;
+	if (t == m->spec->nruns)
+		return end - h->row;
+	if (!m->coded) {
+		while (at < end && ahead(m, s, at, t))
+			at++;
+		return at - h->row;
+	}
+	const uint64_t lim = m->h[t].code[m->h[t].row], *code = h->code;
+	for (;;) {
+		while (at < end && code[at] < lim)
+			at++;
+		if (at == end || code[at] > lim || !ahead(m, s, at, t))
+			return at - h->row;
+		at++;
+	}
+}
+
+/* Takes head s's rows while they stay ahead of head t, up to room rows
+ * (at least one). */
 static int take_stretch(merge *m, size_t s, size_t t, size_t room,
 			pl_error *err)
 {
 	head *h = &m->h[s];
-	size_t n = 1;
-	while (n < room && h->row + n < h->b->nrows &&
-	       (t == m->spec->nruns || ahead(m, s, h->row + n, t)))
-		n++;
+	size_t n = stretch(m, s, t, room);
 	int rc = 0;
 	if (n < LONG_STRETCH) {
 		for (size_t k = 0; k < n; k++) {
@@ -226,12 +288,15 @@ static int run_merge(merge *m, const pl_emitter *out, pl_error *err)
 		     (rc = pl_run_cursor_open(sp->runs[r], sp->schema,
 					      &m->h[r].cur, err)) == 0))
 			rc = refill(m, r, err);
-	while (rc == 0) {
-		size_t t, s = winner(m, &t);
-		if (s == sp->nruns)
-			break;
+	if (rc == 0)
+		first_order(m);
+	while (rc == 0 && m->nlive > 0) {
+		size_t s = m->order[0];
+		size_t t = m->nlive > 1 ? m->order[1] : sp->nruns;
 		rc = take_stretch(
 		    m, s, t, sp->chunk_rows - m->out->nrows - m->npicks, err);
+		if (rc == 0)
+			reorder(m);
 		if (rc == 0 && m->out->nrows + m->npicks >= sp->chunk_rows)
 			rc = flush(m, out, err);
 	}
@@ -254,10 +319,11 @@ int pl_range_merge(const pl_range_merge_spec *spec, pl_pool *pool,
 	m.pick_run = malloc(cap * sizeof(*m.pick_run));
 	m.pick_row = malloc(cap * sizeof(*m.pick_row));
 	m.srcs = calloc(spec->nruns ? spec->nruns : 1, sizeof(*m.srcs));
+	m.order = calloc(spec->nruns ? spec->nruns : 1, sizeof(*m.order));
 	int rc = 0;
 	if (m.out == NULL)
 		rc = PL_ERR_NOMEM;
-	else if (!m.pick_run || !m.pick_row || !m.srcs)
+	else if (!m.pick_run || !m.pick_row || !m.srcs || !m.order)
 		rc = pl_error_nomem(err, "a merge of sorted runs");
 	if (rc == 0)
 		rc = run_merge(&m, out, err);
@@ -272,6 +338,7 @@ int pl_range_merge(const pl_range_merge_spec *spec, pl_pool *pool,
 	free(m.pick_run);
 	free(m.pick_row);
 	free(m.srcs);
+	free(m.order);
 	free(m.h);
 	return rc;
 }

@@ -157,9 +157,9 @@ int pl_run_file_append(pl_run_file *f, const pl_batch *b, const uint32_t *idx,
 	return n == 0 ? 0 : append_split(f, b, idx, from, n, err);
 }
 
-int pl_run_file_append_messages(pl_run_file *f, const uint8_t *msgs, size_t len,
-				pl_error *err)
+int pl_run_file_room(pl_run_file *f, size_t len, uint8_t **at, pl_error *err)
 {
+	*at = NULL;
 	if (f->buf.len + len > f->limit &&
 	    !hold_more(f, f->buf.len + len - f->limit)) {
 		int rc = write_out(f, err);
@@ -169,7 +169,20 @@ int pl_run_file_append_messages(pl_run_file *f, const uint8_t *msgs, size_t len,
 	size_t room = f->buf.data == NULL && len < RUN_BUF ? RUN_BUF : len;
 	if (pl_bytes_reserve(&f->buf, room, f->pool, err) != 0)
 		return PL_ERR_NOMEM;
-	memcpy(f->buf.data + f->buf.len, msgs, len);
+	*at = f->buf.data + f->buf.len;
+	return 0;
+}
+
+int pl_run_file_append_messages(pl_run_file *f, const uint8_t *msgs, size_t len,
+				pl_error *err)
+{
+	if (f->buf.data == NULL || msgs != f->buf.data + f->buf.len) {
+		uint8_t *at;
+		int rc = pl_run_file_room(f, len, &at, err);
+		if (rc != 0)
+			return rc;
+		memcpy(at, msgs, len);
+	}
 	f->buf.len += len;
 	/* Past what the file may gather (messages bigger than it): out now. */
 	return f->buf.len > f->limit ? write_out(f, err) : 0;

@@ -43,6 +43,14 @@ int pl_run_file_append(pl_run_file *f, const pl_batch *b, const uint32_t *idx,
 int pl_run_file_append_messages(pl_run_file *f, const uint8_t *msgs, size_t len,
 				pl_error *err);
 
+/* Room for len bytes of messages at the end of what f gathers (written
+ * out first when f may not hold them too): *at, valid until the next
+ * call on f. Messages put there and appended with
+ * pl_run_file_append_messages(f, *at, len) are not copied again: a
+ * shuffle receives them straight into it. PL_ERR_IO or PL_ERR_NOMEM
+ * (*at NULL) as for an append. */
+int pl_run_file_room(pl_run_file *f, size_t len, uint8_t **at, pl_error *err);
+
 /* Writes what is gathered and gives its buffer back to the pool: a file
  * between appends then holds no memory. */
 int pl_run_file_flush(pl_run_file *f, pl_error *err);

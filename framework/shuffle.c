@@ -49,6 +49,16 @@ int pl_shuffle_receive_undecoded(void *arg, int sender, const uint8_t *msgs,
 	return pl_run_file_append_messages(sh->from[sender], msgs, len, err);
 }
 
+int pl_shuffle_place(void *arg, int sender, size_t len, uint8_t **at,
+		     pl_error *err)
+{
+	pl_shuffle *sh = arg;
+	if (sender < 0 || sender >= sh->x->nranks)
+		return pl_error_set(err, PL_ERR_INTERNAL,
+				    "shuffle: bad sender %d", sender);
+	return pl_run_file_room(sh->from[sender], len, at, err);
+}
+
 int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, const pl_column *dest,
 		    pl_error *err)
 {
@@ -111,6 +121,7 @@ void pl_shuffle_wire(const pl_shuffle *sh, pl_exchange_opts *o)
 {
 	o->wire_cols = sh->ncols;
 	o->undecoded = pl_shuffle_receive_undecoded;
+	o->place = pl_shuffle_place;
 	if (sh->hold < HOLD_PLAIN && o->zstd_level == 0)
 		o->zstd_level = ZSTD_LEVEL;
 }

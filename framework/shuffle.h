@@ -48,9 +48,10 @@ void pl_shuffle_free(pl_shuffle *sh);
 
 /* Sets the options of the shuffle's exchange that make it send the
  * partial columns only and hand what it receives to
- * pl_shuffle_receive_undecoded (push and finish then take
- * pl_shuffle_receive and sh); a rank short of memory also compresses
- * what it sends, as the run files keep the messages as they came. */
+ * pl_shuffle_receive_undecoded, received where pl_shuffle_place says
+ * (push and finish then take pl_shuffle_receive and sh); a rank short of memory
+ * also compresses what it sends, as the run files keep the messages as they
+ * came. */
 void pl_shuffle_wire(const pl_shuffle *sh, pl_exchange_opts *o);
 
 /* Raw bytes per destination and round of a shuffle: a round brings a
@@ -59,10 +60,14 @@ void pl_shuffle_wire(const pl_shuffle *sh, pl_exchange_opts *o);
 size_t pl_shuffle_round_bytes(const pl_exec *x);
 
 /* Exchange callbacks: file the rows a push kept on this rank
- * (direct_self), and a round's messages from sender, under that rank. */
+ * (direct_self), and a round's messages from sender, under that rank;
+ * place gives the room at the end of sender's run file that its messages
+ * are received into, so that filing them copies nothing. */
 int pl_shuffle_receive(void *arg, pl_batch *rows, pl_error *err);
 int pl_shuffle_receive_undecoded(void *arg, int sender, const uint8_t *msgs,
 				 size_t len, pl_error *err);
+int pl_shuffle_place(void *arg, int sender, size_t len, uint8_t **at,
+		     pl_error *err);
 
 /* Pushes the rows of partial batch b into the shuffle, with dest (when
  * the shuffle routes by a column; else NULL) as the routing column. */

@@ -261,6 +261,8 @@ typedef struct undecoded_tally {
 	int64_t last[16]; /* by sender: the last key seen */
 	int wide;     /* batches that came with more than the wire columns */
 	int messages; /* calls with messages */
+	uint8_t *room[16]; /* under place: by sender, where its bytes land */
+	int misplaced;	   /* messages that came anywhere else */
 } undecoded_tally;
 
 /* val = sender * 1000 + key (make_rows): the key is not on the wire. */
@@ -290,7 +292,25 @@ static int take_messages(void *arg, int sender, const uint8_t *msgs, size_t len,
 		count_wire_rows(u, sender, b);
 	pl_batch_free(b, u->pool);
 	u->messages++;
+	if (u->room[sender] != NULL) {
+		u->misplaced += msgs != u->room[sender];
+		free(u->room[sender]);
+		u->room[sender] = NULL;
+	}
 	return rc;
+}
+
+/* Room of its own for each sender's bytes, which take_messages must then
+ * get there. */
+static int place_messages(void *arg, int sender, size_t len, uint8_t **at,
+			  pl_error *err)
+{
+	undecoded_tally *u = arg;
+	if (u->room[sender] != NULL)
+		u->misplaced++; /* placed twice before the messages came */
+	free(u->room[sender]);
+	u->room[sender] = *at = malloc(len);
+	return *at ? 0 : pl_error_nomem(err, "test room");
 }
 
 static int take_kept(void *arg, pl_batch *b, pl_error *err)
@@ -304,8 +324,9 @@ static int take_kept(void *arg, pl_batch *b, pl_error *err)
 /* Under wire_cols and undecoded the routing key stays behind and each
  * sender's messages arrive as sent: decoded, they hold the rows this rank
  * owns in the order their sender pushed them; the rows a push keeps
- * (direct_self) reach fn with the wire columns alone. */
-static void shuffle_undecoded(void)
+ * (direct_self) reach fn with the wire columns alone. With place, each
+ * sender's bytes land where place said. */
+static void undecoded_rounds(pl_exchange_place_fn place)
 {
 	fixture f;
 	setup(&f);
@@ -339,7 +360,8 @@ static void shuffle_undecoded(void)
 			      .round_bytes = 4096,
 			      .direct_self = 1,
 			      .wire_cols = 2,
-			      .undecoded = take_messages};
+			      .undecoded = take_messages,
+			      .place = place};
 	pl_exchange *x =
 	    pl_exchange_create(MPI_COMM_WORLD, &s, &o, f.pool, &f.err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
@@ -363,12 +385,27 @@ static void shuffle_undecoded(void)
 	CU_ASSERT_EQUAL(u.t.rows, rows);
 	CU_ASSERT_EQUAL(u.t.sum, sum);
 	CU_ASSERT(f.nranks == 1 || u.messages > 0);
+	CU_ASSERT_EQUAL(u.misplaced, 0);
+	for (int r = 0; r < 16; r++) {
+		CU_ASSERT_PTR_NULL(u.room[r]); /* every room was filled */
+		free(u.room[r]);
+	}
 	pl_exchange_destroy(x);
 	pl_codec_destroy(u.codec);
 	free(u.owner);
 	pl_schema_free(&u.wire);
 	pl_schema_free(&s);
 	teardown(&f);
+}
+
+static void shuffle_undecoded(void)
+{
+	undecoded_rounds(NULL);
+}
+
+static void shuffle_undecoded_placed(void)
+{
+	undecoded_rounds(place_messages);
 }
 
 /* count_rows, and how the name column arrived. */
@@ -753,6 +790,7 @@ static const pl_test tests[] = {
     {"shuffle_direct_self", shuffle_direct_self},
     {"shuffle_drop_self", shuffle_drop_self},
     {"shuffle_undecoded", shuffle_undecoded},
+    {"shuffle_undecoded_placed", shuffle_undecoded_placed},
     {"shuffle_keeps_dictionaries", shuffle_keeps_dictionaries},
     {"kept_rows_not_encoded", kept_rows_not_encoded},
     {"rounds_bounded_before_compression", rounds_bounded_before_compression},

@@ -228,9 +228,11 @@ static void small_allowance_writes(void)
 }
 
 /* Appends rows [from, from + n) as messages of per rows each, encoded
- * apart (level 0: plain, else zstd) and handed over in one call. */
+ * apart (level 0: plain, else zstd) and handed over in one call; under
+ * in_room put first where pl_run_file_room says, as a shuffle receives
+ * them. */
 static void append_encoded(fixture *f, pl_run_file *rf, int level, int64_t from,
-			   size_t n, size_t per)
+			   size_t n, size_t per, int in_room)
 {
 	pl_codec *codec = pl_codec_create(f->pool, level, &f->err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(codec);
@@ -241,8 +243,16 @@ static void append_encoded(fixture *f, pl_run_file *rf, int level, int64_t from,
 		CU_ASSERT_EQUAL(
 		    pl_codec_encode(codec, b, NULL, at, k, &msgs, &f->err), 0);
 	}
-	CU_ASSERT_EQUAL(
-	    pl_run_file_append_messages(rf, msgs.data, msgs.len, &f->err), 0);
+	const uint8_t *at = msgs.data;
+	if (in_room) {
+		uint8_t *room;
+		CU_ASSERT_EQUAL_FATAL(
+		    pl_run_file_room(rf, msgs.len, &room, &f->err), 0);
+		memcpy(room, msgs.data, msgs.len);
+		at = room;
+	}
+	CU_ASSERT_EQUAL(pl_run_file_append_messages(rf, at, msgs.len, &f->err),
+			0);
 	pl_bytes_free(&msgs, f->pool);
 	pl_batch_free(b, f->pool);
 	pl_codec_destroy(codec);
@@ -251,10 +261,12 @@ static void append_encoded(fixture *f, pl_run_file *rf, int level, int64_t from,
 /* Messages encoded elsewhere (a shuffle's, as they came over the wire),
  * plain and compressed, small and past the file's 128 KiB, between rows
  * the file encodes itself: read back in order, from disk without an
- * allowance and from memory with one, which comes back whole. */
+ * allowance and from memory with one, which comes back whole; handed over
+ * from elsewhere or put where the file made room for them. */
 static void messages_as_they_came(void)
 {
-	for (int held = 0; held < 2; held++) {
+	for (int way = 0; way < 4; way++) {
+		int held = way & 1, in_room = way >> 1;
 		fixture f;
 		setup(&f);
 		size_t allowance = (size_t)64 << 20;
@@ -263,12 +275,12 @@ static void messages_as_they_came(void)
 		    pl_run_file_create(f.dir, f.codec, f.pool, &rf, &f.err), 0);
 		if (held)
 			pl_run_file_hold(rf, &allowance);
-		append_encoded(&f, rf, 0, 0, 10, 3);
+		append_encoded(&f, rf, 0, 0, 10, 3, in_room);
 		append(&f, rf, 10, 50);
-		append_encoded(&f, rf, 1, 60, 30000, 20000);
-		append_encoded(&f, rf, 0, 30060, 40000, 40000);
+		append_encoded(&f, rf, 1, 60, 30000, 20000, in_room);
+		append_encoded(&f, rf, 0, 30060, 40000, 40000, in_room);
 		append(&f, rf, 70060, 7);
-		append_encoded(&f, rf, 0, 70067, 1, 1);
+		append_encoded(&f, rf, 0, 70067, 1, 1, in_room);
 		CU_ASSERT_EQUAL(pl_run_file_bytes(rf) > 0, !held);
 		checker c = {0, 0};
 		CU_ASSERT_EQUAL(
