@@ -458,6 +458,22 @@ static void compact(pl_exchange *x, int r)
 	}
 }
 
+/* Rows idx[from .. from + n) of w (its wire columns), for rank r: to fn
+ * at once when they stay here under direct_self, else encoded into r's
+ * buffer (order[from ..] or, order NULL, the range of rows from on). */
+static int to_rank(pl_exchange *x, const pl_batch *w, const uint32_t *idx,
+		   const uint32_t *order, size_t from, size_t n, int r,
+		   pl_exchange_fn fn, void *arg, pl_error *err)
+{
+	if (n == 0 || (r == x->rank && x->drop_self))
+		return 0;
+	if (r == x->rank && x->self != NULL)
+		return deliver_self(x, w, idx + from, n, fn, arg, err);
+	compact(x, r);
+	return encode_split(x, w, order, from, n, &x->dest[r], &x->dest_raw[r],
+			    err);
+}
+
 /* Sorts the row numbers of b by destination (stably) into x->rows and
  * encodes each destination's rows into its buffer (this rank's go to fn
  * at once under direct_self). */
@@ -496,20 +512,24 @@ static int partition(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
 	w.ncols = x->wire_cols;
 	int rc = 0;
 	for (int r = 0; rc == 0 && r < x->nranks; r++) {
-		size_t end = (size_t)start[r];
 		size_t from = r == 0 ? 0 : (size_t)start[r - 1];
-		if (r == x->rank && x->drop_self)
-			continue;
-		if (end > from && r == x->rank && x->self != NULL)
-			rc = deliver_self(x, &w, idx + from, end - from, fn,
-					  arg, err);
-		else if (end > from) {
-			compact(x, r);
-			rc = encode_split(x, &w, order, from, end - from,
-					  &x->dest[r], &x->dest_raw[r], err);
-		}
+		rc = to_rank(x, &w, idx, order, from, (size_t)start[r] - from,
+			     r, fn, arg, err);
 	}
 	return rc;
+}
+
+/* Identity row numbers 0 .. n in x->rows, for deliver_self. */
+static int all_rows(pl_exchange *x, size_t n, pl_error *err)
+{
+	if (n > INT_MAX)
+		return pl_error_set(err, PL_ERR_INTERNAL,
+				    "exchange: batch of %zu rows", n);
+	if (reserve_rows(x, n, err) != 0)
+		return PL_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		x->rows[i] = (uint32_t)i;
+	return 0;
 }
 
 static size_t buffered(const pl_exchange *x)
@@ -741,6 +761,33 @@ int pl_exchange_push(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
 	if (x->failed)
 		return already_failed(x, err);
 	int rc = partition(x, b, fn, arg, err);
+	if (rc != 0)
+		return fail_now(x, rc, err);
+	int all_done = 0;
+	while (rc == 0 && over_bound(x))
+		rc = run_round(x, 0, fn, arg, &all_done, err);
+	return rc;
+}
+
+int pl_exchange_push_to(pl_exchange *x, const pl_batch *b, int rank,
+			pl_exchange_fn fn, void *arg, pl_error *err)
+{
+	if (x->failed)
+		return already_failed(x, err);
+	if (rank < 0 || rank >= x->nranks || b->ncols < x->wire_cols)
+		return fail_now(
+		    x,
+		    pl_error_set(err, PL_ERR_INTERNAL,
+				 "exchange: %zu columns for rank %d", b->ncols,
+				 rank),
+		    err);
+	pl_batch w = *b;
+	w.ncols = x->wire_cols;
+	int self = rank == x->rank && x->self != NULL && !x->drop_self;
+	int rc = self ? all_rows(x, b->nrows, err) : 0;
+	if (rc == 0)
+		rc = to_rank(x, &w, x->rows, NULL, 0, b->nrows, rank, fn, arg,
+			     err);
 	if (rc != 0)
 		return fail_now(x, rc, err);
 	int all_done = 0;

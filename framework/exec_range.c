@@ -544,16 +544,12 @@ static int split_position(range *g, pl_operator *op, pl_batch *one, size_t s,
 static int send_range(range *g, pl_operator *op, pl_batch *b, size_t chunk,
 		      uint64_t from, uint64_t to, int d, pl_error *err)
 {
-	pl_pool *pool = g->x->p->env.pool;
-	int rc = pl_column_reserve(&g->dcol, chunk, pool, err);
-	for (size_t r = 0; rc == 0 && r < chunk; r++)
-		pl_col_i64(&g->dcol)[r] = g->token[d];
+	int rc = 0;
 	while (rc == 0 && from < to) {
 		size_t n = to - from < chunk ? (size_t)(to - from) : chunk;
 		rc = op->rows_at(op, from, n, b, err);
-		g->dcol.len = n;
 		if (rc == 0)
-			rc = pl_shuffle_push(&g->sh, b, &g->dcol, err);
+			rc = pl_shuffle_push_to(&g->sh, b, d, err);
 		from += n;
 	}
 	return rc;

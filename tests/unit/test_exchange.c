@@ -408,6 +408,83 @@ static void shuffle_undecoded_placed(void)
 	undecoded_rounds(place_messages);
 }
 
+/* What pl_exchange_push_to brought: rows of keys rank * 20000 + [0,
+ * 3000 + sender), val = sender * 1000 + key, each sender's in order. */
+typedef struct pushed_tally {
+	int rank, bad;
+	int64_t rows, last[16];
+} pushed_tally;
+
+static int take_pushed(void *arg, pl_batch *b, pl_error *err)
+{
+	(void)err;
+	pushed_tally *p = arg;
+	for (size_t i = 0; i < b->nrows; i++) {
+		int64_t key = pl_col_i64(&b->cols[0])[i];
+		int64_t from = (pl_col_i64(&b->cols[1])[i] - key) / 1000;
+		int64_t k = key - (int64_t)p->rank * 20000;
+		if (from < 0 || from >= 16 || k < 0 || k >= 3000 + from ||
+		    k <= p->last[from] || !row_ok(b, i)) {
+			p->bad++;
+			continue;
+		}
+		p->last[from] = k;
+		p->rows++;
+	}
+	return 0;
+}
+
+/* pl_exchange_push_to sends every row of a batch to the rank named, its
+ * own included (direct_self), whatever the keys hash to; over several
+ * rounds each sender's rows arrive whole and in order. */
+static void push_to_named_ranks(void)
+{
+	fixture f;
+	setup(&f);
+	CU_ASSERT_FATAL(f.nranks <= 16);
+	pushed_tally p = {.rank = f.rank};
+	for (int r = 0; r < 16; r++)
+		p.last[r] = -1;
+	static const size_t key[] = {0};
+	pl_exchange_opts o = {
+	    .keys = key, .nkeys = 1, .round_bytes = 4096, .direct_self = 1};
+	pl_exchange *x =
+	    pl_exchange_create(MPI_COMM_WORLD, &f.schema, &o, f.pool, &f.err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	int rc = 0;
+	for (int d = 0; rc == 0 && d < f.nranks; d++) {
+		int n = 3000 + f.rank;
+		for (int from = 0; rc == 0 && from < n; from += 700) {
+			int k = n - from < 700 ? n - from : 700;
+			pl_batch *b =
+			    make_rows(&f, f.rank, d * 20000 + from, k);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+			rc = pl_exchange_push_to(x, b, d, take_pushed, &p,
+						 &f.err);
+			pl_batch_free(b, f.pool);
+		}
+	}
+	if (rc == 0)
+		rc = pl_exchange_finish(x, take_pushed, &p, &f.err);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(p.bad, 0);
+	int64_t want = 0;
+	for (int r = 0; r < f.nranks; r++) {
+		want += 3000 + r;
+		CU_ASSERT_EQUAL(p.last[r], 3000 + r - 1);
+	}
+	CU_ASSERT_EQUAL(p.rows, want);
+	/* A rank that does not exist fails the exchange on every rank. */
+	pl_batch *b = make_rows(&f, f.rank, 0, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_EQUAL(
+	    pl_exchange_push_to(x, b, f.nranks, take_pushed, &p, &f.err),
+	    PL_ERR_INTERNAL);
+	pl_batch_free(b, f.pool);
+	pl_exchange_destroy(x);
+	teardown(&f);
+}
+
 /* count_rows, and how the name column arrived. */
 typedef struct dict_tally {
 	tally t;
@@ -791,6 +868,7 @@ static const pl_test tests[] = {
     {"shuffle_drop_self", shuffle_drop_self},
     {"shuffle_undecoded", shuffle_undecoded},
     {"shuffle_undecoded_placed", shuffle_undecoded_placed},
+    {"push_to_named_ranks", push_to_named_ranks},
     {"shuffle_keeps_dictionaries", shuffle_keeps_dictionaries},
     {"kept_rows_not_encoded", kept_rows_not_encoded},
     {"rounds_bounded_before_compression", rounds_bounded_before_compression},
