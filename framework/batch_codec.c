@@ -485,16 +485,11 @@ static int check_strings(reader *r, col_view *v, size_t n, pl_error *err)
 	    (v->arena = take(r, alen)) == NULL)
 		return corrupt(err, "truncated string column");
 	v->arena_len = (size_t)alen;
-	int64_t prev = 0;
-	if (offset_at(v, 0) != 0)
-		return corrupt(err, "bad string offsets");
-	for (size_t k = 1; k <= n; k++) {
-		int64_t o = offset_at(v, k);
-		if (o < prev || (uint64_t)o > alen)
-			return corrupt(err, "bad string offsets");
-		prev = o;
-	}
-	if ((uint64_t)prev != alen)
+	/* From 0, never going back, to alen: then none is past alen. */
+	int back = 0;
+	for (size_t k = 1; k <= n; k++)
+		back |= offset_at(v, k) < offset_at(v, k - 1);
+	if (back || offset_at(v, 0) != 0 || (uint64_t)offset_at(v, n) != alen)
 		return corrupt(err, "bad string offsets");
 	return 0;
 }
