@@ -540,7 +540,10 @@ static int split_position(range *g, pl_operator *op, pl_batch *one, size_t s,
 }
 
 /* Pushes rows [from, to) of the local instance's sorted stream to rank d,
- * read in chunks through rows_at. */
+ * read in chunks through rows_at. (Encoding them straight from the rows
+ * rows_view lends, by their permutation, took more instructions than
+ * gathering them first: the codec then reads each string's length and
+ * bytes through the permutation twice, to size and to copy.) */
 static int send_range(range *g, pl_operator *op, pl_batch *b, size_t chunk,
 		      uint64_t from, uint64_t to, int d, pl_error *err)
 {
@@ -668,18 +671,29 @@ static int merge_sorted(range *g, size_t i, pl_error *err)
 	size_t chunk = x->p->env.chunk_rows ? x->p->env.chunk_rows : 16384;
 	own_reader o = {local, g->own_lo, g->own_hi, chunk};
 	/* The keys of the instance as it is now: resetting it freed g->keys. */
-	pl_range_merge_spec spec = {g->sh.from,
-				    (size_t)x->nranks,
-				    &local->partial_schema,
-				    &local->partial_schema,
-				    local->range_keys,
-				    local->nrange_keys,
-				    chunk,
-				    (size_t)x->rank,
-				    g->own ? read_own : NULL,
-				    &o};
-	int rc =
-	    pl_range_merge(&spec, x->p->env.pool, &x->emitters[i + 1], err);
+	pl_range_merge_spec spec = {.runs = g->sh.from,
+				    .nruns = (size_t)x->nranks,
+				    .schema = &local->partial_schema,
+				    .out_schema = &local->partial_schema,
+				    .keys = local->range_keys,
+				    .nkeys = local->nrange_keys,
+				    .chunk_rows = chunk,
+				    .own = (size_t)x->rank,
+				    .read_own = g->own ? read_own : NULL,
+				    .own_arg = &o};
+	/* The own range in place, when the instance lends its rows. */
+	pl_batch rows;
+	int rc = 0;
+	if (g->own && local->rows_view != NULL) {
+		spec.own_n = (size_t)(g->own_hi - g->own_lo);
+		rc = local->rows_view(local, g->own_lo, spec.own_n, &rows,
+				      &spec.own_idx, err);
+		spec.own_rows = &rows;
+		spec.read_own = NULL;
+	}
+	if (rc == 0)
+		rc = pl_range_merge(&spec, x->p->env.pool, &x->emitters[i + 1],
+				    err);
 	return rc == PL_STOP ? 0 : rc;
 }
 

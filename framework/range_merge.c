@@ -41,7 +41,19 @@ typedef struct head {
 	size_t row;
 	uint64_t *code; /* when coded: pl_order_code of b's rows' first key */
 	size_t code_cap;
+	/* The own run read in place: b is view, the lent columns, and its
+	 * positions 0 .. b->nrows (a window of at most a chunk) are rows
+	 * idx[0 ..] of them; left positions follow the window. */
+	const uint32_t *idx;
+	size_t left;
+	pl_batch view;
 } head;
+
+/* The row of head h's batch at position at. */
+static inline size_t row_of(const head *h, size_t at)
+{
+	return h->idx != NULL ? h->idx[at] : at;
+}
 
 /* A stretch at least this long is copied as a range, not as picks. */
 enum { LONG_STRETCH = 64 };
@@ -73,8 +85,9 @@ static inline int ahead(const merge *m, size_t s, size_t at, size_t t)
 		if (a != b)
 			return a < b;
 	}
-	int r = pl_range_compare(m->spec->keys, m->spec->nkeys, hs->b->cols, at,
-				 ht->b->cols, ht->row);
+	int r =
+	    pl_range_compare(m->spec->keys, m->spec->nkeys, hs->b->cols,
+			     row_of(hs, at), ht->b->cols, row_of(ht, ht->row));
 	return r < 0 || (r == 0 && s < t);
 }
 
@@ -119,6 +132,36 @@ static void first_order(merge *m)
 	}
 }
 
+/* code[k] = the order code of col's value at position k (row idx[k]
+ * when idx is not NULL); NULL's is UINT64_MAX. In order, a local copy of
+ * the column and a loop per type: the type test inside pl_order_code
+ * folds away, and the stores to the codes do not make every row read the
+ * column again. */
+static void code_column(const pl_column *col, const uint32_t *idx, size_t n,
+			bool desc, uint64_t *code)
+{
+	const pl_column c = *col;
+	if (idx != NULL) {
+		for (size_t k = 0; k < n; k++)
+			code[k] = pl_column_is_null(&c, idx[k])
+				      ? UINT64_MAX
+				      : pl_order_code(&c, idx[k], desc);
+		return;
+	}
+	if (c.type == PL_FLOAT64)
+		for (size_t r = 0; r < n; r++)
+			code[r] = pl_order_code(&c, r, desc);
+	else if (c.type == PL_BOOL)
+		for (size_t r = 0; r < n; r++)
+			code[r] = pl_order_code(&c, r, desc);
+	else
+		for (size_t r = 0; r < n; r++)
+			code[r] = pl_order_code(&c, r, desc);
+	for (size_t r = 0; c.valid != NULL && r < n; r++)
+		if (pl_column_is_null(&c, r))
+			code[r] = UINT64_MAX;
+}
+
 /* Fills head h's codes for its new batch. */
 static int code_rows(merge *m, head *h, pl_error *err)
 {
@@ -132,31 +175,35 @@ static int code_rows(merge *m, head *h, pl_error *err)
 		h->code = c;
 		h->code_cap = n;
 	}
-	/* A local copy of the column and a loop per type: the type test
-	 * inside pl_order_code folds away, and the stores to the codes do not
-	 * make every row read the column again. */
 	const pl_range_key *key = &m->spec->keys[0];
-	const pl_column c = h->b->cols[key->col];
-	const bool desc = key->desc;
-	uint64_t *code = h->code;
-	if (c.type == PL_FLOAT64)
-		for (size_t r = 0; r < n; r++)
-			code[r] = pl_order_code(&c, r, desc);
-	else if (c.type == PL_BOOL)
-		for (size_t r = 0; r < n; r++)
-			code[r] = pl_order_code(&c, r, desc);
-	else
-		for (size_t r = 0; r < n; r++)
-			code[r] = pl_order_code(&c, r, desc);
-	for (size_t r = 0; c.valid != NULL && r < n; r++)
-		if (pl_column_is_null(&c, r))
-			code[r] = UINT64_MAX;
+	code_column(&h->b->cols[key->col], h->idx, n, key->desc, h->code);
 	return 0;
 }
 
 static int own(const merge *m, size_t r)
 {
-	return m->spec->read_own != NULL && r == m->spec->own;
+	return (m->spec->read_own != NULL || m->spec->own_rows != NULL) &&
+	       r == m->spec->own;
+}
+
+/* Moves the own run's head, read in place, on to its next window. */
+static int refill_view(merge *m, head *h, pl_error *err)
+{
+	const pl_range_merge_spec *sp = m->spec;
+	if (h->idx == NULL) {
+		h->view = *sp->own_rows;
+		h->idx = sp->own_idx;
+		h->left = sp->own_n;
+	} else {
+		h->idx += h->view.nrows;
+	}
+	size_t w = sp->chunk_rows ? sp->chunk_rows : 1;
+	size_t n = h->left < w ? h->left : w;
+	h->left -= n;
+	h->row = 0;
+	h->view.nrows = n;
+	h->b = n > 0 ? &h->view : NULL;
+	return code_rows(m, h, err);
 }
 
 /* Moves the own run's head on to its next rows, in the batch it keeps. */
@@ -182,7 +229,8 @@ static int refill(merge *m, size_t r, pl_error *err)
 {
 	head *h = &m->h[r];
 	if (own(m, r))
-		return refill_own(m, h, err);
+		return m->spec->own_rows ? refill_view(m, h, err)
+					 : refill_own(m, h, err);
 	do {
 		pl_batch_free(h->b, m->pool);
 		h->b = NULL;
@@ -260,15 +308,19 @@ static int take_stretch(merge *m, size_t s, size_t t, size_t room,
 	if (n < LONG_STRETCH) {
 		for (size_t k = 0; k < n; k++) {
 			m->pick_run[m->npicks + k] = (uint32_t)s;
-			m->pick_row[m->npicks + k] = (uint32_t)(h->row + k);
+			m->pick_row[m->npicks + k] =
+			    (uint32_t)row_of(h, h->row + k);
 		}
 		m->npicks += n;
 	} else {
 		rc = gather(m, err);
 		for (size_t c = 0; rc == 0 && c < m->out->ncols; c++)
-			rc = pl_column_append_range(&m->out->cols[c],
-						    &h->b->cols[c], h->row, n,
-						    m->pool, err);
+			rc = h->idx ? pl_column_append_take(
+					  &m->out->cols[c], &h->b->cols[c],
+					  h->idx + h->row, n, m->pool, err)
+				    : pl_column_append_range(
+					  &m->out->cols[c], &h->b->cols[c],
+					  h->row, n, m->pool, err);
 		m->out->nrows += rc == 0 ? n : 0;
 	}
 	h->row += n;
@@ -328,7 +380,8 @@ int pl_range_merge(const pl_range_merge_spec *spec, pl_pool *pool,
 	if (rc == 0)
 		rc = run_merge(&m, out, err);
 	for (size_t r = 0; r < spec->nruns; r++) {
-		pl_batch_free(m.h[r].b, pool);
+		if (m.h[r].b != &m.h[r].view) /* the own run's is lent */
+			pl_batch_free(m.h[r].b, pool);
 		free(m.h[r].code);
 		int end = pl_run_cursor_destroy(m.h[r].cur, rc ? NULL : err);
 		if (rc == 0)

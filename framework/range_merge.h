@@ -36,6 +36,12 @@ typedef struct pl_range_merge_spec {
 	size_t own;
 	int (*read_own)(void *arg, pl_batch *b, pl_error *err);
 	void *own_arg;
+	/* Optional instead of read_own: run `own` is read in place, never
+	 * copied out: own_n rows of own_rows (columns of out_schema, lent),
+	 * its k-th being row own_idx[k] (own_idx not NULL). */
+	const pl_batch *own_rows;
+	const uint32_t *own_idx;
+	size_t own_n;
 } pl_range_merge_spec;
 
 /* Emits the rows of all runs to out in key order, equal rows in run

@@ -446,17 +446,42 @@ static int top_sorted_rows(sort_state *st, pl_pool *pool, uint32_t **idx,
 	return rc;
 }
 
+/* Whether positions [from, from + n) of the sorted permutation exist. */
+static int check_positions(const sort_state *st, uint64_t from, size_t n,
+			   pl_error *err)
+{
+	if (st->perm == NULL || from > st->nperm || n > st->nperm - from)
+		return pl_error_set(err, PL_ERR_INTERNAL,
+				    "sort: rows %llu+%zu of %zu asked for",
+				    (unsigned long long)from, n, st->nperm);
+	return 0;
+}
+
 /* pl_operator.rows_at: rows of the sorted permutation partial emitted. */
 static int sort_rows_at(pl_operator *op, uint64_t from, size_t n, pl_batch *out,
 			pl_error *err)
 {
 	sort_state *st = op->state;
-	if (st->perm == NULL || from > st->nperm || n > st->nperm - from)
-		return pl_error_set(err, PL_ERR_INTERNAL,
-				    "sort: rows %llu+%zu of %zu asked for",
-				    (unsigned long long)from, n, st->nperm);
-	return pl_row_store_fill(out, &st->rows, st->perm, (size_t)from, n,
-				 op->env->pool, err);
+	int rc = check_positions(st, from, n, err);
+	return rc ? rc
+		  : pl_row_store_fill(out, &st->rows, st->perm, (size_t)from, n,
+				      op->env->pool, err);
+}
+
+/* pl_operator.rows_view: the stored rows and that stretch of the sorted
+ * permutation. */
+static int sort_rows_view(pl_operator *op, uint64_t from, size_t n,
+			  pl_batch *rows, const uint32_t **idx, pl_error *err)
+{
+	sort_state *st = op->state;
+	int rc = check_positions(st, from, n, err);
+	if (rc != 0)
+		return rc;
+	*rows = (pl_batch){.nrows = st->rows.nrows,
+			   .ncols = st->rows.ncols,
+			   .cols = st->rows.cols};
+	*idx = st->perm + from;
+	return 0;
 }
 
 /* Without a limit the whole order can be split across ranks by key
@@ -475,6 +500,7 @@ static int set_range(pl_operator *op, sort_state *st, pl_error *err)
 	op->range_keys = st->range;
 	op->nrange_keys = st->norder;
 	op->rows_at = sort_rows_at;
+	op->rows_view = sort_rows_view;
 	return 0;
 }
 
@@ -598,6 +624,7 @@ static int spill_run(pl_operator *op, sort_state *st, pl_error *err)
 {
 	pl_pool *pool = op->env->pool;
 	op->rows_at = NULL; /* the rows are now a merge of runs */
+	op->rows_view = NULL;
 	uint32_t *idx;
 	size_t n;
 	int rc = sorted_rows(st, pool, &idx, &n, err);

@@ -41,8 +41,8 @@
 
 PL_BEGIN_DECLS
 
-/* 2: plugins carry a layout stamp (pl_abi_stamp). */
-#define PL_OPERATOR_API_VERSION 2
+/* 2: plugins carry a layout stamp (pl_abi_stamp). 3: rows_view. */
+#define PL_OPERATOR_API_VERSION 3
 
 /* Returned (positive) by an emitter when downstream needs no more rows:
  * the operator should stop emitting and return PL_STOP from process. */
@@ -264,6 +264,15 @@ struct pl_operator {
 	 * PL_ERR_* with err set. */
 	int (*rows_at)(pl_operator *op, uint64_t from, size_t n, pl_batch *out,
 		       pl_error *err);
+	/* Optional, with rows_at: lends what rows_at copies from, so that the
+	 * runtime reads rows in place instead of copies. rows gets the
+	 * columns (of partial_schema) and their row count, *idx where the
+	 * rows at positions [from, from + n) are among them: position from +
+	 * k is row (*idx)[k]. The runtime only reads them, until it next calls
+	 * the operator, and never frees them. Set and cleared with rows_at.
+	 * Returns 0 or a PL_ERR_* with err set. */
+	int (*rows_view)(pl_operator *op, uint64_t from, size_t n,
+			 pl_batch *rows, const uint32_t **idx, pl_error *err);
 };
 
 /* The layout a plugin was compiled against: the API version and the sizes

@@ -275,6 +275,76 @@ static void own_run_read_back(void)
 	}
 }
 
+/* Run 1's rows, all in one batch stored back to front: *idx (malloc'd)
+ * lists them in the run's order. */
+static pl_batch *run_reversed(fixture *f, uint32_t **idx)
+{
+	pl_run_cursor *cur;
+	CU_ASSERT_EQUAL_FATAL(
+	    pl_run_cursor_open(f->runs[1], &f->schema, &cur, &f->err), 0);
+	pl_batch *all = pl_batch_new(&f->schema, 0, f->pool, &f->err);
+	pl_batch *rev = pl_batch_new(&f->schema, 0, f->pool, &f->err);
+	CU_ASSERT_FATAL(all != NULL && rev != NULL);
+	for (;;) {
+		pl_batch *b;
+		CU_ASSERT_EQUAL_FATAL(pl_run_cursor_next(cur, &b, &f->err), 0);
+		if (b == NULL)
+			break;
+		for (size_t c = 0; c < all->ncols; c++)
+			CU_ASSERT_EQUAL(pl_column_append_range(
+					    &all->cols[c], &b->cols[c], 0,
+					    b->nrows, f->pool, &f->err),
+					0);
+		all->nrows += b->nrows;
+		pl_batch_free(b, f->pool);
+	}
+	CU_ASSERT_EQUAL(pl_run_cursor_destroy(cur, &f->err), 0);
+	size_t n = all->nrows;
+	*idx = malloc(n * sizeof(**idx));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(*idx);
+	for (size_t k = 0; k < n; k++)
+		(*idx)[k] = (uint32_t)(n - 1 - k);
+	for (size_t c = 0; c < rev->ncols; c++)
+		CU_ASSERT_EQUAL(pl_column_append_take(&rev->cols[c],
+						      &all->cols[c], *idx, n,
+						      f->pool, &f->err),
+				0);
+	rev->nrows = n;
+	pl_batch_free(all, f->pool);
+	return rev;
+}
+
+/* Run 1 read in place from rows lent in another order, as the sort lends
+ * its stored rows and their order (own_rows, own_idx): the same merge as
+ * from its file, long stretches of equal keys included; stopped early,
+ * the merge leaves the lent rows alone. */
+static void own_run_in_place(void)
+{
+	for (int way = 0; way < 3; way++) {
+		int desc = way == 1;
+		fixture f;
+		setup(&f, desc, 2);
+		uint32_t *idx;
+		pl_batch *rows = run_reversed(&f, &idx);
+		pl_range_key key = {0, desc};
+		pl_range_merge_spec spec = spec_of(&f, NULL, NRUNS, &key, 500);
+		spec.own = 1;
+		spec.own_rows = rows;
+		spec.own_idx = idx;
+		spec.own_n = rows->nrows;
+		sink s = {.chunk = 500, .stop_after = way == 2 ? 3 : 0};
+		pl_emitter e = {take, &s};
+		CU_ASSERT_EQUAL(pl_range_merge(&spec, f.pool, &e, &f.err),
+				way == 2 ? PL_STOP : 0);
+		CU_ASSERT_EQUAL(s.bad, 0);
+		CU_ASSERT_EQUAL(s.rows, way == 2 ? 1500 : (size_t)NRUNS * ROWS);
+		CU_ASSERT_EQUAL(rows->nrows, (size_t)ROWS);
+		pl_batch_free(rows, f.pool);
+		free(idx);
+		teardown(&f);
+	}
+}
+
 /* Runs keyed by (k, k2): k of type t with its edge values (for doubles
  * NaN, both zeros and the infinities; NULLs), k2 an int64 that equal k
  * leave to decide. The merge compares the first key by its order code
@@ -425,6 +495,7 @@ static const pl_test tests[] = {
     {"mixed_runs_small_chunks", mixed_runs_small_chunks},
     {"absent_run_and_stop", absent_run_and_stop},
     {"own_run_read_back", own_run_read_back},
+    {"own_run_in_place", own_run_in_place},
     {"coded_first_key", coded_first_key},
     {NULL, NULL},
 };
