@@ -755,18 +755,25 @@ static int run_round(pl_exchange *x, int finishing, pl_exchange_fn fn,
 	return rc != 0 ? fail_now(x, rc, err) : 0;
 }
 
-int pl_exchange_push(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
-		     void *arg, pl_error *err)
+/* After a push buffered its rows (rc its status): rounds until no
+ * destination is over its bound. */
+static int after_push(pl_exchange *x, int rc, pl_exchange_fn fn, void *arg,
+		      pl_error *err)
 {
-	if (x->failed)
-		return already_failed(x, err);
-	int rc = partition(x, b, fn, arg, err);
 	if (rc != 0)
 		return fail_now(x, rc, err);
 	int all_done = 0;
 	while (rc == 0 && over_bound(x))
 		rc = run_round(x, 0, fn, arg, &all_done, err);
 	return rc;
+}
+
+int pl_exchange_push(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
+		     void *arg, pl_error *err)
+{
+	if (x->failed)
+		return already_failed(x, err);
+	return after_push(x, partition(x, b, fn, arg, err), fn, arg, err);
 }
 
 int pl_exchange_push_to(pl_exchange *x, const pl_batch *b, int rank,
@@ -788,12 +795,7 @@ int pl_exchange_push_to(pl_exchange *x, const pl_batch *b, int rank,
 	if (rc == 0)
 		rc = to_rank(x, &w, x->rows, NULL, 0, b->nrows, rank, fn, arg,
 			     err);
-	if (rc != 0)
-		return fail_now(x, rc, err);
-	int all_done = 0;
-	while (rc == 0 && over_bound(x))
-		rc = run_round(x, 0, fn, arg, &all_done, err);
-	return rc;
+	return after_push(x, rc, fn, arg, err);
 }
 
 int pl_exchange_finish(pl_exchange *x, pl_exchange_fn fn, void *arg,
