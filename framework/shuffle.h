@@ -49,9 +49,9 @@ void pl_shuffle_free(pl_shuffle *sh);
 /* Sets the options of the shuffle's exchange that make it send the
  * partial columns only and hand what it receives to
  * pl_shuffle_receive_undecoded, received where pl_shuffle_place says
- * (push and finish then take pl_shuffle_receive and sh); a rank short of memory
- * also compresses what it sends, as the run files keep the messages as they
- * came. */
+ * (push and finish then take pl_shuffle_receive and sh); a rank short of
+ * memory also compresses what it sends, as the run files keep the
+ * messages as they came. */
 void pl_shuffle_wire(const pl_shuffle *sh, pl_exchange_opts *o);
 
 /* Raw bytes per destination and round of a shuffle: a round brings a
