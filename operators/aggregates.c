@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "operators/prefetch.h"
+
 enum {
 	N = PL_AGG_A_N,
 	I64 = PL_AGG_A_I64,
@@ -289,17 +291,6 @@ static const pl_xsum *sums_of(const pl_agg *a, size_t g, pl_xsum tmp[5])
  * groups outgrows the caches, and a row's work is short. */
 enum { AHEAD = 16 };
 
-/* GCC 12 drops __builtin_prefetch in these loops; the instruction itself
- * is kept where the target has it. */
-static inline void prefetch(const void *p)
-{
-#if defined(__x86_64__)
-	__asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
-#else
-	__builtin_prefetch(p);
-#endif
-}
-
 static inline void prefetch_group(const pl_agg *a, const uint32_t *gid,
 				  size_t i, size_t n)
 {
@@ -307,9 +298,9 @@ static inline void prefetch_group(const pl_agg *a, const uint32_t *gid,
 		uint32_t g = gid[i + AHEAD];
 		const char *p = (const char *)a->a[F0] + g * a->esize[F0];
 		for (size_t off = 0; off < a->esize[F0]; off += 64)
-			prefetch(p + off);
-		prefetch(p + a->esize[F0] - 1);
-		prefetch((const char *)a->a[N] + g * 8);
+			pl_prefetch(p + off);
+		pl_prefetch(p + a->esize[F0] - 1);
+		pl_prefetch((const char *)a->a[N] + g * 8);
 	}
 }
 

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "operators/group_table.h"
+#include "operators/prefetch.h"
 #include "operators/row_order.h"
 #include "operators/row_store.h"
 #include "operators/sort_spill.h"
@@ -278,6 +279,22 @@ static void top_drop(top_groups *t, uint32_t ref)
 		t->dead++;
 }
 
+/* How many rows ahead top_absorb fetches a group's slots: the groups of a
+ * batch are known before any row is offered, and most offers end at one
+ * load of a group's last code, a cache miss once groups outgrow the
+ * caches. */
+enum { TOP_AHEAD = 16 };
+
+static inline void top_prefetch(const sort_state *st, uint32_t g)
+{
+	const top_groups *t = &st->top;
+	size_t k = st->limit;
+	if (t->coded)
+		pl_prefetch(&t->codes[g * k + k - 1]);
+	pl_prefetch(&t->count[g]);
+	pl_prefetch(&t->slots[g * k]);
+}
+
 /* Offers batch row ref (later in the input than every row held) to group
  * g. */
 static void top_offer(sort_state *st, uint32_t g, uint32_t ref)
@@ -408,8 +425,11 @@ static int top_absorb(sort_state *st, const pl_batch *b, pl_pool *pool,
 	t->base = st->rows.nrows;
 	t->ntaken = 0;
 	memset(t->gone, 0, b->nrows);
-	for (size_t i = 0; i < b->nrows; i++)
+	for (size_t i = 0; i < b->nrows; i++) {
+		if (i + TOP_AHEAD < b->nrows)
+			top_prefetch(st, t->gid[i + TOP_AHEAD]);
 		top_offer(st, t->gid[i], (uint32_t)(t->base + i));
+	}
 	rc = top_flush(st, pool, err);
 	t->base = st->rows.nrows;
 	if (rc == 0 && t->dead >= TOP_MIN_DEAD && 2 * t->dead > st->rows.nrows)
