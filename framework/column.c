@@ -413,6 +413,9 @@ static int pick_validity(pl_column *dst, const pl_column *const *srcs,
 	return 0;
 }
 
+/* take_strings_at for picks: a merge's picks from a run read in place
+ * (a sort's rows through its permutation) land all over a big column, so
+ * the offsets and then the bytes of the rows ahead are asked for. */
 static int pick_strings(pl_column *dst, const pl_column *const *srcs,
 			size_t nsrcs, const uint32_t *src, const uint32_t *row,
 			size_t n, pl_pool *pool, pl_error *err)
@@ -425,15 +428,25 @@ static int pick_strings(pl_column *dst, const pl_column *const *srcs,
 		const pl_column *c = srcs[src[k]];
 		if (dict)
 			pl_col_str(c, row[k], &len);
-		else
+		else {
+			if (k + TAKE_AHEAD < n)
+				__builtin_prefetch(
+				    pl_col_off(srcs[src[k + TAKE_AHEAD]]) +
+				    row[k + TAKE_AHEAD]);
 			len = (size_t)(pl_col_off(c)[row[k] + 1] -
 				       pl_col_off(c)[row[k]]);
+		}
 		bytes += len;
 	}
 	if (pl_column_reserve_arena(dst, bytes + 16, pool, err) != 0)
 		return PL_ERR_NOMEM;
 	int64_t *doff = pl_col_off(dst);
 	for (size_t k = 0; k < n; k++) {
+		if (!dict && k + TAKE_AHEAD < n) {
+			const pl_column *a = srcs[src[k + TAKE_AHEAD]];
+			__builtin_prefetch(a->arena +
+					   pl_col_off(a)[row[k + TAKE_AHEAD]]);
+		}
 		const pl_column *c = srcs[src[k]];
 		const char *str = pl_col_str(c, row[k], &len);
 		size_t room =
@@ -464,8 +477,13 @@ int pl_column_append_picks(pl_column *dst, const pl_column *const *srcs,
 			d[k] = pl_col_bool(srcs[src[k]])[row[k]];
 	} else {
 		int64_t *d = pl_col_i64(dst) + dst->len;
-		for (size_t k = 0; k < n; k++)
+		for (size_t k = 0; k < n; k++) {
+			if (k + TAKE_AHEAD < n)
+				__builtin_prefetch(
+				    pl_col_i64(srcs[src[k + TAKE_AHEAD]]) +
+				    row[k + TAKE_AHEAD]);
 			d[k] = pl_col_i64(srcs[src[k]])[row[k]];
+		}
 	}
 	dst->len += n;
 	return 0;
