@@ -10,13 +10,18 @@
 # ranks' CPU for a one-row job, and mpirun's own CPU beside it.
 #
 # Each timed run follows an untimed run of the same command (WARM=0
-# skips it). A virtual machine that reports free pages to its host (the
-# test VM: page_reporting_order=11 on its kernel command line) hands
-# memory freed for ~2 s back, and a process touching it again pays the
-# host's fault and zeroing: ~1.5 ms per MB measured there against ~0.1
-# warm. Without the warm-up the order of the runs decided which of them
-# paid: 0.28 s of a 1.4 s q6 once, 0.7-0.85 s of sys on 4-rank q3 cold
-# against 0.44-0.47 warm (0.37 of it the launch).
+# skips it). A virtual machine that reports free pages to its host hands
+# freed memory back, and a process touching it again pays the host's
+# fault and zeroing. On the test VM (/sys/module/page_reporting: order 9,
+# min_free_ms 0; the header prints these) the first touch of 512 MB on
+# huge pages took 1.3-1.6 ms per MB after a pause and 0.065 right after
+# another process had freed as much, on 4 KiB pages 2.6 ms per MB either
+# way. A job's CPU-seconds then swing with how much of its memory comes
+# back warm: the one-process sort took 4.85 cpu-s in one run of this
+# script and 7.20 in another, q10 4.2-7.2. Without the warm-up the order
+# of the runs decided which of them paid: 0.28 s of a 1.4 s q6 once,
+# 0.7-0.85 s of sys on 4-rank q3 cold against 0.44-0.47 warm (0.37 of it
+# the launch).
 #   RUNS=3 JOBS="q1 q3 q6 q10 sort distinct" bash scripts/bench_scaling.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,6 +90,11 @@ label() { case $1 in 1) echo "one process" ;; m1) echo "mpirun -n 1" ;; 4f) echo
 printf '%s, %s cores (%s), load %s\n' "$(date -u +%F)" "$(nproc)" \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'the same loop on each core, at the start:%s\n' "$(core_speeds)"
+PR=/sys/module/page_reporting/parameters
+if [ -r "$PR/page_reporting_order" ]; then
+  printf 'free pages reported to the host: order %s, min_free_ms %s\n' \
+    "$(cat "$PR/page_reporting_order")" "$(cat "$PR/min_free_ms" 2>/dev/null || echo -)"
+fi
 printf 'medians of %s runs%s; cpu = user + sys of all ranks less the same launch of a one-row job\n\n' \
   "$RUNS" "$([ "$WARM" = 0 ] && echo ', no warm-up' || echo ', each after an untimed run of the same command')"
 
