@@ -184,6 +184,58 @@ static void picks_from_several_columns(void)
 	teardown();
 }
 
+/* Many picks from two plain sources, one read backwards as a sorted
+ * run is through a permutation: past the rows a gather asks for ahead,
+ * every value lands where its pick says, strings of every length. */
+static void picks_many_rows(void)
+{
+	setup();
+	pl_error err;
+	pl_error_clear(&err);
+	enum { N = 100 };
+	pl_column s[2], i[2], d, di;
+	char buf[64];
+	for (int r = 0; r < 2; r++) {
+		pl_column_init(&s[r], PL_STRING, N, 0, pool, &err);
+		pl_column_init(&i[r], PL_INT64, N, 0, pool, &err);
+		for (int k = 0; k < N; k++) {
+			int len =
+			    snprintf(buf, sizeof(buf), "%d:%0*d", r, k % 40, k);
+			pl_column_push_str(&s[r], buf, (size_t)len, pool, &err);
+			pl_column_push_i64(&i[r], r * 1000 + k, pool, &err);
+		}
+	}
+	uint32_t src[2 * N], row[2 * N];
+	for (int k = 0; k < 2 * N; k++) {
+		src[k] = (uint32_t)(k % 3 == 0);
+		row[k] = src[k] ? (uint32_t)(N - 1 - k / 3) : (uint32_t)(k / 2);
+	}
+	const pl_column *ss[] = {&s[0], &s[1]}, *is[] = {&i[0], &i[1]};
+	pl_column_init(&d, PL_STRING, 1, 0, pool, &err);
+	pl_column_init(&di, PL_INT64, 1, 0, pool, &err);
+	CU_ASSERT_EQUAL(
+	    pl_column_append_picks(&d, ss, 2, src, row, 2 * N, pool, &err), 0);
+	CU_ASSERT_EQUAL(
+	    pl_column_append_picks(&di, is, 2, src, row, 2 * N, pool, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(d.len, 2 * N);
+	for (int k = 0; k < 2 * N; k++) {
+		int len = snprintf(buf, sizeof(buf), "%u:%0*u", src[k],
+				   (int)(row[k] % 40), row[k]);
+		size_t got;
+		const char *v = pl_col_str(&d, (size_t)k, &got);
+		CU_ASSERT_EQUAL(got, (size_t)len);
+		CU_ASSERT_EQUAL(memcmp(v, buf, got), 0);
+		CU_ASSERT_EQUAL(pl_col_i64(&di)[k], src[k] * 1000 + row[k]);
+	}
+	for (int r = 0; r < 2; r++) {
+		pl_column_free(&s[r], pool);
+		pl_column_free(&i[r], pool);
+	}
+	pl_column_free(&d, pool);
+	pl_column_free(&di, pool);
+	teardown();
+}
+
 /* The hash's tail load gives what a copy into a zeroed word gives, for
  * every length below 8 and bytes with the high bit set, so hashes are
  * the same as before it and on every rank. */
@@ -270,6 +322,7 @@ static const pl_test tests[] = {
     {"push_and_read_every_type", push_and_read_every_type},
     {"take_and_range_keep_nulls", take_and_range_keep_nulls},
     {"picks_from_several_columns", picks_from_several_columns},
+    {"picks_many_rows", picks_many_rows},
     {"load_tail_matches_copy", load_tail_matches_copy},
     {"compare_and_hash", compare_and_hash},
     {"batch_from_schema", batch_from_schema},
