@@ -413,9 +413,10 @@ static int pick_validity(pl_column *dst, const pl_column *const *srcs,
 	return 0;
 }
 
-/* take_strings_at for picks: a merge's picks from a run read in place
- * (a sort's rows through its permutation) land all over a big column, so
- * the offsets and then the bytes of the rows ahead are asked for. */
+/* The strings of picks, counted and then copied as take_strings_at does:
+ * a merge's picks from a run read in place (a sort's rows through its
+ * permutation) land all over a big column, so plain columns have the
+ * offsets and then the bytes of the rows ahead asked for. */
 static int pick_strings(pl_column *dst, const pl_column *const *srcs,
 			size_t nsrcs, const uint32_t *src, const uint32_t *row,
 			size_t n, pl_pool *pool, pl_error *err)
