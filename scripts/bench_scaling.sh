@@ -7,7 +7,11 @@
 # each rank's metrics), less what the same launch costs for a one-row job;
 # and that CPU over one process's: the work inflation (1.00 = no extra
 # work). The launchers' own start-up is printed on a line of its own: the
-# ranks' CPU for a one-row job, and mpirun's own CPU beside it.
+# ranks' CPU for a one-row job, and mpirun's own CPU beside it. After
+# each job's row, the same Python loop timed on each core: the test VM
+# reports no steal time, so a core its host takes away for a while makes
+# the runs on it cost more CPU-seconds (0.16 s for the loop at best,
+# 0.27 s seen), and that column tells which rows met such a stretch.
 #
 # Each timed run follows an untimed run of the same command (WARM=0
 # skips it). A virtual machine that reports free pages to its host hands
@@ -107,9 +111,9 @@ for s in $SETTINGS; do
 done
 printf '\n\n%-9s' job
 for s in $SETTINGS; do printf '%28s' "$(label "$s")"; done
-printf '\n%-9s' ''
+printf '  core loops\n%-9s' ''
 for s in $SETTINGS; do printf '%28s' "wall   cpu-s  inflation"; done
-printf '\n'
+printf '  after the job\n'
 for job in $JOBS; do
   measure "$job"
   base=$(awk -v c="${cpu[$job.1]}" -v o="${cpu[one_row.1]}" 'BEGIN { print c - o }')
@@ -118,6 +122,6 @@ for job in $JOBS; do
     awk -v w="${wall[$job.$s]}" -v c="${cpu[$job.$s]}" -v o="${cpu[one_row.$s]}" -v b="$base" \
       'BEGIN { n = c - o; printf "%9.2f s %7.2f %8.2fx  ", w, n, n / b }'
   done
-  printf '\n'
+  core_speeds | awk '{ s = ""; for (i = 3; i <= NF; i += 4) s = s (s ? " / " : "") $i; print "  " s " s" }'
 done
 printf '\nthe same loop on each core, at the end:%s\n' "$(core_speeds)"
