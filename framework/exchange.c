@@ -522,9 +522,6 @@ static int partition(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
 /* Identity row numbers 0 .. n in x->rows, for deliver_self. */
 static int all_rows(pl_exchange *x, size_t n, pl_error *err)
 {
-	if (n > INT_MAX)
-		return pl_error_set(err, PL_ERR_INTERNAL,
-				    "exchange: batch of %zu rows", n);
 	if (reserve_rows(x, n, err) != 0)
 		return PL_ERR_NOMEM;
 	for (size_t i = 0; i < n; i++)
@@ -776,25 +773,27 @@ int pl_exchange_push(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
 	return after_push(x, partition(x, b, fn, arg, err), fn, arg, err);
 }
 
-int pl_exchange_push_to(pl_exchange *x, const pl_batch *b, int rank,
-			pl_exchange_fn fn, void *arg, pl_error *err)
+int pl_exchange_push_to(pl_exchange *x, const pl_batch *b, size_t from,
+			size_t n, int rank, pl_exchange_fn fn, void *arg,
+			pl_error *err)
 {
 	if (x->failed)
 		return already_failed(x, err);
-	if (rank < 0 || rank >= x->nranks || b->ncols < x->wire_cols)
+	if (rank < 0 || rank >= x->nranks || b->ncols < x->wire_cols ||
+	    from > b->nrows || n > b->nrows - from || b->nrows > INT_MAX)
 		return fail_now(
 		    x,
 		    pl_error_set(err, PL_ERR_INTERNAL,
-				 "exchange: %zu columns for rank %d", b->ncols,
-				 rank),
+				 "exchange: rows %zu+%zu of %zu, %zu columns "
+				 "for rank %d",
+				 from, n, b->nrows, b->ncols, rank),
 		    err);
 	pl_batch w = *b;
 	w.ncols = x->wire_cols;
 	int self = rank == x->rank && x->self != NULL && !x->drop_self;
-	int rc = self ? all_rows(x, b->nrows, err) : 0;
+	int rc = self ? all_rows(x, from + n, err) : 0;
 	if (rc == 0)
-		rc = to_rank(x, &w, x->rows, NULL, 0, b->nrows, rank, fn, arg,
-			     err);
+		rc = to_rank(x, &w, x->rows, NULL, from, n, rank, fn, arg, err);
 	return after_push(x, rc, fn, arg, err);
 }
 

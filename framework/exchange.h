@@ -156,11 +156,14 @@ int pl_exchange_size(const pl_exchange *x);
 int pl_exchange_push(pl_exchange *x, const pl_batch *b, pl_exchange_fn fn,
 		     void *arg, pl_error *err);
 
-/* As pl_exchange_push with every row of b for rank (b needs no key
- * columns then: only its wire columns are read), without hashing: for a
- * caller that knows where its rows go (a sample sort's ranges). */
-int pl_exchange_push_to(pl_exchange *x, const pl_batch *b, int rank,
-			pl_exchange_fn fn, void *arg, pl_error *err);
+/* As pl_exchange_push with rows [from, from + n) of b all for rank (b
+ * needs no key columns then: only its wire columns are read), without
+ * hashing: for a caller that knows where its rows go (a sample sort's
+ * ranges). A rank or rows that do not exist fail the exchange
+ * (PL_ERR_INTERNAL). */
+int pl_exchange_push_to(pl_exchange *x, const pl_batch *b, size_t from,
+			size_t n, int rank, pl_exchange_fn fn, void *arg,
+			pl_error *err);
 
 /* Sends everything still buffered and keeps running rounds, handing rows
  * to fn, until every rank has finished. Call once, after the last push. */

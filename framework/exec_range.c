@@ -54,9 +54,7 @@ typedef struct range {
 	uint64_t next;		 /* position of the next row to sample */
 	uint64_t pos;		 /* rows seen in the current pass */
 	pl_batch *split;	 /* the splitters, in order */
-	int64_t *token;		 /* per rank: a value hashing to it */
 	size_t dest;		 /* splitters at or before the current row */
-	pl_column dcol;		 /* per row of a batch: its token */
 	pl_shuffle sh;
 	/* Sampling the input (PL_SPLIT_RANGE_MERGE): positions are not known
 	 * yet, and rows are taken at random steps averaging the stride. */
@@ -452,63 +450,30 @@ static int agree_splitters(range *g, int rc, pl_error *err)
 	return rc;
 }
 
-/* For each rank, the smallest value v >= 0 of an int64 column whose hash
- * sends it there: a row carrying token[r] as its only shuffle key goes to
- * rank r. */
-static int make_tokens(range *g, pl_error *err)
-{
-	pl_pool *pool = g->x->p->env.pool;
-	int n = g->x->nranks, found = 0;
-	g->token = malloc((size_t)n * sizeof(*g->token));
-	if (g->token == NULL)
-		return pl_error_nomem(err, "sample sort routing");
-	for (int r = 0; r < n; r++)
-		g->token[r] = -1;
-	pl_column c;
-	int rc = pl_column_init(&c, PL_INT64, 1, 0, pool, err);
-	if (rc != 0)
-		return rc;
-	c.len = 1;
-	pl_batch b = {1, 1, &c, NULL, NULL};
-	const size_t key = 0;
-	/* About n ln n tries are needed; the bound only stops a broken hash. */
-	for (int64_t v = 0; found < n && v < 1024 + 256 * (int64_t)n; v++) {
-		pl_col_i64(&c)[0] = v;
-		int r = pl_hash_partition(pl_row_hash(&b, &key, 1, 0), n);
-		if (g->token[r] < 0) {
-			g->token[r] = v;
-			found++;
-		}
-	}
-	pl_column_free(&c, pool);
-	if (found < n)
-		return pl_error_set(err, PL_ERR_INTERNAL,
-				    "%s:%d: no routing value for every rank",
-				    __FILE__, __LINE__);
-	return 0;
-}
-
-/* The shuffle pass's emitter: tags each row with its destination's token
- * and pushes it. */
+/* The shuffle pass's emitter: the rows of a sorted stream go to their
+ * ranks in order, so each batch is a few stretches of rows for one rank,
+ * each pushed as it ends. */
 static int route_rows(void *arg, pl_batch *b, pl_error *err)
 {
 	range *g = arg;
-	pl_pool *pool = g->x->p->env.pool;
-	if (b->nrows == 0)
-		return 0;
-	int rc = pl_column_reserve(&g->dcol, b->nrows, pool, err);
-	if (rc != 0)
-		return rc;
-	int64_t *d = pl_col_i64(&g->dcol);
-	for (size_t r = 0; r < b->nrows; r++, g->pos++) {
+	int rc = 0;
+	size_t from = 0;
+	for (size_t r = 0; rc == 0 && r < b->nrows; r++, g->pos++) {
+		size_t d = g->dest;
 		while (g->dest < g->split->nrows &&
 		       compare_split(g, b->cols, r, g->x->rank, g->pos,
 				     g->dest) >= 0)
 			g->dest++;
-		d[r] = g->token[g->dest];
+		if (g->dest != d) {
+			rc = pl_shuffle_push_to(&g->sh, b, from, r - from,
+						(int)d, err);
+			from = r;
+		}
 	}
-	g->dcol.len = b->nrows;
-	return pl_shuffle_push(&g->sh, b, &g->dcol, err);
+	if (rc == 0)
+		rc = pl_shuffle_push_to(&g->sh, b, from, b->nrows - from,
+					(int)g->dest, err);
+	return rc;
 }
 
 static int stop_rows(void *arg, pl_batch *b, pl_error *err)
@@ -552,7 +517,7 @@ static int send_range(range *g, pl_operator *op, pl_batch *b, size_t chunk,
 		size_t n = to - from < chunk ? (size_t)(to - from) : chunk;
 		rc = op->rows_at(op, from, n, b, err);
 		if (rc == 0)
-			rc = pl_shuffle_push_to(&g->sh, b, d, err);
+			rc = pl_shuffle_push_to(&g->sh, b, 0, b->nrows, d, err);
 		from += n;
 	}
 	return rc;
@@ -605,20 +570,12 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	const pl_operator *local = &x->p->ops[i];
 	g->sh.x = x;
 	if (rc == 0)
-		rc = pl_shuffle_init(&g->sh, local, "__dest", wire, err);
-	if (rc == 0)
-		rc = make_tokens(g, err);
-	if (rc == 0)
-		rc = pl_column_init(&g->dcol, PL_INT64, 1, 0, x->p->env.pool,
-				    err);
+		rc = pl_shuffle_init(&g->sh, local, NULL, wire, err);
 	rc = pl_mpi_agree(x->comm, rc, err);
-	size_t dest_col = local->partial_schema.n;
 	/* Rows the runtime spilled are no longer the instance's to read. */
 	g->own = local->split == PL_SPLIT_RANGE_MERGE &&
 		 local->rows_at != NULL && !pl_spill_active(x->spills[i]);
-	pl_exchange_opts opts = {.keys = &dest_col,
-				 .nkeys = 1,
-				 .round_bytes = pl_shuffle_round_bytes(x),
+	pl_exchange_opts opts = {.round_bytes = pl_shuffle_round_bytes(x),
 				 .zstd_level = pl_exec_shuffle_level(x),
 				 .direct_self = 1,
 				 .drop_self = g->own};
@@ -728,8 +685,6 @@ int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err)
 	if (rc == 0 && g.own)
 		rc = pl_exec_reset_local(x, i, err);
 	pl_shuffle_free(&g.sh);
-	pl_column_free(&g.dcol, pool);
-	free(g.token);
 	pl_batch_free(g.sample, pool);
 	pl_batch_free(g.split, pool);
 	pl_schema_free(&g.sample_schema);

@@ -73,13 +73,13 @@ int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, const pl_column *dest,
 	return pl_exchange_push(sh->ex, &view, pl_shuffle_receive, sh, err);
 }
 
-int pl_shuffle_push_to(pl_shuffle *sh, const pl_batch *b, int rank,
-		       pl_error *err)
+int pl_shuffle_push_to(pl_shuffle *sh, const pl_batch *b, size_t from, size_t n,
+		       int rank, pl_error *err)
 {
-	if (b->nrows == 0)
+	if (n == 0)
 		return 0;
-	return pl_exchange_push_to(sh->ex, b, rank, pl_shuffle_receive, sh,
-				   err);
+	return pl_exchange_push_to(sh->ex, b, from, n, rank, pl_shuffle_receive,
+				   sh, err);
 }
 
 /* Rows received are kept in memory up to a quarter of what the budget

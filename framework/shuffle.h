@@ -74,10 +74,10 @@ int pl_shuffle_place(void *arg, int sender, size_t len, uint8_t **at,
 int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, const pl_column *dest,
 		    pl_error *err);
 
-/* Pushes the rows of partial batch b into the shuffle for rank, without
- * a routing column (a sample sort's range). */
-int pl_shuffle_push_to(pl_shuffle *sh, const pl_batch *b, int rank,
-		       pl_error *err);
+/* Pushes rows [from, from + n) of partial batch b into the shuffle for
+ * rank, without a routing column (a sample sort's range). */
+int pl_shuffle_push_to(pl_shuffle *sh, const pl_batch *b, size_t from, size_t n,
+		       int rank, pl_error *err);
 
 /* Merges what each rank sent, rank 0's first, into a new instance of
  * operator i (which spills over budget as a local one would) and

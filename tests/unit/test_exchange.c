@@ -434,9 +434,9 @@ static int take_pushed(void *arg, pl_batch *b, pl_error *err)
 	return 0;
 }
 
-/* pl_exchange_push_to sends every row of a batch to the rank named, its
- * own included (direct_self), whatever the keys hash to; over several
- * rounds each sender's rows arrive whole and in order. */
+/* pl_exchange_push_to sends rows of a batch (pushed in two parts) to the
+ * rank named, its own included (direct_self), whatever the keys hash to;
+ * over several rounds each sender's rows arrive whole and in order. */
 static void push_to_named_ranks(void)
 {
 	fixture f;
@@ -459,8 +459,14 @@ static void push_to_named_ranks(void)
 			pl_batch *b =
 			    make_rows(&f, f.rank, d * 20000 + from, k);
 			CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-			rc = pl_exchange_push_to(x, b, d, take_pushed, &p,
+			/* in two parts: rows [0, h) and [h, k) */
+			size_t h = (size_t)k / 3;
+			rc = pl_exchange_push_to(x, b, 0, h, d, take_pushed, &p,
 						 &f.err);
+			if (rc == 0)
+				rc = pl_exchange_push_to(x, b, h, (size_t)k - h,
+							 d, take_pushed, &p,
+							 &f.err);
 			pl_batch_free(b, f.pool);
 		}
 	}
@@ -478,7 +484,7 @@ static void push_to_named_ranks(void)
 	pl_batch *b = make_rows(&f, f.rank, 0, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
 	CU_ASSERT_EQUAL(
-	    pl_exchange_push_to(x, b, f.nranks, take_pushed, &p, &f.err),
+	    pl_exchange_push_to(x, b, 0, 1, f.nranks, take_pushed, &p, &f.err),
 	    PL_ERR_INTERNAL);
 	pl_batch_free(b, f.pool);
 	pl_exchange_destroy(x);
