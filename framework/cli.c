@@ -276,9 +276,12 @@ static int run_job(const pl_cli_args *a, const pl_operator_def *const *builtins,
 	}
 }
 
+/* A signal that came once the output was being put in place (rc 0: every
+ * rank finished and the output is whole) stopped nothing: the job exits 0
+ * with its output, never 130 / 143 beside it. */
 static int exit_status(int rc)
 {
-	if (stop_signal)
+	if (stop_signal && rc != 0)
 		return 128 + stop_signal;
 	return pl_error_exit_status(rc);
 }
@@ -419,7 +422,9 @@ static int run_single_node(const pl_cli_args *a,
 	int nranks = single_node_ranks(a, want);
 	if (nranks == 1 || a->explain)
 		return run_alone(a, builtins, nranks, 0);
-	int status = run_alone(a, builtins, nranks, 1); /* 130 on a Ctrl-C */
+	int status = run_alone(a, builtins, nranks, 1);
+	if (status == 0 && stop_signal) /* a Ctrl-C while planning */
+		status = 128 + stop_signal;
 	if (status != 0)
 		return status;
 	pl_error err;
