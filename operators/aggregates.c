@@ -24,40 +24,53 @@ const char *const pl_agg_names[] = {
     "count",  "sum",	  "mean",	    "min",   "max",  "var",  "sd",
     "median", "quantile", "count_distinct", "first", "last", "corr", NULL};
 
-static const struct {
+/* What a kind does, as DuckDB defines an aggregate: one row of functions
+ * (state layout, update, export, merge, final value) per kind, looked up
+ * once by pl_agg_init, instead of a switch on the kind in every step. */
+enum { FAM_COUNT, FAM_SUMS, FAM_KEPT, FAM_VALUES };
+
+struct pl_agg_ops {
 	const char *name;
-	pl_agg_kind kind;
 	size_t nargs;
-} agg_table[] = {
-    {"count", PL_AGG_COUNT_STAR, 0},
-    {"count", PL_AGG_COUNT, 1},
-    {"sum", PL_AGG_SUM, 1},
-    {"mean", PL_AGG_MEAN, 1},
-    {"min", PL_AGG_MIN, 1},
-    {"max", PL_AGG_MAX, 1},
-    {"var", PL_AGG_VAR, 1},
-    {"sd", PL_AGG_SD, 1},
-    {"median", PL_AGG_MEDIAN, 1},
-    {"quantile", PL_AGG_QUANTILE, 2},
-    {"count_distinct", PL_AGG_COUNT_DISTINCT, 1},
-    {"first", PL_AGG_FIRST, 1},
-    {"last", PL_AGG_LAST, 1},
-    {"corr", PL_AGG_CORR, 2},
+	int family;    /* FAM_*: which partial columns and final path */
+	int xsums;     /* exact sums a group keeps (see pl_agg.nxsum) */
+	int plain_i64; /* over int64 an int64 sum instead of exact sums */
+	int seen;      /* first/last: a column saying the group saw a row */
+	const char *const *suffixes; /* of the partial columns */
+	/* Sets esize beyond the exact sums (NULL: nothing more). */
+	void (*layout)(pl_agg *a);
+	int (*update)(pl_agg *a, const uint32_t *gid, size_t n,
+		      const pl_column *x, const pl_column *y, pl_error *err);
+	int (*export_state)(pl_agg *a, size_t g0, size_t n, pl_column *cols,
+			    pl_error *err);
+	int (*merge)(pl_agg *a, const uint32_t *gid, const int64_t *tag,
+		     int64_t value_tag, size_t n, const pl_column *cols,
+		     pl_error *err);
+	int (*final)(pl_agg *a, size_t g0, size_t n, pl_column *out,
+		     pl_error *err);
+	/* Group g's final value when it is a double, or an int64 (also a
+	 * date or timestamp); 0 / *ok 0 when it is NULL. */
+	int (*f64)(const pl_agg *a, size_t g, double *out);
+	int64_t (*i64)(const pl_agg *a, size_t g, int *ok);
 };
+
+static const pl_agg_ops *ops_of(pl_agg_kind kind);
+static const pl_agg_ops *ops_at(size_t i);
 
 int pl_agg_lookup(const char *name, size_t nargs, pl_agg_kind *kind,
 		  size_t *want)
 {
 	int found = 0;
-	for (size_t i = 0; i < sizeof(agg_table) / sizeof(agg_table[0]); i++) {
-		if (strcmp(agg_table[i].name, name) != 0)
+	for (size_t i = 0; ops_at(i) != NULL; i++) {
+		const pl_agg_ops *o = ops_at(i);
+		if (strcmp(o->name, name) != 0)
 			continue;
-		if (agg_table[i].nargs == nargs) {
-			*kind = agg_table[i].kind;
+		if (o->nargs == nargs) {
+			*kind = (pl_agg_kind)i;
 			return 0;
 		}
 		if (!found)
-			*want = agg_table[i].nargs;
+			*want = o->nargs;
 		found = 1;
 	}
 	return -1;
@@ -70,19 +83,17 @@ static int is_num(pl_type t)
 
 static int is_value_list(pl_agg_kind k)
 {
-	return k == PL_AGG_MEDIAN || k == PL_AGG_QUANTILE ||
-	       k == PL_AGG_COUNT_DISTINCT;
+	return ops_of(k)->family == FAM_VALUES;
 }
 
 static int keeps_value(pl_agg_kind k)
 {
-	return k == PL_AGG_MIN || k == PL_AGG_MAX || k == PL_AGG_FIRST ||
-	       k == PL_AGG_LAST;
+	return ops_of(k)->family == FAM_KEPT;
 }
 
 int pl_agg_result_type(pl_agg_kind kind, pl_type x, pl_type *out)
 {
-	if (kind == PL_AGG_COUNT_STAR || kind == PL_AGG_COUNT) {
+	if (ops_of(kind)->family == FAM_COUNT) {
 		*out = PL_INT64;
 		return 0;
 	}
@@ -104,59 +115,28 @@ int pl_agg_result_type(pl_agg_kind kind, pl_type x, pl_type *out)
 	return 0;
 }
 
-/* How many exact sums a group keeps: sum x for sum and mean, also sum x^2
- * for var and sd, and sum y, x^2, y^2, xy for corr. An int64 sum is an
- * int64 instead. */
-static int nxsum(const pl_agg *a)
+/* The rows a group saw (with a value, for count(x)). */
+static void layout_n(pl_agg *a)
 {
-	switch (a->kind) {
-	case PL_AGG_SUM:
-		return a->type != PL_INT64;
-	case PL_AGG_MEAN:
-		return 1;
-	case PL_AGG_VAR:
-	case PL_AGG_SD:
-		return 2;
-	case PL_AGG_CORR:
-		return 5;
-	default:
-		return 0;
-	}
+	a->esize[N] = 8;
 }
 
-static void layout(pl_agg *a)
+static void layout_sum(pl_agg *a)
+{
+	a->esize[N] = 8;
+	if (a->type == PL_INT64)
+		a->esize[I64] = 8;
+}
+
+static void layout_kept(pl_agg *a)
 {
 	size_t *e = a->esize;
-	e[F0] =
-	    (size_t)nxsum(a) * (a->wide ? sizeof(pl_i128) : sizeof(pl_xsum));
-	switch (a->kind) {
-	case PL_AGG_CORR:
-	case PL_AGG_VAR:
-	case PL_AGG_SD:
-	case PL_AGG_MEAN:
-	case PL_AGG_COUNT_STAR:
-	case PL_AGG_COUNT:
-		e[N] = 8;
-		break;
-	case PL_AGG_SUM:
-		e[N] = 8;
-		if (a->type == PL_INT64)
-			e[I64] = 8;
-		break;
-	case PL_AGG_MIN:
-	case PL_AGG_MAX:
-	case PL_AGG_FIRST:
-	case PL_AGG_LAST:
-		e[FLAG] = 1;
-		if (a->type == PL_STRING) {
-			e[STR] = sizeof(char *);
-			e[SLEN] = sizeof(size_t);
-		} else {
-			e[a->type == PL_FLOAT64 ? F0 : I64] = 8;
-		}
-		break;
-	default:
-		break;
+	e[FLAG] = 1;
+	if (a->type == PL_STRING) {
+		e[STR] = sizeof(char *);
+		e[SLEN] = sizeof(size_t);
+	} else {
+		e[a->type == PL_FLOAT64 ? F0 : I64] = 8;
 	}
 }
 
@@ -165,6 +145,7 @@ void pl_agg_init(pl_agg *a, pl_agg_kind kind, pl_type x, double p,
 {
 	memset(a, 0, sizeof(*a));
 	a->kind = kind;
+	a->ops = ops_of(kind);
 	a->type = x;
 	a->p = kind == PL_AGG_MEDIAN ? 0.5 : p;
 	a->pool = pool;
@@ -173,8 +154,12 @@ void pl_agg_init(pl_agg *a, pl_agg_kind kind, pl_type x, double p,
 		a->out_type = PL_INT64;
 	/* corr's second argument may still turn out not to be int64: the
 	 * first update that sees one leaves the fast path. */
-	a->wide = nxsum(a) > 0 && x == PL_INT64;
-	layout(a);
+	a->nxsum = a->ops->plain_i64 && x == PL_INT64 ? 0 : a->ops->xsums;
+	a->wide = a->nxsum > 0 && x == PL_INT64;
+	a->esize[F0] =
+	    (size_t)a->nxsum * (a->wide ? sizeof(pl_i128) : sizeof(pl_xsum));
+	if (a->ops->layout)
+		a->ops->layout(a);
 }
 
 void pl_agg_free(pl_agg *a)
@@ -258,7 +243,7 @@ static int leave_wide(pl_agg *a, pl_error *err)
 {
 	if (!a->wide)
 		return 0;
-	size_t k = (size_t)nxsum(a), es = k * sizeof(pl_xsum);
+	size_t k = (size_t)a->nxsum, es = k * sizeof(pl_xsum);
 	pl_xsum *xs = NULL;
 	if (a->room > 0) {
 		xs = pl_pool_alloc(a->pool, a->room * es);
@@ -282,7 +267,7 @@ static const pl_xsum *sums_of(const pl_agg *a, size_t g, pl_xsum tmp[5])
 {
 	if (!a->wide)
 		return xs_at(a, g);
-	for (int j = 0; j < nxsum(a); j++)
+	for (int j = 0; j < a->nxsum; j++)
 		pl_xsum_from_i128(&tmp[j], is_at(a, g)[j], st_n(a)[g] > 0);
 	return tmp;
 }
@@ -493,7 +478,7 @@ static size_t wide_rows(pl_agg *a, const uint32_t *gid, size_t n,
 	const int64_t *xv = pl_col_i64(x), *yv = y ? pl_col_i64(y) : xv;
 	const uint8_t *xvalid = x->valid, *yvalid = y ? y->valid : NULL;
 	int dense = xvalid == NULL && yvalid == NULL;
-	switch (nxsum(a)) {
+	switch (a->nxsum) {
 	case 1:
 		return dense
 			   ? wide_loop(a, gid, n, xv, yv, NULL, NULL, 1, 1)
@@ -510,27 +495,43 @@ static size_t wide_rows(pl_agg *a, const uint32_t *gid, size_t n,
 }
 
 /* mean, var, sd and corr: the 128-bit path while the arguments are int64
- * and the sums fit, the general one from the row where they stop. */
-static int sum_rows(pl_agg *a, const uint32_t *gid, size_t n,
-		    const pl_column *x, const pl_column *y, pl_error *err)
+ * and the sums fit; *from gets the row where the general one takes over
+ * (n when none), having left the 128-bit path for good. */
+static int wide_first(pl_agg *a, const uint32_t *gid, size_t n,
+		      const pl_column *x, const pl_column *y, size_t *from,
+		      pl_error *err)
 {
-	size_t from = 0;
+	*from = 0;
 	if (a->wide && x->type == PL_INT64 && (!y || y->type == PL_INT64)) {
-		from = wide_rows(a, gid, n, x, y);
-		if (from == n)
+		*from = wide_rows(a, gid, n, x, y);
+		if (*from == n)
 			return 0;
 	}
-	int rc = leave_wide(a, err);
-	if (rc)
-		return rc;
-	switch (a->kind) {
-	case PL_AGG_MEAN:
-		return sum_f64(a, gid, from, n, x, err);
-	case PL_AGG_CORR:
-		return corr_rows(a, gid, from, n, x, y, err);
-	default:
-		return var_rows(a, gid, from, n, x, err);
-	}
+	return leave_wide(a, err);
+}
+
+static int mean_update(pl_agg *a, const uint32_t *gid, size_t n,
+		       const pl_column *x, const pl_column *y, pl_error *err)
+{
+	size_t from;
+	int rc = wide_first(a, gid, n, x, y, &from, err);
+	return rc ? rc : sum_f64(a, gid, from, n, x, err);
+}
+
+static int var_update(pl_agg *a, const uint32_t *gid, size_t n,
+		      const pl_column *x, const pl_column *y, pl_error *err)
+{
+	size_t from;
+	int rc = wide_first(a, gid, n, x, y, &from, err);
+	return rc ? rc : var_rows(a, gid, from, n, x, err);
+}
+
+static int corr_update(pl_agg *a, const uint32_t *gid, size_t n,
+		       const pl_column *x, const pl_column *y, pl_error *err)
+{
+	size_t from;
+	int rc = wide_first(a, gid, n, x, y, &from, err);
+	return rc ? rc : corr_rows(a, gid, from, n, x, y, err);
 }
 
 static int cmp_bytes(const char *p, size_t lp, const char *q, size_t lq)
@@ -590,8 +591,9 @@ static int keep(pl_agg *a, uint32_t g, const pl_column *x, size_t i,
 }
 
 static int extreme_rows(pl_agg *a, const uint32_t *gid, size_t n,
-			const pl_column *x, pl_error *err)
+			const pl_column *x, const pl_column *y, pl_error *err)
 {
+	(void)y;
 	int sign = a->kind == PL_AGG_MIN ? -1 : 1;
 	uint8_t *flag = st_flag(a);
 	for (size_t i = 0; i < n; i++) {
@@ -608,8 +610,10 @@ static int extreme_rows(pl_agg *a, const uint32_t *gid, size_t n,
 }
 
 static int first_last_rows(pl_agg *a, const uint32_t *gid, size_t n,
-			   const pl_column *x, pl_error *err)
+			   const pl_column *x, const pl_column *y,
+			   pl_error *err)
 {
+	(void)y;
 	int first = a->kind == PL_AGG_FIRST;
 	uint8_t *flag = st_flag(a);
 	for (size_t i = 0; i < n; i++) {
@@ -686,8 +690,9 @@ static size_t str_bytes(const pl_column *x, size_t from, size_t n)
 }
 
 static int values_rows(pl_agg *a, const uint32_t *gid, size_t n,
-		       const pl_column *x, pl_error *err)
+		       const pl_column *x, const pl_column *y, pl_error *err)
 {
+	(void)y;
 	int rc = vl_reserve(a, n, str_bytes(x, 0, n), err);
 	if (rc)
 		return rc;
@@ -697,78 +702,42 @@ static int values_rows(pl_agg *a, const uint32_t *gid, size_t n,
 	return 0;
 }
 
+static int count_star_update(pl_agg *a, const uint32_t *gid, size_t n,
+			     const pl_column *x, const pl_column *y,
+			     pl_error *err)
+{
+	(void)x, (void)y, (void)err;
+	count_rows(a, gid, n, NULL);
+	return 0;
+}
+
+static int count_update(pl_agg *a, const uint32_t *gid, size_t n,
+			const pl_column *x, const pl_column *y, pl_error *err)
+{
+	(void)y, (void)err;
+	count_rows(a, gid, n, x);
+	return 0;
+}
+
+static int sum_update(pl_agg *a, const uint32_t *gid, size_t n,
+		      const pl_column *x, const pl_column *y, pl_error *err)
+{
+	(void)y;
+	if (a->type == PL_INT64)
+		return sum_i64(a, gid, n, x);
+	return sum_f64(a, gid, 0, n, x, err);
+}
+
 int pl_agg_update(pl_agg *a, const uint32_t *gid, size_t n, const pl_column *x,
 		  const pl_column *y, pl_error *err)
 {
-	switch (a->kind) {
-	case PL_AGG_COUNT_STAR:
-		count_rows(a, gid, n, NULL);
-		return 0;
-	case PL_AGG_COUNT:
-		count_rows(a, gid, n, x);
-		return 0;
-	case PL_AGG_SUM:
-		if (a->type == PL_INT64)
-			return sum_i64(a, gid, n, x);
-		return sum_f64(a, gid, 0, n, x, err);
-	case PL_AGG_MEAN:
-	case PL_AGG_VAR:
-	case PL_AGG_SD:
-	case PL_AGG_CORR:
-		return sum_rows(a, gid, n, x, y, err);
-	case PL_AGG_MIN:
-	case PL_AGG_MAX:
-		return extreme_rows(a, gid, n, x, err);
-	case PL_AGG_FIRST:
-	case PL_AGG_LAST:
-		return first_last_rows(a, gid, n, x, err);
-	default:
-		return values_rows(a, gid, n, x, err);
-	}
-}
-
-static const char *const sfx_count[] = {"n", NULL};
-static const char *const sfx_n[] = {"n", "s", NULL};
-static const char *const sfx_var[] = {"n", "s1", "s2", NULL};
-static const char *const sfx_corr[] = {"n",   "sx",  "sy", "sxx",
-				       "syy", "sxy", NULL};
-static const char *const sfx_kept[] = {"seen", "v", NULL};
-static const char *const sfx_values[] = {"v", "pack", NULL};
-
-/* Partial columns: counts and sums for count/sum/mean; the count and the
- * exact sums of x and x^2 for var/sd, of x, y, x^2, y^2 and xy for corr
- * (encoded exact sums, string columns); the kept value for min/max, plus
- * whether the group saw a row for first/last; and for the value-list kinds a
- * value column and a packed-values column, used only by value rows. */
-static const char *const *state_suffixes(const pl_agg *a)
-{
-	switch (a->kind) {
-	case PL_AGG_COUNT_STAR:
-	case PL_AGG_COUNT:
-		return sfx_count;
-	case PL_AGG_SUM:
-	case PL_AGG_MEAN:
-		return sfx_n;
-	case PL_AGG_VAR:
-	case PL_AGG_SD:
-		return sfx_var;
-	case PL_AGG_CORR:
-		return sfx_corr;
-	case PL_AGG_FIRST:
-	case PL_AGG_LAST:
-		return sfx_kept;
-	case PL_AGG_MIN:
-	case PL_AGG_MAX:
-		return sfx_kept + 1;
-	default:
-		return sfx_values;
-	}
+	return a->ops->update(a, gid, n, x, y, err);
 }
 
 size_t pl_agg_partial_ncols(const pl_agg *a)
 {
 	size_t n = 0;
-	for (const char *const *s = state_suffixes(a); *s; s++)
+	for (const char *const *s = a->ops->suffixes; *s; s++)
 		n++;
 	return n;
 }
@@ -782,20 +751,17 @@ static pl_type state_type(const pl_agg *a, size_t k)
 {
 	if (is_value_list(a->kind))
 		return k == 1 ? PL_STRING : a->type;
-	if (keeps_value(a->kind)) {
-		int seen_col =
-		    a->kind == PL_AGG_FIRST || a->kind == PL_AGG_LAST;
-		return seen_col && k == 0 ? PL_BOOL : a->type;
-	}
+	if (keeps_value(a->kind))
+		return a->ops->seen && k == 0 ? PL_BOOL : a->type;
 	if (k == 0)
 		return PL_INT64;
-	return nxsum(a) ? PL_STRING : PL_INT64;
+	return a->nxsum ? PL_STRING : PL_INT64;
 }
 
 int pl_agg_partial_schema(const pl_agg *a, const char *prefix, pl_schema *s,
 			  pl_error *err)
 {
-	const char *const *sfx = state_suffixes(a);
+	const char *const *sfx = a->ops->suffixes;
 	for (size_t k = 0; sfx[k]; k++) {
 		char name[128];
 		snprintf(name, sizeof(name), "%s_%s", prefix, sfx[k]);
@@ -876,7 +842,7 @@ static int push_kept(const pl_agg *a, uint32_t g, pl_column *c, pl_error *err)
 static int export_kept(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 		       pl_error *err)
 {
-	int seen_col = a->kind == PL_AGG_FIRST || a->kind == PL_AGG_LAST;
+	int seen_col = a->ops->seen;
 	for (size_t g = g0; g < g0 + n; g++) {
 		int rc = seen_col ? pl_column_push_bool(&cols[0],
 							st_flag(a)[g] & SEEN,
@@ -899,7 +865,7 @@ static int export_xsums(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 	for (size_t g = g0; rc == 0 && g < g0 + n; g++) {
 		rc = pl_column_push_i64(&cols[0], st_n(a)[g], a->pool, err);
 		const pl_xsum *s = sums_of(a, g, tmp);
-		for (int k = 0; rc == 0 && k < nxsum(a); k++) {
+		for (int k = 0; rc == 0 && k < a->nxsum; k++) {
 			size_t len = pl_xsum_encode(&s[k], &a->big, buf);
 			rc = pl_column_push_str(&cols[1 + k], (const char *)buf,
 						len, a->pool, err);
@@ -908,17 +874,12 @@ static int export_xsums(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 	return rc;
 }
 
-int pl_agg_export(pl_agg *a, size_t g0, size_t n, pl_column *cols,
-		  pl_error *err)
+/* Counts and plain int64 sums travel as their arrays. */
+static int export_numbers(pl_agg *a, size_t g0, size_t n, pl_column *cols,
+			  pl_error *err)
 {
-	if (nxsum(a))
+	if (a->nxsum)
 		return export_xsums(a, g0, n, cols, err);
-	if (is_value_list(a->kind)) {
-		int rc = pl_agg_append_nulls(&cols[0], n, a->pool, err);
-		return rc ? rc : pl_agg_append_nulls(&cols[1], n, a->pool, err);
-	}
-	if (keeps_value(a->kind))
-		return export_kept(a, g0, n, cols, err);
 	size_t nc = pl_agg_partial_ncols(a);
 	for (size_t k = 0; k < nc; k++) {
 		size_t base;
@@ -931,12 +892,27 @@ int pl_agg_export(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 	return 0;
 }
 
+/* The values travel in value rows of their own. */
+static int export_values(pl_agg *a, size_t g0, size_t n, pl_column *cols,
+			 pl_error *err)
+{
+	(void)g0;
+	int rc = pl_agg_append_nulls(&cols[0], n, a->pool, err);
+	return rc ? rc : pl_agg_append_nulls(&cols[1], n, a->pool, err);
+}
+
+int pl_agg_export(pl_agg *a, size_t g0, size_t n, pl_column *cols,
+		  pl_error *err)
+{
+	return a->ops->export_state(a, g0, n, cols, err);
+}
+
 static int merge_sums(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 		      size_t n, const pl_column *cols)
 {
 	int64_t *cnt = st_n(a);
 	const int64_t *pn = pl_col_i64(&cols[0]);
-	int has_sum = a->kind == PL_AGG_SUM;
+	int has_sum = a->esize[I64] != 0;
 	for (size_t i = 0; i < n; i++) {
 		if (tag[i] != 0)
 			continue;
@@ -964,7 +940,7 @@ static int merge_xsums(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 			continue;
 		uint32_t g = gid[i];
 		cnt[g] += pn[i];
-		for (int k = 0; rc == 0 && k < nxsum(a); k++) {
+		for (int k = 0; rc == 0 && k < a->nxsum; k++) {
 			size_t len;
 			const char *p = pl_col_str(&cols[1 + k], i, &len);
 			rc =
@@ -978,9 +954,11 @@ static int merge_xsums(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 /* first keeps the earlier instance's value, last takes the later one's:
  * the runtime merges instances in input order. */
 static int merge_kept(pl_agg *a, const uint32_t *gid, const int64_t *tag,
-		      size_t n, const pl_column *cols, pl_error *err)
+		      int64_t value_tag, size_t n, const pl_column *cols,
+		      pl_error *err)
 {
-	int seen_col = a->kind == PL_AGG_FIRST || a->kind == PL_AGG_LAST;
+	(void)value_tag;
+	int seen_col = a->ops->seen;
 	int sign = a->kind == PL_AGG_MIN ? -1 : 1;
 	const pl_column *v = &cols[seen_col];
 	uint8_t *flag = st_flag(a);
@@ -1065,25 +1043,23 @@ static int merge_values(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 	return 0;
 }
 
+/* Counts and sums: exact sums in their encoded form, else as numbers. */
+static int merge_numbers(pl_agg *a, const uint32_t *gid, const int64_t *tag,
+			 int64_t value_tag, size_t n, const pl_column *cols,
+			 pl_error *err)
+{
+	(void)value_tag;
+	if (!a->nxsum)
+		return merge_sums(a, gid, tag, n, cols);
+	int rc = leave_wide(a, err);
+	return rc ? rc : merge_xsums(a, gid, tag, n, cols, err);
+}
+
 int pl_agg_merge(pl_agg *a, const uint32_t *gid, const int64_t *tag,
 		 int64_t value_tag, size_t n, const pl_column *cols,
 		 pl_error *err)
 {
-	if (nxsum(a)) {
-		int rc = leave_wide(a, err);
-		return rc ? rc : merge_xsums(a, gid, tag, n, cols, err);
-	}
-	switch (a->kind) {
-	case PL_AGG_COUNT_STAR:
-	case PL_AGG_COUNT:
-	case PL_AGG_SUM:
-	case PL_AGG_MEAN:
-		return merge_sums(a, gid, tag, n, cols);
-	default:
-		if (keeps_value(a->kind))
-			return merge_kept(a, gid, tag, n, cols, err);
-		return merge_values(a, gid, tag, value_tag, n, cols, err);
-	}
+	return a->ops->merge(a, gid, tag, value_tag, n, cols, err);
 }
 
 /* Typed ordering of a group's values, without a comparator callback:
@@ -1416,45 +1392,69 @@ static int quantile(const pl_agg *a, size_t g, double *out)
 	return 1;
 }
 
-/* The float64 result of group g; 0 when it is NULL. */
-static int f64_value(const pl_agg *a, size_t g, double *out)
+/* The float64 results of group g: 0 when it is NULL. */
+static int sum_value(const pl_agg *a, size_t g, double *out)
 {
-	int64_t n = st_n(a) ? st_n(a)[g] : 0;
 	pl_xsum tmp[5];
-	const pl_xsum *s = nxsum(a) ? sums_of(a, g, tmp) : NULL;
-	switch (a->kind) {
-	case PL_AGG_SUM:
-		*out = n > 0 ? pl_xsum_value(&s[0], &a->big) : 0;
-		return n > 0;
-	case PL_AGG_MEAN:
-		*out = n > 0 ? pl_xsum_mean(&s[0], &a->big, n) : 0;
-		return n > 0;
-	case PL_AGG_VAR:
-	case PL_AGG_SD:
-		if (n < 2)
-			return 0;
-		*out = pl_xsum_var(n, &s[0], &s[1], &a->big);
-		if (a->kind == PL_AGG_SD)
-			*out = sqrt(*out);
-		return 1;
-	case PL_AGG_CORR:
-		return n >= 2 && pl_xsum_corr(n, &s[0], &s[1], &s[2], &s[3],
-					      &s[4], &a->big, out);
-	default:
-		return quantile(a, g, out);
-	}
+	int64_t n = st_n(a)[g];
+	*out = n > 0 ? pl_xsum_value(&sums_of(a, g, tmp)[0], &a->big) : 0;
+	return n > 0;
 }
 
-static int64_t i64_value(const pl_agg *a, size_t g, int *ok)
+static int mean_value(const pl_agg *a, size_t g, double *out)
+{
+	pl_xsum tmp[5];
+	int64_t n = st_n(a)[g];
+	*out = n > 0 ? pl_xsum_mean(&sums_of(a, g, tmp)[0], &a->big, n) : 0;
+	return n > 0;
+}
+
+static int var_value(const pl_agg *a, size_t g, double *out)
+{
+	pl_xsum tmp[5];
+	int64_t n = st_n(a)[g];
+	if (n < 2)
+		return 0;
+	const pl_xsum *s = sums_of(a, g, tmp);
+	*out = pl_xsum_var(n, &s[0], &s[1], &a->big);
+	return 1;
+}
+
+static int sd_value(const pl_agg *a, size_t g, double *out)
+{
+	if (!var_value(a, g, out))
+		return 0;
+	*out = sqrt(*out);
+	return 1;
+}
+
+static int corr_value(const pl_agg *a, size_t g, double *out)
+{
+	pl_xsum tmp[5];
+	int64_t n = st_n(a)[g];
+	if (n < 2)
+		return 0;
+	const pl_xsum *s = sums_of(a, g, tmp);
+	return pl_xsum_corr(n, &s[0], &s[1], &s[2], &s[3], &s[4], &a->big, out);
+}
+
+/* The int64 results of group g: *ok 0 when it is NULL. */
+static int64_t count_value(const pl_agg *a, size_t g, int *ok)
 {
 	*ok = 1;
-	if (a->kind == PL_AGG_COUNT_DISTINCT)
-		return count_distinct(a, g);
-	if (a->kind == PL_AGG_SUM) {
-		*ok = st_n(a)[g] > 0;
-		return *ok ? st_i(a)[g] : 0;
-	}
 	return st_n(a)[g];
+}
+
+static int64_t sum_i64_value(const pl_agg *a, size_t g, int *ok)
+{
+	*ok = st_n(a)[g] > 0;
+	return *ok ? st_i(a)[g] : 0;
+}
+
+static int64_t distinct_value(const pl_agg *a, size_t g, int *ok)
+{
+	*ok = 1;
+	return count_distinct(a, g);
 }
 
 /* A quantile of dates or timestamps: interpolated as numpy does, then
@@ -1473,6 +1473,8 @@ static int64_t time_quantile(const pl_agg *a, size_t g, int *ok)
 	return x + (int64_t)floor((double)(y - x) * (k - (double)lo));
 }
 
+/* A double or an int64 (also a date or timestamp) a group, by out's type
+ * (the kind's result type). */
 static int final_numbers(pl_agg *a, size_t g0, size_t n, pl_column *out,
 			 pl_error *err)
 {
@@ -1480,15 +1482,12 @@ static int final_numbers(pl_agg *a, size_t g0, size_t n, pl_column *out,
 	int rc = out_grow(out, n, &base, a->pool, err);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		int ok;
-		if (pl_type_is_time(out->type)) {
-			pl_col_i64(out)[base + i] =
-			    time_quantile(a, g0 + i, &ok);
-		} else if (out->type == PL_INT64) {
-			pl_col_i64(out)[base + i] = i64_value(a, g0 + i, &ok);
-		} else {
+		if (out->type == PL_FLOAT64) {
 			double d = 0;
-			ok = f64_value(a, g0 + i, &d);
+			ok = a->ops->f64(a, g0 + i, &d);
 			pl_col_f64(out)[base + i] = ok ? d : 0;
+		} else {
+			pl_col_i64(out)[base + i] = a->ops->i64(a, g0 + i, &ok);
 		}
 		if (!ok)
 			rc = out_null(out, base + i, a->pool, err);
@@ -1496,16 +1495,20 @@ static int final_numbers(pl_agg *a, size_t g0, size_t n, pl_column *out,
 	return rc;
 }
 
-int pl_agg_final(pl_agg *a, size_t g0, size_t n, pl_column *out, pl_error *err)
+static int final_kept(pl_agg *a, size_t g0, size_t n, pl_column *out,
+		      pl_error *err)
 {
-	if (!keeps_value(a->kind))
-		return final_numbers(a, g0, n, out, err);
 	for (size_t g = g0; g < g0 + n; g++) {
 		int rc = push_kept(a, (uint32_t)g, out, err);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+int pl_agg_final(pl_agg *a, size_t g0, size_t n, pl_column *out, pl_error *err)
+{
+	return a->ops->final(a, g0, n, out, err);
 }
 
 size_t pl_agg_bytes(const pl_agg *a)
@@ -1519,4 +1522,87 @@ size_t pl_agg_bytes(const pl_agg *a)
 	for (size_t i = 0; i < sizeof(vl) / sizeof(vl[0]); i++)
 		b += vl[i] ? pl_pool_size(vl[i]) : 0;
 	return b + pl_xsum_big_bytes(&a->big);
+}
+
+/* Partial columns: counts and sums for count/sum/mean; the count and the
+ * exact sums of x and x^2 for var/sd, of x, y, x^2, y^2 and xy for corr
+ * (encoded exact sums, string columns); the kept value for min/max, plus
+ * whether the group saw a row for first/last; and for the value-list kinds a
+ * value column and a packed-values column, used only by value rows. */
+static const char *const sfx_count[] = {"n", NULL};
+static const char *const sfx_n[] = {"n", "s", NULL};
+static const char *const sfx_var[] = {"n", "s1", "s2", NULL};
+static const char *const sfx_corr[] = {"n",   "sx",  "sy", "sxx",
+				       "syy", "sxy", NULL};
+static const char *const sfx_kept[] = {"seen", "v", NULL};
+static const char *const sfx_values[] = {"v", "pack", NULL};
+
+#define COUNTS(nm, n, up)                                                      \
+	{                                                                      \
+		.name = nm, .nargs = n, .family = FAM_COUNT,                   \
+		.suffixes = sfx_count, .layout = layout_n, .update = up,       \
+		.export_state = export_numbers, .merge = merge_numbers,        \
+		.final = final_numbers, .i64 = count_value                     \
+	}
+#define SUMS(nm, n, sums, sfx, up, f)                                          \
+	{                                                                      \
+		.name = nm, .nargs = n, .family = FAM_SUMS, .xsums = sums,     \
+		.suffixes = sfx, .layout = layout_n, .update = up,             \
+		.export_state = export_numbers, .merge = merge_numbers,        \
+		.final = final_numbers, .f64 = f                               \
+	}
+#define KEPT(nm, sn, sfx, up)                                                  \
+	{                                                                      \
+		.name = nm, .nargs = 1, .family = FAM_KEPT, .seen = sn,        \
+		.suffixes = sfx, .layout = layout_kept, .update = up,          \
+		.export_state = export_kept, .merge = merge_kept,              \
+		.final = final_kept                                            \
+	}
+#define VALUES(nm, n, f, i)                                                    \
+	{                                                                      \
+		.name = nm, .nargs = n, .family = FAM_VALUES,                  \
+		.suffixes = sfx_values, .update = values_rows,                 \
+		.export_state = export_values, .merge = merge_values,          \
+		.final = final_numbers, .f64 = f, .i64 = i                     \
+	}
+
+/* In pl_agg_kind's order; the lookup finds count() before count(x). */
+static const pl_agg_ops agg_ops[] = {
+    [PL_AGG_COUNT_STAR] = COUNTS("count", 0, count_star_update),
+    [PL_AGG_COUNT] = COUNTS("count", 1, count_update),
+    [PL_AGG_SUM] = {.name = "sum",
+		    .nargs = 1,
+		    .family = FAM_SUMS,
+		    .xsums = 1,
+		    .plain_i64 = 1,
+		    .suffixes = sfx_n,
+		    .layout = layout_sum,
+		    .update = sum_update,
+		    .export_state = export_numbers,
+		    .merge = merge_numbers,
+		    .final = final_numbers,
+		    .f64 = sum_value,
+		    .i64 = sum_i64_value},
+    [PL_AGG_MEAN] = SUMS("mean", 1, 1, sfx_n, mean_update, mean_value),
+    [PL_AGG_MIN] = KEPT("min", 0, sfx_kept + 1, extreme_rows),
+    [PL_AGG_MAX] = KEPT("max", 0, sfx_kept + 1, extreme_rows),
+    [PL_AGG_VAR] = SUMS("var", 1, 2, sfx_var, var_update, var_value),
+    [PL_AGG_SD] = SUMS("sd", 1, 2, sfx_var, var_update, sd_value),
+    [PL_AGG_MEDIAN] = VALUES("median", 1, quantile, time_quantile),
+    [PL_AGG_QUANTILE] = VALUES("quantile", 2, quantile, time_quantile),
+    [PL_AGG_COUNT_DISTINCT] = VALUES("count_distinct", 1, NULL, distinct_value),
+    [PL_AGG_FIRST] = KEPT("first", 1, sfx_kept, first_last_rows),
+    [PL_AGG_LAST] = KEPT("last", 1, sfx_kept, first_last_rows),
+    [PL_AGG_CORR] = SUMS("corr", 2, 5, sfx_corr, corr_update, corr_value),
+};
+
+static const pl_agg_ops *ops_of(pl_agg_kind kind)
+{
+	return &agg_ops[kind];
+}
+
+/* The kinds in order, NULL past the last. */
+static const pl_agg_ops *ops_at(size_t i)
+{
+	return i < sizeof(agg_ops) / sizeof(agg_ops[0]) ? &agg_ops[i] : NULL;
 }

@@ -83,8 +83,15 @@ typedef struct pl_agg_str {
 	size_t len;
 } pl_agg_str;
 
+/* A kind's functions (aggregates.c). */
+typedef struct pl_agg_ops pl_agg_ops;
+
 typedef struct pl_agg {
 	pl_agg_kind kind;
+	const pl_agg_ops *ops; /* kind's, set by pl_agg_init */
+	/* Exact sums a group keeps: x for sum and mean; x, x^2 for var and
+	 * sd; x, y, x^2, y^2, xy for corr; none for an int64 sum (an int64). */
+	int nxsum;
 	pl_type type; /* of the (first) argument */
 	pl_type out_type;
 	double p; /* quantile */
