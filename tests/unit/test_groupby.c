@@ -1148,6 +1148,131 @@ static void test_values_packed(void)
 	check_values_round_trip(PL_AGG_MEDIAN, PL_INT64, 5, 0, 100);
 }
 
+/* Exports from's group states (and its values, for the kinds that keep
+ * them) and merges them into to: as one instance's partial rows reach the
+ * merging instance. */
+static void move_state(pl_agg *from, pl_agg *to, size_t ng, pl_pool *pool)
+{
+	pl_error err;
+	pl_schema ps;
+	pl_schema_init(&ps);
+	CU_ASSERT_EQUAL_FATAL(pl_agg_partial_schema(from, "s", &ps, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(ps.n, pl_agg_partial_ncols(from));
+	pl_column cols[6];
+	for (size_t k = 0; k < ps.n; k++)
+		pl_column_init(&cols[k], ps.fields[k].type, 0, 0, pool, &err);
+	CU_ASSERT_EQUAL(pl_agg_export(from, 0, ng, cols, &err), 0);
+	int64_t tag[8] = {0};
+	uint32_t g[8];
+	for (size_t i = 0; i < ng; i++)
+		g[i] = (uint32_t)i;
+	CU_ASSERT_EQUAL(pl_agg_merge(to, g, tag, 3, ng, cols, &err), 0);
+	size_t rows;
+	if (pl_agg_has_values(from))
+		CU_ASSERT_EQUAL(move_values(from, to, ng, 5, pool, &rows), 0);
+	for (size_t k = 0; k < ps.n; k++)
+		pl_column_free(&cols[k], pool);
+	pl_schema_free(&ps);
+}
+
+/* The final values of a's groups, formatted and joined by '|'. */
+static void finals(pl_agg *a, size_t ng, char *buf, size_t cap, pl_pool *pool)
+{
+	pl_error err;
+	pl_column out;
+	pl_column_init(&out, a->out_type, 0, 0, pool, &err);
+	CU_ASSERT_EQUAL(pl_agg_prepare(a, ng, &err), 0);
+	CU_ASSERT_EQUAL(pl_agg_final(a, 0, ng, &out, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(out.len, ng);
+	size_t at = 0;
+	for (size_t g = 0; g < ng && at + 64 < cap; g++) {
+		pl_column_format(&out, g, buf + at, cap - at);
+		at += strlen(buf + at);
+		buf[at++] = '|';
+	}
+	buf[at] = '\0';
+	pl_column_free(&out, pool);
+}
+
+/* kind over 8 rows of type in 3 groups (one NULL, one group of a single
+ * row): the rows split between two instances, whose state goes in input
+ * order into a third, end with the final values of one instance that saw
+ * them all. */
+static void check_split(pl_agg_kind kind, pl_type type)
+{
+	enum { N = 8, NG = 3 };
+	static const uint32_t gid[N] = {0, 1, 0, 2, 1, 0, 1, 0};
+	static const int64_t v[N] = {4, -3, 9, 2, 7, -1, 7, 5};
+	pl_error err;
+	pl_pool *pool = pl_pool_create(1 << 20);
+	pl_column x;
+	pl_column_init(&x, type, N, 1, pool, &err);
+	for (size_t i = 0; i < N; i++) {
+		char s[16];
+		snprintf(s, sizeof(s), "s%lld", (long long)v[i]);
+		if (i == 5)
+			pl_column_push_null(&x, pool, &err);
+		else if (type == PL_FLOAT64)
+			pl_column_push_f64(&x, (double)v[i] / 4, pool, &err);
+		else if (type == PL_STRING)
+			pl_column_push_str(&x, s, strlen(s), pool, &err);
+		else if (type == PL_BOOL)
+			pl_column_push_bool(&x, v[i] > 3, pool, &err);
+		else
+			pl_column_push_i64(&x, v[i], pool, &err);
+	}
+	const pl_column *y = kind == PL_AGG_CORR ? &x : NULL;
+	pl_agg all, p, q, m;
+	pl_agg *each[] = {&all, &p, &q, &m};
+	for (int k = 0; k < 4; k++) {
+		pl_agg_init(each[k], kind, type, 0.3, pool);
+		CU_ASSERT_EQUAL_FATAL(pl_agg_reserve(each[k], NG, &err), 0);
+	}
+	CU_ASSERT_EQUAL(pl_agg_update(&all, gid, N, &x, y, &err), 0);
+	/* p sees the first rows, q the rest as a batch of its own */
+	pl_column xq;
+	CU_ASSERT_EQUAL(pl_agg_update(&p, gid, 3, &x, y, &err), 0);
+	pl_column_init(&xq, type, N, 1, pool, &err);
+	for (size_t i = 3; i < N; i++)
+		pl_column_push_from(&xq, &x, i, pool, &err);
+	CU_ASSERT_EQUAL(
+	    pl_agg_update(&q, gid + 3, N - 3, &xq, y ? &xq : NULL, &err), 0);
+	move_state(&p, &m, NG, pool);
+	move_state(&q, &m, NG, pool);
+	char want[512], got[512];
+	finals(&all, NG, want, sizeof(want), pool);
+	finals(&m, NG, got, sizeof(got), pool);
+	if (strcmp(want, got) != 0)
+		printf("\nkind %d of %s: %s merged, %s whole\n", (int)kind,
+		       pl_type_name(type), got, want);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	for (int k = 0; k < 4; k++)
+		pl_agg_free(each[k]);
+	pl_column_free(&x, pool);
+	pl_column_free(&xq, pool);
+	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
+	pl_pool_destroy(pool);
+}
+
+/* Every kind over every argument type it takes, through every function
+ * of its table: update, export, merge (of values too), prepare, final. */
+static void test_every_kind_split(void)
+{
+	static const pl_type types[] = {PL_INT64, PL_FLOAT64, PL_STRING,
+					PL_BOOL, PL_DATE};
+	int ran = 0;
+	for (int k = PL_AGG_COUNT_STAR; k <= PL_AGG_CORR; k++) {
+		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+			pl_type ot;
+			if (pl_agg_result_type((pl_agg_kind)k, types[t], &ot))
+				continue;
+			check_split((pl_agg_kind)k, types[t]);
+			ran++;
+		}
+	}
+	CU_ASSERT(ran >= 40);
+}
+
 /* Runs kind over x (and y) in groups gid[0..n) of ng groups and appends
  * the final values to out; when via_merge, a second instance updated with
  * the same rows is exported and merged in (so every group counts its rows
@@ -1360,6 +1485,7 @@ static const pl_test tests[] = {
     {"values_packed", test_values_packed},
     {"values_packed_out_of_memory", test_values_packed_out_of_memory},
     {"int_sums_paths_agree", test_int_sums_paths_agree},
+    {"every_kind_split", test_every_kind_split},
     {NULL, NULL}};
 
 PL_TEST_MAIN("groupby", tests)
