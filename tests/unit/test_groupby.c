@@ -1270,7 +1270,7 @@ static void test_every_kind_split(void)
 			ran++;
 		}
 	}
-	CU_ASSERT(ran >= 40);
+	CU_ASSERT_EQUAL(ran, 51);
 }
 
 /* Runs kind over x (and y) in groups gid[0..n) of ng groups and appends
