@@ -201,6 +201,9 @@ static int run_once(const pl_cli_args *a,
 	int rank = pl_comm_rank(comm), nranks = pl_comm_size(comm);
 	if (comm == MPI_COMM_NULL)
 		nranks = plan_ranks;
+	/* before planning, which opens the input (after MPI_Init, whose
+	 * handlers these replace) */
+	pl_crash_cleanup_install();
 	pl_pool *pool = pl_pool_create((size_t)256 << 20);
 	int rc = pool ? 0 : pl_error_nomem(err, "the buffer pool");
 	if (pool != NULL)

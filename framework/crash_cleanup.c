@@ -1,7 +1,7 @@
 /* See crash_cleanup.h. The slots are process-wide state, like the stop
  * flag in cli.c: a signal handler can reach nothing else. Only
- * async-signal-safe calls (unlink, write, sigaction, raise) run in the
- * handler. */
+ * async-signal-safe calls (unlink, write, sigaction, raise, _exit) run in
+ * the handler. */
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +16,9 @@ static struct {
 	char path[PATH_CAP];
 } slots[SLOTS];
 static volatile sig_atomic_t installed;
+/* What pl_crash_cleanup_blame names; the handler reads them only. */
+static const char *volatile blamed_file;
+static const char *volatile blamed_what;
 
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 
@@ -35,10 +38,22 @@ static void on_crash(int sig)
 	for (int i = 0; i < n; i++)
 		rev[i] = num[n - 1 - i];
 	rev[n] = '\0';
-	say("pipeline: crashed (signal ");
+	const char *file = blamed_file, *what = blamed_what;
+	say("pipeline: ");
+	if (file != NULL) {
+		say(file);
+		say(": ");
+		say(what);
+		say(" (");
+	} else {
+		say("crashed (");
+	}
+	say("signal ");
 	say(rev);
 	say(")\n");
 	pl_crash_cleanup_now();
+	if (file != NULL)
+		_exit(1);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -87,6 +102,12 @@ void pl_crash_cleanup_disarm(const char *path)
 		if (slots[i].used && strcmp(slots[i].path, path) == 0)
 			slots[i].used = 0;
 	}
+}
+
+void pl_crash_cleanup_blame(const char *file, const char *what)
+{
+	blamed_what = what;
+	blamed_file = file;
 }
 
 void pl_crash_cleanup_now(void)

@@ -338,8 +338,8 @@ static int reset_column(pl_column *c, size_t n, pl_pool *pool, pl_error *err)
 	return 0;
 }
 
-int pl_h5_read_column(const pl_h5_table *t, size_t i, uint64_t first, size_t n,
-		      pl_column *c, pl_pool *pool, pl_error *err)
+static int read_column(const pl_h5_table *t, size_t i, uint64_t first, size_t n,
+		       pl_column *c, pl_pool *pool, pl_error *err)
 {
 	if (reset_column(c, n, pool, err) != 0)
 		return PL_ERR_NOMEM;
@@ -361,5 +361,14 @@ int pl_h5_read_column(const pl_h5_table *t, size_t i, uint64_t first, size_t n,
 	if (rc == 0 && t->src[i].unit != 0)
 		rc = pl_h5_scale_time(t, i, first, c, err);
 	pl_pool_free(pool, valid);
+	return rc;
+}
+
+int pl_h5_read_column(const pl_h5_table *t, size_t i, uint64_t first, size_t n,
+		      pl_column *c, pl_pool *pool, pl_error *err)
+{
+	pl_h5_blame(t);
+	int rc = read_column(t, i, first, n, c, pool, err);
+	pl_h5_blame(NULL);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "framework/crash_cleanup.h"
 #include "io/hdf5_filters.h"
 #include "io/hdf5_pandas.h"
 #include "io/hdf5_table.h"
@@ -448,11 +449,16 @@ int pl_h5_add_2d(pl_h5_table *t, const char *path, char *const *names, size_t k,
 	return 0;
 }
 
-int pl_h5_table_open(const pl_hdf5_options *o, size_t file, pl_h5_table *t,
-		     pl_error *err)
+void pl_h5_blame(const pl_h5_table *t)
 {
-	memset(t, 0, sizeof(*t));
-	t->path = o->paths[file];
+	pl_crash_cleanup_blame(
+	    t ? t->path : NULL,
+	    "the HDF5 library crashed reading this file; its "
+	    "metadata is likely damaged");
+}
+
+static int table_open(const pl_hdf5_options *o, pl_h5_table *t, pl_error *err)
+{
 	t->file = t->table = H5I_INVALID_HID;
 	size_t nd = o->dataset ? 1 : (o->ndatasets ? o->ndatasets : 1);
 	t->cache_cap = CACHE_BYTES_MAX;
@@ -469,13 +475,25 @@ int pl_h5_table_open(const pl_hdf5_options *o, size_t file, pl_h5_table *t,
 			 : open_columns(t, o, err);
 	if (rc == 0)
 		rc = pl_h5_table_times(o, t, err);
+	return rc;
+}
+
+int pl_h5_table_open(const pl_hdf5_options *o, size_t file, pl_h5_table *t,
+		     pl_error *err)
+{
+	memset(t, 0, sizeof(*t));
+	t->path = o->paths[file];
+	pl_h5_blame(t);
+	int rc = table_open(o, t, err);
 	if (rc != 0)
 		pl_h5_table_close(t);
+	pl_h5_blame(NULL);
 	return rc;
 }
 
 void pl_h5_table_close(pl_h5_table *t)
 {
+	pl_h5_blame(t->path ? t : NULL);
 	for (size_t i = 0; i < t->n; i++) {
 		if (t->src[i].dset != t->table && t->src[i].dset > 0)
 			H5Dclose(t->src[i].dset);
@@ -493,6 +511,7 @@ void pl_h5_table_close(pl_h5_table *t)
 		H5Fclose(t->file);
 	memset(t, 0, sizeof(*t));
 	t->file = t->table = H5I_INVALID_HID;
+	pl_h5_blame(NULL);
 }
 
 void pl_h5_table_where(const pl_h5_table *t, size_t i, char *buf, size_t cap)

@@ -48,6 +48,13 @@ int pl_h5_table_open(const pl_hdf5_options *o, size_t file, pl_h5_table *t,
 
 void pl_h5_table_close(pl_h5_table *t);
 
+/* Names t's file (t NULL: none) in the report of a crash until the next
+ * call: libhdf5 1.10 reads out of bounds on some damaged metadata, and
+ * the process then ends with status 1 naming the file instead of a bare
+ * segmentation fault (see pl_crash_cleanup_blame). Opening, reading and
+ * closing a table do it around their calls into the library. */
+void pl_h5_blame(const pl_h5_table *t);
+
 /* Names element j of the k of array member `field` (for pandas' blocks):
  * a malloc'd name in *name, or NULL for the default "field_j". */
 typedef int (*pl_h5_namer)(void *arg, const char *field, unsigned j, unsigned k,
