@@ -16,9 +16,13 @@ static struct {
 	char path[PATH_CAP];
 } slots[SLOTS];
 static volatile sig_atomic_t installed;
-/* What pl_crash_cleanup_blame names; the handler reads them only. */
-static const char *volatile blamed_file;
-static const char *volatile blamed_what;
+/* What pl_crash_cleanup_blame names, per thread: a crash is delivered to
+ * the thread that faulted, and only a crash inside the blamed calls is the
+ * file's (not one of the CSV read-ahead thread meanwhile). Static TLS, so
+ * that the handler reads it without the dynamic loader. */
+#define BLAME_TLS __thread __attribute__((tls_model("initial-exec")))
+static BLAME_TLS const char *volatile blamed_file;
+static BLAME_TLS const char *volatile blamed_what;
 
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 

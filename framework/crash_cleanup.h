@@ -22,13 +22,13 @@ int pl_crash_cleanup_arm(const char *path);
 /* Forgets path (NULL is fine); call before renaming or removing it. */
 void pl_crash_cleanup_disarm(const char *path);
 
-/* Blames file for a crash until cleared (file NULL): while set, a crash
- * prints "pipeline: FILE: WHAT (signal N)", removes the armed files and
- * exits with status 1, the status of a job failed on its data, instead of
- * dying of the signal. For the calls into a library that can crash on a
- * damaged input file (libhdf5 1.10 reads out of bounds on some damaged
- * metadata), so that the user learns which file. Both strings are
- * borrowed: they must outlive the setting. */
+/* Blames file for a crash of the calling thread until cleared (file
+ * NULL): while set, a crash prints "pipeline: FILE: WHAT (signal N)",
+ * removes the armed files and exits with status 1, the status of a job
+ * failed on its data, instead of dying of the signal. For the calls into
+ * a library that can crash on a damaged input file (libhdf5 1.10 reads
+ * out of bounds on some damaged metadata), so that the user learns which
+ * file. Both strings are borrowed: they must outlive the setting. */
 void pl_crash_cleanup_blame(const char *file, const char *what);
 
 /* Unlinks every armed file now and forgets it, saying so on standard
