@@ -26,9 +26,19 @@ static BLAME_TLS const char *volatile blamed_what;
 
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 
-static void say(const char *s)
+/* Writes the pieces, NULL-terminated, as one line with one write(), so
+ * that the lines of ranks crashing at once do not interleave (a pipe
+ * keeps a write of up to PIPE_BUF bytes whole). */
+static void say(const char *const *pieces)
 {
-	ssize_t rc = write(STDERR_FILENO, s, strlen(s));
+	char line[PATH_CAP + 256];
+	size_t n = 0;
+	for (; *pieces != NULL; pieces++)
+		for (const char *c = *pieces;
+		     *c != '\0' && n < sizeof(line) - 1; c++)
+			line[n++] = *c;
+	line[n++] = '\n';
+	ssize_t rc = write(STDERR_FILENO, line, n);
 	(void)rc;
 }
 
@@ -43,18 +53,12 @@ static void on_crash(int sig)
 		rev[i] = num[n - 1 - i];
 	rev[n] = '\0';
 	const char *file = blamed_file, *what = blamed_what;
-	say("pipeline: ");
-	if (file != NULL) {
-		say(file);
-		say(": ");
-		say(what);
-		say(" (");
-	} else {
-		say("crashed (");
-	}
-	say("signal ");
-	say(rev);
-	say(")\n");
+	if (file != NULL)
+		say((const char *const[]){"pipeline: ", file, ": ", what,
+					  " (signal ", rev, ")", NULL});
+	else
+		say((const char *const[]){"pipeline: crashed (signal ", rev,
+					  ")", NULL});
 	pl_crash_cleanup_now();
 	if (file != NULL)
 		_exit(1);
@@ -120,9 +124,9 @@ void pl_crash_cleanup_now(void)
 		if (!slots[i].used)
 			continue;
 		if (unlink(slots[i].path) == 0) {
-			say("pipeline: removed the temporary output ");
-			say(slots[i].path);
-			say("\n");
+			say((const char *const[]){
+			    "pipeline: removed the temporary output ",
+			    slots[i].path, NULL});
 		}
 		slots[i].used = 0;
 	}
