@@ -87,7 +87,7 @@ static int merge_at_root(pl_exec *x, size_t i, pl_error *err)
 
 static int send_rows(void *arg, pl_batch *b, pl_error *err)
 {
-	return pl_shuffle_push(arg, b, NULL, err);
+	return pl_shuffle_push(arg, b, err);
 }
 
 /* Partial state shuffled by key; every rank merges and finishes its
@@ -99,7 +99,7 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 	sh.x = x;
 	pl_schema wire;
 	pl_schema_init(&wire);
-	int rc = pl_shuffle_init(&sh, local, NULL, &wire, err);
+	int rc = pl_shuffle_init(&sh, local, &wire, err);
 	size_t *keys = malloc(local->partition_keys * sizeof(*keys));
 	if (rc == 0 && keys == NULL)
 		rc = pl_error_nomem(err, "a shuffle");

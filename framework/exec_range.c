@@ -570,7 +570,7 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	const pl_operator *local = &x->p->ops[i];
 	g->sh.x = x;
 	if (rc == 0)
-		rc = pl_shuffle_init(&g->sh, local, NULL, wire, err);
+		rc = pl_shuffle_init(&g->sh, local, wire, err);
 	rc = pl_mpi_agree(x->comm, rc, err);
 	/* Rows the runtime spilled are no longer the instance's to read. */
 	g->own = local->split == PL_SPLIT_RANGE_MERGE &&

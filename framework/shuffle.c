@@ -59,18 +59,11 @@ int pl_shuffle_place(void *arg, int sender, size_t len, uint8_t **at,
 	return pl_run_file_room(sh->from[sender], len, at, err);
 }
 
-int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, const pl_column *dest,
-		    pl_error *err)
+int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, pl_error *err)
 {
 	if (b->nrows == 0)
 		return 0;
-	for (size_t c = 0; c < b->ncols; c++)
-		sh->cols[c] = b->cols[c];
-	size_t n = b->ncols;
-	if (dest != NULL)
-		sh->cols[n++] = *dest;
-	pl_batch view = {b->nrows, n, sh->cols, NULL, NULL};
-	return pl_exchange_push(sh->ex, &view, pl_shuffle_receive, sh, err);
+	return pl_exchange_push(sh->ex, b, pl_shuffle_receive, sh, err);
 }
 
 int pl_shuffle_push_to(pl_shuffle *sh, const pl_batch *b, size_t from, size_t n,
@@ -96,18 +89,15 @@ static size_t shuffle_hold(const pl_exec *x)
 	return budget > out ? (budget - out) / 4 : 0;
 }
 
-int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local, const char *route,
-		    pl_schema *wire, pl_error *err)
+int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local, pl_schema *wire,
+		    pl_error *err)
 {
 	pl_pool *pool = sh->x->p->env.pool;
 	sh->op = (size_t)(local - sh->x->p->ops);
 	sh->ncols = local->partial_schema.n;
 	int rc = pl_schema_copy(wire, &local->partial_schema, err);
-	if (rc == 0 && route != NULL)
-		rc = pl_schema_add(wire, route, PL_INT64, err);
-	sh->cols = calloc(wire->n + 1, sizeof(*sh->cols));
 	sh->from = calloc((size_t)sh->x->nranks, sizeof(*sh->from));
-	if (rc == 0 && (sh->cols == NULL || sh->from == NULL))
+	if (rc == 0 && sh->from == NULL)
 		rc = pl_error_nomem(err, "a shuffle");
 	sh->hold = shuffle_hold(sh->x);
 	int level = sh->hold >= HOLD_PLAIN ? 0 : ZSTD_LEVEL;
@@ -145,7 +135,6 @@ void pl_shuffle_free(pl_shuffle *sh)
 	}
 	free(sh->from);
 	pl_codec_destroy(sh->codec);
-	free(sh->cols);
 }
 
 int pl_exec_reset_local(pl_exec *x, size_t i, pl_error *err)

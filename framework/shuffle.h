@@ -23,27 +23,25 @@
 #define PL_SHUFFLE_ZSTD_LEVEL (-5)
 
 /* A shuffle of a merge point's partial state (by key for exec_merge.c, by
- * key range for exec_range.c): batches of the partial columns go out
- * (a routing column after them stays behind) and are filed on arrival by
- * sender in run files, as the messages they came in. */
+ * key range for exec_range.c): batches of the partial columns go out and
+ * are filed on arrival by sender in run files, as the messages they came
+ * in. */
 typedef struct pl_shuffle {
 	pl_exec *x;
 	size_t op; /* the operator whose state it carries */
 	pl_exchange *ex;
 	pl_run_file **from; /* rows received, per sending rank */
 	pl_codec *codec;
-	size_t ncols;	 /* the partial columns */
-	pl_column *cols; /* a partial batch plus the routing column */
-	size_t hold;	 /* bytes the run files may keep in memory together */
+	size_t ncols; /* the partial columns */
+	size_t hold;  /* bytes the run files may keep in memory together */
 } pl_shuffle;
 
-/* Sets up a shuffle of operator i's partial state whose wire schema is
- * the partial schema plus, when route is not NULL, an int64 column of
- * that name for the exchange to route by; fills wire. sh->x must be set;
- * free with pl_shuffle_free also on failure. Local: the exchange is the
- * caller's to create, with pl_shuffle_wire's options. */
-int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local, const char *route,
-		    pl_schema *wire, pl_error *err);
+/* Sets up a shuffle of operator i's partial state; wire gets its schema
+ * on the wire (the partial schema). sh->x must be set; free with
+ * pl_shuffle_free also on failure. Local: the exchange is the caller's to
+ * create, with pl_shuffle_wire's options. */
+int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local, pl_schema *wire,
+		    pl_error *err);
 void pl_shuffle_free(pl_shuffle *sh);
 
 /* Sets the options of the shuffle's exchange that make it send the
@@ -69,10 +67,9 @@ int pl_shuffle_receive_undecoded(void *arg, int sender, const uint8_t *msgs,
 int pl_shuffle_place(void *arg, int sender, size_t len, uint8_t **at,
 		     pl_error *err);
 
-/* Pushes the rows of partial batch b into the shuffle, with dest (when
- * the shuffle routes by a column; else NULL) as the routing column. */
-int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, const pl_column *dest,
-		    pl_error *err);
+/* Pushes the rows of partial batch b into the shuffle, each to the rank
+ * its keys hash to. */
+int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, pl_error *err);
 
 /* Pushes rows [from, from + n) of partial batch b into the shuffle for
  * rank, without a routing column (a sample sort's range). */
