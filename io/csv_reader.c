@@ -460,7 +460,27 @@ static int reset_dict(pl_csv_reader *r, size_t k, pl_error *err)
 	return 0;
 }
 
-static int reset_batch(pl_csv_reader *r, pl_error *err)
+/* Rows to make room for before filling a batch of at most max_rows: all
+ * of them unless the rest of the input is known to hold fewer records
+ * (each takes one byte per field at least): a piece read by offset, or a
+ * stream read to its end. A batch grown from a few rows by doubling
+ * leaves a buffer of every smaller size per column behind, memory touched
+ * for nothing on every rank; room reserved and never filled is not. */
+#define CSV_RESERVE_ROWS ((size_t)1 << 20)
+static size_t rows_to_reserve(const pl_csv_reader *r, size_t max_rows)
+{
+	if (max_rows > CSV_RESERVE_ROWS)
+		max_rows = CSV_RESERVE_ROWS; /* pl_input_next(SIZE_MAX) */
+	uint64_t left = r->len - r->pos;
+	if (r->fd >= 0)
+		left += r->stop - r->off;
+	else if (!r->eof)
+		return max_rows;
+	uint64_t most = left / (r->nin > 0 ? r->nin : 1) + 1;
+	return most < max_rows ? (size_t)most : max_rows;
+}
+
+static int reset_batch(pl_csv_reader *r, size_t max_rows, pl_error *err)
 {
 	if (r->batch == NULL) {
 		r->batch = pl_batch_new(&r->out, 0, r->pool, err);
@@ -478,7 +498,10 @@ static int reset_batch(pl_csv_reader *r, pl_error *err)
 		if (rc)
 			return rc;
 	}
-	return r->batch_room == 0 ? grow_rows(r, 64, err) : 0;
+	size_t want = rows_to_reserve(r, max_rows);
+	if (want < 64)
+		want = 64;
+	return r->batch_room < want ? grow_rows(r, want, err) : 0;
 }
 
 static int put_null(pl_csv_reader *r, pl_column *c, size_t row, pl_error *err)
@@ -799,7 +822,7 @@ int pl_csv_reader_next(pl_csv_reader *r, size_t max_rows, pl_batch **out,
 			return 0;
 		int rc = file_open(r) ? 0 : next_input(r, err);
 		if (rc == 0)
-			rc = reset_batch(r, err);
+			rc = reset_batch(r, max_rows, err);
 		if (rc == 0)
 			rc = fill(r, max_rows, err);
 		if (rc != 0)
