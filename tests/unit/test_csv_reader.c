@@ -512,6 +512,41 @@ static void small_batches_span_the_file(void)
 	done(r, &o);
 }
 
+/* A batch has room for the rows asked for before it fills, instead of
+ * doubling up to them; but never for more records than the rest of the
+ * input can hold. */
+static void batch_room_up_front(void)
+{
+	setup();
+	char *text = malloc(6 * 5000 + 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	size_t len = (size_t)sprintf(text, "v,w\n");
+	for (int i = 0; i < 5000; i++)
+		len += (size_t)sprintf(text + len, "%d,1\n", i % 1000);
+	pl_csv_options o;
+	opts_init(&o, put("big.csv", text, len));
+	free(text);
+	pl_csv_reader *r = open_ok(&o);
+	uint64_t before = pl_pool_get_stats(pool).allocs;
+	pl_batch *b = next_ok(r, 4096);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_EQUAL(b->nrows, 4096);
+	/* The buffers of two columns and the line numbers, about once each:
+	 * 5 allocations, where doubling from 64 rows took 23. */
+	CU_ASSERT(pl_pool_get_stats(pool).allocs - before <= 8);
+	CU_ASSERT(pl_pool_size(b->cols[0].data) >= 4096 * sizeof(int64_t));
+	done(r, &o);
+
+	setup();
+	opts_init(&o, puts_file("small.csv", "v,w\n1,2\n3,4\n"));
+	r = open_ok(&o);
+	b = next_ok(r, (size_t)1 << 30);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_EQUAL(b->nrows, 2);
+	CU_ASSERT(pl_pool_size(b->cols[0].data) <= 64 * sizeof(int64_t));
+	done(r, &o);
+}
+
 /* Same value (or both NULL) at row i of two string columns. */
 static int same_value(const pl_column *a, size_t i, const pl_column *b)
 {
@@ -1079,6 +1114,7 @@ static const pl_test tests[] = {
     {"reads_zstd_input", reads_zstd_input},
     {"truncated_zstd_is_an_error", truncated_zstd_is_an_error},
     {"small_batches_span_the_file", small_batches_span_the_file},
+    {"batch_room_up_front", batch_room_up_front},
     {"field_larger_than_buffer", field_larger_than_buffer},
     {"columns_selection", columns_selection},
     {"empty_and_header_only_files", empty_and_header_only_files},
