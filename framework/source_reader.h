@@ -22,8 +22,8 @@ typedef struct pl_source_reader {
 	const char *const *extensions;	 /* of paths it reads, NULL-ended */
 	const char *const *section_keys; /* `path` among them, NULL-ended */
 	/* Opens the files a's section names; *state is the reader's, freed
-	 * by close also when open fails; desc gets a one-line description
-	 * of the files ("data.csv and more"). */
+	 * by close also when open fails; desc gets pl_source_describe's
+	 * line ("csv: data.csv and more"). */
 	int (*open)(const pl_source_args *a, void **state, char *desc,
 		    size_t cap, pl_error *err);
 	const pl_schema *(*schema)(const void *state);
@@ -60,7 +60,8 @@ extern const pl_source_reader pl_source_hdf5;
 int pl_source_prepare(const pl_source_args *a, char **paths, size_t *npaths,
 		      char ***columns, size_t *ncolumns, pl_error *err);
 
-/* "NAME" or "NAME and more": the first of n paths, for a description. */
+/* "FORMAT: PATH", or "FORMAT: PATH and more" when n > 1: the first of
+ * the n paths a reader of format name opened, for pl_source_describe. */
 void pl_source_describe_paths(char *desc, size_t cap, const char *name,
 			      char *const *paths, size_t n);
 
