@@ -94,7 +94,6 @@ int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local, pl_schema *wire,
 {
 	pl_pool *pool = sh->x->p->env.pool;
 	sh->op = (size_t)(local - sh->x->p->ops);
-	sh->ncols = local->partial_schema.n;
 	int rc = pl_schema_copy(wire, &local->partial_schema, err);
 	sh->from = calloc((size_t)sh->x->nranks, sizeof(*sh->from));
 	if (rc == 0 && sh->from == NULL)
@@ -118,7 +117,6 @@ int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local, pl_schema *wire,
  * alike). */
 void pl_shuffle_wire(const pl_shuffle *sh, pl_exchange_opts *o)
 {
-	o->wire_cols = sh->ncols;
 	o->undecoded = pl_shuffle_receive_undecoded;
 	o->place = pl_shuffle_place;
 	if (sh->hold < HOLD_PLAIN && o->zstd_level == 0)

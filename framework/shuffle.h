@@ -32,8 +32,7 @@ typedef struct pl_shuffle {
 	pl_exchange *ex;
 	pl_run_file **from; /* rows received, per sending rank */
 	pl_codec *codec;
-	size_t ncols; /* the partial columns */
-	size_t hold;  /* bytes the run files may keep in memory together */
+	size_t hold; /* bytes the run files may keep in memory together */
 } pl_shuffle;
 
 /* Sets up a shuffle of operator i's partial state; wire gets its schema
@@ -44,8 +43,8 @@ int pl_shuffle_init(pl_shuffle *sh, const pl_operator *local, pl_schema *wire,
 		    pl_error *err);
 void pl_shuffle_free(pl_shuffle *sh);
 
-/* Sets the options of the shuffle's exchange that make it send the
- * partial columns only and hand what it receives to
+/* Sets the options of the shuffle's exchange that make it hand what it
+ * receives to
  * pl_shuffle_receive_undecoded, received where pl_shuffle_place says
  * (push and finish then take pl_shuffle_receive and sh); a rank short of
  * memory also compresses what it sends, as the run files keep the
@@ -72,7 +71,7 @@ int pl_shuffle_place(void *arg, int sender, size_t len, uint8_t **at,
 int pl_shuffle_push(pl_shuffle *sh, const pl_batch *b, pl_error *err);
 
 /* Pushes rows [from, from + n) of partial batch b into the shuffle for
- * rank, without a routing column (a sample sort's range). */
+ * rank (a sample sort's range). */
 int pl_shuffle_push_to(pl_shuffle *sh, const pl_batch *b, size_t from, size_t n,
 		       int rank, pl_error *err);
 
