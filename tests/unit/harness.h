@@ -8,6 +8,7 @@
 #include <CUnit/Basic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The next number of a fixed 64-bit LCG (Knuth's MMIX constants), its
@@ -16,6 +17,22 @@ static inline uint32_t pl_test_rand(uint64_t *s)
 {
 	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
 	return (uint32_t)(*s >> 33);
+}
+
+/* Makes a fresh directory "/tmp/pl_TAG_XXXXXX" into dir (cap bytes), for
+ * a test's files; the test fails at once when it cannot. */
+#define PL_TEST_MKDTEMP(dir, cap, tag)                                         \
+	do {                                                                   \
+		snprintf(dir, cap, "/tmp/pl_%s_XXXXXX", tag);                  \
+		CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));                    \
+	} while (0)
+
+/* Removes dir and everything in it. */
+static inline void pl_test_rmtree(const char *dir)
+{
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
 typedef struct pl_test {

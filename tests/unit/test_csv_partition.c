@@ -22,8 +22,7 @@ static pl_error err;
 static void setup(void)
 {
 	pool = pl_pool_create(1 << 20);
-	snprintf(dir, sizeof(dir), "/tmp/pl_csvsplit_XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	PL_TEST_MKDTEMP(dir, sizeof(dir), "csvsplit");
 	pl_error_clear(&err);
 }
 
@@ -31,9 +30,7 @@ static void teardown(void)
 {
 	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
 	pl_pool_destroy(pool);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	CU_ASSERT_EQUAL(system(cmd), 0);
+	pl_test_rmtree(dir);
 }
 
 /* Writes bytes to dir/name; returns a malloc'd path. */

@@ -21,8 +21,7 @@ static void setup(void)
 {
 	pool = pl_pool_create(1 << 20);
 	pl_error_clear(&err);
-	snprintf(dir, sizeof(dir), "/tmp/pl_h5_XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	PL_TEST_MKDTEMP(dir, sizeof(dir), "h5");
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
@@ -30,9 +29,7 @@ static void teardown(void)
 {
 	CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
 	pl_pool_destroy(pool);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	CU_ASSERT_EQUAL(system(cmd), 0);
+	pl_test_rmtree(dir);
 }
 
 static const char *in_dir(const char *name, char *buf, size_t cap)

@@ -22,17 +22,14 @@ static pl_error err;
 static void setup(void)
 {
 	pool = pl_pool_create(1 << 20);
-	snprintf(dir, sizeof(dir), "/tmp/pl_integrity_XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	PL_TEST_MKDTEMP(dir, sizeof(dir), "integrity");
 	pl_error_clear(&err);
 }
 
 static void teardown(void)
 {
 	pl_pool_destroy(pool);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	CU_ASSERT_EQUAL(system(cmd), 0);
+	pl_test_rmtree(dir);
 }
 
 /* dir/name holding rows "i,xi" for i < rows after a header; returns the
