@@ -26,6 +26,15 @@
 # of the runs decided which of them paid: 0.28 s of a 1.4 s q6 once,
 # 0.7-0.85 s of sys on 4-rank q3 cold against 0.44-0.47 warm (0.37 of it
 # the launch).
+#
+# Two more settings split the same work without MPI: the file cut by rows
+# into four quarters (each with the header, made once beside the file),
+# each quarter a one-process job, all four started together (q4) or two
+# at a time (q2). Their answers are not combined, so they are no answer
+# to the job: q4 is what four ranks would cost if moving rows and merging
+# were free (each quarter still builds its own table of every group),
+# and q4 against q2 is what this machine charges for four busy processes
+# on two cores, whatever they run.
 #   RUNS=3 JOBS="q1 q3 q6 q10 sort distinct" bash scripts/bench_scaling.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +43,8 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 WARM=${WARM:-1}
 JOBS=${JOBS:-"q1 q2 q3 q4 q5 q6 q7 q8 q9 q10 sort distinct"}
-SETTINGS=${SETTINGS:-"1 m1 2 4 4f"} # m1: mpirun -n 1; 4f: 4 ranks on 2 fake nodes
+# m1: mpirun -n 1; 4f: 4 ranks on 2 fake nodes; q4, q2: quarters (above)
+SETTINGS=${SETTINGS:-"1 m1 2 4 4f q4 q2"}
 DATA=${DATA:-/tmp/bench-data}
 FILE=${FILE:-G1_1e7_1e2.csv}
 BIN=${BIN:-build/pipeline}
@@ -42,13 +52,59 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 [ -x "$BIN" ] || bash scripts/setup.sh
 groupby_data "$DATA" "$FILE"
+QUARTER=${FILE%.csv}.quarter
+# quarters: DATA/QUARTER0.csv .. 3, a quarter of FILE's rows each, in
+# order, each with FILE's header; made when missing or older than FILE.
+quarters() {
+  local f=$DATA/$FILE q=$DATA/$QUARTER
+  [ "$q"3.csv -nt "$f" ] && return
+  awk -v n="$(($(wc -l <"$f") - 1))" -v q="$q" '
+    NR == 1 { for (i = 0; i < 4; i++) print > (q i ".csv"); next }
+    { print > (q int((NR - 2) * 4 / n) ".csv") }' "$f"
+}
+case " $SETTINGS " in *" q"[24]" "*) quarters ;; esac
 cat "$DATA/$FILE" >/dev/null # warm the page cache
 
 conf_of() { [ -f "jobs/dbbench/$1.conf" ] && echo "jobs/dbbench/$1.conf" || echo "jobs/scaling/$1.conf"; }
 
+# quarter I CONF: one process on quarter I, its output in OUT/qI, its
+# metrics in OUT/qI.json.
+quarter() {
+  mkdir -p "$OUT/q$1"
+  PIPELINE_RANKS=1 DATA=$DATA FILE=$QUARTER$1.csv OUT=$OUT/q$1 \
+    "$BIN" -q --metrics "$OUT/q$1.json" "$2"
+}
+
+# run_quarters SETTING CONF: prints "wall cpu 0" of the four quarters,
+# together (q4) or two at a time (q2).
+run_quarters() {
+  local s=$1 conf=$2 t0 t1 i pids=()
+  t0=$(date +%s.%N)
+  for i in 0 1 2 3; do
+    quarter "$i" "$conf" &
+    pids+=($!)
+    if [ "$s" = q2 ] && [ "$i" = 1 ]; then
+      wait "${pids[@]}"
+      pids=()
+    fi
+  done
+  wait "${pids[@]}"
+  t1=$(date +%s.%N)
+  /usr/bin/python3 - "$OUT" "$t0" "$t1" <<'EOF'
+import json, sys
+cpu = sum(json.load(open(f"{sys.argv[1]}/q{i}.json"))["cpu_seconds"] for i in range(4))
+print(float(sys.argv[3]) - float(sys.argv[2]), cpu, 0.0)
+EOF
+}
+
 # run SETTING CONF: prints "wall ranks_cpu launcher_cpu" of one run.
 run() {
   local s=$1 conf=$2 m=$OUT/metrics.json t=$OUT/time
+  case $s in q2 | q4)
+    run_quarters "$s" "$conf"
+    return
+    ;;
+  esac
   local cmd=("$BIN" -q --metrics "$m" "$conf")
   case $s in
   1) cmd=(env PIPELINE_RANKS=1 "${cmd[@]}") ;;
@@ -89,7 +145,16 @@ measure() {
   done
 }
 
-label() { case $1 in 1) echo "one process" ;; m1) echo "mpirun -n 1" ;; 4f) echo "4 ranks/2 nodes" ;; *) echo "$1 ranks" ;; esac; }
+label() {
+  case $1 in
+  1) echo "one process" ;;
+  m1) echo "mpirun -n 1" ;;
+  4f) echo "4 ranks/2 nodes" ;;
+  q4) echo "4 quarters at once" ;;
+  q2) echo "4 quarters, 2 at once" ;;
+  *) echo "$1 ranks" ;;
+  esac
+}
 
 printf '%s, %s cores (%s), load %s\n' "$(date -u +%F)" "$(nproc)" \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$(cut -d' ' -f1-3 /proc/loadavg)"
