@@ -24,6 +24,17 @@
  * splitter can thus fall inside a run of equal keys, and a key shared by
  * most rows is spread over several ranks instead of landing on one.
  *
+ * When the instance lends its rows in input order (rows_stored), they are
+ * not sorted before the shuffle at all: each row goes to the rank of its
+ * range, this rank's own included, compared by (keys, rank, input
+ * position), and a new instance on each rank takes rank 0's rows first,
+ * then rank 1's, ..., each in input order: its stable sort (once, over
+ * that rank's range only) is then the global order, ties included.
+ * Sorting every row where it lands, instead of sorting each rank's share
+ * and merging what the ranks sent, was measured with two one-process sorts
+ * of the two key halves against two of the two row halves and the merge
+ * (see README, "Performance").
+ *
  * Rank r then holds a contiguous range of the global order: what each
  * rank sent is sorted, and the new instance merges rank 0's rows first,
  * then rank 1's, ..., so that its stable sort keeps equal keys in input
@@ -64,6 +75,9 @@ typedef struct range {
 	 * those rows are not sent, and own_lo..own_hi are their positions. */
 	int own;
 	uint64_t own_lo, own_hi;
+	/* The rows go out unsorted, in input order (pl_operator.rows_stored),
+	 * and a new instance sorts what arrives. */
+	int stored;
 } range;
 
 struct pl_range_sample {
@@ -561,6 +575,101 @@ static int route_by_position(range *g, size_t i, uint64_t total, pl_error *err)
 	return rc;
 }
 
+/* The rank of row r of the stored rows cols (input position r): the
+ * splitters at or before it, by binary search. */
+static int stored_dest(const range *g, const pl_column *cols, size_t r)
+{
+	size_t lo = 0, hi = g->split->nrows;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (compare_split(g, cols, r, g->x->rank, r, mid) >= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Pushes rows [from, from + n) of the stored rows to their ranks: each
+ * rank's rows gathered by index into b (in input order), then pushed. */
+static int send_stored(range *g, const pl_batch *rows, size_t from, size_t n,
+		       uint32_t *dest, uint32_t *idx, pl_batch *b,
+		       pl_error *err)
+{
+	pl_pool *pool = g->x->p->env.pool;
+	for (size_t k = 0; k < n; k++)
+		dest[k] = (uint32_t)stored_dest(g, rows->cols, from + k);
+	int rc = 0;
+	for (int d = 0; rc == 0 && d < g->x->nranks; d++) {
+		size_t m = 0;
+		for (size_t k = 0; k < n; k++)
+			if (dest[k] == (uint32_t)d)
+				idx[m++] = (uint32_t)(from + k);
+		pl_batch_clear(b);
+		for (size_t c = 0; rc == 0 && m > 0 && c < b->ncols; c++)
+			rc = pl_column_append_take(&b->cols[c], &rows->cols[c],
+						   idx, m, pool, err);
+		b->nrows = m;
+		if (rc == 0)
+			rc = pl_shuffle_push_to(&g->sh, b, 0, m, d, err);
+	}
+	return rc;
+}
+
+/* The shuffle pass when the instance lends its rows in input order: every
+ * row goes to its rank unsorted, this rank's own through the exchange's
+ * direct path, filed by sender like the others. */
+static int route_stored(range *g, size_t i, pl_error *err)
+{
+	pl_exec *x = g->x;
+	pl_operator *op = &x->p->ops[i];
+	pl_pool *pool = x->p->env.pool;
+	size_t chunk = x->p->env.chunk_rows ? x->p->env.chunk_rows : 16384;
+	pl_batch rows;
+	int rc = op->rows_stored(op, &rows, err);
+	uint32_t *dest = rc ? NULL : malloc(2 * chunk * sizeof(*dest));
+	pl_batch *b =
+	    dest ? pl_batch_new(&op->partial_schema, chunk, pool, err) : NULL;
+	if (rc == 0 && dest == NULL)
+		rc = pl_error_nomem(err, "a sample sort");
+	else if (rc == 0 && b == NULL)
+		rc = PL_ERR_NOMEM;
+	for (size_t from = 0; rc == 0 && from < rows.nrows; from += chunk) {
+		size_t n =
+		    rows.nrows - from < chunk ? rows.nrows - from : chunk;
+		rc = send_stored(g, &rows, from, n, dest, dest + chunk, b, err);
+	}
+	pl_batch_free(b, pool);
+	free(dest);
+	return rc;
+}
+
+/* PIPELINE_SORT_SPLIT=merge: each rank sorts its share and the ranks'
+ * sorted streams are merged, as when a rank spilled (tests take both
+ * paths). */
+static int merge_forced(void)
+{
+	const char *v = getenv("PIPELINE_SORT_SPLIT");
+	return v != NULL && strcmp(v, "merge") == 0;
+}
+
+/* Whether every rank can send its rows unsorted (rows_stored, nothing
+ * spilled, the splitters from the input): all ranks must shuffle alike,
+ * as a receiver merges sorted streams or sorts what came. Collective. */
+static int all_stored(range *g, size_t i, int rc)
+{
+	pl_exec *x = g->x;
+	const pl_operator *local = &x->p->ops[i];
+	int mine = rc == 0 && !merge_forced() &&
+		   local->split == PL_SPLIT_RANGE_MERGE &&
+		   local->rows_stored != NULL && x->samples[i] != NULL &&
+		   !pl_spill_active(x->spills[i]);
+	int all = 0;
+	if (pl_mpi_allreduce_min(&mine, &all, 1, x->comm) != 0)
+		all = 0;
+	return all;
+}
+
 /* Sends the rows to their ranks; they are filed in run files by sender.
  * Collective. */
 static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
@@ -572,8 +681,9 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	if (rc == 0)
 		rc = pl_shuffle_init(&g->sh, local, wire, err);
 	rc = pl_mpi_agree(x->comm, rc, err);
+	g->stored = all_stored(g, i, rc);
 	/* Rows the runtime spilled are no longer the instance's to read. */
-	g->own = local->split == PL_SPLIT_RANGE_MERGE &&
+	g->own = !g->stored && local->split == PL_SPLIT_RANGE_MERGE &&
 		 local->rows_at != NULL && !pl_spill_active(x->spills[i]);
 	pl_exchange_opts opts = {.round_bytes = pl_shuffle_round_bytes(x),
 				 .zstd_level = pl_exec_shuffle_level(x),
@@ -591,8 +701,9 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	g->pos = 0;
 	g->dest = 0;
 	pl_emitter e = {route_rows, g};
-	rc = g->own ? route_by_position(g, i, total, err)
-		    : pl_exec_partial(x, i, &e, err);
+	rc = g->stored ? route_stored(g, i, err)
+	     : g->own  ? route_by_position(g, i, total, err)
+		       : pl_exec_partial(x, i, &e, err);
 	rc = rc ? pl_exchange_abort(g->sh.ex, rc, err)
 		: pl_exchange_finish(g->sh.ex, pl_shuffle_receive, &g->sh, err);
 	pl_exec_count_stats(x, g->sh.ex);
@@ -677,7 +788,7 @@ int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err)
 	/* The instance goes once its rows are sent, or read back. */
 	if (rc == 0 && !g.own)
 		rc = pl_exec_reset_local(x, i, err);
-	if (rc == 0 && local->split == PL_SPLIT_RANGE_MERGE)
+	if (rc == 0 && local->split == PL_SPLIT_RANGE_MERGE && !g.stored)
 		rc = merge_sorted(&g, i, err);
 	else if (rc == 0)
 		rc = pl_shuffle_merge_received(&g.sh, i, &local->partial_schema,

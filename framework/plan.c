@@ -380,6 +380,10 @@ static void print_partitioning(const pl_plan *p, FILE *out)
 			continue;
 		const char *how =
 		    op->split == PL_SPLIT_NONE ? "kept on each rank"
+		    : op->split == PL_SPLIT_RANGE_MERGE && op->rows_stored
+			? "split among the ranks by key ranges (sample sort; "
+			  "rows go to their ranks unsorted and each rank "
+			  "sorts its range once, unless a rank spills)"
 		    : op->split == PL_SPLIT_RANGE_MERGE && op->rows_at
 			? "split among the ranks by key ranges (sample sort; "
 			  "each rank reads its own range back unless it "

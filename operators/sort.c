@@ -504,6 +504,17 @@ static int sort_rows_view(pl_operator *op, uint64_t from, size_t n,
 	return 0;
 }
 
+/* pl_operator.rows_stored: the stored rows, in input order. */
+static int sort_rows_stored(pl_operator *op, pl_batch *rows, pl_error *err)
+{
+	sort_state *st = op->state;
+	(void)err;
+	*rows = (pl_batch){.nrows = st->rows.nrows,
+			   .ncols = st->rows.ncols,
+			   .cols = st->rows.cols};
+	return 0;
+}
+
 /* Without a limit the whole order can be split across ranks by key
  * ranges (sample sort, framework/exec_range.c), since partial emits the
  * rows sorted, and the same rows again when asked twice. */
@@ -521,6 +532,7 @@ static int set_range(pl_operator *op, sort_state *st, pl_error *err)
 	op->nrange_keys = st->norder;
 	op->rows_at = sort_rows_at;
 	op->rows_view = sort_rows_view;
+	op->rows_stored = sort_rows_stored;
 	return 0;
 }
 
@@ -645,6 +657,7 @@ static int spill_run(pl_operator *op, sort_state *st, pl_error *err)
 	pl_pool *pool = op->env->pool;
 	op->rows_at = NULL; /* the rows are now a merge of runs */
 	op->rows_view = NULL;
+	op->rows_stored = NULL;
 	uint32_t *idx;
 	size_t n;
 	int rc = sorted_rows(st, pool, &idx, &n, err);

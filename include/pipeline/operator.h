@@ -41,8 +41,9 @@
 
 PL_BEGIN_DECLS
 
-/* 2: plugins carry a layout stamp (pl_abi_stamp). 3: rows_view. */
-#define PL_OPERATOR_API_VERSION 3
+/* 2: plugins carry a layout stamp (pl_abi_stamp). 3: rows_view. 4:
+ * rows_stored. */
+#define PL_OPERATOR_API_VERSION 4
 
 /* Returned (positive) by an emitter when downstream needs no more rows:
  * the operator should stop emitting and return PL_STOP from process. */
@@ -273,6 +274,16 @@ struct pl_operator {
 	 * Returns 0 or a PL_ERR_* with err set. */
 	int (*rows_view)(pl_operator *op, uint64_t from, size_t n,
 			 pl_batch *rows, const uint32_t **idx, pl_error *err);
+	/* Optional, with rows_at: lends the rows the instance has processed,
+	 * in the order it took them and before any sorting (columns of
+	 * partial_schema; rows->nrows of them). The runtime may then send
+	 * each row to the rank of its key range without having the instance
+	 * order them first, and have a new instance on that rank take every
+	 * rank's rows in input order and sort them once (no call to partial
+	 * on this instance). Read only, until the runtime next calls the
+	 * operator; never freed by it. Set and cleared with rows_at. Returns
+	 * 0 or a PL_ERR_* with err set. */
+	int (*rows_stored)(pl_operator *op, pl_batch *rows, pl_error *err);
 };
 
 /* The layout a plugin was compiled against: the API version and the sizes

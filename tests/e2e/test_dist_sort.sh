@@ -70,19 +70,26 @@ make_job() {
 
 # check_all_ranks I: runs job.conf alone and on 1-4 ranks (combo_ranks I:
 # with PL_TEST_SPREAD=1 one case on every count, the others on the most
-# ranks, where the sort's ranges are split); each output must equal
+# ranks, where the sort's ranges are split), on several ranks both ways:
+# rows sent unsorted and sorted where they land (the default), and each
+# rank's share sorted and the streams merged (PIPELINE_SORT_SPLIT=merge,
+# what a rank that spilled makes all ranks do); each output must equal
 # expect.csv.
 check_all_ranks() {
   "$bin" -q job.conf || fail "run alone failed" || return 1
   cmp -s expect.csv out.csv || fail "alone: output differs from Python's" || return 1
-  local n
+  local n how
   for n in $(combo_ranks "$1"); do
-    rm -f out.csv
-    mpirun --oversubscribe -n "$n" "$bin" -q --metrics m$n.json job.conf ||
-      fail "$n ranks: run failed" || return 1
-    cmp -s expect.csv out.csv ||
-      fail "$n ranks: output differs from Python's ($(diff expect.csv out.csv | head -5))" ||
-      return 1
+    for how in stored merge; do
+      [ "$n" = 1 ] && [ "$how" = merge ] && continue
+      rm -f out.csv
+      PIPELINE_SORT_SPLIT=$how mpirun --oversubscribe -x PIPELINE_SORT_SPLIT \
+        -n "$n" "$bin" -q --metrics "m$n${how/stored/}.json" job.conf ||
+        fail "$n ranks ($how): run failed" || return 1
+      cmp -s expect.csv out.csv ||
+        fail "$n ranks ($how): output differs from Python's ($(diff expect.csv out.csv | head -5))" ||
+        return 1
+    done
   done
   [ -z "$(ls -A spill)" ] || fail "spill files left: $(ls -A spill)"
 }
@@ -132,14 +139,14 @@ case_sort_then_limit() {
   check_all_ranks 0
 }
 
-# --explain on 2 ranks says the sort is a sample sort whose ranks read
-# their own range back instead of sending it to themselves.
+# --explain on 2 ranks says the sort is a sample sort whose rows go to
+# their ranks unsorted, each rank sorting its range once.
 case_explain_own_range() {
   make_input 100
   make_job "k"
   mpirun --oversubscribe -n 2 "$bin" --explain job.conf >explain.txt 2>&1 ||
     fail "--explain failed" || return 1
-  grep -q "sample sort; each rank reads its own range back" explain.txt ||
+  grep -q "sample sort; rows go to their ranks unsorted and each rank sorts its range once" explain.txt ||
     fail "explain: $(grep -i sort explain.txt)"
 }
 

@@ -242,6 +242,53 @@ static void test_stable(void)
 	pl_batch_free(b[1], tpool);
 }
 
+/* Without a limit the sort lends its stored rows in the order it took
+ * them (rows_stored, for the sample sort's unsorted shuffle), also after
+ * partial sorted them; with a limit it lends nothing (the rows are
+ * pruned), and a sort that spilled stops lending (its rows are runs). */
+static void test_rows_stored(void)
+{
+	enum { N = 100 };
+	int64_t k[N], p[N];
+	for (int i = 0; i < N; i++) {
+		k[i] = (i * 37) % 11;
+		p[i] = i;
+	}
+	pl_batch *b[2] = {ints(k, p, 60), ints(k + 60, p + 60, 40)};
+	pl_schema s;
+	schema2(&s, PL_INT64, PL_INT64);
+	collector c;
+	collector_init(&c, &s);
+	pl_emitter e = {collect, &c};
+	run r;
+	CU_ASSERT_EQUAL_FATAL(start(&r, "k desc", NULL, NULL, &s, 1000), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r.op.rows_stored);
+	for (size_t i = 0; i < 2; i++)
+		CU_ASSERT_EQUAL(pl_op_sort.process(&r.op, b[i], &e, &r.err), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		pl_batch rows;
+		CU_ASSERT_EQUAL(r.op.rows_stored(&r.op, &rows, &r.err), 0);
+		CU_ASSERT_EQUAL_FATAL(rows.nrows, N);
+		CU_ASSERT_EQUAL(rows.ncols, 2);
+		for (size_t i = 0; i < N; i++) {
+			CU_ASSERT_EQUAL(pl_col_i64(&rows.cols[0])[i], k[i]);
+			CU_ASSERT_EQUAL(pl_col_i64(&rows.cols[1])[i], p[i]);
+		}
+		if (pass == 0)
+			CU_ASSERT_EQUAL(pl_op_sort.partial(&r.op, &e, &r.err),
+					0);
+	}
+	CU_ASSERT_EQUAL(c.rows.nrows, N);
+	end(&r);
+	CU_ASSERT_EQUAL_FATAL(start(&r, "k desc", "5", NULL, &s, 1000), 0);
+	CU_ASSERT_PTR_NULL(r.op.rows_stored);
+	end(&r);
+	collector_free(&c);
+	pl_schema_free(&s);
+	pl_batch_free(b[0], tpool);
+	pl_batch_free(b[1], tpool);
+}
+
 static void test_strings(void)
 {
 	const char *v[] = {"b", "a", "ab", "", "B", "a"};
@@ -771,6 +818,9 @@ static int sort_spilling(const char *by, const char *limit, const char *per,
 		rc = pl_op_sort.finish(&r.op, &e, &r.err);
 	res->runs = pl_sort_runs(&r.op);
 	res->bytes = pl_sort_spilled_bytes(&r.op);
+	/* A sort that spilled no longer lends its rows by position. */
+	if (res->runs > 0)
+		CU_ASSERT(r.op.rows_at == NULL && r.op.rows_stored == NULL);
 	end(&r);
 	return rc;
 }
@@ -1079,6 +1129,7 @@ static const pl_test tests[] = {
     {"multi_key", test_multi_key},
     {"nulls_last", test_nulls_last},
     {"stable", test_stable},
+    {"rows_stored", test_rows_stored},
     {"strings", test_strings},
     {"limit_across_batches", test_limit_across_batches},
     {"limit_pruning", test_limit_pruning},
