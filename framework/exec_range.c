@@ -76,8 +76,11 @@ typedef struct range {
 	int own;
 	uint64_t own_lo, own_hi;
 	/* The rows go out unsorted, in input order (pl_operator.rows_stored),
-	 * and a new instance sorts what arrives. */
+	 * and a new instance sorts what arrives. This rank's own rows are not
+	 * sent: own_idx[0 .. nown) are their input positions (malloc'd). */
 	int stored;
+	uint32_t *own_idx;
+	size_t nown, own_cap;
 } range;
 
 struct pl_range_sample {
@@ -590,8 +593,27 @@ static int stored_dest(const range *g, const pl_column *cols, size_t r)
 	return lo;
 }
 
+/* Notes rows idx[0 .. m) as this rank's own, kept in the instance. */
+static int keep_own(range *g, const uint32_t *idx, size_t m, pl_error *err)
+{
+	if (g->nown + m > g->own_cap) {
+		size_t cap = g->own_cap ? g->own_cap : 4096;
+		while (cap < g->nown + m)
+			cap *= 2;
+		uint32_t *p = realloc(g->own_idx, cap * sizeof(*p));
+		if (p == NULL)
+			return pl_error_nomem(err, "a sample sort");
+		g->own_idx = p;
+		g->own_cap = cap;
+	}
+	memcpy(g->own_idx + g->nown, idx, m * sizeof(*idx));
+	g->nown += m;
+	return 0;
+}
+
 /* Pushes rows [from, from + n) of the stored rows to their ranks: each
- * rank's rows gathered by index into b (in input order), then pushed. */
+ * rank's rows gathered by index into b (in input order), then pushed;
+ * this rank's own are noted instead. */
 static int send_stored(range *g, const pl_batch *rows, size_t from, size_t n,
 		       uint32_t *dest, uint32_t *idx, pl_batch *b,
 		       pl_error *err)
@@ -605,6 +627,10 @@ static int send_stored(range *g, const pl_batch *rows, size_t from, size_t n,
 		for (size_t k = 0; k < n; k++)
 			if (dest[k] == (uint32_t)d)
 				idx[m++] = (uint32_t)(from + k);
+		if (d == g->x->rank) {
+			rc = keep_own(g, idx, m, err);
+			continue;
+		}
 		pl_batch_clear(b);
 		for (size_t c = 0; rc == 0 && m > 0 && c < b->ncols; c++)
 			rc = pl_column_append_take(&b->cols[c], &rows->cols[c],
@@ -617,8 +643,8 @@ static int send_stored(range *g, const pl_batch *rows, size_t from, size_t n,
 }
 
 /* The shuffle pass when the instance lends its rows in input order: every
- * row goes to its rank unsorted, this rank's own through the exchange's
- * direct path, filed by sender like the others. */
+ * row goes to its rank unsorted; this rank's own stay in the instance
+ * until their turn in the merge (hand_own). */
 static int route_stored(range *g, size_t i, pl_error *err)
 {
 	pl_exec *x = g->x;
@@ -651,6 +677,39 @@ static int merge_forced(void)
 {
 	const char *v = getenv("PIPELINE_SORT_SPLIT");
 	return v != NULL && strcmp(v, "merge") == 0;
+}
+
+/* pl_shuffle.own_rows in the unsorted shuffle: this rank's own rows, in
+ * input order, from the instance, which then goes. */
+static int hand_own(void *arg, int (*take)(void *, pl_batch *, pl_error *),
+		    void *take_arg, pl_error *err)
+{
+	range *g = arg;
+	pl_exec *x = g->x;
+	pl_operator *op = &x->p->ops[g->sh.op];
+	pl_pool *pool = x->p->env.pool;
+	size_t chunk = x->p->env.chunk_rows ? x->p->env.chunk_rows : 16384;
+	pl_batch rows;
+	int rc = op->rows_stored(op, &rows, err);
+	pl_batch *b =
+	    rc ? NULL : pl_batch_new(&op->partial_schema, chunk, pool, err);
+	if (rc == 0 && b == NULL)
+		rc = PL_ERR_NOMEM;
+	for (size_t at = 0; rc == 0 && at < g->nown; at += chunk) {
+		size_t m = g->nown - at < chunk ? g->nown - at : chunk;
+		pl_batch_clear(b);
+		for (size_t c = 0; rc == 0 && c < b->ncols; c++)
+			rc = pl_column_append_take(&b->cols[c], &rows.cols[c],
+						   g->own_idx + at, m, pool,
+						   err);
+		b->nrows = m;
+		if (rc == 0)
+			rc = take(take_arg, b, err);
+	}
+	pl_batch_free(b, pool);
+	free(g->own_idx);
+	g->own_idx = NULL;
+	return rc ? rc : pl_exec_reset_local(x, g->sh.op, err);
 }
 
 /* Whether every rank can send its rows unsorted (rows_stored, nothing
@@ -785,9 +844,12 @@ int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err)
 		rc = take_sample(&g, i, err);
 	rc = agree_splitters(&g, rc, err);
 	rc = shuffle_rows(&g, i, &wire, rc, err);
-	/* The instance goes once its rows are sent, or read back. */
-	if (rc == 0 && !g.own)
+	/* The instance goes once its rows are sent, or read back (hand_own,
+	 * when they are kept for the unsorted shuffle's merge). */
+	if (rc == 0 && !g.own && !g.stored)
 		rc = pl_exec_reset_local(x, i, err);
+	g.sh.own_rows = g.stored ? hand_own : NULL;
+	g.sh.own_arg = &g;
 	if (rc == 0 && local->split == PL_SPLIT_RANGE_MERGE && !g.stored)
 		rc = merge_sorted(&g, i, err);
 	else if (rc == 0)
@@ -796,6 +858,7 @@ int pl_exec_merge_range(pl_exec *x, size_t i, pl_error *err)
 	if (rc == 0 && g.own)
 		rc = pl_exec_reset_local(x, i, err);
 	pl_shuffle_free(&g.sh);
+	free(g.own_idx);
 	pl_batch_free(g.sample, pool);
 	pl_batch_free(g.split, pool);
 	pl_schema_free(&g.sample_schema);

@@ -176,9 +176,18 @@ int pl_shuffle_merge_received(pl_shuffle *sh, size_t i,
 	if (rc == 0 && pl_spill_possible(rv.m))
 		rc = pl_spill_create(rv.m, &x->p->schemas[i], x->p->spill_dir,
 				     &rv.spill, err);
-	for (int r = 0; rc == 0 && r < x->nranks; r++)
-		rc = pl_run_file_replay(sh->from[r], partial, merge_one, &rv,
-					err);
+	/* Each sender's file goes once replayed: its rows are the merging
+	 * instance's now, and its memory is there for the instance to grow
+	 * into. */
+	for (int r = 0; rc == 0 && r < x->nranks; r++) {
+		rc = r == x->rank && sh->own_rows != NULL
+			 ? sh->own_rows(sh->own_arg, merge_one, &rv, err)
+			 : pl_run_file_replay(sh->from[r], partial, merge_one,
+					      &rv, err);
+		pl_exec_add_spill(x, sh->op, pl_run_file_bytes(sh->from[r]));
+		pl_run_file_destroy(sh->from[r]);
+		sh->from[r] = NULL;
+	}
 	if (rc == 0 && pl_spill_active(rv.spill))
 		rc = pl_spill_finish(rv.spill, &x->emitters[i + 1], err);
 	else if (rc == 0 && rv.m->def->finish)

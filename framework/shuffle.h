@@ -33,6 +33,12 @@ typedef struct pl_shuffle {
 	pl_run_file **from; /* rows received, per sending rank */
 	pl_codec *codec;
 	size_t hold; /* bytes the run files may keep in memory together */
+	/* Optional: this rank's own rows, when they were kept rather than
+	 * sent to itself; pl_shuffle_merge_received calls it at this rank's
+	 * turn, to hand them to take in order. */
+	int (*own_rows)(void *arg, int (*take)(void *, pl_batch *, pl_error *),
+			void *take_arg, pl_error *err);
+	void *own_arg;
 } pl_shuffle;
 
 /* Sets up a shuffle of operator i's partial state; wire gets its schema
@@ -77,7 +83,9 @@ int pl_shuffle_push_to(pl_shuffle *sh, const pl_batch *b, size_t from, size_t n,
 
 /* Merges what each rank sent, rank 0's first, into a new instance of
  * operator i (which spills over budget as a local one would) and
- * finishes it into stage i + 1. partial: operator i's partial schema. */
+ * finishes it into stage i + 1; each sender's run file goes once merged,
+ * and at this rank's turn sh->own_rows, when set, hands over the rows it
+ * kept. partial: operator i's partial schema. */
 int pl_shuffle_merge_received(pl_shuffle *sh, size_t i,
 			      const pl_schema *partial, pl_error *err);
 
