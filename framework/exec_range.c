@@ -26,10 +26,11 @@
  *
  * When the instance lends its rows in input order (rows_stored), they are
  * not sorted before the shuffle at all: each row goes to the rank of its
- * range, this rank's own included, compared by (keys, rank, input
- * position), and a new instance on each rank takes rank 0's rows first,
- * then rank 1's, ..., each in input order: its stable sort (once, over
- * that rank's range only) is then the global order, ties included.
+ * range, compared by (keys, rank, input position), and a new instance on
+ * each rank takes rank 0's rows first, then rank 1's, ..., each in input
+ * order (this rank's own from the first instance, at their turn): its
+ * stable sort (once, over that rank's range only) is then the global
+ * order, ties included.
  * Sorting every row where it lands, instead of sorting each rank's share
  * and merging what the ranks sent, was measured with two one-process sorts
  * of the two key halves against two of the two row halves and the merge
