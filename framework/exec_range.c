@@ -597,6 +597,8 @@ static int stored_dest(const range *g, const pl_column *cols, size_t r)
 /* Notes rows idx[0 .. m) as this rank's own, kept in the instance. */
 static int keep_own(range *g, const uint32_t *idx, size_t m, pl_error *err)
 {
+	if (m == 0)
+		return 0; /* own_idx may still be NULL: no memcpy from it */
 	if (g->nown + m > g->own_cap) {
 		size_t cap = g->own_cap ? g->own_cap : 4096;
 		while (cap < g->nown + m)

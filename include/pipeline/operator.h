@@ -107,7 +107,9 @@ enum {
 	 * in the order merged): a plain sort. The runtime then samples the
 	 * splitters from the input as it streams, reads partial once, merges
 	 * the sorted streams the ranks send by itself, and never creates the
-	 * merging instance: no second copy of the rows, no second sort. */
+	 * merging instance: no second copy of the rows, no second sort. With
+	 * rows_stored (below) it sorts nothing before the shuffle instead, and
+	 * a merging instance on each rank sorts that rank's range once. */
 	PL_SPLIT_RANGE_MERGE = 3
 };
 
