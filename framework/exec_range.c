@@ -598,7 +598,7 @@ static int stored_dest(const range *g, const pl_column *cols, size_t r)
 static int keep_own(range *g, const uint32_t *idx, size_t m, pl_error *err)
 {
 	if (m == 0)
-		return 0; /* own_idx may still be NULL: no memcpy from it */
+		return 0; /* own_idx may still be NULL, no memcpy into it */
 	if (g->nown + m > g->own_cap) {
 		size_t cap = g->own_cap ? g->own_cap : 4096;
 		while (cap < g->nown + m)
