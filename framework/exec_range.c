@@ -594,6 +594,19 @@ static int stored_dest(const range *g, const pl_column *cols, size_t r)
 	return lo;
 }
 
+/* b (emptied first) = rows idx[0 .. m) of rows, in that order. */
+static int take_rows(pl_batch *b, const pl_batch *rows, const uint32_t *idx,
+		     size_t m, pl_pool *pool, pl_error *err)
+{
+	pl_batch_clear(b);
+	int rc = 0;
+	for (size_t c = 0; rc == 0 && m > 0 && c < b->ncols; c++)
+		rc = pl_column_append_take(&b->cols[c], &rows->cols[c], idx, m,
+					   pool, err);
+	b->nrows = m;
+	return rc;
+}
+
 /* Notes rows idx[0 .. m) as this rank's own, kept in the instance. */
 static int keep_own(range *g, const uint32_t *idx, size_t m, pl_error *err)
 {
@@ -634,11 +647,7 @@ static int send_stored(range *g, const pl_batch *rows, size_t from, size_t n,
 			rc = keep_own(g, idx, m, err);
 			continue;
 		}
-		pl_batch_clear(b);
-		for (size_t c = 0; rc == 0 && m > 0 && c < b->ncols; c++)
-			rc = pl_column_append_take(&b->cols[c], &rows->cols[c],
-						   idx, m, pool, err);
-		b->nrows = m;
+		rc = take_rows(b, rows, idx, m, pool, err);
 		if (rc == 0)
 			rc = pl_shuffle_push_to(&g->sh, b, 0, m, d, err);
 	}
@@ -700,12 +709,7 @@ static int hand_own(void *arg, int (*take)(void *, pl_batch *, pl_error *),
 		rc = PL_ERR_NOMEM;
 	for (size_t at = 0; rc == 0 && at < g->nown; at += chunk) {
 		size_t m = g->nown - at < chunk ? g->nown - at : chunk;
-		pl_batch_clear(b);
-		for (size_t c = 0; rc == 0 && c < b->ncols; c++)
-			rc = pl_column_append_take(&b->cols[c], &rows.cols[c],
-						   g->own_idx + at, m, pool,
-						   err);
-		b->nrows = m;
+		rc = take_rows(b, &rows, g->own_idx + at, m, pool, err);
 		if (rc == 0)
 			rc = take(take_arg, b, err);
 	}
