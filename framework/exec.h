@@ -29,6 +29,11 @@ typedef struct pl_run_stats {
 	/* Rows merge points fed while streaming aggregated here, and rows
 	 * they sent straight to their keys' owners (exec_stream.c). */
 	uint64_t rows_local, rows_passed;
+	/* Rows this rank's sample sorts (exec_range.c) sent to their ranks
+	 * unsorted, each rank sorting its range once, and rows they sent
+	 * sorted, the ranks' streams merged (a rank spilled, or the instance
+	 * does not lend its rows in input order). */
+	uint64_t rows_unsorted, rows_merged;
 	uint64_t chunk_rows[PL_CHUNK_SAMPLES]; /* chunk size over time */
 	size_t nchunk_rows;
 	/* Seconds this rank spent in each stage (pl_exec_stage_slot), not

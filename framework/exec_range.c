@@ -36,12 +36,13 @@
  * of the two key halves against two of the two row halves and the merge
  * (see README, "Performance").
  *
- * Rank r then holds a contiguous range of the global order: what each
- * rank sent is sorted, and the new instance merges rank 0's rows first,
- * then rank 1's, ..., so that its stable sort keeps equal keys in input
- * order. Received rows wait in run files and the new instance spills
- * sorted runs under the budget, so memory stays bounded. The output
- * writes rank 0's rows first, then rank 1's, ...: the global order. */
+ * Rank r then holds a contiguous range of the global order. On the other
+ * path (a rank spilled, or no rows_stored) what each rank sent is sorted
+ * and the streams are merged, rank 0's first among equal keys. Either
+ * way received rows wait in run files and the new instance spills sorted
+ * runs under the budget, so memory stays bounded; the metrics count each
+ * rank's rows by path (rows_unsorted, rows_merged). The output writes
+ * rank 0's rows first, then rank 1's, ...: the global order. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -665,6 +666,8 @@ static int route_stored(range *g, size_t i, pl_error *err)
 	size_t chunk = x->p->env.chunk_rows ? x->p->env.chunk_rows : 16384;
 	pl_batch rows;
 	int rc = op->rows_stored(op, &rows, err);
+	if (rc == 0)
+		x->st->rows_unsorted += rows.nrows;
 	uint32_t *dest = rc ? NULL : malloc(2 * chunk * sizeof(*dest));
 	pl_batch *b =
 	    dest ? pl_batch_new(&op->partial_schema, chunk, pool, err) : NULL;
@@ -770,6 +773,8 @@ static int shuffle_rows(range *g, size_t i, pl_schema *wire, int rc,
 	rc = g->stored ? route_stored(g, i, err)
 	     : g->own  ? route_by_position(g, i, total, err)
 		       : pl_exec_partial(x, i, &e, err);
+	if (!g->stored)
+		x->st->rows_merged += g->own ? total : g->pos;
 	rc = rc ? pl_exchange_abort(g->sh.ex, rc, err)
 		: pl_exchange_finish(g->sh.ex, pl_shuffle_receive, &g->sh, err);
 	pl_exec_count_stats(x, g->sh.ex);

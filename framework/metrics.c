@@ -30,6 +30,8 @@ enum {
 	M_CPU_US,
 	M_ROWS_LOCAL,
 	M_ROWS_PASSED,
+	M_ROWS_UNSORTED,
+	M_ROWS_MERGED,
 	M_NCHUNK_ROWS,
 	M_CHUNK_ROWS, /* PL_CHUNK_SAMPLES sizes, M_NCHUNK_ROWS of them used */
 	M_NSTAGES = M_CHUNK_ROWS + PL_CHUNK_SAMPLES,
@@ -91,6 +93,8 @@ static void figures(const pl_plan *p, const pl_run_stats *st, uint64_t *m)
 	m[M_CPU_US] = cpu_microseconds();
 	m[M_ROWS_LOCAL] = st->rows_local;
 	m[M_ROWS_PASSED] = st->rows_passed;
+	m[M_ROWS_UNSORTED] = st->rows_unsorted;
+	m[M_ROWS_MERGED] = st->rows_merged;
 	m[M_NCHUNK_ROWS] = st->nchunk_rows;
 	for (size_t i = 0; i < PL_CHUNK_SAMPLES; i++)
 		m[M_CHUNK_ROWS + i] =
@@ -156,6 +160,7 @@ static void write_rank(FILE *f, const pl_plan *p, int rank, const uint64_t *m)
 	    "\"spill_depth\": %llu, "
 	    "\"shuffle_bytes_raw\": %llu, \"shuffle_bytes_sent\": %llu, "
 	    "\"preagg_local_rows\": %llu, \"preagg_passed_rows\": %llu, "
+	    "\"sort_rows_unsorted\": %llu, \"sort_rows_merged\": %llu, "
 	    "\"seconds\": %.6f, \"cpu_seconds\": %.6f, "
 	    "\"stage_seconds\": ",
 	    (unsigned long long)m[M_BUDGET], (unsigned long long)m[M_PEAK_RSS],
@@ -164,7 +169,9 @@ static void write_rank(FILE *f, const pl_plan *p, int rank, const uint64_t *m)
 	    (unsigned long long)m[M_SPILL_DEPTH],
 	    (unsigned long long)m[M_SENT_RAW], (unsigned long long)m[M_SENT],
 	    (unsigned long long)m[M_ROWS_LOCAL],
-	    (unsigned long long)m[M_ROWS_PASSED], (double)m[M_SECONDS_US] / 1e6,
+	    (unsigned long long)m[M_ROWS_PASSED],
+	    (unsigned long long)m[M_ROWS_UNSORTED],
+	    (unsigned long long)m[M_ROWS_MERGED], (double)m[M_SECONDS_US] / 1e6,
 	    (double)m[M_CPU_US] / 1e6);
 	write_stages(f, p, m);
 	fputc('}', f);

@@ -89,9 +89,28 @@ check_all_ranks() {
       cmp -s expect.csv out.csv ||
         fail "$n ranks ($how): output differs from Python's ($(diff expect.csv out.csv | head -5))" ||
         return 1
+      [ "$n" = 1 ] || check_path "m$n${how/stored/}.json" "$how" || return 1
     done
   done
   [ -z "$(ls -A spill)" ] || fail "spill files left: $(ls -A spill)"
+}
+
+# check_path M.json HOW: the metrics say every row read went down the
+# sort's path HOW (stored: sent unsorted; merge: sorted and merged) and
+# none down the other.
+check_path() {
+  python3 - "$@" <<'EOF' || return 1
+import json, sys
+m = json.load(open(sys.argv[1]))
+want, other = "sort_rows_unsorted", "sort_rows_merged"
+if sys.argv[2] == "merge":
+    want, other = other, want
+read = sum(r["rows_read"] for r in m["per_rank"])
+got = [(r[want], r[other]) for r in m["per_rank"]]
+if sum(g[0] for g in got) != read or any(g[1] for g in got):
+    sys.exit("  %s: %s path, %d rows read, per rank (%s, %s): %s" % (
+        sys.argv[1], sys.argv[2], read, want, other, got))
+EOF
 }
 
 # Every rank of the n-rank run wrote at least a 1/(2n) share of the rows.
@@ -184,6 +203,8 @@ for r in m["per_rank"]:
         r["rank"], r["rows_written"], rss_kb, r["bytes_spilled"], r["seconds"]))
     if r["bytes_spilled"] == 0:
         sys.exit("  rank %d did not spill" % r["rank"])
+    if r["sort_rows_unsorted"] or r["sort_rows_merged"] != r["rows_read"]:
+        sys.exit("  rank %d spilled but did not take the merge path: %s" % (r["rank"], r))
     if sys.argv[1] == "0" and rss_kb > budget_kb + overhead_kb:
         sys.exit("  rank %d: peak RSS over %d KB" % (r["rank"], budget_kb + overhead_kb))
 EOF
