@@ -580,19 +580,56 @@ static int route_by_position(range *g, size_t i, uint64_t total, pl_error *err)
 	return rc;
 }
 
-/* The rank of row r of the stored rows cols (input position r): the
- * splitters at or before it, by binary search. */
-static int stored_dest(const range *g, const pl_column *cols, size_t r)
+/* The order code of row r of col, the first key (NULL's is UINT64_MAX,
+ * as the merge's): equal codes do not decide, unequal ones order. */
+static uint64_t key_code(const pl_range_key *key, const pl_column *col,
+			 size_t r)
 {
+	return pl_column_is_null(col, r) ? UINT64_MAX
+					 : pl_order_code(col, r, key->desc);
+}
+
+/* The rank of row r of the stored rows cols (input position r): the
+ * splitters at or before it, by binary search; scode (NULL when the
+ * first key has no order code) holds the splitters' codes, so that most
+ * steps compare two integers instead of the keys. */
+static int stored_dest(const range *g, const pl_column *cols, size_t r,
+		       const uint64_t *scode)
+{
+	uint64_t c =
+	    scode ? key_code(&g->keys[0], &cols[g->keys[0].col], r) : 0;
 	size_t lo = 0, hi = g->split->nrows;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (compare_split(g, cols, r, g->x->rank, r, mid) >= 0)
+		int after =
+		    scode && c != scode[mid]
+			? c > scode[mid]
+			: compare_split(g, cols, r, g->x->rank, r, mid) >= 0;
+		if (after)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return lo;
+}
+
+/* The splitters' codes of the first key (malloc'd), or NULL when its type
+ * has none; *err is set when there is one but no memory for them. */
+static uint64_t *split_codes(const range *g, int *rc, pl_error *err)
+{
+	const pl_column *col = &g->split->cols[0];
+	size_t n = g->split->nrows;
+	*rc = 0;
+	if (!pl_order_has_code(col->type) || n == 0)
+		return NULL;
+	uint64_t *code = malloc(n * sizeof(*code));
+	if (code == NULL) {
+		*rc = pl_error_nomem(err, "a sample sort");
+		return NULL;
+	}
+	for (size_t s = 0; s < n; s++)
+		code[s] = key_code(&g->keys[0], col, s);
+	return code;
 }
 
 /* b (emptied first) = rows idx[0 .. m) of rows, in that order. */
@@ -628,29 +665,47 @@ static int keep_own(range *g, const uint32_t *idx, size_t m, pl_error *err)
 	return 0;
 }
 
-/* Pushes rows [from, from + n) of the stored rows to their ranks: each
- * rank's rows gathered by index into b (in input order), then pushed;
- * this rank's own are noted instead. */
+/* Where route_stored keeps a chunk's destinations: dest[k] the rank of
+ * row from + k; idx the rows by rank (rank d's at idx + at[d], count[d]
+ * of them, each in input order). */
+typedef struct stored_chunk {
+	uint32_t *dest, *idx;
+	size_t *count, *at; /* nranks each */
+	uint64_t *scode;    /* split_codes */
+	pl_batch *b;	    /* one rank's rows, gathered */
+} stored_chunk;
+
+/* Pushes rows [from, from + n) of the stored rows to their ranks: the
+ * rows bucketed by rank in one counting pass, each rank's gathered by
+ * index into c->b (in input order) and pushed; this rank's own are
+ * noted instead. */
 static int send_stored(range *g, const pl_batch *rows, size_t from, size_t n,
-		       uint32_t *dest, uint32_t *idx, pl_batch *b,
-		       pl_error *err)
+		       stored_chunk *c, pl_error *err)
 {
 	pl_pool *pool = g->x->p->env.pool;
+	size_t nranks = (size_t)g->x->nranks;
+	memset(c->count, 0, nranks * sizeof(*c->count));
+	for (size_t k = 0; k < n; k++) {
+		c->dest[k] =
+		    (uint32_t)stored_dest(g, rows->cols, from + k, c->scode);
+		c->count[c->dest[k]]++;
+	}
+	for (size_t d = 0, sum = 0; d < nranks; sum += c->count[d++])
+		c->at[d] = sum;
 	for (size_t k = 0; k < n; k++)
-		dest[k] = (uint32_t)stored_dest(g, rows->cols, from + k);
+		c->idx[c->at[c->dest[k]]++] = (uint32_t)(from + k);
 	int rc = 0;
-	for (int d = 0; rc == 0 && d < g->x->nranks; d++) {
-		size_t m = 0;
-		for (size_t k = 0; k < n; k++)
-			if (dest[k] == (uint32_t)d)
-				idx[m++] = (uint32_t)(from + k);
-		if (d == g->x->rank) {
+	for (size_t d = 0; rc == 0 && d < nranks; d++) {
+		size_t m = c->count[d];
+		const uint32_t *idx = c->idx + c->at[d] - m;
+		if (d == (size_t)g->x->rank) {
 			rc = keep_own(g, idx, m, err);
 			continue;
 		}
-		rc = take_rows(b, rows, idx, m, pool, err);
+		rc = take_rows(c->b, rows, idx, m, pool, err);
 		if (rc == 0)
-			rc = pl_shuffle_push_to(&g->sh, b, 0, m, d, err);
+			rc =
+			    pl_shuffle_push_to(&g->sh, c->b, 0, m, (int)d, err);
 	}
 	return rc;
 }
@@ -664,24 +719,35 @@ static int route_stored(range *g, size_t i, pl_error *err)
 	pl_operator *op = &x->p->ops[i];
 	pl_pool *pool = x->p->env.pool;
 	size_t chunk = x->p->env.chunk_rows ? x->p->env.chunk_rows : 16384;
+	size_t nranks = (size_t)x->nranks;
 	pl_batch rows;
+	stored_chunk c = {0};
 	int rc = op->rows_stored(op, &rows, err);
-	if (rc == 0)
+	if (rc == 0) {
 		x->st->rows_unsorted += rows.nrows;
-	uint32_t *dest = rc ? NULL : malloc(2 * chunk * sizeof(*dest));
-	pl_batch *b =
-	    dest ? pl_batch_new(&op->partial_schema, chunk, pool, err) : NULL;
-	if (rc == 0 && dest == NULL)
+		c.scode = split_codes(g, &rc, err);
+	}
+	c.dest = rc ? NULL : malloc(2 * chunk * sizeof(*c.dest));
+	c.count = c.dest ? malloc(2 * nranks * sizeof(*c.count)) : NULL;
+	c.b = c.count ? pl_batch_new(&op->partial_schema, chunk, pool, err)
+		      : NULL;
+	if (rc == 0 && c.count == NULL)
 		rc = pl_error_nomem(err, "a sample sort");
-	else if (rc == 0 && b == NULL)
+	else if (rc == 0 && c.b == NULL)
 		rc = PL_ERR_NOMEM;
+	if (rc == 0) {
+		c.idx = c.dest + chunk;
+		c.at = c.count + nranks;
+	}
 	for (size_t from = 0; rc == 0 && from < rows.nrows; from += chunk) {
 		size_t n =
 		    rows.nrows - from < chunk ? rows.nrows - from : chunk;
-		rc = send_stored(g, &rows, from, n, dest, dest + chunk, b, err);
+		rc = send_stored(g, &rows, from, n, &c, err);
 	}
-	pl_batch_free(b, pool);
-	free(dest);
+	pl_batch_free(c.b, pool);
+	free(c.count);
+	free(c.dest);
+	free(c.scode);
 	return rc;
 }
 
