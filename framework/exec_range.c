@@ -34,7 +34,7 @@
  * Sorting every row where it lands, instead of sorting each rank's share
  * and merging what the ranks sent, was measured with two one-process sorts
  * of the two key halves against two of the two row halves and the merge
- * (see README, "Performance").
+ * (docs/scaling-log.md).
  *
  * Rank r then holds a contiguous range of the global order. On the other
  * path (a rank spilled, or no rows_stored) what each rank sent is sorted
