@@ -580,15 +580,6 @@ static int route_by_position(range *g, size_t i, uint64_t total, pl_error *err)
 	return rc;
 }
 
-/* The order code of row r of col, the first key (NULL's is UINT64_MAX,
- * as the merge's): equal codes do not decide, unequal ones order. */
-static uint64_t key_code(const pl_range_key *key, const pl_column *col,
-			 size_t r)
-{
-	return pl_column_is_null(col, r) ? UINT64_MAX
-					 : pl_order_code(col, r, key->desc);
-}
-
 /* The rank of row r of the stored rows cols (input position r): the
  * splitters at or before it, by binary search; scode (NULL when the
  * first key has no order code) holds the splitters' codes, so that most
@@ -596,8 +587,9 @@ static uint64_t key_code(const pl_range_key *key, const pl_column *col,
 static int stored_dest(const range *g, const pl_column *cols, size_t r,
 		       const uint64_t *scode)
 {
-	uint64_t c =
-	    scode ? key_code(&g->keys[0], &cols[g->keys[0].col], r) : 0;
+	uint64_t c = scode ? pl_order_code_or_null(&cols[g->keys[0].col], r,
+						   g->keys[0].desc)
+			   : 0;
 	size_t lo = 0, hi = g->split->nrows;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -628,7 +620,7 @@ static uint64_t *split_codes(const range *g, int *rc, pl_error *err)
 		return NULL;
 	}
 	for (size_t s = 0; s < n; s++)
-		code[s] = key_code(&g->keys[0], col, s);
+		code[s] = pl_order_code_or_null(col, s, g->keys[0].desc);
 	return code;
 }
 
@@ -666,8 +658,9 @@ static int keep_own(range *g, const uint32_t *idx, size_t m, pl_error *err)
 }
 
 /* Where route_stored keeps a chunk's destinations: dest[k] the rank of
- * row from + k; idx the rows by rank (rank d's at idx + at[d], count[d]
- * of them, each in input order). */
+ * row from + k; idx the rows by rank, each rank's in input order: count[d]
+ * of rank d's, which end at idx + at[d] once send_stored has filled them
+ * (at[d] starts where they begin). */
 typedef struct stored_chunk {
 	uint32_t *dest, *idx;
 	size_t *count, *at; /* nranks each */

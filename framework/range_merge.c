@@ -143,9 +143,7 @@ static void code_column(const pl_column *col, const uint32_t *idx, size_t n,
 	const pl_column c = *col;
 	if (idx != NULL) {
 		for (size_t k = 0; k < n; k++)
-			code[k] = pl_column_is_null(&c, idx[k])
-				      ? UINT64_MAX
-				      : pl_order_code(&c, idx[k], desc);
+			code[k] = pl_order_code_or_null(&c, idx[k], desc);
 		return;
 	}
 	if (c.type == PL_FLOAT64)

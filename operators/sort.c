@@ -254,8 +254,7 @@ static uint64_t top_code(const sort_state *st, uint32_t ref)
 	const pl_order_key *k = &st->order[st->nper];
 	const pl_column *c = &t->bcols[k->col];
 	size_t r = ref - t->base;
-	return pl_column_is_null(c, r) ? UINT64_MAX
-				       : pl_order_code(c, r, k->desc);
+	return pl_order_code_or_null(c, r, k->desc);
 }
 
 /* top_cmp of slot i of group g with batch row ref, whose code is code:

@@ -343,6 +343,15 @@ static inline uint64_t pl_order_code(const pl_column *c, size_t r, bool desc)
 	return desc ? ~u : u;
 }
 
+/* pl_order_code of row r of c, or UINT64_MAX when it is NULL: NULLs last
+ * in either direction. A NULL shares its code with an ascending NaN (and
+ * a descending INT64_MIN), so equal codes still need the full compare. */
+static inline uint64_t pl_order_code_or_null(const pl_column *c, size_t r,
+					     bool desc)
+{
+	return pl_column_is_null(c, r) ? UINT64_MAX : pl_order_code(c, r, desc);
+}
+
 /* 64-bit hash of value i (NULLs hash alike; equal values hash alike, and an
  * int64 and a float64 of the same value do not need to). */
 PL_API uint64_t pl_column_hash(const pl_column *c, size_t i, uint64_t seed);
