@@ -7,10 +7,16 @@
  * processes them as they arrive ("pass" mode). It chooses per window of
  * rows from what it measures: how many partial rows a window added to the
  * local state (rho: near 1 when keys barely repeat), what local
- * aggregation cost per row, and what sending cost per byte. Aggregating
+ * aggregation cost per row, and what sending cost per row. Aggregating
  * saves sending (1 - rho) of the rows but costs its own work, and the
  * partial rows still travel at the end; so pass when rho > theta, with
- * theta = ship / (ship + agg) per row. A window's rho overstates what
+ * theta = ship / (ship + agg) per row. Both costs are the thread's CPU
+ * time, and ship leaves out what the owner's instance spent taking rows
+ * that arrived during the send (the owner does that work in either mode):
+ * counted in, it made ship look twice what it was, and the distinct of
+ * db-benchmark's (id3, id4), whose rho of about 0.78 sat at that inflated
+ * theta, aggregated locally in some runs and passed in others (2 ranks:
+ * 3.5 against 2.1 CPU-seconds). A window's rho overstates what
  * aggregating the rest of the share would add while the local table is
  * still filling (q3's 1e5 keys: 0.56 over the first window of a rank's
  * 2.5M rows, 0.01 over the rest), so a window is judged by a model of
@@ -53,8 +59,10 @@
  * then travel and merge twice, about a tenth of a 2-rank q10's CPU. */
 #define EARLY_ROWS (WINDOW_ROWS / 8)
 #define EARLY_RHO 0.95
-/* Sending cost per byte until measured (encode, copy, decode). */
-#define SHIP_DEFAULT 2e-9
+/* Sending cost per byte until measured (encode, copy, decode), and a
+ * quarter of it as the least a measurement may say. The bytes are the
+ * batches' buffer sizes; the test VM measures 0.4-0.6 ns for them. */
+#define SHIP_DEFAULT 0.5e-9
 
 struct pl_stream_point {
 	pl_exchange *ex; /* input rows to their keys' owners */
@@ -65,16 +73,21 @@ struct pl_stream_point {
 	unsigned pass_windows; /* windows in pass mode since the last probe */
 	unsigned probe_after;  /* pass windows before the next probe */
 	uint64_t win_rows, win_state;
-	double agg_seconds, ship_seconds;
-	uint64_t agg_rows, ship_bytes, pass_rows;
+	/* CPU-seconds: aggregating here, sending (less taking, below),
+	 * taking rows into the merging instance */
+	double agg_seconds, ship_seconds, take_seconds;
+	uint64_t agg_rows, pass_rows;
 	int model_off;	   /* the keys are not uniform: windows decide */
 	double model_keys; /* distinct keys estimated at the window's start */
 };
 
+/* The calling thread's CPU time: what the decision weighs is work, and a
+ * wall clock would also count waiting for the other ranks in a round and
+ * being descheduled (four ranks on two cores). */
 static double now_seconds(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -153,10 +166,13 @@ static int absorb(pl_exec *x, size_t i, pl_batch *rows, int partial,
 		  pl_error *err)
 {
 	pl_operator *m = x->merged[i];
+	pl_stream_point *sp = x->streams[i];
+	double t0 = now_seconds();
 	int rc = partial ? m->def->merge(m, rows, err)
 			 : m->def->process(m, rows, &x->discard, err);
-	if (rc == 0 && x->streams[i]->spill)
-		rc = pl_spill_check(x->streams[i]->spill, err);
+	if (rc == 0 && sp->spill)
+		rc = pl_spill_check(sp->spill, err);
+	sp->take_seconds += now_seconds() - t0;
 	return rc < 0 ? rc : 0;
 }
 
@@ -176,10 +192,9 @@ static int pass_rows(pl_exec *x, size_t i, const pl_batch *b, pl_error *err)
 {
 	pl_stream_point *sp = x->streams[i];
 	stream_arg a = {x, i};
-	double t0 = now_seconds();
+	double t0 = now_seconds(), took = sp->take_seconds;
 	int rc = pl_exchange_push(sp->ex, b, receive_input, &a, err);
-	sp->ship_seconds += now_seconds() - t0;
-	sp->ship_bytes += pl_batch_bytes(b);
+	sp->ship_seconds += now_seconds() - t0 - (sp->take_seconds - took);
 	sp->pass_rows += b->nrows;
 	x->st->rows_passed += b->nrows;
 	return rc;
@@ -286,12 +301,14 @@ static double model_rho(pl_exec *x, size_t i, uint64_t state)
 static int should_pass(const pl_stream_point *sp, double rho,
 		       double bytes_per_row)
 {
-	double ship = sp->ship_bytes > 0
-			  ? sp->ship_seconds / (double)sp->ship_bytes
-			  : SHIP_DEFAULT;
-	if (ship < 0.25 * SHIP_DEFAULT)
-		ship = 0.25 * SHIP_DEFAULT;
-	ship *= bytes_per_row;
+	/* per row once measured: the batches' bytes are their buffers'
+	 * sizes, rounded up to powers of two */
+	double least = 0.25 * SHIP_DEFAULT * bytes_per_row;
+	double ship = sp->pass_rows > 0
+			  ? sp->ship_seconds / (double)sp->pass_rows
+			  : SHIP_DEFAULT * bytes_per_row;
+	if (ship < least)
+		ship = least;
 	double agg =
 	    sp->agg_rows > 0 ? sp->agg_seconds / (double)sp->agg_rows : ship;
 	return pl_preagg_should_pass(rho, ship, agg);
