@@ -34,7 +34,8 @@
 # to the job: q4 is what four ranks would cost if moving rows and merging
 # were free (each quarter still builds its own table of every group),
 # and q4 against q2 is what this machine charges for four busy processes
-# on two cores, whatever they run.
+# on two cores, whatever they run. Below the table, each cell's range:
+# the inflation of its cheapest and its dearest run.
 #   RUNS=3 JOBS="q1 q3 q6 q10 sort distinct" bash scripts/bench_scaling.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -188,5 +189,20 @@ for job in $JOBS; do
       'BEGIN { n = c - o; printf "%9.2f s %7.2f %8.2fx  ", w, n, n / b }'
   done
   core_speeds | awk '{ s = ""; for (i = 3; i <= NF; i += 4) s = s (s ? " / " : "") $i; print "  " s " s" }'
+done
+# The medians above hide how far the runs of a cell fell apart on a host
+# as noisy as the test VM's: each cell's fewest and most CPU-seconds, less
+# the launch, as the inflation above puts them.
+printf '\ninflation of the cheapest and the dearest run of each cell\n%-9s' job
+for s in $SETTINGS; do printf '%28s' "$(label "$s")"; done
+printf '\n'
+for job in $JOBS; do
+  base=$(awk -v c="${cpu[$job.1]}" -v o="${cpu[one_row.1]}" 'BEGIN { print c - o }')
+  printf '%-9s' "$job"
+  for s in $SETTINGS; do
+    cut -d' ' -f2 "$OUT/$job.$s" | sort -g | awk -v o="${cpu[one_row.$s]}" -v b="$base" \
+      '{ a[NR] = $1 } END { printf "%28s", sprintf("%.2f-%.2fx", (a[1] - o) / b, (a[NR] - o) / b) }'
+  done
+  printf '\n'
 done
 printf '\nthe same loop on each core, at the end:%s\n' "$(core_speeds)"
