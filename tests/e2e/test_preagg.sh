@@ -128,6 +128,17 @@ case_groupby_long_string_keys() {
   check_modes 1
 }
 
+# expect_distinct A B: expect.csv, the sorted distinct (A, B) pairs of
+# data.csv.
+expect_distinct() {
+  python3 - "$1" "$2" <<'EOF'
+import csv, sys
+a, b = sys.argv[1:3]
+rows = {(r[a], r[b]) for r in csv.DictReader(open("data.csv"))}
+open("expect.csv", "w").write("".join(sorted("%s,%s\n" % r for r in rows)))
+EOF
+}
+
 case_distinct() {
   make_data 60000
   cat >job.conf <<'EOF'
@@ -141,10 +152,7 @@ columns = s, k
 path = out.csv
 overwrite = true
 EOF
-  python3 -c "
-import csv
-rows = {(r['s'], r['k']) for r in csv.DictReader(open('data.csv'))}
-open('expect.csv', 'w').write(''.join(sorted('%s,%s\n' % r for r in rows)))"
+  expect_distinct s k
   check_modes 0
 }
 
@@ -315,10 +323,7 @@ columns = a, b
 path = out.csv
 overwrite = true
 EOF
-  python3 -c "
-import csv
-rows = {(r['a'], r['b']) for r in csv.DictReader(open('data.csv'))}
-open('expect.csv', 'w').write(''.join(sorted('%s,%s\n' % r for r in rows)))"
+  expect_distinct a b
   local k
   for k in 1 2 3; do
     run_as 2 auto --metrics metrics.json || fail "auto failed" || return 1
