@@ -84,7 +84,7 @@ struct pl_stream_point {
 /* The calling thread's CPU time: what the decision weighs is work, and a
  * wall clock would also count waiting for the other ranks in a round and
  * being descheduled (four ranks on two cores). */
-static double now_seconds(void)
+static double cpu_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -167,12 +167,12 @@ static int absorb(pl_exec *x, size_t i, pl_batch *rows, int partial,
 {
 	pl_operator *m = x->merged[i];
 	pl_stream_point *sp = x->streams[i];
-	double t0 = now_seconds();
+	double t0 = cpu_now();
 	int rc = partial ? m->def->merge(m, rows, err)
 			 : m->def->process(m, rows, &x->discard, err);
 	if (rc == 0 && sp->spill)
 		rc = pl_spill_check(sp->spill, err);
-	sp->take_seconds += now_seconds() - t0;
+	sp->take_seconds += cpu_now() - t0;
 	return rc < 0 ? rc : 0;
 }
 
@@ -192,9 +192,9 @@ static int pass_rows(pl_exec *x, size_t i, const pl_batch *b, pl_error *err)
 {
 	pl_stream_point *sp = x->streams[i];
 	stream_arg a = {x, i};
-	double t0 = now_seconds(), took = sp->take_seconds;
+	double t0 = cpu_now(), took = sp->take_seconds;
 	int rc = pl_exchange_push(sp->ex, b, receive_input, &a, err);
-	sp->ship_seconds += now_seconds() - t0 - (sp->take_seconds - took);
+	sp->ship_seconds += cpu_now() - t0 - (sp->take_seconds - took);
 	sp->pass_rows += b->nrows;
 	x->st->rows_passed += b->nrows;
 	return rc;
@@ -205,11 +205,11 @@ static int aggregate_rows(pl_exec *x, size_t i, const pl_batch *b,
 {
 	pl_stream_point *sp = x->streams[i];
 	pl_operator *op = &x->p->ops[i];
-	double t0 = now_seconds();
+	double t0 = cpu_now();
 	int rc = op->def->process(op, b, &x->discard, err);
 	if (rc >= 0 && x->spills[i])
 		rc = pl_spill_check(x->spills[i], err);
-	sp->agg_seconds += now_seconds() - t0;
+	sp->agg_seconds += cpu_now() - t0;
 	sp->agg_rows += b->nrows;
 	x->st->rows_local += b->nrows;
 	return rc < 0 ? pl_exchange_abort(sp->ex, rc, err) : 0;

@@ -128,7 +128,7 @@ EOF
 }
 
 # measure JOB: fills wall[s], cpu[s] (medians), runs alternating settings.
-declare -A wall cpu launch
+declare -A wall cpu launch base_of
 measure() {
   local job=$1 conf r s
   conf=$(conf_of "$job")
@@ -183,6 +183,7 @@ printf '  after the job\n'
 for job in $JOBS; do
   measure "$job"
   base=$(awk -v c="${cpu[$job.1]}" -v o="${cpu[one_row.1]}" 'BEGIN { print c - o }')
+  base_of[$job]=$base
   printf '%-9s' "$job"
   for s in $SETTINGS; do
     awk -v w="${wall[$job.$s]}" -v c="${cpu[$job.$s]}" -v o="${cpu[one_row.$s]}" -v b="$base" \
@@ -197,10 +198,9 @@ printf '\ninflation of the cheapest and the dearest run of each cell\n%-9s' job
 for s in $SETTINGS; do printf '%28s' "$(label "$s")"; done
 printf '\n'
 for job in $JOBS; do
-  base=$(awk -v c="${cpu[$job.1]}" -v o="${cpu[one_row.1]}" 'BEGIN { print c - o }')
   printf '%-9s' "$job"
   for s in $SETTINGS; do
-    cut -d' ' -f2 "$OUT/$job.$s" | sort -g | awk -v o="${cpu[one_row.$s]}" -v b="$base" \
+    cut -d' ' -f2 "$OUT/$job.$s" | sort -g | awk -v o="${cpu[one_row.$s]}" -v b="${base_of[$job]}" \
       '{ a[NR] = $1 } END { printf "%28s", sprintf("%.2f-%.2fx", (a[1] - o) / b, (a[NR] - o) / b) }'
   done
   printf '\n'
