@@ -180,6 +180,16 @@ int pl_exec_partial(pl_exec *x, size_t i, const pl_emitter *out, pl_error *err)
 	return op->def->partial(op, out, err);
 }
 
+int pl_exec_partial_last(pl_exec *x, size_t i, const pl_emitter *out,
+			 pl_error *err)
+{
+	pl_operator *op = &x->p->ops[i];
+	op->last_partial = 1;
+	int rc = pl_exec_partial(x, i, out, err);
+	op->last_partial = 0;
+	return rc;
+}
+
 static int discard_rows(void *arg, pl_batch *b, pl_error *err)
 {
 	(void)arg;

@@ -143,6 +143,12 @@ int pl_exec_merge(pl_exec *x, size_t i, pl_error *err);
 /* Emits the partial state of local instance i, spilled parts first. */
 int pl_exec_partial(pl_exec *x, size_t i, const pl_emitter *out, pl_error *err);
 
+/* As pl_exec_partial, as the last use of the instance's state (the
+ * operator may free it as it emits: last_partial); only
+ * pl_exec_reset_local or the instance's destruction may follow. */
+int pl_exec_partial_last(pl_exec *x, size_t i, const pl_emitter *out,
+			 pl_error *err);
+
 /* When rc is an error and err holds no message (an operator returned a
  * code without filling err), sets one naming op's section and the
  * callback (what); returns rc. */

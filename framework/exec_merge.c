@@ -118,7 +118,7 @@ static int merge_by_key(pl_exec *x, size_t i, pl_error *err)
 		rc = PL_ERR_NOMEM;
 	if (sh.ex != NULL) {
 		pl_emitter e = {send_rows, &sh};
-		rc = pl_exec_partial(x, i, &e, err);
+		rc = pl_exec_partial_last(x, i, &e, err);
 		rc = rc ? pl_exchange_abort(sh.ex, rc, err)
 			: pl_exchange_finish(sh.ex, pl_shuffle_receive, &sh,
 					     err);

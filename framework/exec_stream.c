@@ -412,7 +412,7 @@ static int send_local_state(pl_exec *x, size_t i, pl_error *err)
 		rc = PL_ERR_NOMEM;
 	if (pa.ex != NULL) {
 		pl_emitter e = {push_partial, &pa};
-		rc = pl_exec_partial(x, i, &e, err);
+		rc = pl_exec_partial_last(x, i, &e, err);
 		rc =
 		    rc ? pl_exchange_abort(pa.ex, rc, err)
 		       : pl_exchange_finish(pa.ex, receive_partial, &pa.a, err);

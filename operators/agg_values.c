@@ -28,12 +28,12 @@ static size_t slice_cap(size_t ngroups)
 static int packs(const pl_agg *a, size_t ngroups)
 {
 	return pl_agg_has_values(a) && a->type != PL_STRING && ngroups > 0 &&
-	       a->vl.len >= 2 * ngroups;
+	       a->vl.list.len >= 2 * ngroups;
 }
 
 size_t pl_agg_value_rows(const pl_agg *a, size_t ngroups)
 {
-	size_t len = a->vl.len;
+	size_t len = a->vl.list.len;
 	if (!packs(a, ngroups))
 		return len;
 	/* A slice makes a row per group present plus one per full pack. */
@@ -51,42 +51,62 @@ void pl_agg_cursor_free(pl_agg *a, pl_agg_cursor *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* Counts group g's values of pairs [from, to) in seg[g]. */
+static void count_slice(const pl_value_list *l, size_t from, size_t to,
+			size_t *seg)
+{
+	for (size_t i = from, k; i < to; i += k) {
+		uint32_t *gid;
+		int64_t *val;
+		k = pl_value_list_run(l, i, to, &gid, &val);
+		for (size_t j = 0; j < k; j++)
+			seg[gid[j]]++;
+	}
+}
+
+/* Moves the values of pairs [from, to) to buf, group g's from seg[g] on. */
+static void scatter_slice(const pl_value_list *l, size_t from, size_t to,
+			  size_t *seg, int64_t *buf)
+{
+	for (size_t i = from, k; i < to; i += k) {
+		uint32_t *gid;
+		int64_t *val;
+		k = pl_value_list_run(l, i, to, &gid, &val);
+		for (size_t j = 0; j < k; j++)
+			buf[seg[gid[j]]++] = val[j];
+	}
+}
+
 /* Groups the list's next slice into c->buf; afterwards c->seg[g] is where
  * group g's values end (and g + 1's start). */
 static int load_slice(pl_agg *a, pl_agg_cursor *c, pl_error *err)
 {
-	const pl_agg_values *v = &a->vl;
-	size_t cap = slice_cap(c->ngroups), n = v->len - c->next;
+	const pl_value_list *l = &a->vl.list;
+	size_t cap = slice_cap(c->ngroups), n = l->len - c->next;
 	if (n > cap)
 		n = cap;
 	if (c->buf == NULL) {
-		size_t room = v->len < cap ? v->len : cap;
+		size_t room = l->len < cap ? l->len : cap;
 		c->buf = pl_pool_alloc(a->pool, room * 8);
 		c->seg = pl_pool_alloc(a->pool, c->ngroups * sizeof(size_t));
 		if (c->buf == NULL || c->seg == NULL)
 			return pl_error_nomem(err, "packing group-by values");
 	}
 	size_t *seg = c->seg;
-	const uint32_t *gid = v->gid + c->next;
 	memset(seg, 0, c->ngroups * sizeof(size_t));
-	for (size_t i = 0; i < n; i++)
-		seg[gid[i]]++;
+	count_slice(l, c->next, c->next + n, seg);
 	for (size_t g = 0, at = 0; g < c->ngroups; g++) {
 		size_t k = seg[g];
 		seg[g] = at;
 		at += k;
 	}
-	/* int64 and double alike: 8 bytes moved as they are */
-	const int64_t *from = a->type == PL_FLOAT64
-				  ? (const int64_t *)v->f64 + c->next
-				  : v->i64 + c->next;
-	int64_t *to = c->buf;
-	for (size_t i = 0; i < n; i++)
-		to[seg[gid[i]]++] = from[i];
+	scatter_slice(l, c->next, c->next + n, seg, c->buf);
 	c->next += n;
 	c->nslice = n;
 	c->g = 0;
 	c->pos = 0;
+	if (c->consume)
+		pl_value_list_drop(&a->vl.list, a->pool, c->next);
 	return 0;
 }
 
@@ -126,7 +146,7 @@ static int export_packed(pl_agg *a, pl_agg_cursor *c, size_t max_values,
 	int rc = 0;
 	while (rc == 0 && used < max_values) {
 		if (c->g >= c->ngroups || c->nslice == 0) {
-			if (c->next >= a->vl.len)
+			if (c->next >= a->vl.list.len)
 				break;
 			rc = load_slice(a, c, err);
 			continue;
@@ -139,36 +159,43 @@ static int export_packed(pl_agg *a, pl_agg_cursor *c, size_t max_values,
 
 static int push_value(pl_agg *a, size_t i, pl_column *col, pl_error *err)
 {
-	const pl_agg_values *v = &a->vl;
-	if (a->type == PL_FLOAT64)
-		return pl_column_push_f64(col, v->f64[i], a->pool, err);
+	const pl_value_list *l = &a->vl.list;
+	int64_t bits = pl_value_list_val(l, i);
+	if (a->type == PL_FLOAT64) {
+		double x;
+		memcpy(&x, &bits, sizeof(x));
+		return pl_column_push_f64(col, x, a->pool, err);
+	}
 	if (a->type == PL_BOOL)
-		return pl_column_push_bool(col, v->i64[i] != 0, a->pool, err);
+		return pl_column_push_bool(col, bits != 0, a->pool, err);
 	if (pl_type_is_i64(a->type))
-		return pl_column_push_i64(col, v->i64[i], a->pool, err);
-	return pl_column_push_str(col, v->arena + v->off[i],
-				  (size_t)(v->off[i + 1] - v->off[i]), a->pool,
-				  err);
+		return pl_column_push_i64(col, bits, a->pool, err);
+	size_t len;
+	const char *s = pl_value_list_str(l, i, &len);
+	return pl_column_push_str(col, s, len, a->pool, err);
 }
 
 static int export_single(pl_agg *a, pl_agg_cursor *c, size_t max_values,
 			 uint32_t *gid, size_t *nrows, pl_column *cols,
 			 pl_error *err)
 {
-	size_t n = a->vl.len - c->next;
+	const pl_value_list *l = &a->vl.list;
+	size_t n = l->len - c->next;
 	if (n > max_values)
 		n = max_values;
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++)
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		rc = push_value(a, c->next + i, &cols[0], err);
+		gid[i] = pl_value_list_gid(l, c->next + i);
+	}
 	if (rc == 0)
 		rc = pl_agg_append_nulls(&cols[1], n, a->pool, err);
 	if (rc)
 		return rc;
-	if (n > 0) /* an empty list may have no arrays at all */
-		memcpy(gid, a->vl.gid + c->next, n * sizeof(*gid));
 	c->next += n;
 	*nrows = n;
+	if (c->consume)
+		pl_value_list_drop(&a->vl.list, a->pool, c->next);
 	return 0;
 }
 

@@ -170,11 +170,7 @@ void pl_agg_free(pl_agg *a)
 	for (int i = 0; i < PL_AGG_NARRAYS; i++)
 		pl_pool_free(a->pool, a->a[i]);
 	pl_agg_values *v = &a->vl;
-	pl_pool_free(a->pool, v->gid);
-	pl_pool_free(a->pool, v->i64);
-	pl_pool_free(a->pool, v->f64);
-	pl_pool_free(a->pool, v->off);
-	pl_pool_free(a->pool, v->arena);
+	pl_value_list_free(&v->list, a->pool);
 	pl_pool_free(a->pool, v->seg);
 	pl_pool_free(a->pool, v->sorted);
 	pl_xsum_big_free(&a->big);
@@ -628,58 +624,28 @@ static int first_last_rows(pl_agg *a, const uint32_t *gid, size_t n,
 
 static int vl_reserve(pl_agg *a, size_t extra, size_t bytes, pl_error *err)
 {
-	pl_agg_values *v = &a->vl;
-	if (v->len + extra > v->cap) {
-		size_t ncap = v->cap ? v->cap : 64;
-		while (ncap < v->len + extra)
-			ncap *= 2;
-		void *g = pl_pool_realloc(a->pool, v->gid, ncap * 4);
-		if (g == NULL)
-			return pl_error_nomem(err, "a group-by value list");
-		v->gid = g;
-		void **vals = a->type == PL_FLOAT64  ? (void **)&v->f64
-			      : a->type == PL_STRING ? (void **)&v->off
-						     : (void **)&v->i64;
-		void *p = pl_pool_realloc(a->pool, *vals, (ncap + 1) * 8);
-		if (p == NULL)
-			return pl_error_nomem(err, "a group-by value list");
-		if (*vals == NULL && a->type == PL_STRING)
-			((int64_t *)p)[0] = 0;
-		*vals = p;
-		v->cap = ncap;
-	}
-	if (v->arena_len + bytes > v->arena_cap) {
-		size_t ncap = v->arena_cap ? v->arena_cap : 1024;
-		while (ncap < v->arena_len + bytes)
-			ncap *= 2;
-		char *p = pl_pool_realloc(a->pool, v->arena, ncap);
-		if (p == NULL)
-			return pl_error_nomem(err, "a group-by value list");
-		v->arena = p;
-		v->arena_cap = ncap;
-	}
-	return 0;
+	return pl_value_list_reserve(&a->vl.list, a->pool, extra, bytes,
+				     "a group-by value list", err);
 }
 
 /* Appends x[i] (present) to group g's list; room is reserved. */
 static void vl_push(pl_agg *a, uint32_t g, const pl_column *x, size_t i)
 {
-	pl_agg_values *v = &a->vl;
-	v->gid[v->len] = g;
+	pl_value_list *l = &a->vl.list;
+	int64_t bits;
 	if (a->type == PL_FLOAT64) {
-		v->f64[v->len] = pl_col_f64(x)[i];
+		memcpy(&bits, &pl_col_f64(x)[i], sizeof(bits));
 	} else if (pl_type_is_i64(a->type)) {
-		v->i64[v->len] = pl_col_i64(x)[i];
+		bits = pl_col_i64(x)[i];
 	} else if (a->type == PL_BOOL) {
-		v->i64[v->len] = pl_col_bool(x)[i];
+		bits = pl_col_bool(x)[i];
 	} else {
 		size_t len;
 		const char *s = pl_col_str(x, i, &len);
-		memcpy(v->arena + v->arena_len, s, len);
-		v->arena_len += len;
-		v->off[v->len + 1] = (int64_t)v->arena_len;
+		pl_value_list_push_str(l, g, s, len);
+		return;
 	}
-	v->len++;
+	pl_value_list_push(l, g, bits);
 }
 
 static size_t str_bytes(const pl_column *x, size_t from, size_t n)
@@ -1009,16 +975,9 @@ static int count_values(const int64_t *tag, int64_t value_tag, size_t n,
 static void vl_push_packed(pl_agg *a, uint32_t g, const pl_column *pack,
 			   size_t i)
 {
-	pl_agg_values *v = &a->vl;
 	size_t len;
 	const char *p = pl_col_str(pack, i, &len);
-	size_t k = len / 8;
-	void *to = a->type == PL_FLOAT64 ? (void *)(v->f64 + v->len)
-					 : (void *)(v->i64 + v->len);
-	memcpy(to, p, len);
-	for (size_t j = 0; j < k; j++)
-		v->gid[v->len + j] = g;
-	v->len += k;
+	pl_value_list_push_run(&a->vl.list, g, p, len / 8);
 }
 
 static int merge_values(pl_agg *a, const uint32_t *gid, const int64_t *tag,
@@ -1262,18 +1221,35 @@ static int qcmp_str(const void *x, const void *y)
 
 static void scatter(pl_agg *a, size_t *cur)
 {
-	pl_agg_values *v = &a->vl;
-	for (size_t i = 0; i < v->len; i++) {
-		size_t at = cur[v->gid[i]]++;
-		if (a->type == PL_FLOAT64) {
-			((double *)v->sorted)[at] = v->f64[i];
-		} else if (a->type == PL_STRING) {
-			pl_agg_str *s = (pl_agg_str *)v->sorted + at;
-			s->p = v->arena + v->off[i];
-			s->len = (size_t)(v->off[i + 1] - v->off[i]);
-		} else {
-			((int64_t *)v->sorted)[at] = v->i64[i];
+	const pl_value_list *l = &a->vl.list;
+	if (a->type == PL_STRING) {
+		pl_agg_str *to = a->vl.sorted;
+		for (size_t i = 0; i < l->len; i++) {
+			pl_agg_str *s = to + cur[pl_value_list_gid(l, i)]++;
+			s->p = pl_value_list_str(l, i, &s->len);
 		}
+		return;
+	}
+	/* int64 and double alike: 8 bytes moved as they are */
+	int64_t *to = a->vl.sorted;
+	for (size_t i = 0, k; i < l->len; i += k) {
+		uint32_t *gid;
+		int64_t *val;
+		k = pl_value_list_run(l, i, l->len, &gid, &val);
+		for (size_t j = 0; j < k; j++)
+			to[cur[gid[j]]++] = val[j];
+	}
+}
+
+/* seg[g + 1] gets group g's count of values. */
+static void count_groups(const pl_value_list *l, size_t *seg)
+{
+	for (size_t i = 0, k; i < l->len; i += k) {
+		uint32_t *gid;
+		int64_t *val;
+		k = pl_value_list_run(l, i, l->len, &gid, &val);
+		for (size_t j = 0; j < k; j++)
+			seg[gid[j] + 1]++;
 	}
 }
 
@@ -1337,14 +1313,13 @@ int pl_agg_prepare(pl_agg *a, size_t ngroups, pl_error *err)
 	pl_pool_free(a->pool, v->seg);
 	pl_pool_free(a->pool, v->sorted);
 	v->seg = pl_pool_calloc(a->pool, ngroups + 1, sizeof(size_t));
-	v->sorted = pl_pool_alloc(a->pool, v->len * es);
+	v->sorted = pl_pool_alloc(a->pool, v->list.len * es);
 	size_t *cur = pl_pool_alloc(a->pool, (ngroups + 1) * sizeof(size_t));
 	if (v->seg == NULL || v->sorted == NULL || cur == NULL) {
 		pl_pool_free(a->pool, cur);
 		return pl_error_nomem(err, "sorting group-by values");
 	}
-	for (size_t i = 0; i < v->len; i++)
-		v->seg[v->gid[i] + 1]++;
+	count_groups(&v->list, v->seg);
 	for (size_t g = 0; g < ngroups; g++)
 		v->seg[g + 1] += v->seg[g];
 	memcpy(cur, v->seg, (ngroups + 1) * sizeof(size_t));
@@ -1517,10 +1492,8 @@ size_t pl_agg_bytes(const pl_agg *a)
 	for (int i = 0; i < PL_AGG_NARRAYS; i++)
 		b += a->a[i] ? pl_pool_size(a->a[i]) : 0;
 	const pl_agg_values *v = &a->vl;
-	const void *vl[] = {v->gid,   v->i64, v->f64,	v->off,
-			    v->arena, v->seg, v->sorted};
-	for (size_t i = 0; i < sizeof(vl) / sizeof(vl[0]); i++)
-		b += vl[i] ? pl_pool_size(vl[i]) : 0;
+	b += pl_value_list_bytes(&v->list) + pl_pool_size(v->seg) +
+	     pl_pool_size(v->sorted);
 	return b + pl_xsum_big_bytes(&a->big);
 }
 

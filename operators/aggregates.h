@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "operators/exact_sum.h"
+#include "operators/value_list.h"
 #include "pipeline/batch.h"
 #include "pipeline/error.h"
 #include "pipeline/pool.h"
@@ -67,13 +68,7 @@ enum {
 
 /* The (group, value) pairs of median, quantile and count_distinct. */
 typedef struct pl_agg_values {
-	size_t len, cap;
-	uint32_t *gid;
-	int64_t *i64; /* int64 and bool values */
-	double *f64;  /* float64 values */
-	int64_t *off; /* strings: start of value i in arena, off[len] end */
-	char *arena;
-	size_t arena_len, arena_cap;
+	pl_value_list list;
 	size_t *seg;  /* after prepare: group g's values are seg[g]..seg[g+1] */
 	void *sorted; /* after prepare: int64_t[], double[] or pl_agg_str[] */
 } pl_agg_values;
@@ -137,8 +132,11 @@ int pl_agg_export(pl_agg *a, size_t g0, size_t n, pl_column *cols,
 #define PL_AGG_PACK_VALUES 1024
 
 /* Where pl_agg_export_values is in the value list: zeroed to start,
- * pl_agg_cursor_free after. */
+ * pl_agg_cursor_free after. A caller that sets consume before the first
+ * call gives the list up: the export frees it as it goes (the blocks it
+ * has passed), and the aggregate may then only be freed. */
 typedef struct pl_agg_cursor {
+	int consume;
 	int started, packed;
 	size_t next;	/* the first value not yet exported or sliced */
 	size_t nslice;	/* values in the slice */

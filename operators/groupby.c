@@ -661,7 +661,7 @@ static int gb_partial(pl_operator *op, const pl_emitter *out, pl_error *err)
 		rc = emit_state_rows(op, g0, n, out, err);
 	}
 	for (size_t j = 0; rc == 0 && j < st->naggs; j++) {
-		pl_agg_cursor c = {0};
+		pl_agg_cursor c = {.consume = op->last_partial};
 		int done = !pl_agg_has_values(&st->aggs[j].agg);
 		while (rc == 0 && !done)
 			rc = emit_value_rows(op, j, &c, &done, out, err);

@@ -42,8 +42,8 @@
 PL_BEGIN_DECLS
 
 /* 2: plugins carry a layout stamp (pl_abi_stamp). 3: rows_view. 4:
- * rows_stored. */
-#define PL_OPERATOR_API_VERSION 4
+ * rows_stored. 5: last_partial. */
+#define PL_OPERATOR_API_VERSION 5
 
 /* Returned (positive) by an emitter when downstream needs no more rows:
  * the operator should stop emitting and return PL_STOP from process. */
@@ -286,6 +286,12 @@ struct pl_operator {
 	 * operator; never freed by it. Set and cleared with rows_at. Returns
 	 * 0 or a PL_ERR_* with err set. */
 	int (*rows_stored)(pl_operator *op, pl_batch *rows, pl_error *err);
+	/* Set by the runtime (1) for the length of a partial call after
+	 * which it only destroys the instance: partial may then free the
+	 * state it has emitted as it goes, so that the instance merging
+	 * what arrives meanwhile on this rank reuses that memory. 0 at
+	 * every other call; an operator may ignore it. */
+	int last_partial;
 };
 
 /* The layout a plugin was compiled against: the API version and the sizes

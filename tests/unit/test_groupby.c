@@ -995,7 +995,7 @@ static void test_order_statistics(void)
  * b, counting the rows in *rows and checking each batch's bounds; returns
  * the first failure. */
 static int move_values(pl_agg *a, pl_agg *b, size_t ng, size_t max_values,
-		       pl_pool *pool, size_t *rows)
+		       int consume, pl_pool *pool, size_t *rows)
 {
 	pl_error err;
 	pl_schema ps;
@@ -1006,7 +1006,7 @@ static int move_values(pl_agg *a, pl_agg *b, size_t ng, size_t max_values,
 	int64_t *tag = malloc(max_values * sizeof(*tag));
 	for (size_t i = 0; i < max_values; i++)
 		tag[i] = 3;
-	pl_agg_cursor c = {0};
+	pl_agg_cursor c = {.consume = consume};
 	size_t nrows = 0;
 	int rc = 0;
 	*rows = 0;
@@ -1061,67 +1061,97 @@ static void agg_pair(pl_agg *a, pl_agg *b, pl_agg_kind kind, const pl_column *x,
 /* An order-free digest of each group's values (adds a hash of each). */
 static uint64_t *value_digests(const pl_agg *a, size_t ng)
 {
+	const pl_value_list *l = &a->vl.list;
 	uint64_t *d = calloc(ng, sizeof(*d));
-	for (size_t i = 0; i < a->vl.len; i++) {
-		uint64_t h;
-		if (a->type == PL_FLOAT64)
-			memcpy(&h, &a->vl.f64[i], 8);
-		else
-			h = (uint64_t)a->vl.i64[i];
+	for (size_t i = 0; i < l->len; i++) {
+		uint64_t h = (uint64_t)pl_value_list_val(l, i);
+		if (a->type == PL_STRING) {
+			size_t len;
+			const char *p = pl_value_list_str(l, i, &len);
+			h = len;
+			for (size_t k = 0; k < len; k++)
+				h = h * 131 + (unsigned char)p[k];
+		}
 		h = (h ^ (h >> 31)) * 0x9e3779b97f4a7c15ULL;
-		d[a->vl.gid[i]] += h ^ (h >> 29);
+		d[pl_value_list_gid(l, i)] += h ^ (h >> 29);
 	}
 	return d;
 }
 
-/* ng groups of n values (group g's values interleaved, every 7th group
- * taking ten times as many) through export and merge: b holds the same
- * values in each group as a and the same final values, and the rows are packed
- * exactly when the groups average two values or more. */
-static void check_values_round_trip(pl_agg_kind kind, pl_type type, size_t ng,
-				    size_t n, size_t max_values)
+/* n values in ng groups (group g's values interleaved, every 7th group
+ * taking ten times as many) for x and gid. */
+static void make_values(pl_type type, size_t ng, size_t n, pl_column *x,
+			uint32_t *gid, pl_pool *pool)
 {
 	pl_error err;
-	pl_pool *pool = pl_pool_create(1 << 20);
-	pl_column x, fa, fb;
-	uint32_t *gid = malloc((n ? n : 1) * sizeof(*gid));
 	uint64_t seed = 7;
-	pl_column_init(&x, type, n, 0, pool, &err);
+	pl_column_init(x, type, n, 0, pool, &err);
 	for (size_t i = 0; i < n; i++) {
 		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
 		size_t g = (seed >> 20) % (ng + ng / 7 * 9);
 		gid[i] = (uint32_t)(g < ng ? g : (g - ng) / 9 * 7);
 		int64_t r = (int64_t)(seed >> 40) % 5000 - 2500;
+		char buf[24];
+		int len = snprintf(buf, sizeof(buf), "v%lld", (long long)r);
 		if (type == PL_FLOAT64)
-			pl_column_push_f64(&x, (double)r / 8, pool, &err);
+			pl_column_push_f64(x, (double)r / 8, pool, &err);
+		else if (type == PL_STRING)
+			pl_column_push_str(x, buf, (size_t)len, pool, &err);
 		else
-			pl_column_push_i64(&x, r, pool, &err);
+			pl_column_push_i64(x, r, pool, &err);
 	}
+}
+
+/* prepare and final on ng groups of a, into a new column of out. */
+static void final_values(pl_agg *a, size_t ng, pl_column *out, pl_pool *pool)
+{
+	pl_error err;
+	pl_type ot = a->kind == PL_AGG_COUNT_DISTINCT ? PL_INT64 : PL_FLOAT64;
+	pl_column_init(out, ot, 0, 0, pool, &err);
+	CU_ASSERT_EQUAL(pl_agg_prepare(a, ng, &err), 0);
+	CU_ASSERT_EQUAL(pl_agg_final(a, 0, ng, out, &err), 0);
+}
+
+/* ng groups of n values through export and merge: b holds the same
+ * values in each group as a and the same final values, and the rows are
+ * packed exactly when the groups average two values or more (numbers).
+ * Consumed, the export frees a's list as it goes: all of it but the block
+ * the last values read were in. */
+static void check_values_round_trip(pl_agg_kind kind, pl_type type, size_t ng,
+				    size_t n, size_t max_values, int consume)
+{
+	pl_pool *pool = pl_pool_create(1 << 20);
+	pl_column x, fa, fb;
+	uint32_t *gid = malloc((n ? n : 1) * sizeof(*gid));
+	make_values(type, ng, n, &x, gid, pool);
 	pl_agg a, b;
 	agg_pair(&a, &b, kind, &x, gid, ng, pool);
-	size_t rows;
-	CU_ASSERT_EQUAL(move_values(&a, &b, ng, max_values, pool, &rows), 0);
-	if (n >= 2 * ng) {
+	uint64_t *da = value_digests(&a, ng);
+	final_values(&a, ng, &fa, pool);
+	size_t rows, packs = pl_agg_value_rows(&a, ng) < n;
+	CU_ASSERT_EQUAL(
+	    move_values(&a, &b, ng, max_values, consume, pool, &rows), 0);
+	if (n >= 2 * ng && type != PL_STRING) {
 		/* a batch that ends inside a group splits its row */
 		size_t batches = n / max_values + 1;
 		CU_ASSERT(rows <= pl_agg_value_rows(&a, ng) + batches);
 		CU_ASSERT(max_values < 16 || rows < n / 2);
+		CU_ASSERT(packs);
 	} else {
 		CU_ASSERT_EQUAL(rows, n);
 	}
-	uint64_t *da = value_digests(&a, ng), *db = value_digests(&b, ng);
+	size_t left = pl_value_list_bytes(&a.vl.list);
+	size_t block = 12 * PL_VLIST_BLOCK + pl_pool_size(a.vl.list.arena);
+	if (n > 2 * PL_VLIST_BLOCK) {
+		CU_ASSERT(consume ? left < block + 4096 : left >= 12 * n);
+	}
+	uint64_t *db = value_digests(&b, ng);
 	CU_ASSERT_EQUAL(memcmp(da, db, ng * sizeof(*da)), 0);
+	CU_ASSERT_EQUAL(b.vl.list.len, a.vl.list.len);
+	final_values(&b, ng, &fb, pool);
+	CU_ASSERT_EQUAL(memcmp(fa.data, fb.data, ng * 8), 0);
 	free(da);
 	free(db);
-	pl_type ot = kind == PL_AGG_COUNT_DISTINCT ? PL_INT64 : PL_FLOAT64;
-	pl_column_init(&fa, ot, 0, 0, pool, &err);
-	pl_column_init(&fb, ot, 0, 0, pool, &err);
-	CU_ASSERT_EQUAL(pl_agg_prepare(&a, ng, &err), 0);
-	CU_ASSERT_EQUAL(pl_agg_prepare(&b, ng, &err), 0);
-	CU_ASSERT_EQUAL(pl_agg_final(&a, 0, ng, &fa, &err), 0);
-	CU_ASSERT_EQUAL(pl_agg_final(&b, 0, ng, &fb, &err), 0);
-	CU_ASSERT_EQUAL(memcmp(fa.data, fb.data, ng * 8), 0);
-	CU_ASSERT_EQUAL(b.vl.len, a.vl.len);
 	pl_agg_free(&a);
 	pl_agg_free(&b);
 	pl_column_free(&x, pool);
@@ -1138,14 +1168,30 @@ static void check_values_round_trip(pl_agg_kind kind, pl_type type, size_t ng,
 static void test_values_packed(void)
 {
 	check_values_round_trip(PL_AGG_QUANTILE, PL_FLOAT64, 1000, 1300000,
-				100000);
-	check_values_round_trip(PL_AGG_MEDIAN, PL_INT64, 97, 50000, 777);
-	check_values_round_trip(PL_AGG_COUNT_DISTINCT, PL_INT64, 3, 9000, 1);
-	check_values_round_trip(PL_AGG_MEDIAN, PL_FLOAT64, 5000, 6000, 1000);
+				100000, 0);
+	check_values_round_trip(PL_AGG_MEDIAN, PL_INT64, 97, 50000, 777, 0);
+	check_values_round_trip(PL_AGG_COUNT_DISTINCT, PL_INT64, 3, 9000, 1, 0);
+	check_values_round_trip(PL_AGG_MEDIAN, PL_FLOAT64, 5000, 6000, 1000, 0);
 	check_values_round_trip(PL_AGG_COUNT_DISTINCT, PL_FLOAT64, 40000, 90000,
-				4096);
+				4096, 0);
+	check_values_round_trip(PL_AGG_COUNT_DISTINCT, PL_STRING, 300, 20000,
+				999, 0);
 	/* a rank whose groups kept no values: its list has no arrays */
-	check_values_round_trip(PL_AGG_MEDIAN, PL_INT64, 5, 0, 100);
+	check_values_round_trip(PL_AGG_MEDIAN, PL_INT64, 5, 0, 100, 0);
+}
+
+/* A consuming export (a rank's last partial) frees the list's blocks as
+ * it passes them and still moves every value: packed over three blocks,
+ * one at a time (strings, whose start is read from the value before),
+ * and within block 0. */
+static void test_values_consumed(void)
+{
+	check_values_round_trip(PL_AGG_QUANTILE, PL_FLOAT64, 1000, 1300000,
+				100000, 1);
+	check_values_round_trip(PL_AGG_COUNT_DISTINCT, PL_STRING, 500000,
+				1200000, 70000, 1);
+	check_values_round_trip(PL_AGG_MEDIAN, PL_INT64, 97, 50000, 777, 1);
+	check_values_round_trip(PL_AGG_MEDIAN, PL_INT64, 5, 0, 100, 1);
 }
 
 /* Exports from's group states (and its values, for the kinds that keep
@@ -1169,7 +1215,8 @@ static void move_state(pl_agg *from, pl_agg *to, size_t ng, pl_pool *pool)
 	CU_ASSERT_EQUAL(pl_agg_merge(to, g, tag, 3, ng, cols, &err), 0);
 	size_t rows;
 	if (pl_agg_has_values(from))
-		CU_ASSERT_EQUAL(move_values(from, to, ng, 5, pool, &rows), 0);
+		CU_ASSERT_EQUAL(move_values(from, to, ng, 5, 0, pool, &rows),
+				0);
 	for (size_t k = 0; k < ps.n; k++)
 		pl_column_free(&cols[k], pool);
 	pl_schema_free(&ps);
@@ -1414,6 +1461,59 @@ static void test_int_sums_paths_agree(void)
 	pl_pool_destroy(pool);
 }
 
+/* A value list past block 0: reserve walks every allocation failing
+ * (the list stays whole and freeable), runs span block edges, and
+ * dropping frees the blocks before the one read last. */
+static void test_value_list_blocks(void)
+{
+	enum { N = 2 * PL_VLIST_BLOCK + 1000 };
+	int done = 0;
+	for (uint64_t fail = 1; !done && fail < 100; fail++) {
+		pl_error err;
+		pl_pool *pool = pl_pool_create(1 << 20);
+		pl_value_list l = {0};
+		pl_pool_fail_after(pool, fail, 0);
+		int rc = pl_value_list_reserve(&l, pool, 1000, 0, "x", &err);
+		if (rc == 0)
+			rc = pl_value_list_reserve(&l, pool, N, 0, "x", &err);
+		pl_pool_fail_after(pool, 0, 0);
+		CU_ASSERT(rc == 0 || rc == PL_ERR_NOMEM);
+		CU_ASSERT(rc == 0 || l.len == 0);
+		if (rc == 0) {
+			done = 1;
+			CU_ASSERT(l.cap >= N && l.nblocks == 3);
+			int64_t *v = malloc(N * sizeof(*v));
+			for (size_t i = 0; i < N; i++)
+				v[i] = (int64_t)(i * 2654435761u);
+			size_t at = 0;
+			for (size_t k = 1; at < N; k = k * 3 + 1) {
+				size_t n = k < N - at ? k : N - at;
+				pl_value_list_push_run(&l, (uint32_t)k, v + at,
+						       n);
+				at += n;
+			}
+			size_t bad = 0;
+			for (size_t i = 0; i < N; i++)
+				bad += pl_value_list_val(&l, i) != v[i];
+			CU_ASSERT_EQUAL(bad, 0);
+			CU_ASSERT_EQUAL(pl_value_list_gid(&l, 0), 1);
+			size_t before = pl_value_list_bytes(&l);
+			pl_value_list_drop(&l, pool, 2 * PL_VLIST_BLOCK);
+			CU_ASSERT_EQUAL(l.dropped, 1);
+			pl_value_list_drop(&l, pool, 2 * PL_VLIST_BLOCK + 1);
+			CU_ASSERT_EQUAL(l.dropped, 2);
+			CU_ASSERT(pl_value_list_bytes(&l) <
+				  before - 20 * PL_VLIST_BLOCK);
+			CU_ASSERT_EQUAL(pl_value_list_val(&l, N - 1), v[N - 1]);
+			free(v);
+		}
+		pl_value_list_free(&l, pool);
+		CU_ASSERT_EQUAL(pl_pool_get_stats(pool).bytes_out, 0);
+		pl_pool_destroy(pool);
+	}
+	CU_ASSERT(done);
+}
+
 /* Packing and merging packed rows fail cleanly at every allocation. */
 static void test_values_packed_out_of_memory(void)
 {
@@ -1433,12 +1533,12 @@ static void test_values_packed_out_of_memory(void)
 		agg_pair(&a, &b, PL_AGG_MEDIAN, &x, gid, NG, pool);
 		pl_pool_fail_after(pool, fail, 1);
 		size_t rows;
-		int rc = move_values(&a, &b, NG, 700, pool, &rows);
+		int rc = move_values(&a, &b, NG, 700, 0, pool, &rows);
 		pl_pool_fail_after(pool, 0, 0);
 		CU_ASSERT(rc == 0 || rc == PL_ERR_NOMEM);
 		if (rc == 0) {
 			done = 1;
-			CU_ASSERT_EQUAL(b.vl.len, N);
+			CU_ASSERT_EQUAL(b.vl.list.len, N);
 			CU_ASSERT(rows < N / 100);
 		}
 		pl_agg_free(&a);
@@ -1483,6 +1583,8 @@ static const pl_test tests[] = {
     {"fault_injection", test_fault_injection},
     {"order_statistics", test_order_statistics},
     {"values_packed", test_values_packed},
+    {"values_consumed", test_values_consumed},
+    {"value_list_blocks", test_value_list_blocks},
     {"values_packed_out_of_memory", test_values_packed_out_of_memory},
     {"int_sums_paths_agree", test_int_sums_paths_agree},
     {"every_kind_split", test_every_kind_split},
