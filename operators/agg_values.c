@@ -194,8 +194,8 @@ static int export_single(pl_agg *a, pl_agg_cursor *c, size_t max_values,
 		return rc;
 	c->next += n;
 	*nrows = n;
-	if (c->consume)
-		pl_value_list_drop(&a->vl.list, a->pool, c->next);
+	if (c->consume && c->next > 0) /* string next's start is at next - 1 */
+		pl_value_list_drop(&a->vl.list, a->pool, c->next - 1);
 	return 0;
 }
 

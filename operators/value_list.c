@@ -125,7 +125,7 @@ const char *pl_value_list_str(const pl_value_list *l, size_t i, size_t *len)
 void pl_value_list_drop(pl_value_list *l, pl_pool *pool, size_t upto)
 {
 	while (l->dropped < l->nblocks &&
-	       (l->dropped + 1) * PL_VLIST_BLOCK < upto) {
+	       ((l->dropped + 1) * PL_VLIST_BLOCK <= upto || upto >= l->len)) {
 		pl_pool_free(pool, l->gid[l->dropped]);
 		pl_pool_free(pool, l->val[l->dropped]);
 		l->gid[l->dropped] = NULL;

@@ -86,9 +86,10 @@ static inline uint32_t pl_value_list_gid(const pl_value_list *l, size_t i)
 /* String i: its bytes in the arena, their count in *len. */
 const char *pl_value_list_str(const pl_value_list *l, size_t i, size_t *len);
 
-/* Frees the blocks whose pairs all lie before pair upto - 1 (which stays:
- * string upto's start is read from it), for a reader done with them.
- * Reading a freed pair afterwards is undefined; appending is not allowed. */
+/* Frees the blocks whose pairs all lie before pair upto, for a reader
+ * done with them (string i's start is read from pair i - 1: a reader of
+ * strings passes one less). Reading a freed pair afterwards is undefined;
+ * appending is not allowed. */
 void pl_value_list_drop(pl_value_list *l, pl_pool *pool, size_t upto);
 
 /* The pool bytes the list holds. */

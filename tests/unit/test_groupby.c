@@ -1463,7 +1463,7 @@ static void test_int_sums_paths_agree(void)
 
 /* A value list past block 0: reserve walks every allocation failing
  * (the list stays whole and freeable), runs span block edges, and
- * dropping frees the blocks before the one read last. */
+ * dropping frees the blocks wholly before the pair it is given. */
 static void test_value_list_blocks(void)
 {
 	enum { N = 2 * PL_VLIST_BLOCK + 1000 };
@@ -1498,9 +1498,9 @@ static void test_value_list_blocks(void)
 			CU_ASSERT_EQUAL(bad, 0);
 			CU_ASSERT_EQUAL(pl_value_list_gid(&l, 0), 1);
 			size_t before = pl_value_list_bytes(&l);
-			pl_value_list_drop(&l, pool, 2 * PL_VLIST_BLOCK);
+			pl_value_list_drop(&l, pool, 2 * PL_VLIST_BLOCK - 1);
 			CU_ASSERT_EQUAL(l.dropped, 1);
-			pl_value_list_drop(&l, pool, 2 * PL_VLIST_BLOCK + 1);
+			pl_value_list_drop(&l, pool, 2 * PL_VLIST_BLOCK);
 			CU_ASSERT_EQUAL(l.dropped, 2);
 			CU_ASSERT(pl_value_list_bytes(&l) <
 				  before - 20 * PL_VLIST_BLOCK);
