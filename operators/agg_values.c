@@ -194,8 +194,10 @@ static int export_single(pl_agg *a, pl_agg_cursor *c, size_t max_values,
 		return rc;
 	c->next += n;
 	*nrows = n;
-	if (c->consume && c->next > 0) /* string next's start is at next - 1 */
-		pl_value_list_drop(&a->vl.list, a->pool, c->next - 1);
+	/* string next's start is read from value next - 1 */
+	if (c->consume && c->next > 0)
+		pl_value_list_drop(&a->vl.list, a->pool,
+				   c->next < l->len ? c->next - 1 : c->next);
 	return 0;
 }
 

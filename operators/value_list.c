@@ -132,6 +132,11 @@ void pl_value_list_drop(pl_value_list *l, pl_pool *pool, size_t upto)
 		l->val[l->dropped] = NULL;
 		l->dropped++;
 	}
+	if (upto >= l->len) {
+		pl_pool_free(pool, l->arena);
+		l->arena = NULL;
+		l->arena_cap = 0;
+	}
 }
 
 size_t pl_value_list_bytes(const pl_value_list *l)

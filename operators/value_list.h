@@ -88,8 +88,8 @@ const char *pl_value_list_str(const pl_value_list *l, size_t i, size_t *len);
 
 /* Frees the blocks whose pairs all lie before pair upto, for a reader
  * done with them (string i's start is read from pair i - 1: a reader of
- * strings passes one less). Reading a freed pair afterwards is undefined;
- * appending is not allowed. */
+ * strings passes one less), and the strings too once upto is len.
+ * Reading a freed pair afterwards is undefined; appending is not allowed. */
 void pl_value_list_drop(pl_value_list *l, pl_pool *pool, size_t upto);
 
 /* The pool bytes the list holds. */
