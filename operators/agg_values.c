@@ -51,32 +51,6 @@ void pl_agg_cursor_free(pl_agg *a, pl_agg_cursor *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Counts group g's values of pairs [from, to) in seg[g]. */
-static void count_slice(const pl_value_list *l, size_t from, size_t to,
-			size_t *seg)
-{
-	for (size_t i = from, k; i < to; i += k) {
-		uint32_t *gid;
-		int64_t *val;
-		k = pl_value_list_run(l, i, to, &gid, &val);
-		for (size_t j = 0; j < k; j++)
-			seg[gid[j]]++;
-	}
-}
-
-/* Moves the values of pairs [from, to) to buf, group g's from seg[g] on. */
-static void scatter_slice(const pl_value_list *l, size_t from, size_t to,
-			  size_t *seg, int64_t *buf)
-{
-	for (size_t i = from, k; i < to; i += k) {
-		uint32_t *gid;
-		int64_t *val;
-		k = pl_value_list_run(l, i, to, &gid, &val);
-		for (size_t j = 0; j < k; j++)
-			buf[seg[gid[j]]++] = val[j];
-	}
-}
-
 /* Groups the list's next slice into c->buf; afterwards c->seg[g] is where
  * group g's values end (and g + 1's start). */
 static int load_slice(pl_agg *a, pl_agg_cursor *c, pl_error *err)
@@ -94,13 +68,13 @@ static int load_slice(pl_agg *a, pl_agg_cursor *c, pl_error *err)
 	}
 	size_t *seg = c->seg;
 	memset(seg, 0, c->ngroups * sizeof(size_t));
-	count_slice(l, c->next, c->next + n, seg);
+	pl_value_list_count(l, c->next, c->next + n, seg);
 	for (size_t g = 0, at = 0; g < c->ngroups; g++) {
 		size_t k = seg[g];
 		seg[g] = at;
 		at += k;
 	}
-	scatter_slice(l, c->next, c->next + n, seg, c->buf);
+	pl_value_list_scatter(l, c->next, c->next + n, seg, c->buf);
 	c->next += n;
 	c->nslice = n;
 	c->g = 0;

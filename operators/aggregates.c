@@ -1231,26 +1231,7 @@ static void scatter(pl_agg *a, size_t *cur)
 		return;
 	}
 	/* int64 and double alike: 8 bytes moved as they are */
-	int64_t *to = a->vl.sorted;
-	for (size_t i = 0, k; i < l->len; i += k) {
-		uint32_t *gid;
-		int64_t *val;
-		k = pl_value_list_run(l, i, l->len, &gid, &val);
-		for (size_t j = 0; j < k; j++)
-			to[cur[gid[j]]++] = val[j];
-	}
-}
-
-/* seg[g + 1] gets group g's count of values. */
-static void count_groups(const pl_value_list *l, size_t *seg)
-{
-	for (size_t i = 0, k; i < l->len; i += k) {
-		uint32_t *gid;
-		int64_t *val;
-		k = pl_value_list_run(l, i, l->len, &gid, &val);
-		for (size_t j = 0; j < k; j++)
-			seg[gid[j] + 1]++;
-	}
+	pl_value_list_scatter(l, 0, l->len, cur, a->vl.sorted);
 }
 
 /* Where (n - 1) p falls between ranks: returns it, with the ranks on
@@ -1319,7 +1300,7 @@ int pl_agg_prepare(pl_agg *a, size_t ngroups, pl_error *err)
 		pl_pool_free(a->pool, cur);
 		return pl_error_nomem(err, "sorting group-by values");
 	}
-	count_groups(&v->list, v->seg);
+	pl_value_list_count(&v->list, 0, v->list.len, v->seg + 1);
 	for (size_t g = 0; g < ngroups; g++)
 		v->seg[g + 1] += v->seg[g];
 	memcpy(cur, v->seg, (ngroups + 1) * sizeof(size_t));

@@ -115,6 +115,30 @@ void pl_value_list_push_str(pl_value_list *l, uint32_t g, const char *s,
 	pl_value_list_push(l, g, (int64_t)l->arena_len);
 }
 
+void pl_value_list_count(const pl_value_list *l, size_t from, size_t to,
+			 size_t *count)
+{
+	for (size_t i = from, k; i < to; i += k) {
+		uint32_t *gid;
+		int64_t *val;
+		k = pl_value_list_run(l, i, to, &gid, &val);
+		for (size_t j = 0; j < k; j++)
+			count[gid[j]]++;
+	}
+}
+
+void pl_value_list_scatter(const pl_value_list *l, size_t from, size_t to,
+			   size_t *at, int64_t *out)
+{
+	for (size_t i = from, k; i < to; i += k) {
+		uint32_t *gid;
+		int64_t *val;
+		k = pl_value_list_run(l, i, to, &gid, &val);
+		for (size_t j = 0; j < k; j++)
+			out[at[gid[j]]++] = val[j];
+	}
+}
+
 const char *pl_value_list_str(const pl_value_list *l, size_t i, size_t *len)
 {
 	int64_t from = i > 0 ? pl_value_list_val(l, i - 1) : 0;

@@ -83,6 +83,15 @@ static inline uint32_t pl_value_list_gid(const pl_value_list *l, size_t i)
 	return l->gid[i >> PL_VLIST_SHIFT][i & (PL_VLIST_BLOCK - 1)];
 }
 
+/* Adds one to count[g] for each pair [from, to) of group g. */
+void pl_value_list_count(const pl_value_list *l, size_t from, size_t to,
+			 size_t *count);
+
+/* Moves the values of pairs [from, to) to out, the next one of group g to
+ * out[at[g]++] (a counting sort's second pass). */
+void pl_value_list_scatter(const pl_value_list *l, size_t from, size_t to,
+			   size_t *at, int64_t *out);
+
 /* String i: its bytes in the arena, their count in *len. */
 const char *pl_value_list_str(const pl_value_list *l, size_t i, size_t *len);
 
