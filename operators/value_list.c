@@ -27,15 +27,17 @@ static int grow_first(pl_value_list *l, pl_pool *pool, size_t need)
 	size_t ncap = l->cap ? l->cap : 64;
 	while (ncap < need && ncap < PL_VLIST_BLOCK)
 		ncap *= 2;
-	if (add_slot(l, pool) != 0)
-		return -1;
-	uint32_t *g = pl_pool_realloc(pool, l->nblocks ? l->gid[0] : NULL,
-				      ncap * sizeof(*g));
+	if (l->nblocks == 0) {
+		if (add_slot(l, pool) != 0)
+			return -1;
+		l->gid[0] = NULL;
+		l->val[0] = NULL;
+		l->nblocks = 1;
+	}
+	uint32_t *g = pl_pool_realloc(pool, l->gid[0], ncap * sizeof(*g));
 	if (g == NULL)
 		return -1;
 	l->gid[0] = g;
-	l->val[0] = l->nblocks ? l->val[0] : NULL;
-	l->nblocks = 1;
 	int64_t *v = pl_pool_realloc(pool, l->val[0], ncap * sizeof(*v));
 	if (v == NULL)
 		return -1;
@@ -148,8 +150,10 @@ const char *pl_value_list_str(const pl_value_list *l, size_t i, size_t *len)
 
 void pl_value_list_drop(pl_value_list *l, pl_pool *pool, size_t upto)
 {
-	while (l->dropped < l->nblocks &&
-	       ((l->dropped + 1) * PL_VLIST_BLOCK <= upto || upto >= l->len)) {
+	while (l->dropped < l->nblocks) {
+		size_t end = (l->dropped + 1) * PL_VLIST_BLOCK;
+		if ((end < l->len ? end : l->len) > upto)
+			break;
 		pl_pool_free(pool, l->gid[l->dropped]);
 		pl_pool_free(pool, l->val[l->dropped]);
 		l->gid[l->dropped] = NULL;
